@@ -1,0 +1,23 @@
+//! [`LoopWaker`]: lets a dispatch strategy wake the server loop.
+
+use crate::ShutdownHandle;
+
+/// Wakes the server loop so it re-checks its state, e.g. after a strategy at its bound frees a
+/// slot. Cheap to clone; `Send + Sync`.
+#[derive(Debug, Clone)]
+pub struct LoopWaker {
+    handle: ShutdownHandle,
+}
+
+impl LoopWaker {
+    pub(crate) fn new(handle: ShutdownHandle) -> Self {
+        LoopWaker { handle }
+    }
+
+    /// Makes the loop's current or next wait return at once. Never blocks.
+    pub fn wake(&self) {
+        if let Err(error) = self.handle.waker().wake() {
+            tracing::warn!(%error, "could not wake the server loop");
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! Dispatch strategies: how each accepted request is run (Python's mix-ins).
+
+mod job;
+mod loop_waker;
+mod sequential;
+mod threading;
+
+pub use job::Job;
+pub(crate) use job::RequestJob;
+pub use loop_waker::LoopWaker;
+pub use sequential::Sequential;
+pub use threading::ThreadingMixIn;
+
+/// How the server runs each accepted request: Python's `process_request` and the
+/// `server_close` part of its mix-ins.
+///
+/// [`Sequential`] runs it on the serving thread (Python's plain `TCPServer`);
+/// [`ThreadingMixIn`] on a thread of its own. A strategy receives a [`Job`] and must end it
+/// exactly once: [`Job::run`] (serve it, report errors, shut the request down), [`Job::fail`]
+/// (report why it could not be served, shut it down) or [`Job::close`] (close this copy only,
+/// e.g. in a parent after `fork`).
+///
+/// A strategy with a bound says so through [`has_capacity`](Self::has_capacity): while it is
+/// `false` the loop stops accepting (the kernel backlog holds new connections) and waits for the
+/// strategy to call [`LoopWaker::wake`].
+pub trait Dispatch: Send + 'static {
+    /// A short name for logs (`"sequential"`, `"threading"`).
+    fn name(&self) -> &'static str;
+
+    /// Runs or hands off one request. Called by the loop for each verified request.
+    /// Overridden by every strategy.
+    fn process_request<J: Job>(&mut self, job: J);
+
+    /// Whether the loop may accept another request now. Default: always.
+    fn has_capacity(&self) -> bool {
+        true
+    }
+
+    /// Gives the strategy the means to wake the loop (when capacity frees up). Called once, when
+    /// the server is created. Default: ignores it.
+    fn attach(&mut self, waker: LoopWaker) {
+        let _ = waker;
+    }
+
+    /// Periodic work on the serving thread (e.g. reaping children). Called after every wake-up
+    /// of the loop. Default: nothing.
+    fn service_actions(&mut self) {}
+
+    /// Waits for, or lets go of, requests in flight. Called once by
+    /// [`BaseServer::server_close`](crate::BaseServer::server_close) after the listening socket
+    /// is closed. Default: nothing.
+    fn server_close(&mut self) {}
+}

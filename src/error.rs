@@ -1,0 +1,116 @@
+//! The crate's error type for failures that are not plain OS errors.
+
+use std::io;
+
+/// What went wrong in a server, a request or a handler.
+///
+/// OS failures keep their [`io::Error`] (with its `ErrorKind` and errno) inside a variant that
+/// says which step failed, so callers can match on the step and still inspect the OS cause.
+/// Every message says what to do about it.
+///
+/// # Examples
+///
+/// ```
+/// use socketserver::{Error, SequentialTcpServer, StreamRequest};
+///
+/// let handler = |_req: &mut StreamRequest| -> std::io::Result<()> { Ok(()) };
+/// let first = SequentialTcpServer::new("127.0.0.1:0", handler)?;
+/// let taken = first.server_address()?;
+/// match SequentialTcpServer::new(taken, handler) {
+///     Err(Error::Bind { address, .. }) => assert_eq!(address, taken.to_string()),
+///     other => panic!("expected a bind error, got {other:?}"),
+/// }
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The address could not be parsed or resolved to a socket address.
+    #[error("bad address {address:?}: {reason}; give HOST:PORT, e.g. 127.0.0.1:8000 or [::1]:0")]
+    Address {
+        /// The address as the caller gave it.
+        address: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// Creating the socket or binding it failed (most often: the port is in use).
+    #[error("cannot bind to {address}: {source}; is another server using it? choose another port, or port 0 for any free one")]
+    Bind {
+        /// The address the server tried to bind.
+        address: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// `listen(2)` failed.
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        /// The bound address.
+        address: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// `accept(2)` failed in a way that retrying cannot fix; `serve_forever` stopped.
+    #[error("accept failed on {address}: {source}; the listening socket is unusable: close the server and create a new one")]
+    Accept {
+        /// The listening address.
+        address: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+    /// The server was closed by [`server_close`](crate::BaseServer::server_close).
+    #[error("the server is closed; create a new server to serve again")]
+    Closed,
+    /// The server was created without binding and has not been bound and activated yet.
+    #[error("the server is not listening; call server_bind() and server_activate() first")]
+    NotActivated,
+    /// A handler (or a hook) returned an error.
+    #[error("handler failed: {0}")]
+    Handler(#[source] io::Error),
+    /// A handler (or a hook) panicked; the panic was caught and the server went on.
+    #[error("handler panicked: {message}")]
+    HandlerPanicked {
+        /// The panic payload, when it was a string.
+        message: String,
+    },
+    /// The dispatch strategy could not start the request (e.g. no thread could be spawned).
+    #[error("cannot dispatch the request: {0}; the system is out of threads or processes")]
+    Dispatch(#[source] io::Error),
+    /// Any other OS error, e.g. from the selector that the loop waits in.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+impl Error {
+    /// Turns a caught panic payload into [`Error::HandlerPanicked`].
+    pub(crate) fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Self {
+        let message = if let Some(text) = payload.downcast_ref::<&'static str>() {
+            (*text).to_owned()
+        } else if let Some(text) = payload.downcast_ref::<String>() {
+            text.clone()
+        } else {
+            "a panic with a non-string payload".to_owned()
+        };
+        Error::HandlerPanicked { message }
+    }
+}
+
+impl From<Error> for io::Error {
+    /// Keeps the OS error kind where there is one, and the whole message.
+    fn from(error: Error) -> Self {
+        let kind = match &error {
+            Error::Io(source) => return io::Error::new(source.kind(), error),
+            Error::Bind { source, .. }
+            | Error::Listen { source, .. }
+            | Error::Accept { source, .. }
+            | Error::Handler(source)
+            | Error::Dispatch(source) => source.kind(),
+            Error::Address { .. } => io::ErrorKind::InvalidInput,
+            Error::Closed | Error::NotActivated => io::ErrorKind::NotConnected,
+            Error::HandlerPanicked { .. } => io::ErrorKind::Other,
+        };
+        io::Error::new(kind, error)
+    }
+}

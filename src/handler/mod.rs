@@ -1,0 +1,11 @@
+//! Handlers and what they see: the [`RequestHandler`] trait and the stream request.
+
+mod request_handler;
+mod stream;
+mod stream_options;
+mod stream_socket;
+
+pub use request_handler::RequestHandler;
+pub use stream::StreamRequest;
+pub use stream_options::StreamOptions;
+pub use stream_socket::{SocketHalf, StreamSocket};

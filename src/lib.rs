@@ -1,0 +1,157 @@
+//! Python's `socketserver` framework in Rust: blocking network servers with pluggable request
+//! handlers and dispatch strategies, and no async runtime.
+//!
+//! # The pieces
+//!
+//! A server is four things, each a type parameter of [`BaseServer<S, M, H, K>`](BaseServer):
+//!
+//! * a **transport** `S` owns the socket — bind, listen, accept. It implements the
+//!   [`TcpServer`] trait (Python's `TCPServer` class, which the other transports subclass):
+//!   [`TcpSocket`] for TCP over IPv4 and IPv6;
+//! * a **dispatch strategy** `M` decides how each accepted request runs (Python's mix-ins):
+//!   [`Sequential`] on the serving thread, [`ThreadingMixIn`] on a thread per request;
+//! * a **handler** `H` serves one request ([`RequestHandler`]: `setup`, `handle`, `finish`),
+//!   reading and writing a [`StreamRequest`] (`rfile`, `wfile`, `client_address`);
+//! * **hooks** `K` set policy ([`ServerHooks`]: `verify_request`, `handle_error`,
+//!   `handle_timeout`, `service_actions`); [`DefaultHooks`] unless you say otherwise.
+//!
+//! Python's inheritance chain becomes type composition:
+//!
+//! ```text
+//!         Python                                     Rust
+//! +------------+
+//! | BaseServer |                            BaseServer<S, M, H, K>  (the loop, the hooks)
+//! +------------+
+//!       |
+//!       v
+//! +-----------+        +------------------+
+//! | TCPServer |------->| UnixStreamServer |  S: TcpServer trait  ->  TcpSocket, ...
+//! +-----------+        +------------------+
+//!       |
+//!       v
+//! +-----------+        +--------------------+
+//! | UDPServer |------->| UnixDatagramServer |
+//! +-----------+        +--------------------+
+//!
+//! class ThreadingTCPServer(ThreadingMixIn, TCPServer)     M: Dispatch -> Sequential, ThreadingMixIn
+//! type ThreadingTcpServer<H> = BaseServer<TcpSocket, ThreadingMixIn, H>;
+//! ```
+//!
+//! The named combinations are one-line aliases carrying Python's names for rustdoc search:
+//! [`SequentialTcpServer`] (Python's `TCPServer`; the name `TcpServer` is the trait) and
+//! [`ThreadingTcpServer`].
+//!
+//! # Methods for callers
+//!
+//! * [`BaseServer::new`] — create, bind and activate (or
+//!   [`with_bind_and_activate`](BaseServer::with_bind_and_activate)`(.., false)` to set socket
+//!   options first, then [`server_bind`](BaseServer::server_bind) and
+//!   [`server_activate`](BaseServer::server_activate));
+//! * [`serve_forever`](BaseServer::serve_forever) — handle requests until shut down;
+//! * [`handle_request`](BaseServer::handle_request) — handle one, waiting at most
+//!   [`timeout`](BaseServer::set_timeout);
+//! * [`shutdown`](ShutdownHandle::shutdown) through a [`ShutdownHandle`] — from any thread,
+//!   a handler included; stops the loop at once (no polling interval);
+//! * [`server_close`](BaseServer::server_close) — close the socket and wait for handlers in
+//!   flight; dropping the server does it too (Python's `with` block).
+//!
+//! # Hooks, and who overrides them
+//!
+//! | hook | where | default | overridden by |
+//! |---|---|---|---|
+//! | `server_bind`, `server_activate`, `server_close`, `get_request` | [`TcpServer`] | bind / listen / close / accept | transports |
+//! | `verify_request` | [`ServerHooks`] | accept all | applications |
+//! | `process_request` | [`Dispatch`] | — | strategies |
+//! | `finish_request` | [`RequestHandler`] | `setup`, `handle`, `finish` | handlers |
+//! | `handle_error` | [`ServerHooks`] | `tracing` error event | applications |
+//! | `handle_timeout`, `service_actions` | [`ServerHooks`] | nothing | applications |
+//! | `shutdown_request`, `close_request` | [`Request`] | `shutdown(SHUT_WR)` + close / close | request types |
+//!
+//! Every request, whatever happens to it — served, rejected by `verify_request`, failed,
+//! panicked — is shut down and closed exactly once. An `Err` or a panic from a handler reaches
+//! `handle_error` (while the request is still open) and the server keeps serving.
+//!
+//! # Handlers
+//!
+//! The handler you pass is cloned for every request (Python instantiates the handler class per
+//! request): plain fields are per-request state, `Arc` fields are shared by the application, and
+//! a closure works for the simplest case.
+//!
+//! ```
+//! use std::io::{BufRead, Write};
+//! use std::sync::{Arc, Mutex};
+//! use socketserver::{RequestHandler, StreamRequest, ThreadingTcpServer};
+//!
+//! /// Remembers every line any client sent (a stand-in for a database handle).
+//! #[derive(Clone, Default)]
+//! struct Log {
+//!     lines: Arc<Mutex<Vec<String>>>,
+//! }
+//!
+//! impl RequestHandler<StreamRequest> for Log {
+//!     fn handle(&mut self, req: &mut StreamRequest) -> std::io::Result<()> {
+//!         for line in (&mut req.rfile).lines() {
+//!             let line = line?;
+//!             writeln!(req.wfile, "ok {}", line.len())?;
+//!             self.lines.lock().unwrap().push(line);
+//!         }
+//!         Ok(())
+//!     }
+//! }
+//!
+//! let log = Log::default();
+//! let mut server = ThreadingTcpServer::new("127.0.0.1:0", log.clone())?;
+//! let address = server.server_address()?;
+//! let stop = server.shutdown_handle();
+//! let serving = std::thread::spawn(move || server.serve_forever());
+//!
+//! let mut client = std::net::TcpStream::connect(address)?;
+//! client.write_all(b"one\ntwo\n")?;
+//! client.shutdown(std::net::Shutdown::Write)?;
+//! let mut reply = String::new();
+//! std::io::Read::read_to_string(&mut client, &mut reply)?;
+//! assert_eq!(reply, "ok 3\nok 3\n");
+//!
+//! stop.shutdown();
+//! serving.join().unwrap()?;
+//! assert_eq!(*log.lines.lock().unwrap(), ["one", "two"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Logging
+//!
+//! The library never prints. Lifecycle events (bind, listen, accept, dispatch, errors,
+//! shutdown, close) are `tracing` events inside a `serve_forever` span and a per-request
+//! `request` span with `conn_id` and `peer` fields; install a subscriber to see them.
+
+mod dispatch;
+mod error;
+mod handler;
+mod hooks;
+mod request;
+mod server;
+mod shutdown;
+mod sys;
+mod transport;
+
+pub use dispatch::{Dispatch, Job, LoopWaker, Sequential, ThreadingMixIn};
+pub use error::Error;
+pub use handler::{RequestHandler, SocketHalf, StreamOptions, StreamRequest, StreamSocket};
+pub use hooks::{DefaultHooks, ServerHooks};
+pub use request::Request;
+pub use server::BaseServer;
+pub use shutdown::ShutdownHandle;
+pub use transport::{TcpServer, TcpSocket};
+
+/// A TCP server that handles one request at a time on the serving thread: Python's
+/// `TCPServer`.
+///
+/// Python's name is taken by the [`TcpServer`] trait (the socket-owning role every transport
+/// implements), so this combination says what it does instead.
+#[doc(alias = "TCPServer")]
+pub type SequentialTcpServer<H, K = DefaultHooks> = BaseServer<TcpSocket, Sequential, H, K>;
+
+/// A TCP server that handles each request on a thread of its own: Python's
+/// `ThreadingTCPServer` (`ThreadingMixIn` + `TCPServer`).
+#[doc(alias = "ThreadingTCPServer")]
+pub type ThreadingTcpServer<H, K = DefaultHooks> = BaseServer<TcpSocket, ThreadingMixIn, H, K>;

@@ -1,0 +1,52 @@
+//! The [`Request`] trait: what a transport hands to a handler, and how it ends.
+
+use std::fmt::Debug;
+use std::io;
+
+use crate::ShutdownHandle;
+
+/// One request as a handler sees it: a connection (stream transports) or a datagram.
+///
+/// Implemented by [`StreamRequest`](crate::StreamRequest). The framework calls, in order:
+/// [`prepare`](Self::prepare) (Python's `StreamRequestHandler.setup`: apply timeouts and
+/// socket options), the handler's `setup`/`handle`/`finish`, [`complete`](Self::complete)
+/// (Python's `StreamRequestHandler.finish`: flush what the handler wrote), and finally
+/// exactly one of [`shutdown_request`](Self::shutdown_request) or
+/// [`close_request`](Self::close_request), which consume the request.
+pub trait Request: Send + Sized + 'static {
+    /// The client's address type.
+    type Address: Clone + Debug + Send + Sync + 'static;
+
+    /// The client's address.
+    fn client_address(&self) -> &Self::Address;
+
+    /// The handle that stops the server this request came from.
+    fn shutdown_handle(&self) -> &ShutdownHandle;
+
+    /// Applies per-request settings before the handler runs.
+    ///
+    /// # Errors
+    ///
+    /// The OS error of a failed `setsockopt(2)`; the handler is then not run.
+    fn prepare(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Completes the request after the handler's `finish` (flushes buffered output).
+    ///
+    /// # Errors
+    ///
+    /// An OS error other than the peer having gone away.
+    fn complete(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Ends the request: half-closes the connection so the client sees EOF, then closes it.
+    /// Called exactly once per request that the server handled or rejected.
+    fn shutdown_request(self) {
+        self.close_request();
+    }
+
+    /// Closes the request without a shutdown (e.g. the parent's copy after a fork).
+    fn close_request(self);
+}
