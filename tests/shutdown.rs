@@ -1,0 +1,142 @@
+//! Shutdown: conformance rows C13, C18, S1, S2, S3.
+
+#[macro_use]
+mod util;
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use socketserver::{Dispatch, ServerHooks, StreamRequest};
+use util::{connect, join_within, read_all, stream_check, tcp_server, LineEcho, Serving, PATIENCE};
+
+/// C13: 20 servers, each started on a thread and shut down immediately; every thread ends,
+/// whether the shutdown came before or after its loop started.
+fn c13_immediate_shutdown_of_twenty_servers<M: Dispatch + Default>() {
+    let mut started = Vec::new();
+    for _ in 0..20 {
+        let mut server = tcp_server::<M, _>(LineEcho);
+        let handle = server.shutdown_handle();
+        let thread = thread::spawn(move || server.serve_forever());
+        handle.shutdown();
+        started.push(thread);
+    }
+    for thread in started {
+        join_within(thread, PATIENCE).unwrap();
+    }
+}
+
+/// C18 and S2: a handler stops the server through the shutdown handle on its request; on a
+/// sequential server (handler on the serving thread) this must not deadlock.
+fn c18_s2_handler_stops_the_server<M: Dispatch + Default>() {
+    let stopper = |request: &mut StreamRequest| -> io::Result<()> {
+        request.shutdown_handle().shutdown();
+        request.wfile.write_all(b"bye\n")
+    };
+    let mut server = tcp_server::<M, _>(stopper);
+    let address = server.server_address().unwrap();
+    let serving = thread::spawn(move || server.serve_forever());
+    let mut client = connect(address);
+    assert_eq!(
+        read_all(&mut client),
+        b"bye\n",
+        "the request in progress completes"
+    );
+    join_within(serving, PATIENCE).unwrap();
+}
+
+/// Counts the loop's wake-ups.
+#[derive(Default)]
+struct WakeCounter {
+    wakes: AtomicUsize,
+}
+
+impl ServerHooks<StreamRequest> for WakeCounter {
+    fn service_actions(&self) {
+        self.wakes.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// S1: the loop does not poll (Python wakes every 0.5 s to look at a flag): an idle server does
+/// not wake at all, and `shutdown()` still stops it, because it wakes the loop directly.
+fn s1_idle_loop_sleeps_and_shutdown_wakes_it<M: Dispatch + Default>() {
+    let hooks = WakeCounter::default();
+    let server = tcp_server::<M, _>(LineEcho).with_hooks(hooks);
+    let serving = Serving::start(server);
+    stream_check(serving.address);
+    // Idle for longer than Python's poll interval; the sleep is the thing measured.
+    let started = Instant::now();
+    thread::sleep(Duration::from_millis(700));
+    let begin = Instant::now();
+    let (server, result) = serving.stop();
+    let latency = begin.elapsed();
+    result.unwrap();
+    eprintln!(
+        "shutdown latency {latency:?} after {:?} idle",
+        started.elapsed()
+    );
+    // One wake for the stream check's connection, one for the shutdown itself at most.
+    let wakes = server.hooks().wakes.load(Ordering::SeqCst);
+    assert!(wakes <= 1, "an idle loop must sleep; it woke {wakes} times");
+}
+
+/// S3: shutdown before any loop makes the next loop return at once, exactly once; asking
+/// twice is harmless (no stale flag stops a later loop).
+fn s3_shutdown_before_the_loop_applies_once<M: Dispatch + Default>() {
+    let mut server = tcp_server::<M, _>(LineEcho);
+    server.shutdown();
+    server.shutdown();
+    assert!(server.shutdown_handle().is_shutdown_requested());
+    let returned = thread::spawn(move || {
+        let result = server.serve_forever();
+        (server, result)
+    });
+    let (server, result) = join_within(returned, PATIENCE);
+    result.unwrap();
+    assert!(
+        !server.shutdown_handle().is_shutdown_requested(),
+        "the request was consumed"
+    );
+    // The next loop runs normally.
+    let serving = Serving::start(server);
+    stream_check(serving.address);
+    stream_check(serving.address);
+    serving.stop().1.unwrap();
+}
+
+per_strategy!(
+    c13_immediate_shutdown_of_twenty_servers,
+    c18_s2_handler_stops_the_server,
+    s1_idle_loop_sleeps_and_shutdown_wakes_it,
+    s3_shutdown_before_the_loop_applies_once,
+);
+
+/// A shutdown from a handler thread of a threading server returns once the loop has stopped,
+/// and the loop does not wait for that handler.
+#[test]
+fn shutdown_from_a_threading_handler_returns_after_the_loop_stops() {
+    let (told, heard) = std::sync::mpsc::channel();
+    let stopper = move |request: &mut StreamRequest| -> io::Result<()> {
+        let handle = request.shutdown_handle().clone();
+        handle.shutdown();
+        told.send(handle.is_shutdown_requested()).unwrap();
+        Ok(())
+    };
+    let mut server = tcp_server::<socketserver::ThreadingMixIn, _>(stopper);
+    let address = server.server_address().unwrap();
+    let serving = thread::spawn(move || server.serve_forever());
+    let _client = connect(address);
+    let still_pending = heard.recv_timeout(PATIENCE).unwrap();
+    assert!(
+        !still_pending,
+        "shutdown() returned before the loop consumed the request"
+    );
+    join_within(serving, PATIENCE).unwrap();
+}
+
+#[test]
+fn shutdown_handle_is_send_sync_and_clone() {
+    fn check<T: Send + Sync + Clone + 'static>() {}
+    check::<socketserver::ShutdownHandle>();
+}
