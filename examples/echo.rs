@@ -1,37 +1,80 @@
-//! The main job: an echo server (every byte back until the client closes).
+//! The main job: an echo server (every byte back until the client closes; every datagram back
+//! to its sender).
 //!
-//! Run:   cargo run --release --example echo [-- --addr HOST:PORT] [--mode threading|sequential]
-//! Try:   nc 127.0.0.1 9999            (type lines; they come back)
+//! Run:   cargo run --release --example echo [-- OPTIONS]
+//!
+//!   --addr HOST:PORT        TCP (or, with --udp, UDP) address; default 127.0.0.1:9999
+//!   --mode MODE             threading (default) | sequential
+//!   --udp                   serve UDP datagrams at --addr instead of TCP
+//!   --unix PATH             serve a Unix stream socket at PATH instead
+//!   --unix-dgram PATH       serve a Unix datagram socket at PATH instead
+//!
+//! Try:   nc 127.0.0.1 9999                  (type lines; they come back)
+//!        nc -u 127.0.0.1 9999               (with --udp)
+//!        nc -U /tmp/echo.sock               (with --unix /tmp/echo.sock)
 //!   or:  python3 -c "import socket; s=socket.create_connection(('127.0.0.1',9999)); s.sendall(b'hi'); print(s.recv(2))"
 //!
-//! Defaults: --addr 127.0.0.1:9999 --mode threading. Once listening it prints exactly one line
-//! to stdout, `listening on ADDR` (the real port when port 0 was asked for). SIGINT or SIGTERM
-//! shuts it down and it exits 0. A bad address or a port in use: one line on stderr and exit
-//! status 1 (2 for bad command-line usage). Logs go to stderr, filtered by RUST_LOG
+//! Once listening it prints exactly one line to stdout, `listening on ADDR` (the real port when
+//! port 0 was asked for; the path for Unix sockets). SIGINT or SIGTERM shuts it down and it
+//! exits 0. A bad address, a port or path in use: one line on stderr and exit status 1 (2 for
+//! bad command-line usage). Logs go to stderr, filtered by RUST_LOG
 //! (e.g. RUST_LOG=socketserver=debug).
 
-use std::io::Write;
+use std::io::{self, Write};
+
 use std::process::ExitCode;
 
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
-use socketserver::{BaseServer, Dispatch, Sequential, StreamRequest, TcpSocket, ThreadingMixIn};
+use socketserver::{
+    BaseServer, DatagramRequest, DatagramSocket, Dispatch, Error, RequestHandler, Sequential,
+    StreamRequest, StreamSocket, TcpServer, TcpSocket, ThreadingMixIn, UdpSocket,
+    UnixDatagramSocket, UnixStreamSocket,
+};
 
-const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential]";
+const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential] [--udp | --unix PATH | --unix-dgram PATH]";
 
-fn echo(request: &mut StreamRequest) -> std::io::Result<()> {
-    std::io::copy(&mut request.rfile, &mut request.wfile)?;
-    Ok(())
+/// Echoes a stream until the client closes it.
+#[derive(Clone)]
+struct StreamEcho;
+
+impl<S: StreamSocket> RequestHandler<StreamRequest<S>> for StreamEcho {
+    fn handle(&mut self, request: &mut StreamRequest<S>) -> io::Result<()> {
+        io::copy(&mut request.rfile, &mut request.wfile)?;
+        Ok(())
+    }
 }
 
-fn serve<M: Dispatch + Default>(
-    address: &str,
-    configure: impl FnOnce(&mut M),
-) -> Result<(), String> {
-    let handler = echo as fn(&mut StreamRequest) -> std::io::Result<()>;
-    let mut server: BaseServer<TcpSocket, M, _> =
-        BaseServer::new(address, handler).map_err(|e| e.to_string())?;
-    configure(server.dispatch_mut());
+/// Sends each datagram back to its sender.
+#[derive(Clone)]
+struct DatagramEcho;
+
+impl<S: DatagramSocket> RequestHandler<DatagramRequest<S>> for DatagramEcho {
+    fn handle(&mut self, request: &mut DatagramRequest<S>) -> io::Result<()> {
+        request.wfile.extend_from_slice(request.rfile.get_ref());
+        Ok(())
+    }
+}
+
+/// What to serve.
+enum Transport {
+    Tcp,
+    Udp,
+    Unix(String),
+    UnixDatagram(String),
+}
+
+/// Runs `server` until SIGINT or SIGTERM, after printing the ready line.
+fn serve<S, M, H>(
+    server: Result<BaseServer<S, M, H>, Error>,
+    shown: impl FnOnce(&S::Address) -> String,
+) -> Result<(), String>
+where
+    S: TcpServer,
+    M: Dispatch,
+    H: RequestHandler<S::Request>,
+{
+    let mut server = server.map_err(|e| e.to_string())?;
     let bound = server.server_address().map_err(|e| e.to_string())?;
 
     let mut signals = Signals::new([SIGINT, SIGTERM])
@@ -46,8 +89,8 @@ fn serve<M: Dispatch + Default>(
     });
 
     {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on {bound}")
+        let mut stdout = io::stdout().lock();
+        writeln!(stdout, "listening on {}", shown(&bound))
             .and_then(|()| stdout.flush())
             .map_err(|e| e.to_string())?;
     }
@@ -58,31 +101,96 @@ fn serve<M: Dispatch + Default>(
     result
 }
 
+/// Builds the server for `transport` with strategy `M`, configured by `configure`.
+fn run<M: Dispatch + Default>(
+    transport: &Transport,
+    address: &str,
+    configure: impl Fn(&mut M),
+) -> Result<(), String> {
+    fn configured<S: TcpServer, M: Dispatch, H>(
+        server: Result<BaseServer<S, M, H>, Error>,
+        configure: impl Fn(&mut M),
+    ) -> Result<BaseServer<S, M, H>, Error> {
+        server.map(|mut server| {
+            configure(server.dispatch_mut());
+            server
+        })
+    }
+    let path_of = |address: &std::os::unix::net::SocketAddr| {
+        address
+            .as_pathname()
+            .map(|path| path.display().to_string())
+            .unwrap_or_default()
+    };
+    match transport {
+        Transport::Tcp => serve(
+            configured(
+                BaseServer::<TcpSocket, M, _>::new(address, StreamEcho),
+                configure,
+            ),
+            |bound| bound.to_string(),
+        ),
+        Transport::Udp => serve(
+            configured(
+                BaseServer::<UdpSocket, M, _>::new(address, DatagramEcho),
+                configure,
+            ),
+            |bound| bound.to_string(),
+        ),
+        Transport::Unix(path) => serve(
+            configured(
+                BaseServer::<UnixStreamSocket, M, _>::new(path, StreamEcho),
+                configure,
+            ),
+            path_of,
+        ),
+        Transport::UnixDatagram(path) => serve(
+            configured(
+                BaseServer::<UnixDatagramSocket, M, _>::new(path, DatagramEcho),
+                configure,
+            ),
+            path_of,
+        ),
+    }
+}
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
 
     let mut address = "127.0.0.1:9999".to_owned();
     let mut mode = "threading".to_owned();
+    let mut transport = Transport::Tcp;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        match (arg.as_str(), args.next()) {
-            ("--addr", Some(value)) => address = value,
-            ("--mode", Some(value)) => mode = value,
+        match arg.as_str() {
+            "--udp" => transport = Transport::Udp,
+            "--addr" | "--mode" | "--unix" | "--unix-dgram" => {
+                let Some(value) = args.next() else {
+                    eprintln!("echo: {arg} needs a value; {USAGE}");
+                    return ExitCode::from(2);
+                };
+                match arg.as_str() {
+                    "--addr" => address = value,
+                    "--mode" => mode = value,
+                    "--unix" => transport = Transport::Unix(value),
+                    _ => transport = Transport::UnixDatagram(value),
+                }
+            }
             _ => {
-                eprintln!("echo: bad arguments; {USAGE}");
+                eprintln!("echo: unknown argument {arg:?}; {USAGE}");
                 return ExitCode::from(2);
             }
         }
     }
     let result = match mode.as_str() {
         // On a signal, exit without waiting for clients that are still connected.
-        "threading" => serve(&address, |threading: &mut ThreadingMixIn| {
+        "threading" => run(&transport, &address, |threading: &mut ThreadingMixIn| {
             threading.set_daemon_threads(true);
         }),
-        "sequential" => serve(&address, |_: &mut Sequential| {}),
+        "sequential" => run(&transport, &address, |_: &mut Sequential| {}),
         other => {
             eprintln!("echo: unknown mode {other:?}; {USAGE}");
             return ExitCode::from(2);

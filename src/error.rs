@@ -34,7 +34,7 @@ pub enum Error {
         reason: String,
     },
     /// Creating the socket or binding it failed (most often: the port is in use).
-    #[error("cannot bind to {address}: {source}; is another server using it? choose another port, or port 0 for any free one")]
+    #[error("cannot bind to {address}: {source}{}", bind_hint(.source))]
     Bind {
         /// The address the server tried to bind.
         address: String,
@@ -75,12 +75,34 @@ pub enum Error {
         /// The panic payload, when it was a string.
         message: String,
     },
+    /// A datagram was larger than the server's `max_packet_size`; it was not handed to the
+    /// handler (Python silently truncates it).
+    #[error("a datagram from {peer} is longer than max_packet_size ({max_packet_size} bytes) and was dropped; raise max_packet_size or have clients send less")]
+    DatagramTooLarge {
+        /// The server's limit.
+        max_packet_size: usize,
+        /// The sender.
+        peer: String,
+    },
     /// The dispatch strategy could not start the request (e.g. no thread could be spawned).
     #[error("cannot dispatch the request: {0}; the system is out of threads or processes")]
     Dispatch(#[source] io::Error),
     /// Any other OS error, e.g. from the selector that the loop waits in.
     #[error(transparent)]
     Io(#[from] io::Error),
+}
+
+/// What to do about a failed bind, by its cause.
+fn bind_hint(source: &io::Error) -> &'static str {
+    match source.kind() {
+        io::ErrorKind::AddrInUse => "; is another server using it? choose another port (port 0 picks any free one) or path",
+        io::ErrorKind::NotFound => "; does the directory exist?",
+        io::ErrorKind::PermissionDenied => {
+            "; may this user bind there? (ports below 1024 need privileges, socket files a writable directory)"
+        }
+        io::ErrorKind::AddrNotAvailable => "; is that address one of this machine's?",
+        _ => "",
+    }
 }
 
 impl Error {
@@ -110,6 +132,7 @@ impl From<Error> for io::Error {
             Error::Address { .. } => io::ErrorKind::InvalidInput,
             Error::Closed | Error::NotActivated => io::ErrorKind::NotConnected,
             Error::HandlerPanicked { .. } => io::ErrorKind::Other,
+            Error::DatagramTooLarge { .. } => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, error)
     }

@@ -43,8 +43,8 @@
 //!
 //! # Methods for callers
 //!
-//! * [`BaseServer::new`] — create, bind and activate (or
-//!   [`with_bind_and_activate`](BaseServer::with_bind_and_activate)`(.., false)` to set socket
+//! * `new(address, handler)` on a named combination (e.g. `ThreadingTcpServer::new`) — create,
+//!   bind and activate (or `with_bind_and_activate(address, handler, false)` to set socket
 //!   options first, then [`server_bind`](BaseServer::server_bind) and
 //!   [`server_activate`](BaseServer::server_activate));
 //! * [`serve_forever`](BaseServer::serve_forever) — handle requests until shut down;
@@ -136,12 +136,15 @@ mod transport;
 
 pub use dispatch::{Dispatch, Job, LoopWaker, Sequential, ThreadingMixIn};
 pub use error::Error;
-pub use handler::{RequestHandler, SocketHalf, StreamOptions, StreamRequest, StreamSocket};
+pub use handler::{
+    DatagramRequest, DatagramSocket, PeerCredentials, RequestHandler, SocketHalf, StreamOptions,
+    StreamRequest, StreamSocket,
+};
 pub use hooks::{DefaultHooks, ServerHooks};
 pub use request::Request;
 pub use server::BaseServer;
 pub use shutdown::ShutdownHandle;
-pub use transport::{TcpServer, TcpSocket};
+pub use transport::{TcpServer, TcpSocket, UdpSocket, UnixDatagramSocket, UnixStreamSocket};
 
 /// A TCP server that handles one request at a time on the serving thread: Python's
 /// `TCPServer`.
@@ -155,3 +158,29 @@ pub type SequentialTcpServer<H, K = DefaultHooks> = BaseServer<TcpSocket, Sequen
 /// `ThreadingTCPServer` (`ThreadingMixIn` + `TCPServer`).
 #[doc(alias = "ThreadingTCPServer")]
 pub type ThreadingTcpServer<H, K = DefaultHooks> = BaseServer<TcpSocket, ThreadingMixIn, H, K>;
+
+/// A UDP server that handles one datagram at a time on the serving thread: Python's
+/// `UDPServer`.
+#[doc(alias = "UDPServer")]
+pub type UdpServer<H, K = DefaultHooks> = BaseServer<UdpSocket, Sequential, H, K>;
+
+/// A UDP server that handles each datagram on a thread of its own: Python's
+/// `ThreadingUDPServer`. Replies from the threads share the server's socket.
+#[doc(alias = "ThreadingUDPServer")]
+pub type ThreadingUdpServer<H, K = DefaultHooks> = BaseServer<UdpSocket, ThreadingMixIn, H, K>;
+
+/// A Unix stream server that handles one connection at a time: Python's `UnixStreamServer`.
+pub type UnixStreamServer<H, K = DefaultHooks> = BaseServer<UnixStreamSocket, Sequential, H, K>;
+
+/// A Unix stream server with a thread per connection: Python's `ThreadingUnixStreamServer`.
+pub type ThreadingUnixStreamServer<H, K = DefaultHooks> =
+    BaseServer<UnixStreamSocket, ThreadingMixIn, H, K>;
+
+/// A Unix datagram server that handles one datagram at a time: Python's
+/// `UnixDatagramServer`.
+pub type UnixDatagramServer<H, K = DefaultHooks> = BaseServer<UnixDatagramSocket, Sequential, H, K>;
+
+/// A Unix datagram server with a thread per datagram: Python's
+/// `ThreadingUnixDatagramServer`.
+pub type ThreadingUnixDatagramServer<H, K = DefaultHooks> =
+    BaseServer<UnixDatagramSocket, ThreadingMixIn, H, K>;

@@ -4,18 +4,20 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use selectors::{DefaultSelector, Events, Interest, Selector, Token, Waker};
 
 use crate::dispatch::{Dispatch, Job, LoopWaker, RequestJob};
-use crate::handler::{RequestHandler, StreamRequest};
+use crate::handler::{DatagramRequest, RequestHandler, StreamRequest};
 use crate::hooks::{DefaultHooks, ServerHooks};
 use crate::request::Request;
 use crate::sys::{self, AcceptErrorClass};
-use crate::transport::{TcpServer, TcpSocket};
+use crate::transport::{TcpServer, TcpSocket, UdpSocket, UnixDatagramSocket, UnixStreamSocket};
 use crate::{Error, ShutdownHandle};
 
 const WAKER: Token = Token(0);
@@ -121,50 +123,119 @@ enum Accepted {
     Nothing,
 }
 
-/// Construction from an address, for the TCP transport.
-impl<M, H> BaseServer<TcpSocket, M, H, DefaultHooks>
-where
-    M: Dispatch + Default,
-    H: RequestHandler<StreamRequest<TcpStream>>,
-{
-    /// Creates a server on `address` (e.g. `"127.0.0.1:8000"`, `"[::1]:0"`), binds and
-    /// activates it: Python's `TCPServer(server_address, RequestHandlerClass)`.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Address`] when `address` does not resolve, [`Error::Bind`] when the port is in
-    /// use or not allowed, [`Error::Listen`] when `listen(2)` fails. A failed construction
-    /// closes its socket.
-    pub fn new<A>(address: A, handler: H) -> Result<Self, Error>
-    where
-        A: ToSocketAddrs + fmt::Debug,
-    {
-        Self::with_bind_and_activate(address, handler, true)
-    }
+/// Inherent constructors from an address for the inet transports (TCP and UDP).
+macro_rules! inet_constructors {
+    ($transport:ty, $request:ty, $python:literal) => {
+        /// Construction from an address.
+        impl<M, H> BaseServer<$transport, M, H, DefaultHooks>
+        where
+            M: Dispatch + Default,
+            H: RequestHandler<$request>,
+        {
+            #[doc = concat!("Creates a server on `address` (e.g. `\"127.0.0.1:8000\"`, `\"[::1]:0\"`), binds and activates it: Python's `", $python, "(server_address, RequestHandlerClass)`.")]
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Address`] when `address` does not resolve, [`Error::Bind`] when the
+            /// port is in use or not allowed, [`Error::Listen`] when activation fails. A failed
+            /// construction closes its socket.
+            pub fn new<A>(address: A, handler: H) -> Result<Self, Error>
+            where
+                A: ToSocketAddrs + fmt::Debug,
+            {
+                Self::with_bind_and_activate(address, handler, true)
+            }
 
-    /// Like [`new`](Self::new), but with `bind_and_activate` off the socket is only created, so
-    /// the caller can change [its options](Self::socket_mut) and then call
-    /// [`server_bind`](Self::server_bind) and [`server_activate`](Self::server_activate).
-    ///
-    /// # Errors
-    ///
-    /// As [`new`](Self::new).
-    pub fn with_bind_and_activate<A>(
-        address: A,
-        handler: H,
-        bind_and_activate: bool,
-    ) -> Result<Self, Error>
-    where
-        A: ToSocketAddrs + fmt::Debug,
-    {
-        let address = resolve(address)?;
-        let socket = TcpSocket::new(address).map_err(|source| Error::Bind {
-            address: address.to_string(),
-            source,
-        })?;
-        Self::from_socket(socket, handler, bind_and_activate)
-    }
+            /// Like [`new`](Self::new), but with `bind_and_activate` off the socket is only
+            /// created, so the caller can change [its options](Self::socket_mut) and then call
+            /// [`server_bind`](Self::server_bind) and [`server_activate`](Self::server_activate).
+            ///
+            /// # Errors
+            ///
+            /// As [`new`](Self::new).
+            pub fn with_bind_and_activate<A>(address: A, handler: H, bind_and_activate: bool) -> Result<Self, Error>
+            where
+                A: ToSocketAddrs + fmt::Debug,
+            {
+                let address = resolve(address)?;
+                let socket = <$transport>::new(address).map_err(|source| Error::Bind {
+                    address: address.to_string(),
+                    source,
+                })?;
+                Self::from_socket(socket, handler, bind_and_activate)
+            }
+        }
+    };
 }
+
+/// Inherent constructors from a path for the Unix transports.
+macro_rules! unix_constructors {
+    ($transport:ty, $request:ty, $python:literal) => {
+        /// Construction from a path.
+        impl<M, H> BaseServer<$transport, M, H, DefaultHooks>
+        where
+            M: Dispatch + Default,
+            H: RequestHandler<$request>,
+        {
+            #[doc = concat!("Creates a server on the socket file `path`, binds and activates it: Python's `", $python, "(path, RequestHandlerClass)`. A stale socket file at `path` is replaced; a live one is an error.")]
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Bind`] when a server already answers at `path`, the path is too long,
+            /// or its directory is missing or not writable; [`Error::Listen`] when activation
+            /// fails. A failed construction closes its socket.
+            pub fn new(path: impl AsRef<Path>, handler: H) -> Result<Self, Error> {
+                Self::with_bind_and_activate(path, handler, true)
+            }
+
+            /// Like [`new`](Self::new), but with `bind_and_activate` off, so the caller can
+            /// change options (e.g. the file mode) and then bind and activate.
+            ///
+            /// # Errors
+            ///
+            /// As [`new`](Self::new).
+            pub fn with_bind_and_activate(path: impl AsRef<Path>, handler: H, bind_and_activate: bool) -> Result<Self, Error> {
+                let path = path.as_ref();
+                let socket = <$transport>::new(path).map_err(|source| Error::Bind {
+                    address: path.display().to_string(),
+                    source,
+                })?;
+                Self::from_socket(socket, handler, bind_and_activate)
+            }
+
+            /// Creates, binds and activates a server on `name` in Linux's abstract namespace
+            /// (no socket file).
+            ///
+            /// # Errors
+            ///
+            /// As [`new`](Self::new).
+            ///
+            /// # Platform-specific behavior
+            ///
+            /// Linux and Android only; elsewhere binding fails.
+            pub fn new_abstract(name: &[u8], handler: H) -> Result<Self, Error> {
+                let socket = <$transport>::new_abstract(name).map_err(|source| Error::Bind {
+                    address: format!("@{}", String::from_utf8_lossy(name)),
+                    source,
+                })?;
+                Self::from_socket(socket, handler, true)
+            }
+        }
+    };
+}
+
+inet_constructors!(TcpSocket, StreamRequest<TcpStream>, "TCPServer");
+inet_constructors!(UdpSocket, DatagramRequest<std::net::UdpSocket>, "UDPServer");
+unix_constructors!(
+    UnixStreamSocket,
+    StreamRequest<UnixStream>,
+    "UnixStreamServer"
+);
+unix_constructors!(
+    UnixDatagramSocket,
+    DatagramRequest<UnixDatagram>,
+    "UnixDatagramServer"
+);
 
 /// The first address `address` resolves to.
 fn resolve(address: impl ToSocketAddrs + fmt::Debug) -> Result<SocketAddr, Error> {
@@ -537,7 +608,15 @@ where
 
     fn address_for_messages(&self) -> String {
         match self.core.socket.server_address() {
-            Ok(address) => format!("{address:?}"),
+            Ok(address) => {
+                let shown = format!("{address:?}");
+                // std shows Unix addresses as `"/path" (pathname)`; keep the path.
+                shown
+                    .strip_suffix(" (pathname)")
+                    .unwrap_or(&shown)
+                    .trim_matches('"')
+                    .to_owned()
+            }
             Err(_) => "a closed socket".to_owned(),
         }
     }

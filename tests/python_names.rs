@@ -1,14 +1,14 @@
 //! Conformance row C25: every Python class has its Rust counterpart exported from the crate
 //! root, findable by its Python name in rustdoc search (the item's own name or a
-//! `#[doc(alias)]`). Classes of transports and strategies that do not exist yet (UDP, Unix,
-//! forking) are added here as they land.
+//! `#[doc(alias)]`). The forking classes are added here when the forking strategy lands.
 
 #![allow(unused_imports)]
 
 // Compile-time half: each counterpart is exported from the crate root.
 use socketserver::{
-    BaseServer, RequestHandler, SequentialTcpServer, StreamRequest, TcpServer, ThreadingMixIn,
-    ThreadingTcpServer,
+    BaseServer, DatagramRequest, RequestHandler, SequentialTcpServer, StreamRequest, TcpServer,
+    ThreadingMixIn, ThreadingTcpServer, ThreadingUdpServer, ThreadingUnixDatagramServer,
+    ThreadingUnixStreamServer, UdpServer, UnixDatagramServer, UnixStreamServer,
 };
 
 /// Python name → the Rust item, and the file that must carry the alias.

@@ -107,7 +107,8 @@ fn p4_serve_forever_runs_again_after_shutdown<M: Dispatch + Default>() {
 /// P20: with bind-and-activate off, the caller changes options, then binds and activates.
 fn p20_bind_and_activate_by_the_caller<M: Dispatch + Default>() {
     let mut server: BaseServer<TcpSocket, M, _> =
-        BaseServer::with_bind_and_activate("127.0.0.1:0", LineEcho, false).unwrap();
+        BaseServer::<TcpSocket, M, _>::with_bind_and_activate("127.0.0.1:0", LineEcho, false)
+            .unwrap();
     assert!(
         matches!(server.serve_forever(), Err(Error::NotActivated)),
         "serving before activation must be a clear error, not a hang"

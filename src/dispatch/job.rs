@@ -46,7 +46,7 @@ where
     fn finish_request(&mut self) -> Result<(), Error> {
         let request = &mut self.request;
         let handler = &mut self.handler;
-        request.prepare().map_err(Error::Handler)?;
+        request.prepare()?;
         catch(|| handler.setup(request))?;
         let handled = catch(|| handler.handle(request));
         let finished = catch(|| handler.finish(request));

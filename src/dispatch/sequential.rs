@@ -14,7 +14,7 @@ use crate::dispatch::{Dispatch, Job};
 ///
 /// // `SequentialTcpServer<H>` is this type.
 /// let server: BaseServer<TcpSocket, Sequential, _> =
-///     BaseServer::new("127.0.0.1:0", |_req: &mut StreamRequest| Ok(()))?;
+///     BaseServer::<TcpSocket, Sequential, _>::new("127.0.0.1:0", |_req: &mut StreamRequest| Ok(()))?;
 /// # drop(server);
 /// # Ok::<(), socketserver::Error>(())
 /// ```

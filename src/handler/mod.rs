@@ -1,10 +1,16 @@
 //! Handlers and what they see: the [`RequestHandler`] trait and the stream request.
 
+mod datagram;
+mod datagram_socket;
+mod peer_credentials;
 mod request_handler;
 mod stream;
 mod stream_options;
 mod stream_socket;
 
+pub use datagram::DatagramRequest;
+pub use datagram_socket::DatagramSocket;
+pub use peer_credentials::PeerCredentials;
 pub use request_handler::RequestHandler;
 pub use stream::StreamRequest;
 pub use stream_options::StreamOptions;

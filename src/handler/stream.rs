@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::handler::{SocketHalf, StreamOptions, StreamSocket};
 use crate::request::Request;
-use crate::ShutdownHandle;
+use crate::{Error, ShutdownHandle};
 
 /// One accepted connection: Python's `StreamRequestHandler` attributes `rfile`, `wfile`,
 /// `request`/`connection` and `client_address`.
@@ -128,12 +128,14 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         &self.shutdown
     }
 
-    fn prepare(&mut self) -> io::Result<()> {
+    fn prepare(&mut self) -> Result<(), Error> {
         if self.options.timeout.is_some() {
-            self.socket.set_timeout(self.options.timeout)?;
+            self.socket
+                .set_timeout(self.options.timeout)
+                .map_err(Error::Handler)?;
         }
         if self.options.disable_nagle_algorithm {
-            self.socket.set_nodelay(true)?;
+            self.socket.set_nodelay(true).map_err(Error::Handler)?;
         }
         Ok(())
     }

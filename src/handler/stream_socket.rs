@@ -132,3 +132,29 @@ impl<T> fmt::Debug for SocketHalf<T> {
         f.debug_struct("SocketHalf").finish_non_exhaustive()
     }
 }
+
+impl StreamSocket for std::os::unix::net::UnixStream {
+    type Address = std::os::unix::net::SocketAddr;
+
+    fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+
+    fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        std::os::unix::net::UnixStream::shutdown(self, how)
+    }
+
+    fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.set_read_timeout(timeout)?;
+        self.set_write_timeout(timeout)
+    }
+
+    /// Unix sockets have no Nagle's algorithm: nothing to do.
+    fn set_nodelay(&self, _nodelay: bool) -> io::Result<()> {
+        Ok(())
+    }
+}

@@ -28,15 +28,45 @@ pub(crate) fn set_reuse_port(_socket: &Socket) -> io::Result<()> {
 /// Linux's `accept4` gives a blocking socket whatever the listener is; BSDs copy `O_NONBLOCK`
 /// from the listener, so clear it there.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) fn make_accepted_blocking(_socket: &Socket) -> io::Result<()> {
+pub(crate) fn make_accepted_blocking(_socket: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
     Ok(())
 }
 
 /// Linux's `accept4` gives a blocking socket whatever the listener is; BSDs copy `O_NONBLOCK`
 /// from the listener, so clear it there.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub(crate) fn make_accepted_blocking(socket: &Socket) -> io::Result<()> {
-    socket.set_nonblocking(false)
+pub(crate) fn make_accepted_blocking(socket: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    socket2::SockRef::from(&socket).set_nonblocking(false)
+}
+
+/// The longest Unix socket path, in bytes (`sun_path` less its terminating NUL).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) const MAX_UNIX_PATH: usize = 107;
+
+/// The longest Unix socket path, in bytes (`sun_path` less its terminating NUL).
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) const MAX_UNIX_PATH: usize = 103;
+
+/// Waits until `fd` can be written to (`poll(2)` with `POLLOUT`), for sends on a non-blocking
+/// socket that would block.
+pub(crate) fn wait_writable(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut entry = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: `entry` is one valid `pollfd` and we pass a count of 1.
+        let result = unsafe { libc::poll(&mut entry, 1, -1) };
+        if result >= 0 {
+            return Ok(());
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
 }
 
 /// What the loop should do about an `accept(2)` error.
@@ -52,7 +82,7 @@ pub(crate) enum AcceptErrorClass {
     Fatal,
 }
 
-/// Classifies an `accept(2)` error (see accept(2), "Error handling": Linux passes pending
+/// Classifies an `accept(2)` or `recvfrom(2)` error (see accept(2), "Error handling": Linux passes pending
 /// network errors of the new connection through `accept`, which must be treated like EAGAIN).
 pub(crate) fn classify_accept_error(error: &io::Error) -> AcceptErrorClass {
     if error.kind() == io::ErrorKind::WouldBlock {
@@ -71,7 +101,8 @@ pub(crate) fn classify_accept_error(error: &io::Error) -> AcceptErrorClass {
             | libc::EHOSTUNREACH
             | libc::EOPNOTSUPP
             | libc::ENETUNREACH
-            | libc::ETIMEDOUT,
+            | libc::ETIMEDOUT
+            | libc::ECONNREFUSED,
         ) => AcceptErrorClass::Transient,
         #[cfg(any(target_os = "linux", target_os = "android"))]
         Some(libc::ENONET) => AcceptErrorClass::Transient,
@@ -81,4 +112,74 @@ pub(crate) fn classify_accept_error(error: &io::Error) -> AcceptErrorClass {
         _ if error.kind() == io::ErrorKind::Interrupted => AcceptErrorClass::Transient,
         _ => AcceptErrorClass::Fatal,
     }
+}
+
+#[cfg(not(unix))]
+compile_error!("socketserver supports Unix-like systems only (it is built on file descriptors)");
+
+/// The peer's credentials (`SO_PEERCRED`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn peer_credentials(
+    fd: std::os::fd::BorrowedFd<'_>,
+) -> io::Result<crate::PeerCredentials> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: an all-zero `ucred` is a valid value.
+    let mut credentials: libc::ucred = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `credentials` and `len` are valid for writes and `len` is the buffer's size.
+    let result = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut credentials as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    };
+    if result == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(crate::PeerCredentials {
+        uid: credentials.uid,
+        gid: credentials.gid,
+        pid: Some(credentials.pid),
+    })
+}
+
+/// The peer's credentials (`getpeereid(3)`).
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
+pub(crate) fn peer_credentials(
+    fd: std::os::fd::BorrowedFd<'_>,
+) -> io::Result<crate::PeerCredentials> {
+    use std::os::fd::AsRawFd;
+    let mut uid: libc::uid_t = 0;
+    let mut gid: libc::gid_t = 0;
+    // SAFETY: `uid` and `gid` are valid for writes.
+    if unsafe { libc::getpeereid(fd.as_raw_fd(), &mut uid, &mut gid) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(crate::PeerCredentials {
+        uid,
+        gid,
+        pid: None,
+    })
+}
+
+/// A Unix socket address in Linux's abstract namespace.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn abstract_socket_addr(name: &[u8]) -> io::Result<std::os::unix::net::SocketAddr> {
+    #[cfg(target_os = "android")]
+    use std::os::android::net::SocketAddrExt;
+    #[cfg(target_os = "linux")]
+    use std::os::linux::net::SocketAddrExt;
+    std::os::unix::net::SocketAddr::from_abstract_name(name)
+}
+
+/// A Unix socket address in Linux's abstract namespace: not available here.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn abstract_socket_addr(_name: &[u8]) -> io::Result<std::os::unix::net::SocketAddr> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "abstract Unix socket addresses are Linux-only",
+    ))
 }

@@ -1,8 +1,15 @@
 //! Transports: the sockets a server can own. Each implements [`TcpServer`].
 
 mod tcp;
+mod udp;
+mod unix_datagram;
+mod unix_path;
+mod unix_stream;
 
 pub use tcp::TcpSocket;
+pub use udp::UdpSocket;
+pub use unix_datagram::UnixDatagramSocket;
+pub use unix_stream::UnixStreamSocket;
 
 use std::fmt::Debug;
 use std::io;

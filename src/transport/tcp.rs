@@ -185,7 +185,7 @@ impl TcpServer for TcpSocket {
 
     fn get_request(&mut self, shutdown: &ShutdownHandle) -> io::Result<Self::Request> {
         let (socket, peer) = self.open()?.accept()?;
-        sys::make_accepted_blocking(&socket)?;
+        sys::make_accepted_blocking(socket.as_fd())?;
         let peer = peer
             .as_socket()
             .ok_or_else(|| io::Error::other("accepted TCP connection has a non-inet address"))?;

@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use socketserver::{
     BaseServer, Dispatch, Error, RequestHandler, ServerHooks, ShutdownHandle, StreamRequest,
-    TcpSocket,
+    TcpServer, TcpSocket,
 };
+
+pub mod transports;
 
 /// The line Python's suite sends.
 pub const TEST_LINE: &[u8] = b"hello world\n";
@@ -64,24 +66,28 @@ where
     M: Dispatch + Default,
     H: RequestHandler<StreamRequest>,
 {
-    BaseServer::new("127.0.0.1:0", handler).unwrap()
+    BaseServer::<TcpSocket, M, H>::new("127.0.0.1:0", handler).unwrap()
 }
+
+/// What a serving thread gives back: the server and the loop's result.
+type Served<S, M, H, K> = (BaseServer<S, M, H, K>, Result<(), Error>);
 
 /// A server running `serve_forever` on its own thread.
-pub struct Serving<S> {
-    pub address: SocketAddr,
+pub struct Serving<S: TcpServer, M: Dispatch, H, K> {
+    pub address: S::Address,
     pub handle: ShutdownHandle,
-    thread: Option<JoinHandle<(S, Result<(), Error>)>>,
+    thread: Option<JoinHandle<Served<S, M, H, K>>>,
 }
 
-impl<M, H, K> Serving<BaseServer<TcpSocket, M, H, K>>
+impl<S, M, H, K> Serving<S, M, H, K>
 where
+    S: TcpServer,
     M: Dispatch,
-    H: RequestHandler<StreamRequest>,
-    K: ServerHooks<StreamRequest>,
+    H: RequestHandler<S::Request>,
+    K: ServerHooks<S::Request>,
 {
     /// Starts `serve_forever` on a new thread.
-    pub fn start(mut server: BaseServer<TcpSocket, M, H, K>) -> Self {
+    pub fn start(mut server: BaseServer<S, M, H, K>) -> Self {
         let address = server.server_address().unwrap();
         let handle = server.shutdown_handle();
         let thread = thread::spawn(move || {
@@ -96,13 +102,13 @@ where
     }
 
     /// Shuts the loop down and returns the server (still open) and the loop's result.
-    pub fn stop(mut self) -> (BaseServer<TcpSocket, M, H, K>, Result<(), Error>) {
+    pub fn stop(mut self) -> Served<S, M, H, K> {
         self.handle.shutdown();
         join_within(self.thread.take().unwrap(), PATIENCE)
     }
 }
 
-impl<S> Drop for Serving<S> {
+impl<S: TcpServer, M: Dispatch, H, K> Drop for Serving<S, M, H, K> {
     fn drop(&mut self) {
         if let Some(thread) = self.thread.take() {
             self.handle.shutdown();

@@ -1,0 +1,143 @@
+//! Unix socket addresses and socket files: replacing stale files, refusing live ones, and
+//! removing our own file (only ours) on close.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use socket2::SockAddr;
+
+/// Where a Unix socket lives: a file in the filesystem, or (Linux) a name in the abstract
+/// namespace, which has no file and vanishes with the socket.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum UnixAddress {
+    Path(PathBuf),
+    Abstract(Vec<u8>),
+}
+
+impl UnixAddress {
+    /// The `sockaddr_un`, with a clear error for a path the OS cannot hold.
+    pub(crate) fn sock_addr(&self) -> io::Result<SockAddr> {
+        let bytes: Vec<u8> = match self {
+            UnixAddress::Path(path) => path.as_os_str().as_bytes().to_vec(),
+            UnixAddress::Abstract(name) => [&[0][..], name].concat(),
+        };
+        SockAddr::unix(OsStr::from_bytes(&bytes)).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!(
+                    "the Unix socket address is {} bytes long; the OS allows at most {} (use a shorter path, e.g. in /tmp or a relative one)",
+                    bytes.len(),
+                    crate::sys::MAX_UNIX_PATH
+                ),
+            )
+        })
+    }
+}
+
+impl UnixAddress {
+    /// The address as std represents it (what `server_address` reports before binding).
+    pub(crate) fn to_socket_addr(&self) -> io::Result<std::os::unix::net::SocketAddr> {
+        match self {
+            UnixAddress::Path(path) => std::os::unix::net::SocketAddr::from_pathname(path),
+            UnixAddress::Abstract(name) => crate::sys::abstract_socket_addr(name),
+        }
+    }
+}
+
+impl fmt::Display for UnixAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UnixAddress::Path(path) => write!(f, "{}", path.display()),
+            UnixAddress::Abstract(name) => write!(f, "@{}", String::from_utf8_lossy(name)),
+        }
+    }
+}
+
+impl fmt::Debug for UnixAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Clears the way for binding at `path`: a stale socket file (nothing answers `probe`) is
+/// removed; a live one, or a file that is not a socket, is an "address in use" error.
+pub(crate) fn clear_stale_socket(
+    path: &Path,
+    probe: impl FnOnce(&Path) -> io::Result<()>,
+) -> io::Result<()> {
+    let metadata = match fs::symlink_metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    if !metadata.file_type().is_socket() {
+        return Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!(
+                "{} exists and is not a socket; remove it or choose another path",
+                path.display()
+            ),
+        ));
+    }
+    match probe(path) {
+        Ok(()) => Err(io::Error::new(
+            io::ErrorKind::AddrInUse,
+            format!(
+                "a server is already listening on {}; stop it or choose another path",
+                path.display()
+            ),
+        )),
+        Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {
+            tracing::info!(path = %path.display(), "removing a stale socket file");
+            fs::remove_file(path)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// The socket file a server created, identified by device and inode so that a file someone
+/// else put at the same path later is never removed.
+#[derive(Debug)]
+pub(crate) struct SocketFile {
+    path: PathBuf,
+    device: u64,
+    inode: u64,
+}
+
+impl SocketFile {
+    /// Records the file just bound at `path`, applying `mode` if given.
+    pub(crate) fn created(path: &Path, mode: Option<u32>) -> io::Result<Self> {
+        if let Some(mode) = mode {
+            fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+        }
+        let metadata = fs::symlink_metadata(path)?;
+        Ok(SocketFile {
+            path: path.to_owned(),
+            device: metadata.dev(),
+            inode: metadata.ino(),
+        })
+    }
+
+    /// Removes the file if it is still the one we created.
+    pub(crate) fn remove(self) {
+        match fs::symlink_metadata(&self.path) {
+            Ok(metadata) if metadata.dev() == self.device && metadata.ino() == self.inode => {
+                match fs::remove_file(&self.path) {
+                    Ok(()) => tracing::debug!(path = %self.path.display(), "removed socket file"),
+                    Err(error) => {
+                        tracing::warn!(path = %self.path.display(), %error, "cannot remove socket file")
+                    }
+                }
+            }
+            Ok(_) => {
+                tracing::info!(path = %self.path.display(), "socket file was replaced by another; leaving it")
+            }
+            Err(_) => {}
+        }
+    }
+}

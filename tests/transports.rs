@@ -1,0 +1,76 @@
+//! Every transport under every strategy: conformance rows C4, C5, C7, C8, C10, C11 (Python's
+//! check three times, then shutdown and close), C16 for each transport, and C13.
+
+#[macro_use]
+mod util;
+
+use socketserver::Dispatch;
+use util::transports::{Fixture, TempDir};
+use util::{join_within, Serving, PATIENCE};
+
+/// Python's check ×3 on a serving thread, then shutdown, join, `server_close`: the socket is
+/// closed (nothing answers), Unix socket files are removed, `server_address` was the bound
+/// address (C4: the path).
+fn check_three_times_then_close<F: Fixture, M: Dispatch + Default>() {
+    let dir = TempDir::new();
+    let server = F::server::<M>(&dir);
+    let serving = Serving::start(server);
+    let address = serving.address.clone();
+    for _ in 0..3 {
+        F::check(&address, &dir);
+    }
+    let (mut server, result) = serving.stop();
+    result.unwrap();
+    server.server_close();
+    assert!(
+        server.fileno().is_none(),
+        "server_close must close the socket"
+    );
+    assert!(
+        !F::answers(&address, &dir),
+        "nothing may answer after server_close"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&dir.path)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(
+        leftovers
+            .iter()
+            .all(|name| name.to_string_lossy().starts_with("client-")),
+        "the server's socket file must be removed on close: {leftovers:?}"
+    );
+}
+
+/// C16 per transport: dropping the server closes its socket (and removes its file).
+fn drop_closes_the_socket<F: Fixture, M: Dispatch + Default>() {
+    let dir = TempDir::new();
+    let server = F::server::<M>(&dir);
+    let address = server.server_address().unwrap();
+    drop(server);
+    assert!(!F::answers(&address, &dir));
+    assert_eq!(
+        std::fs::read_dir(&dir.path).unwrap().count(),
+        0,
+        "no socket file left"
+    );
+}
+
+/// C13 per transport: start and immediately shut down, ten times.
+fn immediate_shutdown<F: Fixture, M: Dispatch + Default>() {
+    let dir = TempDir::new();
+    for _ in 0..10 {
+        let mut server = F::server::<M>(&dir);
+        let handle = server.shutdown_handle();
+        let thread = std::thread::spawn(move || server.serve_forever());
+        handle.shutdown();
+        join_within(thread, PATIENCE).unwrap();
+    }
+}
+
+per_transport_and_strategy!(
+    check_three_times_then_close,
+    drop_closes_the_socket,
+    immediate_shutdown
+);
