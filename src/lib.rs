@@ -134,7 +134,9 @@ mod shutdown;
 mod sys;
 mod transport;
 
-pub use dispatch::{Dispatch, Job, LoopWaker, Sequential, ThreadingMixIn};
+pub use dispatch::{
+    Dispatch, ForkingMixIn, Job, LoopWaker, Sequential, ThreadPool, ThreadingMixIn,
+};
 pub use error::Error;
 pub use handler::{
     DatagramRequest, DatagramSocket, PeerCredentials, RequestHandler, SocketHalf, StreamOptions,
@@ -184,3 +186,34 @@ pub type UnixDatagramServer<H, K = DefaultHooks> = BaseServer<UnixDatagramSocket
 /// `ThreadingUnixDatagramServer`.
 pub type ThreadingUnixDatagramServer<H, K = DefaultHooks> =
     BaseServer<UnixDatagramSocket, ThreadingMixIn, H, K>;
+
+/// A TCP server that handles each connection in a child process: Python's `ForkingTCPServer`.
+#[doc(alias = "ForkingTCPServer")]
+pub type ForkingTcpServer<H, K = DefaultHooks> = BaseServer<TcpSocket, ForkingMixIn, H, K>;
+
+/// A UDP server that handles each datagram in a child process: Python's `ForkingUDPServer`.
+#[doc(alias = "ForkingUDPServer")]
+pub type ForkingUdpServer<H, K = DefaultHooks> = BaseServer<UdpSocket, ForkingMixIn, H, K>;
+
+/// A Unix stream server with a child process per connection: Python's
+/// `ForkingUnixStreamServer`.
+pub type ForkingUnixStreamServer<H, K = DefaultHooks> =
+    BaseServer<UnixStreamSocket, ForkingMixIn, H, K>;
+
+/// A Unix datagram server with a child process per datagram: Python's
+/// `ForkingUnixDatagramServer`.
+pub type ForkingUnixDatagramServer<H, K = DefaultHooks> =
+    BaseServer<UnixDatagramSocket, ForkingMixIn, H, K>;
+
+/// A TCP server whose connections are handled by a fixed [`ThreadPool`] (Python has none).
+pub type PoolTcpServer<H, K = DefaultHooks> = BaseServer<TcpSocket, ThreadPool, H, K>;
+
+/// A UDP server whose datagrams are handled by a fixed [`ThreadPool`].
+pub type PoolUdpServer<H, K = DefaultHooks> = BaseServer<UdpSocket, ThreadPool, H, K>;
+
+/// A Unix stream server whose connections are handled by a fixed [`ThreadPool`].
+pub type PoolUnixStreamServer<H, K = DefaultHooks> = BaseServer<UnixStreamSocket, ThreadPool, H, K>;
+
+/// A Unix datagram server whose datagrams are handled by a fixed [`ThreadPool`].
+pub type PoolUnixDatagramServer<H, K = DefaultHooks> =
+    BaseServer<UnixDatagramSocket, ThreadPool, H, K>;

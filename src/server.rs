@@ -22,6 +22,7 @@ use crate::{Error, ShutdownHandle};
 
 const WAKER: Token = Token(0);
 const LISTENER: Token = Token(1);
+const STOP: Token = Token(2);
 /// Requests accepted per wake-up before the loop looks at shutdown and service actions again.
 const ACCEPTS_PER_WAKE: usize = 64;
 /// The first pause after running out of descriptors or memory; it doubles up to the maximum.
@@ -272,18 +273,22 @@ where
             closed: false,
         };
         let waker = Waker::new()?;
+        let stop = Waker::new()?;
         let mut selector = DefaultSelector::new()?;
         selector
             .register(waker.as_fd(), Interest::READABLE, WAKER)
             .map_err(io::Error::from)?;
-        let shutdown = ShutdownHandle::new(waker);
+        selector
+            .register(stop.as_fd(), Interest::READABLE, STOP)
+            .map_err(io::Error::from)?;
+        let shutdown = ShutdownHandle::new(waker, stop);
         core.dispatch.attach(LoopWaker::new(shutdown.clone()));
         let mut server = BaseServer {
             selector,
             events: Events::with_capacity(16),
             listener_registered: None,
             activated: false,
-            timeout: None,
+            timeout: core.dispatch.default_timeout(),
             service_interval: None,
             backoff: None,
             next_request_id: 1,
@@ -410,6 +415,7 @@ where
                 },
             };
             let wake = self.wait(self.loop_timeout(remaining))?;
+            self.core.dispatch.service_actions();
             if wake.accept
                 && self.core.dispatch.has_capacity()
                 && self.accept_one()? == Accepted::Request
@@ -445,6 +451,8 @@ where
         for event in &self.events {
             if event.token() == WAKER {
                 self.shutdown.waker().drain()?;
+            } else if event.token() == STOP {
+                self.shutdown.stop_signalled();
             } else if event.token() == LISTENER {
                 wake.accept = true;
             }
@@ -517,11 +525,16 @@ where
         tracing::debug!(conn_id = id, peer = ?request.client_address(), "accepted");
         let hooks = &self.hooks;
         let verdict = panic::catch_unwind(AssertUnwindSafe(|| hooks.verify_request(&request)));
+        let listener = match self.core.socket.child_closes_socket() {
+            true => self.core.socket.fileno().map(|fd| fd.as_raw_fd()),
+            false => None,
+        };
         let job = |request| RequestJob {
             id,
             request,
             handler: self.handler.clone(),
             hooks: Arc::clone(&self.hooks),
+            listener,
         };
         match verdict {
             Ok(Ok(true)) => {

@@ -39,7 +39,13 @@ pub struct ShutdownHandle {
 struct Shared {
     state: Mutex<LoopState>,
     stopped: Condvar,
+    /// Wakes the loop to look at its state (capacity freed, and so on).
     waker: Waker,
+    /// Readable means "stop": the loop drains it and stops. A descriptor, so that a handler in a
+    /// forked child (which shares it but not our memory) can stop the server too.
+    stop: Waker,
+    /// The process that created the handle; any other is a forked child.
+    pid: u32,
 }
 
 #[derive(Debug, Default)]
@@ -51,12 +57,14 @@ struct LoopState {
 }
 
 impl ShutdownHandle {
-    pub(crate) fn new(waker: Waker) -> Self {
+    pub(crate) fn new(waker: Waker, stop: Waker) -> Self {
         ShutdownHandle {
             shared: Arc::new(Shared {
                 state: Mutex::new(LoopState::default()),
                 stopped: Condvar::new(),
                 waker,
+                stop,
+                pid: std::process::id(),
             }),
         }
     }
@@ -69,11 +77,18 @@ impl ShutdownHandle {
     ///   loop stops after the current request.
     /// * With no loop running: returns at once; the next `serve_forever` returns immediately,
     ///   once.
+    /// * From a handler in a child forked by [`ForkingMixIn`](crate::ForkingMixIn): stops the
+    ///   parent's loop and returns at once (it touches no lock, so it is safe after `fork`).
     pub fn shutdown(&self) {
+        if std::process::id() != self.shared.pid {
+            // A forked child: only the shared descriptor reaches the parent.
+            let _ = self.shared.stop.wake();
+            return;
+        }
         let mut state = self.shared.state.lock();
         state.pending = true;
         tracing::info!("shutdown requested");
-        if let Err(error) = self.shared.waker.wake() {
+        if let Err(error) = self.shared.stop.wake() {
             // Only possible if the eventfd/pipe is gone; the flag is still seen on the next wake.
             tracing::warn!(%error, "could not wake the server loop");
         }
@@ -95,11 +110,18 @@ impl ShutdownHandle {
         &self.shared.waker
     }
 
+    /// Records a stop request that arrived through the stop descriptor.
+    pub(crate) fn stop_signalled(&self) {
+        let _ = self.shared.stop.drain();
+        self.shared.state.lock().pending = true;
+    }
+
     /// Marks a loop as running on this thread; `None` if a pending shutdown means it must not run.
     pub(crate) fn enter_loop(&self) -> Option<LoopGuard<'_>> {
         let mut state = self.shared.state.lock();
         if state.pending {
             state.pending = false;
+            let _ = self.shared.stop.drain();
             tracing::info!("shutdown was requested before the loop started: returning at once");
             return None;
         }
@@ -123,6 +145,7 @@ impl Drop for LoopGuard<'_> {
         let mut state = self.handle.shared.state.lock();
         // A shutdown asked for while this loop ran was meant for this loop.
         state.pending = false;
+        let _ = self.handle.shared.stop.drain();
         state.serving_thread = None;
         self.handle.shared.stopped.notify_all();
     }

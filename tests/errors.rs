@@ -206,10 +206,8 @@ fn c26_s4_rejected_requests_are_closed<M: Dispatch + Default>() {
     }
 }
 
-per_strategy!(
-    c17_c19_c20_errors_and_panics_reach_handle_error,
-    c26_s4_rejected_requests_are_closed,
-);
+per_strategy_in_process!(c17_c19_c20_errors_and_panics_reach_handle_error);
+per_strategy!(c26_s4_rejected_requests_are_closed);
 
 /// C17 exactly as Python's test: a sequential server's `handle_request` returns normally after
 /// a handler error, and the next request is served.

@@ -1,5 +1,6 @@
 //! [`Job`]: one accepted request on its way through a dispatch strategy.
 
+use std::os::fd::RawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -16,8 +17,13 @@ pub trait Job: Send + 'static {
 
     /// Serves the request: Python's `finish_request` (the handler's `setup`, `handle`,
     /// `finish`), then `handle_error` on failure, then `shutdown_request`. Panics in the handler
-    /// or the hooks are caught; this never unwinds.
-    fn run(self);
+    /// or the hooks are caught; this never unwinds. Returns whether the request succeeded.
+    fn run(self) -> bool;
+
+    /// The listening socket's descriptor, for a forked child to close before serving (so a
+    /// long-lived child does not keep the server's port or path open); `None` when the request
+    /// needs that socket (datagram transports).
+    fn listener_fd(&self) -> Option<RawFd>;
 
     /// Reports `error` through `handle_error`, then `shutdown_request`. For a strategy that
     /// could not start the request.
@@ -33,6 +39,7 @@ pub(crate) struct RequestJob<R, H, K> {
     pub(crate) request: R,
     pub(crate) handler: H,
     pub(crate) hooks: Arc<K>,
+    pub(crate) listener: Option<RawFd>,
 }
 
 impl<R, H, K> RequestJob<R, H, K>
@@ -86,14 +93,20 @@ where
         self.id
     }
 
-    fn run(mut self) {
+    fn listener_fd(&self) -> Option<RawFd> {
+        self.listener
+    }
+
+    fn run(mut self) -> bool {
         let span = tracing::info_span!("request", conn_id = self.id, peer = ?self.request.client_address());
         let _entered = span.enter();
-        if let Err(error) = self.finish_request() {
-            self.report(&error);
+        let outcome = self.finish_request();
+        if let Err(error) = &outcome {
+            self.report(error);
         }
         tracing::debug!(conn_id = self.id, "request done");
         self.request.shutdown_request();
+        outcome.is_ok()
     }
 
     fn fail(self, error: Error) {

@@ -1,14 +1,20 @@
 //! Dispatch strategies: how each accepted request is run (Python's mix-ins).
 
+use std::time::Duration;
+
+mod forking;
 mod job;
 mod loop_waker;
 mod sequential;
+mod thread_pool;
 mod threading;
 
+pub use forking::ForkingMixIn;
 pub use job::Job;
 pub(crate) use job::RequestJob;
 pub use loop_waker::LoopWaker;
 pub use sequential::Sequential;
+pub use thread_pool::ThreadPool;
 pub use threading::ThreadingMixIn;
 
 /// How the server runs each accepted request: Python's `process_request` and the
@@ -45,6 +51,19 @@ pub trait Dispatch: Send + 'static {
     /// Periodic work on the serving thread (e.g. reaping children). Called after every wake-up
     /// of the loop. Default: nothing.
     fn service_actions(&mut self) {}
+
+    /// The longest the loop may sleep before calling [`service_actions`](Self::service_actions)
+    /// again, for strategies that must look at something the loop cannot wait on (e.g.
+    /// children exiting). Default: `None`, sleep until woken.
+    fn wait_hint(&self) -> Option<Duration> {
+        None
+    }
+
+    /// The server's `timeout` for [`handle_request`](crate::BaseServer::handle_request) when
+    /// this strategy is used (Python's `ForkingMixIn.timeout = 300`). Default: `None`.
+    fn default_timeout(&self) -> Option<Duration> {
+        None
+    }
 
     /// Waits for, or lets go of, requests in flight. Called once by
     /// [`BaseServer::server_close`](crate::BaseServer::server_close) after the listening socket

@@ -1,7 +1,12 @@
 //! Platform-specific pieces of the framework. All `cfg` switches live here.
 //!
 //! Every platform must provide: the default listen backlog, `SO_REUSEPORT` (or an
-//! `Unsupported` error), making an accepted socket blocking, and classifying `accept(2)` errors.
+//! `Unsupported` error), making an accepted socket blocking, classifying `accept(2)` errors,
+//! peer credentials, abstract Unix addresses (or `Unsupported`), and `fork`/`waitpid`/`_exit`.
+
+mod process;
+
+pub(crate) use process::{close_in_child, exit_child, fork, reap, try_reap, ChildStatus, Forked};
 
 use std::io;
 

@@ -81,6 +81,13 @@ pub trait TcpServer: Send + 'static {
     /// The listening socket's descriptor, for the selector; `None` once closed.
     fn fileno(&self) -> Option<BorrowedFd<'_>>;
 
+    /// Whether a forked child closes its copy of this socket before serving. `true` (the
+    /// default) for listening sockets, so a long-lived child does not hold the address; datagram
+    /// transports return `false`, because their requests reply through this socket.
+    fn child_closes_socket(&self) -> bool {
+        true
+    }
+
     /// Closes the socket. Called once by [`BaseServer::server_close`](crate::BaseServer::server_close).
     /// May be overridden (e.g. to remove a Unix socket file).
     fn server_close(&mut self);

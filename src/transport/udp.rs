@@ -172,6 +172,10 @@ impl TcpServer for UdpSocket {
         self.socket.as_ref().map(|socket| socket.as_fd())
     }
 
+    fn child_closes_socket(&self) -> bool {
+        false
+    }
+
     fn server_close(&mut self) {
         // Requests in flight keep their clone of the socket until they have replied.
         if self.socket.take().is_some() {

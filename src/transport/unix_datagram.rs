@@ -172,6 +172,10 @@ impl TcpServer for UnixDatagramSocket {
         self.socket.as_ref().map(|socket| socket.as_fd())
     }
 
+    fn child_closes_socket(&self) -> bool {
+        false
+    }
+
     fn server_close(&mut self) {
         if self.socket.take().is_some() {
             tracing::info!(address = %self.address, "closed Unix datagram socket");

@@ -117,6 +117,58 @@ impl<S: TcpServer, M: Dispatch, H, K> Drop for Serving<S, M, H, K> {
     }
 }
 
+/// Like [`per_strategy!`] without forking, for scenarios whose handlers panic in this
+/// process: a child forked while another thread is inside the panic machinery inherits its
+/// locks held, and would deadlock if it panicked too (see `ForkingMixIn`'s "What is safe in the
+/// child"). Forking's own versions of these scenarios live in tests/forking.rs.
+#[macro_export]
+macro_rules! per_strategy_in_process {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[test]
+                fn sequential() {
+                    super::$scenario::<socketserver::Sequential>();
+                }
+                #[test]
+                fn threading() {
+                    super::$scenario::<socketserver::ThreadingMixIn>();
+                }
+                #[test]
+                fn pool() {
+                    super::$scenario::<socketserver::ThreadPool>();
+                }
+            }
+        )*
+    };
+}
+
+/// Whether `condition` becomes true within [`PATIENCE`], checking again and again.
+///
+/// For "nothing listens any more" checks: a process spawned by another test at that moment
+/// holds copies of this process's descriptors until its `exec`, so a closed listener can
+/// answer for an instant. A listener we failed to close never stops answering.
+pub fn eventually(mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        if condition() {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        thread::yield_now();
+    }
+}
+
+/// Whether nothing accepts TCP connections at `address` (eventually, see [`eventually`]).
+pub fn tcp_refused(address: SocketAddr) -> bool {
+    eventually(|| {
+        TcpStream::connect(address)
+            .is_err_and(|error| error.kind() == io::ErrorKind::ConnectionRefused)
+    })
+}
+
 /// Joins a thread, failing the test (instead of hanging) if it takes longer than `limit`.
 pub fn join_within<T: Send + 'static>(thread: JoinHandle<T>, limit: Duration) -> T {
     let (done, finished) = mpsc::channel();
@@ -146,7 +198,48 @@ macro_rules! per_strategy {
                 fn threading() {
                     super::$scenario::<socketserver::ThreadingMixIn>();
                 }
+                #[test]
+                fn forking() {
+                    $crate::util::in_subprocess(concat!(stringify!($scenario), "::forking"), || {
+                        super::$scenario::<socketserver::ForkingMixIn>()
+                    });
+                }
+                #[test]
+                fn pool() {
+                    super::$scenario::<socketserver::ThreadPool>();
+                }
             }
         )*
     };
+}
+
+/// Set in a test's own subprocess to the name of the test it runs.
+const SUBPROCESS_ENV: &str = "SOCKETSERVER_TEST_SUBPROCESS";
+
+/// Runs `body` in a fresh run of this test binary that runs only the test `name`.
+///
+/// Forking tests need this: a forked child inherits every descriptor of the process, so in a
+/// test binary where other tests run servers at the same time, a child would hold their
+/// listening sockets open (and "nothing listens after close" would fail for them), and a child
+/// forked while another thread panics would inherit the panic machinery's locks held.
+pub fn in_subprocess(name: &str, body: impl FnOnce()) {
+    if std::env::var(SUBPROCESS_ENV).as_deref() == Ok(name) {
+        body();
+        return;
+    }
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--test-threads=1", "--nocapture"])
+        .env(SUBPROCESS_ENV, name)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{name} failed in its subprocess:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("1 passed"),
+        "{name} did not run in its subprocess:\n{stdout}"
+    );
 }

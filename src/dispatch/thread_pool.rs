@@ -1,0 +1,266 @@
+//! [`ThreadPool`]: a fixed set of worker threads fed through a bounded queue.
+
+use std::fmt;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+
+use crate::dispatch::{Dispatch, Job, LoopWaker};
+use crate::Error;
+
+/// A queued job, boxed so that jobs of any type share one queue.
+trait QueuedJob: Send {
+    fn run_boxed(self: Box<Self>);
+    fn fail_boxed(self: Box<Self>, error: Error);
+}
+
+impl<J: Job> QueuedJob for J {
+    fn run_boxed(self: Box<Self>) {
+        (*self).run();
+    }
+    fn fail_boxed(self: Box<Self>, error: Error) {
+        (*self).fail(error);
+    }
+}
+
+type Task = Box<dyn QueuedJob>;
+
+/// Runs requests on a fixed set of worker threads fed through a bounded queue. Python has no
+/// such mix-in; Perl's `Net::Server::PreForkSimple` and tiny-http work this way.
+///
+/// | knob | default | meaning |
+/// |---|---|---|
+/// | [`workers`](Self::set_workers) | CPUs × 4 | threads that run handlers |
+/// | [`queue_size`](Self::set_queue_size) | same as `workers` | requests accepted and waiting for a worker |
+/// | [`block_on_close`](Self::set_block_on_close) | `true` | `server_close` lets the workers finish the queue and joins them |
+/// | [`thread_name`](Self::set_thread_name) | `"socketserver-worker"` | workers are named `<name>-<n>` |
+///
+/// **Backpressure**: when the queue is full, the loop stops accepting until a worker takes a
+/// request; meanwhile new connections wait in the kernel's listen backlog.
+///
+/// **The trade-off**: a connection holds its worker for its whole life. `N` workers serve at
+/// most `N` connections at once; a persistent (keep-alive, chat, idle) connection blocks a
+/// worker even while it sends nothing, and the connections behind it wait. Use
+/// [`ThreadingMixIn`](crate::ThreadingMixIn) for many long-lived connections, this for many
+/// short requests with bounded resources.
+///
+/// A handler that panics is reported through `handle_error`; the worker survives. Dropping the
+/// server never hangs on an idle pool: closing the queue ends the workers.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Write;
+/// use socketserver::{PoolTcpServer, StreamRequest};
+///
+/// let mut server = PoolTcpServer::new("127.0.0.1:0", |req: &mut StreamRequest| req.wfile.write_all(b"ok"))?;
+/// server.dispatch_mut().set_workers(4).set_queue_size(16);
+/// let mut client = std::net::TcpStream::connect(server.server_address()?)?;
+/// server.handle_request()?;
+/// let mut reply = String::new();
+/// std::io::Read::read_to_string(&mut client, &mut reply)?;
+/// assert_eq!(reply, "ok");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct ThreadPool {
+    workers: usize,
+    queue_size: usize,
+    block_on_close: bool,
+    thread_name: String,
+    waker: Option<LoopWaker>,
+    /// Started with the first request.
+    running: Option<Running>,
+    /// Set by the loop when it stops accepting because the queue is full; the worker that
+    /// takes the next request clears it and wakes the loop.
+    loop_waits: Arc<AtomicBool>,
+}
+
+struct Running {
+    queue: Sender<Task>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl ThreadPool {
+    /// A pool with the defaults in the table above.
+    pub fn new() -> Self {
+        let workers = thread::available_parallelism().map_or(4, usize::from) * 4;
+        ThreadPool {
+            workers,
+            queue_size: workers,
+            block_on_close: true,
+            thread_name: "socketserver-worker".to_owned(),
+            waker: None,
+            running: None,
+            loop_waits: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// The number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Sets the number of worker threads (0 is taken as 1). Takes effect when the pool starts,
+    /// with the first request.
+    pub fn set_workers(&mut self, workers: usize) -> &mut Self {
+        self.workers = workers.max(1);
+        self
+    }
+
+    /// How many accepted requests may wait for a worker.
+    pub fn queue_size(&self) -> usize {
+        self.queue_size
+    }
+
+    /// Sets how many accepted requests may wait for a worker (0 is taken as 1).
+    pub fn set_queue_size(&mut self, size: usize) -> &mut Self {
+        self.queue_size = size.max(1);
+        self
+    }
+
+    /// Whether `server_close` waits for the queue to drain and the workers to end.
+    pub fn block_on_close(&self) -> bool {
+        self.block_on_close
+    }
+
+    /// `true` (the default): `server_close` lets the workers finish every queued request, then
+    /// joins them. `false`: they finish in the background.
+    pub fn set_block_on_close(&mut self, block: bool) -> &mut Self {
+        self.block_on_close = block;
+        self
+    }
+
+    /// Names worker threads `<name>-<n>`.
+    pub fn set_thread_name(&mut self, name: &str) -> &mut Self {
+        self.thread_name = name.to_owned();
+        self
+    }
+
+    /// Requests accepted and waiting for a worker now.
+    pub fn queued(&self) -> usize {
+        self.running
+            .as_ref()
+            .map_or(0, |running| running.queue.len())
+    }
+
+    /// Worker threads started so far (0 before the first request).
+    pub fn started_workers(&self) -> usize {
+        self.running
+            .as_ref()
+            .map_or(0, |running| running.threads.len())
+    }
+
+    fn start(&mut self) -> &Running {
+        let (queue, tasks) = bounded::<Task>(self.queue_size);
+        let threads = (0..self.workers)
+            .filter_map(|n| {
+                let tasks = tasks.clone();
+                let loop_waits = Arc::clone(&self.loop_waits);
+                let waker = self.waker.clone();
+                thread::Builder::new()
+                    .name(format!("{}-{n}", self.thread_name))
+                    .spawn(move || work(&tasks, &loop_waits, waker.as_ref()))
+                    .map_err(|error| tracing::error!(%error, "cannot spawn a pool worker"))
+                    .ok()
+            })
+            .collect();
+        tracing::info!(
+            workers = self.workers,
+            queue_size = self.queue_size,
+            "thread pool started"
+        );
+        self.running.insert(Running { queue, threads })
+    }
+}
+
+/// A worker's life: take requests until the queue closes.
+fn work(tasks: &Receiver<Task>, loop_waits: &AtomicBool, waker: Option<&LoopWaker>) {
+    for task in tasks {
+        if loop_waits.swap(false, Ordering::SeqCst) {
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+        // Jobs catch their own panics; this guards the worker against anything else.
+        if panic::catch_unwind(AssertUnwindSafe(|| task.run_boxed())).is_err() {
+            tracing::error!("a pool task panicked outside its handler");
+        }
+    }
+}
+
+impl Default for ThreadPool {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Dispatch for ThreadPool {
+    fn name(&self) -> &'static str {
+        "pool"
+    }
+
+    fn process_request<J: Job>(&mut self, job: J) {
+        let running = match self.running {
+            Some(ref running) => running,
+            None => self.start(),
+        };
+        if running.threads.is_empty() {
+            job.fail(Error::Dispatch(std::io::Error::other(
+                "no pool worker could be started",
+            )));
+            return;
+        }
+        // The loop checks `has_capacity` first, so the queue has room; should it not, the
+        // request is failed rather than blocking the loop.
+        if let Err(error) = running.queue.try_send(Box::new(job)) {
+            let (task, reason) = match error {
+                TrySendError::Full(task) => (task, "the pool's queue is full"),
+                TrySendError::Disconnected(task) => (task, "the pool is closed"),
+            };
+            task.fail_boxed(Error::Dispatch(std::io::Error::other(reason)));
+        }
+    }
+
+    fn has_capacity(&self) -> bool {
+        let Some(running) = &self.running else {
+            return true;
+        };
+        if !running.queue.is_full() {
+            return true;
+        }
+        // Ask the next worker that takes a request to wake us, then look again in case one
+        // did between the two checks.
+        self.loop_waits.store(true, Ordering::SeqCst);
+        !running.queue.is_full()
+    }
+
+    fn attach(&mut self, waker: LoopWaker) {
+        self.waker = Some(waker);
+    }
+
+    fn server_close(&mut self) {
+        let Some(Running { queue, threads }) = self.running.take() else {
+            return;
+        };
+        drop(queue); // workers end once the queue is empty
+        if self.block_on_close {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPool")
+            .field("workers", &self.workers)
+            .field("queue_size", &self.queue_size)
+            .field("block_on_close", &self.block_on_close)
+            .field("queued", &self.queued())
+            .finish_non_exhaustive()
+    }
+}
