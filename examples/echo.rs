@@ -4,7 +4,8 @@
 //! Run:   cargo run --release --example echo [-- OPTIONS]
 //!
 //!   --addr HOST:PORT        TCP (or, with --udp, UDP) address; default 127.0.0.1:9999
-//!   --mode MODE             threading (default) | sequential
+//!   --mode MODE             threading (default) | sequential | forking | pool
+//!   --workers N             pool size with --mode pool; default: the number of CPUs × 4
 //!   --udp                   serve UDP datagrams at --addr instead of TCP
 //!   --unix PATH             serve a Unix stream socket at PATH instead
 //!   --unix-dgram PATH       serve a Unix datagram socket at PATH instead
@@ -27,12 +28,12 @@ use std::process::ExitCode;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use socketserver::{
-    BaseServer, DatagramRequest, DatagramSocket, Dispatch, Error, RequestHandler, Sequential,
-    StreamRequest, StreamSocket, TcpServer, TcpSocket, ThreadingMixIn, UdpSocket,
-    UnixDatagramSocket, UnixStreamSocket,
+    BaseServer, DatagramRequest, DatagramSocket, Dispatch, Error, ForkingMixIn, RequestHandler,
+    Sequential, StreamOptions, StreamRequest, StreamSocket, TcpServer, TcpSocket, ThreadPool,
+    ThreadingMixIn, UdpSocket, UnixDatagramSocket, UnixStreamSocket,
 };
 
-const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential] [--udp | --unix PATH | --unix-dgram PATH]";
+const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool] [--workers N] [--udp | --unix PATH | --unix-dgram PATH]";
 
 /// Echoes a stream until the client closes it.
 #[derive(Clone)]
@@ -123,13 +124,22 @@ fn run<M: Dispatch + Default>(
             .unwrap_or_default()
     };
     match transport {
-        Transport::Tcp => serve(
-            configured(
+        Transport::Tcp => {
+            let server = configured(
                 BaseServer::<TcpSocket, M, _>::new(address, StreamEcho),
                 configure,
-            ),
-            |bound| bound.to_string(),
-        ),
+            );
+            let server = server.map(|mut server| {
+                // An echo answers each write at once: without TCP_NODELAY, Nagle's algorithm
+                // and the client's delayed ACKs stall large messages for ~40 ms each.
+                server.socket_mut().set_stream_options(StreamOptions {
+                    disable_nagle_algorithm: true,
+                    ..StreamOptions::default()
+                });
+                server
+            });
+            serve(server, |bound| bound.to_string())
+        }
         Transport::Udp => serve(
             configured(
                 BaseServer::<UdpSocket, M, _>::new(address, DatagramEcho),
@@ -163,11 +173,12 @@ fn main() -> ExitCode {
     let mut address = "127.0.0.1:9999".to_owned();
     let mut mode = "threading".to_owned();
     let mut transport = Transport::Tcp;
+    let mut workers: Option<usize> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--udp" => transport = Transport::Udp,
-            "--addr" | "--mode" | "--unix" | "--unix-dgram" => {
+            "--addr" | "--mode" | "--unix" | "--unix-dgram" | "--workers" => {
                 let Some(value) = args.next() else {
                     eprintln!("echo: {arg} needs a value; {USAGE}");
                     return ExitCode::from(2);
@@ -176,6 +187,15 @@ fn main() -> ExitCode {
                     "--addr" => address = value,
                     "--mode" => mode = value,
                     "--unix" => transport = Transport::Unix(value),
+                    "--workers" => {
+                        match value.parse::<usize>() {
+                            Ok(n) if n > 0 => workers = Some(n),
+                            _ => {
+                                eprintln!("echo: --workers needs a positive number, not {value:?}; {USAGE}");
+                                return ExitCode::from(2);
+                            }
+                        }
+                    }
                     _ => transport = Transport::UnixDatagram(value),
                 }
             }
@@ -191,6 +211,17 @@ fn main() -> ExitCode {
             threading.set_daemon_threads(true);
         }),
         "sequential" => run(&transport, &address, |_: &mut Sequential| {}),
+        "forking" => run(&transport, &address, |forking: &mut ForkingMixIn| {
+            // On a signal, exit without waiting for children still serving clients.
+            forking.set_block_on_close(false);
+        }),
+        "pool" => run(&transport, &address, |pool: &mut ThreadPool| {
+            if let Some(n) = workers {
+                pool.set_workers(n).set_queue_size(n);
+            }
+            // On a signal, exit without draining connections that are still open.
+            pool.set_block_on_close(false);
+        }),
         other => {
             eprintln!("echo: unknown mode {other:?}; {USAGE}");
             return ExitCode::from(2);

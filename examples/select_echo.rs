@@ -47,7 +47,7 @@ const FIRST_CLIENT: usize = 2;
 const HIGH_WATER: usize = 1 << 20;
 
 fn main() -> ExitCode {
-    let (text, addrs) = match parse_args(std::env::args().skip(1)) {
+    let text = match parse_args(std::env::args().skip(1)) {
         Ok(Some(parsed)) => parsed,
         Ok(None) => {
             println!("{USAGE}");
@@ -56,6 +56,13 @@ fn main() -> ExitCode {
         Err(message) => {
             eprintln!("select_echo: {message}");
             return ExitCode::from(2);
+        }
+    };
+    let addrs = match resolve(&text) {
+        Ok(addrs) => addrs,
+        Err(message) => {
+            eprintln!("select_echo: {message}");
+            return ExitCode::from(1);
         }
     };
     let listener = match TcpListener::bind(&addrs[..]) {
@@ -76,9 +83,8 @@ fn main() -> ExitCode {
 
 /// Returns the address as given and what it resolves to, `None` for `--help`, or a one-line
 /// error.
-fn parse_args(
-    mut args: impl Iterator<Item = String>,
-) -> Result<Option<(String, Vec<SocketAddr>)>, String> {
+/// Parses the command line; `None` asks for the usage text. Errors are bad usage (exit 2).
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<String>, String> {
     let mut addr = DEFAULT_ADDR.to_owned();
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -94,6 +100,11 @@ fn parse_args(
             },
         }
     }
+    Ok(Some(addr))
+}
+
+/// Resolves `addr`; errors are an address that cannot be used (exit 1, like a port in use).
+fn resolve(addr: &str) -> Result<Vec<SocketAddr>, String> {
     let addrs: Vec<SocketAddr> = addr
         .to_socket_addrs()
         .map_err(|err| format!("bad address {addr:?} (expected HOST:PORT): {err}"))?
@@ -101,7 +112,7 @@ fn parse_args(
     if addrs.is_empty() {
         return Err(format!("bad address {addr:?}: it resolves to nothing"));
     }
-    Ok(Some((addr, addrs)))
+    Ok(addrs)
 }
 
 /// One connection and the bytes waiting to be echoed to it (the blog's `msg[conn]`).

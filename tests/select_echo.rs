@@ -228,10 +228,10 @@ fn port_in_use_is_one_line_and_exit_1() {
 }
 
 #[test]
-fn bad_address_is_one_line_and_exit_2() {
+fn bad_address_is_one_line_and_exit_1() {
     for bad in ["nonsense", "127.0.0.1:99999", "127.0.0.1"] {
         let output = Example::spawn(&["--addr", bad]).finish();
-        assert_one_line_failure(&output, 2, "bad address");
+        assert_one_line_failure(&output, 1, "bad address");
     }
     let output = Example::spawn(&["--port", "1"]).finish();
     assert_one_line_failure(&output, 2, "usage");
