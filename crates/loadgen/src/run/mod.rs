@@ -1,0 +1,345 @@
+//! Running a load: spreading connections over generator threads, collecting their
+//! [`Outcome`]s, and the stream exchange every stream mode uses.
+//!
+//! Each generator thread owns its share of the connections and drives them round-robin with
+//! blocking sockets: in one round it writes a message on every connection, then reads every
+//! reply, so each connection has one message in flight (a closed loop) and a thread keeps
+//! several connections busy. A message's latency runs from its write to the end of its reply.
+//! Messages larger than [`WINDOW`] are exchanged one connection at a time instead, in chunks,
+//! so neither side's socket buffers can fill up and deadlock.
+//!
+//! Every loop is bounded in time: rounds stop at the end of the run, every socket operation
+//! has `--timeout`, a round abandons its remaining reads once the run is over, and the main
+//! thread stops waiting for generator threads at a hard deadline and reports without them.
+
+mod connect;
+mod echo;
+mod idle;
+mod udp;
+
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::args::{Config, Mode};
+use crate::histogram::Histogram;
+use crate::progress::Progress;
+use crate::report::{rate_unit, Report};
+use crate::target::{Stream, Target};
+
+/// Messages up to this size are written whole before the reply is read.
+pub const WINDOW: usize = 32 * 1024;
+
+/// The run's schedule, shared by every generator thread.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    /// Messages sent from here on are measured (the end of the warm-up).
+    pub measure_from: Instant,
+    /// No round starts after this.
+    pub end: Instant,
+}
+
+impl Clock {
+    /// Whether the run is over.
+    pub fn over(&self) -> bool {
+        Instant::now() >= self.end
+    }
+
+    /// Sleeps `pause`, but not past the end of the run.
+    pub fn pause(&self, pause: Duration) {
+        let left = self.end.saturating_duration_since(Instant::now());
+        std::thread::sleep(pause.min(left));
+    }
+}
+
+/// Counters the generator threads update while they run, for the progress bar.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// Messages completed so far, warm-up included.
+    pub completed: AtomicU64,
+}
+
+impl Live {
+    /// Adds a round's completions.
+    pub fn add(&self, n: u64) {
+        if n > 0 {
+            self.completed.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What one generator thread measured.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// Latencies of measured messages.
+    pub latencies: Histogram,
+    /// Measured messages that completed.
+    pub requests: u64,
+    /// Failed operations (warm-up included).
+    pub errors: u64,
+    /// Udp: datagrams with no reply in time (measured).
+    pub lost: u64,
+    /// Idle: connections opened.
+    pub held: u64,
+    /// Idle: connections that failed to open or failed the check.
+    pub failed: u64,
+    /// When the first measured message started (idle: the check phase).
+    pub first: Option<Instant>,
+    /// When the last measured message completed.
+    pub last: Option<Instant>,
+    /// The first error seen, for the summary.
+    pub first_error: Option<String>,
+}
+
+impl Outcome {
+    /// Counts a failed operation.
+    pub fn error(&mut self, what: &str, error: &io::Error) {
+        self.errors += 1;
+        if self.first_error.is_none() {
+            self.first_error = Some(format!("{what}: {error}"));
+        }
+    }
+
+    /// Records a message sent at `sent` that completed now, if it falls in the measured window.
+    pub fn done(&mut self, sent: Instant, clock: &Clock) -> bool {
+        if sent < clock.measure_from {
+            return false;
+        }
+        let now = Instant::now();
+        self.latencies.record(now - sent);
+        self.requests += 1;
+        self.first = Some(self.first.map_or(sent, |f| f.min(sent)));
+        self.last = Some(now);
+        true
+    }
+
+    fn merge(&mut self, other: Outcome) {
+        self.latencies.merge(&other.latencies);
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.lost += other.lost;
+        self.held += other.held;
+        self.failed += other.failed;
+        self.first = match (self.first, other.first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last = self.last.max(other.last);
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+    }
+}
+
+/// A run's result: the report and, when nothing succeeded, why.
+#[derive(Debug)]
+pub struct Finished {
+    /// The figures.
+    pub report: Report,
+    /// The first error any thread saw.
+    pub first_error: Option<String>,
+    /// Generator threads that had not finished by the hard deadline.
+    pub stuck_threads: usize,
+}
+
+/// Runs the load `config` describes.
+///
+/// # Errors
+///
+/// A message when the target cannot be reached at all (checked with one connection before
+/// the load starts; for udp over IP, nothing can be checked up front).
+pub fn run(config: &Config) -> Result<Finished, String> {
+    probe(config)?;
+    let config = Arc::new(config.clone());
+    let mut total = Outcome::default();
+    // Echo connections are opened before the clock starts, so a slow accept backlog does not
+    // eat into the warm-up or the measured window.
+    let mut opened = match config.mode {
+        Mode::Echo => echo::open_all(&config, &mut total),
+        _ => Vec::new(),
+    }
+    .into_iter();
+    let start = Instant::now();
+    let measure_from = start + config.warmup;
+    let planned = match config.mode {
+        Mode::Idle => config.hold,
+        _ => config.warmup + config.duration,
+    };
+    let clock = Clock {
+        measure_from,
+        end: start + planned,
+    };
+    // Idle opens and checks connections around the hold; each phase has its own bound.
+    let slack = match config.mode {
+        Mode::Idle => 2 * idle::phase_limit(&config, config.connections) + config.timeout,
+        _ => config.timeout,
+    };
+    let hard_deadline = clock.end + slack + Duration::from_secs(2);
+
+    let live = Arc::new(Live::default());
+    let (sender, results) = mpsc::channel();
+    for (i, share) in shares(config.connections, config.threads)
+        .into_iter()
+        .enumerate()
+    {
+        let (config, live, sender) = (Arc::clone(&config), Arc::clone(&live), sender.clone());
+        let conns: Vec<_> = opened.by_ref().take(share).collect();
+        std::thread::Builder::new()
+            .name(format!("loadgen-{i}"))
+            .spawn(move || {
+                let outcome = match config.mode {
+                    Mode::Echo => echo::worker(&config, &clock, conns, &live),
+                    Mode::Connect => connect::worker(&config, &clock, share, &live),
+                    Mode::Idle => idle::worker(&config, &clock, share, &live),
+                    Mode::Udp => udp::worker(&config, &clock, share, &live),
+                };
+                let _ = sender.send(outcome);
+            })
+            .map_err(|e| format!("cannot start a generator thread: {e}"))?;
+    }
+    drop(sender);
+
+    let show = planned > Duration::from_secs(1);
+    let mut progress = Progress::new(planned, rate_unit(config.mode), show);
+    let mut finished = 0;
+    while finished < config.threads {
+        let now = Instant::now();
+        if now >= hard_deadline {
+            break;
+        }
+        let wait = Duration::from_millis(100).min(hard_deadline - now);
+        match results.recv_timeout(wait) {
+            Ok(outcome) => {
+                total.merge(outcome);
+                finished += 1;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        progress.tick(live.completed.load(Ordering::Relaxed));
+    }
+    progress.finish();
+
+    let window_start = match config.mode {
+        Mode::Idle => total.first,
+        _ => Some(measure_from),
+    };
+    let window = match (window_start, total.last) {
+        (Some(from), Some(to)) => to.saturating_duration_since(from),
+        _ => config.duration,
+    };
+    let mut report = Report::new(
+        &config,
+        window,
+        total.requests,
+        total.errors,
+        &total.latencies,
+    );
+    match config.mode {
+        Mode::Idle => {
+            report.held = Some(total.held);
+            report.failed = Some(total.failed);
+        }
+        Mode::Udp => report.lost = Some(total.lost),
+        Mode::Echo | Mode::Connect => {}
+    }
+    Ok(Finished {
+        report,
+        first_error: total.first_error,
+        stuck_threads: config.threads - finished,
+    })
+}
+
+/// Splits `connections` over `threads` as evenly as possible (the first ones get one more).
+pub fn shares(connections: usize, threads: usize) -> Vec<usize> {
+    let threads = threads.clamp(1, connections.max(1));
+    (0..threads)
+        .map(|i| connections / threads + usize::from(i < connections % threads))
+        .collect()
+}
+
+/// Fails early, with a clear message, if the target takes no connection at all.
+fn probe(config: &Config) -> Result<(), String> {
+    let hint = |e: &io::Error| match e.kind() {
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound => {
+            " (is the server running and listening there?)"
+        }
+        _ => "",
+    };
+    match (config.mode, &config.target) {
+        (Mode::Udp, Target::Inet { .. }) => Ok(()),
+        (Mode::Udp, Target::Unix(_)) => config
+            .target
+            .datagram(config.timeout)
+            .map(drop)
+            .map_err(|e| format!("cannot reach {}: {e}{}", config.target, hint(&e))),
+        _ => config
+            .target
+            .connect(config.timeout)
+            .map(drop)
+            .map_err(|e| format!("cannot connect to {}: {e}{}", config.target, hint(&e))),
+    }
+}
+
+/// The message every connection sends: a repeating, recognisable byte pattern.
+pub fn payload(size: usize) -> Vec<u8> {
+    (0..size).map(|i| b'a' + (i % 26) as u8).collect()
+}
+
+/// Writes a whole message (for messages up to [`WINDOW`]).
+pub fn send(stream: &mut Stream, message: &[u8]) -> io::Result<()> {
+    stream.write_all(message)
+}
+
+/// Reads a whole reply and checks that it is the message.
+pub fn receive(stream: &mut Stream, message: &[u8], reply: &mut [u8]) -> io::Result<()> {
+    stream.read_exact(reply)?;
+    check(message, reply)
+}
+
+/// Sends a message of any size and reads it back, keeping at most [`WINDOW`] bytes in flight.
+pub fn exchange(stream: &mut Stream, message: &[u8], reply: &mut [u8]) -> io::Result<()> {
+    let (mut written, mut read) = (0, 0);
+    while read < message.len() {
+        let in_flight = written - read;
+        if written < message.len() && in_flight < WINDOW {
+            let n = (message.len() - written).min(WINDOW - in_flight);
+            stream.write_all(&message[written..written + n])?;
+            written += n;
+        } else {
+            match stream.read(&mut reply[read..written]) {
+                Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => read += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    check(message, reply)
+}
+
+fn check(message: &[u8], reply: &[u8]) -> io::Result<()> {
+    if message == reply {
+        Ok(())
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the reply differs from the message",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shares;
+
+    #[test]
+    fn connections_are_spread_evenly() {
+        assert_eq!(shares(16, 2), [8, 8]);
+        assert_eq!(shares(5, 3), [2, 2, 1]);
+        assert_eq!(shares(2, 8), [1, 1]);
+        assert_eq!(shares(1, 0), [1]);
+    }
+}

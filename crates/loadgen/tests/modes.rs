@@ -1,0 +1,203 @@
+//! Runs the `loadgen` binary in each stream mode against an in-process std echo server and
+//! checks its JSON line.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// A thread-per-connection echo server on 127.0.0.1:0 that stops when dropped.
+struct EchoServer {
+    address: SocketAddr,
+    stop: Arc<AtomicBool>,
+    acceptor: Option<JoinHandle<()>>,
+}
+
+impl EchoServer {
+    /// The acceptor stops after this many connections, whatever happens.
+    const MAX_CONNECTIONS: usize = 200_000;
+
+    fn start() -> EchoServer {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let stopping = Arc::clone(&stop);
+        let acceptor = std::thread::spawn(move || {
+            for stream in listener.incoming().take(Self::MAX_CONNECTIONS) {
+                if stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut stream) = stream else { continue };
+                std::thread::spawn(move || {
+                    // Bounded: the client closes, or the timeout ends a stalled read.
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let mut buf = [0; 8192];
+                    while let Ok(n @ 1..) = stream.read(&mut buf) {
+                        if stream.write_all(&buf[..n]).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        EchoServer {
+            address,
+            stop,
+            acceptor: Some(acceptor),
+        }
+    }
+}
+
+impl Drop for EchoServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the blocked accept so the acceptor sees the flag.
+        let _ = TcpStream::connect_timeout(&self.address, Duration::from_secs(1));
+        if let Some(acceptor) = self.acceptor.take() {
+            let _ = acceptor.join();
+        }
+    }
+}
+
+/// Runs `loadgen MODE --json` with `extra` flags and returns its parsed JSON line.
+fn loadgen(server: &EchoServer, mode: &str, extra: &[&str]) -> serde_json::Value {
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .arg(mode)
+        .args([
+            "--target",
+            &server.address.to_string(),
+            "--connections",
+            "4",
+            "--json",
+        ])
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{mode}: {:?}\n{stdout}\n{stderr}",
+        output.status
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "{mode}: exactly one line on stdout: {stdout:?}"
+    );
+    serde_json::from_str(lines[0]).unwrap_or_else(|e| panic!("{mode}: {e}: {}", lines[0]))
+}
+
+fn check_common(json: &serde_json::Value, mode: &str) {
+    assert_eq!(json["mode"], mode);
+    assert_eq!(json["connections"], 4);
+    assert_eq!(json["size"], 64);
+    assert!(json["requests"].as_u64().unwrap() > 0, "{json}");
+    assert_eq!(json["errors"], 0, "{json}");
+    assert!(json["rps"].as_f64().unwrap() > 0.0, "{json}");
+    for field in ["duration_s", "p50_us", "p99_us", "max_us"] {
+        assert!(json[field].as_f64().is_some(), "{field} missing: {json}");
+    }
+    assert!(json["p50_us"].as_f64() <= json["p99_us"].as_f64(), "{json}");
+    assert!(json["p99_us"].as_f64() <= json["max_us"].as_f64(), "{json}");
+}
+
+#[test]
+fn echo_connect_and_idle_report_one_json_line() {
+    let server = EchoServer::start();
+
+    let echo = loadgen(
+        &server,
+        "echo",
+        &["--duration", "300ms", "--warmup", "100ms"],
+    );
+    check_common(&echo, "echo");
+    assert!(
+        echo.get("held").is_none() && echo.get("lost").is_none(),
+        "{echo}"
+    );
+
+    let connect = loadgen(
+        &server,
+        "connect",
+        &["--duration", "300ms", "--warmup", "100ms"],
+    );
+    check_common(&connect, "connect");
+
+    let idle = loadgen(&server, "idle", &["--hold", "300ms"]);
+    check_common(&idle, "idle");
+    assert_eq!(idle["held"], 4, "{idle}");
+    assert_eq!(idle["failed"], 0, "{idle}");
+    assert_eq!(idle["requests"], 4, "{idle}");
+}
+
+#[test]
+fn a_refused_target_is_a_clear_error() {
+    // Bind then drop a listener: its port now refuses connections.
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args([
+            "echo",
+            "--target",
+            &format!("127.0.0.1:{port}"),
+            "--duration",
+            "200ms",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("cannot connect"), "{stderr}");
+}
+
+#[test]
+fn udp_round_trips_are_counted() {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let address = socket.local_addr().unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    // Echoes until half a second passes without a datagram (bounded in count too).
+    let echo = std::thread::spawn(move || {
+        let mut buf = [0; 2048];
+        for _ in 0..1_000_000 {
+            let Ok((n, from)) = socket.recv_from(&mut buf) else {
+                break;
+            };
+            let _ = socket.send_to(&buf[..n], from);
+        }
+    });
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args([
+            "udp",
+            "--target",
+            &address.to_string(),
+            "--connections",
+            "4",
+            "--json",
+        ])
+        .args(["--duration", "300ms", "--warmup", "100ms"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["mode"], "udp");
+    assert!(json["requests"].as_u64().unwrap() > 0, "{json}");
+    assert_eq!(json["errors"], 0, "{json}");
+    assert!(json["lost"].as_u64().is_some(), "{json}");
+    echo.join().unwrap();
+}
