@@ -1,14 +1,16 @@
 //! Conformance row C25: every Python class has its Rust counterpart exported from the crate
 //! root, findable by its Python name in rustdoc search (the item's own name or a
-//! `#[doc(alias)]`). The forking classes are added here when the forking strategy lands.
+//! `#[doc(alias)]`).
 
 #![allow(unused_imports)]
 
 // Compile-time half: each counterpart is exported from the crate root.
 use socketserver::{
-    BaseServer, DatagramRequest, RequestHandler, SequentialTcpServer, StreamRequest, TcpServer,
-    ThreadingMixIn, ThreadingTcpServer, ThreadingUdpServer, ThreadingUnixDatagramServer,
-    ThreadingUnixStreamServer, UdpServer, UnixDatagramServer, UnixStreamServer,
+    BaseServer, DatagramRequest, ForkingMixIn, ForkingTcpServer, ForkingUdpServer,
+    ForkingUnixDatagramServer, ForkingUnixStreamServer, RequestHandler, SequentialTcpServer,
+    StreamRequest, TcpServer, ThreadingMixIn, ThreadingTcpServer, ThreadingUdpServer,
+    ThreadingUnixDatagramServer, ThreadingUnixStreamServer, UdpServer, UnixDatagramServer,
+    UnixStreamServer,
 };
 
 /// Python name → the Rust item, and the file that must carry the alias.
