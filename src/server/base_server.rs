@@ -1,0 +1,275 @@
+//! [`BaseServer`]: the type, its parts, and its settings and accessors.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{BorrowedFd, RawFd};
+use std::sync::Arc;
+use std::time::Duration;
+
+use selectors::{DefaultSelector, Events, Selector, Token};
+
+use crate::dispatch::Dispatch;
+use crate::hooks::DefaultHooks;
+use crate::transport::TcpServer;
+use crate::{Error, ShutdownHandle};
+
+pub(super) const WAKER: Token = Token(0);
+pub(super) const LISTENER: Token = Token(1);
+pub(super) const STOP: Token = Token(2);
+
+/// A server: a transport `S` (bind, listen, accept), a dispatch strategy `M` (how requests
+/// run), a handler `H` (what requests do) and hooks `K` (policy). Python's `BaseServer`, with
+/// its subclasses and mix-ins as type parameters.
+///
+/// Use it through the named combinations: [`ThreadingTcpServer`](crate::ThreadingTcpServer),
+/// [`SequentialTcpServer`](crate::SequentialTcpServer).
+///
+/// Methods for callers: [`serve_forever`](Self::serve_forever),
+/// [`handle_request`](Self::handle_request), [`shutdown`](Self::shutdown) /
+/// [`shutdown_handle`](Self::shutdown_handle), [`server_close`](Self::server_close) (also run on
+/// drop), [`server_address`](Self::server_address).
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use socketserver::{StreamRequest, ThreadingTcpServer};
+///
+/// let echo = |req: &mut StreamRequest| {
+///     std::io::copy(&mut req.rfile, &mut req.wfile)?;
+///     Ok(())
+/// };
+/// let mut server = ThreadingTcpServer::new("127.0.0.1:0", echo)?;
+/// let address = server.server_address()?;
+/// let handle = server.shutdown_handle();
+/// let serving = std::thread::spawn(move || server.serve_forever());
+///
+/// let mut client = std::net::TcpStream::connect(address)?;
+/// client.write_all(b"ping")?;
+/// client.shutdown(std::net::Shutdown::Write)?;
+/// let mut reply = Vec::new();
+/// client.read_to_end(&mut reply)?;
+/// assert_eq!(reply, b"ping");
+///
+/// handle.shutdown();
+/// serving.join().unwrap()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct BaseServer<S: TcpServer, M: Dispatch, H, K = DefaultHooks> {
+    pub(super) selector: DefaultSelector,
+    pub(super) events: Events,
+    /// The listener's descriptor while it is registered with the selector.
+    pub(super) listener_registered: Option<RawFd>,
+    pub(super) activated: bool,
+    pub(super) timeout: Option<Duration>,
+    pub(super) service_interval: Option<Duration>,
+    /// Set while accepting is paused because descriptors or memory ran out.
+    pub(super) backoff: Option<Duration>,
+    pub(super) next_request_id: u64,
+    pub(super) shutdown: ShutdownHandle,
+    pub(super) handler: H,
+    pub(super) hooks: Arc<K>,
+    pub(super) core: Core<S, M>,
+}
+
+/// The parts that must be closed when the server goes away, in Python's order: the socket,
+/// then the strategy (which may wait for requests in flight).
+pub(super) struct Core<S: TcpServer, M: Dispatch> {
+    pub(super) socket: S,
+    pub(super) dispatch: M,
+    pub(super) closed: bool,
+}
+
+impl<S: TcpServer, M: Dispatch> Core<S, M> {
+    pub(super) fn close(&mut self) {
+        if !std::mem::replace(&mut self.closed, true) {
+            self.socket.server_close();
+            self.dispatch.server_close();
+            tracing::info!(strategy = self.dispatch.name(), "server closed");
+        }
+    }
+}
+
+impl<S: TcpServer, M: Dispatch> Drop for Core<S, M> {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Setup, settings and accessors.
+impl<S, M, H, K> BaseServer<S, M, H, K>
+where
+    S: TcpServer,
+    M: Dispatch,
+{
+    /// Binds the socket: Python's `server_bind`. Called by the constructor unless
+    /// `bind_and_activate` was off.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Bind`] with the OS error (e.g. the port is in use).
+    pub fn server_bind(&mut self) -> Result<(), Error> {
+        if self.core.closed {
+            return Err(Error::Closed);
+        }
+        self.core
+            .socket
+            .server_bind()
+            .map_err(|source| Error::Bind {
+                address: self.address_for_messages(),
+                source,
+            })
+    }
+
+    /// Starts listening: Python's `server_activate`. Called by the constructor after
+    /// [`server_bind`](Self::server_bind) unless `bind_and_activate` was off.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Listen`] with the OS error.
+    pub fn server_activate(&mut self) -> Result<(), Error> {
+        if self.core.closed {
+            return Err(Error::Closed);
+        }
+        self.core
+            .socket
+            .server_activate()
+            .map_err(|source| Error::Listen {
+                address: self.address_for_messages(),
+                source,
+            })?;
+        self.activated = true;
+        Ok(())
+    }
+
+    /// Closes the listening socket, then lets the strategy wait for requests in flight (a
+    /// threading server with `block_on_close` joins its handlers): Python's `server_close`.
+    /// Runs once; later calls and the drop do nothing more.
+    pub fn server_close(&mut self) {
+        self.unregister_listener();
+        self.core.close();
+    }
+
+    pub(super) fn unregister_listener(&mut self) {
+        if self.listener_registered.take().is_some() {
+            if let Some(fd) = self.core.socket.fileno() {
+                if let Err(error) = self.selector.unregister(fd) {
+                    tracing::debug!(%error, "unregistering the listener");
+                }
+            }
+        }
+    }
+
+    pub(super) fn address_for_messages(&self) -> String {
+        match self.core.socket.server_address() {
+            Ok(address) => {
+                let shown = format!("{address:?}");
+                // std shows Unix addresses as `"/path" (pathname)`; keep the path.
+                shown
+                    .strip_suffix(" (pathname)")
+                    .unwrap_or(&shown)
+                    .trim_matches('"')
+                    .to_owned()
+            }
+            Err(_) => "a closed socket".to_owned(),
+        }
+    }
+
+    /// Stops a running [`serve_forever`](Self::serve_forever); see [`ShutdownHandle::shutdown`].
+    /// Callers on other threads use [`shutdown_handle`](Self::shutdown_handle).
+    pub fn shutdown(&self) {
+        self.shutdown.shutdown();
+    }
+
+    /// A cloneable, `Send + Sync` handle that stops the loop from any thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        self.shutdown.clone()
+    }
+
+    /// The address the server is bound to, with the real port when port 0 was asked for.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::NotConnected`] after [`server_close`](Self::server_close).
+    pub fn server_address(&self) -> io::Result<S::Address> {
+        self.core.socket.server_address()
+    }
+
+    /// The listening socket's descriptor (Python's `fileno()`); `None` once closed.
+    pub fn fileno(&self) -> Option<BorrowedFd<'_>> {
+        self.core.socket.fileno()
+    }
+
+    /// The transport socket (Python's `server.socket`).
+    pub fn socket(&self) -> &S {
+        &self.core.socket
+    }
+
+    /// The transport socket, to change its options before binding.
+    pub fn socket_mut(&mut self) -> &mut S {
+        &mut self.core.socket
+    }
+
+    /// The dispatch strategy (Python's mix-in attributes).
+    pub fn dispatch(&self) -> &M {
+        &self.core.dispatch
+    }
+
+    /// The dispatch strategy, to change its knobs.
+    pub fn dispatch_mut(&mut self) -> &mut M {
+        &mut self.core.dispatch
+    }
+
+    /// The handler prototype that every request gets a clone of.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// The server's hooks.
+    pub fn hooks(&self) -> &K {
+        &self.hooks
+    }
+
+    /// How long [`handle_request`](Self::handle_request) waits; `None` (the default, as in
+    /// Python) waits forever.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// Sets how long [`handle_request`](Self::handle_request) waits before calling
+    /// `handle_timeout`.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The longest the loop sleeps between calls of `service_actions`; `None` (the default)
+    /// means it only wakes for work.
+    pub fn service_interval(&self) -> Option<Duration> {
+        self.service_interval
+    }
+
+    /// Makes the loop wake at least this often to run `service_actions` (Python's loop wakes
+    /// every `poll_interval`, 0.5 s, whether or not there is work; ours sleeps until there is,
+    /// unless you ask for this).
+    pub fn set_service_interval(&mut self, interval: Option<Duration>) -> &mut Self {
+        self.service_interval = interval;
+        self
+    }
+}
+
+impl<S, M, H, K> fmt::Debug for BaseServer<S, M, H, K>
+where
+    S: TcpServer + fmt::Debug,
+    M: Dispatch + fmt::Debug,
+{
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BaseServer")
+            .field("socket", &self.core.socket)
+            .field("dispatch", &self.core.dispatch)
+            .field("closed", &self.core.closed)
+            .field("timeout", &self.timeout)
+            .field("service_interval", &self.service_interval)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,228 @@
+//! Creating a server: from an address or a path, from a transport, and with other hooks.
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsFd;
+use std::os::unix::net::{UnixDatagram, UnixStream};
+use std::path::Path;
+use std::sync::Arc;
+
+use selectors::{DefaultSelector, Events, Interest, Selector, Waker};
+
+use crate::dispatch::{Dispatch, LoopWaker};
+use crate::handler::{DatagramRequest, RequestHandler, StreamRequest};
+use crate::hooks::{DefaultHooks, ServerHooks};
+use crate::transport::{TcpServer, TcpSocket, UdpSocket, UnixDatagramSocket, UnixStreamSocket};
+use crate::{Error, ShutdownHandle};
+
+use super::base_server::{BaseServer, Core, STOP, WAKER};
+
+/// Inherent constructors from an address for the inet transports (TCP and UDP).
+macro_rules! inet_constructors {
+    ($transport:ty, $request:ty, $python:literal) => {
+        /// Construction from an address.
+        impl<M, H> BaseServer<$transport, M, H, DefaultHooks>
+        where
+            M: Dispatch + Default,
+            H: RequestHandler<$request>,
+        {
+            #[doc = concat!("Creates a server on `address` (e.g. `\"127.0.0.1:8000\"`, `\"[::1]:0\"`), binds and activates it: Python's `", $python, "(server_address, RequestHandlerClass)`.")]
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Address`] when `address` does not resolve, [`Error::Bind`] when the
+            /// port is in use or not allowed, [`Error::Listen`] when activation fails. A failed
+            /// construction closes its socket.
+            pub fn new<A>(address: A, handler: H) -> Result<Self, Error>
+            where
+                A: ToSocketAddrs + fmt::Debug,
+            {
+                Self::with_bind_and_activate(address, handler, true)
+            }
+
+            /// Like [`new`](Self::new), but with `bind_and_activate` off the socket is only
+            /// created, so the caller can change [its options](Self::socket_mut) and then call
+            /// [`server_bind`](Self::server_bind) and [`server_activate`](Self::server_activate).
+            ///
+            /// # Errors
+            ///
+            /// As [`new`](Self::new).
+            pub fn with_bind_and_activate<A>(address: A, handler: H, bind_and_activate: bool) -> Result<Self, Error>
+            where
+                A: ToSocketAddrs + fmt::Debug,
+            {
+                let address = resolve(address)?;
+                let socket = <$transport>::new(address).map_err(|source| Error::Bind {
+                    address: address.to_string(),
+                    source,
+                })?;
+                Self::from_socket(socket, handler, bind_and_activate)
+            }
+        }
+    };
+}
+
+/// Inherent constructors from a path for the Unix transports.
+macro_rules! unix_constructors {
+    ($transport:ty, $request:ty, $python:literal) => {
+        /// Construction from a path.
+        impl<M, H> BaseServer<$transport, M, H, DefaultHooks>
+        where
+            M: Dispatch + Default,
+            H: RequestHandler<$request>,
+        {
+            #[doc = concat!("Creates a server on the socket file `path`, binds and activates it: Python's `", $python, "(path, RequestHandlerClass)`. A stale socket file at `path` is replaced; a live one is an error.")]
+            ///
+            /// # Errors
+            ///
+            /// [`Error::Bind`] when a server already answers at `path`, the path is too long,
+            /// or its directory is missing or not writable; [`Error::Listen`] when activation
+            /// fails. A failed construction closes its socket.
+            pub fn new(path: impl AsRef<Path>, handler: H) -> Result<Self, Error> {
+                Self::with_bind_and_activate(path, handler, true)
+            }
+
+            /// Like [`new`](Self::new), but with `bind_and_activate` off, so the caller can
+            /// change options (e.g. the file mode) and then bind and activate.
+            ///
+            /// # Errors
+            ///
+            /// As [`new`](Self::new).
+            pub fn with_bind_and_activate(path: impl AsRef<Path>, handler: H, bind_and_activate: bool) -> Result<Self, Error> {
+                let path = path.as_ref();
+                let socket = <$transport>::new(path).map_err(|source| Error::Bind {
+                    address: path.display().to_string(),
+                    source,
+                })?;
+                Self::from_socket(socket, handler, bind_and_activate)
+            }
+
+            /// Creates, binds and activates a server on `name` in Linux's abstract namespace
+            /// (no socket file).
+            ///
+            /// # Errors
+            ///
+            /// As [`new`](Self::new).
+            ///
+            /// # Platform-specific behavior
+            ///
+            /// Linux and Android only; elsewhere binding fails.
+            pub fn new_abstract(name: &[u8], handler: H) -> Result<Self, Error> {
+                let socket = <$transport>::new_abstract(name).map_err(|source| Error::Bind {
+                    address: format!("@{}", String::from_utf8_lossy(name)),
+                    source,
+                })?;
+                Self::from_socket(socket, handler, true)
+            }
+        }
+    };
+}
+
+inet_constructors!(TcpSocket, StreamRequest<TcpStream>, "TCPServer");
+inet_constructors!(UdpSocket, DatagramRequest<std::net::UdpSocket>, "UDPServer");
+unix_constructors!(
+    UnixStreamSocket,
+    StreamRequest<UnixStream>,
+    "UnixStreamServer"
+);
+unix_constructors!(
+    UnixDatagramSocket,
+    DatagramRequest<UnixDatagram>,
+    "UnixDatagramServer"
+);
+
+/// The first address `address` resolves to.
+fn resolve(address: impl ToSocketAddrs + fmt::Debug) -> Result<SocketAddr, Error> {
+    let shown = format!("{address:?}").trim_matches('"').to_owned();
+    let mut found = address.to_socket_addrs().map_err(|e| Error::Address {
+        address: shown.clone(),
+        reason: e.to_string(),
+    })?;
+    found.next().ok_or(Error::Address {
+        address: shown,
+        reason: "it resolves to no address".to_owned(),
+    })
+}
+
+/// Construction from a transport, and the methods for callers.
+impl<S, M, H> BaseServer<S, M, H, DefaultHooks>
+where
+    S: TcpServer,
+    M: Dispatch + Default,
+    H: RequestHandler<S::Request>,
+{
+    /// Creates a server around a transport socket, binding and activating it when
+    /// `bind_and_activate` is true.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the selector or waker cannot be created; [`Error::Bind`] or
+    /// [`Error::Listen`] as in [`server_bind`](Self::server_bind) and
+    /// [`server_activate`](Self::server_activate). On error the socket is closed.
+    pub fn from_socket(socket: S, handler: H, bind_and_activate: bool) -> Result<Self, Error> {
+        let mut core = Core {
+            socket,
+            dispatch: M::default(),
+            closed: false,
+        };
+        let waker = Waker::new()?;
+        let stop = Waker::new()?;
+        let mut selector = DefaultSelector::new()?;
+        selector
+            .register(waker.as_fd(), Interest::READABLE, WAKER)
+            .map_err(io::Error::from)?;
+        selector
+            .register(stop.as_fd(), Interest::READABLE, STOP)
+            .map_err(io::Error::from)?;
+        let shutdown = ShutdownHandle::new(waker, stop);
+        core.dispatch.attach(LoopWaker::new(shutdown.clone()));
+        let mut server = BaseServer {
+            selector,
+            events: Events::with_capacity(16),
+            listener_registered: None,
+            activated: false,
+            timeout: core.dispatch.default_timeout(),
+            service_interval: None,
+            backoff: None,
+            next_request_id: 1,
+            shutdown,
+            handler,
+            hooks: Arc::new(DefaultHooks),
+            core,
+        };
+        if bind_and_activate {
+            server.server_bind()?;
+            server.server_activate()?;
+        }
+        Ok(server)
+    }
+}
+
+/// Replacing the hooks.
+impl<S, M, H, K> BaseServer<S, M, H, K>
+where
+    S: TcpServer,
+    M: Dispatch,
+    H: RequestHandler<S::Request>,
+    K: ServerHooks<S::Request>,
+{
+    /// Replaces the server's [`ServerHooks`] (Python: overriding `verify_request`,
+    /// `handle_error`, `handle_timeout` or `service_actions` in a subclass).
+    pub fn with_hooks<K2: ServerHooks<S::Request>>(self, hooks: K2) -> BaseServer<S, M, H, K2> {
+        BaseServer {
+            selector: self.selector,
+            events: self.events,
+            listener_registered: self.listener_registered,
+            activated: self.activated,
+            timeout: self.timeout,
+            service_interval: self.service_interval,
+            backoff: self.backoff,
+            next_request_id: self.next_request_id,
+            shutdown: self.shutdown,
+            handler: self.handler,
+            hooks: Arc::new(hooks),
+            core: self.core,
+        }
+    }
+}

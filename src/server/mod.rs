@@ -1,0 +1,7 @@
+//! The server: [`BaseServer`], its construction and its loop.
+
+mod base_server;
+mod construction;
+mod serve_loop;
+
+pub use base_server::BaseServer;

@@ -1,0 +1,272 @@
+//! The server loop: `serve_forever`, `handle_request`, and accepting and dispatching.
+
+use std::io;
+use std::os::fd::AsRawFd;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use selectors::{Interest, Selector};
+
+use crate::dispatch::{Dispatch, Job, RequestJob};
+use crate::handler::RequestHandler;
+use crate::hooks::ServerHooks;
+use crate::request::Request;
+use crate::sys::{self, AcceptErrorClass};
+use crate::transport::TcpServer;
+use crate::Error;
+
+use super::base_server::{BaseServer, LISTENER, STOP, WAKER};
+
+/// Requests accepted per wake-up before the loop looks at shutdown and service actions again.
+const ACCEPTS_PER_WAKE: usize = 64;
+/// The first pause after running out of descriptors or memory; it doubles up to the maximum.
+const BACKOFF_START: Duration = Duration::from_millis(10);
+const BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// What one wait of the loop found.
+struct Wake {
+    accept: bool,
+}
+
+/// What one accept attempt did.
+#[derive(PartialEq, Eq)]
+enum Accepted {
+    /// A request was taken and dispatched (or rejected).
+    Request,
+    /// A transient error: try again.
+    Retry,
+    /// Nothing to take, or accepting is paused.
+    Nothing,
+}
+
+/// The loop.
+impl<S, M, H, K> BaseServer<S, M, H, K>
+where
+    S: TcpServer,
+    M: Dispatch,
+    H: RequestHandler<S::Request>,
+    K: ServerHooks<S::Request>,
+{
+    /// Handles requests until [`shutdown`](crate::ShutdownHandle::shutdown) is called: Python's
+    /// `serve_forever`.
+    ///
+    /// The loop sleeps in the selector on the listening socket and a waker, so it uses no CPU
+    /// while idle and stops at once on shutdown. It can be called again after it returns.
+    /// A shutdown asked for before the loop started makes it return at once (once).
+    ///
+    /// Accept errors are classified: transient ones (`ECONNABORTED`, `EINTR`, network errors
+    /// of the new connection) are retried; running out of descriptors or memory (`EMFILE`,
+    /// `ENFILE`, `ENOBUFS`, `ENOMEM`) pauses accepting (10 ms, doubling up to 1 s, logged once
+    /// per episode) without spinning; anything else ends the loop with [`Error::Accept`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Closed`] after [`server_close`](Self::server_close), [`Error::NotActivated`]
+    /// before [`server_activate`](Self::server_activate), [`Error::Accept`] as above,
+    /// [`Error::Io`] if the selector fails.
+    pub fn serve_forever(&mut self) -> Result<(), Error> {
+        self.ensure_listening()?;
+        let shutdown = self.shutdown.clone();
+        let Some(_running) = shutdown.enter_loop() else {
+            return Ok(());
+        };
+        let span = tracing::info_span!(
+            "serve_forever",
+            address = ?self.core.socket.server_address().ok(),
+            strategy = self.core.dispatch.name()
+        );
+        let _entered = span.enter();
+        tracing::info!("serving");
+        let result = self.run_loop();
+        match &result {
+            Ok(()) => tracing::info!("stopped"),
+            Err(error) => tracing::error!(%error, "stopped by an error"),
+        }
+        result
+    }
+
+    fn run_loop(&mut self) -> Result<(), Error> {
+        loop {
+            let wake = self.wait(self.loop_timeout(None))?;
+            if self.shutdown.take_pending() {
+                return Ok(());
+            }
+            if wake.accept {
+                for _ in 0..ACCEPTS_PER_WAKE {
+                    if !self.core.dispatch.has_capacity() || self.accept_one()? == Accepted::Nothing
+                    {
+                        break;
+                    }
+                }
+            }
+            self.core.dispatch.service_actions();
+            self.hooks.service_actions();
+        }
+    }
+
+    /// Waits for and handles at most one request: Python's `handle_request`.
+    ///
+    /// Waits up to [`timeout`](Self::timeout) (forever when `None`); when it passes with no
+    /// request, calls [`handle_timeout`](ServerHooks::handle_timeout) and returns `Ok`.
+    /// Signals do not shorten or lengthen the wait. A shutdown request does not end the wait; it
+    /// stays pending for the next [`serve_forever`](Self::serve_forever).
+    ///
+    /// # Errors
+    ///
+    /// As [`serve_forever`](Self::serve_forever).
+    pub fn handle_request(&mut self) -> Result<(), Error> {
+        self.ensure_listening()?;
+        let deadline = self.timeout.map(|timeout| Instant::now() + timeout);
+        loop {
+            let remaining = match deadline {
+                None => None,
+                Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => {
+                        tracing::debug!(timeout = ?self.timeout, "no request before the timeout");
+                        self.hooks.handle_timeout();
+                        return Ok(());
+                    }
+                },
+            };
+            let wake = self.wait(self.loop_timeout(remaining))?;
+            self.core.dispatch.service_actions();
+            if wake.accept
+                && self.core.dispatch.has_capacity()
+                && self.accept_one()? == Accepted::Request
+            {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The shortest of: what the caller allows, the accept back-off, the service interval.
+    fn loop_timeout(&self, limit: Option<Duration>) -> Option<Duration> {
+        [limit, self.backoff, self.service_interval]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn ensure_listening(&self) -> Result<(), Error> {
+        if self.core.closed || self.core.socket.fileno().is_none() {
+            Err(Error::Closed)
+        } else if !self.activated {
+            Err(Error::NotActivated)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// One wait in the selector.
+    fn wait(&mut self, timeout: Option<Duration>) -> Result<Wake, Error> {
+        self.sync_listener()?;
+        self.selector.select(&mut self.events, timeout)?;
+        let mut wake = Wake { accept: false };
+        for event in &self.events {
+            if event.token() == WAKER {
+                self.shutdown.waker().drain()?;
+            } else if event.token() == STOP {
+                self.shutdown.stop_signalled();
+            } else if event.token() == LISTENER {
+                wake.accept = true;
+            }
+        }
+        // After a back-off pause, try again without waiting for readiness.
+        if self.backoff.is_some() && self.events.is_empty() {
+            wake.accept = true;
+        }
+        Ok(wake)
+    }
+
+    /// Watches the listener only while accepting is possible; otherwise a readable listener
+    /// would wake the loop again and again.
+    fn sync_listener(&mut self) -> Result<(), Error> {
+        let want = self.backoff.is_none() && self.core.dispatch.has_capacity();
+        match (want, self.listener_registered) {
+            (true, None) => {
+                let fd = self.core.socket.fileno().ok_or(Error::Closed)?;
+                self.selector
+                    .register(fd, Interest::READABLE, LISTENER)
+                    .map_err(io::Error::from)?;
+                self.listener_registered = Some(fd.as_raw_fd());
+            }
+            (false, Some(_)) => self.unregister_listener(),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Takes one request and dispatches it, classifying accept errors.
+    fn accept_one(&mut self) -> Result<Accepted, Error> {
+        match self.core.socket.get_request(&self.shutdown) {
+            Ok(request) => {
+                if let Some(pause) = self.backoff.take() {
+                    tracing::info!(last_pause = ?pause, "accepting again");
+                }
+                self.dispatch_request(request);
+                Ok(Accepted::Request)
+            }
+            Err(error) => match sys::classify_accept_error(&error) {
+                AcceptErrorClass::WouldBlock => Ok(Accepted::Nothing),
+                AcceptErrorClass::Transient => {
+                    tracing::debug!(%error, "transient accept error; retrying");
+                    Ok(Accepted::Retry)
+                }
+                AcceptErrorClass::Exhausted => {
+                    let pause = match self.backoff {
+                        None => {
+                            tracing::warn!(%error, "out of resources: pausing accept until they free up");
+                            BACKOFF_START
+                        }
+                        Some(pause) => (pause * 2).min(BACKOFF_MAX),
+                    };
+                    self.backoff = Some(pause);
+                    Ok(Accepted::Nothing)
+                }
+                AcceptErrorClass::Fatal => Err(Error::Accept {
+                    address: self.address_for_messages(),
+                    source: error,
+                }),
+            },
+        }
+    }
+
+    /// Python's `_handle_request_noblock` after `get_request`: verify, then `process_request`;
+    /// every path ends the request exactly once.
+    fn dispatch_request(&mut self, request: S::Request) {
+        let id = self.next_request_id;
+        self.next_request_id += 1;
+        tracing::debug!(conn_id = id, peer = ?request.client_address(), "accepted");
+        let hooks = &self.hooks;
+        let verdict = panic::catch_unwind(AssertUnwindSafe(|| hooks.verify_request(&request)));
+        let listener = match self.core.socket.child_closes_socket() {
+            true => self.core.socket.fileno().map(|fd| fd.as_raw_fd()),
+            false => None,
+        };
+        let job = |request| RequestJob {
+            id,
+            request,
+            handler: self.handler.clone(),
+            hooks: Arc::clone(&self.hooks),
+            listener,
+        };
+        match verdict {
+            Ok(Ok(true)) => {
+                tracing::trace!(
+                    conn_id = id,
+                    strategy = self.core.dispatch.name(),
+                    "dispatching"
+                );
+                self.core.dispatch.process_request(job(request));
+            }
+            Ok(Ok(false)) => {
+                tracing::debug!(conn_id = id, "rejected by verify_request");
+                request.shutdown_request();
+            }
+            Ok(Err(error)) => job(request).fail(Error::Handler(error)),
+            Err(payload) => job(request).fail(Error::from_panic(payload)),
+        }
+    }
+}
