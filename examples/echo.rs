@@ -21,12 +21,12 @@
 //! bad command-line usage). Logs go to stderr, filtered by RUST_LOG
 //! (e.g. RUST_LOG=socketserver=debug).
 
-use std::io::{self, Write};
+mod common;
+
+use std::io;
 
 use std::process::ExitCode;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
 use socketserver::{
     BaseServer, DatagramRequest, DatagramSocket, Dispatch, Error, ForkingMixIn, RequestHandler,
     Sequential, StreamOptions, StreamRequest, StreamSocket, TcpServer, TcpSocket, ThreadPool,
@@ -77,29 +77,7 @@ where
 {
     let mut server = server.map_err(|e| e.to_string())?;
     let bound = server.server_address().map_err(|e| e.to_string())?;
-
-    let mut signals = Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
-    let stop = server.shutdown_handle();
-    let signal_thread = signals.handle();
-    let watcher = std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            tracing::info!(signal, "signal received: shutting down");
-            stop.shutdown();
-        }
-    });
-
-    {
-        let mut stdout = io::stdout().lock();
-        writeln!(stdout, "listening on {}", shown(&bound))
-            .and_then(|()| stdout.flush())
-            .map_err(|e| e.to_string())?;
-    }
-    let result = server.serve_forever().map_err(|e| e.to_string());
-    signal_thread.close();
-    let _ = watcher.join();
-    drop(server);
-    result
+    common::serve_until_signal(&mut server, &shown(&bound))
 }
 
 /// Builds the server for `transport` with strategy `M`, configured by `configure`.
@@ -165,10 +143,7 @@ fn run<M: Dispatch + Default>(
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .init();
+    common::init_logging();
 
     let mut address = "127.0.0.1:9999".to_owned();
     let mut mode = "threading".to_owned();
@@ -227,11 +202,5 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("echo: {message}");
-            ExitCode::from(1)
-        }
-    }
+    common::exit_status("echo", result)
 }

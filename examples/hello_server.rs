@@ -15,11 +15,11 @@
 //! (2 for bad command-line usage). Logs go to stderr, filtered by RUST_LOG
 //! (e.g. RUST_LOG=socketserver=debug).
 
+mod common;
+
 use std::io::Write;
 use std::process::ExitCode;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
 use socketserver::{StreamRequest, ThreadingTcpServer};
 
 const USAGE: &str = "usage: hello_server [--addr HOST:PORT]";
@@ -29,37 +29,13 @@ fn serve(address: &str) -> Result<(), String> {
     let hello = |request: &mut StreamRequest| request.wfile.write_all(b"hello");
     let mut server = ThreadingTcpServer::new(address, hello).map_err(|e| e.to_string())?;
     let bound = server.server_address().map_err(|e| e.to_string())?;
-
-    let mut signals = Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
-    let stop = server.shutdown_handle();
-    let signal_thread = signals.handle();
-    let watcher = std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            tracing::info!(signal, "signal received: shutting down");
-            stop.shutdown();
-        }
-    });
-
-    {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on {bound}")
-            .and_then(|()| stdout.flush())
-            .map_err(|e| e.to_string())?;
-    }
-    let result = server.serve_forever().map_err(|e| e.to_string());
-    signal_thread.close();
-    let _ = watcher.join();
-    // Waits for request threads still writing (Python's `th.daemon = False`).
-    drop(server);
-    result
+    // Dropping the server afterwards waits for request threads still writing (Python's
+    // `th.daemon = False`).
+    common::serve_until_signal(&mut server, &bound.to_string())
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .init();
+    common::init_logging();
 
     let mut address = "127.0.0.1:9999".to_owned();
     let mut args = std::env::args().skip(1);
@@ -72,11 +48,5 @@ fn main() -> ExitCode {
             }
         }
     }
-    match serve(&address) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("hello_server: {message}");
-            ExitCode::from(1)
-        }
-    }
+    common::exit_status("hello_server", serve(&address))
 }

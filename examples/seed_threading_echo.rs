@@ -30,11 +30,11 @@
 //! one line on stderr and exit status 1 (2 for bad command-line usage). Logs go to stderr,
 //! filtered by RUST_LOG (e.g. RUST_LOG=socketserver=debug).
 
+mod common;
+
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
 use socketserver::{StreamRequest, ThreadingTcpServer};
 
 const USAGE: &str = "usage: seed_threading_echo [--addr HOST:PORT]";
@@ -58,36 +58,11 @@ fn serve(address: &str) -> Result<(), String> {
     // On a signal, exit without waiting for clients that are still connected.
     server.dispatch_mut().set_daemon_threads(true);
     let bound = server.server_address().map_err(|e| e.to_string())?;
-
-    let mut signals = Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
-    let stop = server.shutdown_handle();
-    let signal_thread = signals.handle();
-    let watcher = std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            tracing::info!(signal, "signal received: shutting down");
-            stop.shutdown();
-        }
-    });
-
-    {
-        let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "listening on {bound}")
-            .and_then(|()| stdout.flush())
-            .map_err(|e| e.to_string())?;
-    }
-    let result = server.serve_forever().map_err(|e| e.to_string());
-    signal_thread.close();
-    let _ = watcher.join();
-    drop(server);
-    result
+    common::serve_until_signal(&mut server, &bound.to_string())
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .init();
+    common::init_logging();
 
     let mut address = "127.0.0.1:8009".to_owned();
     let mut args = std::env::args().skip(1);
@@ -100,11 +75,5 @@ fn main() -> ExitCode {
             }
         }
     }
-    match serve(&address) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("seed_threading_echo: {message}");
-            ExitCode::from(1)
-        }
-    }
+    common::exit_status("seed_threading_echo", serve(&address))
 }

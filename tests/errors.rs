@@ -87,7 +87,7 @@ fn exchange(address: SocketAddr, setup_line: &str, handle_line: &str) -> String 
 
 /// C17 (sequential), C19 (threading, `handle_error` on the worker, `shutdown_request`
 /// afterwards), C20 (a panic does not take the server down), P11, P21.
-fn c17_c19_c20_errors_and_panics_reach_handle_error<M: Dispatch + Default>() {
+fn c17_c19_c20_p11_p21_errors_and_panics_reach_handle_error<M: Dispatch + Default>() {
     let handler = Scripted::default();
     let finished = Arc::clone(&handler.finished);
     let server = tcp_server::<M, _>(handler).with_hooks(Recorder::default());
@@ -206,7 +206,7 @@ fn c26_s4_rejected_requests_are_closed<M: Dispatch + Default>() {
     }
 }
 
-per_strategy_in_process!(c17_c19_c20_errors_and_panics_reach_handle_error);
+per_strategy_in_process!(c17_c19_c20_p11_p21_errors_and_panics_reach_handle_error);
 per_strategy!(c26_s4_rejected_requests_are_closed);
 
 /// C17 exactly as Python's test: a sequential server's `handle_request` returns normally after

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::handler::DatagramRequest;
-use crate::transport::unix_path::{clear_stale_socket, SocketFile, UnixAddress};
+use crate::transport::unix_path::{bind_unix, reported_address, SocketFile, UnixAddress};
 use crate::transport::TcpServer;
 use crate::ShutdownHandle;
 
@@ -131,15 +131,9 @@ impl TcpServer for UnixDatagramSocket {
 
     fn server_bind(&mut self) -> io::Result<()> {
         let socket = self.open()?;
-        let sock_addr = self.address.sock_addr()?;
-        if let UnixAddress::Path(path) = &self.address {
-            clear_stale_socket(path, |path| UnixDatagram::unbound()?.connect(path))?;
-        }
-        SockRef::from(&**socket).bind(&sock_addr)?;
-        if let UnixAddress::Path(path) = &self.address {
-            self.file = Some(SocketFile::created(path, self.mode)?);
-        }
-        tracing::info!(address = %self.address, "bound");
+        self.file = bind_unix(SockRef::from(&**socket), &self.address, self.mode, |path| {
+            UnixDatagram::unbound()?.connect(path)
+        })?;
         Ok(())
     }
 
@@ -159,13 +153,7 @@ impl TcpServer for UnixDatagramSocket {
     }
 
     fn server_address(&self) -> io::Result<SocketAddr> {
-        let bound = self.open()?.local_addr()?;
-        if bound.is_unnamed() {
-            // Not bound yet: report where it will be.
-            self.address.to_socket_addr()
-        } else {
-            Ok(bound)
-        }
+        reported_address(self.open()?.local_addr()?, &self.address)
     }
 
     fn fileno(&self) -> Option<BorrowedFd<'_>> {

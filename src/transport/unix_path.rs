@@ -9,7 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use socket2::SockAddr;
+use socket2::{SockAddr, SockRef};
 
 /// Where a Unix socket lives: a file in the filesystem, or (Linux) a name in the abstract
 /// namespace, which has no file and vanishes with the socket.
@@ -139,5 +139,38 @@ impl SocketFile {
             }
             Err(_) => {}
         }
+    }
+}
+
+/// Binds `socket` at `address`: a stale socket file is replaced first (`probe` tells whether a
+/// server answers at a path), and the file we create is recorded, with `mode` applied.
+pub(crate) fn bind_unix(
+    socket: SockRef<'_>,
+    address: &UnixAddress,
+    mode: Option<u32>,
+    probe: impl FnOnce(&Path) -> io::Result<()>,
+) -> io::Result<Option<SocketFile>> {
+    let sock_addr = address.sock_addr()?;
+    if let UnixAddress::Path(path) = address {
+        clear_stale_socket(path, probe)?;
+    }
+    socket.bind(&sock_addr)?;
+    tracing::info!(%address, "bound");
+    match address {
+        UnixAddress::Path(path) => SocketFile::created(path, mode).map(Some),
+        UnixAddress::Abstract(_) => Ok(None),
+    }
+}
+
+/// The address to report for a socket meant for `address`: where it is bound, or, before
+/// binding, where it will be.
+pub(crate) fn reported_address(
+    bound: std::os::unix::net::SocketAddr,
+    address: &UnixAddress,
+) -> io::Result<std::os::unix::net::SocketAddr> {
+    if bound.is_unnamed() {
+        address.to_socket_addr()
+    } else {
+        Ok(bound)
     }
 }

@@ -10,7 +10,7 @@ use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::handler::{StreamOptions, StreamRequest};
 use crate::sys;
-use crate::transport::unix_path::{clear_stale_socket, SocketFile, UnixAddress};
+use crate::transport::unix_path::{bind_unix, reported_address, SocketFile, UnixAddress};
 use crate::transport::TcpServer;
 use crate::ShutdownHandle;
 
@@ -140,15 +140,9 @@ impl TcpServer for UnixStreamSocket {
 
     fn server_bind(&mut self) -> io::Result<()> {
         let listener = self.open()?;
-        let sock_addr = self.address.sock_addr()?;
-        if let UnixAddress::Path(path) = &self.address {
-            clear_stale_socket(path, |path| UnixStream::connect(path).map(drop))?;
-        }
-        SockRef::from(listener).bind(&sock_addr)?;
-        if let UnixAddress::Path(path) = &self.address {
-            self.file = Some(SocketFile::created(path, self.mode)?);
-        }
-        tracing::info!(address = %self.address, "bound");
+        self.file = bind_unix(SockRef::from(listener), &self.address, self.mode, |path| {
+            UnixStream::connect(path).map(drop)
+        })?;
         Ok(())
     }
 
@@ -172,13 +166,7 @@ impl TcpServer for UnixStreamSocket {
     }
 
     fn server_address(&self) -> io::Result<SocketAddr> {
-        let bound = self.open()?.local_addr()?;
-        if bound.is_unnamed() {
-            // Not bound yet: report where it will be.
-            self.address.to_socket_addr()
-        } else {
-            Ok(bound)
-        }
+        reported_address(self.open()?.local_addr()?, &self.address)
     }
 
     fn fileno(&self) -> Option<BorrowedFd<'_>> {
