@@ -15,7 +15,11 @@ use socketserver::{
 
 /// Python name → the Rust item, and the file that must carry the alias.
 const COUNTERPARTS: &[(&str, &str, &str)] = &[
-    ("BaseServer", "BaseServer", include_str!("../src/server/base_server.rs")),
+    (
+        "BaseServer",
+        "BaseServer",
+        include_str!("../src/server/base_server.rs"),
+    ),
     (
         "TCPServer",
         "SequentialTcpServer",
