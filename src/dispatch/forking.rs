@@ -40,7 +40,12 @@ use crate::Error;
 ///   message is printed through stderr's lock, too.
 /// * The framework's own code in the child takes none of the server's locks: it does not touch
 ///   the thread registry, the shutdown state or the selector; it runs the handler, `handle_error`
-///   and `shutdown_request`, closes the listening descriptor and calls `_exit`.
+///   and `shutdown_request`, closes the listening descriptor and calls `_exit`. A
+///   [`ShutdownHandle::shutdown`](crate::ShutdownHandle::shutdown) from the child writes to a
+///   descriptor and takes no lock. The one shared thing it uses is your `tracing` subscriber
+///   (a request span, a debug event, and the default `handle_error`'s error event): with a
+///   subscriber that locks its writer (the `fmt` subscriber locks stderr for each event), a
+///   parent thread logging at the instant of the fork leaves that lock held in the child.
 ///
 /// A single-threaded parent (the usual forking server) has none of these hazards.
 ///
