@@ -30,6 +30,8 @@ options:
   -w, --warmup W       unmeasured time before it (default 1s; idle: none)
   --hold H             idle mode: how long connections are held (default: --duration)
   -t, --threads T      generator threads (default min(C, available cores))
+  -n, --requests N     echo, connect, udp: stop after N measured requests have been started
+                       (still at most --duration; a run that reaches N ends early)
   --timeout T          per-operation timeout; past it a request is an error (default 2s)
   --json               print one JSON line instead of the summary
   -h, --help           print this help
@@ -80,6 +82,8 @@ pub struct Config {
     pub hold: Duration,
     /// Generator threads, `1..=connections`.
     pub threads: usize,
+    /// At most this many measured requests are started (echo, connect, udp); `None`: no limit.
+    pub requests: Option<u64>,
     /// How long one connect, read, write or datagram round trip may take.
     pub timeout: Duration,
     /// Print one JSON line instead of the human summary.
@@ -129,6 +133,7 @@ where
     let mut warmup = None;
     let mut hold = None;
     let mut threads = None;
+    let mut requests = None;
     let mut timeout = Duration::from_secs(2);
     let mut json = false;
 
@@ -155,6 +160,7 @@ where
             "-w" | "--warmup" => warmup = Some(parse_duration("--warmup", &value(&flag)?)?),
             "--hold" => hold = Some(parse_duration("--hold", &value(&flag)?)?),
             "-t" | "--threads" => threads = Some(count("--threads", &value(&flag)?)?),
+            "-n" | "--requests" => requests = Some(count("--requests", &value(&flag)?)? as u64),
             "--timeout" => timeout = parse_duration("--timeout", &value(&flag)?)?,
             other if other.starts_with('-') => {
                 return Err(UsageError(format!("unknown option {other:?}")));
@@ -172,6 +178,11 @@ where
     }
     if timeout.is_zero() {
         return Err(UsageError("--timeout must be more than 0".into()));
+    }
+    if mode == Mode::Idle && requests.is_some() {
+        return Err(UsageError(
+            "--requests does not apply to idle mode (use --connections)".into(),
+        ));
     }
     if mode == Mode::Udp && size > MAX_DATAGRAM {
         return Err(UsageError(format!(
@@ -192,6 +203,7 @@ where
         }),
         hold: hold.unwrap_or(duration),
         threads: threads.unwrap_or(default_threads).min(connections),
+        requests,
         timeout,
         json,
     }))

@@ -9,6 +9,7 @@
 //! loadgen connect --target unix:/tmp/echo.sock --connections 8 --duration 2
 //! loadgen idle    --target [::1]:9999 --connections 1000 --hold 10
 //! loadgen udp     --target 127.0.0.1:9999 --timeout 200ms --json
+//! loadgen connect --target 127.0.0.1:9999 --requests 10000 --duration 60 --warmup 0
 //! ```
 //!
 //! With `--json` it prints exactly one line of JSON per run on stdout (`mode`, `target`,

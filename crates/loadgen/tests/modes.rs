@@ -136,6 +136,30 @@ fn echo_connect_and_idle_report_one_json_line() {
 }
 
 #[test]
+fn requests_stops_the_run_at_an_exact_count() {
+    let server = EchoServer::start();
+    let started = std::time::Instant::now();
+    let connect = loadgen(
+        &server,
+        "connect",
+        &["--requests", "50", "--duration", "20", "--warmup", "0"],
+    );
+    check_common(&connect, "connect");
+    assert_eq!(connect["requests"], 50, "{connect}");
+    let echo = loadgen(
+        &server,
+        "echo",
+        &["-n", "101", "--duration", "20", "--warmup", "100ms"],
+    );
+    check_common(&echo, "echo");
+    assert_eq!(echo["requests"], 101, "{echo}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "a run that reached --requests ends early, not at --duration"
+    );
+}
+
+#[test]
 fn a_refused_target_is_a_clear_error() {
     // Bind then drop a listener: its port now refuses connections.
     let port = TcpListener::bind("127.0.0.1:0")

@@ -32,6 +32,7 @@ fn defaults() {
     assert_eq!(c.hold, Duration::from_secs(5));
     assert_eq!(c.threads, 2, "min(connections, cores)");
     assert_eq!(c.timeout, Duration::from_secs(2));
+    assert_eq!(c.requests, None);
     assert!(!c.json);
 }
 
@@ -53,6 +54,8 @@ fn every_flag_long_and_short() {
         "5",
         "--timeout",
         "3s",
+        "-n",
+        "10000",
         "--json",
     ])
     .unwrap();
@@ -64,6 +67,7 @@ fn every_flag_long_and_short() {
     assert_eq!(c.warmup, Duration::from_millis(250));
     assert_eq!(c.threads, 3, "threads are capped at the connection count");
     assert_eq!(c.timeout, Duration::from_secs(3));
+    assert_eq!(c.requests, Some(10_000));
     assert!(c.json);
 }
 
@@ -141,6 +145,8 @@ fn usage_errors_name_the_problem() {
         (&["echo", "--target", "127.0.0.1:99999"], "bad --target"),
         (&["udp", "-s", "70000"], "larger than a datagram"),
         (&["echo", "--json=yes"], "unknown option"),
+        (&["echo", "--requests", "0"], "at least 1"),
+        (&["idle", "--requests", "10"], "does not apply to idle"),
     ];
     for (args, wanted) in cases {
         let error = run(args).expect_err(&format!("{args:?} should fail"));

@@ -23,9 +23,12 @@ pub fn worker(config: &Config, clock: &Clock, loops: usize, live: &Live) -> Outc
     let mut open: Vec<(Stream, Instant)> = Vec::with_capacity(loops);
     let mut out = Outcome::default();
 
-    while !clock.over() {
+    while !clock.over() && !live.exhausted() {
         let mut completed = 0;
         for _ in 0..loops {
+            if !live.claim(clock) {
+                break;
+            }
             let started = Instant::now();
             let stream = match config.target.connect(config.timeout) {
                 Ok(stream) => stream,

@@ -40,9 +40,12 @@ pub fn worker(
     let mut sent: Vec<Option<Instant>> = vec![None; conns.len()];
     let mut out = Outcome::default();
 
-    while !clock.over() {
+    while !clock.over() && !live.exhausted() {
         let mut completed = 0;
         for (conn, sent) in conns.iter_mut().zip(sent.iter_mut()) {
+            if !live.claim(clock) {
+                break;
+            }
             if conn.is_none() {
                 match config.target.connect(config.timeout) {
                     Ok(stream) => *conn = Some(stream),

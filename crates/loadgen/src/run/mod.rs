@@ -54,19 +54,49 @@ impl Clock {
     }
 }
 
-/// Counters the generator threads update while they run, for the progress bar.
+/// Counters the generator threads share while they run: completions for the progress bar,
+/// and the `--requests` budget.
 #[derive(Debug, Default)]
 pub struct Live {
     /// Messages completed so far, warm-up included.
     pub completed: AtomicU64,
+    /// Whether `--requests` limits the run.
+    limited: bool,
+    /// Measured requests that may still be started (with `--requests`).
+    remaining: AtomicU64,
 }
 
 impl Live {
+    /// Shared counters for a run that starts at most `requests` measured requests.
+    pub fn new(requests: Option<u64>) -> Live {
+        Live {
+            completed: AtomicU64::new(0),
+            limited: requests.is_some(),
+            remaining: AtomicU64::new(requests.unwrap_or(0)),
+        }
+    }
+
     /// Adds a round's completions.
     pub fn add(&self, n: u64) {
         if n > 0 {
             self.completed.fetch_add(n, Ordering::Relaxed);
         }
+    }
+
+    /// Takes one request from the `--requests` budget before starting it: `false` when the
+    /// budget is spent. Warm-up requests are not measured, so they take nothing.
+    pub fn claim(&self, clock: &Clock) -> bool {
+        if !self.limited || Instant::now() < clock.measure_from {
+            return true;
+        }
+        self.remaining
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+    }
+
+    /// Whether the `--requests` budget is spent, so the run is over.
+    pub fn exhausted(&self) -> bool {
+        self.limited && self.remaining.load(Ordering::Relaxed) == 0
     }
 }
 
@@ -178,7 +208,7 @@ pub fn run(config: &Config) -> Result<Finished, String> {
     };
     let hard_deadline = clock.end + slack + Duration::from_secs(2);
 
-    let live = Arc::new(Live::default());
+    let live = Arc::new(Live::new(config.requests));
     let (sender, results) = mpsc::channel();
     for (i, share) in shares(config.connections, config.threads)
         .into_iter()

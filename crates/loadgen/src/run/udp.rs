@@ -28,9 +28,12 @@ pub fn worker(config: &Config, clock: &Clock, slots: usize, live: &Live) -> Outc
     let mut next_seq: u64 = 0;
     let mut out = Outcome::default();
 
-    while !clock.over() {
+    while !clock.over() && !live.exhausted() {
         let mut completed = 0;
         for (socket, pending) in sockets.iter_mut().zip(pending.iter_mut()) {
+            if !live.claim(clock) {
+                break;
+            }
             if socket.is_none() {
                 match config.target.datagram(config.timeout) {
                     Ok(s) => *socket = Some(s),
