@@ -139,8 +139,8 @@ pub use dispatch::{
 };
 pub use error::Error;
 pub use handler::{
-    DatagramRequest, DatagramSocket, PeerCredentials, RequestHandler, SocketHalf, StreamOptions,
-    StreamRequest, StreamSocket,
+    DatagramRequest, DatagramSocket, PeerCredentials, RequestHandler, SocketHalf, SocketReader,
+    StreamOptions, StreamRequest, StreamSocket,
 };
 pub use hooks::{DefaultHooks, ServerHooks};
 pub use request::Request;

@@ -321,3 +321,48 @@ fn forking_defaults_are_pythons_body() {
     let _: Option<&dyn Fn(&StreamRequest) -> &std::net::SocketAddr> =
         Some(&|r: &StreamRequest| r.client_address());
 }
+
+/// The children of this process, running or zombie (ended, not reaped).
+fn children() -> Vec<u32> {
+    let mut all = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        all.extend(
+            children
+                .split_whitespace()
+                .map(|pid| pid.parse::<u32>().unwrap()),
+        );
+    }
+    all
+}
+
+/// An idle forking server still reaps its finished children (it wakes for them; Python only
+/// reaps on its 0.5 s poll), so none stays a zombie while no request comes in.
+#[test]
+fn idle_forking_server_reaps_its_children() {
+    util::in_subprocess(
+        "idle_forking_server_reaps_its_children",
+        idle_forking_server_reaps_its_children_body,
+    );
+}
+
+fn idle_forking_server_reaps_its_children_body() {
+    let server = ForkingTcpServer::new(
+        "127.0.0.1:0",
+        failing as fn(&mut StreamRequest) -> io::Result<()>,
+    )
+    .unwrap();
+    let serving = Serving::start(server);
+    for _ in 0..3 {
+        stream_check(serving.address);
+    }
+    // Every child ends after its request; an idle loop must still reap it, or it stays a zombie.
+    assert!(
+        util::eventually(|| children().is_empty()),
+        "children left: {:?}",
+        children()
+    );
+    let (server, result) = serving.stop();
+    result.unwrap();
+    assert_eq!(server.dispatch().active_children(), 0);
+}

@@ -1,9 +1,8 @@
 //! [`ThreadingMixIn`]: a thread per request.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 
 use parking_lot::{Condvar, Mutex};
 
@@ -19,9 +18,10 @@ use crate::Error;
 /// | [`max_threads`](Self::set_max_threads) | `None` (no bound) | at the bound the loop stops accepting until a handler finishes |
 /// | [`thread_name`](Self::set_thread_name) | `"socketserver-request"` | threads are named `<name>-<request id>` |
 ///
-/// Finished threads are forgotten at once: the strategy tracks only live threads (plus the
-/// last finished one, which the next finisher joins), so memory does not grow with the number
-/// of requests served.
+/// Finished threads are forgotten at once: the strategy keeps no handle of its threads, only a
+/// count of those running, so memory does not grow with the number of requests served, and
+/// starting a thread takes no lock. `server_close` waits until that count is zero: by then every
+/// handler has returned and its request is closed.
 ///
 /// With a bound, connections beyond it wait in the kernel's listen backlog (see
 /// [`TcpSocket::set_request_queue_size`](crate::TcpSocket::set_request_queue_size)). There is no
@@ -50,19 +50,17 @@ pub struct ThreadingMixIn {
     registry: Arc<Registry>,
 }
 
-/// The live request threads, shared with the threads themselves.
+/// The running request threads, counted, and shared with the threads themselves.
 struct Registry {
-    state: Mutex<Threads>,
+    running: Mutex<Running>,
     all_done: Condvar,
     waker: Mutex<Option<LoopWaker>>,
 }
 
 #[derive(Default)]
-struct Threads {
-    live: HashMap<u64, JoinHandle<()>>,
-    /// The last thread to finish; the next one to finish joins it.
-    finished: Option<JoinHandle<()>>,
-    /// The bound, copied here so a finishing thread knows whether to wake the loop.
+struct Running {
+    count: usize,
+    /// The bound, copied here so a finishing thread knows whether the loop waits for it.
     max: Option<usize>,
 }
 
@@ -75,7 +73,7 @@ impl ThreadingMixIn {
             max_threads: None,
             thread_name: Arc::from("socketserver-request"),
             registry: Arc::new(Registry {
-                state: Mutex::new(Threads::default()),
+                running: Mutex::new(Running::default()),
                 all_done: Condvar::new(),
                 waker: Mutex::new(None),
             }),
@@ -112,7 +110,7 @@ impl ThreadingMixIn {
     /// Bounds the request threads that run at once (`Some(0)` is taken as 1). Default `None`.
     pub fn set_max_threads(&mut self, max: Option<usize>) -> &mut Self {
         self.max_threads = max.map(|m| m.max(1));
-        self.registry.state.lock().max = self.max_threads;
+        self.registry.running.lock().max = self.max_threads;
         self
     }
 
@@ -127,57 +125,39 @@ impl ThreadingMixIn {
         self
     }
 
-    /// How many request threads are running now.
+    /// How many request threads are running now (the only thing the strategy tracks).
     pub fn active_count(&self) -> usize {
-        self.registry.state.lock().live.len()
+        self.registry.running.lock().count
     }
 
-    /// How many thread handles the strategy holds: the live threads and at most one finished
-    /// thread not yet joined. Stays small however many requests were served.
-    pub fn tracked_count(&self) -> usize {
-        let state = self.registry.state.lock();
-        state.live.len() + usize::from(state.finished.is_some())
-    }
-
-    /// Blocks until no request thread is running, then joins the last one.
+    /// Blocks until no request thread is running.
     fn wait_for_threads(&self) {
-        let last = {
-            let mut state = self.registry.state.lock();
-            if !state.live.is_empty() {
-                tracing::info!(threads = state.live.len(), "waiting for request threads");
-            }
-            while !state.live.is_empty() {
-                self.registry.all_done.wait(&mut state);
-            }
-            state.finished.take()
-        };
-        if let Some(handle) = last {
-            let _ = handle.join();
+        let mut running = self.registry.running.lock();
+        if running.count > 0 {
+            tracing::info!(threads = running.count, "waiting for request threads");
+        }
+        while running.count > 0 {
+            self.registry.all_done.wait(&mut running);
         }
     }
 }
 
 impl Registry {
-    /// The last thing a request thread does: forget itself, join its predecessor.
-    fn finish(&self, id: u64) {
-        let (previous, wake) = {
-            let mut state = self.state.lock();
-            let at_bound = state.max.is_some_and(|max| state.live.len() >= max);
-            let me = state.live.remove(&id);
-            let previous = std::mem::replace(&mut state.finished, me);
-            if state.live.is_empty() {
+    /// The last thing a request thread does (its handler has returned, its request is closed).
+    fn finish(&self) {
+        let wake = {
+            let mut running = self.running.lock();
+            let was_at_bound = running.max.is_some_and(|max| running.count >= max);
+            running.count -= 1;
+            if running.count == 0 {
                 self.all_done.notify_all();
             }
-            (previous, at_bound)
+            was_at_bound
         };
         if wake {
             if let Some(waker) = &*self.waker.lock() {
                 waker.wake();
             }
-        }
-        if let Some(handle) = previous {
-            // It has run its last line already (it replaced this slot before us).
-            let _ = handle.join();
         }
     }
 }
@@ -199,27 +179,20 @@ impl Dispatch for ThreadingMixIn {
         let slot = Arc::new(Mutex::new(Some(job)));
         let theirs = Arc::clone(&slot);
         let registry = Arc::clone(&self.registry);
-        // Hold the lock across spawn and insert: a thread that finishes at once must find its
-        // own handle in `live`.
-        let mut state = self.registry.state.lock();
+        self.registry.running.lock().count += 1;
         let spawned = thread::Builder::new()
             .name(format!("{}-{id}", self.thread_name))
             .spawn(move || {
                 if let Some(job) = theirs.lock().take() {
                     job.run();
                 }
-                registry.finish(id);
+                registry.finish();
             });
-        match spawned {
-            Ok(handle) => {
-                state.live.insert(id, handle);
-            }
-            Err(error) => {
-                drop(state);
-                tracing::error!(conn_id = id, %error, "cannot spawn a request thread");
-                if let Some(job) = slot.lock().take() {
-                    job.fail(Error::Dispatch(error));
-                }
+        if let Err(error) = spawned {
+            self.registry.running.lock().count -= 1;
+            tracing::error!(conn_id = id, %error, "cannot spawn a request thread");
+            if let Some(job) = slot.lock().take() {
+                job.fail(Error::Dispatch(error));
             }
         }
     }
@@ -227,7 +200,7 @@ impl Dispatch for ThreadingMixIn {
     fn has_capacity(&self) -> bool {
         match self.max_threads {
             None => true,
-            Some(max) => self.registry.state.lock().live.len() < max,
+            Some(max) => self.registry.running.lock().count < max,
         }
     }
 

@@ -1,11 +1,11 @@
 //! [`StreamRequest`]: one connection, as a stream handler sees it.
 
 use std::fmt;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::Arc;
 
-use crate::handler::{SocketHalf, StreamOptions, StreamSocket};
+use crate::handler::{SocketHalf, SocketReader, StreamOptions, StreamSocket};
 use crate::request::Request;
 use crate::{Error, ShutdownHandle};
 
@@ -13,7 +13,8 @@ use crate::{Error, ShutdownHandle};
 /// `request`/`connection` and `client_address`.
 ///
 /// * [`rfile`](Self::rfile) is a buffered reader ([`BufRead`](std::io::BufRead): `read_line`,
-///   `lines`, `read_until`…) of [`rbufsize`](StreamOptions::rbufsize) bytes.
+///   `lines`, `read_until`…) of [`rbufsize`](StreamOptions::rbufsize) bytes, allocated when the
+///   first byte is read (an idle connection costs no buffer).
 /// * [`wfile`](Self::wfile) writes everything it is given (`sendall`): unbuffered by default,
 ///   so bytes reach the client without a flush; buffered when
 ///   [`wbufsize`](StreamOptions::wbufsize) > 0, then flushed after the handler's `finish`
@@ -49,7 +50,7 @@ use crate::{Error, ShutdownHandle};
 #[doc(alias = "StreamRequestHandler")]
 pub struct StreamRequest<T: StreamSocket = TcpStream> {
     /// The buffered reading side of the connection (Python's `rfile`).
-    pub rfile: BufReader<SocketHalf<T>>,
+    pub rfile: SocketReader<T>,
     /// The writing side of the connection (Python's `wfile`).
     pub wfile: BufWriter<SocketHalf<T>>,
     socket: Arc<T>,
@@ -68,10 +69,7 @@ impl<T: StreamSocket> StreamRequest<T> {
     ) -> Self {
         let socket = Arc::new(socket);
         StreamRequest {
-            rfile: BufReader::with_capacity(
-                options.rbufsize.max(1),
-                SocketHalf::new(Arc::clone(&socket)),
-            ),
+            rfile: SocketReader::new(SocketHalf::new(Arc::clone(&socket)), options.rbufsize),
             wfile: BufWriter::with_capacity(options.wbufsize, SocketHalf::new(Arc::clone(&socket))),
             socket,
             client_address,

@@ -143,10 +143,15 @@ where
 
     /// The shortest of: what the caller allows, the accept back-off, the service interval.
     fn loop_timeout(&self, limit: Option<Duration>) -> Option<Duration> {
-        [limit, self.backoff, self.service_interval]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            limit,
+            self.backoff,
+            self.service_interval,
+            self.core.dispatch.wait_hint(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn ensure_listening(&self) -> Result<(), Error> {

@@ -1,0 +1,111 @@
+//! [`SocketReader`]: the buffered reading side of a stream request (`rfile`).
+
+use std::fmt;
+use std::io::{self, BufRead, Read};
+
+use crate::handler::{SocketHalf, StreamSocket};
+
+/// A buffered reader over a stream socket: Python's `rfile`. Implements [`Read`] and
+/// [`BufRead`] (`read_line`, `lines`, `read_until`, …).
+///
+/// Like std's `BufReader`, with one difference that matters for servers with many idle
+/// connections: the buffer is allocated when the first byte is to be read, not when the
+/// connection is accepted, so a connection that has sent nothing costs no buffer. Reads at least
+/// as large as the buffer bypass it.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::BufRead;
+/// use socketserver::{SequentialTcpServer, StreamRequest};
+///
+/// let first_word = |req: &mut StreamRequest| {
+///     let mut word = Vec::new();
+///     req.rfile.read_until(b' ', &mut word)?;
+///     assert_eq!(word, b"hello ");
+///     assert_eq!(req.rfile.buffer(), b"world"); // already read from the socket, not consumed
+///     Ok(())
+/// };
+/// let mut server = SequentialTcpServer::new("127.0.0.1:0", first_word)?;
+/// let mut client = std::net::TcpStream::connect(server.server_address()?)?;
+/// std::io::Write::write_all(&mut client, b"hello world")?;
+/// server.handle_request()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct SocketReader<T> {
+    half: SocketHalf<T>,
+    /// Empty until the first read that needs it.
+    buf: Box<[u8]>,
+    pos: usize,
+    filled: usize,
+    capacity: usize,
+}
+
+impl<T: StreamSocket> SocketReader<T> {
+    pub(crate) fn new(half: SocketHalf<T>, capacity: usize) -> Self {
+        SocketReader {
+            half,
+            buf: Box::default(),
+            pos: 0,
+            filled: 0,
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The buffer's size (the `rbufsize` it was made with; at least 1).
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The bytes read from the socket and not yet consumed.
+    pub fn buffer(&self) -> &[u8] {
+        &self.buf[self.pos..self.filled]
+    }
+
+    /// The socket half this reads from.
+    pub fn get_ref(&self) -> &SocketHalf<T> {
+        &self.half
+    }
+}
+
+impl<T: StreamSocket> Read for SocketReader<T> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.pos == self.filled && out.len() >= self.capacity {
+            return self.half.read(out);
+        }
+        let available = self.fill_buf()?;
+        let n = available.len().min(out.len());
+        out[..n].copy_from_slice(&available[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl<T: StreamSocket> BufRead for SocketReader<T> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos >= self.filled {
+            if self.buf.is_empty() {
+                self.buf = vec![0; self.capacity].into_boxed_slice();
+            }
+            self.filled = self.half.read(&mut self.buf)?;
+            self.pos = 0;
+        }
+        Ok(&self.buf[self.pos..self.filled])
+    }
+
+    fn consume(&mut self, amount: usize) {
+        self.pos = (self.pos + amount).min(self.filled);
+    }
+}
+
+impl<T> fmt::Debug for SocketReader<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SocketReader")
+            .field("capacity", &self.capacity)
+            .field("buffered", &(self.filled - self.pos))
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;
