@@ -45,7 +45,6 @@ use crate::Error;
 pub struct ThreadingMixIn {
     daemon_threads: bool,
     block_on_close: bool,
-    max_threads: Option<usize>,
     thread_name: Arc<str>,
     registry: Arc<Registry>,
 }
@@ -60,7 +59,7 @@ struct Registry {
 #[derive(Default)]
 struct Running {
     count: usize,
-    /// The bound, copied here so a finishing thread knows whether the loop waits for it.
+    /// The bound (`max_threads`), here so a finishing thread knows whether the loop waits.
     max: Option<usize>,
 }
 
@@ -70,7 +69,6 @@ impl ThreadingMixIn {
         ThreadingMixIn {
             daemon_threads: false,
             block_on_close: true,
-            max_threads: None,
             thread_name: Arc::from("socketserver-request"),
             registry: Arc::new(Registry {
                 running: Mutex::new(Running::default()),
@@ -104,13 +102,12 @@ impl ThreadingMixIn {
 
     /// The most request threads that run at once; `None` for no bound.
     pub fn max_threads(&self) -> Option<usize> {
-        self.max_threads
+        self.registry.running.lock().max
     }
 
     /// Bounds the request threads that run at once (`Some(0)` is taken as 1). Default `None`.
     pub fn set_max_threads(&mut self, max: Option<usize>) -> &mut Self {
-        self.max_threads = max.map(|m| m.max(1));
-        self.registry.running.lock().max = self.max_threads;
+        self.registry.running.lock().max = max.map(|m| m.max(1));
         self
     }
 
@@ -198,10 +195,8 @@ impl Dispatch for ThreadingMixIn {
     }
 
     fn has_capacity(&self) -> bool {
-        match self.max_threads {
-            None => true,
-            Some(max) => self.registry.running.lock().count < max,
-        }
+        let running = self.registry.running.lock();
+        running.max.is_none_or(|max| running.count < max)
     }
 
     fn attach(&mut self, waker: LoopWaker) {
@@ -220,7 +215,7 @@ impl fmt::Debug for ThreadingMixIn {
         f.debug_struct("ThreadingMixIn")
             .field("daemon_threads", &self.daemon_threads)
             .field("block_on_close", &self.block_on_close)
-            .field("max_threads", &self.max_threads)
+            .field("max_threads", &self.max_threads())
             .field("thread_name", &self.thread_name)
             .field("active", &self.active_count())
             .finish()

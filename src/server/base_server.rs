@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -58,8 +58,8 @@ pub(super) const STOP: Token = Token(2);
 pub struct BaseServer<S: TcpServer, M: Dispatch, H, K = DefaultHooks> {
     pub(super) selector: DefaultSelector,
     pub(super) events: Events,
-    /// The listener's descriptor while it is registered with the selector.
-    pub(super) listener_registered: Option<RawFd>,
+    /// Whether the listener is registered with the selector.
+    pub(super) listener_registered: bool,
     pub(super) activated: bool,
     pub(super) timeout: Option<Duration>,
     pub(super) service_interval: Option<Duration>,
@@ -151,7 +151,7 @@ where
     }
 
     pub(super) fn unregister_listener(&mut self) {
-        if self.listener_registered.take().is_some() {
+        if std::mem::take(&mut self.listener_registered) {
             if let Some(fd) = self.core.socket.fileno() {
                 if let Err(error) = self.selector.unregister(fd) {
                     tracing::debug!(%error, "unregistering the listener");
@@ -161,18 +161,7 @@ where
     }
 
     pub(super) fn address_for_messages(&self) -> String {
-        match self.core.socket.server_address() {
-            Ok(address) => {
-                let shown = format!("{address:?}");
-                // std shows Unix addresses as `"/path" (pathname)`; keep the path.
-                shown
-                    .strip_suffix(" (pathname)")
-                    .unwrap_or(&shown)
-                    .trim_matches('"')
-                    .to_owned()
-            }
-            Err(_) => "a closed socket".to_owned(),
-        }
+        self.core.socket.display_address()
     }
 
     /// Stops a running [`serve_forever`](Self::serve_forever); see [`ShutdownHandle::shutdown`].

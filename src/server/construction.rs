@@ -180,7 +180,7 @@ where
         let mut server = BaseServer {
             selector,
             events: Events::with_capacity(16),
-            listener_registered: None,
+            listener_registered: false,
             activated: false,
             timeout: core.dispatch.default_timeout(),
             service_interval: None,

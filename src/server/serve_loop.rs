@@ -190,14 +190,14 @@ where
     fn sync_listener(&mut self) -> Result<(), Error> {
         let want = self.backoff.is_none() && self.core.dispatch.has_capacity();
         match (want, self.listener_registered) {
-            (true, None) => {
+            (true, false) => {
                 let fd = self.core.socket.fileno().ok_or(Error::Closed)?;
                 self.selector
                     .register(fd, Interest::READABLE, LISTENER)
                     .map_err(io::Error::from)?;
-                self.listener_registered = Some(fd.as_raw_fd());
+                self.listener_registered = true;
             }
-            (false, Some(_)) => self.unregister_listener(),
+            (false, true) => self.unregister_listener(),
             _ => {}
         }
         Ok(())

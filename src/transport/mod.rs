@@ -78,6 +78,15 @@ pub trait TcpServer: Send + 'static {
     /// The OS error of `getsockname(2)`, or [`io::ErrorKind::NotConnected`] after close.
     fn server_address(&self) -> io::Result<Self::Address>;
 
+    /// The socket's address as error messages and logs show it. Default: the `Debug` form of
+    /// [`server_address`](Self::server_address).
+    fn display_address(&self) -> String {
+        match self.server_address() {
+            Ok(address) => format!("{address:?}"),
+            Err(_) => "a closed socket".to_owned(),
+        }
+    }
+
     /// The listening socket's descriptor, for the selector; `None` once closed.
     fn fileno(&self) -> Option<BorrowedFd<'_>>;
 

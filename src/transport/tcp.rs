@@ -51,7 +51,6 @@ pub struct TcpSocket {
     requested: SocketAddr,
     socket: Option<Socket>,
     bound: Option<SocketAddr>,
-    activated: bool,
     allow_reuse_address: bool,
     allow_reuse_port: bool,
     request_queue_size: i32,
@@ -74,7 +73,6 @@ impl TcpSocket {
             requested: address,
             socket: Some(socket),
             bound: None,
-            activated: false,
             allow_reuse_address: true,
             allow_reuse_port: false,
             request_queue_size: sys::DEFAULT_BACKLOG,
@@ -85,11 +83,6 @@ impl TcpSocket {
     /// The underlying socket, `None` once closed.
     pub fn socket(&self) -> Option<&Socket> {
         self.socket.as_ref()
-    }
-
-    /// Whether [`server_activate`](TcpServer::server_activate) has run.
-    pub fn is_activated(&self) -> bool {
-        self.activated && self.socket.is_some()
     }
 
     fn open(&self) -> io::Result<&Socket> {
@@ -178,7 +171,6 @@ impl TcpServer for TcpSocket {
         // The loop only accepts after the selector says "readable", but another process may
         // take the connection first; non-blocking turns that race into WouldBlock.
         socket.set_nonblocking(true)?;
-        self.activated = true;
         tracing::info!(address = ?self.bound, backlog = self.request_queue_size, "listening");
         Ok(())
     }
@@ -218,7 +210,6 @@ impl fmt::Debug for TcpSocket {
         f.debug_struct("TcpSocket")
             .field("address", &self.bound.unwrap_or(self.requested))
             .field("open", &self.socket.is_some())
-            .field("activated", &self.activated)
             .field("allow_reuse_address", &self.allow_reuse_address)
             .field("allow_reuse_port", &self.allow_reuse_port)
             .field("request_queue_size", &self.request_queue_size)

@@ -156,6 +156,10 @@ impl TcpServer for UnixDatagramSocket {
         reported_address(self.open()?.local_addr()?, &self.address)
     }
 
+    fn display_address(&self) -> String {
+        self.address.to_string()
+    }
+
     fn fileno(&self) -> Option<BorrowedFd<'_>> {
         self.socket.as_ref().map(|socket| socket.as_fd())
     }

@@ -169,6 +169,10 @@ impl TcpServer for UnixStreamSocket {
         reported_address(self.open()?.local_addr()?, &self.address)
     }
 
+    fn display_address(&self) -> String {
+        self.address.to_string()
+    }
+
     fn fileno(&self) -> Option<BorrowedFd<'_>> {
         self.listener.as_ref().map(|listener| listener.as_fd())
     }
