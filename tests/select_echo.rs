@@ -1,118 +1,21 @@
 //! The `select_echo` example, end to end: concurrent clients, a 1 MiB echo (partial writes and
 //! write interest), a client that resets, SIGTERM, and the two ways of failing to start.
 //!
-//! Runs the example binary that `cargo test` builds next to the test binaries
-//! (`target/<profile>/examples/select_echo`). When only this test is selected
-//! (`cargo test --test select_echo`), cargo does not build examples: run
-//! `cargo build --example select_echo` first.
+//! The process harness is `tests/util/example_process.rs`.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-/// How long anything may take before the test gives up instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(20);
+mod util;
 
-fn example_path() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/<profile>/deps/select_echo-<hash> → target/<profile>/examples/select_echo
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let path = profile_dir.join("examples").join("select_echo");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --example select_echo` (plain `cargo test` builds it)",
-        path.display()
-    );
-    path
-}
+use util::example_process::{Example, Finished};
+use util::{connect, PATIENCE};
 
-/// The example process; killed on drop so that a failing test never leaks it.
-struct Example {
-    child: Option<Child>,
-}
-
-impl Example {
-    fn spawn(args: &[&str]) -> Example {
-        let child = Command::new(example_path())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        Example { child: Some(child) }
-    }
-
-    /// Starts a server on a free port and returns it with its address, read from the one line
-    /// it prints.
-    fn serve() -> (Example, SocketAddr) {
-        let mut example = Example::spawn(&["--addr", "127.0.0.1:0"]);
-        let stdout = example.child.as_mut().unwrap().stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut line = String::new();
-            let result = BufReader::new(stdout).read_line(&mut line).map(|_| line);
-            let _ = tx.send(result);
-        });
-        let line = rx
-            .recv_timeout(PATIENCE)
-            .expect("no `listening on` line in time")
-            .unwrap();
-        let addr = line
-            .strip_prefix("listening on ")
-            .and_then(|rest| rest.trim_end().parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-        (example, addr)
-    }
-
-    fn pid(&self) -> libc::pid_t {
-        self.child.as_ref().unwrap().id() as libc::pid_t
-    }
-
-    fn signal(&self, signal: libc::c_int) {
-        // SAFETY: `kill` has no memory-safety preconditions; the pid is our child, not yet
-        // reaped, so it cannot belong to another process.
-        let rc = unsafe { libc::kill(self.pid(), signal) };
-        assert_eq!(rc, 0);
-    }
-
-    /// Waits for the process to exit (killing it after [`PATIENCE`]) and returns its output.
-    fn finish(mut self) -> Output {
-        let child = self.child.take().unwrap();
-        let pid = child.id() as libc::pid_t;
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let _ = tx.send(child.wait_with_output());
-        });
-        match rx.recv_timeout(PATIENCE) {
-            Ok(output) => output.unwrap(),
-            Err(_) => {
-                // SAFETY: as in `signal`; the waiting thread reaps it afterwards.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-                panic!("select_echo did not exit within {PATIENCE:?}");
-            }
-        }
-    }
-}
-
-impl Drop for Example {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-fn connect(addr: SocketAddr) -> TcpStream {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    stream.set_write_timeout(Some(PATIENCE)).unwrap();
-    stream
+/// Starts `select_echo` on a free port; returns it with the address from its ready line.
+fn serve() -> (Example, SocketAddr) {
+    Example::serve("select_echo", &[])
 }
 
 /// Connects with a small receive buffer, so that a large echo cannot be written at once: the
@@ -156,7 +59,7 @@ fn reset(stream: TcpStream) {
 
 #[test]
 fn echoes_concurrent_clients_survives_resets_and_exits_0_on_sigterm() {
-    let (server, addr) = Example::serve();
+    let (server, addr) = serve();
     let mut big = connect_slow_reader(addr);
     let mut small = [connect(addr), connect(addr)];
 
@@ -192,25 +95,20 @@ fn echoes_concurrent_clients_survives_resets_and_exits_0_on_sigterm() {
 
     server.signal(libc::SIGTERM);
     let output = server.finish();
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", output.stderr);
 }
 
 #[test]
 fn sigint_also_exits_0() {
-    let (server, addr) = Example::serve();
+    let (server, addr) = serve();
     check_echo(&mut connect(addr), b"hello\n");
     server.signal(libc::SIGINT);
     assert_eq!(server.finish().status.code(), Some(0));
 }
 
 /// Asserts that the example failed with `code` and said why in exactly one line.
-fn assert_one_line_failure(output: &Output, code: i32, expected: &str) {
-    let stderr = String::from_utf8_lossy(&output.stderr);
+fn assert_one_line_failure(output: &Finished, code: i32, expected: &str) {
+    let stderr = &output.stderr;
     assert_eq!(output.status.code(), Some(code), "stderr: {stderr}");
     assert_eq!(stderr.lines().count(), 1, "stderr: {stderr}");
     assert!(stderr.starts_with("select_echo: "), "stderr: {stderr}");
@@ -223,16 +121,16 @@ fn assert_one_line_failure(output: &Output, code: i32, expected: &str) {
 fn port_in_use_is_one_line_and_exit_1() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let output = Example::spawn(&["--addr", &addr]).finish();
+    let output = Example::spawn("select_echo", &["--addr", &addr]).finish();
     assert_one_line_failure(&output, 1, &format!("cannot listen on {addr}"));
 }
 
 #[test]
 fn bad_address_is_one_line_and_exit_1() {
     for bad in ["nonsense", "127.0.0.1:99999", "127.0.0.1"] {
-        let output = Example::spawn(&["--addr", bad]).finish();
+        let output = Example::spawn("select_echo", &["--addr", bad]).finish();
         assert_one_line_failure(&output, 1, "bad address");
     }
-    let output = Example::spawn(&["--port", "1"]).finish();
+    let output = Example::spawn("select_echo", &["--port", "1"]).finish();
     assert_one_line_failure(&output, 2, "usage");
 }

@@ -14,6 +14,7 @@ use socketserver::{
     TcpServer, TcpSocket,
 };
 
+pub mod example_process;
 pub mod transports;
 
 /// The line Python's suite sends.
