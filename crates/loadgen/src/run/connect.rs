@@ -9,7 +9,7 @@
 use std::io::{self, Read};
 use std::time::{Duration, Instant};
 
-use super::{exchange, payload, receive, send, Clock, Live, Outcome, WINDOW};
+use super::{exchange, payload, receive, send, Claim, Clock, Live, Outcome, WINDOW};
 use crate::args::Config;
 use crate::target::Stream;
 
@@ -20,15 +20,15 @@ const BACKOFF: Duration = Duration::from_millis(10);
 pub fn worker(config: &Config, clock: &Clock, loops: usize, live: &Live) -> Outcome {
     let message = payload(config.size);
     let mut reply = vec![0; config.size];
-    let mut open: Vec<(Stream, Instant)> = Vec::with_capacity(loops);
+    let mut open: Vec<(Stream, Instant, Claim)> = Vec::with_capacity(loops);
     let mut out = Outcome::default();
 
     while !clock.over() && !live.exhausted() {
         let mut completed = 0;
         for _ in 0..loops {
-            if !live.claim(clock) {
+            let Some(claim) = live.claim(clock) else {
                 break;
-            }
+            };
             let started = Instant::now();
             let stream = match config.target.connect(config.timeout) {
                 Ok(stream) => stream,
@@ -40,14 +40,14 @@ pub fn worker(config: &Config, clock: &Clock, loops: usize, live: &Live) -> Outc
             if config.size <= WINDOW {
                 let mut stream = stream;
                 match send(&mut stream, &message) {
-                    Ok(()) => open.push((stream, started)),
+                    Ok(()) => open.push((stream, started, claim)),
                     Err(e) => out.error("write", &e),
                 }
             } else {
-                open.push((stream, started));
+                open.push((stream, started, claim));
             }
         }
-        for (mut stream, started) in open.drain(..) {
+        for (mut stream, started, claim) in open.drain(..) {
             let result = if config.size <= WINDOW {
                 receive(&mut stream, &message, &mut reply)
             } else {
@@ -55,7 +55,7 @@ pub fn worker(config: &Config, clock: &Clock, loops: usize, live: &Live) -> Outc
             };
             match result.and_then(|()| close(&mut stream)) {
                 Ok(()) => {
-                    out.done(started, clock);
+                    out.done(claim, started);
                     completed += 1;
                 }
                 Err(e) => {

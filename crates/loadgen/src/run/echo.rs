@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{exchange, payload, receive, send, Clock, Live, Outcome, WINDOW};
+use super::{exchange, payload, receive, send, Claim, Clock, Live, Outcome, WINDOW};
 use crate::args::Config;
 use crate::target::Stream;
 
@@ -37,15 +37,16 @@ pub fn worker(
 ) -> Outcome {
     let message = payload(config.size);
     let mut reply = vec![0; config.size];
-    let mut sent: Vec<Option<Instant>> = vec![None; conns.len()];
+    // Each connection's message in flight: when it was written, and its claim.
+    let mut sent: Vec<Option<(Instant, Claim)>> = vec![None; conns.len()];
     let mut out = Outcome::default();
 
     while !clock.over() && !live.exhausted() {
         let mut completed = 0;
         for (conn, sent) in conns.iter_mut().zip(sent.iter_mut()) {
-            if !live.claim(clock) {
+            let Some(claim) = live.claim(clock) else {
                 break;
-            }
+            };
             if conn.is_none() {
                 match config.target.connect(config.timeout) {
                     Ok(stream) => *conn = Some(stream),
@@ -61,7 +62,7 @@ pub fn worker(
             let started = Instant::now();
             if config.size <= WINDOW {
                 match send(stream, &message) {
-                    Ok(()) => *sent = Some(started),
+                    Ok(()) => *sent = Some((started, claim)),
                     Err(e) => {
                         out.error("write", &e);
                         *conn = None;
@@ -70,7 +71,7 @@ pub fn worker(
             } else {
                 match exchange(stream, &message, &mut reply) {
                     Ok(()) => {
-                        out.done(started, clock);
+                        out.done(claim, started);
                         completed += 1;
                     }
                     Err(e) => {
@@ -84,12 +85,12 @@ pub fn worker(
             }
         }
         for (conn, sent) in conns.iter_mut().zip(sent.iter_mut()) {
-            let (Some(stream), Some(started)) = (conn.as_mut(), sent.take()) else {
+            let (Some(stream), Some((started, claim))) = (conn.as_mut(), sent.take()) else {
                 continue;
             };
             match receive(stream, &message, &mut reply) {
                 Ok(()) => {
-                    out.done(started, clock);
+                    out.done(claim, started);
                     completed += 1;
                 }
                 Err(e) => {

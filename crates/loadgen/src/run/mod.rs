@@ -35,7 +35,7 @@ pub const WINDOW: usize = 32 * 1024;
 /// The run's schedule, shared by every generator thread.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
-    /// Messages sent from here on are measured (the end of the warm-up).
+    /// Requests claimed from here on are measured (the end of the warm-up).
     pub measure_from: Instant,
     /// No round starts after this.
     pub end: Instant,
@@ -83,20 +83,47 @@ impl Live {
         }
     }
 
-    /// Takes one request from the `--requests` budget before starting it: `false` when the
-    /// budget is spent. Warm-up requests are not measured, so they take nothing.
-    pub fn claim(&self, clock: &Clock) -> bool {
-        if !self.limited || Instant::now() < clock.measure_from {
-            return true;
+    /// Claims the next request before it starts: `None` when the `--requests` budget is spent.
+    ///
+    /// Whether the request is measured is decided here, once, and the [`Claim`] carries that
+    /// decision to the request's completion ([`Outcome::done`]). A request claimed in the
+    /// warm-up takes nothing from the budget and is never counted, even if it is written or
+    /// completes after the warm-up has ended; a measured request takes one from the budget.
+    /// So a run with `--requests N` counts exactly the N measured claims that complete.
+    pub fn claim(&self, clock: &Clock) -> Option<Claim> {
+        self.claim_at(clock, Instant::now())
+    }
+
+    /// [`Live::claim`] at `now`.
+    fn claim_at(&self, clock: &Clock, now: Instant) -> Option<Claim> {
+        if now < clock.measure_from {
+            return Some(Claim { measured: false });
         }
-        self.remaining
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-            .is_ok()
+        if self.limited {
+            self.remaining
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .ok()?;
+        }
+        Some(Claim { measured: true })
     }
 
     /// Whether the `--requests` budget is spent, so the run is over.
     pub fn exhausted(&self) -> bool {
         self.limited && self.remaining.load(Ordering::Relaxed) == 0
+    }
+}
+
+/// A request [`Live::claim`] let start, and whether it is measured (decided when claimed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub struct Claim {
+    measured: bool,
+}
+
+impl Claim {
+    /// Whether the request is measured (claimed after the warm-up, from the budget if any).
+    pub fn measured(self) -> bool {
+        self.measured
     }
 }
 
@@ -132,9 +159,9 @@ impl Outcome {
         }
     }
 
-    /// Records a message sent at `sent` that completed now, if it falls in the measured window.
-    pub fn done(&mut self, sent: Instant, clock: &Clock) -> bool {
-        if sent < clock.measure_from {
+    /// Records a request, sent at `sent`, that completed now, if its claim is measured.
+    pub fn done(&mut self, claim: Claim, sent: Instant) -> bool {
+        if !claim.measured {
             return false;
         }
         let now = Instant::now();
@@ -363,7 +390,104 @@ fn check(message: &[u8], reply: &[u8]) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::shares;
+    use std::sync::Barrier;
+    use std::time::{Duration, Instant};
+
+    use super::{shares, Claim, Clock, Live, Outcome};
+
+    fn clock(base: Instant, warmup_ms: u64) -> Clock {
+        Clock {
+            measure_from: base + Duration::from_millis(warmup_ms),
+            end: base + Duration::from_secs(3600),
+        }
+    }
+
+    /// The interleaving behind the flaky `requests_stops_the_run_at_an_exact_count`: a
+    /// request is claimed in the warm-up (taking nothing from the budget), but its write is
+    /// timestamped after the warm-up ended and it completes then. It must not be counted, or
+    /// the run counts the budget plus the warm-up stragglers.
+    #[test]
+    fn a_request_claimed_in_the_warmup_is_not_counted_when_it_finishes_after_it() {
+        let base = Instant::now();
+        let clock = clock(base, 100);
+        let live = Live::new(Some(2));
+        let mut out = Outcome::default();
+
+        let warm = live.claim_at(&clock, base + Duration::from_millis(99));
+        assert_eq!(warm, Some(Claim { measured: false }));
+        // Written (and completed) after the warm-up ended.
+        let written = base + Duration::from_millis(150);
+        let straggler = (warm.unwrap(), written);
+
+        let first = live
+            .claim_at(&clock, base + Duration::from_millis(100))
+            .unwrap();
+        let second = live
+            .claim_at(&clock, base + Duration::from_millis(101))
+            .unwrap();
+        assert!(first.measured() && second.measured());
+        assert_eq!(
+            live.claim_at(&clock, base + Duration::from_millis(102)),
+            None
+        );
+        assert!(live.exhausted());
+
+        // The straggler finishes between the measured ones.
+        assert!(out.done(first, base + Duration::from_millis(100)));
+        assert!(!out.done(straggler.0, straggler.1));
+        assert!(out.done(second, base + Duration::from_millis(101)));
+        assert_eq!(out.requests, 2);
+    }
+
+    #[test]
+    fn without_a_budget_only_measured_claims_are_counted() {
+        let base = Instant::now();
+        let clock = clock(base, 100);
+        let live = Live::new(None);
+        let mut out = Outcome::default();
+        let warm = live.claim_at(&clock, base).unwrap();
+        assert!(!out.done(warm, base + Duration::from_millis(200)));
+        for ms in 100..110 {
+            let claim = live
+                .claim_at(&clock, base + Duration::from_millis(ms))
+                .unwrap();
+            assert!(out.done(claim, base + Duration::from_millis(ms)));
+        }
+        assert!(!live.exhausted());
+        assert_eq!(out.requests, 10);
+    }
+
+    /// Threads claim and finish requests as fast as they can across the end of the warm-up,
+    /// in whatever order the scheduler picks: exactly the budget is counted.
+    #[test]
+    fn threads_racing_across_the_end_of_the_warmup_count_exactly_the_budget() {
+        const BUDGET: u64 = 1000;
+        for _ in 0..20 {
+            let live = Live::new(Some(BUDGET));
+            let barrier = Barrier::new(4);
+            let clock = clock(Instant::now(), 2);
+            let counted: u64 = std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..4)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut out = Outcome::default();
+                            barrier.wait();
+                            while !live.exhausted() && !clock.over() {
+                                let Some(claim) = live.claim(&clock) else {
+                                    break;
+                                };
+                                std::thread::yield_now();
+                                out.done(claim, Instant::now());
+                            }
+                            out.requests
+                        })
+                    })
+                    .collect();
+                workers.into_iter().map(|w| w.join().unwrap()).sum()
+            });
+            assert_eq!(counted, BUDGET);
+        }
+    }
 
     #[test]
     fn connections_are_spread_evenly() {

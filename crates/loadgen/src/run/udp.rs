@@ -7,7 +7,7 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::{payload, Clock, Live, Outcome};
+use super::{payload, Claim, Clock, Live, Outcome};
 use crate::args::Config;
 use crate::target::Datagram;
 
@@ -24,16 +24,17 @@ pub fn worker(config: &Config, clock: &Clock, slots: usize, live: &Live) -> Outc
     let mut message = payload(config.size);
     let mut reply = vec![0; config.size.max(1) + 1];
     let mut sockets: Vec<Option<Datagram>> = (0..slots).map(|_| None).collect();
-    let mut pending: Vec<Option<(u64, Instant)>> = vec![None; slots];
+    // Each socket's datagram in flight: its sequence number, when it was sent, and its claim.
+    let mut pending: Vec<Option<(u64, Instant, Claim)>> = vec![None; slots];
     let mut next_seq: u64 = 0;
     let mut out = Outcome::default();
 
     while !clock.over() && !live.exhausted() {
         let mut completed = 0;
         for (socket, pending) in sockets.iter_mut().zip(pending.iter_mut()) {
-            if !live.claim(clock) {
+            let Some(claim) = live.claim(clock) else {
                 break;
-            }
+            };
             if socket.is_none() {
                 match config.target.datagram(config.timeout) {
                     Ok(s) => *socket = Some(s),
@@ -50,7 +51,7 @@ pub fn worker(config: &Config, clock: &Clock, slots: usize, live: &Live) -> Outc
             }
             let sent = Instant::now();
             match s.send(&message) {
-                Ok(n) if n == message.len() => *pending = Some((next_seq, sent)),
+                Ok(n) if n == message.len() => *pending = Some((next_seq, sent, claim)),
                 Ok(_) => out.error("send", &io::Error::other("datagram truncated")),
                 Err(e) => {
                     out.error("send", &e);
@@ -59,16 +60,16 @@ pub fn worker(config: &Config, clock: &Clock, slots: usize, live: &Live) -> Outc
             }
         }
         for (socket, pending) in sockets.iter_mut().zip(pending.iter_mut()) {
-            let (Some(s), Some((seq, sent))) = (socket.as_ref(), pending.take()) else {
+            let (Some(s), Some((seq, sent, claim))) = (socket.as_ref(), pending.take()) else {
                 continue;
             };
             match wait_reply(s, seq, config, &message, &mut reply) {
                 Ok(true) if sent.elapsed() <= config.timeout => {
-                    out.done(sent, clock);
+                    out.done(claim, sent);
                     completed += 1;
                 }
                 Ok(_) => {
-                    if sent >= clock.measure_from {
+                    if claim.measured() {
                         out.lost += 1;
                     }
                     if clock.over() {
