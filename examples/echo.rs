@@ -4,8 +4,9 @@
 //! Run:   cargo run --release --example echo [-- OPTIONS]
 //!
 //!   --addr HOST:PORT        TCP (or, with --udp, UDP) address; default 127.0.0.1:9999
-//!   --mode MODE             threading (default) | sequential | forking | pool
-//!   --workers N             pool size with --mode pool; default: the number of CPUs × 4
+//!   --mode MODE             threading (default) | sequential | forking | pool | event
+//!   --workers N             pool size with --mode pool (default: CPUs × 4); loop threads
+//!                           with --mode event (default: CPUs)
 //!   --udp                   serve UDP datagrams at --addr instead of TCP
 //!   --unix PATH             serve a Unix stream socket at PATH instead
 //!   --unix-dgram PATH       serve a Unix datagram socket at PATH instead
@@ -14,6 +15,10 @@
 //!        nc -u 127.0.0.1 9999               (with --udp)
 //!        nc -U /tmp/echo.sock               (with --unix /tmp/echo.sock)
 //!   or:  python3 -c "import socket; s=socket.create_connection(('127.0.0.1',9999)); s.sendall(b'hi'); print(s.recv(2))"
+//!
+//! In --mode pool a connection holds a worker only while a message is in flight: between
+//! messages it is parked (StreamRequest::park). In --mode event the echo is a Protocol
+//! (asyncio-style callbacks) on event-loop threads. Event mode serves TCP and --unix only.
 //!
 //! Once listening it prints exactly one line to stdout, `listening on ADDR` (the real port when
 //! port 0 was asked for; the path for Unix sockets). SIGINT or SIGTERM shuts it down and it
@@ -27,13 +32,16 @@ use std::io;
 
 use std::process::ExitCode;
 
+use std::io::BufRead;
+
 use socketserver::{
-    BaseServer, DatagramRequest, DatagramSocket, Dispatch, Error, ForkingMixIn, RequestHandler,
-    Sequential, StreamOptions, StreamRequest, StreamSocket, TcpServer, TcpSocket, ThreadPool,
-    ThreadingMixIn, UdpSocket, UnixDatagramSocket, UnixStreamSocket,
+    BaseServer, Callbacks, Connection, DatagramRequest, DatagramSocket, Dispatch, Error, EventLoop,
+    ForkingMixIn, Protocol, RequestHandler, Sequential, StreamOptions, StreamRequest, StreamSocket,
+    TcpServer, TcpSocket, ThreadPool, ThreadingMixIn, UdpSocket, UnixDatagramSocket,
+    UnixStreamSocket,
 };
 
-const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool] [--workers N] [--udp | --unix PATH | --unix-dgram PATH]";
+const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--udp | --unix PATH | --unix-dgram PATH]";
 
 /// Echoes a stream until the client closes it.
 #[derive(Clone)]
@@ -42,6 +50,41 @@ struct StreamEcho;
 impl<S: StreamSocket> RequestHandler<StreamRequest<S>> for StreamEcho {
     fn handle(&mut self, request: &mut StreamRequest<S>) -> io::Result<()> {
         io::copy(&mut request.rfile, &mut request.wfile)?;
+        Ok(())
+    }
+}
+
+/// Echoes what has arrived, then parks until more does: a pool worker is held only while a
+/// message is in flight.
+#[derive(Clone)]
+struct ParkingEcho;
+
+impl<S: StreamSocket> RequestHandler<StreamRequest<S>> for ParkingEcho {
+    fn setup(&mut self, request: &mut StreamRequest<S>) -> io::Result<()> {
+        request.park();
+        Ok(())
+    }
+
+    fn handle(&mut self, request: &mut StreamRequest<S>) -> io::Result<()> {
+        let data = request.rfile.fill_buf()?;
+        if data.is_empty() {
+            return Ok(()); // the client closed: the connection ends
+        }
+        let n = data.len();
+        io::Write::write_all(&mut request.wfile, data)?;
+        request.rfile.consume(n);
+        request.park();
+        Ok(())
+    }
+}
+
+/// The echo as event-loop callbacks.
+#[derive(Clone)]
+struct EchoProtocol;
+
+impl<S: StreamSocket> Protocol<S> for EchoProtocol {
+    fn data_received(&mut self, conn: &mut Connection<'_, S>, data: &[u8]) -> io::Result<()> {
+        conn.write(data);
         Ok(())
     }
 }
@@ -80,12 +123,19 @@ where
     common::serve_until_signal(&mut server, &shown(&bound))
 }
 
-/// Builds the server for `transport` with strategy `M`, configured by `configure`.
-fn run<M: Dispatch + Default>(
+/// Builds the server for `transport` with strategy `M`, configured by `configure`, echoing
+/// streams with `stream`.
+fn run<M, E>(
     transport: &Transport,
     address: &str,
+    stream: E,
     configure: impl Fn(&mut M),
-) -> Result<(), String> {
+) -> Result<(), String>
+where
+    M: Dispatch + Default,
+    E: RequestHandler<StreamRequest<std::net::TcpStream>>
+        + RequestHandler<StreamRequest<std::os::unix::net::UnixStream>>,
+{
     fn configured<S: TcpServer, M: Dispatch, H>(
         server: Result<BaseServer<S, M, H>, Error>,
         configure: impl Fn(&mut M),
@@ -104,7 +154,7 @@ fn run<M: Dispatch + Default>(
     match transport {
         Transport::Tcp => {
             let server = configured(
-                BaseServer::<TcpSocket, M, _>::new(address, StreamEcho),
+                BaseServer::<TcpSocket, M, _>::new(address, stream),
                 configure,
             );
             let server = server.map(|mut server| {
@@ -127,7 +177,7 @@ fn run<M: Dispatch + Default>(
         ),
         Transport::Unix(path) => serve(
             configured(
-                BaseServer::<UnixStreamSocket, M, _>::new(path, StreamEcho),
+                BaseServer::<UnixStreamSocket, M, _>::new(path, stream),
                 configure,
             ),
             path_of,
@@ -182,21 +232,52 @@ fn main() -> ExitCode {
     }
     let result = match mode.as_str() {
         // On a signal, exit without waiting for clients that are still connected.
-        "threading" => run(&transport, &address, |threading: &mut ThreadingMixIn| {
-            threading.set_daemon_threads(true);
-        }),
-        "sequential" => run(&transport, &address, |_: &mut Sequential| {}),
-        "forking" => run(&transport, &address, |forking: &mut ForkingMixIn| {
-            // On a signal, exit without waiting for children still serving clients.
-            forking.set_block_on_close(false);
-        }),
-        "pool" => run(&transport, &address, |pool: &mut ThreadPool| {
-            if let Some(n) = workers {
-                pool.set_workers(n).set_queue_size(n);
+        "threading" => run(
+            &transport,
+            &address,
+            StreamEcho,
+            |threading: &mut ThreadingMixIn| {
+                threading.set_daemon_threads(true);
+            },
+        ),
+        "sequential" => run(&transport, &address, StreamEcho, |_: &mut Sequential| {}),
+        "forking" => run(
+            &transport,
+            &address,
+            StreamEcho,
+            |forking: &mut ForkingMixIn| {
+                // On a signal, exit without waiting for children still serving clients.
+                forking.set_block_on_close(false);
+            },
+        ),
+        "pool" => run(
+            &transport,
+            &address,
+            ParkingEcho,
+            |pool: &mut ThreadPool| {
+                if let Some(n) = workers {
+                    pool.set_workers(n).set_queue_size(n);
+                }
+                // On a signal, exit without draining connections that are still open.
+                pool.set_block_on_close(false);
+            },
+        ),
+        "event" => {
+            if matches!(transport, Transport::Udp | Transport::UnixDatagram(_)) {
+                eprintln!("echo: --mode event serves stream sockets (TCP or --unix), not datagrams; {USAGE}");
+                return ExitCode::from(2);
             }
-            // On a signal, exit without draining connections that are still open.
-            pool.set_block_on_close(false);
-        }),
+            run(
+                &transport,
+                &address,
+                Callbacks::new(EchoProtocol),
+                |event: &mut EventLoop| {
+                    if let Some(n) = workers {
+                        event.set_workers(n);
+                    }
+                },
+            )
+        }
         other => {
             eprintln!("echo: unknown mode {other:?}; {USAGE}");
             return ExitCode::from(2);

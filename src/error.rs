@@ -87,6 +87,15 @@ pub enum Error {
     /// The dispatch strategy could not start the request (e.g. no thread could be spawned).
     #[error("cannot dispatch the request: {0}; the system is out of threads or processes")]
     Dispatch(#[source] io::Error),
+    /// A connection waiting for input sent nothing for its
+    /// [`idle_timeout`](crate::StreamOptions::idle_timeout) and was closed. Given to
+    /// [`Protocol::connection_lost`](crate::Protocol::connection_lost) as the reason; not
+    /// reported through `handle_error` (it is the server's policy at work, not a failure).
+    #[error("the peer sent nothing for {after:?} and the connection was closed; raise StreamOptions::idle_timeout to allow longer silences")]
+    IdleTimeout {
+        /// The timeout that passed.
+        after: std::time::Duration,
+    },
     /// Any other OS error, e.g. from the selector that the loop waits in.
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -133,6 +142,7 @@ impl From<Error> for io::Error {
             Error::Closed | Error::NotActivated => io::ErrorKind::NotConnected,
             Error::HandlerPanicked { .. } => io::ErrorKind::Other,
             Error::DatagramTooLarge { .. } => io::ErrorKind::InvalidData,
+            Error::IdleTimeout { .. } => io::ErrorKind::TimedOut,
         };
         io::Error::new(kind, error)
     }

@@ -126,8 +126,10 @@
 
 mod dispatch;
 mod error;
+mod event;
 mod handler;
 mod hooks;
+mod reactor;
 mod request;
 mod server;
 mod shutdown;
@@ -135,9 +137,10 @@ mod sys;
 mod transport;
 
 pub use dispatch::{
-    Dispatch, ForkingMixIn, Job, LoopWaker, Sequential, ThreadPool, ThreadingMixIn,
+    Dispatch, ForkingMixIn, Job, LoopWaker, Ran, Sequential, ThreadPool, ThreadingMixIn,
 };
 pub use error::Error;
+pub use event::{Callbacks, Connection, EventLoop, EventSession, Protocol, SessionParts};
 pub use handler::{
     DatagramRequest, DatagramSocket, PeerCredentials, RequestHandler, SocketHalf, SocketReader,
     StreamOptions, StreamRequest, StreamSocket,
@@ -217,3 +220,15 @@ pub type PoolUnixStreamServer<H, K = DefaultHooks> = BaseServer<UnixStreamSocket
 /// A Unix datagram server whose datagrams are handled by a fixed [`ThreadPool`].
 pub type PoolUnixDatagramServer<H, K = DefaultHooks> =
     BaseServer<UnixDatagramSocket, ThreadPool, H, K>;
+
+/// A TCP server whose connections are [`Protocol`] callbacks on an [`EventLoop`] (asyncio's
+/// `loop.create_server(protocol_factory, host, port)`).
+#[doc(alias = "create_server")]
+#[doc(alias = "asyncio.start_server")]
+pub type EventTcpServer<P, K = DefaultHooks> = BaseServer<TcpSocket, EventLoop, Callbacks<P>, K>;
+
+/// A Unix stream server whose connections are [`Protocol`] callbacks on an [`EventLoop`]
+/// (asyncio's `loop.create_unix_server`).
+#[doc(alias = "create_unix_server")]
+pub type EventUnixStreamServer<P, K = DefaultHooks> =
+    BaseServer<UnixStreamSocket, EventLoop, Callbacks<P>, K>;

@@ -2,6 +2,8 @@
 
 use std::fmt::Debug;
 use std::io;
+use std::os::fd::BorrowedFd;
+use std::time::Duration;
 
 use crate::ShutdownHandle;
 
@@ -51,4 +53,30 @@ pub trait Request: Send + Sized + 'static {
 
     /// Closes the request without a shutdown (e.g. the parent's copy after a fork).
     fn close_request(self);
+
+    /// Takes back the handler's request to park (see
+    /// [`StreamRequest::park`](crate::StreamRequest::park)): `true` once after the handler
+    /// asked. Called by the framework after `setup` and after each `handle`. Default: `false`,
+    /// a request type that cannot park.
+    fn take_park_request(&mut self) -> bool {
+        false
+    }
+
+    /// The connection's descriptor, watched for input while the request is parked. Default:
+    /// `None`.
+    fn parking_fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+
+    /// Whether input is already buffered (a parked request with buffered input runs again at
+    /// once). Default: `false`.
+    fn has_buffered_input(&self) -> bool {
+        false
+    }
+
+    /// How long the request may wait for input while parked before it is closed. Default:
+    /// `None`, no limit.
+    fn idle_timeout(&self) -> Option<Duration> {
+        None
+    }
 }

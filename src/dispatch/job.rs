@@ -1,24 +1,58 @@
 //! [`Job`]: one accepted request on its way through a dispatch strategy.
 
-use std::os::fd::RawFd;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
+use std::time::Duration;
 
+use crate::event::{EventSession, SessionParts};
 use crate::handler::RequestHandler;
 use crate::hooks::ServerHooks;
 use crate::request::Request;
+use crate::sys;
 use crate::Error;
 
 /// One verified request, ready to run. Strategies end every job exactly once, by one of the
-/// three consuming methods.
+/// consuming methods: [`run`](Self::run), [`fail`](Self::fail), [`close`](Self::close), or —
+/// for a job its handler parked — [`run_until_parked`](Self::run_until_parked) again or
+/// [`end_parked`](Self::end_parked).
 pub trait Job: Send + 'static {
     /// A number unique within the server, for thread names and logs.
     fn id(&self) -> u64;
 
-    /// Serves the request: Python's `finish_request` (the handler's `setup`, `handle`,
-    /// `finish`), then `handle_error` on failure, then `shutdown_request`. Panics in the handler
+    /// Serves the request for its whole life: Python's `finish_request` (the handler's
+    /// `setup`, `handle`, `finish`), then `handle_error` on failure, then `shutdown_request`.
+    /// When the handler [parks](crate::StreamRequest::park) the connection, this waits for
+    /// input in place (the thread stays busy) and calls `handle` again. Panics in the handler
     /// or the hooks are caught; this never unwinds. Returns whether the request succeeded.
     fn run(self) -> bool;
+
+    /// Serves the request until it ends or its handler parks it. A new job runs `setup` first;
+    /// a parked one continues with `handle`. A job parked while `rfile` holds unread bytes runs
+    /// on at once. Returns [`Ran::Parked`] with the job when it waits for input: the strategy
+    /// watches [`parked_fd`](Self::parked_fd) and calls this again when it is readable.
+    fn run_until_parked(self) -> Ran<Self>
+    where
+        Self: Sized;
+
+    /// The connection's descriptor while the job is parked.
+    fn parked_fd(&self) -> Option<BorrowedFd<'_>>;
+
+    /// How long a parked job may wait for input before [`end_parked`](Self::end_parked) with a
+    /// timeout ([`StreamOptions::idle_timeout`](crate::StreamOptions::idle_timeout)).
+    fn idle_timeout(&self) -> Option<Duration>;
+
+    /// Ends a parked job without running `handle` again: `finish`, then `shutdown_request`.
+    /// `timed_out` says the peer stayed silent past the idle timeout (logged); otherwise the
+    /// server is closing.
+    fn end_parked(self, timed_out: bool);
+
+    /// Hands the request to an event loop if its handler is made of callbacks
+    /// ([`Callbacks`](crate::Callbacks)); gives the job back otherwise. Used by
+    /// [`EventLoop`](crate::EventLoop).
+    fn into_event_session(self) -> Result<EventSession, Self>
+    where
+        Self: Sized;
 
     /// The listening socket's descriptor, for a forked child to close before serving (so a
     /// long-lived child does not keep the server's port or path open); `None` when the request
@@ -33,6 +67,15 @@ pub trait Job: Send + 'static {
     fn close(self);
 }
 
+/// What [`Job::run_until_parked`] did.
+#[derive(Debug)]
+pub enum Ran<J> {
+    /// The request ended (and was shut down); `true` if it succeeded.
+    Finished(bool),
+    /// The handler parked the connection: the job waits for input.
+    Parked(J),
+}
+
 /// The job the server builds: a request, a clone of the handler prototype, the hooks.
 pub(crate) struct RequestJob<R, H, K> {
     pub(crate) id: u64,
@@ -40,6 +83,16 @@ pub(crate) struct RequestJob<R, H, K> {
     pub(crate) handler: H,
     pub(crate) hooks: Arc<K>,
     pub(crate) listener: Option<RawFd>,
+    /// `setup` has run (the job was parked at least once).
+    pub(crate) started: bool,
+}
+
+/// How far one turn of a request got.
+enum Turn {
+    /// The handler parked the connection.
+    Parked,
+    /// The request is over: the first failure, if any, after `finish` and `complete`.
+    Over(Result<(), Error>),
 }
 
 impl<R, H, K> RequestJob<R, H, K>
@@ -48,14 +101,58 @@ where
     H: RequestHandler<R>,
     K: ServerHooks<R>,
 {
-    /// Python's `finish_request`, with its exact `setup`/`finish` contract; returns the first
-    /// failure.
-    fn finish_request(&mut self) -> Result<(), Error> {
+    pub(crate) fn new(
+        id: u64,
+        request: R,
+        handler: H,
+        hooks: Arc<K>,
+        listener: Option<RawFd>,
+    ) -> Self {
+        RequestJob {
+            id,
+            request,
+            handler,
+            hooks,
+            listener,
+            started: false,
+        }
+    }
+
+    /// One turn of Python's `finish_request`, with its exact `setup`/`finish` contract: `setup`
+    /// (first turn only), then `handle` until it returns without parking or input runs out.
+    fn turn(&mut self) -> Turn {
         let request = &mut self.request;
         let handler = &mut self.handler;
-        request.prepare()?;
-        catch(|| handler.setup(request))?;
-        let handled = catch(|| handler.handle(request));
+        if !self.started {
+            self.started = true;
+            if let Err(error) = request.prepare() {
+                return Turn::Over(Err(error));
+            }
+            if let Err(error) = catch(|| handler.setup(request)) {
+                request.take_park_request();
+                return Turn::Over(Err(error));
+            }
+            if request.take_park_request() && !request.has_buffered_input() {
+                return Turn::Parked;
+            }
+        }
+        loop {
+            let handled = catch(|| handler.handle(request));
+            let parks = request.take_park_request();
+            if handled.is_ok() && parks {
+                if request.has_buffered_input() {
+                    continue;
+                }
+                return Turn::Parked;
+            }
+            return Turn::Over(self.finish_after(handled));
+        }
+    }
+
+    /// `finish` and `complete` after `handle`, returning the first failure.
+    fn finish_after(&mut self, handled: Result<(), Error>) -> Result<(), Error> {
+        let request = &mut self.request;
+        let handler = &mut self.handler;
         let finished = catch(|| handler.finish(request));
         let completed = request.complete().map_err(Error::Handler);
         if let Some(later) = finished.as_ref().err().or(completed.as_ref().err()) {
@@ -66,12 +163,26 @@ where
         handled.and(finished).and(completed)
     }
 
+    /// Reports the outcome and shuts the request down.
+    fn conclude(self, outcome: Result<(), Error>) -> bool {
+        if let Err(error) = &outcome {
+            self.report(error);
+        }
+        tracing::debug!(conn_id = self.id, "request done");
+        self.request.shutdown_request();
+        outcome.is_ok()
+    }
+
     fn report(&self, error: &Error) {
         let hooks = &self.hooks;
         let request = &self.request;
         if panic::catch_unwind(AssertUnwindSafe(|| hooks.handle_error(request, error))).is_err() {
             tracing::error!(peer = ?request.client_address(), %error, "handle_error panicked while reporting");
         }
+    }
+
+    fn span(&self) -> tracing::Span {
+        tracing::info_span!("request", conn_id = self.id, peer = ?self.request.client_address())
     }
 }
 
@@ -97,16 +208,92 @@ where
         self.listener
     }
 
-    fn run(mut self) -> bool {
-        let span = tracing::info_span!("request", conn_id = self.id, peer = ?self.request.client_address());
-        let _entered = span.enter();
-        let outcome = self.finish_request();
-        if let Err(error) = &outcome {
-            self.report(error);
+    fn run(self) -> bool {
+        let mut job = self;
+        loop {
+            match job.run_until_parked() {
+                Ran::Finished(ok) => return ok,
+                Ran::Parked(parked) => job = parked,
+            }
+            // Parked on a strategy that keeps its thread: wait for input here.
+            let timeout = job.idle_timeout();
+            let ready = match job.parked_fd() {
+                Some(fd) => sys::wait_readable(fd, timeout),
+                None => Ok(true),
+            };
+            match ready {
+                Ok(true) => {}
+                Ok(false) => {
+                    job.end_parked(true);
+                    return true;
+                }
+                Err(error) => {
+                    let outcome = job.finish_after(Err(Error::Handler(error)));
+                    return job.conclude(outcome);
+                }
+            }
         }
-        tracing::debug!(conn_id = self.id, "request done");
-        self.request.shutdown_request();
-        outcome.is_ok()
+    }
+
+    fn run_until_parked(mut self) -> Ran<Self> {
+        let span = self.span();
+        let _entered = span.enter();
+        match self.turn() {
+            Turn::Parked => {
+                tracing::trace!(conn_id = self.id, "parked");
+                Ran::Parked(self)
+            }
+            Turn::Over(outcome) => Ran::Finished(self.conclude(outcome)),
+        }
+    }
+
+    fn parked_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.request.parking_fd()
+    }
+
+    fn idle_timeout(&self) -> Option<Duration> {
+        self.request.idle_timeout()
+    }
+
+    fn end_parked(mut self, timed_out: bool) {
+        let span = self.span();
+        let _entered = span.enter();
+        if timed_out {
+            tracing::debug!(conn_id = self.id, after = ?self.idle_timeout(), "closing: idle timeout");
+        } else {
+            tracing::debug!(
+                conn_id = self.id,
+                "closing a parked connection: the server closes"
+            );
+        }
+        let outcome = self.finish_after(Ok(()));
+        self.conclude(outcome);
+    }
+
+    fn into_event_session(self) -> Result<EventSession, Self> {
+        let RequestJob {
+            id,
+            request,
+            handler,
+            hooks,
+            listener,
+            started,
+        } = self;
+        let parts = SessionParts {
+            id,
+            request,
+            hooks: hooks.clone(),
+        };
+        handler
+            .into_event_session(parts)
+            .map_err(|(handler, parts)| RequestJob {
+                id,
+                request: parts.request,
+                handler,
+                hooks,
+                listener,
+                started,
+            })
     }
 
     fn fail(self, error: Error) {

@@ -2,16 +2,18 @@
 
 use std::time::Duration;
 
+mod dyn_job;
 mod forking;
 mod job;
 mod loop_waker;
+mod parker;
 mod sequential;
 mod thread_pool;
 mod threading;
 
 pub use forking::ForkingMixIn;
-pub use job::Job;
 pub(crate) use job::RequestJob;
+pub use job::{Job, Ran};
 pub use loop_waker::LoopWaker;
 pub use sequential::Sequential;
 pub use thread_pool::ThreadPool;

@@ -6,27 +6,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
-use crossbeam_channel::{bounded, Receiver, Sender, TrySendError};
+use crossbeam_channel::{bounded, select_biased, unbounded, Receiver, Sender, TrySendError};
 
+use crate::dispatch::dyn_job::DynJob;
+use crate::dispatch::parker::{Parker, Resume};
 use crate::dispatch::{Dispatch, Job, LoopWaker};
 use crate::Error;
 
-/// A queued job, boxed so that jobs of any type share one queue.
-trait QueuedJob: Send {
-    fn run_boxed(self: Box<Self>);
-    fn fail_boxed(self: Box<Self>, error: Error);
-}
-
-impl<J: Job> QueuedJob for J {
-    fn run_boxed(self: Box<Self>) {
-        (*self).run();
-    }
-    fn fail_boxed(self: Box<Self>, error: Error) {
-        (*self).fail(error);
-    }
-}
-
-type Task = Box<dyn QueuedJob>;
+type Task = Box<dyn DynJob>;
 
 /// Runs requests on a fixed set of worker threads fed through a bounded queue. Python has no
 /// such mix-in; Perl's `Net::Server::PreForkSimple` and tiny-http work this way.
@@ -41,11 +28,14 @@ type Task = Box<dyn QueuedJob>;
 /// **Backpressure**: when the queue is full, the loop stops accepting until a worker takes a
 /// request; meanwhile new connections wait in the kernel's listen backlog.
 ///
-/// **The trade-off**: a connection holds its worker for its whole life. `N` workers serve at
-/// most `N` connections at once; a persistent (keep-alive, chat, idle) connection blocks a
-/// worker even while it sends nothing, and the connections behind it wait. Use
-/// [`ThreadingMixIn`](crate::ThreadingMixIn) for many long-lived connections, this for many
-/// short requests with bounded resources.
+/// **Parking**: a connection holds its worker while its handler runs. A handler that
+/// returns between messages after [`StreamRequest::park`](crate::StreamRequest::park) gives
+/// the worker back: the connection waits in the pool's parker thread (one selector for all
+/// parked connections, with their idle deadlines) and is queued for a worker when its next
+/// message arrives, ahead of new connections. So `N` workers serve any number of persistent,
+/// mostly idle connections. A handler that never parks holds its worker for the connection's
+/// whole life, as in Python: `N` workers then serve at most `N` connections at once, and a
+/// keep-alive connection blocks a worker even while it sends nothing.
 ///
 /// A handler that panics is reported through `handle_error`; the worker survives. Dropping the
 /// server never hangs on an idle pool: closing the queue ends the workers.
@@ -73,6 +63,8 @@ pub struct ThreadPool {
     waker: Option<LoopWaker>,
     /// Started with the first request.
     running: Option<Running>,
+    /// Holds parked connections; created with the workers.
+    parker: Option<Arc<Parker>>,
     /// Set by the loop when it stops accepting because the queue is full; the worker that
     /// takes the next request clears it and wakes the loop.
     loop_waits: Arc<AtomicBool>,
@@ -80,6 +72,7 @@ pub struct ThreadPool {
 
 struct Running {
     queue: Sender<Task>,
+    resumed: Receiver<Task>,
     threads: Vec<JoinHandle<()>>,
 }
 
@@ -94,6 +87,7 @@ impl ThreadPool {
             thread_name: "socketserver-worker".to_owned(),
             waker: None,
             running: None,
+            parker: None,
             loop_waits: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -153,16 +147,36 @@ impl ThreadPool {
             .map_or(0, |running| running.threads.len())
     }
 
+    /// Parked connections whose input has arrived and that wait for a worker now.
+    pub fn resumed_waiting(&self) -> usize {
+        self.running
+            .as_ref()
+            .map_or(0, |running| running.resumed.len())
+    }
+
     fn start(&mut self) -> &Running {
         let (queue, tasks) = bounded::<Task>(self.queue_size);
+        let (resumer, resumed) = unbounded::<Task>();
+        let resume: Resume = Arc::new(move |task| {
+            // The receiver lives as long as a worker does; without workers the job ends here.
+            if let Err(returned) = resumer.send(task) {
+                returned.into_inner().end_parked_boxed(false);
+            }
+        });
+        let parker = Arc::new(Parker::new(&format!("{}-parker", self.thread_name), resume));
+        self.parker = Some(Arc::clone(&parker));
         let threads = (0..self.workers)
             .filter_map(|n| {
-                let tasks = tasks.clone();
+                let inboxes = Inboxes {
+                    tasks: tasks.clone(),
+                    resumed: resumed.clone(),
+                };
                 let loop_waits = Arc::clone(&self.loop_waits);
                 let waker = self.waker.clone();
+                let parker = Arc::clone(&parker);
                 thread::Builder::new()
                     .name(format!("{}-{n}", self.thread_name))
-                    .spawn(move || work(&tasks, &loop_waits, waker.as_ref()))
+                    .spawn(move || work(&inboxes, &parker, &loop_waits, waker.as_ref()))
                     .map_err(|error| tracing::error!(%error, "cannot spawn a pool worker"))
                     .ok()
             })
@@ -172,21 +186,53 @@ impl ThreadPool {
             queue_size = self.queue_size,
             "thread pool started"
         );
-        self.running.insert(Running { queue, threads })
+        self.running.insert(Running {
+            queue,
+            resumed,
+            threads,
+        })
     }
 }
 
-/// A worker's life: take requests until the queue closes.
-fn work(tasks: &Receiver<Task>, loop_waits: &AtomicBool, waker: Option<&LoopWaker>) {
-    for task in tasks {
-        if loop_waits.swap(false, Ordering::SeqCst) {
-            if let Some(waker) = waker {
-                waker.wake();
-            }
-        }
+/// Where a worker takes work from.
+struct Inboxes {
+    /// New connections, from the loop (bounded: the loop's backpressure).
+    tasks: Receiver<Task>,
+    /// Parked connections whose input arrived, from the parker.
+    resumed: Receiver<Task>,
+}
+
+/// A worker's life: take resumed connections first, then new ones, until the queue closes.
+fn work(inboxes: &Inboxes, parker: &Parker, loop_waits: &AtomicBool, waker: Option<&LoopWaker>) {
+    loop {
+        let task = select_biased! {
+            recv(inboxes.resumed) -> task => task.ok(),
+            recv(inboxes.tasks) -> task => match task {
+                Ok(task) => {
+                    if loop_waits.swap(false, Ordering::SeqCst) {
+                        if let Some(waker) = waker {
+                            waker.wake();
+                        }
+                    }
+                    Some(task)
+                }
+                // Closed: the parker is closed too, so nothing more will be resumed.
+                Err(_) => inboxes.resumed.try_recv().ok(),
+            },
+        };
+        let Some(task) = task else {
+            return;
+        };
         // Jobs catch their own panics; this guards the worker against anything else.
-        if panic::catch_unwind(AssertUnwindSafe(|| task.run_boxed())).is_err() {
-            tracing::error!("a pool task panicked outside its handler");
+        let parked = panic::catch_unwind(AssertUnwindSafe(|| task.run_until_parked_boxed()));
+        match parked {
+            Ok(Some(parked)) => {
+                if let Err(refused) = parker.park(parked) {
+                    refused.end_parked_boxed(false);
+                }
+            }
+            Ok(None) => {}
+            Err(_) => tracing::error!("a pool task panicked outside its handler"),
         }
     }
 }
@@ -242,7 +288,12 @@ impl Dispatch for ThreadPool {
     }
 
     fn server_close(&mut self) {
-        let Some(Running { queue, threads }) = self.running.take() else {
+        // Parked connections end first (their `finish` runs); a connection that parks after
+        // this is ended by its worker.
+        if let Some(parker) = self.parker.take() {
+            parker.close();
+        }
+        let Some(Running { queue, threads, .. }) = self.running.take() else {
             return;
         };
         drop(queue); // workers end once the queue is empty

@@ -1,11 +1,14 @@
 //! [`ThreadingMixIn`]: a thread per request.
 
 use std::fmt;
-use std::sync::Arc;
+use std::io;
+use std::sync::{Arc, Weak};
 use std::thread;
 
 use parking_lot::{Condvar, Mutex};
 
+use crate::dispatch::dyn_job::DynJob;
+use crate::dispatch::parker::{Parker, Resume};
 use crate::dispatch::{Dispatch, Job, LoopWaker};
 use crate::Error;
 
@@ -29,6 +32,12 @@ use crate::Error;
 /// turns the clients past it away; set one when threads, not connections, are the scarce
 /// resource.
 ///
+/// **Parking**: a handler that returns after
+/// [`StreamRequest::park`](crate::StreamRequest::park) ends its thread; the connection waits
+/// in the strategy's parker thread (one selector for every parked connection) and a new thread
+/// runs the next `handle` when input arrives. Threads resumed this way are not held back by
+/// `max_threads`, which bounds accepting new connections.
+///
 /// Rust threads never keep a process alive after `main` returns, so `daemon_threads` only
 /// decides whether `server_close` waits for them.
 ///
@@ -45,15 +54,16 @@ use crate::Error;
 pub struct ThreadingMixIn {
     daemon_threads: bool,
     block_on_close: bool,
-    thread_name: Arc<str>,
-    registry: Arc<Registry>,
+    shared: Arc<Shared>,
 }
 
-/// The running request threads, counted, and shared with the threads themselves.
-struct Registry {
+/// What the strategy shares with its threads and its parker.
+struct Shared {
     running: Mutex<Running>,
     all_done: Condvar,
     waker: Mutex<Option<LoopWaker>>,
+    thread_name: Mutex<Arc<str>>,
+    parker: Parker,
 }
 
 #[derive(Default)]
@@ -66,15 +76,24 @@ struct Running {
 impl ThreadingMixIn {
     /// The defaults of Python's `ThreadingMixIn` (see the table above).
     pub fn new() -> Self {
-        ThreadingMixIn {
-            daemon_threads: false,
-            block_on_close: true,
-            thread_name: Arc::from("socketserver-request"),
-            registry: Arc::new(Registry {
+        let shared = Arc::new_cyclic(|weak: &Weak<Shared>| {
+            let weak = weak.clone();
+            let resume: Resume = Arc::new(move |job: Box<dyn DynJob>| match weak.upgrade() {
+                Some(shared) => shared.start_resumed(job),
+                None => job.end_parked_boxed(false),
+            });
+            Shared {
                 running: Mutex::new(Running::default()),
                 all_done: Condvar::new(),
                 waker: Mutex::new(None),
-            }),
+                thread_name: Mutex::new(Arc::from("socketserver-request")),
+                parker: Parker::new("socketserver-parker", resume),
+            }
+        });
+        ThreadingMixIn {
+            daemon_threads: false,
+            block_on_close: true,
+            shared,
         }
     }
 
@@ -102,45 +121,82 @@ impl ThreadingMixIn {
 
     /// The most request threads that run at once; `None` for no bound.
     pub fn max_threads(&self) -> Option<usize> {
-        self.registry.running.lock().max
+        self.shared.running.lock().max
     }
 
     /// Bounds the request threads that run at once (`Some(0)` is taken as 1). Default `None`.
     pub fn set_max_threads(&mut self, max: Option<usize>) -> &mut Self {
-        self.registry.running.lock().max = max.map(|m| m.max(1));
+        self.shared.running.lock().max = max.map(|m| m.max(1));
         self
     }
 
     /// The prefix of request threads' names.
-    pub fn thread_name(&self) -> &str {
-        &self.thread_name
+    pub fn thread_name(&self) -> Arc<str> {
+        Arc::clone(&self.shared.thread_name.lock())
     }
 
     /// Names request threads `<name>-<request id>`.
     pub fn set_thread_name(&mut self, name: &str) -> &mut Self {
-        self.thread_name = Arc::from(name);
+        *self.shared.thread_name.lock() = Arc::from(name);
         self
     }
 
     /// How many request threads are running now (the only thing the strategy tracks).
     pub fn active_count(&self) -> usize {
-        self.registry.running.lock().count
+        self.shared.running.lock().count
     }
 
     /// Blocks until no request thread is running.
     fn wait_for_threads(&self) {
-        let mut running = self.registry.running.lock();
+        let mut running = self.shared.running.lock();
         if running.count > 0 {
             tracing::info!(threads = running.count, "waiting for request threads");
         }
         while running.count > 0 {
-            self.registry.all_done.wait(&mut running);
+            self.shared.all_done.wait(&mut running);
         }
     }
 }
 
-impl Registry {
-    /// The last thing a request thread does (its handler has returned, its request is closed).
+impl Shared {
+    /// Runs `job` on a new thread until it ends or parks; gives it back if no thread starts.
+    fn spawn(self: &Arc<Self>, job: Box<dyn DynJob>) -> Result<(), (Box<dyn DynJob>, io::Error)> {
+        let id = job.id();
+        // The slot lets us take the job back if the thread cannot be spawned.
+        let slot = Arc::new(Mutex::new(Some(job)));
+        let theirs = Arc::clone(&slot);
+        let shared = Arc::clone(self);
+        let name = format!("{}-{id}", self.thread_name.lock());
+        self.running.lock().count += 1;
+        let spawned = thread::Builder::new().name(name).spawn(move || {
+            if let Some(job) = theirs.lock().take() {
+                if let Some(parked) = job.run_until_parked_boxed() {
+                    if let Err(refused) = shared.parker.park(parked) {
+                        refused.end_parked_boxed(false);
+                    }
+                }
+            }
+            shared.finish();
+        });
+        match spawned {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                self.running.lock().count -= 1;
+                let job = slot.lock().take().expect("the thread never started");
+                Err((job, error))
+            }
+        }
+    }
+
+    /// A parked connection's input arrived: run it on a new thread.
+    fn start_resumed(self: &Arc<Self>, job: Box<dyn DynJob>) {
+        if let Err((job, error)) = self.spawn(job) {
+            tracing::error!(conn_id = job.id(), %error, "cannot spawn a thread for a resumed connection; closing it");
+            job.end_parked_boxed(false);
+        }
+    }
+
+    /// The last thing a request thread does (its handler has returned or parked).
     fn finish(&self) {
         let wake = {
             let mut running = self.running.lock();
@@ -171,39 +227,25 @@ impl Dispatch for ThreadingMixIn {
     }
 
     fn process_request<J: Job>(&mut self, job: J) {
-        let id = job.id();
-        // The slot lets us take the job back if the thread cannot be spawned.
-        let slot = Arc::new(Mutex::new(Some(job)));
-        let theirs = Arc::clone(&slot);
-        let registry = Arc::clone(&self.registry);
-        self.registry.running.lock().count += 1;
-        let spawned = thread::Builder::new()
-            .name(format!("{}-{id}", self.thread_name))
-            .spawn(move || {
-                if let Some(job) = theirs.lock().take() {
-                    job.run();
-                }
-                registry.finish();
-            });
-        if let Err(error) = spawned {
-            self.registry.running.lock().count -= 1;
-            tracing::error!(conn_id = id, %error, "cannot spawn a request thread");
-            if let Some(job) = slot.lock().take() {
-                job.fail(Error::Dispatch(error));
-            }
+        if let Err((job, error)) = self.shared.spawn(Box::new(job)) {
+            tracing::error!(conn_id = job.id(), %error, "cannot spawn a request thread");
+            job.fail_boxed(Error::Dispatch(error));
         }
     }
 
     fn has_capacity(&self) -> bool {
-        let running = self.registry.running.lock();
+        let running = self.shared.running.lock();
         running.max.is_none_or(|max| running.count < max)
     }
 
     fn attach(&mut self, waker: LoopWaker) {
-        *self.registry.waker.lock() = Some(waker);
+        *self.shared.waker.lock() = Some(waker);
     }
 
     fn server_close(&mut self) {
+        // Parked connections end now (their `finish` runs), whatever the knobs say: nothing
+        // would ever wake them again.
+        self.shared.parker.close();
         if self.block_on_close && !self.daemon_threads {
             self.wait_for_threads();
         }
@@ -216,7 +258,7 @@ impl fmt::Debug for ThreadingMixIn {
             .field("daemon_threads", &self.daemon_threads)
             .field("block_on_close", &self.block_on_close)
             .field("max_threads", &self.max_threads())
-            .field("thread_name", &self.thread_name)
+            .field("thread_name", &self.thread_name())
             .field("active", &self.active_count())
             .finish()
     }

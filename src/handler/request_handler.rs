@@ -2,6 +2,9 @@
 
 use std::io;
 
+use crate::event::{EventSession, SessionParts};
+use crate::request::Request;
+
 /// Serves one request: Python's `BaseRequestHandler` (`setup`, `handle`, `finish`).
 ///
 /// The server keeps the handler value you give it as a prototype and **clones it for every
@@ -113,6 +116,20 @@ pub trait RequestHandler<R>: Clone + Send + 'static {
     fn finish(&mut self, request: &mut R) -> io::Result<()> {
         let _ = request;
         Ok(())
+    }
+
+    /// Turns the handler and its request into a connection for an
+    /// [`EventLoop`](crate::EventLoop). Implemented by [`Callbacks`](crate::Callbacks); every
+    /// other handler keeps the default, which gives both back.
+    #[doc(hidden)]
+    fn into_event_session(
+        self,
+        parts: SessionParts<R>,
+    ) -> Result<EventSession, (Self, SessionParts<R>)>
+    where
+        R: Request,
+    {
+        Err((self, parts))
     }
 }
 

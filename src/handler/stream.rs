@@ -3,7 +3,9 @@
 use std::fmt;
 use std::io::{self, BufWriter, Write};
 use std::net::{Shutdown, TcpStream};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::handler::{SocketHalf, SocketReader, StreamOptions, StreamSocket};
 use crate::request::Request;
@@ -53,10 +55,11 @@ pub struct StreamRequest<T: StreamSocket = TcpStream> {
     pub rfile: SocketReader<T>,
     /// The writing side of the connection (Python's `wfile`).
     pub wfile: BufWriter<SocketHalf<T>>,
-    socket: Arc<T>,
-    client_address: T::Address,
+    pub(crate) socket: Arc<T>,
+    pub(crate) client_address: T::Address,
     options: StreamOptions,
-    shutdown: ShutdownHandle,
+    pub(crate) shutdown: ShutdownHandle,
+    park_requested: bool,
 }
 
 impl<T: StreamSocket> StreamRequest<T> {
@@ -75,6 +78,7 @@ impl<T: StreamSocket> StreamRequest<T> {
             client_address,
             options,
             shutdown,
+            park_requested: false,
         }
     }
 
@@ -101,6 +105,86 @@ impl<T: StreamSocket> StreamRequest<T> {
     /// sequential server, and returns once the loop has stopped on a threading one.
     pub fn shutdown_handle(&self) -> &ShutdownHandle {
         &self.shutdown
+    }
+
+    /// Parks the connection when the current [`setup`](crate::RequestHandler::setup) or
+    /// [`handle`](crate::RequestHandler::handle) returns: it waits for input **without holding a
+    /// thread**, and `handle` is called again on the same handler value (its fields keep their
+    /// state) when input arrives — at once if `rfile` already holds unread bytes. A handler
+    /// that never calls this behaves exactly as in Python: `handle` runs once for the whole
+    /// connection.
+    ///
+    /// Call it between messages of a persistent protocol (keep-alive, chat, echo): a pool of 8
+    /// workers then serves thousands of mostly idle connections. Called from `setup`, it makes
+    /// even the first `handle` wait for input. `finish` runs once, when the connection ends: a
+    /// `handle` that returns without parking, an error, the peer's silence beyond
+    /// [`idle_timeout`](StreamOptions::idle_timeout), or the server closing.
+    ///
+    /// What each strategy does with a parked connection:
+    ///
+    /// | strategy | while parked |
+    /// |---|---|
+    /// | [`ThreadPool`](crate::ThreadPool) | the worker is freed; one parker thread watches every parked connection and queues it for a worker when input arrives |
+    /// | [`ThreadingMixIn`](crate::ThreadingMixIn) | the thread ends; a new one runs the next `handle` |
+    /// | [`Sequential`](crate::Sequential), [`ForkingMixIn`](crate::ForkingMixIn) | the serving thread or the child waits for input in place (`poll(2)`); nothing is freed, the semantics are the same |
+    ///
+    /// # Examples
+    ///
+    /// An echo that holds a pool worker only while a message is in flight:
+    ///
+    /// ```
+    /// use std::io::{BufRead, Read, Write};
+    /// use socketserver::{PoolTcpServer, RequestHandler, StreamRequest};
+    ///
+    /// #[derive(Clone)]
+    /// struct Echo;
+    ///
+    /// impl RequestHandler<StreamRequest> for Echo {
+    ///     fn setup(&mut self, req: &mut StreamRequest) -> std::io::Result<()> {
+    ///         req.park(); // wait for the first message without a worker
+    ///         Ok(())
+    ///     }
+    ///     fn handle(&mut self, req: &mut StreamRequest) -> std::io::Result<()> {
+    ///         let data = req.rfile.fill_buf()?; // input is ready: this does not block
+    ///         if data.is_empty() {
+    ///             return Ok(()); // end of file: the connection ends
+    ///         }
+    ///         let n = data.len();
+    ///         req.wfile.write_all(data)?;
+    ///         req.rfile.consume(n);
+    ///         req.park(); // wait for the next message without a worker
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let mut server = PoolTcpServer::new("127.0.0.1:0", Echo)?;
+    /// server.dispatch_mut().set_workers(1);
+    /// let address = server.server_address()?;
+    /// let stop = server.shutdown_handle();
+    /// let serving = std::thread::spawn(move || server.serve_forever());
+    ///
+    /// // Two connections at once on one worker: the first waits parked, not in the worker.
+    /// let mut idle = std::net::TcpStream::connect(address)?;
+    /// let mut busy = std::net::TcpStream::connect(address)?;
+    /// busy.write_all(b"ping")?;
+    /// let mut reply = [0; 4];
+    /// busy.read_exact(&mut reply)?;
+    /// assert_eq!(&reply, b"ping");
+    /// idle.write_all(b"pong")?;
+    /// idle.read_exact(&mut reply)?;
+    /// assert_eq!(&reply, b"pong");
+    ///
+    /// stop.shutdown();
+    /// serving.join().unwrap()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn park(&mut self) {
+        self.park_requested = true;
+    }
+
+    /// Whether [`park`](Self::park) was called and has not taken effect yet.
+    pub fn is_park_requested(&self) -> bool {
+        self.park_requested
     }
 }
 
@@ -157,6 +241,22 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
             }
         }
         self.close_request();
+    }
+
+    fn take_park_request(&mut self) -> bool {
+        std::mem::take(&mut self.park_requested)
+    }
+
+    fn parking_fd(&self) -> Option<BorrowedFd<'_>> {
+        Some(self.socket.as_fd())
+    }
+
+    fn has_buffered_input(&self) -> bool {
+        !self.rfile.buffer().is_empty()
+    }
+
+    fn idle_timeout(&self) -> Option<Duration> {
+        self.options.idle_timeout
     }
 
     fn close_request(self) {

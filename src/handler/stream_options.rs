@@ -38,6 +38,12 @@ pub struct StreamOptions {
     pub timeout: Option<Duration>,
     /// Sets `TCP_NODELAY` on the connection. Default `false`.
     pub disable_nagle_algorithm: bool,
+    /// How long a connection that waits for input without a thread — parked (see
+    /// [`StreamRequest::park`](crate::StreamRequest::park)) or on an
+    /// [`EventLoop`](crate::EventLoop) — may stay silent before the server closes it. Default
+    /// `None`: no limit. The loop that holds the connection keeps the deadline in a timer heap,
+    /// so it costs nothing per connection while it waits.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for StreamOptions {
@@ -47,6 +53,7 @@ impl Default for StreamOptions {
             wbufsize: 0,
             timeout: None,
             disable_nagle_algorithm: false,
+            idle_timeout: None,
         }
     }
 }

@@ -250,12 +250,14 @@ where
             true => self.core.socket.fileno().map(|fd| fd.as_raw_fd()),
             false => None,
         };
-        let job = |request| RequestJob {
-            id,
-            request,
-            handler: self.handler.clone(),
-            hooks: Arc::clone(&self.hooks),
-            listener,
+        let job = |request| {
+            RequestJob::new(
+                id,
+                request,
+                self.handler.clone(),
+                Arc::clone(&self.hooks),
+                listener,
+            )
         };
         match verdict {
             Ok(Ok(true)) => {

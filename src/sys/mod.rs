@@ -74,6 +74,51 @@ pub(crate) fn wait_writable(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
     }
 }
 
+/// Waits until `fd` has input (or an error or hang-up) with `poll(2)`: `Ok(false)` when
+/// `timeout` passes first. For a parked connection on a strategy that keeps its thread.
+pub(crate) fn wait_readable(
+    fd: std::os::fd::BorrowedFd<'_>,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let mut entry = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    loop {
+        let millis = match deadline {
+            None => -1,
+            Some(at) => {
+                let left = at.saturating_duration_since(std::time::Instant::now());
+                // Round up, so a wait never ends before the deadline.
+                left.as_nanos().div_ceil(1_000_000).min(i32::MAX as u128) as i32
+            }
+        };
+        // SAFETY: `entry` is one valid `pollfd` and we pass a count of 1.
+        let result = unsafe { libc::poll(&mut entry, 1, millis) };
+        if result > 0 {
+            return Ok(true);
+        }
+        if result == 0 {
+            if deadline.is_some_and(|at| std::time::Instant::now() >= at) {
+                return Ok(false);
+            }
+            continue;
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
+/// Sets or clears `O_NONBLOCK` on a connected socket (the event loop's sockets never block).
+pub(crate) fn set_nonblocking(fd: std::os::fd::BorrowedFd<'_>, on: bool) -> io::Result<()> {
+    socket2::SockRef::from(&fd).set_nonblocking(on)
+}
+
 /// What the loop should do about an `accept(2)` error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AcceptErrorClass {

@@ -1,0 +1,47 @@
+//! [`DynJob`]: a [`Job`] behind a box, so jobs of any type share one queue or one parker.
+
+use std::os::fd::BorrowedFd;
+use std::time::Duration;
+
+use crate::dispatch::{Job, Ran};
+use crate::Error;
+
+/// The object-safe face of [`Job`], for the pool's queues and the parker.
+pub(crate) trait DynJob: Send {
+    fn id(&self) -> u64;
+    /// [`Job::run_until_parked`]: `Some` with the job when it parked.
+    fn run_until_parked_boxed(self: Box<Self>) -> Option<Box<dyn DynJob>>;
+    fn fail_boxed(self: Box<Self>, error: Error);
+    fn end_parked_boxed(self: Box<Self>, timed_out: bool);
+    fn parked_fd(&self) -> Option<BorrowedFd<'_>>;
+    fn idle_timeout(&self) -> Option<Duration>;
+}
+
+impl<J: Job> DynJob for J {
+    fn id(&self) -> u64 {
+        Job::id(self)
+    }
+
+    fn run_until_parked_boxed(self: Box<Self>) -> Option<Box<dyn DynJob>> {
+        match (*self).run_until_parked() {
+            Ran::Finished(_) => None,
+            Ran::Parked(job) => Some(Box::new(job)),
+        }
+    }
+
+    fn fail_boxed(self: Box<Self>, error: Error) {
+        (*self).fail(error);
+    }
+
+    fn end_parked_boxed(self: Box<Self>, timed_out: bool) {
+        (*self).end_parked(timed_out);
+    }
+
+    fn parked_fd(&self) -> Option<BorrowedFd<'_>> {
+        Job::parked_fd(self)
+    }
+
+    fn idle_timeout(&self) -> Option<Duration> {
+        Job::idle_timeout(self)
+    }
+}

@@ -1,0 +1,192 @@
+//! [`Parker`]: one thread that holds every parked connection of a strategy, in a selector.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, OnceLock};
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use selectors::Interest;
+
+use crate::dispatch::dyn_job::DynJob;
+use crate::reactor::{Mailbox, Reactor};
+
+/// What the strategy does with a job whose input has arrived (queue it for a worker, start a
+/// thread).
+pub(crate) type Resume = Arc<dyn Fn(Box<dyn DynJob>) + Send + Sync>;
+
+/// Holds parked jobs without a thread each: one parker thread waits on all their sockets (and
+/// their idle deadlines) in a [`Reactor`], and hands each job back through `resume` when its
+/// input arrives. Started with the first park.
+pub(crate) struct Parker {
+    name: String,
+    resume: Resume,
+    running: OnceLock<Option<Running>>,
+    /// `false` once closing: jobs parked after that are given back to be ended.
+    open: Mutex<bool>,
+}
+
+struct Running {
+    mailbox: Arc<Mailbox<Message>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+enum Message {
+    Park(Box<dyn DynJob>),
+    Close,
+}
+
+/// A parked job in the reactor.
+struct Parked(Box<dyn DynJob>);
+
+impl AsFd for Parked {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0
+            .parked_fd()
+            .expect("only jobs with a descriptor are parked")
+    }
+}
+
+impl Parker {
+    /// A parker whose thread will be named `name`.
+    pub(crate) fn new(name: &str, resume: Resume) -> Self {
+        Parker {
+            name: name.to_owned(),
+            resume,
+            running: OnceLock::new(),
+            open: Mutex::new(true),
+        }
+    }
+
+    /// Parks `job` until its input arrives; gives it back when the parker is closed or could
+    /// not start (the caller then ends it).
+    pub(crate) fn park(&self, job: Box<dyn DynJob>) -> Result<(), Box<dyn DynJob>> {
+        if job.parked_fd().is_none() {
+            return Err(job);
+        }
+        let open = self.open.lock();
+        if !*open {
+            return Err(job);
+        }
+        match self.running.get_or_init(|| self.start()) {
+            Some(running) => {
+                running.mailbox.post(Message::Park(job));
+                Ok(())
+            }
+            None => Err(job),
+        }
+    }
+
+    fn start(&self) -> Option<Running> {
+        let mailbox = Mailbox::new()
+            .map_err(|error| tracing::error!(%error, "cannot create the parker's waker"))
+            .ok()?;
+        let theirs = Arc::clone(&mailbox);
+        let resume = Arc::clone(&self.resume);
+        let thread = thread::Builder::new()
+            .name(self.name.clone())
+            .spawn(move || {
+                if let Err(error) = park_loop(&theirs, &resume) {
+                    tracing::error!(%error, "the parker stopped");
+                }
+            })
+            .map_err(|error| tracing::error!(%error, "cannot spawn the parker thread"))
+            .ok()?;
+        tracing::debug!(name = %self.name, "parker started");
+        Some(Running {
+            mailbox,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Stops parking: every parked job is ended (its `finish` runs, its connection is shut
+    /// down), later parks are refused, and the parker thread is joined. Idempotent.
+    pub(crate) fn close(&self) {
+        *self.open.lock() = false;
+        if let Some(Some(running)) = self.running.get() {
+            running.mailbox.post(Message::Close);
+            if let Some(thread) = running.thread.lock().take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+/// The parker thread: register parked jobs, resume the readable ones, end the silent ones.
+fn park_loop(mailbox: &Mailbox<Message>, resume: &Resume) -> io::Result<()> {
+    let mut reactor: Reactor<Parked> = Reactor::new(256)?;
+    reactor.watch_waker(mailbox.waker())?;
+    let result = loop {
+        let mut closing = false;
+        while let Some(message) = mailbox.try_take() {
+            match message {
+                Message::Park(job) => admit(&mut reactor, job, resume),
+                Message::Close => closing = true,
+            }
+        }
+        if closing {
+            break Ok(());
+        }
+        let now = Instant::now();
+        while let Some(key) = reactor.pop_expired(now) {
+            if let Some(Parked(job)) = reactor.remove(key) {
+                end(job, true);
+            }
+        }
+        if mailbox.going_to_sleep() {
+            let waited = reactor.wait(None);
+            mailbox.awake(reactor.woken());
+            if let Err(error) = waited {
+                break Err(error);
+            }
+        }
+        let ready: Vec<usize> = reactor.ready().iter().map(|ready| ready.key).collect();
+        for key in ready {
+            if let Some(Parked(job)) = reactor.remove(key) {
+                tracing::trace!(conn_id = job.id(), "input for a parked connection");
+                resume(job);
+            }
+        }
+    };
+    let parked = reactor.drain();
+    if !parked.is_empty() {
+        tracing::debug!(connections = parked.len(), "closing parked connections");
+    }
+    for Parked(job) in parked {
+        end(job, false);
+    }
+    // Jobs still in the mailbox (posted before the close) end too.
+    while let Some(message) = mailbox.try_take() {
+        if let Message::Park(job) = message {
+            end(job, false);
+        }
+    }
+    result
+}
+
+fn admit(reactor: &mut Reactor<Parked>, job: Box<dyn DynJob>, resume: &Resume) {
+    let deadline = job.idle_timeout().map(|timeout| Instant::now() + timeout);
+    match reactor.insert(Parked(job), Some(Interest::READABLE)) {
+        Ok(key) => reactor.set_deadline(key, deadline),
+        Err((Parked(job), error)) => {
+            // Cannot watch it: let a worker wait for its input instead.
+            tracing::warn!(conn_id = job.id(), %error, "cannot park a connection; resuming it");
+            resume(job);
+        }
+    }
+}
+
+fn end(job: Box<dyn DynJob>, timed_out: bool) {
+    // Jobs catch their handlers' panics; this guards the parker against anything else.
+    if panic::catch_unwind(AssertUnwindSafe(|| job.end_parked_boxed(timed_out))).is_err() {
+        tracing::error!("ending a parked connection panicked");
+    }
+}
+
+impl Drop for Parker {
+    fn drop(&mut self) {
+        self.close();
+    }
+}

@@ -1,0 +1,227 @@
+//! [`Callbacks`]: a [`Protocol`] used as a server's handler, on an event loop or on threads.
+
+use std::io::{self, BufRead};
+
+use crate::event::connection::{ConnState, OutBuf};
+use crate::event::session::{EventSession, SessionParts, StreamSession};
+use crate::event::{Connection, Protocol};
+use crate::handler::{RequestHandler, StreamRequest, StreamSocket};
+use crate::Error;
+
+/// Makes a [`Protocol`] the handler of a server: the handler type of
+/// [`EventTcpServer`](crate::EventTcpServer) and [`EventUnixStreamServer`](crate::EventUnixStreamServer)
+/// (asyncio's `protocol_factory`: the value is cloned for every connection).
+///
+/// On an [`EventLoop`](crate::EventLoop) the callbacks run on the loop's threads. Under any
+/// other strategy the same callbacks run on the connection's thread: each read is one
+/// `data_received`, the output is sent (blocking) after each callback, and between reads the
+/// connection is [parked](crate::StreamRequest::park) — so on a [`ThreadPool`](crate::ThreadPool)
+/// a waiting protocol connection holds no worker either.
+///
+/// # Examples
+///
+/// ```
+/// use socketserver::{Callbacks, Connection, PoolTcpServer, Protocol};
+///
+/// #[derive(Clone)]
+/// struct Echo;
+///
+/// impl Protocol for Echo {
+///     fn data_received(&mut self, conn: &mut Connection<'_>, data: &[u8]) -> std::io::Result<()> {
+///         conn.write(data);
+///         Ok(())
+///     }
+/// }
+///
+/// // The same protocol on a thread pool: idle connections wait parked, not in a worker.
+/// let server = PoolTcpServer::new("127.0.0.1:0", Callbacks::new(Echo))?;
+/// # drop(server);
+/// # Ok::<(), socketserver::Error>(())
+/// ```
+#[doc(alias = "protocol_factory")]
+#[derive(Debug, Clone)]
+pub struct Callbacks<P> {
+    protocol: P,
+    /// The state of a run on threads (unused on an event loop).
+    threaded: Threaded,
+}
+
+#[derive(Debug, Default)]
+struct Threaded {
+    out: OutBuf,
+    state: ConnState,
+    /// A callback was running when the run ended (it panicked).
+    in_callback: bool,
+    /// Why the connection ended, for `connection_lost`.
+    reason: Option<Error>,
+}
+
+impl Clone for Threaded {
+    /// A fresh state: the prototype's is never used.
+    fn clone(&self) -> Self {
+        Threaded::default()
+    }
+}
+
+impl<P> Callbacks<P> {
+    /// Wraps `protocol`, the prototype every connection gets a clone of.
+    pub fn new(protocol: P) -> Self {
+        Callbacks {
+            protocol,
+            threaded: Threaded::default(),
+        }
+    }
+
+    /// The protocol prototype.
+    pub fn protocol(&self) -> &P {
+        &self.protocol
+    }
+}
+
+impl<P> From<P> for Callbacks<P> {
+    fn from(protocol: P) -> Self {
+        Callbacks::new(protocol)
+    }
+}
+
+impl<P> Callbacks<P> {
+    /// Runs one callback on a thread, then sends its output (blocking).
+    fn call<T, R>(
+        &mut self,
+        peer: Peer<'_, T>,
+        callback: impl FnOnce(&mut P, &mut Connection<'_, T>) -> io::Result<R>,
+    ) -> io::Result<R>
+    where
+        T: StreamSocket,
+    {
+        let Callbacks { protocol, threaded } = self;
+        let mut conn = Connection {
+            socket: peer.socket,
+            client_address: peer.client_address,
+            shutdown: peer.shutdown,
+            out: &mut threaded.out,
+            state: &mut threaded.state,
+        };
+        threaded.in_callback = true;
+        let value = callback(protocol, &mut conn);
+        threaded.in_callback = false;
+        let value = value.inspect_err(|error| self.remember(error))?;
+        if let Some(error) = self.threaded.state.write_error.take() {
+            self.remember(&error);
+            return Err(error);
+        }
+        if self.threaded.state.aborted {
+            self.threaded.out = OutBuf::default();
+        }
+        // A blocking socket takes everything (or fails).
+        if let Err(error) = self.threaded.out.send(peer.socket) {
+            self.remember(&error);
+            return Err(error);
+        }
+        Ok(value)
+    }
+
+    fn remember(&mut self, error: &io::Error) {
+        self.threaded
+            .reason
+            .get_or_insert_with(|| Error::Handler(io::Error::new(error.kind(), error.to_string())));
+    }
+
+    fn closing(&self) -> bool {
+        self.threaded.state.closing || self.threaded.state.aborted
+    }
+}
+
+/// The parts of a request a [`Connection`] borrows, apart from `rfile`.
+struct Peer<'a, T: StreamSocket> {
+    socket: &'a T,
+    client_address: &'a T::Address,
+    shutdown: &'a crate::ShutdownHandle,
+}
+
+impl<'a, T: StreamSocket> Peer<'a, T> {
+    fn of(request: &'a StreamRequest<T>) -> Self {
+        Peer {
+            socket: &request.socket,
+            client_address: &request.client_address,
+            shutdown: &request.shutdown,
+        }
+    }
+}
+
+impl<T, P> RequestHandler<StreamRequest<T>> for Callbacks<P>
+where
+    T: StreamSocket,
+    P: Protocol<T>,
+{
+    /// `connection_made`, then park until the first input.
+    fn setup(&mut self, request: &mut StreamRequest<T>) -> io::Result<()> {
+        self.call(Peer::of(request), |protocol, conn| {
+            protocol.connection_made(conn)
+        })?;
+        if !self.closing() {
+            request.park();
+        }
+        Ok(())
+    }
+
+    /// One read: `data_received` (or `eof_received`), then park until the next input.
+    fn handle(&mut self, request: &mut StreamRequest<T>) -> io::Result<()> {
+        if self.closing() {
+            return Ok(());
+        }
+        let StreamRequest {
+            rfile,
+            socket,
+            client_address,
+            shutdown,
+            ..
+        } = request;
+        let peer = || Peer {
+            socket: &**socket,
+            client_address,
+            shutdown,
+        };
+        let data = match rfile.fill_buf() {
+            Ok(data) => data,
+            Err(error) => {
+                self.remember(&error);
+                return Err(error);
+            }
+        };
+        if data.is_empty() {
+            // Nothing can drive a half-open connection on a thread: it ends either way.
+            self.call(peer(), |protocol, conn| protocol.eof_received(conn))?;
+            return Ok(());
+        }
+        let n = data.len();
+        self.call(peer(), |protocol, conn| protocol.data_received(conn, data))?;
+        rfile.consume(n);
+        if !self.closing() {
+            request.park();
+        }
+        Ok(())
+    }
+
+    /// `connection_lost`, once.
+    fn finish(&mut self, _request: &mut StreamRequest<T>) -> io::Result<()> {
+        if self.threaded.in_callback {
+            self.threaded.reason.get_or_insert(Error::HandlerPanicked {
+                message: "a protocol callback panicked".to_owned(),
+            });
+        }
+        let reason = self.threaded.reason.take();
+        self.protocol.connection_lost(reason.as_ref());
+        Ok(())
+    }
+
+    fn into_event_session(
+        self,
+        parts: SessionParts<StreamRequest<T>>,
+    ) -> Result<EventSession, (Self, SessionParts<StreamRequest<T>>)> {
+        Ok(EventSession(Box::new(StreamSession::new(
+            parts,
+            self.protocol,
+        ))))
+    }
+}

@@ -1,0 +1,178 @@
+//! [`Connection`]: what a [`Protocol`](crate::Protocol) callback writes to and controls.
+
+use std::fmt;
+use std::io;
+use std::net::TcpStream;
+
+use crate::handler::StreamSocket;
+use crate::ShutdownHandle;
+
+/// One connection as a [`Protocol`](crate::Protocol) callback sees it: asyncio's `Transport`.
+///
+/// [`write`](Self::write) never blocks on an event loop: what the socket does not take at once
+/// is kept in the connection's output buffer (allocated only while bytes are pending) and sent
+/// when the peer reads. Past the loop's high watermark the framework stops reading from this
+/// peer and calls [`pause_writing`](crate::Protocol::pause_writing), so a peer that does not
+/// read cannot make the server's memory grow without bound.
+///
+/// Under a thread strategy (the same protocol run through [`Callbacks`](crate::Callbacks) on a
+/// pool or a thread), the buffer is sent, blocking, after each callback.
+#[doc(alias = "Transport")]
+pub struct Connection<'a, T: StreamSocket = TcpStream> {
+    pub(crate) socket: &'a T,
+    pub(crate) client_address: &'a T::Address,
+    pub(crate) shutdown: &'a ShutdownHandle,
+    pub(crate) out: &'a mut OutBuf,
+    pub(crate) state: &'a mut ConnState,
+}
+
+/// The output a socket has not taken yet.
+#[derive(Debug, Default)]
+pub(crate) struct OutBuf {
+    bytes: Vec<u8>,
+    start: usize,
+}
+
+/// What the callbacks asked for, and what went wrong.
+#[derive(Debug, Default)]
+pub(crate) struct ConnState {
+    /// Close once the output is sent (`close`, or the end of input).
+    pub(crate) closing: bool,
+    /// Close now, dropping the output.
+    pub(crate) aborted: bool,
+    /// The protocol asked not to be given input.
+    pub(crate) reading_paused: bool,
+    /// A write failed: the connection is closed after the callback.
+    pub(crate) write_error: Option<io::Error>,
+}
+
+impl OutBuf {
+    pub(crate) fn len(&self) -> usize {
+        self.bytes.len() - self.start
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn extend(&mut self, data: &[u8]) {
+        self.bytes.extend_from_slice(data);
+    }
+
+    /// Sends what the socket takes; `Ok` when nothing is left or the socket is full.
+    pub(crate) fn send<T: StreamSocket>(&mut self, socket: &T) -> io::Result<()> {
+        while !self.is_empty() {
+            match socket.write_some(&self.bytes[self.start..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.start += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if self.is_empty() {
+            // Give the memory back: an idle connection holds no buffer.
+            *self = OutBuf::default();
+        }
+        Ok(())
+    }
+}
+
+impl<T: StreamSocket> Connection<'_, T> {
+    /// Sends `data`, or keeps what the socket cannot take now and sends it as the peer reads:
+    /// asyncio's `Transport.write`. Never blocks on an event loop. After
+    /// [`close`](Self::close), [`abort`](Self::abort) or a failed write, does nothing (the
+    /// connection is closing).
+    pub fn write(&mut self, data: &[u8]) {
+        if self.is_closing() || data.is_empty() {
+            return;
+        }
+        let mut rest = data;
+        if self.out.is_empty() {
+            loop {
+                match self.socket.write_some(rest) {
+                    Ok(n) => {
+                        rest = &rest[n..];
+                        if rest.is_empty() || n == 0 {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => {
+                        self.state.write_error = Some(e);
+                        return;
+                    }
+                }
+            }
+        }
+        if !rest.is_empty() {
+            self.out.extend(rest);
+        }
+    }
+
+    /// Bytes written and not yet taken by the socket (asyncio's `get_write_buffer_size`).
+    #[doc(alias = "get_write_buffer_size")]
+    pub fn write_buffer_size(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Closes the connection once everything written has been sent (then the peer reads
+    /// end-of-file): asyncio's `Transport.close`. No more input is delivered.
+    pub fn close(&mut self) {
+        self.state.closing = true;
+    }
+
+    /// Closes the connection now, dropping unsent output: asyncio's `Transport.abort`.
+    pub fn abort(&mut self) {
+        self.state.aborted = true;
+    }
+
+    /// Whether the connection is closing (closed, aborted or failed).
+    pub fn is_closing(&self) -> bool {
+        self.state.closing || self.state.aborted || self.state.write_error.is_some()
+    }
+
+    /// Stops delivering input until [`resume_reading`](Self::resume_reading) (the peer's bytes
+    /// wait in the kernel, which slows the peer down): asyncio's `pause_reading`. On an event
+    /// loop only; a thread strategy reads when the protocol's callbacks return.
+    pub fn pause_reading(&mut self) {
+        self.state.reading_paused = true;
+    }
+
+    /// Delivers input again after [`pause_reading`](Self::pause_reading).
+    pub fn resume_reading(&mut self) {
+        self.state.reading_paused = false;
+    }
+
+    /// Whether input is being delivered (asyncio's `is_reading`).
+    pub fn is_reading(&self) -> bool {
+        !self.state.reading_paused && !self.is_closing()
+    }
+
+    /// The peer's address (asyncio's `get_extra_info('peername')`).
+    #[doc(alias = "peername")]
+    pub fn client_address(&self) -> &T::Address {
+        self.client_address
+    }
+
+    /// The connected socket (asyncio's `get_extra_info('socket')`).
+    pub fn socket(&self) -> &T {
+        self.socket
+    }
+
+    /// The handle that stops the server.
+    pub fn shutdown_handle(&self) -> &ShutdownHandle {
+        self.shutdown
+    }
+}
+
+impl<T: StreamSocket> fmt::Debug for Connection<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("client_address", self.client_address)
+            .field("write_buffer_size", &self.out.len())
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,380 @@
+//! [`EventLoop`]: many connections on a few threads, each an event loop over a selector.
+
+use std::fmt;
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use crate::dispatch::{Dispatch, Job};
+use crate::event::session::{EventSession, LoopContext, Next};
+use crate::reactor::{Mailbox, Reactor};
+use crate::Error;
+
+/// Runs connections as callbacks on `N` loop threads, each waiting in its own selector (epoll
+/// on Linux): Python's `asyncio` event loop with `Protocol`s, Perl's `Net::Server::Multiplex`.
+/// A connection that waits costs its socket, a slab entry and its protocol's fields — no
+/// thread, and no buffer unless output is pending.
+///
+/// The handler is a [`Protocol`](crate::Protocol) wrapped in [`Callbacks`](crate::Callbacks)
+/// (the named combinations [`EventTcpServer`](crate::EventTcpServer) and
+/// [`EventUnixStreamServer`](crate::EventUnixStreamServer) say so in their types). A request
+/// whose handler is not made of callbacks, or a datagram transport, is failed through
+/// `handle_error` with [`Error::Dispatch`].
+///
+/// The serving thread accepts, runs `verify_request`, and hands each connection to the loops in
+/// turn. Each loop reads into one buffer of its own, calls `data_received`, and writes straight
+/// to the socket; only what the socket does not take is buffered, and write interest is asked
+/// for only while bytes are pending. Flow control both ways: past the high watermark of pending
+/// output the loop stops reading from that peer (and calls `pause_writing`), and resumes below
+/// the low watermark; a protocol can stop its own input with
+/// [`Connection::pause_reading`](crate::Connection::pause_reading). Idle deadlines
+/// ([`StreamOptions::idle_timeout`](crate::StreamOptions::idle_timeout)) live in each loop's
+/// timer heap.
+///
+/// | knob | default | meaning |
+/// |---|---|---|
+/// | [`workers`](Self::set_workers) | CPUs | loop threads; connections are spread over them in turn |
+/// | [`high_watermark`](Self::set_watermarks) | 64 KiB | pending output that stops reading from the peer |
+/// | [`low_watermark`](Self::set_watermarks) | 16 KiB | pending output that resumes it |
+/// | [`read_buffer_size`](Self::set_read_buffer_size) | 64 KiB | each loop's one read buffer: the most one `data_received` gets |
+/// | [`thread_name`](Self::set_thread_name) | `"socketserver-loop"` | loops are named `<name>-<n>` |
+///
+/// A panic or an `Err` in a callback closes that connection only and reaches `handle_error`.
+/// [`server_close`](crate::BaseServer::server_close) (or dropping the server) stops the loops:
+/// each sends what it can without waiting, closes its connections cleanly (`connection_lost`
+/// runs), and is joined.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use socketserver::{Callbacks, Connection, EventTcpServer, Protocol};
+///
+/// #[derive(Clone)]
+/// struct Echo;
+///
+/// impl Protocol for Echo {
+///     fn data_received(&mut self, conn: &mut Connection<'_>, data: &[u8]) -> std::io::Result<()> {
+///         conn.write(data);
+///         Ok(())
+///     }
+/// }
+///
+/// let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(Echo))?;
+/// server.dispatch_mut().set_workers(2);
+/// let address = server.server_address()?;
+/// let stop = server.shutdown_handle();
+/// let serving = std::thread::spawn(move || server.serve_forever());
+///
+/// let mut client = std::net::TcpStream::connect(address)?;
+/// client.write_all(b"ping")?;
+/// let mut reply = [0; 4];
+/// client.read_exact(&mut reply)?;
+/// assert_eq!(&reply, b"ping");
+///
+/// stop.shutdown();
+/// serving.join().unwrap()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[doc(alias = "asyncio")]
+#[doc(alias = "Multiplex")]
+pub struct EventLoop {
+    workers: usize,
+    high_watermark: usize,
+    low_watermark: usize,
+    read_buffer_size: usize,
+    thread_name: String,
+    /// Started with the first connection.
+    loops: Vec<LoopThread>,
+    next: usize,
+}
+
+struct LoopThread {
+    mailbox: Arc<Mailbox<Message>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+enum Message {
+    Adopt(EventSession),
+    Stop,
+}
+
+/// A loop's settings, copied into it when it starts.
+#[derive(Debug, Clone, Copy)]
+struct Settings {
+    high_watermark: usize,
+    low_watermark: usize,
+    read_buffer_size: usize,
+}
+
+impl EventLoop {
+    /// An event loop strategy with the defaults in the table above.
+    pub fn new() -> Self {
+        EventLoop {
+            workers: thread::available_parallelism().map_or(1, usize::from),
+            high_watermark: 64 * 1024,
+            low_watermark: 16 * 1024,
+            read_buffer_size: 64 * 1024,
+            thread_name: "socketserver-loop".to_owned(),
+            loops: Vec::new(),
+            next: 0,
+        }
+    }
+
+    /// The number of loop threads.
+    pub fn workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Sets the number of loop threads (0 is taken as 1). Takes effect when the loops start,
+    /// with the first connection.
+    pub fn set_workers(&mut self, workers: usize) -> &mut Self {
+        self.workers = workers.max(1);
+        self
+    }
+
+    /// The pending output (bytes) above which reading from a peer stops.
+    pub fn high_watermark(&self) -> usize {
+        self.high_watermark
+    }
+
+    /// The pending output (bytes) at or below which reading resumes.
+    pub fn low_watermark(&self) -> usize {
+        self.low_watermark
+    }
+
+    /// Sets both watermarks (asyncio's `set_write_buffer_limits`); `low` is capped at `high`.
+    #[doc(alias = "set_write_buffer_limits")]
+    pub fn set_watermarks(&mut self, high: usize, low: usize) -> &mut Self {
+        self.high_watermark = high;
+        self.low_watermark = low.min(high);
+        self
+    }
+
+    /// The size of each loop's read buffer.
+    pub fn read_buffer_size(&self) -> usize {
+        self.read_buffer_size
+    }
+
+    /// Sets the size of each loop's read buffer (0 is taken as 1).
+    pub fn set_read_buffer_size(&mut self, size: usize) -> &mut Self {
+        self.read_buffer_size = size.max(1);
+        self
+    }
+
+    /// Names loop threads `<name>-<n>`.
+    pub fn set_thread_name(&mut self, name: &str) -> &mut Self {
+        self.thread_name = name.to_owned();
+        self
+    }
+
+    /// Loop threads started so far (0 before the first connection).
+    pub fn started_workers(&self) -> usize {
+        self.loops.len()
+    }
+
+    fn start(&mut self) {
+        let settings = Settings {
+            high_watermark: self.high_watermark,
+            low_watermark: self.low_watermark,
+            read_buffer_size: self.read_buffer_size,
+        };
+        for n in 0..self.workers {
+            let mailbox = match Mailbox::new() {
+                Ok(mailbox) => mailbox,
+                Err(error) => {
+                    tracing::error!(%error, "cannot create a loop's waker");
+                    continue;
+                }
+            };
+            let theirs = Arc::clone(&mailbox);
+            let spawned = thread::Builder::new()
+                .name(format!("{}-{n}", self.thread_name))
+                .spawn(move || {
+                    if let Err(error) = run_loop(&theirs, settings) {
+                        tracing::error!(%error, "an event loop stopped");
+                    }
+                });
+            match spawned {
+                Ok(thread) => self.loops.push(LoopThread {
+                    mailbox,
+                    thread: Some(thread),
+                }),
+                Err(error) => tracing::error!(%error, "cannot spawn a loop thread"),
+            }
+        }
+        tracing::info!(workers = self.loops.len(), "event loops started");
+    }
+}
+
+/// One loop thread: adopt connections, act on readiness and deadlines, until told to stop.
+fn run_loop(mailbox: &Mailbox<Message>, settings: Settings) -> io::Result<()> {
+    let mut reactor: Reactor<EventSession> = Reactor::new(1024)?;
+    reactor.watch_waker(mailbox.waker())?;
+    let mut ctx = LoopContext {
+        buffer: vec![0; settings.read_buffer_size],
+        now: Instant::now(),
+        high_watermark: settings.high_watermark,
+        low_watermark: settings.low_watermark,
+    };
+    let mut ready = Vec::new();
+    let result = 'serving: loop {
+        ctx.now = Instant::now();
+        while let Some(message) = mailbox.try_take() {
+            match message {
+                Message::Adopt(session) => adopt(&mut reactor, session, &mut ctx),
+                Message::Stop => break 'serving Ok(()),
+            }
+        }
+        while let Some(key) = reactor.pop_expired(ctx.now) {
+            if let Some(session) = reactor.get_mut(key) {
+                session.0.timed_out();
+            }
+            close(&mut reactor, key, false);
+        }
+        if mailbox.going_to_sleep() {
+            let waited = reactor.wait(None);
+            mailbox.awake(reactor.woken());
+            if let Err(error) = waited {
+                break Err(error);
+            }
+        }
+        ctx.now = Instant::now();
+        ready.clear();
+        ready.extend_from_slice(reactor.ready());
+        for event in &ready {
+            let Some(session) = reactor.get_mut(event.key) else {
+                continue;
+            };
+            let next = guarded(session.0.id(), || {
+                session.0.ready(event.readable, event.writable, &mut ctx)
+            });
+            apply(&mut reactor, event.key, next);
+        }
+    };
+    let sessions = reactor.drain();
+    if !sessions.is_empty() {
+        tracing::debug!(
+            connections = sessions.len(),
+            "event loop stopping: closing its connections"
+        );
+    }
+    for session in sessions {
+        end(session, true);
+    }
+    while let Some(message) = mailbox.try_take() {
+        if let Message::Adopt(session) = message {
+            end(session, true);
+        }
+    }
+    result
+}
+
+fn adopt(reactor: &mut Reactor<EventSession>, mut session: EventSession, ctx: &mut LoopContext) {
+    let next = guarded(session.0.id(), || session.0.start(ctx));
+    match next {
+        Next::Close => end(session, false),
+        Next::Watch(interest, deadline) => match reactor.insert(session, interest) {
+            Ok(key) => reactor.set_deadline(key, deadline),
+            Err((session, error)) => {
+                tracing::error!(conn_id = session.0.id(), %error, "cannot watch a connection; closing it");
+                end(session, false);
+            }
+        },
+    }
+}
+
+fn apply(reactor: &mut Reactor<EventSession>, key: usize, next: Next) {
+    match next {
+        Next::Close => close(reactor, key, false),
+        Next::Watch(interest, deadline) => {
+            if let Err(error) = reactor.set_interest(key, interest) {
+                tracing::error!(%error, "cannot change what a connection waits for; closing it");
+                close(reactor, key, false);
+                return;
+            }
+            reactor.set_deadline(key, deadline);
+        }
+    }
+}
+
+fn close(reactor: &mut Reactor<EventSession>, key: usize, stopping: bool) {
+    if let Some(session) = reactor.remove(key) {
+        end(session, stopping);
+    }
+}
+
+fn end(session: EventSession, stopping: bool) {
+    let id = session.0.id();
+    guarded(id, || session.0.end(stopping));
+}
+
+/// Sessions catch their callbacks' panics; this guards the loop against anything else.
+fn guarded<R: Default>(id: u64, step: impl FnOnce() -> R) -> R {
+    panic::catch_unwind(AssertUnwindSafe(step)).unwrap_or_else(|_| {
+        tracing::error!(
+            conn_id = id,
+            "a connection's session panicked outside its callbacks"
+        );
+        R::default()
+    })
+}
+
+impl Default for EventLoop {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Dispatch for EventLoop {
+    fn name(&self) -> &'static str {
+        "event"
+    }
+
+    fn process_request<J: Job>(&mut self, job: J) {
+        match job.into_event_session() {
+            Ok(session) => {
+                if self.loops.is_empty() {
+                    self.start();
+                }
+                if self.loops.is_empty() {
+                    tracing::error!("no event loop could be started; closing the connection");
+                    end(session, false);
+                    return;
+                }
+                let index = self.next % self.loops.len();
+                self.next = self.next.wrapping_add(1);
+                self.loops[index].mailbox.post(Message::Adopt(session));
+            }
+            Err(job) => job.fail(Error::Dispatch(io::Error::other(
+                "EventLoop runs Protocol handlers over stream sockets: wrap the protocol in \
+                 Callbacks (e.g. EventTcpServer::new(address, Callbacks::new(MyProtocol)))",
+            ))),
+        }
+    }
+
+    fn server_close(&mut self) {
+        for loop_thread in &self.loops {
+            loop_thread.mailbox.post(Message::Stop);
+        }
+        for mut loop_thread in self.loops.drain(..) {
+            if let Some(thread) = loop_thread.thread.take() {
+                let _ = thread.join();
+            }
+        }
+    }
+}
+
+impl fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventLoop")
+            .field("workers", &self.workers)
+            .field("high_watermark", &self.high_watermark)
+            .field("low_watermark", &self.low_watermark)
+            .field("read_buffer_size", &self.read_buffer_size)
+            .field("started_workers", &self.loops.len())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,126 @@
+//! [`Protocol`]: a connection's handler written as callbacks (Python's `asyncio.Protocol`).
+
+use std::io;
+use std::net::TcpStream;
+
+use crate::event::Connection;
+use crate::handler::StreamSocket;
+use crate::Error;
+
+/// A connection's handler written as callbacks: Python's `asyncio.Protocol`, Perl's
+/// `Net::Server::Multiplex`. The framework reads, and calls you with what arrived; you write
+/// through the [`Connection`], which buffers what the socket cannot take yet.
+///
+/// Run it on an [`EventLoop`](crate::EventLoop) (many connections on a few threads, none held
+/// by a waiting connection) through [`Callbacks`](crate::Callbacks) and the named combinations
+/// ([`EventTcpServer`](crate::EventTcpServer)), or under any other strategy, where the same
+/// callbacks run on the connection's thread.
+///
+/// The value you give the server is cloned for every connection (asyncio's
+/// `protocol_factory`): plain fields are per-connection state, `Arc` fields are shared.
+///
+/// The callbacks, in order: [`connection_made`](Self::connection_made) once;
+/// [`data_received`](Self::data_received) for each chunk (chunks follow the socket's reads, not
+/// your messages: keep partial messages in a field, as the example does);
+/// [`eof_received`](Self::eof_received) when the peer shuts down its side;
+/// [`pause_writing`](Self::pause_writing) / [`resume_writing`](Self::resume_writing) around a
+/// backed-up peer; [`connection_lost`](Self::connection_lost) once, at the end, whatever ended
+/// it. An `Err` or a panic from a callback closes that connection only, reaches the server's
+/// [`handle_error`](crate::ServerHooks::handle_error), and `connection_lost` still runs; the
+/// loop and every other connection go on.
+///
+/// `T` is the stream type: [`TcpStream`] by default, `UnixStream` for the Unix transport;
+/// implement `Protocol<T>` for every `T: StreamSocket` to serve both.
+///
+/// # Examples
+///
+/// A line protocol: whole lines are answered, a partial line waits for the rest.
+///
+/// ```
+/// use std::io::{BufRead, BufReader, Write};
+/// use socketserver::{Callbacks, Connection, EventTcpServer, Protocol};
+///
+/// #[derive(Clone, Default)]
+/// struct Shout {
+///     partial: Vec<u8>, // this connection's unfinished line
+/// }
+///
+/// impl Protocol for Shout {
+///     fn data_received(&mut self, conn: &mut Connection<'_>, data: &[u8]) -> std::io::Result<()> {
+///         self.partial.extend_from_slice(data);
+///         while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
+///             let line: Vec<u8> = self.partial.drain(..=end).collect();
+///             conn.write(&line.to_ascii_uppercase());
+///         }
+///         Ok(())
+///     }
+/// }
+///
+/// let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(Shout::default()))?;
+/// let address = server.server_address()?;
+/// let stop = server.shutdown_handle();
+/// let serving = std::thread::spawn(move || server.serve_forever());
+///
+/// let mut client = std::net::TcpStream::connect(address)?;
+/// client.write_all(b"hel")?;
+/// client.write_all(b"lo\nwor")?;
+/// client.write_all(b"ld\n")?;
+/// let mut lines = BufReader::new(client).lines();
+/// assert_eq!(lines.next().unwrap()?, "HELLO");
+/// assert_eq!(lines.next().unwrap()?, "WORLD");
+///
+/// stop.shutdown();
+/// serving.join().unwrap()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[doc(alias = "asyncio.Protocol")]
+#[doc(alias = "Net::Server::Multiplex")]
+pub trait Protocol<T: StreamSocket = TcpStream>: Clone + Send + 'static {
+    /// The connection is established. Default: nothing.
+    ///
+    /// # Errors
+    ///
+    /// An error closes the connection (reported through `handle_error`).
+    fn connection_made(&mut self, conn: &mut Connection<'_, T>) -> io::Result<()> {
+        let _ = conn;
+        Ok(())
+    }
+
+    /// Bytes arrived. Required. `data` is valid for this call only.
+    ///
+    /// # Errors
+    ///
+    /// An error closes the connection (reported through `handle_error`).
+    fn data_received(&mut self, conn: &mut Connection<'_, T>, data: &[u8]) -> io::Result<()>;
+
+    /// The peer shut down its writing side. Return `false` (the default) to close the
+    /// connection once the output is sent, `true` to keep it open for writing (then call
+    /// [`Connection::close`] yourself).
+    ///
+    /// # Errors
+    ///
+    /// An error closes the connection (reported through `handle_error`).
+    fn eof_received(&mut self, conn: &mut Connection<'_, T>) -> io::Result<bool> {
+        let _ = conn;
+        Ok(false)
+    }
+
+    /// The output buffer went over the high watermark: the peer does not read as fast as you
+    /// write. The framework has stopped reading from this peer until the buffer drains below
+    /// the low watermark; stop producing output for it too if you can. Default: nothing.
+    fn pause_writing(&mut self, conn: &mut Connection<'_, T>) {
+        let _ = conn;
+    }
+
+    /// The output buffer drained below the low watermark: reading has resumed. Default:
+    /// nothing.
+    fn resume_writing(&mut self, conn: &mut Connection<'_, T>) {
+        let _ = conn;
+    }
+
+    /// The connection is closed, for `reason` (`None`: a clean close by either side). Called
+    /// once, last. Default: nothing.
+    fn connection_lost(&mut self, reason: Option<&Error>) {
+        let _ = reason;
+    }
+}

@@ -1,0 +1,304 @@
+//! A connection on an event loop: the [`Session`] the loop drives, and [`StreamSession`], a
+//! [`Protocol`] over a stream socket.
+
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use selectors::Interest;
+
+use crate::event::connection::{ConnState, OutBuf};
+use crate::event::{Connection, Protocol};
+use crate::handler::{StreamRequest, StreamSocket};
+use crate::hooks::ServerHooks;
+use crate::request::Request;
+use crate::sys;
+use crate::Error;
+
+/// What a request brings to an event loop: the request itself and the server's hooks.
+#[doc(hidden)]
+pub struct SessionParts<R: Request> {
+    /// The request's number (`conn_id` in logs).
+    pub id: u64,
+    /// The accepted request.
+    pub request: R,
+    /// The server's hooks (`handle_error`).
+    pub hooks: Arc<dyn ServerHooks<R>>,
+}
+
+impl<R: Request> fmt::Debug for SessionParts<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionParts")
+            .field("id", &self.id)
+            .field("peer", self.request.client_address())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A connection on its way to an [`EventLoop`](crate::EventLoop), made by
+/// [`Job::into_event_session`](crate::Job::into_event_session). Opaque.
+pub struct EventSession(pub(crate) Box<dyn Session>);
+
+impl fmt::Debug for EventSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventSession")
+            .field("conn_id", &self.0.id())
+            .finish()
+    }
+}
+
+/// The loop's settings that sessions follow.
+#[derive(Debug)]
+pub(crate) struct LoopContext {
+    /// The loop's one read buffer, shared by all its connections.
+    pub(crate) buffer: Vec<u8>,
+    pub(crate) now: Instant,
+    pub(crate) high_watermark: usize,
+    pub(crate) low_watermark: usize,
+}
+
+/// What the loop does with a session after an event.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Watch for this (nothing: `None`) until this deadline.
+    Watch(Option<Interest>, Option<Instant>),
+    /// End it: call [`Session::end`].
+    #[default]
+    Close,
+}
+
+/// A connection the loop drives. Object safe, so one loop holds sessions of any protocol.
+pub(crate) trait Session: Send {
+    fn id(&self) -> u64;
+    fn fd(&self) -> BorrowedFd<'_>;
+    /// Sets the socket up and calls `connection_made`.
+    fn start(&mut self, ctx: &mut LoopContext) -> Next;
+    /// Acts on readiness.
+    fn ready(&mut self, readable: bool, writable: bool, ctx: &mut LoopContext) -> Next;
+    /// The idle deadline passed.
+    fn timed_out(&mut self);
+    /// Closes the connection and calls `connection_lost`. `stopping`: the loop stops.
+    fn end(self: Box<Self>, stopping: bool);
+}
+
+impl AsFd for EventSession {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.fd()
+    }
+}
+
+/// A [`Protocol`] over a stream request.
+pub(crate) struct StreamSession<T: StreamSocket, P> {
+    id: u64,
+    request: StreamRequest<T>,
+    protocol: P,
+    hooks: Arc<dyn ServerHooks<StreamRequest<T>>>,
+    out: OutBuf,
+    state: ConnState,
+    /// Reading stopped because the output is past the high watermark.
+    backed_up: bool,
+    /// The peer shut down its side.
+    eof: bool,
+    idle_timeout: Option<Duration>,
+    last_input: Instant,
+    /// Why the connection ends, once known.
+    reason: Option<Error>,
+}
+
+impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
+    pub(crate) fn new(parts: SessionParts<StreamRequest<T>>, protocol: P) -> Self {
+        let idle_timeout = parts.request.options().idle_timeout;
+        StreamSession {
+            id: parts.id,
+            request: parts.request,
+            protocol,
+            hooks: parts.hooks,
+            out: OutBuf::default(),
+            state: ConnState::default(),
+            backed_up: false,
+            eof: false,
+            idle_timeout,
+            last_input: Instant::now(),
+            reason: None,
+        }
+    }
+
+    /// Runs one callback with a [`Connection`]; an `Err` or a panic is reported and ends the
+    /// connection.
+    fn call<R>(
+        &mut self,
+        callback: impl FnOnce(&mut P, &mut Connection<'_, T>) -> io::Result<R>,
+    ) -> Option<R> {
+        let StreamSession {
+            request,
+            protocol,
+            out,
+            state,
+            ..
+        } = self;
+        let mut conn = Connection {
+            socket: &*request.socket,
+            client_address: &request.client_address,
+            shutdown: &request.shutdown,
+            out,
+            state,
+        };
+        let error = match panic::catch_unwind(AssertUnwindSafe(|| callback(protocol, &mut conn))) {
+            Ok(Ok(value)) => return Some(value),
+            Ok(Err(error)) => Error::Handler(error),
+            Err(payload) => Error::from_panic(payload),
+        };
+        self.fail(error);
+        None
+    }
+
+    /// Reports a callback's failure and marks the connection for closing.
+    fn fail(&mut self, error: Error) {
+        let hooks = &self.hooks;
+        let request = &self.request;
+        if panic::catch_unwind(AssertUnwindSafe(|| hooks.handle_error(request, &error))).is_err() {
+            tracing::error!(conn_id = self.id, %error, "handle_error panicked while reporting");
+        }
+        self.state.aborted = true;
+        self.reason.get_or_insert(error);
+    }
+
+    /// A transport-level failure (a reset peer, a failed write): not a handler error.
+    fn lost(&mut self, error: io::Error) {
+        tracing::debug!(conn_id = self.id, %error, "connection lost");
+        self.state.aborted = true;
+        self.reason.get_or_insert(Error::Handler(error));
+    }
+
+    fn read(&mut self, ctx: &mut LoopContext) {
+        let result = self.request.socket.read_some(&mut ctx.buffer);
+        match result {
+            Ok(0) => {
+                self.eof = true;
+                match self.call(|protocol, conn| protocol.eof_received(conn)) {
+                    Some(true) => {}
+                    Some(false) => self.state.closing = true,
+                    None => {}
+                }
+            }
+            Ok(n) => {
+                self.last_input = ctx.now;
+                let data = &ctx.buffer[..n];
+                self.call(|protocol, conn| protocol.data_received(conn, data));
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => self.lost(e),
+        }
+    }
+
+    /// Applies the watermarks and decides what to watch next.
+    fn next(&mut self, ctx: &LoopContext) -> Next {
+        if let Some(error) = self.state.write_error.take() {
+            self.lost(error);
+        }
+        if self.state.aborted || (self.state.closing && self.out.is_empty()) {
+            return Next::Close;
+        }
+        if !self.backed_up && self.out.len() > ctx.high_watermark {
+            self.backed_up = true;
+            self.call(|protocol, conn| {
+                protocol.pause_writing(conn);
+                Ok(())
+            });
+        } else if self.backed_up && self.out.len() <= ctx.low_watermark {
+            self.backed_up = false;
+            self.call(|protocol, conn| {
+                protocol.resume_writing(conn);
+                Ok(())
+            });
+        }
+        if self.state.aborted {
+            return Next::Close;
+        }
+        let reading =
+            !self.eof && !self.state.closing && !self.state.reading_paused && !self.backed_up;
+        let interest = match (reading, !self.out.is_empty()) {
+            (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
+            (true, false) => Some(Interest::READABLE),
+            (false, true) => Some(Interest::WRITABLE),
+            (false, false) => None,
+        };
+        let deadline = match (reading, self.idle_timeout) {
+            (true, Some(timeout)) => Some(self.last_input + timeout),
+            _ => None,
+        };
+        Next::Watch(interest, deadline)
+    }
+}
+
+impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.request.socket.as_fd()
+    }
+
+    fn start(&mut self, ctx: &mut LoopContext) -> Next {
+        self.last_input = ctx.now;
+        if let Err(error) = self.request.prepare() {
+            self.fail(error);
+            return Next::Close;
+        }
+        if let Err(error) = sys::set_nonblocking(self.request.socket.as_fd(), true) {
+            self.fail(Error::Handler(error));
+            return Next::Close;
+        }
+        tracing::debug!(conn_id = self.id, peer = ?self.request.client_address, "connection made");
+        self.call(|protocol, conn| protocol.connection_made(conn));
+        self.next(ctx)
+    }
+
+    fn ready(&mut self, readable: bool, writable: bool, ctx: &mut LoopContext) -> Next {
+        if writable && !self.out.is_empty() {
+            if let Err(error) = self.out.send(&*self.request.socket) {
+                self.lost(error);
+                return Next::Close;
+            }
+        }
+        if readable && !self.eof && !self.state.closing && !self.state.aborted {
+            self.read(ctx);
+        }
+        self.next(ctx)
+    }
+
+    fn timed_out(&mut self) {
+        if let Some(after) = self.idle_timeout {
+            tracing::debug!(conn_id = self.id, ?after, "closing: idle timeout");
+            self.reason.get_or_insert(Error::IdleTimeout { after });
+        }
+        self.state.aborted = true;
+    }
+
+    fn end(self: Box<Self>, stopping: bool) {
+        let mut this = *self;
+        if stopping && !this.state.aborted {
+            // The loop stops: send what can be sent without waiting, then close cleanly.
+            let _ = this.out.send(&*this.request.socket);
+        }
+        let reason = this.reason.take();
+        let protocol = &mut this.protocol;
+        if panic::catch_unwind(AssertUnwindSafe(|| {
+            protocol.connection_lost(reason.as_ref())
+        }))
+        .is_err()
+        {
+            tracing::error!(conn_id = this.id, "connection_lost panicked");
+        }
+        tracing::debug!(conn_id = this.id, "connection closed");
+        this.request.shutdown_request();
+    }
+}
