@@ -82,14 +82,41 @@ fn echo_sequential_exits_0_on_sigint() {
 }
 
 #[test]
-fn echo_threading_exits_0_on_sigterm_with_a_client_connected() {
-    let (echo, address) = Example::serve("echo", &["--mode", "threading"]);
+fn echo_event_exits_0_on_sigterm() {
+    echo_then_signal("event", libc::SIGTERM);
+}
+
+#[test]
+fn echo_event_exits_0_on_sigint() {
+    echo_then_signal("event", libc::SIGINT);
+}
+
+fn exits_0_on_sigterm_with_a_client_connected(mode: &str) {
+    let (echo, address) = Example::serve("echo", &["--mode", mode]);
     let mut client = connect(address);
     client.write_all(b"still here").unwrap();
     let mut reply = [0; 10];
     client.read_exact(&mut reply).unwrap();
-    let finished = echo.stop_with(libc::SIGTERM, "echo --mode threading, client connected");
+    let finished = echo.stop_with(
+        libc::SIGTERM,
+        &format!("echo --mode {mode}, client connected"),
+    );
     assert_clean_exit(&finished);
+}
+
+#[test]
+fn echo_threading_exits_0_on_sigterm_with_a_client_connected() {
+    exits_0_on_sigterm_with_a_client_connected("threading");
+}
+
+#[test]
+fn echo_pool_exits_0_on_sigterm_with_a_client_connected() {
+    exits_0_on_sigterm_with_a_client_connected("pool");
+}
+
+#[test]
+fn echo_event_exits_0_on_sigterm_with_a_client_connected() {
+    exits_0_on_sigterm_with_a_client_connected("event");
 }
 
 #[test]
@@ -204,16 +231,36 @@ fn echo_pool_exits_0_on_sigterm() {
     echo_then_signal("pool", libc::SIGTERM);
 }
 
-#[test]
-fn echo_pool_with_workers_flag() {
-    let (echo, address) = Example::serve("echo", &["--mode", "pool", "--workers", "2"]);
-    let clients: Vec<_> = (0..4)
+/// Eight clients at once against two workers (pool) or two loops (event).
+fn echo_with_workers_flag(mode: &str) {
+    let (echo, address) = Example::serve("echo", &["--mode", mode, "--workers", "2"]);
+    let clients: Vec<_> = (0..8)
         .map(|_| thread::spawn(move || echo_to_end(address, pattern(4096))))
         .collect();
     for client in clients {
         assert_eq!(client.join().unwrap(), pattern(4096));
     }
-    assert_clean_exit(&echo.stop_with(libc::SIGTERM, "echo --mode pool --workers 2"));
+    assert_clean_exit(&echo.stop_with(libc::SIGTERM, &format!("echo --mode {mode} --workers 2")));
+}
+
+#[test]
+fn echo_pool_with_workers_flag() {
+    echo_with_workers_flag("pool");
+}
+
+#[test]
+fn echo_event_with_workers_flag() {
+    echo_with_workers_flag("event");
+}
+
+#[test]
+fn echo_event_with_a_datagram_transport_is_one_line_and_exit_2() {
+    Example::spawn(
+        "echo",
+        &["--addr", "127.0.0.1:0", "--mode", "event", "--udp"],
+    )
+    .finish()
+    .assert_one_line_failure(2);
 }
 
 #[test]
@@ -253,11 +300,11 @@ impl Drop for SocketDir {
     }
 }
 
-#[test]
-fn echo_unix_stream_echoes_and_removes_its_file() {
-    let dir = SocketDir::new("stream");
+fn unix_stream_echoes_and_removes_its_file(mode: &str) {
+    let dir = SocketDir::new(&format!("stream-{mode}"));
     let path = dir.0.join("echo.sock");
-    let (echo, shown) = Example::serve_with("echo", &["--unix", path.to_str().unwrap()]);
+    let (echo, shown) =
+        Example::serve_with("echo", &["--mode", mode, "--unix", path.to_str().unwrap()]);
     assert_eq!(
         shown,
         path.to_str().unwrap(),
@@ -272,6 +319,21 @@ fn echo_unix_stream_echoes_and_removes_its_file() {
     assert_eq!(reply, b"over unix");
     assert_clean_exit(&echo.stop_with(libc::SIGTERM, "echo --unix"));
     assert!(!path.exists(), "the socket file is removed on exit");
+}
+
+#[test]
+fn echo_unix_stream_echoes_and_removes_its_file() {
+    unix_stream_echoes_and_removes_its_file("threading");
+}
+
+#[test]
+fn echo_pool_unix_stream_echoes_and_removes_its_file() {
+    unix_stream_echoes_and_removes_its_file("pool");
+}
+
+#[test]
+fn echo_event_unix_stream_echoes_and_removes_its_file() {
+    unix_stream_echoes_and_removes_its_file("event");
 }
 
 #[test]

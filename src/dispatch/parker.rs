@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use selectors::Interest;
@@ -135,12 +135,16 @@ fn park_loop(mailbox: &Mailbox<Message>, resume: &Resume) -> io::Result<()> {
                 end(job, true);
             }
         }
-        if mailbox.going_to_sleep() {
-            let waited = reactor.wait(None);
-            mailbox.awake(reactor.woken());
-            if let Err(error) = waited {
-                break Err(error);
-            }
+        // With mail waiting, only look at readiness; otherwise sleep until something happens.
+        let limit = if mailbox.going_to_sleep() {
+            None
+        } else {
+            Some(Duration::ZERO)
+        };
+        let waited = reactor.wait(limit);
+        mailbox.awake(reactor.woken());
+        if let Err(error) = waited {
+            break Err(error);
         }
         let ready: Vec<usize> = reactor.ready().iter().map(|ready| ready.key).collect();
         for key in ready {

@@ -229,3 +229,6 @@ impl<E: AsFd> Reactor<E> {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -136,6 +136,11 @@ impl Example {
         (example, address)
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
     pub fn signal(&self, signal: libc::c_int) {
         let pid = self.child.as_ref().unwrap().id() as libc::pid_t;
         // SAFETY: `kill(2)` has no memory-safety preconditions. The pid is our child, which is

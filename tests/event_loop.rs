@@ -1,0 +1,476 @@
+//! The event-driven strategy: `Protocol` callbacks on `EventLoop` threads, over TCP (IPv4 and
+//! IPv6) and Unix stream sockets; and the same protocols under every other strategy.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use socketserver::{
+    BaseServer, Callbacks, Connection, Dispatch, Error, EventLoop, EventTcpServer,
+    EventUnixStreamServer, Protocol, Request, ServerHooks, StreamOptions, StreamRequest,
+    StreamSocket, TcpSocket,
+};
+
+mod util;
+
+use util::transports::TempDir;
+use util::{connect, eventually, Serving, PATIENCE};
+
+/// Echoes, and records how the connection ended.
+#[derive(Clone, Default)]
+struct Echo {
+    lost: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+impl<S: StreamSocket> Protocol<S> for Echo {
+    fn data_received(&mut self, conn: &mut Connection<'_, S>, data: &[u8]) -> io::Result<()> {
+        conn.write(data);
+        Ok(())
+    }
+
+    fn connection_lost(&mut self, reason: Option<&Error>) {
+        self.lost
+            .lock()
+            .unwrap()
+            .push(reason.map(ToString::to_string));
+    }
+}
+
+/// Sends a pattern in pieces from another thread while reading the echo here.
+fn echo_roundtrip<S: Read + Write + Send + 'static>(mut stream: S, mut writer: S, len: usize) {
+    let payload: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+    let sent = payload.clone();
+    let sending = std::thread::spawn(move || {
+        for piece in sent.chunks(7919) {
+            writer.write_all(piece).unwrap();
+        }
+        writer
+    });
+    let mut reply = vec![0; len];
+    stream.read_exact(&mut reply).unwrap();
+    assert!(reply == payload, "the echo differs from what was sent");
+    drop(sending.join().unwrap());
+}
+
+#[test]
+fn echoes_over_tcp() {
+    let echo = Echo::default();
+    let lost = Arc::clone(&echo.lost);
+    let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(echo)).unwrap();
+    server.dispatch_mut().set_workers(2);
+    let serving = Serving::start(server);
+    for _ in 0..4 {
+        let client = connect(serving.address);
+        let writer = client.try_clone().unwrap();
+        echo_roundtrip(client, writer, 1 << 20);
+    }
+    let (server, result) = serving.stop();
+    result.unwrap();
+    assert_eq!(server.dispatch().started_workers(), 2);
+    drop(server);
+    assert!(eventually(|| lost.lock().unwrap().len() == 4));
+}
+
+#[test]
+fn echoes_over_tcp_ipv6() {
+    let Ok(server) = EventTcpServer::new("[::1]:0", Callbacks::new(Echo::default())) else {
+        eprintln!("no IPv6 loopback here: skipped");
+        return;
+    };
+    let serving = Serving::start(server);
+    let client = connect(serving.address);
+    let writer = client.try_clone().unwrap();
+    echo_roundtrip(client, writer, 100_000);
+    drop(serving.stop());
+}
+
+#[test]
+fn echoes_over_unix_stream_sockets() {
+    let dir = TempDir::new();
+    let path = dir.join("event.sock");
+    let server = EventUnixStreamServer::new(&path, Callbacks::new(Echo::default())).unwrap();
+    let serving = Serving::start(server);
+    let client = UnixStream::connect(&path).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    let writer = client.try_clone().unwrap();
+    echo_roundtrip(client, writer, 1 << 20);
+    drop(serving.stop());
+}
+
+/// Writes what it receives to `connection_made`'s thread name list, for the spread check.
+#[derive(Clone, Default)]
+struct Names {
+    threads: Arc<Mutex<Vec<String>>>,
+}
+
+impl Protocol for Names {
+    fn connection_made(&mut self, conn: &mut Connection<'_>) -> io::Result<()> {
+        let name = std::thread::current().name().unwrap_or("").to_owned();
+        self.threads.lock().unwrap().push(name.clone());
+        conn.write(name.as_bytes());
+        conn.write(b"\n");
+        Ok(())
+    }
+    fn data_received(&mut self, _conn: &mut Connection<'_>, _data: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn connections_are_spread_over_the_loop_threads() {
+    let names = Names::default();
+    let threads = Arc::clone(&names.threads);
+    let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(names)).unwrap();
+    server.dispatch_mut().set_workers(3).set_thread_name("ev");
+    let serving = Serving::start(server);
+    let clients: Vec<_> = (0..6)
+        .map(|_| {
+            let mut client = BufReader::new(connect(serving.address));
+            let mut line = String::new();
+            client.read_line(&mut line).unwrap();
+            client
+        })
+        .collect();
+    let mut seen = threads.lock().unwrap().clone();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen, ["ev-0", "ev-1", "ev-2"]);
+    drop(clients);
+    drop(serving.stop());
+}
+
+/// Collects what `handle_error` receives.
+#[derive(Default)]
+struct Errors {
+    seen: Mutex<Vec<String>>,
+}
+
+impl<R: Request> ServerHooks<R> for Errors {
+    fn handle_error(&self, _request: &R, error: &Error) {
+        self.seen.lock().unwrap().push(error.to_string());
+    }
+}
+
+/// Panics on a line that says `panic`, fails on `fail`, echoes the rest.
+#[derive(Clone, Default)]
+struct Fragile {
+    lost: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+impl Protocol for Fragile {
+    fn data_received(&mut self, conn: &mut Connection<'_>, data: &[u8]) -> io::Result<()> {
+        match data {
+            b"panic\n" => panic!("asked to panic"),
+            b"fail\n" => Err(io::Error::other("asked to fail")),
+            _ => {
+                conn.write(data);
+                Ok(())
+            }
+        }
+    }
+    fn connection_lost(&mut self, reason: Option<&Error>) {
+        self.lost
+            .lock()
+            .unwrap()
+            .push(reason.map(ToString::to_string));
+    }
+}
+
+#[test]
+fn a_panic_or_error_in_a_callback_closes_that_connection_only() {
+    let fragile = Fragile::default();
+    let lost = Arc::clone(&fragile.lost);
+    let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(fragile))
+        .unwrap()
+        .with_hooks(Errors::default());
+    server.dispatch_mut().set_workers(1); // everything on one loop: it must survive
+    let serving = Serving::start(server);
+    let mut good = BufReader::new(connect(serving.address));
+    good.get_mut().write_all(b"a\n").unwrap();
+    let mut line = String::new();
+    good.read_line(&mut line).unwrap();
+    assert_eq!(line, "a\n");
+    for word in ["panic\n", "fail\n"] {
+        let mut bad = connect(serving.address);
+        bad.write_all(word.as_bytes()).unwrap();
+        let mut rest = Vec::new();
+        // A clean EOF or a reset: either way the connection is gone.
+        let _ = bad.read_to_end(&mut rest);
+        assert!(rest.is_empty());
+    }
+    good.get_mut().write_all(b"b\n").unwrap();
+    line.clear();
+    good.read_line(&mut line).unwrap();
+    assert_eq!(line, "b\n", "the loop and the other connection go on");
+    let (server, result) = serving.stop();
+    result.unwrap();
+    let errors = server.hooks().seen.lock().unwrap().clone();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains("asked to panic"), "{errors:?}");
+    assert!(errors[1].contains("asked to fail"), "{errors:?}");
+    drop(server);
+    let lost = lost.lock().unwrap().clone();
+    assert_eq!(lost.len(), 3);
+    assert!(
+        lost.iter().filter(|reason| reason.is_some()).count() == 2,
+        "{lost:?}"
+    );
+}
+
+/// Echoes everything, and records the largest output buffer and the pause/resume calls.
+#[derive(Clone, Default)]
+struct Watermarks {
+    largest: Arc<AtomicUsize>,
+    paused: Arc<AtomicUsize>,
+    resumed: Arc<AtomicUsize>,
+}
+
+impl Protocol for Watermarks {
+    fn data_received(&mut self, conn: &mut Connection<'_>, data: &[u8]) -> io::Result<()> {
+        conn.write(data);
+        self.largest
+            .fetch_max(conn.write_buffer_size(), Ordering::SeqCst);
+        Ok(())
+    }
+    fn pause_writing(&mut self, _conn: &mut Connection<'_>) {
+        self.paused.fetch_add(1, Ordering::SeqCst);
+    }
+    fn resume_writing(&mut self, _conn: &mut Connection<'_>) {
+        self.resumed.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// A peer that sends and never reads: the server's buffer stops at the high watermark (plus at
+/// most one read), reading from that peer stops, so the peer's own sends block; once the peer
+/// reads, everything arrives intact.
+#[test]
+fn a_peer_that_never_reads_cannot_grow_the_output_buffer() {
+    const HIGH: usize = 64 * 1024;
+    const READ: usize = 16 * 1024;
+    let watermarks = Watermarks::default();
+    let (largest, paused, resumed) = (
+        Arc::clone(&watermarks.largest),
+        Arc::clone(&watermarks.paused),
+        Arc::clone(&watermarks.resumed),
+    );
+    let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(watermarks)).unwrap();
+    server
+        .dispatch_mut()
+        .set_workers(1)
+        .set_watermarks(HIGH, HIGH / 4)
+        .set_read_buffer_size(READ);
+    // Small kernel buffers on the server's connections (inherited from the listener), so the
+    // backlog shows in the server's own buffer soon.
+    let listener = server.socket().socket().unwrap();
+    listener.set_recv_buffer_size(4096).unwrap();
+    listener.set_send_buffer_size(4096).unwrap();
+    let serving = Serving::start(server);
+    let client = connect(serving.address);
+    client
+        .set_write_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut writer = client.try_clone().unwrap();
+    let chunk = vec![7u8; 8192];
+    let mut sent = 0usize;
+    // Send until the kernel pushes back (the server stopped reading); bounded by 64 MiB.
+    while sent < 64 << 20 {
+        match writer.write(&chunk) {
+            Ok(n) => sent += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
+            Err(e) => panic!("send failed: {e}"),
+        }
+    }
+    assert!(sent < 64 << 20, "the server never stopped reading");
+    assert!(
+        paused.load(Ordering::SeqCst) >= 1,
+        "pause_writing was called"
+    );
+    assert!(
+        largest.load(Ordering::SeqCst) <= HIGH + READ,
+        "output buffer reached {} bytes (limit {})",
+        largest.load(Ordering::SeqCst),
+        HIGH + READ
+    );
+    // Now read everything back; the server resumes and the echo is complete.
+    writer.set_write_timeout(Some(PATIENCE)).unwrap();
+    writer.shutdown(Shutdown::Write).unwrap();
+    let mut reader = client;
+    let mut echoed = 0usize;
+    let mut buf = vec![0; 65536];
+    loop {
+        let n = reader.read(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        assert!(buf[..n].iter().all(|&b| b == 7));
+        echoed += n;
+    }
+    assert_eq!(
+        echoed, sent,
+        "every byte sent is echoed once the peer reads"
+    );
+    assert!(
+        resumed.load(Ordering::SeqCst) >= 1,
+        "resume_writing was called"
+    );
+    drop(serving.stop());
+}
+
+#[test]
+fn idle_timeout_closes_a_silent_connection_with_a_typed_reason() {
+    let echo = Echo::default();
+    let lost = Arc::clone(&echo.lost);
+    let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(echo)).unwrap();
+    server.socket_mut().set_stream_options(StreamOptions {
+        idle_timeout: Some(Duration::from_millis(100)),
+        ..StreamOptions::default()
+    });
+    let serving = Serving::start(server);
+    let mut client = connect(serving.address);
+    client.write_all(b"x").unwrap();
+    let mut reply = [0; 1];
+    client.read_exact(&mut reply).unwrap();
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).unwrap(); // EOF once the timeout passes
+    assert!(rest.is_empty());
+    assert!(eventually(|| !lost.lock().unwrap().is_empty()));
+    let reason = lost.lock().unwrap()[0].clone().expect("a reason");
+    assert!(reason.contains("idle_timeout"), "{reason}");
+    drop(serving.stop());
+}
+
+/// Keeps writing after the peer's EOF, then closes: the peer reads the summary, then EOF.
+#[derive(Clone, Default)]
+struct CountThenClose {
+    bytes: usize,
+}
+
+impl Protocol for CountThenClose {
+    fn data_received(&mut self, _conn: &mut Connection<'_>, data: &[u8]) -> io::Result<()> {
+        self.bytes += data.len();
+        Ok(())
+    }
+    fn eof_received(&mut self, conn: &mut Connection<'_>) -> io::Result<bool> {
+        conn.write(format!("{} bytes\n", self.bytes).as_bytes());
+        conn.close();
+        Ok(true)
+    }
+}
+
+#[test]
+fn a_protocol_can_answer_after_the_peers_eof() {
+    let server =
+        EventTcpServer::new("127.0.0.1:0", Callbacks::new(CountThenClose::default())).unwrap();
+    let serving = Serving::start(server);
+    let mut client = connect(serving.address);
+    client.write_all(&[1; 5000]).unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut reply = String::new();
+    client.read_to_string(&mut reply).unwrap();
+    assert_eq!(reply, "5000 bytes\n");
+    drop(serving.stop());
+}
+
+#[test]
+fn verify_request_rejects_before_the_loop_sees_the_connection() {
+    struct LoopbackOnlyOnPortZero;
+    impl ServerHooks<StreamRequest> for LoopbackOnlyOnPortZero {
+        fn verify_request(&self, _request: &StreamRequest) -> io::Result<bool> {
+            Ok(false)
+        }
+    }
+    let echo = Echo::default();
+    let lost = Arc::clone(&echo.lost);
+    let server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(echo))
+        .unwrap()
+        .with_hooks(LoopbackOnlyOnPortZero);
+    let serving = Serving::start(server);
+    let mut client = connect(serving.address);
+    let mut rest = Vec::new();
+    let _ = client.read_to_end(&mut rest);
+    assert!(rest.is_empty());
+    drop(serving.stop());
+    assert!(lost.lock().unwrap().is_empty(), "the protocol never saw it");
+}
+
+/// A plain blocking handler cannot run on an event loop: a clear error through
+/// `handle_error`, and the connection is closed.
+#[test]
+fn a_blocking_handler_on_an_event_loop_is_a_clear_error() {
+    let handler = |req: &mut StreamRequest| io::copy(&mut req.rfile, &mut req.wfile).map(drop);
+    let server = BaseServer::<TcpSocket, EventLoop, _>::new("127.0.0.1:0", handler)
+        .unwrap()
+        .with_hooks(Errors::default());
+    let serving = Serving::start(server);
+    let mut client = connect(serving.address);
+    let mut rest = Vec::new();
+    let _ = client.read_to_end(&mut rest);
+    let (server, _) = serving.stop();
+    let errors = server.hooks().seen.lock().unwrap().clone();
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].contains("Callbacks"), "{errors:?}");
+}
+
+/// The same protocol under every strategy: echo, then `connection_lost` once per connection.
+fn protocol_runs_under<M: Dispatch + Default>() {
+    let echo = Echo::default();
+    let lost = Arc::clone(&echo.lost);
+    let server = BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", Callbacks::new(echo)).unwrap();
+    let serving = Serving::start(server);
+    for _ in 0..2 {
+        let mut client = connect(serving.address);
+        client.write_all(b"hello").unwrap();
+        let mut reply = [0; 5];
+        client.read_exact(&mut reply).unwrap();
+        assert_eq!(&reply, b"hello");
+        client.shutdown(Shutdown::Write).unwrap();
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty());
+    }
+    drop(serving.stop());
+    let forking = std::any::type_name::<M>().contains("Forking");
+    if !forking {
+        assert!(eventually(|| lost.lock().unwrap().len() == 2));
+        assert!(lost.lock().unwrap().iter().all(Option::is_none));
+    }
+}
+
+mod a_protocol_runs_under {
+    #[test]
+    fn sequential() {
+        super::protocol_runs_under::<socketserver::Sequential>();
+    }
+    #[test]
+    fn threading() {
+        super::protocol_runs_under::<socketserver::ThreadingMixIn>();
+    }
+    #[test]
+    fn pool() {
+        super::protocol_runs_under::<socketserver::ThreadPool>();
+    }
+    #[test]
+    fn forking() {
+        crate::util::in_subprocess("a_protocol_runs_under::forking", || {
+            super::protocol_runs_under::<socketserver::ForkingMixIn>()
+        });
+    }
+    #[test]
+    fn event() {
+        super::protocol_runs_under::<socketserver::EventLoop>();
+    }
+}
+
+/// Keeps imports used in every configuration.
+#[allow(dead_code)]
+fn _types(_: TcpStream, _: AtomicBool) {}
