@@ -3,26 +3,36 @@
 
 Run it through ``bench/run.sh`` (which builds the binaries and raises the descriptor limit):
 
-    bench/run.sh              full suite: 3 interleaved rounds (about 8 minutes)
-    bench/run.sh --quick      1 short round, a smoke run (under 2 minutes)
+    bench/run.sh              full suite: 3 interleaved rounds (about 11 minutes)
+    bench/run.sh --quick      1 short round, a smoke run (about 2 minutes)
     bench/run.sh --publish    also copy the chart to docs/benchmarks.png and the tables into
                               docs/benchmarks.md (between the bench:results markers)
+    bench/run.sh --event-workers N
+                              pass `--workers N` to `echo --mode event` (default: not passed)
 
     python3 bench/suite.py --bin-dir target/release --from-results target/bench/results.json
                               run nothing: redraw report and chart from a finished run
 
 Servers (each started on port 0 or a fresh Unix path, ready when it prints
 ``listening on ADDR``, stopped by its PID with SIGTERM): our ``echo`` example in every
-strategy (sequential, threading, pool, forking), the plain std::net baseline ``std_echo``,
-``tokio_echo``, and Python's socketserver (``bench/python_servers.py``). Load: ``loadgen``.
+strategy (sequential, threading, pool, forking, event; and the pool with 8 workers at 128
+connections, which needs parking), the plain std::net baseline ``std_echo``, ``tokio_echo``, a
+single-threaded C epoll server (``bench/c/epoll_echo.c``, the physical-limit reference, TCP
+only) and Python's socketserver (``bench/python_servers.py``). Load: ``loadgen``. A server
+that does not start (e.g. a mode the example does not have yet) is a failed row, reported;
+the suite goes on.
 
 Method: a round runs every scenario once; inside a scenario every server runs once, in an
 order rotated from round to round, each started fresh. Each figure is reported as the median
-over the rounds with its spread (min-max), and as a ratio to ``std_echo`` measured in the same
-scenario of the same round (the median of the per-round ratios). Peak RSS is the server's
-``VmHWM`` from /proc (for forking servers, the sum over the parent and its live children,
-sampled every 100 ms: shared pages are counted once per process). Every loop here is bounded:
-each server start, run and stop has a timeout.
+over the rounds with its spread (min-max), and as a ratio to ``std_echo`` (``tokio_echo`` for
+idle-10000) measured in the same scenario of the same round (the median of the per-round
+ratios). Peak RSS is the server's ``VmHWM`` from /proc (for forking servers, the sum over
+the parent and its live children, sampled every 100 ms: shared pages are counted once per
+process). Server CPU per request: the server's utime + stime (/proc/PID/stat) read just after
+loadgen's warm-up and just before its end, per wall second, divided by loadgen's rate (not for
+forking servers, whose children's CPU is only counted once reaped). Idle scenarios also record
+the RSS right after the ready line and report the RSS per connection above it. Every loop here
+is bounded: each server start, run and stop has a timeout.
 
 Writes target/bench/results.json (every run), report.md (the tables), chart.tsv and
 benchmarks.png (drawn by the ``chart`` binary).
@@ -51,6 +61,9 @@ MARK_BEGIN = "<!-- bench:results:begin -->"
 MARK_END = "<!-- bench:results:end -->"
 
 BASELINE = "std"
+EVENT = "ours event"
+C_EPOLL = "c epoll"
+POOL_PARKING = "ours pool, 8 workers"
 
 
 def log(message):
@@ -62,13 +75,20 @@ def log(message):
 
 
 class ServerKind:
-    """How to start one server for a transport (tcp, udp, unix)."""
+    """How to start one server for a transport (tcp, udp, unix).
 
-    def __init__(self, name, argv, forks=False, transports=("tcp", "udp", "unix")):
+    `workers_from` says where its `--workers N` comes from: "pool" (the scenario's
+    `pool_workers`), "event" (the suite's `--event-workers`, unset by default: the server's own
+    default, one loop per CPU) or None (it takes no such flag, or has it fixed in its argv).
+    """
+
+    def __init__(self, name, argv, forks=False, transports=("tcp", "udp", "unix"),
+                 workers_from=None):
         self.name = name
         self._argv = argv
         self.forks = forks
         self.transports = transports
+        self.workers_from = workers_from
 
     def argv(self, bins, transport, unix_path, workers):
         base = self._argv(bins, workers)
@@ -79,9 +99,11 @@ class ServerKind:
         return base + ["--unix", unix_path]
 
 
-def ours(mode):
+def ours(mode, fixed_workers=None):
+    """Our echo example in `mode`; `--workers` only for pool and event, and only when set."""
     def argv(bins, workers):
-        extra = ["--workers", str(workers)] if (mode == "pool" and workers) else []
+        workers = fixed_workers or workers
+        extra = ["--workers", str(workers)] if (mode in ("pool", "event") and workers) else []
         return [str(bins / "examples" / "echo"), "--mode", mode] + extra
     return argv
 
@@ -97,10 +119,18 @@ SERVERS = {
     for k in [
         ServerKind("ours sequential", ours("sequential")),
         ServerKind("ours threading", ours("threading")),
-        ServerKind("ours pool", ours("pool")),
+        ServerKind("ours pool", ours("pool"), workers_from="pool"),
+        # The pool with parking: 8 workers whatever the connection count (idle connections
+        # wait in a selector instead of holding a worker).
+        ServerKind(POOL_PARKING, ours("pool", fixed_workers=8)),
+        ServerKind("ours event", ours("event"), workers_from="event"),
         ServerKind("ours forking", ours("forking"), forks=True),
         ServerKind("std", lambda bins, workers: [str(bins / "std_echo")]),
         ServerKind("tokio", lambda bins, workers: [str(bins / "tokio_echo")]),
+        # The physical-limit reference: one thread, level-triggered epoll (bench/c/epoll_echo.c,
+        # compiled by bench/run.sh). TCP only.
+        ServerKind(C_EPOLL, lambda bins, workers: [str(bins / "c_epoll_echo")],
+                   transports=("tcp",)),
         ServerKind("python threading", python("threading")),
         ServerKind("python forking", python("forking"), forks=True, transports=("tcp", "udp")),
         ServerKind("python threading, backlog 5", python("threading", backlog=None)),
@@ -120,6 +150,21 @@ def proc_status(pid):
         if key in ("VmHWM", "VmRSS", "State"):
             values[key] = rest.split()[0] if key != "State" else rest.strip()
     return values
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid):
+    """utime + stime of a process (every thread, live or ended) in seconds, or None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the command name, which is in parentheses and may hold spaces: state is
+    # field 3, utime 14 and stime 15.
+    fields = text.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
 def children(pid):
@@ -183,6 +228,9 @@ class Server:
                                      stdin=subprocess.DEVNULL)
         self.address = self._wait_ready(argv)
         self.target = f"unix:{self.address}" if transport == "unix" else self.address
+        # The idle baseline: resident memory right after the ready line, before any load.
+        status = proc_status(self.proc.pid)
+        self.start_rss_kib = int(status["VmRSS"]) if status and "VmRSS" in status else None
         self.peak_kib = 0
         self._sampling = None
 
@@ -295,12 +343,21 @@ class Server:
 
 
 class Scenario:
+    """One load against a list of servers; ratios are to `baseline`, run in the same round."""
+
     def __init__(self, key, title, mode, servers, connections=16, size=64, transport="tcp",
-                 unit="req/s", pool_workers=None, timeout="2s", metric="rps"):
+                 unit="req/s", pool_workers=None, timeout="2s", metric="rps", baseline=BASELINE):
         self.key = key
         self.title = title
         self.mode = mode
-        self.servers = servers
+        # In the order of SERVERS, whatever order they are listed in.
+        self.servers = [name for name in SERVERS if name in servers]
+        unknown = set(servers) - set(SERVERS)
+        assert not unknown, f"{key}: unknown servers {unknown}"
+        unfit = [name for name in self.servers if transport not in SERVERS[name].transports]
+        assert not unfit, f"{key}: {unfit} do not serve {transport}"
+        assert baseline in self.servers, f"{key}: the baseline {baseline} is not run"
+        self.baseline = baseline
         self.connections = connections
         self.size = size
         self.transport = transport
@@ -316,25 +373,41 @@ ALL_TCP = ["ours sequential", "ours threading", "ours pool", "ours forking", "st
 # one connection at a time, a pool needs as many workers, and both forking servers stop
 # accepting at max_children = 40.
 PERSISTENT = [s for s in ALL_TCP if s != "ours sequential"]
+# The event-driven strategy and its two references, tokio and one C epoll thread: in every TCP
+# echo and connect scenario and in both idle ones (the event strategy also over Unix sockets;
+# it serves no datagrams, and the C server only TCP).
+EVENT_PEERS = [EVENT, C_EPOLL]
 
 SCENARIOS = [
-    Scenario("echo-1", "echo, 1 connection × 64 B", "echo", ALL_TCP, connections=1),
-    Scenario("echo-16", "echo, 16 connections × 64 B", "echo", PERSISTENT, pool_workers=16),
-    Scenario("echo-128", "echo, 128 connections × 64 B", "echo",
-             [s for s in PERSISTENT if "forking" not in s], connections=128, pool_workers=128),
-    Scenario("echo-16k", "echo, 16 connections × 16 KiB", "echo", PERSISTENT, size=16384,
+    Scenario("echo-1", "echo, 1 connection × 64 B", "echo", ALL_TCP + EVENT_PEERS,
+             connections=1),
+    Scenario("echo-16", "echo, 16 connections × 64 B", "echo", PERSISTENT + EVENT_PEERS,
              pool_workers=16),
+    # POOL_PARKING: 8 workers for 128 connections, only possible with parking.
+    Scenario("echo-128", "echo, 128 connections × 64 B", "echo",
+             [s for s in PERSISTENT if "forking" not in s] + EVENT_PEERS + [POOL_PARKING],
+             connections=128, pool_workers=128),
+    Scenario("echo-16k", "echo, 16 connections × 16 KiB", "echo", PERSISTENT + EVENT_PEERS,
+             size=16384, pool_workers=16),
     Scenario("connect-16", "connect, 16 loops × 64 B", "connect",
-             ALL_TCP + ["python threading, backlog 5"], unit="conn/s"),
+             ALL_TCP + EVENT_PEERS + ["python threading, backlog 5"], unit="conn/s"),
     Scenario("unix-16", "Unix stream echo, 16 connections × 64 B", "echo",
-             ["ours threading", "ours pool", "ours forking", "std", "tokio", "python threading"],
-             transport="unix", pool_workers=16),
+             ["ours threading", "ours pool", EVENT, "ours forking", "std", "tokio",
+              "python threading"], transport="unix", pool_workers=16),
     Scenario("udp-16", "UDP round trips, 16 sockets × 64 B", "udp", ALL_TCP, transport="udp",
              unit="round trips/s", timeout="500ms"),
     Scenario("idle-2000", "2 000 idle connections", "idle",
-             ["ours threading", "std", "tokio", "python threading"], connections=2000,
-             unit="peak RSS, MiB (lower is better)", timeout="20s", metric="rss"),
+             ["ours threading", "std", "tokio", "python threading"] + EVENT_PEERS,
+             connections=2000, unit="peak RSS, MiB (lower is better)", timeout="20s",
+             metric="rss"),
+    # No std here: 10 000 threads, and its backlog of 128 makes opening them crawl (SYN
+    # retransmits); tokio is the baseline.
+    Scenario("idle-10000", "10 000 idle connections", "idle", ["tokio"] + EVENT_PEERS,
+             connections=10_000, unit="peak RSS, MiB (lower is better)", timeout="20s",
+             metric="rss", baseline="tokio"),
 ]
+# Each process of an idle run (the server, and loadgen) holds one descriptor per connection.
+IDLE_FDS = max(s.connections for s in SCENARIOS if s.mode == "idle") + 200
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,7 +427,12 @@ class Suite:
         self.forks = None     # the exact-count forking run
         self.problems = []
 
-    def loadgen(self, mode, target, connections, size, timeout, threads=None, extra=()):
+    def loadgen(self, mode, target, connections, size, timeout, threads=None, extra=(),
+                cpu_pid=None):
+        """Runs loadgen once; returns (its JSON result, None) or (None, why it failed).
+
+        With `cpu_pid` (echo, connect and udp modes), the result also gets `cpu_rate`: that
+        process's CPU seconds per wall second over the measured window (see `measure_cpu`)."""
         argv = [str(self.bins / "loadgen"), mode, "--target", target, "--connections",
                 str(connections), "--size", str(size), "--timeout", timeout, "--json"]
         if mode == "idle":
@@ -367,33 +445,69 @@ class Suite:
         if threads:
             argv += ["--threads", str(threads)]
         argv += list(extra)
+        started = time.monotonic()
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                stdin=subprocess.DEVNULL)
+        cpu_rate = None
+        if cpu_pid is not None and mode != "idle":
+            cpu_rate = self.measure_cpu(proc, cpu_pid, started)
         try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=budget,
-                                  stdin=subprocess.DEVNULL)
+            stdout, stderr = proc.communicate(
+                timeout=max(1.0, budget - (time.monotonic() - started)))
         except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
             return None, f"loadgen did not finish within {budget:.0f} s"
-        if done.returncode != 0 or not done.stdout.strip():
-            return None, f"loadgen exit {done.returncode}: {done.stderr.strip()[-500:]}"
-        result = json.loads(done.stdout.strip().splitlines()[-1])
-        if done.stderr.strip():
-            result["stderr"] = done.stderr.strip()[-500:]
+        if proc.returncode != 0 or not stdout.strip():
+            return None, f"loadgen exit {proc.returncode}: {stderr.strip()[-500:]}"
+        result = json.loads(stdout.strip().splitlines()[-1])
+        if stderr.strip():
+            result["stderr"] = stderr.strip()[-500:]
+        if cpu_rate is not None:
+            result["cpu_rate"] = cpu_rate
         return result, None
+
+    def measure_cpu(self, proc, pid, started):
+        """CPU seconds the server `pid` used per wall second while `proc` (loadgen, started at
+        `started`) was in its measured window: utime + stime from /proc/PID/stat, read just
+        after the warm-up and just before the end (a margin of 50 ms at each end keeps
+        connection setup and tear-down out). Divided by loadgen's rate, it is the server's CPU
+        per request. None if loadgen or the server ended early."""
+        margin = min(0.05, self.args.duration / 8)
+        points = []
+        for at in (self.args.warmup + margin, self.args.warmup + self.args.duration - margin):
+            try:
+                proc.wait(timeout=max(0.0, started + at - time.monotonic()))
+                return None  # loadgen is already done: no measured window to sample
+            except subprocess.TimeoutExpired:
+                pass
+            cpu = cpu_seconds(pid)
+            if cpu is None:
+                return None
+            points.append((time.monotonic(), cpu))
+        (t0, c0), (t1, c1) = points
+        return (c1 - c0) / (t1 - t0) if t1 > t0 else None
 
     def one(self, scenario, name, round_no, threads=None):
         """Starts server `name`, runs the scenario's load once, stops it; returns the record."""
         kind = SERVERS[name]
         record = {"round": round_no, "scenario": scenario.key, "server": name}
+        workers = {"pool": scenario.pool_workers,
+                   "event": self.args.event_workers}.get(kind.workers_from)
         try:
-            server = Server(kind, self.bins, scenario.transport, self.tmp,
-                            workers=scenario.pool_workers)
+            server = Server(kind, self.bins, scenario.transport, self.tmp, workers=workers)
         except RuntimeError as error:
             record["failure"] = str(error)
-            self.problems.append(str(error))
+            self.problems.append(f"{scenario.key} round {round_no}: {error}")
             return record
+        if server.start_rss_kib:
+            record["start_rss_kib"] = server.start_rss_kib
         try:
             server.start_sampling()
+            # A forking server's CPU is in its children, counted only once reaped: not measured.
             result, error = self.loadgen(scenario.mode, server.target, scenario.connections,
-                                         scenario.size, scenario.timeout, threads)
+                                         scenario.size, scenario.timeout, threads,
+                                         cpu_pid=None if kind.forks else server.proc.pid)
             peak = server.measure_peak()
             if peak:  # 0: the process was already gone
                 record["rss_kib"] = peak
@@ -409,6 +523,26 @@ class Suite:
             record.update({k: result[k] for k in (
                 "rps", "p50_us", "p99_us", "max_us", "requests", "errors", "lost", "held",
                 "failed", "threads", "duration_s", "stderr") if k in result})
+            # loadgen's window ends at the last completed request: if the server stopped
+            # answering, that is early and requests / window overstates the rate. Count the
+            # requests over the whole window asked for instead.
+            asked = self.args.duration
+            if scenario.mode != "idle" and result.get("duration_s", asked) < 0.9 * asked:
+                record["rps"] = result.get("requests", 0) / asked
+                record["stalled_after_s"] = result["duration_s"]
+                result.pop("cpu_rate", None)  # a stalled server's CPU rate says nothing
+                self.problems.append(
+                    f"{scenario.key} / {name} round {round_no}: the last request completed "
+                    f"{result['duration_s']:.3f} s into the {asked} s window (the server "
+                    f"stopped answering); rate counted over the whole window")
+            if result.get("cpu_rate") is not None and result.get("rps"):
+                # CPU seconds per second / requests per second = CPU seconds per request.
+                record["cpu_rate"] = result["cpu_rate"]
+                record["cpu_us_per_req"] = result["cpu_rate"] / result["rps"] * 1e6
+            if scenario.mode == "idle" and record.get("held") and record.get("rss_kib") \
+                    and record.get("start_rss_kib"):
+                record["kib_per_conn"] = ((record["rss_kib"] - record["start_rss_kib"])
+                                          / record["held"])
             if record.get("errors") or record.get("lost") or record.get("failed"):
                 counts = ", ".join(f"{k} {record[k]}" for k in ("errors", "lost", "failed")
                                    if record.get(k) is not None)
@@ -420,6 +554,13 @@ class Suite:
             return f"FAILED: {record['failure'][:200]}"
         text = (f"{record['rps']:,.0f} {unit.split(',')[0] if unit.startswith('peak') else unit}"
                 f"  p99 {record['p99_us']:,.0f} µs  RSS {record.get('rss_kib', 0) / 1024:.1f} MiB")
+        if record.get("cpu_us_per_req") is not None:
+            text += f"  CPU {record['cpu_us_per_req']:.2f} µs/req"
+        if record.get("kib_per_conn") is not None:
+            text += (f"  (start {record['start_rss_kib'] / 1024:.1f} MiB, "
+                     f"{record['kib_per_conn']:.2f} KiB/conn, held {record.get('held')})")
+        if record.get("stalled_after_s") is not None:
+            text += f"  (STALLED after {record['stalled_after_s']:.3f} s)"
         if record.get("stop_problem"):
             text += f"  ({record['stop_problem'][:120]})"
         if record.get("errors"):
@@ -435,7 +576,7 @@ class Suite:
                 for name in order:
                     record = self.one(scenario, name, round_no)
                     self.runs.append(record)
-                    log(f"round {round_no}/{rounds} {scenario.key:10} {name:17} "
+                    log(f"round {round_no}/{rounds} {scenario.key:10} {name:20} "
                         f"{self.describe(record, 'req/s' if scenario.metric == 'rps' else '')}")
             self.shutdown_round(round_no)
             log(f"round {round_no} done at {time.monotonic() - started:.0f} s")
@@ -466,6 +607,8 @@ class Suite:
         for r in self.runs:
             if r["scenario"] == key and "rps" in r:
                 rates.setdefault(r["server"], []).append(r["rps"])
+        if not rates:
+            return BASELINE
         return max(rates, key=lambda s: statistics.median(rates[s]))
 
     def generator_check(self):
@@ -561,6 +704,11 @@ def mib(kib):
     return f"{kib / 1024:.1f}"
 
 
+def cpu_text(us):
+    """Server CPU per request in µs, or – when not measured (forking servers, failed runs)."""
+    return "–" if us is None else f"{us:.2f}" if us < 10 else f"{us:,.1f}"
+
+
 class Report:
     def __init__(self, suite):
         self.s = suite
@@ -576,12 +724,18 @@ class Report:
     def values(self, scenario, server):
         return [self.value(r, scenario) for r in self.measured(scenario, server)]
 
-    def by_round(self, scenario, server):
-        return {r["round"]: self.value(r, scenario) for r in self.measured(scenario, server)}
+    def by_round(self, scenario, server, key=None):
+        """{round: the scenario's figure} for `server`, or {round: record[key]} with `key`."""
+        if key is None:
+            return {r["round"]: self.value(r, scenario) for r in self.measured(scenario, server)}
+        return {r["round"]: r[key] for r in self.measured(scenario, server)
+                if r.get(key) is not None}
 
-    def ratios(self, scenario, server, other=BASELINE):
-        """Per-round ratios server / other, same scenario, same round."""
-        a, b = self.by_round(scenario, server), self.by_round(scenario, other)
+    def ratios(self, scenario, server, other=None, key=None):
+        """Per-round ratios server / other (the scenario's baseline unless given), same
+        scenario, same round; of the scenario's figure, or of record[key] with `key`."""
+        other = other or scenario.baseline
+        a, b = self.by_round(scenario, server, key), self.by_round(scenario, other, key)
         return [a[k] / b[k] for k in sorted(a) if k in b and b[k] > 0]
 
     def field(self, scenario, server, name):
@@ -594,7 +748,9 @@ class Report:
 
     def matrix(self):
         rate_scenarios = [s for s in SCENARIOS if s.metric == "rps"]
-        lines = ["| server | " + " | ".join(s.key for s in SCENARIOS) + " |",
+        lines = ["| server | " + " | ".join(
+                    s.key if s.baseline == BASELINE else f"{s.key} (× {s.baseline})"
+                    for s in SCENARIOS) + " |",
                  "|---|" + "---:|" * len(SCENARIOS)]
         for name in SERVERS:
             cells = []
@@ -611,27 +767,32 @@ class Report:
     def detail(self, s):
         lines = [f"**{s.title}** (`{s.key}`; {self.load_text(s)})", ""]
         if s.metric == "rss":
-            lines += ["| server | peak RSS (MiB) | spread | × std (spread) | held | failed "
+            lines += [f"| server | peak RSS (MiB) | spread | × {s.baseline} (spread) "
+                      "| RSS at start (MiB) | KiB per connection above start | held | failed "
                       "| check p99 (µs) |",
-                      "|---|---:|---:|---:|---:|---:|---:|"]
+                      "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         else:
-            lines += [f"| server | {s.unit} | spread | × std (spread) | p50 (µs) | p99 (µs) "
-                      "| peak RSS (MiB) | errors |",
-                      "|---|---:|---:|---:|---:|---:|---:|---:|"]
+            lines += [f"| server | {s.unit} | spread | × {s.baseline} (spread) | p50 (µs) "
+                      "| p99 (µs) | server CPU (µs/req) | peak RSS (MiB) | errors |",
+                      "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for name in s.servers:
             vals = self.values(s, name)
             fails = [r for r in self.s.runs if r["scenario"] == s.key and r["server"] == name
                      and "failure" in r]
             if not vals:
-                lines.append(f"| {name} | failed: {fails[0]['failure'][:80] if fails else '?'} "
-                             "| | | | | | |")
+                why = fails[0]["failure"][:80].replace("|", "/") if fails else "?"
+                lines.append(f"| {name} | failed: {why} " + "| " * 8 + "|")
                 continue
             rs = self.ratios(s, name)
             ratio_text = (f"{num(med(rs))}× ({spread(rs, num)})"
-                          if name != BASELINE else "1 (baseline)")
+                          if name != s.baseline else "1 (baseline)")
             if s.metric == "rss":
+                start = med(self.field(s, name, "start_rss_kib"))
+                per_conn = med(self.field(s, name, "kib_per_conn"))
                 lines.append(
                     f"| {name} | {mib(med(vals))} | {spread(vals, mib)} | {ratio_text} | "
+                    f"{mib(start) if start else '–'} | "
+                    f"{f'{per_conn:.2f}' if per_conn is not None else '–'} | "
                     f"{min(self.field(s, name, 'held') or [0])} | "
                     f"{max(self.field(s, name, 'failed') or [0])} | "
                     f"{med(self.field(s, name, 'p99_us')):,.0f} |")
@@ -639,11 +800,16 @@ class Report:
                 errors = sum(self.field(s, name, "errors")) + sum(self.field(s, name, "lost"))
                 died = sum(1 for r in self.ok if r["scenario"] == s.key and r["server"] == name
                            and "died" in r.get("stop_problem", ""))
+                stalled = sum(1 for r in self.ok if r["scenario"] == s.key
+                              and r["server"] == name and r.get("stalled_after_s") is not None)
                 label = f"{name} (**died in {died} of {len(vals)} runs**)" if died else name
+                if stalled:
+                    label += f" (**stopped answering in {stalled} of {len(vals)} runs**)"
                 lines.append(
                     f"| {label} | {rate(med(vals))} | {spread(vals, rate)} | {ratio_text} | "
                     f"{med(self.field(s, name, 'p50_us')):,.0f} | "
                     f"{med(self.field(s, name, 'p99_us')):,.0f} | "
+                    f"{cpu_text(med(self.field(s, name, 'cpu_us_per_req')))} | "
                     f"{mib(med(self.field(s, name, 'rss_kib')) or 0)} | "
                     f"{errors} |")
         if any("failure" in r for r in self.s.runs if r["scenario"] == s.key):
@@ -658,9 +824,49 @@ class Report:
                     f"--timeout {s.timeout}`; peak RSS of the server process")
         transport = {"tcp": "127.0.0.1", "udp": "UDP on 127.0.0.1",
                      "unix": "a Unix socket"}[s.transport]
-        workers = f"; `ours pool` with `--workers {s.pool_workers}`" if s.pool_workers else ""
+        workers = (f"; `ours pool` with `--workers {s.pool_workers}`"
+                   if s.pool_workers and "ours pool" in s.servers else "")
+        if POOL_PARKING in s.servers:
+            workers += f"; `{POOL_PARKING}`: `echo --mode pool --workers 8` (parking)"
+        event_workers = getattr(a, "event_workers", None)
+        if EVENT in s.servers and event_workers:
+            workers += f"; `ours event` with `--workers {event_workers}`"
         return (f"`loadgen {s.mode} --connections {s.connections} --size {s.size} "
                 f"--duration {a.duration} --warmup {a.warmup}`, {transport}{workers}")
+
+    def peers_table(self):
+        """ours event, tokio and C epoll side by side: rate and server CPU per request in the
+        rate scenarios, peak RSS and RSS per connection in the idle ones."""
+        names = [EVENT, "tokio", C_EPOLL]
+        lines = ["Medians over the rounds; the ratios are medians of per-round ratios (same "
+                 "scenario, same round). CPU: the server's utime + stime over loadgen's "
+                 "measured window, per request.", "",
+                 "| scenario | figure | ours event | tokio | C epoll | event / tokio "
+                 "| event / C epoll |",
+                 "|---|---|---:|---:|---:|---:|---:|"]
+
+        def cells(s, key, fmt):
+            out = []
+            for name in names:
+                vals = list(self.by_round(s, name, key).values())
+                out.append(fmt(med(vals)) if vals else "failed")
+            for other in ("tokio", C_EPOLL):
+                rs = self.ratios(s, EVENT, other, key=key)
+                out.append(f"{num(med(rs))}×" if rs else "–")
+            return " | ".join(out)
+
+        for s in SCENARIOS:
+            if not all(name in s.servers for name in names):
+                continue
+            if s.metric == "rss":
+                lines.append(f"| {s.key} | peak RSS (MiB) | {cells(s, None, mib)} |")
+                lines.append(f"| {s.key} | KiB per connection above start | "
+                             f"{cells(s, 'kib_per_conn', lambda v: f'{v:.2f}')} |")
+            else:
+                lines.append(f"| {s.key} | {s.unit} | {cells(s, None, rate)} |")
+                lines.append(f"| {s.key} | server CPU (µs/req) | "
+                             f"{cells(s, 'cpu_us_per_req', cpu_text)} |")
+        return lines
 
     def shutdown_table(self):
         lines = [f"| `shutdown()` latency | median of {self.s.args.rounds} runs' medians (µs) "
@@ -725,12 +931,13 @@ class Report:
             verdict = "–" if met is None else "met" if met else "**not met**"
             out.append(f"| {text} | {goal} | {med(values):.2f}× ({vals}) | {verdict} |")
 
-        def target(text, key, a, b, goal, ok):
-            rs = self.ratios(s(key), a, b)
+        def target(text, key, a, b, goal, ok, field=None):
+            rs = self.ratios(s(key), a, b, key=field)
             if rs:
                 row(text, rs, goal, ok(med(rs)))
             else:
-                out.append(f"| {text} | {goal} | no data | **not met** |")
+                out.append(f"| {text} | {goal} | no data | "
+                           f"{'–' if ok(1.0) is None else '**not met**'} |")
 
         out += ["| target | goal | measured: median (per round) | |", "|---|---|---|---|"]
         target("threading echo, 16 connections / std", "echo-16", "ours threading", "std",
@@ -758,6 +965,33 @@ class Report:
                "ours pool", "ours threading", "–", lambda v: None)
         target("issue 5: echo, 16 connections, pool / threading (report only)", "echo-16",
                "ours pool", "ours threading", "–", lambda v: None)
+        # The event-driven strategy against tokio and one C epoll thread, same scenario, same
+        # round; its CPU per request against tokio's.
+        for key in ("echo-16", "echo-128", "connect-16"):
+            target(f"event / tokio, {key}", key, EVENT, "tokio", "≥ 1.0×", lambda v: v >= 1.0)
+            target(f"event / C epoll, {key}", key, EVENT, C_EPOLL, "≥ 0.9×",
+                   lambda v: v >= 0.9)
+            target(f"server CPU per request: event / tokio, {key}", key, EVENT, "tokio",
+                   "≤ 1.0×", lambda v: v <= 1.0, field="cpu_us_per_req")
+        for key in ("idle-2000", "idle-10000"):
+            for other in ("tokio", C_EPOLL):
+                target(f"{key}, peak RSS: event / {other} (report only)", key, EVENT, other,
+                       "–", lambda v: None)
+        # The pool with parking: 8 workers for 128 connections, against a thread each.
+        rs = self.ratios(s("echo-128"), POOL_PARKING, "std")
+        runs = [r for r in self.s.runs
+                if r["scenario"] == "echo-128" and r["server"] == POOL_PARKING]
+        errors = sum((r.get("errors") or 0) + (r.get("lost") or 0) for r in runs)
+        failed = sum(1 for r in runs if "failure" in r)
+        text = "echo-128, pool with parking (8 workers) / std, 0 errors"
+        if rs:
+            vals = ", ".join(f"{v:.2f}" for v in rs)
+            met = med(rs) >= 0.8 and errors == 0 and failed == 0
+            out.append(f"| {text} | ≥ 0.8×, 0 errors | {med(rs):.2f}× ({vals}), {errors} "
+                       f"errors{f', {failed} failed runs' if failed else ''} | "
+                       f"{'met' if met else '**not met**'} |")
+        else:
+            out.append(f"| {text} | ≥ 0.8×, 0 errors | no data | **not met** |")
         f = self.s.forks
         if f and f["result"]:
             out.append(f"| issue 5: {f['requests_asked']:,} forked requests, zombies afterwards "
@@ -778,11 +1012,14 @@ class Report:
             "",
             "#### Ratio to the std baseline, every server × scenario",
             "",
-            "For `idle-2000` the ratio is of peak RSS (lower is better); elsewhere of req/s, "
+            "For the idle scenarios the ratio is of peak RSS (lower is better), and "
+            "`idle-10000` is against tokio (std is not run there); elsewhere of req/s, "
             "conn/s or round trips/s (higher is better). – : not run (see below why).",
             "",
         ]
         lines += self.matrix() + ["", "#### Targets", ""] + self.target_lines()
+        lines += ["", "#### The event-driven strategy against tokio and one C epoll thread",
+                  ""] + self.peers_table()
         lines += ["", "#### Every scenario", ""]
         for s in SCENARIOS:
             lines += self.detail(s)
@@ -795,7 +1032,7 @@ class Report:
         lines += ["", f"#### {a.forks:,} forked requests", ""] + self.forks_text()
         if self.s.problems:
             lines += ["", "#### Problems seen during the run", ""]
-            lines += [f"- {p}" for p in self.s.problems[:40]]
+            lines += [f"- {' '.join(p.split())}" for p in self.s.problems[:40]]
         return "\n".join(lines) + "\n"
 
     def chart_tsv(self):
@@ -881,6 +1118,9 @@ def main():
     parser.add_argument("--command", default="bench/run.sh")
     parser.add_argument("--from-results", metavar="JSON",
                         help="run nothing: redraw the report and chart from a results.json")
+    parser.add_argument("--event-workers", type=int, metavar="N",
+                        help="pass `--workers N` to `echo --mode event` (default: not passed, "
+                        "the example's default of one loop thread per CPU)")
     args = parser.parse_args()
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -897,14 +1137,16 @@ def main():
         args.idle_hold, args.shutdown_tries, args.python_shutdown_tries = 1.0, 20, 20
         args.forks, args.generator_threads = 10_000, [1, 2, 4]
 
+    # The limit is per process: in an idle run the server and loadgen each hold one
+    # descriptor per connection (10 000 + a few each, ~20 100 in all, in two processes).
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != resource.RLIM_INFINITY and soft < 8192:
+    if soft != resource.RLIM_INFINITY and soft < 65536:
         want = hard if hard == resource.RLIM_INFINITY else min(hard, 65536)
-        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, want), hard))
     soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-    if soft != resource.RLIM_INFINITY and soft < 4200:
-        log(f"the descriptor limit is {soft}: 2 000 idle connections need more than 4 100 "
-            "(server and generator); raise the hard limit (ulimit -Hn)")
+    if soft != resource.RLIM_INFINITY and soft < IDLE_FDS:
+        log(f"the descriptor limit is {soft} (hard {hard}): the idle scenarios need {IDLE_FDS} "
+            "in the server and as many in loadgen; raise the hard limit (ulimit -Hn)")
         return 1
 
     suite = Suite(args)

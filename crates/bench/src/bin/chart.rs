@@ -94,6 +94,10 @@ fn colour(server: &str) -> RGBColor {
         RGBColor(230, 130, 20)
     } else if server.starts_with("python") {
         RGBColor(60, 150, 70)
+    } else if server.starts_with("c ") {
+        RGBColor(180, 40, 40)
+    } else if server.contains("event") {
+        RGBColor(0, 140, 150)
     } else if server.contains("sequential") {
         RGBColor(150, 185, 230)
     } else if server.contains("pool") {
