@@ -7,11 +7,15 @@
 //!
 //! * a **transport** `S` owns the socket — bind, listen, accept. It implements the
 //!   [`TcpServer`] trait (Python's `TCPServer` class, which the other transports subclass):
-//!   [`TcpSocket`] for TCP over IPv4 and IPv6;
+//!   [`TcpSocket`] for TCP over IPv4 and IPv6, [`UdpSocket`], [`UnixStreamSocket`],
+//!   [`UnixDatagramSocket`];
 //! * a **dispatch strategy** `M` decides how each accepted request runs (Python's mix-ins):
-//!   [`Sequential`] on the serving thread, [`ThreadingMixIn`] on a thread per request;
+//!   [`Sequential`] on the serving thread, [`ThreadingMixIn`] on a thread per request,
+//!   [`ForkingMixIn`] in a child process per request, [`ThreadPool`] on a fixed set of
+//!   workers, [`EventLoop`] as callbacks on a few event-loop threads;
 //! * a **handler** `H` serves one request ([`RequestHandler`]: `setup`, `handle`, `finish`),
-//!   reading and writing a [`StreamRequest`] (`rfile`, `wfile`, `client_address`);
+//!   reading and writing a [`StreamRequest`] (`rfile`, `wfile`, `client_address`) or a
+//!   [`DatagramRequest`]; or, written as callbacks, a [`Protocol`] wrapped in [`Callbacks`];
 //! * **hooks** `K` set policy ([`ServerHooks`]: `verify_request`, `handle_error`,
 //!   `handle_timeout`, `service_actions`); [`DefaultHooks`] unless you say otherwise.
 //!
@@ -40,6 +44,18 @@
 //! The named combinations are one-line aliases carrying Python's names for rustdoc search:
 //! [`SequentialTcpServer`] (Python's `TCPServer`; the name `TcpServer` is the trait) and
 //! [`ThreadingTcpServer`].
+//!
+//! # Three ways a request can run
+//!
+//! | way | strategies | a waiting connection costs | pick it for |
+//! |---|---|---|---|
+//! | a thread or a process for the connection's whole life (Python's way) | [`Sequential`], [`ThreadingMixIn`], [`ForkingMixIn`], [`ThreadPool`] | a thread (or a process) | short requests, handlers that block on other things (a database), isolation (forking) |
+//! | **parked** between messages: a blocking handler calls [`StreamRequest::park`] and returns | [`ThreadPool`], [`ThreadingMixIn`] (the others wait in place) | a registration in the strategy's parker thread; no thread | persistent connections (keep-alive, chat) served by plain blocking code under a bounded pool |
+//! | **callbacks** on an event loop: a [`Protocol`] (`data_received`, …) | [`EventLoop`] ([`EventTcpServer`], [`EventUnixStreamServer`]) | a slab entry and the protocol's fields; no thread, no buffer | many connections, high message rates, the least memory; handlers that never block |
+//!
+//! The last two share one mechanism: connections registered in a selector (epoll on Linux)
+//! with their idle deadlines ([`StreamOptions::idle_timeout`]) in a timer heap, so waiting
+//! costs no thread.
 //!
 //! # Methods for callers
 //!

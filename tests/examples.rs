@@ -129,6 +129,15 @@ fn echo_port_in_use_is_one_line_and_exit_1() {
 }
 
 #[test]
+fn echo_event_port_in_use_is_one_line_and_exit_1() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    Example::spawn("echo", &["--addr", &address, "--mode", "event"])
+        .finish()
+        .assert_one_line_failure(1);
+}
+
+#[test]
 fn echo_bad_address_is_one_line_and_exit_1() {
     Example::spawn("echo", &["--addr", "nonsense"])
         .finish()

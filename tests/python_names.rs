@@ -50,6 +50,37 @@ const COUNTERPARTS: &[(&str, &str, &str)] = &[
         "StreamRequest",
         include_str!("../src/handler/stream.rs"),
     ),
+    // asyncio's names for the event-driven strategy.
+    (
+        "asyncio.Protocol",
+        "Protocol",
+        include_str!("../src/event/protocol.rs"),
+    ),
+    (
+        "Transport",
+        "Connection",
+        include_str!("../src/event/connection.rs"),
+    ),
+    (
+        "create_server",
+        "EventTcpServer",
+        include_str!("../src/lib.rs"),
+    ),
+    (
+        "create_unix_server",
+        "EventUnixStreamServer",
+        include_str!("../src/lib.rs"),
+    ),
+    (
+        "protocol_factory",
+        "Callbacks",
+        include_str!("../src/event/callbacks.rs"),
+    ),
+    (
+        "asyncio",
+        "EventLoop",
+        include_str!("../src/event/event_loop.rs"),
+    ),
 ];
 
 #[test]

@@ -22,6 +22,9 @@ use crate::Error;
 /// the child closes its copy of the listening socket before serving. The parent logs children
 /// that end abnormally, with their status.
 ///
+/// A handler that [parks](crate::StreamRequest::park) its connection waits for the next input
+/// in its child (`poll(2)`): the semantics are kept, and the child is held as before.
+///
 /// Only the server's own children are reaped, by pid (`waitpid(pid, WNOHANG)`): never
 /// `waitpid(-1)`, so processes the application forked itself are left to it. At
 /// `max_children` the loop stops accepting (new connections wait in the kernel backlog),

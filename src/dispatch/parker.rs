@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use parking_lot::Mutex;
 use selectors::Interest;
@@ -118,6 +118,7 @@ impl Parker {
 fn park_loop(mailbox: &Mailbox<Message>, resume: &Resume) -> io::Result<()> {
     let mut reactor: Reactor<Parked> = Reactor::new(256)?;
     reactor.watch_waker(mailbox.waker())?;
+    let mut ready = Vec::new();
     let result = loop {
         let mut closing = false;
         while let Some(message) = mailbox.try_take() {
@@ -135,19 +136,12 @@ fn park_loop(mailbox: &Mailbox<Message>, resume: &Resume) -> io::Result<()> {
                 end(job, true);
             }
         }
-        // With mail waiting, only look at readiness; otherwise sleep until something happens.
-        let limit = if mailbox.going_to_sleep() {
-            None
-        } else {
-            Some(Duration::ZERO)
-        };
-        let waited = reactor.wait(limit);
-        mailbox.awake(reactor.woken());
-        if let Err(error) = waited {
+        if let Err(error) = mailbox.wait(&mut reactor) {
             break Err(error);
         }
-        let ready: Vec<usize> = reactor.ready().iter().map(|ready| ready.key).collect();
-        for key in ready {
+        ready.clear();
+        ready.extend(reactor.ready().iter().map(|ready| ready.key));
+        for &key in &ready {
             if let Some(Parked(job)) = reactor.remove(key) {
                 tracing::trace!(conn_id = job.id(), "input for a parked connection");
                 resume(job);

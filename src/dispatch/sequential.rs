@@ -5,7 +5,9 @@ use crate::dispatch::{Dispatch, Job};
 /// Runs each request to completion on the serving thread before accepting the next one:
 /// Python's plain `TCPServer` (no mix-in).
 ///
-/// Simple and enough for short requests; a slow client holds up everyone behind it.
+/// Simple and enough for short requests; a slow client holds up everyone behind it. A handler
+/// that [parks](crate::StreamRequest::park) its connection waits for the next input right here,
+/// on the serving thread: the semantics are kept, nothing is freed.
 ///
 /// # Examples
 ///

@@ -5,7 +5,7 @@ use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::dispatch::{Dispatch, Job};
 use crate::event::session::{EventSession, LoopContext, Next};
@@ -234,15 +234,7 @@ fn run_loop(mailbox: &Mailbox<Message>, settings: Settings) -> io::Result<()> {
             }
             close(&mut reactor, key, false);
         }
-        // With mail waiting, only look at readiness; otherwise sleep until something happens.
-        let limit = if mailbox.going_to_sleep() {
-            None
-        } else {
-            Some(Duration::ZERO)
-        };
-        let waited = reactor.wait(limit);
-        mailbox.awake(reactor.woken());
-        if let Err(error) = waited {
+        if let Err(error) = mailbox.wait(&mut reactor) {
             break Err(error);
         }
         ctx.now = Instant::now();

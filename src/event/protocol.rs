@@ -93,9 +93,10 @@ pub trait Protocol<T: StreamSocket = TcpStream>: Clone + Send + 'static {
     /// An error closes the connection (reported through `handle_error`).
     fn data_received(&mut self, conn: &mut Connection<'_, T>, data: &[u8]) -> io::Result<()>;
 
-    /// The peer shut down its writing side. Return `false` (the default) to close the
-    /// connection once the output is sent, `true` to keep it open for writing (then call
-    /// [`Connection::close`] yourself).
+    /// The peer shut down its writing side: write a final answer here if the protocol has
+    /// one. No more input can arrive to call the protocol again, so the connection closes
+    /// cleanly once everything written has been sent, whatever this returns; `true` (asyncio's
+    /// "keep the transport open") and `false` (the default) differ only in name here.
     ///
     /// # Errors
     ///

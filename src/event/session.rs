@@ -203,7 +203,10 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
         if let Some(error) = self.state.write_error.take() {
             self.lost(error);
         }
-        if self.state.aborted || (self.state.closing && self.out.is_empty()) {
+        // After the peer's end of input nothing can call the protocol again: once its output
+        // is sent, the connection is done whatever `eof_received` said.
+        let done = self.state.closing || self.eof;
+        if self.state.aborted || (done && self.out.is_empty()) {
             return Next::Close;
         }
         if !self.backed_up && self.out.len() > ctx.high_watermark {

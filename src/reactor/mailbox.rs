@@ -1,11 +1,15 @@
 //! [`Mailbox`]: how other threads hand work to a loop thread, waking it only when it sleeps.
 
 use std::io;
+use std::os::fd::AsFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use selectors::Waker;
+
+use crate::reactor::Reactor;
 
 /// A channel into a loop thread plus the waker registered in that thread's selector.
 ///
@@ -63,8 +67,25 @@ impl<T> Mailbox<T> {
         self.receiver.try_recv().ok()
     }
 
+    /// The loop's wait: sleeps in `reactor` until readiness, a deadline or a post; with mail
+    /// already waiting, only polls readiness without blocking.
+    ///
+    /// # Errors
+    ///
+    /// The selector's error.
+    pub(crate) fn wait<E: AsFd>(&self, reactor: &mut Reactor<E>) -> io::Result<()> {
+        let limit = if self.going_to_sleep() {
+            None
+        } else {
+            Some(Duration::ZERO)
+        };
+        let waited = reactor.wait(limit);
+        self.awake(reactor.woken());
+        waited
+    }
+
     /// Called by the loop before it sleeps: `true` if it may sleep (nothing was posted).
-    pub(crate) fn going_to_sleep(&self) -> bool {
+    fn going_to_sleep(&self) -> bool {
         self.sleeping.store(true, Ordering::SeqCst);
         if self.receiver.is_empty() {
             true
@@ -75,7 +96,7 @@ impl<T> Mailbox<T> {
     }
 
     /// Called by the loop after it wakes: marks it awake and clears the waker.
-    pub(crate) fn awake(&self, woken: bool) {
+    fn awake(&self, woken: bool) {
         self.sleeping.store(false, Ordering::SeqCst);
         if woken {
             if let Err(error) = self.waker.drain() {

@@ -6,7 +6,7 @@
 //!
 //! It does the same work as the `echo` example of the `socketserver` crate without the
 //! framework: accept, spawn a thread, copy every byte back with an 8 KiB buffer
-//! (read / write_all) until EOF, half-close. Accepted TCP sockets get `TCP_NODELAY`, as the
+//! (read / write_all) until EOF, half-close. It listens with a backlog of 4096, as the others. Accepted TCP sockets get `TCP_NODELAY`, as the
 //! example's do. With `--unix PATH` it serves a Unix stream socket the same way; with `--udp`
 //! one thread answers every datagram (`recv_from` / `send_to`), the plain loop a UDP echo is.
 //! Once listening it prints exactly one line to stdout, `listening on ADDR` (the path for
@@ -57,6 +57,36 @@ fn echo(mut stream: impl HalfClose) {
         }
     }
     stream.close_write();
+}
+
+/// The TCP listen backlog: Linux's `SOMAXCONN`, as the `echo` example, tokio_echo and the C
+/// server use (std's `TcpListener::bind` listens with 128, which makes 2 000 simultaneous
+/// connections trickle in over SYN retries and understates the baseline's memory).
+const BACKLOG: i32 = 4096;
+
+/// `TcpListener::bind` with a backlog of `BACKLOG` (and `SO_REUSEADDR`, as `bind` sets it).
+fn bind_tcp(address: &str) -> io::Result<TcpListener> {
+    use std::net::ToSocketAddrs;
+    let mut last = io::Error::new(
+        io::ErrorKind::InvalidInput,
+        "the address resolves to nothing",
+    );
+    for at in address.to_socket_addrs()? {
+        let socket = socket2::Socket::new(
+            socket2::Domain::for_address(at),
+            socket2::Type::STREAM,
+            Some(socket2::Protocol::TCP),
+        )?;
+        socket.set_reuse_address(true)?;
+        match socket
+            .bind(&at.into())
+            .and_then(|()| socket.listen(BACKLOG))
+        {
+            Ok(()) => return Ok(socket.into()),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Accepts forever, a thread per connection.
@@ -128,7 +158,7 @@ fn main() -> ExitCode {
         }
     }
     let bound = match (udp, unix) {
-        (false, None) => TcpListener::bind(&address).map(Bound::Tcp),
+        (false, None) => bind_tcp(&address).map(Bound::Tcp),
         (true, None) => UdpSocket::bind(&address).map(Bound::Udp),
         (false, Some(path)) => UnixListener::bind(&path).map(|l| Bound::Unix(l, path)),
         (true, Some(_)) => {
