@@ -302,6 +302,12 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
             tracing::error!(conn_id = this.id, "connection_lost panicked");
         }
         tracing::debug!(conn_id = this.id, "connection closed");
-        this.request.shutdown_request();
+        if this.eof && this.out.is_empty() && !this.state.aborted {
+            // Both sides are done and nothing is unread: close(2) alone sends the FIN, and no
+            // other process holds this socket (a `shutdown(2)` would be one more syscall).
+            this.request.close_request();
+        } else {
+            this.request.shutdown_request();
+        }
     }
 }
