@@ -35,7 +35,9 @@ type Task = Box<dyn DynJob>;
 /// message arrives, ahead of new connections. So `N` workers serve any number of persistent,
 /// mostly idle connections. A handler that never parks holds its worker for the connection's
 /// whole life, as in Python: `N` workers then serve at most `N` connections at once, and a
-/// keep-alive connection blocks a worker even while it sends nothing.
+/// keep-alive connection blocks a worker even while it sends nothing. Parking has a price per
+/// message (two hand-offs between threads and two selector updates): it pays when connections
+/// outnumber workers; with a worker per connection, not parking is faster.
 ///
 /// A handler that panics is reported through `handle_error`; the worker survives. Dropping the
 /// server never hangs on an idle pool: closing the queue ends the workers.
