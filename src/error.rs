@@ -96,6 +96,16 @@ pub enum Error {
         /// The timeout that passed.
         after: std::time::Duration,
     },
+    /// More handlers panicked within the window than
+    /// [`PanicPolicy::Budget`](crate::PanicPolicy::Budget) allows: `serve_forever` stopped so
+    /// that a supervisor can restart a process whose state may be inconsistent.
+    #[error("more than {panics} handler panics within {window:?}: the server stopped (PanicPolicy::Budget); restart it, and look at the panics logged through handle_error")]
+    PanicBudgetExceeded {
+        /// The panics the budget allows within `window`.
+        panics: u32,
+        /// The budget's window.
+        window: std::time::Duration,
+    },
     /// Any other OS error, e.g. from the selector that the loop waits in.
     #[error(transparent)]
     Io(#[from] io::Error),
@@ -140,7 +150,9 @@ impl From<Error> for io::Error {
             | Error::Dispatch(source) => source.kind(),
             Error::Address { .. } => io::ErrorKind::InvalidInput,
             Error::Closed | Error::NotActivated => io::ErrorKind::NotConnected,
-            Error::HandlerPanicked { .. } => io::ErrorKind::Other,
+            Error::HandlerPanicked { .. } | Error::PanicBudgetExceeded { .. } => {
+                io::ErrorKind::Other
+            }
             Error::DatagramTooLarge { .. } => io::ErrorKind::InvalidData,
             Error::IdleTimeout { .. } => io::ErrorKind::TimedOut,
         };

@@ -140,18 +140,22 @@
 //! shutdown, close) are `tracing` events inside a `serve_forever` span and a per-request
 //! `request` span with `conn_id` and `peer` fields; install a subscriber to see them.
 
+mod connections;
 mod dispatch;
 mod error;
 mod event;
 mod handler;
 mod hooks;
+mod limits;
 mod reactor;
 mod request;
 mod server;
 mod shutdown;
+mod stats;
 mod sys;
 mod transport;
 
+pub use connections::{ConnectionGuard, PanicPolicy, StatsHandle};
 pub use dispatch::{
     Dispatch, ForkingMixIn, Job, LoopWaker, Ran, Sequential, ThreadPool, ThreadingMixIn,
 };
@@ -162,9 +166,12 @@ pub use handler::{
     StreamOptions, StreamRequest, StreamSocket,
 };
 pub use hooks::{DefaultHooks, ServerHooks};
+pub use limits::{Limits, Overload};
 pub use request::Request;
 pub use server::BaseServer;
 pub use shutdown::ShutdownHandle;
+pub use stats::{CloseReason, ServerStats};
+pub use sys::raise_fd_limit;
 pub use transport::{TcpServer, TcpSocket, UdpSocket, UnixDatagramSocket, UnixStreamSocket};
 
 /// A TCP server that handles one request at a time on the serving thread: Python's

@@ -54,6 +54,18 @@ pub trait Request: Send + Sized + 'static {
     /// Closes the request without a shutdown (e.g. the parent's copy after a fork).
     fn close_request(self);
 
+    /// Whether the request is a connection (counted against [`Limits`](crate::Limits)); a
+    /// datagram is not. Default: `false`.
+    fn is_connection(&self) -> bool {
+        false
+    }
+
+    /// The client's IP address, for per-source limits; `None` for Unix sockets. Default:
+    /// `None`.
+    fn source_ip(&self) -> Option<std::net::IpAddr> {
+        None
+    }
+
     /// Takes back the handler's request to park (see
     /// [`StreamRequest::park`](crate::StreamRequest::park)): `true` once after the handler
     /// asked. Called by the framework after `setup` and after each `handle`. Default: `false`,

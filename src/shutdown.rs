@@ -101,6 +101,21 @@ impl ShutdownHandle {
         }
     }
 
+    /// Asks the loop to stop without waiting for it (for the framework's own threads, which
+    /// the loop's end may be waiting for).
+    pub(crate) fn request_stop(&self) {
+        self.shared.state.lock().pending = true;
+        if let Err(error) = self.shared.stop.wake() {
+            tracing::warn!(%error, "could not wake the server loop");
+        }
+    }
+
+    /// Whether a `serve_forever` loop is running now (for a caller that must wait until the
+    /// server serves, e.g. a test).
+    pub fn is_serving(&self) -> bool {
+        self.shared.state.lock().serving_thread.is_some()
+    }
+
     /// Whether a shutdown was asked for and not yet consumed by a loop.
     pub fn is_shutdown_requested(&self) -> bool {
         self.shared.state.lock().pending

@@ -1,9 +1,11 @@
 //! [`ForkingMixIn`]: a child process per request.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::connections::ConnectionGuard;
 use crate::dispatch::{Dispatch, Job};
+use crate::stats::CloseReason;
 use crate::sys::{self, Forked};
 use crate::Error;
 
@@ -79,7 +81,8 @@ pub struct ForkingMixIn {
     max_children: usize,
     block_on_close: bool,
     timeout: Option<Duration>,
-    children: HashSet<libc::pid_t>,
+    /// Each child with its connection's slot in the server's counts, released when it ends.
+    children: HashMap<libc::pid_t, Option<ConnectionGuard>>,
 }
 
 /// How often a server at `max_children` looks for finished children.
@@ -94,7 +97,7 @@ impl ForkingMixIn {
             max_children: 40,
             block_on_close: true,
             timeout: Some(Duration::from_secs(300)),
-            children: HashSet::new(),
+            children: HashMap::new(),
         }
     }
 
@@ -139,27 +142,37 @@ impl ForkingMixIn {
 
     /// The pids of the children.
     pub fn children(&self) -> impl Iterator<Item = i32> + '_ {
-        self.children.iter().copied()
+        self.children.keys().copied()
     }
 
     /// Reaps every child of ours that has ended, without waiting.
     fn collect_children(&mut self) {
-        self.children.retain(|&pid| match sys::try_reap(pid) {
-            Ok(None) => true,
-            Ok(Some(status)) => {
-                log_exit(pid, status);
-                false
-            }
-            Err(error) => {
-                // ECHILD: someone else reaped it (e.g. SIGCHLD set to SIG_IGN).
-                tracing::debug!(pid, %error, "child already gone");
-                false
-            }
-        });
+        self.children
+            .retain(|&pid, guard| match sys::try_reap(pid) {
+                Ok(None) => true,
+                Ok(Some(status)) => {
+                    log_exit(pid, status, guard);
+                    false
+                }
+                Err(error) => {
+                    // ECHILD: someone else reaped it (e.g. SIGCHLD set to SIG_IGN).
+                    tracing::debug!(pid, %error, "child already gone");
+                    false
+                }
+            });
     }
 }
 
-fn log_exit(pid: libc::pid_t, status: sys::ChildStatus) {
+/// Logs a child's end, and records it as its connection's close reason.
+fn log_exit(pid: libc::pid_t, status: sys::ChildStatus, guard: &mut Option<ConnectionGuard>) {
+    if let Some(guard) = guard {
+        // The child exits 0 when its request succeeded, 1 when it failed or panicked.
+        guard.set_reason(if status.success() {
+            CloseReason::Completed
+        } else {
+            CloseReason::Error
+        });
+    }
     if status.success() {
         tracing::debug!(pid, "child finished");
     } else {
@@ -183,6 +196,8 @@ impl Dispatch for ForkingMixIn {
         let id = job.id();
         match sys::fork() {
             Ok(Forked::Child) => {
+                let mut job = job;
+                job.detach_in_child();
                 if let Some(listener) = job.listener_fd() {
                     sys::close_in_child(listener);
                 }
@@ -191,7 +206,8 @@ impl Dispatch for ForkingMixIn {
             }
             Ok(Forked::Parent(pid)) => {
                 tracing::debug!(conn_id = id, pid, "forked");
-                self.children.insert(pid);
+                let mut job = job;
+                self.children.insert(pid, job.take_guard());
                 job.close();
             }
             Err(error) => {
@@ -233,9 +249,9 @@ impl Dispatch for ForkingMixIn {
         if !self.children.is_empty() {
             tracing::info!(children = self.children.len(), "waiting for children");
         }
-        for pid in std::mem::take(&mut self.children) {
+        for (pid, mut guard) in std::mem::take(&mut self.children) {
             match sys::reap(pid) {
-                Ok(status) => log_exit(pid, status),
+                Ok(status) => log_exit(pid, status, &mut guard),
                 Err(error) => tracing::debug!(pid, %error, "child already gone"),
             }
         }

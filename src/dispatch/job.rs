@@ -5,10 +5,12 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::connections::{ConnectionGuard, Registry};
 use crate::event::{EventSession, SessionParts};
 use crate::handler::RequestHandler;
 use crate::hooks::ServerHooks;
 use crate::request::Request;
+use crate::stats::CloseReason;
 use crate::sys;
 use crate::Error;
 
@@ -65,6 +67,16 @@ pub trait Job: Send + 'static {
 
     /// Closes this copy of the request without a shutdown (Python's `close_request`).
     fn close(self);
+
+    /// Takes the connection's slot in the server's counts, for a strategy that keeps it
+    /// elsewhere while the connection lives on (a forking parent keeps it until the child
+    /// ends). `None` for datagrams, or when taken already.
+    fn take_guard(&mut self) -> Option<ConnectionGuard>;
+
+    /// Called in a forked child before [`run`](Self::run): cuts the job's ties to the parent's
+    /// bookkeeping (counts, panic policy), so the child touches no lock another thread of the
+    /// parent may have held at `fork`.
+    fn detach_in_child(&mut self);
 }
 
 /// What [`Job::run_until_parked`] did.
@@ -85,6 +97,11 @@ pub(crate) struct RequestJob<R, H, K> {
     pub(crate) listener: Option<RawFd>,
     /// `setup` has run (the job was parked at least once).
     pub(crate) started: bool,
+    pub(crate) registry: Arc<Registry>,
+    /// The connection's slot in the server's counts (`None` for a datagram).
+    pub(crate) guard: Option<ConnectionGuard>,
+    /// Running in a forked child: the registry is the parent's and must not be touched.
+    pub(crate) detached: bool,
 }
 
 /// How far one turn of a request got.
@@ -107,6 +124,8 @@ where
         handler: H,
         hooks: Arc<K>,
         listener: Option<RawFd>,
+        registry: Arc<Registry>,
+        guard: Option<ConnectionGuard>,
     ) -> Self {
         RequestJob {
             id,
@@ -115,6 +134,9 @@ where
             hooks,
             listener,
             started: false,
+            registry,
+            guard,
+            detached: false,
         }
     }
 
@@ -163,17 +185,29 @@ where
         handled.and(finished).and(completed)
     }
 
-    /// Reports the outcome and shuts the request down.
-    fn conclude(self, outcome: Result<(), Error>) -> bool {
+    /// Reports the outcome and shuts the request down; `reason` overrides the close reason
+    /// the outcome gives.
+    fn conclude(mut self, outcome: Result<(), Error>, reason: Option<CloseReason>) -> bool {
         if let Err(error) = &outcome {
             self.report(error);
         }
-        tracing::debug!(conn_id = self.id, "request done");
+        let reason = reason.unwrap_or(match &outcome {
+            Ok(()) => CloseReason::Completed,
+            Err(Error::HandlerPanicked { .. }) => CloseReason::Panicked,
+            Err(_) => CloseReason::Error,
+        });
+        if let Some(guard) = &mut self.guard {
+            guard.set_reason(reason);
+        }
+        tracing::debug!(conn_id = self.id, ?reason, "request done");
         self.request.shutdown_request();
         outcome.is_ok()
     }
 
     fn report(&self, error: &Error) {
+        if !self.detached && matches!(error, Error::HandlerPanicked { .. }) {
+            self.registry.panicked();
+        }
         let hooks = &self.hooks;
         let request = &self.request;
         if panic::catch_unwind(AssertUnwindSafe(|| hooks.handle_error(request, error))).is_err() {
@@ -229,7 +263,7 @@ where
                 }
                 Err(error) => {
                     let outcome = job.finish_after(Err(Error::Handler(error)));
-                    return job.conclude(outcome);
+                    return job.conclude(outcome, None);
                 }
             }
         }
@@ -238,12 +272,18 @@ where
     fn run_until_parked(mut self) -> Ran<Self> {
         let span = self.span();
         let _entered = span.enter();
+        if let Some(guard) = &mut self.guard {
+            guard.set_parked(false);
+        }
         match self.turn() {
             Turn::Parked => {
                 tracing::trace!(conn_id = self.id, "parked");
+                if let Some(guard) = &mut self.guard {
+                    guard.set_parked(true);
+                }
                 Ran::Parked(self)
             }
-            Turn::Over(outcome) => Ran::Finished(self.conclude(outcome)),
+            Turn::Over(outcome) => Ran::Finished(self.conclude(outcome, None)),
         }
     }
 
@@ -267,7 +307,12 @@ where
             );
         }
         let outcome = self.finish_after(Ok(()));
-        self.conclude(outcome);
+        let reason = match (&outcome, timed_out) {
+            (Err(_), _) => None,
+            (Ok(()), true) => Some(CloseReason::IdleTimeout),
+            (Ok(()), false) => Some(CloseReason::ServerClosing),
+        };
+        self.conclude(outcome, reason);
     }
 
     fn into_event_session(self) -> Result<EventSession, Self> {
@@ -278,11 +323,16 @@ where
             hooks,
             listener,
             started,
+            registry,
+            guard,
+            detached,
         } = self;
         let parts = SessionParts {
             id,
             request,
             hooks: hooks.clone(),
+            registry: Arc::clone(&registry),
+            guard,
         };
         handler
             .into_event_session(parts)
@@ -293,15 +343,28 @@ where
                 hooks,
                 listener,
                 started,
+                registry,
+                guard: parts.guard,
+                detached,
             })
     }
 
     fn fail(self, error: Error) {
-        self.report(&error);
-        self.request.shutdown_request();
+        self.conclude(Err(error), None);
     }
 
     fn close(self) {
         self.request.close_request();
+    }
+
+    fn take_guard(&mut self) -> Option<ConnectionGuard> {
+        self.guard.take()
+    }
+
+    fn detach_in_child(&mut self) {
+        self.detached = true;
+        // The parent keeps the connection's slot until this child ends; the child's copy of
+        // the guard must not release it (nor take the registry's lock).
+        std::mem::forget(self.guard.take());
     }
 }

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 
 use selectors::Interest;
 
+use crate::connections::{ConnectionGuard, Registry};
 use crate::event::connection::{ConnState, OutBuf};
 use crate::event::{Connection, Protocol};
 use crate::handler::{StreamRequest, StreamSocket};
 use crate::hooks::ServerHooks;
 use crate::request::Request;
+use crate::stats::CloseReason;
 use crate::sys;
 use crate::Error;
 
@@ -27,6 +29,8 @@ pub struct SessionParts<R: Request> {
     pub request: R,
     /// The server's hooks (`handle_error`).
     pub hooks: Arc<dyn ServerHooks<R>>,
+    pub(crate) registry: Arc<Registry>,
+    pub(crate) guard: Option<ConnectionGuard>,
 }
 
 impl<R: Request> fmt::Debug for SessionParts<R> {
@@ -96,6 +100,8 @@ pub(crate) struct StreamSession<T: StreamSocket, P> {
     request: StreamRequest<T>,
     protocol: P,
     hooks: Arc<dyn ServerHooks<StreamRequest<T>>>,
+    registry: Arc<Registry>,
+    guard: Option<ConnectionGuard>,
     out: OutBuf,
     state: ConnState,
     /// Reading stopped because the output is past the high watermark.
@@ -116,6 +122,8 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             request: parts.request,
             protocol,
             hooks: parts.hooks,
+            registry: parts.registry,
+            guard: parts.guard,
             out: OutBuf::default(),
             state: ConnState::default(),
             backed_up: false,
@@ -157,6 +165,9 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
 
     /// Reports a callback's failure and marks the connection for closing.
     fn fail(&mut self, error: Error) {
+        if matches!(error, Error::HandlerPanicked { .. }) {
+            self.registry.panicked();
+        }
         let hooks = &self.hooks;
         let request = &self.request;
         if panic::catch_unwind(AssertUnwindSafe(|| hooks.handle_error(request, &error))).is_err() {
@@ -293,6 +304,16 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
             let _ = this.out.send(&*this.request.socket);
         }
         let reason = this.reason.take();
+        let close_reason = match &reason {
+            None if stopping => CloseReason::ServerClosing,
+            None => CloseReason::Completed,
+            Some(Error::IdleTimeout { .. }) => CloseReason::IdleTimeout,
+            Some(Error::HandlerPanicked { .. }) => CloseReason::Panicked,
+            Some(_) => CloseReason::Error,
+        };
+        if let Some(guard) = &mut this.guard {
+            guard.set_reason(close_reason);
+        }
         let protocol = &mut this.protocol;
         if panic::catch_unwind(AssertUnwindSafe(|| {
             protocol.connection_lost(reason.as_ref())
@@ -301,7 +322,7 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
         {
             tracing::error!(conn_id = this.id, "connection_lost panicked");
         }
-        tracing::debug!(conn_id = this.id, "connection closed");
+        tracing::debug!(conn_id = this.id, reason = ?close_reason, "connection closed");
         if this.eof && this.out.is_empty() && !this.state.aborted {
             // Both sides are done and nothing is unread: close(2) alone sends the FIN, and no
             // other process holds this socket (a `shutdown(2)` would be one more syscall).

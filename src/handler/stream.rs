@@ -243,6 +243,14 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         self.close_request();
     }
 
+    fn is_connection(&self) -> bool {
+        true
+    }
+
+    fn source_ip(&self) -> Option<std::net::IpAddr> {
+        T::peer_ip(&self.client_address)
+    }
+
     fn take_park_request(&mut self) -> bool {
         std::mem::take(&mut self.park_requested)
     }

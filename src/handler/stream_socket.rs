@@ -50,6 +50,13 @@ pub trait StreamSocket: AsFd + Send + Sync + 'static {
     ///
     /// The OS error.
     fn set_nodelay(&self, nodelay: bool) -> io::Result<()>;
+
+    /// The IP address in a peer address, for per-source limits; `None` (the default) for
+    /// address families without one.
+    fn peer_ip(address: &Self::Address) -> Option<std::net::IpAddr> {
+        let _ = address;
+        None
+    }
 }
 
 impl StreamSocket for TcpStream {
@@ -74,6 +81,10 @@ impl StreamSocket for TcpStream {
 
     fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         TcpStream::set_nodelay(self, nodelay)
+    }
+
+    fn peer_ip(address: &Self::Address) -> Option<std::net::IpAddr> {
+        Some(address.ip())
     }
 }
 

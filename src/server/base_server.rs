@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use selectors::{DefaultSelector, Events, Selector, Token};
 
+use crate::connections::{PanicPolicy, Registry, StatsHandle};
 use crate::dispatch::Dispatch;
 use crate::hooks::DefaultHooks;
+use crate::limits::Limits;
+use crate::stats::ServerStats;
 use crate::transport::TcpServer;
 use crate::{Error, ShutdownHandle};
 
@@ -69,6 +72,7 @@ pub struct BaseServer<S: TcpServer, M: Dispatch, H, K = DefaultHooks> {
     pub(super) shutdown: ShutdownHandle,
     pub(super) handler: H,
     pub(super) hooks: Arc<K>,
+    pub(super) registry: Arc<Registry>,
     pub(super) core: Core<S, M>,
 }
 
@@ -236,6 +240,40 @@ where
     /// means it only wakes for work.
     pub fn service_interval(&self) -> Option<Duration> {
         self.service_interval
+    }
+
+    /// The bounds on connections (see [`Limits`]).
+    pub fn limits(&self) -> Limits {
+        self.registry.limits()
+    }
+
+    /// Sets the bounds on connections; takes effect for the next connection accepted (and a
+    /// raised bound wakes a loop that waits for a slot).
+    pub fn set_limits(&mut self, limits: Limits) -> &mut Self {
+        self.registry.set_limits(limits);
+        self
+    }
+
+    /// What the server does when a handler panics (see [`PanicPolicy`]).
+    pub fn panic_policy(&self) -> PanicPolicy {
+        self.registry.panic_policy()
+    }
+
+    /// Sets what the server does when a handler panics. Default [`PanicPolicy::Isolate`].
+    pub fn set_panic_policy(&mut self, policy: PanicPolicy) -> &mut Self {
+        self.registry.set_panic_policy(policy);
+        self
+    }
+
+    /// A snapshot of the server's counters: open and peak connections, accepted, refused and
+    /// closed ones by cause, panics, accept pauses, parked connections.
+    pub fn stats(&self) -> ServerStats {
+        self.registry.stats()
+    }
+
+    /// A handle that reads [`stats`](Self::stats) from any thread while the server serves.
+    pub fn stats_handle(&self) -> StatsHandle {
+        StatsHandle::new(Arc::clone(&self.registry))
     }
 
     /// Makes the loop wake at least this often to run `service_actions` (Python's loop wakes

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use selectors::{DefaultSelector, Events, Interest, Selector, Waker};
 
+use crate::connections::Registry;
 use crate::dispatch::{Dispatch, LoopWaker};
 use crate::handler::{DatagramRequest, RequestHandler, StreamRequest};
 use crate::hooks::{DefaultHooks, ServerHooks};
@@ -177,6 +178,7 @@ where
             .map_err(io::Error::from)?;
         let shutdown = ShutdownHandle::new(waker, stop);
         core.dispatch.attach(LoopWaker::new(shutdown.clone()));
+        let registry = Registry::new(LoopWaker::new(shutdown.clone()), shutdown.clone());
         let mut server = BaseServer {
             selector,
             events: Events::with_capacity(16),
@@ -189,6 +191,7 @@ where
             shutdown,
             handler,
             hooks: Arc::new(DefaultHooks),
+            registry,
             core,
         };
         if bind_and_activate {
@@ -222,6 +225,7 @@ where
             shutdown: self.shutdown,
             handler: self.handler,
             hooks: Arc::new(hooks),
+            registry: self.registry,
             core: self.core,
         }
     }

@@ -67,6 +67,10 @@ where
     /// [`Error::Io`] if the selector fails.
     pub fn serve_forever(&mut self) -> Result<(), Error> {
         self.ensure_listening()?;
+        // Before the loop counts as running: a caller that waits for `is_serving` sees the
+        // descriptor baseline taken.
+        self.registry
+            .serving_starts(sys::open_descriptors(), sys::descriptor_limit());
         let shutdown = self.shutdown.clone();
         let Some(_running) = shutdown.enter_loop() else {
             return Ok(());
@@ -78,7 +82,10 @@ where
         );
         let _entered = span.enter();
         tracing::info!("serving");
-        let result = self.run_loop();
+        let mut result = self.run_loop();
+        if let Some(fatal) = self.registry.take_fatal() {
+            result = Err(fatal);
+        }
         match &result {
             Ok(()) => tracing::info!("stopped"),
             Err(error) => tracing::error!(%error, "stopped by an error"),
@@ -94,7 +101,9 @@ where
             }
             if wake.accept {
                 for _ in 0..ACCEPTS_PER_WAKE {
-                    if !self.core.dispatch.has_capacity() || self.accept_one()? == Accepted::Nothing
+                    if !self.core.dispatch.has_capacity()
+                        || !self.registry.has_room()
+                        || self.accept_one()? == Accepted::Nothing
                     {
                         break;
                     }
@@ -134,6 +143,7 @@ where
             self.core.dispatch.service_actions();
             if wake.accept
                 && self.core.dispatch.has_capacity()
+                && self.registry.has_room()
                 && self.accept_one()? == Accepted::Request
             {
                 return Ok(());
@@ -188,7 +198,8 @@ where
     /// Watches the listener only while accepting is possible; otherwise a readable listener
     /// would wake the loop again and again.
     fn sync_listener(&mut self) -> Result<(), Error> {
-        let want = self.backoff.is_none() && self.core.dispatch.has_capacity();
+        let want =
+            self.backoff.is_none() && self.core.dispatch.has_capacity() && self.registry.has_room();
         match (want, self.listener_registered) {
             (true, false) => {
                 let fd = self.core.socket.fileno().ok_or(Error::Closed)?;
@@ -238,25 +249,42 @@ where
         }
     }
 
-    /// Python's `_handle_request_noblock` after `get_request`: verify, then `process_request`;
-    /// every path ends the request exactly once.
+    /// Python's `_handle_request_noblock` after `get_request`: take a slot, verify, then
+    /// `process_request`; every path ends the request exactly once.
     fn dispatch_request(&mut self, request: S::Request) {
         let id = self.next_request_id;
         self.next_request_id += 1;
         tracing::debug!(conn_id = id, peer = ?request.client_address(), "accepted");
+        let guard = if request.is_connection() {
+            match self.registry.admit(request.source_ip()) {
+                Ok(guard) => Some(guard),
+                Err(refusal) => {
+                    tracing::debug!(conn_id = id, ?refusal, "refused: closing at once");
+                    request.shutdown_request();
+                    return;
+                }
+            }
+        } else {
+            self.registry.accepted_datagram();
+            None
+        };
         let hooks = &self.hooks;
         let verdict = panic::catch_unwind(AssertUnwindSafe(|| hooks.verify_request(&request)));
         let listener = match self.core.socket.child_closes_socket() {
             true => self.core.socket.fileno().map(|fd| fd.as_raw_fd()),
             false => None,
         };
-        let job = |request| {
+        let registry = &self.registry;
+        let handler = &self.handler;
+        let job = |request, guard| {
             RequestJob::new(
                 id,
                 request,
-                self.handler.clone(),
-                Arc::clone(&self.hooks),
+                handler.clone(),
+                Arc::clone(hooks),
                 listener,
+                Arc::clone(registry),
+                guard,
             )
         };
         match verdict {
@@ -266,14 +294,19 @@ where
                     strategy = self.core.dispatch.name(),
                     "dispatching"
                 );
-                self.core.dispatch.process_request(job(request));
+                let job = job(request, guard);
+                self.core.dispatch.process_request(job);
             }
             Ok(Ok(false)) => {
                 tracing::debug!(conn_id = id, "rejected by verify_request");
                 request.shutdown_request();
+                if let Some(guard) = guard {
+                    guard.refuse();
+                }
+                self.registry.refused_by_verify();
             }
-            Ok(Err(error)) => job(request).fail(Error::Handler(error)),
-            Err(payload) => job(request).fail(Error::from_panic(payload)),
+            Ok(Err(error)) => job(request, guard).fail(Error::Handler(error)),
+            Err(payload) => job(request, guard).fail(Error::from_panic(payload)),
         }
     }
 }

@@ -128,6 +128,73 @@ pub(crate) fn set_nonblocking(fd: std::os::fd::BorrowedFd<'_>, on: bool) -> io::
     Ok(())
 }
 
+/// Raises this process's soft limit on open descriptors (`RLIMIT_NOFILE`) to its hard limit,
+/// and returns the new soft limit. A server holding many connections needs a descriptor each;
+/// the soft limit is often 1024 while the hard one is far higher. Call it once at start.
+///
+/// # Examples
+///
+/// ```
+/// let limit = socketserver::raise_fd_limit()?;
+/// assert!(limit > 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+///
+/// The OS error of `getrlimit(2)` or `setrlimit(2)`.
+pub fn raise_fd_limit() -> io::Result<u64> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable `rlimit`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let before = limit.rlim_cur;
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: `limit` is a valid `rlimit` whose soft value equals its hard one.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        tracing::info!(
+            from = before,
+            to = limit.rlim_cur,
+            "raised the descriptor limit"
+        );
+    }
+    #[allow(
+        clippy::unnecessary_cast,
+        reason = "rlim_t is u64 on Linux but not on every platform"
+    )]
+    Ok(limit.rlim_cur as u64)
+}
+
+/// The soft limit on open descriptors, if there is one.
+pub(crate) fn descriptor_limit() -> Option<usize> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `limit` is a valid, writable `rlimit`.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == -1
+        || limit.rlim_cur == libc::RLIM_INFINITY
+    {
+        return None;
+    }
+    usize::try_from(limit.rlim_cur).ok()
+}
+
+/// How many descriptors this process has open (the entries of `/proc/self/fd`, or of
+/// `/dev/fd` elsewhere); 0 if neither can be read.
+pub(crate) fn open_descriptors() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .or_else(|_| std::fs::read_dir("/dev/fd"))
+        .map_or(0, |entries| entries.count().saturating_sub(1)) // the directory's own
+}
+
 /// What the loop should do about an `accept(2)` error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AcceptErrorClass {

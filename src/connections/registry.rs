@@ -1,0 +1,274 @@
+//! [`Registry`]: a server's connection counts, limits, close reasons and panic policy, shared
+//! by the loop, the strategies and every connection's guard.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+
+use crate::connections::{ConnectionGuard, PanicPolicy};
+use crate::dispatch::LoopWaker;
+use crate::limits::{Limits, Overload};
+use crate::stats::{CloseReason, ServerStats};
+use crate::{Error, ShutdownHandle};
+
+/// Why a connection was turned away at accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    AtLimit,
+    PerSource,
+}
+
+pub(crate) struct Registry {
+    state: Mutex<State>,
+    parked: AtomicUsize,
+    waker: LoopWaker,
+    shutdown: ShutdownHandle,
+}
+
+struct State {
+    limits: Limits,
+    policy: PanicPolicy,
+    stats: ServerStats,
+    per_source: HashMap<IpAddr, usize>,
+    /// The loop stopped accepting for want of a slot and waits for a release.
+    loop_waits: bool,
+    /// Descriptors open when serving started, and the soft limit then.
+    descriptors_at_start: usize,
+    descriptor_limit: Option<usize>,
+    recent_panics: VecDeque<Instant>,
+    /// Set when the panic budget is spent: `serve_forever` returns it.
+    fatal: Option<Error>,
+}
+
+impl Registry {
+    pub(crate) fn new(waker: LoopWaker, shutdown: ShutdownHandle) -> Arc<Self> {
+        Arc::new(Registry {
+            state: Mutex::new(State {
+                limits: Limits::default(),
+                policy: PanicPolicy::default(),
+                stats: ServerStats::default(),
+                per_source: HashMap::new(),
+                loop_waits: false,
+                descriptors_at_start: 0,
+                descriptor_limit: None,
+                recent_panics: VecDeque::new(),
+                fatal: None,
+            }),
+            parked: AtomicUsize::new(0),
+            waker,
+            shutdown,
+        })
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        self.state.lock().limits
+    }
+
+    pub(crate) fn set_limits(&self, limits: Limits) {
+        self.state.lock().limits = limits;
+        self.waker.wake(); // a raised bound may let the loop accept again
+    }
+
+    pub(crate) fn panic_policy(&self) -> PanicPolicy {
+        self.state.lock().policy
+    }
+
+    pub(crate) fn set_panic_policy(&self, policy: PanicPolicy) {
+        self.state.lock().policy = policy;
+    }
+
+    /// Notes the descriptors open as serving starts, for the descriptor reserve.
+    pub(crate) fn serving_starts(&self, descriptors: usize, limit: Option<usize>) {
+        let mut state = self.state.lock();
+        state.descriptors_at_start = descriptors.saturating_sub(state.stats.open);
+        state.descriptor_limit = limit;
+    }
+
+    /// Whether the loop may accept a connection now. When not, the next release wakes it.
+    pub(crate) fn has_room(&self) -> bool {
+        let mut state = self.state.lock();
+        let at_limit = state.limits.overload == Overload::Wait
+            && state
+                .limits
+                .max_connections
+                .is_some_and(|max| state.stats.open >= max);
+        let near_descriptor_limit = state.descriptor_limit.is_some_and(|limit| {
+            state.descriptors_at_start + state.stats.open + state.limits.descriptor_reserve >= limit
+        });
+        let room = !at_limit && !near_descriptor_limit;
+        if !room && !state.loop_waits {
+            state.loop_waits = true;
+            state.stats.accept_pauses += 1;
+            if near_descriptor_limit {
+                tracing::warn!(
+                    open = state.stats.open,
+                    limit = ?state.descriptor_limit,
+                    reserve = state.limits.descriptor_reserve,
+                    "near the descriptor limit: pausing accept until connections close"
+                );
+            } else {
+                tracing::info!(
+                    open = state.stats.open,
+                    "at max_connections: pausing accept"
+                );
+            }
+        }
+        room
+    }
+
+    /// Counts an accepted request that is not a connection (a datagram).
+    pub(crate) fn accepted_datagram(&self) {
+        self.state.lock().stats.accepted += 1;
+    }
+
+    /// Takes a slot for a connection from `source`, or says why not.
+    pub(crate) fn admit(
+        self: &Arc<Self>,
+        source: Option<IpAddr>,
+    ) -> Result<ConnectionGuard, Refusal> {
+        let mut state = self.state.lock();
+        state.stats.accepted += 1;
+        let limits = state.limits;
+        if limits
+            .max_connections
+            .is_some_and(|max| state.stats.open >= max)
+        {
+            state.stats.refused_at_limit += 1;
+            return Err(Refusal::AtLimit);
+        }
+        let source = source.map(|ip| source_key(ip, &limits));
+        if let (Some(max), Some(key)) = (limits.max_per_source, source) {
+            if state.per_source.get(&key).copied().unwrap_or(0) >= max {
+                state.stats.refused_per_source += 1;
+                return Err(Refusal::PerSource);
+            }
+        }
+        if let Some(key) = source {
+            *state.per_source.entry(key).or_insert(0) += 1;
+        }
+        state.stats.open += 1;
+        state.stats.peak = state.stats.peak.max(state.stats.open);
+        drop(state);
+        Ok(ConnectionGuard::new(Arc::clone(self), source))
+    }
+
+    /// Counts a request `verify_request` turned away.
+    pub(crate) fn refused_by_verify(&self) {
+        self.state.lock().stats.refused_by_verify += 1;
+    }
+
+    /// A connection ended (its guard dropped).
+    pub(crate) fn release(&self, source: Option<IpAddr>, reason: Option<CloseReason>) {
+        let wake = {
+            let mut state = self.state.lock();
+            state.stats.open -= 1;
+            if let Some(key) = source {
+                if let Some(count) = state.per_source.get_mut(&key) {
+                    *count -= 1;
+                    if *count == 0 {
+                        state.per_source.remove(&key);
+                    }
+                }
+            }
+            if let Some(reason) = reason {
+                let counter = match reason {
+                    CloseReason::Completed => &mut state.stats.closed_completed,
+                    CloseReason::Error => &mut state.stats.closed_error,
+                    CloseReason::Panicked => &mut state.stats.closed_panicked,
+                    CloseReason::IdleTimeout => &mut state.stats.closed_idle_timeout,
+                    CloseReason::ServerClosing => &mut state.stats.closed_server_closing,
+                };
+                *counter += 1;
+            }
+            std::mem::take(&mut state.loop_waits)
+        };
+        if wake {
+            self.waker.wake();
+        }
+    }
+
+    pub(crate) fn parked_changed(&self, parked: bool) {
+        if parked {
+            self.parked.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.parked.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A handler panicked: count it and apply the panic policy.
+    pub(crate) fn panicked(&self) {
+        let mut state = self.state.lock();
+        state.stats.panics += 1;
+        match state.policy {
+            PanicPolicy::Isolate => {}
+            PanicPolicy::Abort => {
+                tracing::error!("a handler panicked and the panic policy is Abort: aborting");
+                std::process::abort();
+            }
+            PanicPolicy::Budget { panics, window } => {
+                let now = Instant::now();
+                state.recent_panics.push_back(now);
+                while state
+                    .recent_panics
+                    .front()
+                    .is_some_and(|&at| now.duration_since(at) > window)
+                {
+                    state.recent_panics.pop_front();
+                }
+                if state.recent_panics.len() > panics as usize && state.fatal.is_none() {
+                    tracing::error!(
+                        panics,
+                        ?window,
+                        "panic budget exceeded: stopping the server"
+                    );
+                    state.fatal = Some(Error::PanicBudgetExceeded { panics, window });
+                    drop(state);
+                    self.shutdown.request_stop();
+                }
+            }
+        }
+    }
+
+    /// The error that stopped the server, if the panic budget was spent.
+    pub(crate) fn take_fatal(&self) -> Option<Error> {
+        self.state.lock().fatal.take()
+    }
+
+    pub(crate) fn stats(&self) -> ServerStats {
+        let mut stats = self.state.lock().stats;
+        stats.parked = self.parked.load(Ordering::Relaxed);
+        stats
+    }
+}
+
+/// The source an address counts toward: its first `prefix` bits.
+fn source_key(ip: IpAddr, limits: &Limits) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => {
+            let bits = u32::from(limits.ipv4_source_prefix.min(32));
+            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
+            IpAddr::V4((u32::from(v4) & mask).into())
+        }
+        IpAddr::V6(v6) => {
+            let bits = u32::from(limits.ipv6_source_prefix.min(128));
+            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
+            IpAddr::V6((u128::from(v6) & mask).into())
+        }
+    }
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,59 @@
+//! [`ServerStats`] and [`CloseReason`]: what a server has done, cheaply.
+
+/// A snapshot of a server's counters, from [`BaseServer::stats`](crate::BaseServer::stats) or a
+/// [`StatsHandle`](crate::StatsHandle) (any thread). Counters only grow; `open`, `parked` are
+/// the present.
+///
+/// Every connection is counted once in `accepted` and, once it ends, once in exactly one of the
+/// `closed_*` counters or (if it was turned away) one of the `refused_*` counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ServerStats {
+    /// Connections open now (being served, parked, or on an event loop).
+    pub open: usize,
+    /// The most connections that were open at once.
+    pub peak: usize,
+    /// Parked connections now (waiting for input without a thread).
+    pub parked: usize,
+    /// Connections (and datagrams) accepted.
+    pub accepted: u64,
+    /// Connections closed at once because `max_connections` was reached with
+    /// [`Overload::Refuse`](crate::Overload::Refuse).
+    pub refused_at_limit: u64,
+    /// Connections closed at once because their source had `max_per_source` open.
+    pub refused_per_source: u64,
+    /// Requests `verify_request` turned away.
+    pub refused_by_verify: u64,
+    /// Connections that ended with their handler returning normally.
+    pub closed_completed: u64,
+    /// Connections ended by an error (the handler's, or the peer's, e.g. a reset).
+    pub closed_error: u64,
+    /// Connections ended by a panic in their handler.
+    pub closed_panicked: u64,
+    /// Connections closed after staying silent past their idle timeout.
+    pub closed_idle_timeout: u64,
+    /// Waiting connections closed because the server closed.
+    pub closed_server_closing: u64,
+    /// Handler panics (each also ended its connection).
+    pub panics: u64,
+    /// Times the loop paused accepting: out of descriptors or memory, at `max_connections`
+    /// with [`Overload::Wait`](crate::Overload::Wait), or at the descriptor reserve.
+    pub accept_pauses: u64,
+}
+
+/// Why a connection ended: exactly one per connection, logged in its `request` span and counted
+/// in [`ServerStats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// The handler returned normally (on an event loop: the peer or the protocol closed).
+    Completed,
+    /// An error ended it (the handler's, or the peer's).
+    Error,
+    /// The handler panicked.
+    Panicked,
+    /// It stayed silent past its idle timeout.
+    IdleTimeout,
+    /// It was waiting when the server closed.
+    ServerClosing,
+}
