@@ -7,6 +7,11 @@
 //!   --mode MODE             threading (default) | sequential | forking | pool | event
 //!   --workers N             pool size with --mode pool (default: CPUs × 4); loop threads
 //!                           with --mode event (default: CPUs)
+//!   --max-connections N     hold at most N connections; more wait in the backlog (default: no
+//!                           bound)
+//!   --overload wait|refuse  past --max-connections: wait (default), or accept and close at once
+//!   --max-per-ip N          at most N connections from one IP address (IPv6: one /64); the
+//!                           next is closed at once
 //!   --udp                   serve UDP datagrams at --addr instead of TCP
 //!   --unix PATH             serve a Unix stream socket at PATH instead
 //!   --unix-dgram PATH       serve a Unix datagram socket at PATH instead
@@ -36,12 +41,12 @@ use std::io::BufRead;
 
 use socketserver::{
     BaseServer, Callbacks, Connection, DatagramRequest, DatagramSocket, Dispatch, Error, EventLoop,
-    ForkingMixIn, Protocol, RequestHandler, Sequential, StreamOptions, StreamRequest, StreamSocket,
-    TcpServer, TcpSocket, ThreadPool, ThreadingMixIn, UdpSocket, UnixDatagramSocket,
-    UnixStreamSocket,
+    ForkingMixIn, Limits, Overload, Protocol, RequestHandler, Sequential, StreamOptions,
+    StreamRequest, StreamSocket, TcpServer, TcpSocket, ThreadPool, ThreadingMixIn, UdpSocket,
+    UnixDatagramSocket, UnixStreamSocket,
 };
 
-const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--udp | --unix PATH | --unix-dgram PATH]";
+const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--udp | --unix PATH | --unix-dgram PATH]";
 
 /// Echoes a stream until the client closes it.
 #[derive(Clone)]
@@ -128,6 +133,7 @@ where
 fn run<M, E>(
     transport: &Transport,
     address: &str,
+    limits: Limits,
     stream: E,
     configure: impl Fn(&mut M),
 ) -> Result<(), String>
@@ -138,10 +144,12 @@ where
 {
     fn configured<S: TcpServer, M: Dispatch, H>(
         server: Result<BaseServer<S, M, H>, Error>,
+        limits: Limits,
         configure: impl Fn(&mut M),
     ) -> Result<BaseServer<S, M, H>, Error> {
         server.map(|mut server| {
             configure(server.dispatch_mut());
+            server.set_limits(limits);
             server
         })
     }
@@ -155,6 +163,7 @@ where
         Transport::Tcp => {
             let server = configured(
                 BaseServer::<TcpSocket, M, _>::new(address, stream),
+                limits,
                 configure,
             );
             let server = server.map(|mut server| {
@@ -171,6 +180,7 @@ where
         Transport::Udp => serve(
             configured(
                 BaseServer::<UdpSocket, M, _>::new(address, DatagramEcho),
+                limits,
                 configure,
             ),
             |bound| bound.to_string(),
@@ -178,6 +188,7 @@ where
         Transport::Unix(path) => serve(
             configured(
                 BaseServer::<UnixStreamSocket, M, _>::new(path, stream),
+                limits,
                 configure,
             ),
             path_of,
@@ -185,6 +196,7 @@ where
         Transport::UnixDatagram(path) => serve(
             configured(
                 BaseServer::<UnixDatagramSocket, M, _>::new(path, DatagramEcho),
+                limits,
                 configure,
             ),
             path_of,
@@ -199,11 +211,13 @@ fn main() -> ExitCode {
     let mut mode = "threading".to_owned();
     let mut transport = Transport::Tcp;
     let mut workers: Option<usize> = None;
+    let mut limits = Limits::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--udp" => transport = Transport::Udp,
-            "--addr" | "--mode" | "--unix" | "--unix-dgram" | "--workers" => {
+            "--addr" | "--mode" | "--unix" | "--unix-dgram" | "--workers" | "--max-connections"
+            | "--max-per-ip" | "--overload" => {
                 let Some(value) = args.next() else {
                     eprintln!("echo: {arg} needs a value; {USAGE}");
                     return ExitCode::from(2);
@@ -221,6 +235,29 @@ fn main() -> ExitCode {
                             }
                         }
                     }
+                    "--max-connections" | "--max-per-ip" => match value.parse::<usize>() {
+                        Ok(n) if n > 0 => {
+                            if arg == "--max-connections" {
+                                limits.max_connections = Some(n);
+                            } else {
+                                limits.max_per_source = Some(n);
+                            }
+                        }
+                        _ => {
+                            eprintln!(
+                                "echo: {arg} needs a positive number, not {value:?}; {USAGE}"
+                            );
+                            return ExitCode::from(2);
+                        }
+                    },
+                    "--overload" => match value.as_str() {
+                        "wait" => limits.overload = Overload::Wait,
+                        "refuse" => limits.overload = Overload::Refuse,
+                        _ => {
+                            eprintln!("echo: --overload is wait or refuse, not {value:?}; {USAGE}");
+                            return ExitCode::from(2);
+                        }
+                    },
                     _ => transport = Transport::UnixDatagram(value),
                 }
             }
@@ -235,15 +272,23 @@ fn main() -> ExitCode {
         "threading" => run(
             &transport,
             &address,
+            limits,
             StreamEcho,
             |threading: &mut ThreadingMixIn| {
                 threading.set_daemon_threads(true);
             },
         ),
-        "sequential" => run(&transport, &address, StreamEcho, |_: &mut Sequential| {}),
+        "sequential" => run(
+            &transport,
+            &address,
+            limits,
+            StreamEcho,
+            |_: &mut Sequential| {},
+        ),
         "forking" => run(
             &transport,
             &address,
+            limits,
             StreamEcho,
             |forking: &mut ForkingMixIn| {
                 // On a signal, exit without waiting for children still serving clients.
@@ -253,6 +298,7 @@ fn main() -> ExitCode {
         "pool" => run(
             &transport,
             &address,
+            limits,
             ParkingEcho,
             |pool: &mut ThreadPool| {
                 if let Some(n) = workers {
@@ -270,6 +316,7 @@ fn main() -> ExitCode {
             run(
                 &transport,
                 &address,
+                limits,
                 Callbacks::new(EchoProtocol),
                 |event: &mut EventLoop| {
                     if let Some(n) = workers {

@@ -10,7 +10,7 @@ use std::thread;
 mod util;
 
 use util::example_process::{assert_clean_exit, Example};
-use util::{connect, PATIENCE};
+use util::{answers_soon, closed_at_once, connect, connect_from, PATIENCE};
 
 /// Bytes that show up reordered or shifted if the echo is wrong.
 fn pattern(len: usize) -> Vec<u8> {
@@ -365,4 +365,95 @@ fn echo_unix_path_in_missing_directory_is_one_line_and_exit_1() {
     Example::spawn("echo", &["--unix", "/tmp/no-such-dir-ss-example/echo.sock"])
         .finish()
         .assert_one_line_failure(1);
+}
+
+// ---- limits -----------------------------------------------------------------------------
+
+fn one_byte_round_trip(client: &mut std::net::TcpStream, byte: u8) {
+    client.write_all(&[byte]).unwrap();
+    let mut reply = [0];
+    client.read_exact(&mut reply).unwrap();
+    assert_eq!(reply[0], byte);
+}
+
+/// `--max-connections 1`: a second client waits unanswered, and is served once the first
+/// closes.
+fn max_connections_waits(mode: &str) {
+    let (echo, address) = Example::serve("echo", &["--mode", mode, "--max-connections", "1"]);
+    let mut first = connect(address);
+    one_byte_round_trip(&mut first, 1);
+    let mut second = connect(address);
+    assert!(
+        !answers_soon(&mut second, 2),
+        "echo --mode {mode}: the second must wait"
+    );
+    drop(first);
+    let mut reply = [0];
+    second.read_exact(&mut reply).unwrap();
+    assert_eq!(reply[0], 2);
+    drop(second);
+    assert_clean_exit(&echo.stop_with(libc::SIGTERM, "echo --max-connections 1"));
+}
+
+#[test]
+fn echo_threading_max_connections_waits() {
+    max_connections_waits("threading");
+}
+
+#[test]
+fn echo_pool_max_connections_waits() {
+    max_connections_waits("pool");
+}
+
+#[test]
+fn echo_event_max_connections_waits() {
+    max_connections_waits("event");
+}
+
+#[test]
+fn echo_max_connections_with_overload_refuse_closes_at_once() {
+    let (echo, address) = Example::serve(
+        "echo",
+        &[
+            "--mode",
+            "event",
+            "--max-connections",
+            "1",
+            "--overload",
+            "refuse",
+        ],
+    );
+    let mut first = connect(address);
+    one_byte_round_trip(&mut first, 1);
+    let mut second = connect(address);
+    assert!(closed_at_once(&mut second));
+    one_byte_round_trip(&mut first, 2);
+    drop(first);
+    assert_clean_exit(&echo.stop_with(libc::SIGTERM, "echo --overload refuse"));
+}
+
+#[test]
+fn echo_max_per_ip_closes_the_extra_connection_and_serves_other_sources() {
+    let (echo, address) = Example::serve("echo", &["--max-per-ip", "1"]);
+    let mut first = connect_from("127.0.0.1:0", address);
+    one_byte_round_trip(&mut first, 1);
+    let mut second = connect_from("127.0.0.1:0", address);
+    assert!(closed_at_once(&mut second));
+    let mut other = connect_from("127.0.0.2:0", address);
+    one_byte_round_trip(&mut other, 2);
+    drop((first, other));
+    assert_clean_exit(&echo.stop_with(libc::SIGTERM, "echo --max-per-ip 1"));
+}
+
+#[test]
+fn echo_bad_limit_values_are_one_line_and_exit_2() {
+    for args in [
+        ["--max-connections", "0"],
+        ["--max-per-ip", "many"],
+        ["--overload", "drop"],
+    ] {
+        Example::spawn("echo", &args)
+            .finish()
+            .assert_one_line_failure(2);
+    }
 }

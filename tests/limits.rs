@@ -2,7 +2,7 @@
 //! policies, the stats that count what happened, and the panic policy.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 use socketserver::{
@@ -13,7 +13,7 @@ use socketserver::{
 
 mod util;
 
-use util::{connect, eventually, Serving, PATIENCE};
+use util::{answers_soon, closed_at_once, connect, connect_from, eventually, Serving, PATIENCE};
 
 /// Echoes; the same protocol runs under every strategy.
 #[derive(Clone, Default)]
@@ -38,40 +38,6 @@ fn round_trip(client: &mut TcpStream, byte: u8) {
     let mut reply = [0];
     client.read_exact(&mut reply).unwrap();
     assert_eq!(reply[0], byte);
-}
-
-/// Whether the server answers within a short while (a negative check: it can only err toward
-/// "no answer", never fail a correct server).
-fn answers_soon(client: &mut TcpStream, byte: u8) -> bool {
-    client.write_all(&[byte]).unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let mut reply = [0];
-    let answered = match client.read(&mut reply) {
-        Ok(1) => true,
-        Ok(_) => false,
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            false
-        }
-        Err(e) => panic!("{e}"),
-    };
-    client.set_read_timeout(Some(PATIENCE)).unwrap();
-    answered
-}
-
-/// Reads until EOF: the server closed the connection at once, unanswered.
-fn closed_at_once(client: &mut TcpStream) -> bool {
-    let mut rest = Vec::new();
-    match client.read_to_end(&mut rest) {
-        Ok(_) => rest.is_empty(),
-        Err(e) => e.kind() == io::ErrorKind::ConnectionReset,
-    }
 }
 
 /// At `max_connections` with `Overload::Wait`, a third client waits unanswered (not accepted)
@@ -154,22 +120,6 @@ fn threading_refuses_at_max_connections() {
 #[test]
 fn event_refuses_at_max_connections() {
     refuse_policy::<EventLoop>();
-}
-
-/// Connects to `server` from the local address `from`.
-fn connect_from(from: &str, server: SocketAddr) -> TcpStream {
-    let local: SocketAddr = from.parse().unwrap();
-    let socket = socket2::Socket::new(
-        socket2::Domain::for_address(local),
-        socket2::Type::STREAM,
-        None,
-    )
-    .unwrap();
-    socket.bind(&local.into()).unwrap();
-    socket.connect(&server.into()).unwrap();
-    let stream: TcpStream = socket.into();
-    stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    stream
 }
 
 #[test]

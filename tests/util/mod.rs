@@ -42,6 +42,57 @@ pub fn connect(address: SocketAddr) -> TcpStream {
     client
 }
 
+/// Whether the server answers one byte within a short while (a negative check: it can only err
+/// toward "no answer", never fail a correct server that holds the client back).
+pub fn answers_soon(client: &mut TcpStream, byte: u8) -> bool {
+    client.write_all(&[byte]).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut reply = [0];
+    let answered = match client.read(&mut reply) {
+        Ok(1) => true,
+        Ok(_) => false,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            false
+        }
+        Err(e) => panic!("{e}"),
+    };
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    answered
+}
+
+/// Reads until EOF: whether the server closed the connection unanswered (a clean EOF or a
+/// reset).
+pub fn closed_at_once(client: &mut TcpStream) -> bool {
+    let mut rest = Vec::new();
+    match client.read_to_end(&mut rest) {
+        Ok(_) => rest.is_empty(),
+        Err(e) => e.kind() == io::ErrorKind::ConnectionReset,
+    }
+}
+
+/// Connects to `server` from the local address `from` (e.g. `127.0.0.2:0`).
+pub fn connect_from(from: &str, server: SocketAddr) -> TcpStream {
+    let local: SocketAddr = from.parse().unwrap();
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(local),
+        socket2::Type::STREAM,
+        None,
+    )
+    .unwrap();
+    socket.bind(&local.into()).unwrap();
+    socket.connect(&server.into()).unwrap();
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream
+}
+
 /// Reads until EOF.
 pub fn read_all(client: &mut TcpStream) -> Vec<u8> {
     let mut all = Vec::new();
