@@ -153,6 +153,7 @@ mod server;
 mod shutdown;
 mod stats;
 mod sys;
+mod testing;
 mod transport;
 
 pub use connections::{ConnectionGuard, PanicPolicy, StatsHandle};
@@ -172,6 +173,7 @@ pub use server::BaseServer;
 pub use shutdown::ShutdownHandle;
 pub use stats::{CloseReason, ServerStats};
 pub use sys::raise_fd_limit;
+pub use testing::{Leak, Stopped, TestServer};
 pub use transport::{TcpServer, TcpSocket, UdpSocket, UnixDatagramSocket, UnixStreamSocket};
 
 /// A TCP server that handles one request at a time on the serving thread: Python's

@@ -11,13 +11,13 @@ use std::time::Duration;
 use socketserver::{
     BaseServer, Callbacks, Connection, Dispatch, Error, EventLoop, EventTcpServer,
     EventUnixStreamServer, Protocol, Request, ServerHooks, StreamOptions, StreamRequest,
-    StreamSocket, TcpSocket,
+    StreamSocket, TcpSocket, TestServer,
 };
 
 mod util;
 
 use util::transports::TempDir;
-use util::{connect, eventually, Serving, PATIENCE};
+use util::{connect, eventually, PATIENCE};
 
 /// Echoes, and records how the connection ended.
 #[derive(Clone, Default)]
@@ -61,17 +61,20 @@ fn echoes_over_tcp() {
     let lost = Arc::clone(&echo.lost);
     let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(echo)).unwrap();
     server.dispatch_mut().set_workers(2);
-    let serving = Serving::start(server);
+    let serving = TestServer::start(server);
     for _ in 0..4 {
-        let client = connect(serving.address);
+        let client = connect(serving.address());
         let writer = client.try_clone().unwrap();
         echo_roundtrip(client, writer, 1 << 20);
     }
-    let (server, result) = serving.stop();
-    result.unwrap();
-    assert_eq!(server.dispatch().started_workers(), 2);
-    drop(server);
-    assert!(eventually(|| lost.lock().unwrap().len() == 4));
+    let stopped = serving.stop(PATIENCE).unwrap();
+    stopped.result.unwrap();
+    assert_eq!(stopped.stats.closed_completed, 4);
+    assert_eq!(
+        lost.lock().unwrap().len(),
+        4,
+        "connection_lost ran for each"
+    );
 }
 
 #[test]
@@ -80,11 +83,11 @@ fn echoes_over_tcp_ipv6() {
         eprintln!("no IPv6 loopback here: skipped");
         return;
     };
-    let serving = Serving::start(server);
-    let client = connect(serving.address);
+    let serving = TestServer::start(server);
+    let client = connect(serving.address());
     let writer = client.try_clone().unwrap();
     echo_roundtrip(client, writer, 100_000);
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
 }
 
 #[test]
@@ -92,12 +95,12 @@ fn echoes_over_unix_stream_sockets() {
     let dir = TempDir::new();
     let path = dir.join("event.sock");
     let server = EventUnixStreamServer::new(&path, Callbacks::new(Echo::default())).unwrap();
-    let serving = Serving::start(server);
+    let serving = TestServer::start(server);
     let client = UnixStream::connect(&path).unwrap();
     client.set_read_timeout(Some(PATIENCE)).unwrap();
     let writer = client.try_clone().unwrap();
     echo_roundtrip(client, writer, 1 << 20);
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
 }
 
 /// Writes what it receives to `connection_made`'s thread name list, for the spread check.
@@ -125,10 +128,10 @@ fn connections_are_spread_over_the_loop_threads() {
     let threads = Arc::clone(&names.threads);
     let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(names)).unwrap();
     server.dispatch_mut().set_workers(3).set_thread_name("ev");
-    let serving = Serving::start(server);
+    let serving = TestServer::start(server);
     let clients: Vec<_> = (0..6)
         .map(|_| {
-            let mut client = BufReader::new(connect(serving.address));
+            let mut client = BufReader::new(connect(serving.address()));
             let mut line = String::new();
             client.read_line(&mut line).unwrap();
             client
@@ -139,7 +142,7 @@ fn connections_are_spread_over_the_loop_threads() {
     seen.dedup();
     assert_eq!(seen, ["ev-0", "ev-1", "ev-2"]);
     drop(clients);
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
 }
 
 /// Collects what `handle_error` receives.
@@ -187,14 +190,14 @@ fn a_panic_or_error_in_a_callback_closes_that_connection_only() {
         .unwrap()
         .with_hooks(Errors::default());
     server.dispatch_mut().set_workers(1); // everything on one loop: it must survive
-    let serving = Serving::start(server);
-    let mut good = BufReader::new(connect(serving.address));
+    let serving = TestServer::start(server);
+    let mut good = BufReader::new(connect(serving.address()));
     good.get_mut().write_all(b"a\n").unwrap();
     let mut line = String::new();
     good.read_line(&mut line).unwrap();
     assert_eq!(line, "a\n");
     for word in ["panic\n", "fail\n"] {
-        let mut bad = connect(serving.address);
+        let mut bad = connect(serving.address());
         bad.write_all(word.as_bytes()).unwrap();
         let mut rest = Vec::new();
         // A clean EOF or a reset: either way the connection is gone.
@@ -205,7 +208,7 @@ fn a_panic_or_error_in_a_callback_closes_that_connection_only() {
     line.clear();
     good.read_line(&mut line).unwrap();
     assert_eq!(line, "b\n", "the loop and the other connection go on");
-    let (server, result) = serving.stop();
+    let socketserver::Stopped { server, result, .. } = serving.stop(PATIENCE).unwrap();
     result.unwrap();
     let errors = server.hooks().seen.lock().unwrap().clone();
     assert_eq!(errors.len(), 2, "{errors:?}");
@@ -267,8 +270,8 @@ fn a_peer_that_never_reads_cannot_grow_the_output_buffer() {
     let listener = server.socket().socket().unwrap();
     listener.set_recv_buffer_size(4096).unwrap();
     listener.set_send_buffer_size(4096).unwrap();
-    let serving = Serving::start(server);
-    let client = connect(serving.address);
+    let serving = TestServer::start(server);
+    let client = connect(serving.address());
     client
         .set_write_timeout(Some(Duration::from_millis(300)))
         .unwrap();
@@ -323,7 +326,7 @@ fn a_peer_that_never_reads_cannot_grow_the_output_buffer() {
         resumed.load(Ordering::SeqCst) >= 1,
         "resume_writing was called"
     );
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
 }
 
 #[test]
@@ -335,8 +338,8 @@ fn idle_timeout_closes_a_silent_connection_with_a_typed_reason() {
         idle_timeout: Some(Duration::from_millis(100)),
         ..StreamOptions::default()
     });
-    let serving = Serving::start(server);
-    let mut client = connect(serving.address);
+    let serving = TestServer::start(server);
+    let mut client = connect(serving.address());
     client.write_all(b"x").unwrap();
     let mut reply = [0; 1];
     client.read_exact(&mut reply).unwrap();
@@ -346,7 +349,7 @@ fn idle_timeout_closes_a_silent_connection_with_a_typed_reason() {
     assert!(eventually(|| !lost.lock().unwrap().is_empty()));
     let reason = lost.lock().unwrap()[0].clone().expect("a reason");
     assert!(reason.contains("idle_timeout"), "{reason}");
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
 }
 
 /// Keeps writing after the peer's EOF, then closes: the peer reads the summary, then EOF.
@@ -371,14 +374,14 @@ impl Protocol for CountThenClose {
 fn a_protocol_can_answer_after_the_peers_eof() {
     let server =
         EventTcpServer::new("127.0.0.1:0", Callbacks::new(CountThenClose::default())).unwrap();
-    let serving = Serving::start(server);
-    let mut client = connect(serving.address);
+    let serving = TestServer::start(server);
+    let mut client = connect(serving.address());
     client.write_all(&[1; 5000]).unwrap();
     client.shutdown(Shutdown::Write).unwrap();
     let mut reply = String::new();
     client.read_to_string(&mut reply).unwrap();
     assert_eq!(reply, "5000 bytes\n");
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
 }
 
 #[test]
@@ -394,12 +397,12 @@ fn verify_request_rejects_before_the_loop_sees_the_connection() {
     let server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(echo))
         .unwrap()
         .with_hooks(LoopbackOnlyOnPortZero);
-    let serving = Serving::start(server);
-    let mut client = connect(serving.address);
+    let serving = TestServer::start(server);
+    let mut client = connect(serving.address());
     let mut rest = Vec::new();
     let _ = client.read_to_end(&mut rest);
     assert!(rest.is_empty());
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
     assert!(lost.lock().unwrap().is_empty(), "the protocol never saw it");
 }
 
@@ -411,11 +414,11 @@ fn a_blocking_handler_on_an_event_loop_is_a_clear_error() {
     let server = BaseServer::<TcpSocket, EventLoop, _>::new("127.0.0.1:0", handler)
         .unwrap()
         .with_hooks(Errors::default());
-    let serving = Serving::start(server);
-    let mut client = connect(serving.address);
+    let serving = TestServer::start(server);
+    let mut client = connect(serving.address());
     let mut rest = Vec::new();
     let _ = client.read_to_end(&mut rest);
-    let (server, _) = serving.stop();
+    let server = serving.stop(PATIENCE).unwrap().server;
     let errors = server.hooks().seen.lock().unwrap().clone();
     assert_eq!(errors.len(), 1);
     assert!(errors[0].contains("Callbacks"), "{errors:?}");
@@ -426,9 +429,9 @@ fn protocol_runs_under<M: Dispatch + Default>() {
     let echo = Echo::default();
     let lost = Arc::clone(&echo.lost);
     let server = BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", Callbacks::new(echo)).unwrap();
-    let serving = Serving::start(server);
+    let serving = TestServer::start(server);
     for _ in 0..2 {
-        let mut client = connect(serving.address);
+        let mut client = connect(serving.address());
         client.write_all(b"hello").unwrap();
         let mut reply = [0; 5];
         client.read_exact(&mut reply).unwrap();
@@ -438,7 +441,7 @@ fn protocol_runs_under<M: Dispatch + Default>() {
         client.read_to_end(&mut rest).unwrap();
         assert!(rest.is_empty());
     }
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
     let forking = std::any::type_name::<M>().contains("Forking");
     if !forking {
         assert!(eventually(|| lost.lock().unwrap().len() == 2));

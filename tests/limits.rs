@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use socketserver::{
     BaseServer, Callbacks, Connection, Dispatch, Error, EventLoop, Limits, Overload, PanicPolicy,
-    PoolTcpServer, Protocol, ServerHooks, StreamOptions, StreamRequest, TcpSocket, ThreadPool,
-    ThreadingMixIn,
+    PoolTcpServer, Protocol, ServerHooks, StreamOptions, StreamRequest, TcpSocket, TestServer,
+    ThreadPool, ThreadingMixIn,
 };
 
 mod util;
 
-use util::{answers_soon, closed_at_once, connect, connect_from, eventually, Serving, PATIENCE};
+use util::{answers_soon, closed_at_once, connect, connect_from, eventually, PATIENCE};
 
 /// Echoes; the same protocol runs under every strategy.
 #[derive(Clone, Default)]
@@ -48,12 +48,12 @@ fn wait_policy<M: Dispatch + Default>() {
         ..Limits::default()
     });
     let stats = server.stats_handle();
-    let serving = Serving::start(server);
-    let mut first = connect(serving.address);
-    let mut second = connect(serving.address);
+    let serving = TestServer::start(server);
+    let mut first = connect(serving.address());
+    let mut second = connect(serving.address());
     round_trip(&mut first, 1);
     round_trip(&mut second, 2);
-    let mut third = connect(serving.address);
+    let mut third = connect(serving.address());
     assert!(!answers_soon(&mut third, 3), "the third client must wait");
     assert_eq!(
         stats.stats().accepted,
@@ -67,7 +67,7 @@ fn wait_policy<M: Dispatch + Default>() {
     let seen = stats.stats();
     assert_eq!((seen.peak, seen.accept_pauses >= 1), (2, true), "{seen:?}");
     drop((second, third));
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
 }
 
 #[test]
@@ -94,12 +94,12 @@ fn refuse_policy<M: Dispatch + Default>() {
         ..Limits::default()
     });
     let stats = server.stats_handle();
-    let serving = Serving::start(server);
-    let mut first = connect(serving.address);
-    let mut second = connect(serving.address);
+    let serving = TestServer::start(server);
+    let mut first = connect(serving.address());
+    let mut second = connect(serving.address());
     round_trip(&mut first, 1);
     round_trip(&mut second, 2);
-    let mut third = connect(serving.address);
+    let mut third = connect(serving.address());
     assert!(closed_at_once(&mut third));
     round_trip(&mut first, 4);
     let seen = stats.stats();
@@ -109,7 +109,7 @@ fn refuse_policy<M: Dispatch + Default>() {
         "{seen:?}"
     );
     drop((first, second));
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
 }
 
 #[test]
@@ -129,24 +129,24 @@ fn per_source_limit_over_ipv4_closes_the_extra_connection_and_serves_other_sourc
         ..Limits::default()
     });
     let stats = server.stats_handle();
-    let serving = Serving::start(server);
-    let mut first = connect_from("127.0.0.1:0", serving.address);
+    let serving = TestServer::start(server);
+    let mut first = connect_from("127.0.0.1:0", serving.address());
     round_trip(&mut first, 1);
-    let mut second = connect_from("127.0.0.1:0", serving.address);
+    let mut second = connect_from("127.0.0.1:0", serving.address());
     assert!(
         closed_at_once(&mut second),
         "the second from 127.0.0.1 is closed"
     );
-    let mut other = connect_from("127.0.0.2:0", serving.address);
+    let mut other = connect_from("127.0.0.2:0", serving.address());
     round_trip(&mut other, 2);
     assert_eq!(stats.stats().refused_per_source, 1);
     drop(first);
     // The slot is back once the first closes.
     assert!(eventually(|| stats.stats().open == 1));
-    let mut again = connect_from("127.0.0.1:0", serving.address);
+    let mut again = connect_from("127.0.0.1:0", serving.address());
     round_trip(&mut again, 3);
     drop((other, again));
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
 }
 
 #[test]
@@ -161,14 +161,14 @@ fn per_source_limit_over_ipv6() {
         max_per_source: Some(1),
         ..Limits::default()
     });
-    let serving = Serving::start(server);
-    let mut first = connect(serving.address);
+    let serving = TestServer::start(server);
+    let mut first = connect(serving.address());
     round_trip(&mut first, 1);
-    let mut second = connect(serving.address);
+    let mut second = connect(serving.address());
     assert!(closed_at_once(&mut second));
     round_trip(&mut first, 2);
     drop(first);
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
 }
 
 /// The descriptor reserve pauses accepting before the process runs out of descriptors. Run in
@@ -187,14 +187,14 @@ fn the_descriptor_reserve_pauses_accepting_before_the_limit() {
                 ..Limits::default()
             });
             let stats = server.stats_handle();
-            let serving = Serving::start(server);
+            let serving = TestServer::start(server);
             // The server takes its descriptor count as it starts: no client may exist yet.
-            assert!(eventually(|| serving.handle.is_serving()));
-            let mut first = connect(serving.address);
-            let mut second = connect(serving.address);
+            assert!(eventually(|| serving.shutdown_handle().is_serving()));
+            let mut first = connect(serving.address());
+            let mut second = connect(serving.address());
             round_trip(&mut first, 1);
             round_trip(&mut second, 2);
-            let mut third = connect(serving.address);
+            let mut third = connect(serving.address());
             assert!(
                 !answers_soon(&mut third, 3),
                 "accepting pauses at the reserve"
@@ -204,7 +204,7 @@ fn the_descriptor_reserve_pauses_accepting_before_the_limit() {
             third.read_exact(&mut reply).unwrap();
             assert!(stats.stats().accept_pauses >= 1);
             drop((second, third));
-            drop(serving.stop());
+            serving.stop(PATIENCE).unwrap();
         },
     );
 }
@@ -254,24 +254,24 @@ fn stats_count_every_connection_once_by_how_it_ended() {
         ..StreamOptions::default()
     });
     let stats = server.stats_handle();
-    let serving = Serving::start(server);
+    let serving = TestServer::start(server);
     for word in [b"done", b"fail", b"pani"] {
-        let mut client = connect(serving.address);
+        let mut client = connect(serving.address());
         client.write_all(word).unwrap();
         assert!(closed_at_once(&mut client));
     }
     // One that goes silent: closed by the idle timeout.
-    let mut silent = connect(serving.address);
+    let mut silent = connect(serving.address());
     silent.write_all(b"echo").unwrap();
     let mut reply = [0; 4];
     silent.read_exact(&mut reply).unwrap();
     assert!(closed_at_once(&mut silent));
     // One parked when the server closes.
-    let mut parked = connect(serving.address);
+    let mut parked = connect(serving.address());
     parked.write_all(b"ping").unwrap();
     parked.read_exact(&mut reply).unwrap();
     assert!(eventually(|| stats.stats().parked == 1));
-    let (server, result) = serving.stop();
+    let socketserver::Stopped { server, result, .. } = serving.stop(PATIENCE).unwrap();
     result.unwrap();
     drop(server);
     parked.shutdown(Shutdown::Write).unwrap();
@@ -306,13 +306,13 @@ fn verify_request_refusals_are_counted_as_refusals_not_closes() {
             .unwrap()
             .with_hooks(Nobody);
     let stats = server.stats_handle();
-    let serving = Serving::start(server);
-    let mut client = connect(serving.address);
+    let serving = TestServer::start(server);
+    let mut client = connect(serving.address());
     assert!(closed_at_once(&mut client));
     assert!(eventually(|| stats.stats().refused_by_verify == 1));
     let seen = stats.stats();
     assert_eq!((seen.open, seen.closed_completed), (0, 0), "{seen:?}");
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
 }
 
 /// Panics on every connection.

@@ -11,14 +11,14 @@ use std::time::Duration;
 
 use socketserver::{
     BaseServer, Dispatch, ForkingMixIn, PoolTcpServer, RequestHandler, Sequential, StreamOptions,
-    StreamRequest, StreamSocket, TcpSocket, ThreadPool, ThreadingMixIn, ThreadingTcpServer,
-    UnixStreamSocket,
+    StreamRequest, StreamSocket, TcpSocket, TestServer, ThreadPool, ThreadingMixIn,
+    ThreadingTcpServer, UnixStreamSocket,
 };
 
 mod util;
 
 use util::transports::TempDir;
-use util::{connect, eventually, Serving, PATIENCE};
+use util::{connect, eventually, PATIENCE};
 
 /// Answers each line with `<n> <line>`, `n` counting this connection's lines: the count lives in
 /// a plain field, so it shows that the handler value survives parking. Parks after every
@@ -90,11 +90,11 @@ fn tcp_pool_of_one_worker_serves_twenty_parked_connections() {
             .unwrap();
     let mut server = server;
     pool_of_one(server.dispatch_mut());
-    let serving = Serving::start(server);
-    let address = serving.address;
+    let serving = TestServer::start(server);
+    let address = serving.address();
     many_parked_connections_take_turns(
         || connect(address),
-        || Box::new(move || drop(serving.stop())),
+        || Box::new(move || drop(serving.stop(PATIENCE).unwrap())),
     );
 }
 
@@ -108,11 +108,11 @@ fn tcp_over_ipv6_pool_of_one_worker_serves_parked_connections() {
     };
     let mut server = server;
     pool_of_one(server.dispatch_mut());
-    let serving = Serving::start(server);
-    let address = serving.address;
+    let serving = TestServer::start(server);
+    let address = serving.address();
     many_parked_connections_take_turns(
         || connect(address),
-        || Box::new(move || drop(serving.stop())),
+        || Box::new(move || drop(serving.stop(PATIENCE).unwrap())),
     );
 }
 
@@ -124,27 +124,27 @@ fn unix_pool_of_one_worker_serves_twenty_parked_connections() {
         BaseServer::<UnixStreamSocket, ThreadPool, _>::new(&path, CountingLines::default())
             .unwrap();
     pool_of_one(server.dispatch_mut());
-    let serving = Serving::start(server);
+    let serving = TestServer::start(server);
     many_parked_connections_take_turns(
         || {
             let stream = UnixStream::connect(&path).unwrap();
             stream.set_read_timeout(Some(PATIENCE)).unwrap();
             stream
         },
-        || Box::new(move || drop(serving.stop())),
+        || Box::new(move || drop(serving.stop(PATIENCE).unwrap())),
     );
 }
 
 #[test]
 fn tcp_threading_parked_connections_hold_no_thread() {
     let server = ThreadingTcpServer::new("127.0.0.1:0", CountingLines::default()).unwrap();
-    let serving = Serving::start(server);
-    let address = serving.address;
+    let serving = TestServer::start(server);
+    let address = serving.address();
     let mut clients: Vec<_> = (0..10).map(|_| BufReader::new(connect(address))).collect();
     for (i, client) in clients.iter_mut().enumerate() {
         assert_eq!(ask(client, &format!("t{i}\n")), format!("1 t{i}\n"));
     }
-    let (server, result) = serving.stop();
+    let socketserver::Stopped { server, result, .. } = serving.stop(PATIENCE).unwrap();
     result.unwrap();
     // Every connection is open and parked: no request thread runs.
     assert!(eventually(|| server.dispatch().active_count() == 0));
@@ -165,15 +165,15 @@ fn parking_waits_in_place<M: Dispatch + Default>() {
     let handler = CountingLines::default();
     let finished = Arc::clone(&handler.finished);
     let server = BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", handler).unwrap();
-    let serving = Serving::start(server);
-    let mut client = BufReader::new(connect(serving.address));
+    let serving = TestServer::start(server);
+    let mut client = BufReader::new(connect(serving.address()));
     assert_eq!(ask(&mut client, "a\n"), "1 a\n");
     assert_eq!(ask(&mut client, "b\n"), "2 b\n");
     client.get_mut().shutdown(Shutdown::Write).unwrap();
     let mut rest = String::new();
     client.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "");
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
     if std::any::type_name::<M>() != std::any::type_name::<ForkingMixIn>() {
         assert!(eventually(|| finished.load(Ordering::SeqCst) == 1));
     }
@@ -196,8 +196,8 @@ fn forking_parking_waits_in_place() {
 fn buffered_input_runs_again_at_once<M: Dispatch + Default>() {
     let server =
         BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", CountingLines::default()).unwrap();
-    let serving = Serving::start(server);
-    let mut client = BufReader::new(connect(serving.address));
+    let serving = TestServer::start(server);
+    let mut client = BufReader::new(connect(serving.address()));
     client.get_mut().write_all(b"one\ntwo\n").unwrap();
     let mut first = String::new();
     client.read_line(&mut first).unwrap();
@@ -205,7 +205,7 @@ fn buffered_input_runs_again_at_once<M: Dispatch + Default>() {
     client.read_line(&mut second).unwrap();
     assert_eq!((first.as_str(), second.as_str()), ("1 one\n", "2 two\n"));
     drop(client);
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
 }
 
 #[test]
@@ -233,14 +233,14 @@ fn idle_timeout_closes_a_parked_connection<M: Dispatch + Default>() {
         idle_timeout: Some(Duration::from_millis(100)),
         ..StreamOptions::default()
     });
-    let serving = Serving::start(server);
-    let mut client = BufReader::new(connect(serving.address));
+    let serving = TestServer::start(server);
+    let mut client = BufReader::new(connect(serving.address()));
     assert_eq!(ask(&mut client, "hi\n"), "1 hi\n");
     let mut rest = String::new();
     client.read_to_string(&mut rest).unwrap(); // EOF when the timeout closes it
     assert_eq!(rest, "");
     assert!(eventually(|| finished.load(Ordering::SeqCst) == 1));
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
 }
 
 #[test]
@@ -269,14 +269,14 @@ fn a_handler_that_never_parks_runs_once() {
     };
     let mut server = PoolTcpServer::new("127.0.0.1:0", handler).unwrap();
     server.dispatch_mut().set_workers(2);
-    let serving = Serving::start(server);
-    let mut client = connect(serving.address);
+    let serving = TestServer::start(server);
+    let mut client = connect(serving.address());
     client.write_all(b"abc").unwrap();
     client.shutdown(Shutdown::Write).unwrap();
     let mut reply = Vec::new();
     client.read_to_end(&mut reply).unwrap();
     assert_eq!(reply, b"abc");
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
@@ -303,16 +303,16 @@ fn a_panic_in_a_resumed_handler_ends_that_connection_only() {
     }
     let mut server = PoolTcpServer::new("127.0.0.1:0", PanicsOnBoom).unwrap();
     server.dispatch_mut().set_workers(1);
-    let serving = Serving::start(server);
-    let mut good = BufReader::new(connect(serving.address));
-    let mut bad = BufReader::new(connect(serving.address));
+    let serving = TestServer::start(server);
+    let mut good = BufReader::new(connect(serving.address()));
+    let mut bad = BufReader::new(connect(serving.address()));
     assert_eq!(ask(&mut good, "x\n"), "x\n");
     bad.get_mut().write_all(b"boom\n").unwrap();
     let mut rest = String::new();
     bad.read_to_string(&mut rest).unwrap();
     assert_eq!(rest, "", "the panicking connection is closed");
     assert_eq!(ask(&mut good, "y\n"), "y\n");
-    drop(serving.stop());
+    serving.stop(PATIENCE).unwrap();
 }
 
 /// Keeps `TcpStream` in the imports used by every configuration.

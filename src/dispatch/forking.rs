@@ -221,6 +221,10 @@ impl Dispatch for ForkingMixIn {
         self.children.len() < self.max_children
     }
 
+    fn live_workers(&self) -> usize {
+        self.children.len()
+    }
+
     fn service_actions(&mut self) {
         if !self.children.is_empty() {
             self.collect_children();

@@ -5,6 +5,7 @@ use std::time::Duration;
 mod dyn_job;
 mod forking;
 mod job;
+mod live_threads;
 mod loop_waker;
 mod parker;
 mod sequential;
@@ -14,6 +15,7 @@ mod threading;
 pub use forking::ForkingMixIn;
 pub(crate) use job::RequestJob;
 pub use job::{Job, Ran};
+pub(crate) use live_threads::LiveThreads;
 pub use loop_waker::LoopWaker;
 pub use sequential::Sequential;
 pub use thread_pool::ThreadPool;
@@ -65,6 +67,13 @@ pub trait Dispatch: Send + 'static {
     /// this strategy is used (Python's `ForkingMixIn.timeout = 300`). Default: `None`.
     fn default_timeout(&self) -> Option<Duration> {
         None
+    }
+
+    /// Threads or child processes of this strategy still running; after
+    /// [`server_close`](Self::server_close), what outlived the server (0 when it waited for
+    /// everything). Used by [`TestServer`](crate::TestServer)'s leak check. Default: 0.
+    fn live_workers(&self) -> usize {
+        0
     }
 
     /// Waits for, or lets go of, requests in flight. Called once by

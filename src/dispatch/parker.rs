@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 use selectors::Interest;
 
 use crate::dispatch::dyn_job::DynJob;
+use crate::dispatch::live_threads::LiveThreads;
 use crate::reactor::{Mailbox, Reactor};
 
 /// What the strategy does with a job whose input has arrived (queue it for a worker, start a
@@ -26,6 +27,8 @@ pub(crate) struct Parker {
     running: OnceLock<Option<Running>>,
     /// `false` once closing: jobs parked after that are given back to be ended.
     open: Mutex<bool>,
+    /// Counts the parker thread while it runs (shared with the strategy's own count).
+    live: LiveThreads,
 }
 
 struct Running {
@@ -51,12 +54,13 @@ impl AsFd for Parked {
 
 impl Parker {
     /// A parker whose thread will be named `name`.
-    pub(crate) fn new(name: &str, resume: Resume) -> Self {
+    pub(crate) fn new(name: &str, resume: Resume, live: LiveThreads) -> Self {
         Parker {
             name: name.to_owned(),
             resume,
             running: OnceLock::new(),
             open: Mutex::new(true),
+            live,
         }
     }
 
@@ -85,9 +89,10 @@ impl Parker {
             .ok()?;
         let theirs = Arc::clone(&mailbox);
         let resume = Arc::clone(&self.resume);
-        let thread = thread::Builder::new()
-            .name(self.name.clone())
-            .spawn(move || {
+        let builder = thread::Builder::new().name(self.name.clone());
+        let thread = self
+            .live
+            .spawn(builder, move || {
                 if let Err(error) = park_loop(&theirs, &resume) {
                     tracing::error!(%error, "the parker stopped");
                 }

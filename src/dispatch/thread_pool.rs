@@ -9,6 +9,7 @@ use std::thread::{self, JoinHandle};
 use crossbeam_channel::{bounded, select_biased, unbounded, Receiver, Sender, TrySendError};
 
 use crate::dispatch::dyn_job::DynJob;
+use crate::dispatch::live_threads::LiveThreads;
 use crate::dispatch::parker::{Parker, Resume};
 use crate::dispatch::{Dispatch, Job, LoopWaker};
 use crate::Error;
@@ -67,6 +68,8 @@ pub struct ThreadPool {
     running: Option<Running>,
     /// Holds parked connections; created with the workers.
     parker: Option<Arc<Parker>>,
+    /// The workers and the parker, while they run.
+    live: LiveThreads,
     /// Set by the loop when it stops accepting because the queue is full; the worker that
     /// takes the next request clears it and wakes the loop.
     loop_waits: Arc<AtomicBool>,
@@ -90,6 +93,7 @@ impl ThreadPool {
             waker: None,
             running: None,
             parker: None,
+            live: LiveThreads::default(),
             loop_waits: Arc::new(AtomicBool::new(false)),
         }
     }
@@ -165,7 +169,11 @@ impl ThreadPool {
                 returned.into_inner().end_parked_boxed(false);
             }
         });
-        let parker = Arc::new(Parker::new(&format!("{}-parker", self.thread_name), resume));
+        let parker = Arc::new(Parker::new(
+            &format!("{}-parker", self.thread_name),
+            resume,
+            self.live.clone(),
+        ));
         self.parker = Some(Arc::clone(&parker));
         let threads = (0..self.workers)
             .filter_map(|n| {
@@ -176,9 +184,11 @@ impl ThreadPool {
                 let loop_waits = Arc::clone(&self.loop_waits);
                 let waker = self.waker.clone();
                 let parker = Arc::clone(&parker);
-                thread::Builder::new()
-                    .name(format!("{}-{n}", self.thread_name))
-                    .spawn(move || work(&inboxes, &parker, &loop_waits, waker.as_ref()))
+                let builder = thread::Builder::new().name(format!("{}-{n}", self.thread_name));
+                self.live
+                    .spawn(builder, move || {
+                        work(&inboxes, &parker, &loop_waits, waker.as_ref());
+                    })
                     .map_err(|error| tracing::error!(%error, "cannot spawn a pool worker"))
                     .ok()
             })
@@ -287,6 +297,10 @@ impl Dispatch for ThreadPool {
 
     fn attach(&mut self, waker: LoopWaker) {
         self.waker = Some(waker);
+    }
+
+    fn live_workers(&self) -> usize {
+        self.live.count()
     }
 
     fn server_close(&mut self) {

@@ -8,6 +8,7 @@ use std::thread;
 use parking_lot::{Condvar, Mutex};
 
 use crate::dispatch::dyn_job::DynJob;
+use crate::dispatch::live_threads::LiveThreads;
 use crate::dispatch::parker::{Parker, Resume};
 use crate::dispatch::{Dispatch, Job, LoopWaker};
 use crate::Error;
@@ -55,6 +56,8 @@ pub struct ThreadingMixIn {
     daemon_threads: bool,
     block_on_close: bool,
     shared: Arc<Shared>,
+    /// The parker thread, while it runs (request threads are in `shared.running`).
+    live: LiveThreads,
 }
 
 /// What the strategy shares with its threads and its parker.
@@ -76,6 +79,7 @@ struct Running {
 impl ThreadingMixIn {
     /// The defaults of Python's `ThreadingMixIn` (see the table above).
     pub fn new() -> Self {
+        let live = LiveThreads::default();
         let shared = Arc::new_cyclic(|weak: &Weak<Shared>| {
             let weak = weak.clone();
             let resume: Resume = Arc::new(move |job: Box<dyn DynJob>| match weak.upgrade() {
@@ -87,13 +91,14 @@ impl ThreadingMixIn {
                 all_done: Condvar::new(),
                 waker: Mutex::new(None),
                 thread_name: Mutex::new(Arc::from("socketserver-request")),
-                parker: Parker::new("socketserver-parker", resume),
+                parker: Parker::new("socketserver-parker", resume, live.clone()),
             }
         });
         ThreadingMixIn {
             daemon_threads: false,
             block_on_close: true,
             shared,
+            live,
         }
     }
 
@@ -240,6 +245,10 @@ impl Dispatch for ThreadingMixIn {
 
     fn attach(&mut self, waker: LoopWaker) {
         *self.shared.waker.lock() = Some(waker);
+    }
+
+    fn live_workers(&self) -> usize {
+        self.active_count() + self.live.count()
     }
 
     fn server_close(&mut self) {

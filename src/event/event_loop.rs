@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-use crate::dispatch::{Dispatch, Job};
+use crate::dispatch::{Dispatch, Job, LiveThreads};
 use crate::event::session::{EventSession, LoopContext, Next};
 use crate::reactor::{Mailbox, Reactor};
 use crate::Error;
@@ -89,6 +89,7 @@ pub struct EventLoop {
     /// Started with the first connection.
     loops: Vec<LoopThread>,
     next: usize,
+    live: LiveThreads,
 }
 
 struct LoopThread {
@@ -120,6 +121,7 @@ impl EventLoop {
             thread_name: "socketserver-loop".to_owned(),
             loops: Vec::new(),
             next: 0,
+            live: LiveThreads::default(),
         }
     }
 
@@ -190,13 +192,12 @@ impl EventLoop {
                 }
             };
             let theirs = Arc::clone(&mailbox);
-            let spawned = thread::Builder::new()
-                .name(format!("{}-{n}", self.thread_name))
-                .spawn(move || {
-                    if let Err(error) = run_loop(&theirs, settings) {
-                        tracing::error!(%error, "an event loop stopped");
-                    }
-                });
+            let builder = thread::Builder::new().name(format!("{}-{n}", self.thread_name));
+            let spawned = self.live.spawn(builder, move || {
+                if let Err(error) = run_loop(&theirs, settings) {
+                    tracing::error!(%error, "an event loop stopped");
+                }
+            });
             match spawned {
                 Ok(thread) => self.loops.push(LoopThread {
                     mailbox,
@@ -349,6 +350,10 @@ impl Dispatch for EventLoop {
                  Callbacks (e.g. EventTcpServer::new(address, Callbacks::new(MyProtocol)))",
             ))),
         }
+    }
+
+    fn live_workers(&self) -> usize {
+        self.live.count()
     }
 
     fn server_close(&mut self) {

@@ -1,0 +1,5 @@
+//! Helpers for users' own tests.
+
+mod test_server;
+
+pub use test_server::{Leak, Stopped, TestServer};
