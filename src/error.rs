@@ -96,6 +96,22 @@ pub enum Error {
         /// The timeout that passed.
         after: std::time::Duration,
     },
+    /// A new connection sent nothing within its
+    /// [`first_byte_timeout`](crate::StreamOptions::first_byte_timeout) and was closed (a reason
+    /// for `connection_lost`, like [`IdleTimeout`](Self::IdleTimeout)).
+    #[error("the peer sent nothing within {after:?} of connecting and the connection was closed; raise StreamOptions::first_byte_timeout to wait longer")]
+    FirstByteTimeout {
+        /// The timeout that passed.
+        after: std::time::Duration,
+    },
+    /// The peer read nothing for the
+    /// [`write_timeout`](crate::StreamOptions::write_timeout) while output was pending, and the
+    /// connection was closed (a reason for `connection_lost`).
+    #[error("the peer read nothing for {after:?} while output was pending and the connection was closed; raise StreamOptions::write_timeout to wait longer")]
+    WriteTimeout {
+        /// The timeout that passed.
+        after: std::time::Duration,
+    },
     /// More handlers panicked within the window than
     /// [`PanicPolicy::Budget`](crate::PanicPolicy::Budget) allows: `serve_forever` stopped so
     /// that a supervisor can restart a process whose state may be inconsistent.
@@ -154,7 +170,9 @@ impl From<Error> for io::Error {
                 io::ErrorKind::Other
             }
             Error::DatagramTooLarge { .. } => io::ErrorKind::InvalidData,
-            Error::IdleTimeout { .. } => io::ErrorKind::TimedOut,
+            Error::IdleTimeout { .. }
+            | Error::FirstByteTimeout { .. }
+            | Error::WriteTimeout { .. } => io::ErrorKind::TimedOut,
         };
         io::Error::new(kind, error)
     }

@@ -86,6 +86,12 @@ pub trait Request: Send + Sized + 'static {
         false
     }
 
+    /// Whether any input has arrived (the timeout while parked is the first-byte one until
+    /// then). Default: `true`.
+    fn has_received_input(&self) -> bool {
+        true
+    }
+
     /// How long the request may wait for input while parked before it is closed. Default:
     /// `None`, no limit.
     fn idle_timeout(&self) -> Option<Duration> {

@@ -32,6 +32,10 @@ pub struct ServerStats {
     pub closed_panicked: u64,
     /// Connections closed after staying silent past their idle timeout.
     pub closed_idle_timeout: u64,
+    /// Connections closed for sending nothing within their first-byte timeout.
+    pub closed_first_byte_timeout: u64,
+    /// Connections closed because the peer stopped reading past the write timeout.
+    pub closed_write_timeout: u64,
     /// Waiting connections closed because the server closed.
     pub closed_server_closing: u64,
     /// Handler panics (each also ended its connection).
@@ -54,6 +58,10 @@ pub enum CloseReason {
     Panicked,
     /// It stayed silent past its idle timeout.
     IdleTimeout,
+    /// It sent nothing within its first-byte timeout.
+    FirstByteTimeout,
+    /// Its peer stopped reading, with output pending, past the write timeout.
+    WriteTimeout,
     /// It was waiting when the server closed.
     ServerClosing,
 }

@@ -181,6 +181,8 @@ impl Registry {
                     CloseReason::Error => &mut state.stats.closed_error,
                     CloseReason::Panicked => &mut state.stats.closed_panicked,
                     CloseReason::IdleTimeout => &mut state.stats.closed_idle_timeout,
+                    CloseReason::FirstByteTimeout => &mut state.stats.closed_first_byte_timeout,
+                    CloseReason::WriteTimeout => &mut state.stats.closed_write_timeout,
                     CloseReason::ServerClosing => &mut state.stats.closed_server_closing,
                 };
                 *counter += 1;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::connections::{ConnectionGuard, Registry};
 use crate::event::{EventSession, SessionParts};
-use crate::handler::RequestHandler;
+use crate::handler::{RequestHandler, TimedOut};
 use crate::hooks::ServerHooks;
 use crate::request::Request;
 use crate::stats::CloseReason;
@@ -188,14 +188,25 @@ where
     /// Reports the outcome and shuts the request down; `reason` overrides the close reason
     /// the outcome gives.
     fn conclude(mut self, outcome: Result<(), Error>, reason: Option<CloseReason>) -> bool {
-        if let Err(error) = &outcome {
-            self.report(error);
+        // One of the connection's timeouts: the server's policy at work, not a failure.
+        let timed_out = match &outcome {
+            Err(Error::Handler(error)) => TimedOut::of(error),
+            _ => None,
+        };
+        match (&outcome, timed_out) {
+            (Err(_), Some(timeout)) => {
+                tracing::debug!(conn_id = self.id, reason = ?timeout.reason, after = ?timeout.after, "closing: timeout");
+            }
+            (Err(error), None) => self.report(error),
+            (Ok(()), _) => {}
         }
-        let reason = reason.unwrap_or(match &outcome {
-            Ok(()) => CloseReason::Completed,
-            Err(Error::HandlerPanicked { .. }) => CloseReason::Panicked,
-            Err(_) => CloseReason::Error,
-        });
+        let reason = reason
+            .or(timed_out.map(|t| t.reason))
+            .unwrap_or(match &outcome {
+                Ok(()) => CloseReason::Completed,
+                Err(Error::HandlerPanicked { .. }) => CloseReason::Panicked,
+                Err(_) => CloseReason::Error,
+            });
         if let Some(guard) = &mut self.guard {
             guard.set_reason(reason);
         }
@@ -309,7 +320,8 @@ where
         let outcome = self.finish_after(Ok(()));
         let reason = match (&outcome, timed_out) {
             (Err(_), _) => None,
-            (Ok(()), true) => Some(CloseReason::IdleTimeout),
+            (Ok(()), true) if self.request.has_received_input() => Some(CloseReason::IdleTimeout),
+            (Ok(()), true) => Some(CloseReason::FirstByteTimeout),
             (Ok(()), false) => Some(CloseReason::ServerClosing),
         };
         self.conclude(outcome, reason);

@@ -1,11 +1,13 @@
 //! [`Callbacks`]: a [`Protocol`] used as a server's handler, on an event loop or on threads.
 
 use std::io::{self, BufRead};
+use std::time::Duration;
 
 use crate::event::connection::{ConnState, OutBuf};
 use crate::event::session::{EventSession, SessionParts, StreamSession};
 use crate::event::{Connection, Protocol};
-use crate::handler::{RequestHandler, StreamRequest, StreamSocket};
+use crate::handler::{RequestHandler, StreamRequest, StreamSocket, TimedOut};
+use crate::stats::CloseReason;
 use crate::Error;
 
 /// Makes a [`Protocol`] the handler of a server: the handler type of
@@ -113,8 +115,20 @@ impl<P> Callbacks<P> {
         if self.threaded.state.aborted {
             self.threaded.out = OutBuf::default();
         }
-        // A blocking socket takes everything (or fails).
-        if let Err(error) = self.threaded.out.send(peer.socket) {
+        // A blocking socket takes everything, fails, or (with SO_SNDTIMEO) stops taking: that
+        // is the write timeout.
+        let sent = self.threaded.out.send(peer.socket).and_then(|()| {
+            match (self.threaded.out.is_empty(), peer.write_timeout) {
+                (true, _) => Ok(()),
+                (false, Some(after)) => Err(TimedOut {
+                    reason: CloseReason::WriteTimeout,
+                    after,
+                }
+                .into_io()),
+                (false, None) => Err(io::ErrorKind::WouldBlock.into()),
+            }
+        });
+        if let Err(error) = sent {
             self.remember(&error);
             return Err(error);
         }
@@ -137,6 +151,8 @@ struct Peer<'a, T: StreamSocket> {
     socket: &'a T,
     client_address: &'a T::Address,
     shutdown: &'a crate::ShutdownHandle,
+    /// The framework's write timeout, when it is in force on the socket.
+    write_timeout: Option<Duration>,
 }
 
 impl<'a, T: StreamSocket> Peer<'a, T> {
@@ -145,8 +161,19 @@ impl<'a, T: StreamSocket> Peer<'a, T> {
             socket: &request.socket,
             client_address: &request.client_address,
             shutdown: &request.shutdown,
+            write_timeout: write_timeout_of(request),
         }
     }
+}
+
+/// The write timeout `prepare` put on the socket (none under Python's plain `timeout`).
+fn write_timeout_of<T: StreamSocket>(request: &StreamRequest<T>) -> Option<Duration> {
+    let options = request.options();
+    options
+        .timeout
+        .is_none()
+        .then_some(options.write_timeout)
+        .flatten()
 }
 
 impl<T, P> RequestHandler<StreamRequest<T>> for Callbacks<P>
@@ -170,6 +197,7 @@ where
         if self.closing() {
             return Ok(());
         }
+        let write_timeout = write_timeout_of(request);
         let StreamRequest {
             rfile,
             socket,
@@ -181,6 +209,7 @@ where
             socket: &**socket,
             client_address,
             shutdown,
+            write_timeout,
         };
         let data = match rfile.fill_buf() {
             Ok(data) => data,

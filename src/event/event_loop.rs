@@ -231,7 +231,7 @@ fn run_loop(mailbox: &Mailbox<Message>, settings: Settings) -> io::Result<()> {
         }
         while let Some(key) = reactor.pop_expired(ctx.now) {
             if let Some(session) = reactor.get_mut(key) {
-                session.0.timed_out();
+                session.0.timed_out(ctx.now);
             }
             close(&mut reactor, key, false);
         }

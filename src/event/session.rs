@@ -82,8 +82,8 @@ pub(crate) trait Session: Send {
     fn start(&mut self, ctx: &mut LoopContext) -> Next;
     /// Acts on readiness.
     fn ready(&mut self, readable: bool, writable: bool, ctx: &mut LoopContext) -> Next;
-    /// The idle deadline passed.
-    fn timed_out(&mut self);
+    /// Its deadline passed (at `now`): first byte, idle, or write.
+    fn timed_out(&mut self, now: Instant);
     /// Closes the connection and calls `connection_lost`. `stopping`: the loop stops.
     fn end(self: Box<Self>, stopping: bool);
 }
@@ -109,14 +109,22 @@ pub(crate) struct StreamSession<T: StreamSocket, P> {
     /// The peer shut down its side.
     eof: bool,
     idle_timeout: Option<Duration>,
+    first_byte_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
+    /// A byte has arrived (until then the first-byte timeout applies).
+    got_input: bool,
+    /// When input last arrived (or the connection was adopted).
     last_input: Instant,
+    /// When the pending output last shrank (or started), and how long it was then.
+    last_progress: Instant,
+    pending_seen: usize,
     /// Why the connection ends, once known.
     reason: Option<Error>,
 }
 
 impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
     pub(crate) fn new(parts: SessionParts<StreamRequest<T>>, protocol: P) -> Self {
-        let idle_timeout = parts.request.options().idle_timeout;
+        let options = *parts.request.options();
         StreamSession {
             id: parts.id,
             request: parts.request,
@@ -128,8 +136,13 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             state: ConnState::default(),
             backed_up: false,
             eof: false,
-            idle_timeout,
+            idle_timeout: options.idle_timeout,
+            first_byte_timeout: options.first_byte_timeout,
+            write_timeout: options.write_timeout,
+            got_input: false,
             last_input: Instant::now(),
+            last_progress: Instant::now(),
+            pending_seen: 0,
             reason: None,
         }
     }
@@ -197,6 +210,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             }
             Ok(n) => {
                 self.last_input = ctx.now;
+                self.got_input = true;
                 let data = &ctx.buffer[..n];
                 self.call(|protocol, conn| protocol.data_received(conn, data));
             }
@@ -244,9 +258,26 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             (false, true) => Some(Interest::WRITABLE),
             (false, false) => None,
         };
-        let deadline = match (reading, self.idle_timeout) {
-            (true, Some(timeout)) => Some(self.last_input + timeout),
-            _ => None,
+        // Output that shrank (or just started) restarts the write timeout.
+        if self.out.len() < self.pending_seen || self.pending_seen == 0 {
+            self.last_progress = ctx.now;
+        }
+        self.pending_seen = self.out.len();
+        let input_timeout = if self.got_input {
+            self.idle_timeout
+        } else {
+            self.first_byte_timeout
+        };
+        let input_deadline = input_timeout
+            .filter(|_| reading)
+            .map(|t| self.last_input + t);
+        let output_deadline = self
+            .write_timeout
+            .filter(|_| !self.out.is_empty())
+            .map(|t| self.last_progress + t);
+        let deadline = match (input_deadline, output_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         };
         Next::Watch(interest, deadline)
     }
@@ -263,7 +294,8 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
 
     fn start(&mut self, ctx: &mut LoopContext) -> Next {
         self.last_input = ctx.now;
-        if let Err(error) = self.request.prepare() {
+        self.last_progress = ctx.now;
+        if let Err(error) = self.request.prepare_nonblocking() {
             self.fail(error);
             return Next::Close;
         }
@@ -289,11 +321,21 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
         self.next(ctx)
     }
 
-    fn timed_out(&mut self) {
-        if let Some(after) = self.idle_timeout {
-            tracing::debug!(conn_id = self.id, ?after, "closing: idle timeout");
-            self.reason.get_or_insert(Error::IdleTimeout { after });
-        }
+    fn timed_out(&mut self, now: Instant) {
+        let write_expired = self
+            .write_timeout
+            .filter(|&t| !self.out.is_empty() && self.last_progress + t <= now);
+        let reason = match (write_expired, self.got_input) {
+            (Some(after), _) => Error::WriteTimeout { after },
+            (None, false) => Error::FirstByteTimeout {
+                after: self.first_byte_timeout.unwrap_or_default(),
+            },
+            (None, true) => Error::IdleTimeout {
+                after: self.idle_timeout.unwrap_or_default(),
+            },
+        };
+        tracing::debug!(conn_id = self.id, %reason, "closing: timeout");
+        self.reason.get_or_insert(reason);
         self.state.aborted = true;
     }
 
@@ -308,6 +350,8 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
             None if stopping => CloseReason::ServerClosing,
             None => CloseReason::Completed,
             Some(Error::IdleTimeout { .. }) => CloseReason::IdleTimeout,
+            Some(Error::FirstByteTimeout { .. }) => CloseReason::FirstByteTimeout,
+            Some(Error::WriteTimeout { .. }) => CloseReason::WriteTimeout,
             Some(Error::HandlerPanicked { .. }) => CloseReason::Panicked,
             Some(_) => CloseReason::Error,
         };

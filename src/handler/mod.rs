@@ -8,6 +8,7 @@ mod socket_reader;
 mod stream;
 mod stream_options;
 mod stream_socket;
+mod timed_out;
 
 pub use datagram::DatagramRequest;
 pub use datagram_socket::DatagramSocket;
@@ -17,3 +18,4 @@ pub use socket_reader::SocketReader;
 pub use stream::StreamRequest;
 pub use stream_options::StreamOptions;
 pub use stream_socket::{SocketHalf, StreamSocket};
+pub(crate) use timed_out::TimedOut;

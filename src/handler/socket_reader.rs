@@ -2,8 +2,10 @@
 
 use std::fmt;
 use std::io::{self, BufRead, Read};
+use std::time::Duration;
 
-use crate::handler::{SocketHalf, StreamSocket};
+use crate::handler::{SocketHalf, StreamSocket, TimedOut};
+use crate::stats::CloseReason;
 
 /// A buffered reader over a stream socket: Python's `rfile`. Implements [`Read`] and
 /// [`BufRead`] (`read_line`, `lines`, `read_until`, …).
@@ -34,6 +36,11 @@ use crate::handler::{SocketHalf, StreamSocket};
 /// ```
 pub struct SocketReader<T> {
     half: SocketHalf<T>,
+    /// A byte has arrived on this connection.
+    first_byte_seen: bool,
+    /// The framework's read timeouts (first byte, then idle), when they are in force
+    /// (`SO_RCVTIMEO` set by the request); `None` under Python's plain `timeout`.
+    timeouts: Option<(Option<Duration>, Option<Duration>)>,
     /// Empty until the first read that needs it.
     buf: Box<[u8]>,
     pos: usize,
@@ -45,6 +52,8 @@ impl<T: StreamSocket> SocketReader<T> {
     pub(crate) fn new(half: SocketHalf<T>, capacity: usize) -> Self {
         SocketReader {
             half,
+            first_byte_seen: false,
+            timeouts: None,
             buf: Box::default(),
             pos: 0,
             filled: 0,
@@ -66,12 +75,67 @@ impl<T: StreamSocket> SocketReader<T> {
     pub fn get_ref(&self) -> &SocketHalf<T> {
         &self.half
     }
+
+    /// Whether any byte has arrived on the connection.
+    pub fn has_received_input(&self) -> bool {
+        self.first_byte_seen
+    }
+
+    /// Puts the framework's read timeouts in force: `SO_RCVTIMEO` is `first_byte` until the
+    /// first byte, then `idle`; an expiry reads as a [`TimedOut`] error.
+    pub(crate) fn arm_timeouts(
+        &mut self,
+        first_byte: Option<Duration>,
+        idle: Option<Duration>,
+    ) -> io::Result<()> {
+        self.timeouts = Some((first_byte, idle));
+        let now = if self.first_byte_seen {
+            idle
+        } else {
+            first_byte
+        };
+        if now.is_some() {
+            self.half.socket().set_recv_timeout(now)?;
+        }
+        Ok(())
+    }
+
+    /// One `recv(2)`, with the timeouts' bookkeeping.
+    fn recv(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        match self.half.read(out) {
+            Ok(n) if n > 0 && !self.first_byte_seen => {
+                self.first_byte_seen = true;
+                if let Some((first_byte, idle)) = self.timeouts {
+                    if first_byte != idle {
+                        self.half.socket().set_recv_timeout(idle)?;
+                    }
+                }
+                Ok(n)
+            }
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                match (self.timeouts, self.first_byte_seen) {
+                    (Some((Some(after), _)), false) => Err(TimedOut {
+                        reason: CloseReason::FirstByteTimeout,
+                        after,
+                    }
+                    .into_io()),
+                    (Some((_, Some(after))), true) => Err(TimedOut {
+                        reason: CloseReason::IdleTimeout,
+                        after,
+                    }
+                    .into_io()),
+                    _ => Err(error),
+                }
+            }
+            other => other,
+        }
+    }
 }
 
 impl<T: StreamSocket> Read for SocketReader<T> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         if self.pos == self.filled && out.len() >= self.capacity {
-            return self.half.read(out);
+            return self.recv(out);
         }
         let available = self.fill_buf()?;
         let n = available.len().min(out.len());
@@ -87,7 +151,10 @@ impl<T: StreamSocket> BufRead for SocketReader<T> {
             if self.buf.is_empty() {
                 self.buf = vec![0; self.capacity].into_boxed_slice();
             }
-            self.filled = self.half.read(&mut self.buf)?;
+            let mut buf = std::mem::take(&mut self.buf);
+            let read = self.recv(&mut buf);
+            self.buf = buf;
+            self.filled = read?;
             self.pos = 0;
         }
         Ok(&self.buf[self.pos..self.filled])

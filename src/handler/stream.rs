@@ -182,6 +182,14 @@ impl<T: StreamSocket> StreamRequest<T> {
         self.park_requested = true;
     }
 
+    /// The settings an event loop applies (it keeps the timeouts itself): `TCP_NODELAY`.
+    pub(crate) fn prepare_nonblocking(&mut self) -> Result<(), Error> {
+        if self.options.disable_nagle_algorithm {
+            self.socket.set_nodelay(true).map_err(Error::Handler)?;
+        }
+        Ok(())
+    }
+
     /// Whether [`park`](Self::park) was called and has not taken effect yet.
     pub fn is_park_requested(&self) -> bool {
         self.park_requested
@@ -211,15 +219,23 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
     }
 
     fn prepare(&mut self) -> Result<(), Error> {
-        if self.options.timeout.is_some() {
+        let options = self.options;
+        if options.timeout.is_some() {
             self.socket
-                .set_timeout(self.options.timeout)
+                .set_timeout(options.timeout)
                 .map_err(Error::Handler)?;
+        } else {
+            self.rfile
+                .arm_timeouts(options.first_byte_timeout, options.idle_timeout)
+                .map_err(Error::Handler)?;
+            if let Some(after) = options.write_timeout {
+                self.wfile
+                    .get_mut()
+                    .arm_send_timeout(after)
+                    .map_err(Error::Handler)?;
+            }
         }
-        if self.options.disable_nagle_algorithm {
-            self.socket.set_nodelay(true).map_err(Error::Handler)?;
-        }
-        Ok(())
+        self.prepare_nonblocking()
     }
 
     fn complete(&mut self) -> io::Result<()> {
@@ -264,7 +280,15 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
     }
 
     fn idle_timeout(&self) -> Option<Duration> {
-        self.options.idle_timeout
+        if self.rfile.has_received_input() {
+            self.options.idle_timeout
+        } else {
+            self.options.first_byte_timeout
+        }
+    }
+
+    fn has_received_input(&self) -> bool {
+        self.rfile.has_received_input()
     }
 
     fn close_request(self) {

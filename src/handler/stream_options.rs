@@ -3,7 +3,28 @@
 use std::time::Duration;
 
 /// The settings every accepted connection gets: Python's `StreamRequestHandler` class
-/// attributes.
+/// attributes, and the timeouts that keep one peer from holding a thread, a slot or a
+/// descriptor forever.
+///
+/// # Timeouts, and why they are finite by default
+///
+/// A peer on a network you do not control can connect and send nothing, send a few bytes and
+/// go silent, or stop reading while you write to it. With no bound, each such peer pins a
+/// thread (or a worker, or a descriptor) until the process restarts; Go's `net/http` has zero
+/// (unbounded) defaults and needs a linter to catch it. So each wait here has a default:
+///
+/// | timeout | default | what it bounds | how it is kept |
+/// |---|---|---|---|
+/// | [`first_byte_timeout`](Self::first_byte_timeout) | 60 s | accept → first byte | blocking: `SO_RCVTIMEO` until the first byte; parked and event: the loop's timer heap |
+/// | [`idle_timeout`](Self::idle_timeout) | 300 s | silence between messages | blocking: `SO_RCVTIMEO` (each wait in `rfile`); parked and event: the timer heap |
+/// | [`write_timeout`](Self::write_timeout) | 60 s | a peer that stops reading while output is pending | blocking: `SO_SNDTIMEO`; event: the timer heap, restarted by any progress |
+///
+/// They are long enough for a person typing into `nc` and short enough that a forgotten
+/// connection is gone within minutes. An expiry closes the connection with a typed
+/// [`CloseReason`](crate::CloseReason) (counted in [`ServerStats`](crate::ServerStats)); it is
+/// the server's policy, not a failure, so it is not reported through `handle_error`. Set
+/// [`timeout`](Self::timeout) (Python's) to use one plain socket timeout instead, or set a field
+/// to `None` to remove that bound.
 ///
 /// Set them on the transport with
 /// [`TcpSocket::set_stream_options`](crate::TcpSocket::set_stream_options).
@@ -33,17 +54,22 @@ pub struct StreamOptions {
     /// socket, whole. With a capacity, writes are buffered and flushed after the handler's
     /// `finish`.
     pub wbufsize: usize,
-    /// Read and write timeout of the connection (`SO_RCVTIMEO`/`SO_SNDTIMEO`). Default `None`:
-    /// block forever.
+    /// Python's `timeout`: one read and write timeout for every socket operation
+    /// (`SO_RCVTIMEO`/`SO_SNDTIMEO`); an expiry is a plain `WouldBlock` error to the handler.
+    /// Default `None`, and then the three timeouts below apply instead.
     pub timeout: Option<Duration>,
     /// Sets `TCP_NODELAY` on the connection. Default `false`.
     pub disable_nagle_algorithm: bool,
-    /// How long a connection that waits for input without a thread — parked (see
-    /// [`StreamRequest::park`](crate::StreamRequest::park)) or on an
-    /// [`EventLoop`](crate::EventLoop) — may stay silent before the server closes it. Default
-    /// `None`: no limit. The loop that holds the connection keeps the deadline in a timer heap,
-    /// so it costs nothing per connection while it waits.
+    /// How long a connection that has sent something may wait for more input before the
+    /// server closes it: between messages (parked, on an event loop, or a blocking handler
+    /// waiting in `rfile`). Default 300 s. `None`: no limit.
     pub idle_timeout: Option<Duration>,
+    /// How long a new connection may take to send its first byte. Default 60 s. `None`: no
+    /// limit.
+    pub first_byte_timeout: Option<Duration>,
+    /// How long a peer may stop reading while the server has output for it (no progress at
+    /// all) before the server closes it. Default 60 s. `None`: no limit.
+    pub write_timeout: Option<Duration>,
 }
 
 impl Default for StreamOptions {
@@ -53,7 +79,9 @@ impl Default for StreamOptions {
             wbufsize: 0,
             timeout: None,
             disable_nagle_algorithm: false,
-            idle_timeout: None,
+            idle_timeout: Some(Duration::from_secs(300)),
+            first_byte_timeout: Some(Duration::from_secs(60)),
+            write_timeout: Some(Duration::from_secs(60)),
         }
     }
 }

@@ -44,6 +44,20 @@ pub trait StreamSocket: AsFd + Send + Sync + 'static {
     /// The OS error.
     fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
 
+    /// Sets `SO_RCVTIMEO` only; `None` blocks forever.
+    ///
+    /// # Errors
+    ///
+    /// The OS error.
+    fn set_recv_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+
+    /// Sets `SO_SNDTIMEO` only; `None` blocks forever.
+    ///
+    /// # Errors
+    ///
+    /// The OS error.
+    fn set_send_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+
     /// Sets `TCP_NODELAY`; a no-op for sockets without Nagle's algorithm.
     ///
     /// # Errors
@@ -79,6 +93,14 @@ impl StreamSocket for TcpStream {
         self.set_write_timeout(timeout)
     }
 
+    fn set_recv_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.set_read_timeout(timeout)
+    }
+
+    fn set_send_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.set_write_timeout(timeout)
+    }
+
     fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
         TcpStream::set_nodelay(self, nodelay)
     }
@@ -95,11 +117,24 @@ impl StreamSocket for TcpStream {
 /// even the unbuffered `wfile` never writes short.
 pub struct SocketHalf<T> {
     socket: Arc<T>,
+    /// The framework's write timeout, when `SO_SNDTIMEO` carries it: an expiry then writes as
+    /// a [`TimedOut`](crate::handler::TimedOut) error.
+    send_timeout: Option<Duration>,
 }
 
 impl<T: StreamSocket> SocketHalf<T> {
     pub(crate) fn new(socket: Arc<T>) -> Self {
-        SocketHalf { socket }
+        SocketHalf {
+            socket,
+            send_timeout: None,
+        }
+    }
+
+    /// Puts the framework's write timeout in force (`SO_SNDTIMEO`).
+    pub(crate) fn arm_send_timeout(&mut self, after: Duration) -> io::Result<()> {
+        self.socket.set_send_timeout(Some(after))?;
+        self.send_timeout = Some(after);
+        Ok(())
     }
 
     /// The socket this half reads from or writes to.
@@ -127,6 +162,13 @@ impl<T: StreamSocket> Write for SocketHalf<T> {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => rest = &rest[n..],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.send_timeout.is_some() => {
+                    return Err(crate::handler::TimedOut {
+                        reason: crate::stats::CloseReason::WriteTimeout,
+                        after: self.send_timeout.unwrap_or_default(),
+                    }
+                    .into_io());
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -161,6 +203,14 @@ impl StreamSocket for std::os::unix::net::UnixStream {
 
     fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.set_read_timeout(timeout)?;
+        self.set_write_timeout(timeout)
+    }
+
+    fn set_recv_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.set_read_timeout(timeout)
+    }
+
+    fn set_send_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
         self.set_write_timeout(timeout)
     }
 
