@@ -12,6 +12,10 @@
 //!   --overload wait|refuse  past --max-connections: wait (default), or accept and close at once
 //!   --max-per-ip N          at most N connections from one IP address (IPv6: one /64); the
 //!                           next is closed at once
+//!   --idle-timeout SECS     close a connection silent for SECS between messages (default 300)
+//!   --first-byte-timeout SECS  close a new connection that sends nothing for SECS (default 60)
+//!   --write-timeout SECS    close a connection whose peer stops reading for SECS while output
+//!                           is pending (default 60); SECS may be decimal (0.5)
 //!   --udp                   serve UDP datagrams at --addr instead of TCP
 //!   --unix PATH             serve a Unix stream socket at PATH instead
 //!   --unix-dgram PATH       serve a Unix datagram socket at PATH instead
@@ -46,7 +50,7 @@ use socketserver::{
     UnixDatagramSocket, UnixStreamSocket,
 };
 
-const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--udp | --unix PATH | --unix-dgram PATH]";
+const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--udp | --unix PATH | --unix-dgram PATH]";
 
 /// Echoes a stream until the client closes it.
 #[derive(Clone)]
@@ -105,6 +109,13 @@ impl<S: DatagramSocket> RequestHandler<DatagramRequest<S>> for DatagramEcho {
     }
 }
 
+/// The limits and the connection settings from the command line.
+#[derive(Clone, Copy, Default)]
+struct Settings {
+    limits: Limits,
+    options: StreamOptions,
+}
+
 /// What to serve.
 enum Transport {
     Tcp,
@@ -133,7 +144,7 @@ where
 fn run<M, E>(
     transport: &Transport,
     address: &str,
-    limits: Limits,
+    settings: Settings,
     stream: E,
     configure: impl Fn(&mut M),
 ) -> Result<(), String>
@@ -163,7 +174,7 @@ where
         Transport::Tcp => {
             let server = configured(
                 BaseServer::<TcpSocket, M, _>::new(address, stream),
-                limits,
+                settings.limits,
                 configure,
             );
             let server = server.map(|mut server| {
@@ -171,7 +182,7 @@ where
                 // and the client's delayed ACKs stall large messages for ~40 ms each.
                 server.socket_mut().set_stream_options(StreamOptions {
                     disable_nagle_algorithm: true,
-                    ..StreamOptions::default()
+                    ..settings.options
                 });
                 server
             });
@@ -180,7 +191,7 @@ where
         Transport::Udp => serve(
             configured(
                 BaseServer::<UdpSocket, M, _>::new(address, DatagramEcho),
-                limits,
+                settings.limits,
                 configure,
             ),
             |bound| bound.to_string(),
@@ -188,15 +199,19 @@ where
         Transport::Unix(path) => serve(
             configured(
                 BaseServer::<UnixStreamSocket, M, _>::new(path, stream),
-                limits,
+                settings.limits,
                 configure,
-            ),
+            )
+            .map(|mut server| {
+                server.socket_mut().set_stream_options(settings.options);
+                server
+            }),
             path_of,
         ),
         Transport::UnixDatagram(path) => serve(
             configured(
                 BaseServer::<UnixDatagramSocket, M, _>::new(path, DatagramEcho),
-                limits,
+                settings.limits,
                 configure,
             ),
             path_of,
@@ -211,13 +226,22 @@ fn main() -> ExitCode {
     let mut mode = "threading".to_owned();
     let mut transport = Transport::Tcp;
     let mut workers: Option<usize> = None;
-    let mut limits = Limits::default();
+    let mut settings = Settings::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--udp" => transport = Transport::Udp,
-            "--addr" | "--mode" | "--unix" | "--unix-dgram" | "--workers" | "--max-connections"
-            | "--max-per-ip" | "--overload" => {
+            "--addr"
+            | "--mode"
+            | "--unix"
+            | "--unix-dgram"
+            | "--workers"
+            | "--max-connections"
+            | "--max-per-ip"
+            | "--overload"
+            | "--idle-timeout"
+            | "--first-byte-timeout"
+            | "--write-timeout" => {
                 let Some(value) = args.next() else {
                     eprintln!("echo: {arg} needs a value; {USAGE}");
                     return ExitCode::from(2);
@@ -238,9 +262,9 @@ fn main() -> ExitCode {
                     "--max-connections" | "--max-per-ip" => match value.parse::<usize>() {
                         Ok(n) if n > 0 => {
                             if arg == "--max-connections" {
-                                limits.max_connections = Some(n);
+                                settings.limits.max_connections = Some(n);
                             } else {
-                                limits.max_per_source = Some(n);
+                                settings.limits.max_per_source = Some(n);
                             }
                         }
                         _ => {
@@ -250,9 +274,25 @@ fn main() -> ExitCode {
                             return ExitCode::from(2);
                         }
                     },
+                    "--idle-timeout" | "--first-byte-timeout" | "--write-timeout" => {
+                        let secs = value
+                            .parse::<f64>()
+                            .ok()
+                            .filter(|secs| secs.is_finite() && *secs > 0.0);
+                        let Some(secs) = secs else {
+                            eprintln!("echo: {arg} needs a positive number of seconds, not {value:?}; {USAGE}");
+                            return ExitCode::from(2);
+                        };
+                        let after = Some(std::time::Duration::from_secs_f64(secs));
+                        match arg.as_str() {
+                            "--idle-timeout" => settings.options.idle_timeout = after,
+                            "--first-byte-timeout" => settings.options.first_byte_timeout = after,
+                            _ => settings.options.write_timeout = after,
+                        }
+                    }
                     "--overload" => match value.as_str() {
-                        "wait" => limits.overload = Overload::Wait,
-                        "refuse" => limits.overload = Overload::Refuse,
+                        "wait" => settings.limits.overload = Overload::Wait,
+                        "refuse" => settings.limits.overload = Overload::Refuse,
                         _ => {
                             eprintln!("echo: --overload is wait or refuse, not {value:?}; {USAGE}");
                             return ExitCode::from(2);
@@ -272,7 +312,7 @@ fn main() -> ExitCode {
         "threading" => run(
             &transport,
             &address,
-            limits,
+            settings,
             StreamEcho,
             |threading: &mut ThreadingMixIn| {
                 threading.set_daemon_threads(true);
@@ -281,14 +321,14 @@ fn main() -> ExitCode {
         "sequential" => run(
             &transport,
             &address,
-            limits,
+            settings,
             StreamEcho,
             |_: &mut Sequential| {},
         ),
         "forking" => run(
             &transport,
             &address,
-            limits,
+            settings,
             StreamEcho,
             |forking: &mut ForkingMixIn| {
                 // On a signal, exit without waiting for children still serving clients.
@@ -298,7 +338,7 @@ fn main() -> ExitCode {
         "pool" => run(
             &transport,
             &address,
-            limits,
+            settings,
             ParkingEcho,
             |pool: &mut ThreadPool| {
                 if let Some(n) = workers {
@@ -316,7 +356,7 @@ fn main() -> ExitCode {
             run(
                 &transport,
                 &address,
-                limits,
+                settings,
                 Callbacks::new(EchoProtocol),
                 |event: &mut EventLoop| {
                     if let Some(n) = workers {

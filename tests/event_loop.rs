@@ -67,6 +67,8 @@ fn echoes_over_tcp() {
         let writer = client.try_clone().unwrap();
         echo_roundtrip(client, writer, 1 << 20);
     }
+    // Each client closed after its echo: the loops see the end-of-file and close too.
+    assert!(eventually(|| serving.stats().closed_completed == 4));
     let stopped = serving.stop(PATIENCE).unwrap();
     stopped.result.unwrap();
     assert_eq!(stopped.stats.closed_completed, 4);

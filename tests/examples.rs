@@ -457,3 +457,80 @@ fn echo_bad_limit_values_are_one_line_and_exit_2() {
             .assert_one_line_failure(2);
     }
 }
+
+// ---- timeouts ---------------------------------------------------------------------------
+
+/// `--idle-timeout 0.3`: a client silent after one echo is closed (end-of-file).
+fn idle_timeout_closes_a_silent_client(mode: &str) {
+    let (echo, address) = Example::serve("echo", &["--mode", mode, "--idle-timeout", "0.3"]);
+    let mut client = connect(address);
+    one_byte_round_trip(&mut client, 7);
+    assert!(
+        closed_at_once(&mut client),
+        "echo --mode {mode} --idle-timeout"
+    );
+    assert_clean_exit(&echo.stop_with(libc::SIGTERM, "echo --idle-timeout"));
+}
+
+#[test]
+fn echo_threading_idle_timeout_closes_a_silent_client() {
+    idle_timeout_closes_a_silent_client("threading");
+}
+
+#[test]
+fn echo_pool_idle_timeout_closes_a_silent_client() {
+    idle_timeout_closes_a_silent_client("pool");
+}
+
+#[test]
+fn echo_event_idle_timeout_closes_a_silent_client() {
+    idle_timeout_closes_a_silent_client("event");
+}
+
+/// `--write-timeout 0.3`: a client that sends and never reads is closed once the server's
+/// writes stall; its own sends then fail.
+fn write_timeout_closes_a_client_that_does_not_read(mode: &str) {
+    let (echo, address) = Example::serve("echo", &["--mode", mode, "--write-timeout", "0.3"]);
+    let mut client = connect(address);
+    let chunk = vec![b'w'; 1 << 16];
+    let mut failed = false;
+    for _ in 0..1024 {
+        // At most 64 MiB; the server closes long before the kernel buffers could take it.
+        if let Err(error) = client.write_all(&chunk) {
+            // Our own send timeout (PATIENCE) would mean the server never closed.
+            assert!(
+                !matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "echo --mode {mode}: the server never closed the connection"
+            );
+            failed = true;
+            break;
+        }
+    }
+    assert!(
+        failed,
+        "echo --mode {mode}: the connection was never closed"
+    );
+    assert_clean_exit(&echo.stop_with(libc::SIGTERM, "echo --write-timeout"));
+}
+
+#[test]
+fn echo_threading_write_timeout_closes_a_client_that_does_not_read() {
+    write_timeout_closes_a_client_that_does_not_read("threading");
+}
+
+#[test]
+fn echo_event_write_timeout_closes_a_client_that_does_not_read() {
+    write_timeout_closes_a_client_that_does_not_read("event");
+}
+
+#[test]
+fn echo_bad_timeout_values_are_one_line_and_exit_2() {
+    for args in [["--idle-timeout", "0"], ["--write-timeout", "soon"]] {
+        Example::spawn("echo", &args)
+            .finish()
+            .assert_one_line_failure(2);
+    }
+}
