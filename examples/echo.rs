@@ -29,6 +29,8 @@
 //! messages it is parked (StreamRequest::park). In --mode event the echo is a Protocol
 //! (asyncio-style callbacks) on event-loop threads. Event mode serves TCP and --unix only.
 //!
+//! At start it raises its soft descriptor limit to the hard one (a descriptor per connection).
+//!
 //! Once listening it prints exactly one line to stdout, `listening on ADDR` (the real port when
 //! port 0 was asked for; the path for Unix sockets). SIGINT or SIGTERM shuts it down and it
 //! exits 0. A bad address, a port or path in use: one line on stderr and exit status 1 (2 for
@@ -221,6 +223,12 @@ where
 
 fn main() -> ExitCode {
     common::init_logging();
+    // A server holds a descriptor per connection: lift the soft limit (often 1024) to the hard
+    // one, as Go's runtime does at start. Failing to is not fatal: the descriptor reserve then
+    // pauses accepting before the lower limit runs out.
+    if let Err(error) = socketserver::raise_fd_limit() {
+        tracing::warn!(%error, "could not raise the descriptor limit");
+    }
 
     let mut address = "127.0.0.1:9999".to_owned();
     let mut mode = "threading".to_owned();
