@@ -134,6 +134,20 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Running on networks you do not control
+//!
+//! * [`StreamOptions`] (on the transport): first-byte, idle and write timeouts, finite by
+//!   default (60 s, 300 s, 60 s), kept as socket deadlines for blocking handlers and in the
+//!   loops' timer heaps for parked and event connections;
+//! * [`Limits`] ([`BaseServer::set_limits`]): the most connections in all and per source, what
+//!   happens past the bound ([`Overload`]), and a descriptor reserve that pauses accepting
+//!   before `EMFILE` ([`raise_fd_limit`] lifts the soft limit);
+//! * [`PanicPolicy`] ([`BaseServer::set_panic_policy`]): isolate, a budget, or abort;
+//! * [`ServerStats`] ([`BaseServer::stats`], [`StatsHandle`]): open, peak, accepted, refused
+//!   and closed connections by cause, each connection with exactly one [`CloseReason`];
+//! * [`TestServer`], for your own tests: run a server, stop it with a deadline, and fail when a
+//!   connection, a thread or a child outlives it.
+//!
 //! # Logging
 //!
 //! The library never prints. Lifecycle events (bind, listen, accept, dispatch, errors,
