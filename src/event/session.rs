@@ -13,7 +13,7 @@ use selectors::Interest;
 use crate::connections::{ConnectionGuard, Registry};
 use crate::event::connection::{ConnState, OutBuf};
 use crate::event::{Connection, Protocol};
-use crate::handler::{StreamRequest, StreamSocket};
+use crate::handler::{linger_before_close, StreamRequest, StreamSocket};
 use crate::hooks::ServerHooks;
 use crate::request::Request;
 use crate::stats::CloseReason;
@@ -372,7 +372,15 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
             // other process holds this socket (a `shutdown(2)` would be one more syscall).
             this.request.close_request();
         } else {
-            this.request.shutdown_request();
+            // Half-close, then drain what has already arrived (a loop never waits), so the
+            // close sends no reset over output the peer has not read yet.
+            let socket = &this.request.socket;
+            if socket.shutdown(std::net::Shutdown::Write).is_ok() && !this.eof {
+                if let Some(linger) = this.request.options().close_linger {
+                    linger_before_close(socket.as_fd(), linger, false);
+                }
+            }
+            this.request.close_request();
         }
     }
 }

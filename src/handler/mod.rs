@@ -15,6 +15,7 @@ pub use datagram_socket::DatagramSocket;
 pub use peer_credentials::PeerCredentials;
 pub use request_handler::RequestHandler;
 pub use socket_reader::SocketReader;
+pub(crate) use stream::linger_before_close;
 pub use stream::StreamRequest;
 pub use stream_options::StreamOptions;
 pub use stream_socket::{SocketHalf, StreamSocket};

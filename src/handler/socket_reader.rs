@@ -38,6 +38,8 @@ pub struct SocketReader<T> {
     half: SocketHalf<T>,
     /// A byte has arrived on this connection.
     first_byte_seen: bool,
+    /// The peer's end-of-file has been read.
+    eof_seen: bool,
     /// The framework's read timeouts (first byte, then idle), when they are in force
     /// (`SO_RCVTIMEO` set by the request); `None` under Python's plain `timeout`.
     timeouts: Option<(Option<Duration>, Option<Duration>)>,
@@ -53,6 +55,7 @@ impl<T: StreamSocket> SocketReader<T> {
         SocketReader {
             half,
             first_byte_seen: false,
+            eof_seen: false,
             timeouts: None,
             buf: Box::default(),
             pos: 0,
@@ -74,6 +77,11 @@ impl<T: StreamSocket> SocketReader<T> {
     /// The socket half this reads from.
     pub fn get_ref(&self) -> &SocketHalf<T> {
         &self.half
+    }
+
+    /// Whether the peer's end-of-file has been read (it will send nothing more).
+    pub fn has_seen_eof(&self) -> bool {
+        self.eof_seen
     }
 
     /// Whether any byte has arrived on the connection.
@@ -103,6 +111,10 @@ impl<T: StreamSocket> SocketReader<T> {
     /// One `recv(2)`, with the timeouts' bookkeeping.
     fn recv(&mut self, out: &mut [u8]) -> io::Result<usize> {
         match self.half.read(out) {
+            Ok(0) if !out.is_empty() => {
+                self.eof_seen = true;
+                Ok(0)
+            }
             Ok(n) if n > 0 && !self.first_byte_seen => {
                 self.first_byte_seen = true;
                 if let Some((first_byte, idle)) = self.timeouts {

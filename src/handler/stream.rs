@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use crate::handler::{SocketHalf, SocketReader, StreamOptions, StreamSocket};
 use crate::request::Request;
+use crate::sys;
 use crate::{Error, ShutdownHandle};
 
 /// One accepted connection: Python's `StreamRequestHandler` attributes `rfile`, `wfile`,
@@ -196,6 +197,41 @@ impl<T: StreamSocket> StreamRequest<T> {
     }
 }
 
+/// The most input a linger discards before it gives up on the peer.
+const LINGER_DISCARD_MAX: usize = 256 * 1024;
+
+/// After a half-close: discards input until everything written is acknowledged, the peer
+/// closes, or `linger` passes (`wait` false: only what has already arrived, never waiting), so
+/// the close that follows sends no reset over an answer still on its way.
+pub(crate) fn linger_before_close(fd: BorrowedFd<'_>, linger: Duration, wait: bool) {
+    let deadline = std::time::Instant::now() + linger;
+    let mut scratch = [0u8; 4096];
+    let mut discarded = 0usize;
+    loop {
+        loop {
+            match sys::recv_now(fd, &mut scratch) {
+                Ok(0) => return, // the peer closed: nothing more can arrive
+                // A peer that keeps sending is not waiting for an answer: stop discarding.
+                Ok(n) if discarded + n > LINGER_DISCARD_MAX => return,
+                Ok(n) => discarded += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(_) => return, // reset or gone: nothing to protect
+            }
+        }
+        if !wait || sys::unacknowledged_output(fd).map_or(true, |pending| pending == 0) {
+            return;
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            tracing::debug!(?linger, "closing with output still unacknowledged");
+            return;
+        }
+        // Wake on input, or look at the send queue again soon.
+        let _ = sys::wait_readable(fd, Some(left.min(Duration::from_millis(10))));
+    }
+}
+
 /// True for errors that mean the peer has gone away.
 fn is_peer_gone(error: &io::Error) -> bool {
     matches!(
@@ -254,6 +290,11 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         if let Err(error) = self.socket.shutdown(Shutdown::Write) {
             if !is_peer_gone(&error) {
                 tracing::debug!(%error, "shutdown(SHUT_WR) failed");
+            }
+        } else if let Some(linger) = self.options.close_linger {
+            // A peer that stopped reading gets no linger: what we sent cannot arrive anyway.
+            if !self.rfile.has_seen_eof() && !self.wfile.get_ref().send_timed_out() {
+                linger_before_close(self.socket.as_fd(), linger, true);
             }
         }
         self.close_request();

@@ -70,6 +70,15 @@ pub struct StreamOptions {
     /// How long a peer may stop reading while the server has output for it (no progress at
     /// all) before the server closes it. Default 60 s. `None`: no limit.
     pub write_timeout: Option<Duration>,
+    /// At the end of a connection the server half-closes (the client reads end-of-file after
+    /// the last byte), then, unless the client has already closed its side, reads and discards
+    /// what still arrives (up to 256 KiB) until everything it sent is acknowledged, the
+    /// client closes, or this much time passes; only then does it close. No linger after a
+    /// write timeout (the peer is not reading). A plain close with unread input makes the
+    /// kernel send a reset, which destroys the part of the answer the client has not received
+    /// yet. Default 500 ms (Go's `net/http` waits as long). `None`: close at once. On an event
+    /// loop only input that has already arrived is drained (the loop never waits).
+    pub close_linger: Option<Duration>,
 }
 
 impl Default for StreamOptions {
@@ -82,6 +91,7 @@ impl Default for StreamOptions {
             idle_timeout: Some(Duration::from_secs(300)),
             first_byte_timeout: Some(Duration::from_secs(60)),
             write_timeout: Some(Duration::from_secs(60)),
+            close_linger: Some(Duration::from_millis(500)),
         }
     }
 }

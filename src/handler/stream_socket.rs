@@ -120,6 +120,8 @@ pub struct SocketHalf<T> {
     /// The framework's write timeout, when `SO_SNDTIMEO` carries it: an expiry then writes as
     /// a [`TimedOut`](crate::handler::TimedOut) error.
     send_timeout: Option<Duration>,
+    /// The write timeout passed: the peer is not reading.
+    send_timed_out: bool,
 }
 
 impl<T: StreamSocket> SocketHalf<T> {
@@ -127,7 +129,13 @@ impl<T: StreamSocket> SocketHalf<T> {
         SocketHalf {
             socket,
             send_timeout: None,
+            send_timed_out: false,
         }
+    }
+
+    /// Whether a write gave up because the write timeout passed (the peer stopped reading).
+    pub(crate) fn send_timed_out(&self) -> bool {
+        self.send_timed_out
     }
 
     /// Puts the framework's write timeout in force (`SO_SNDTIMEO`).
@@ -163,6 +171,7 @@ impl<T: StreamSocket> Write for SocketHalf<T> {
                 Ok(n) => rest = &rest[n..],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.send_timeout.is_some() => {
+                    self.send_timed_out = true;
                     return Err(crate::handler::TimedOut {
                         reason: crate::stats::CloseReason::WriteTimeout,
                         after: self.send_timeout.unwrap_or_default(),

@@ -114,6 +114,46 @@ pub(crate) fn wait_readable(
     }
 }
 
+/// Bytes this socket has sent and the peer has not acknowledged yet, plus bytes not sent
+/// (`ioctl(SIOCOUTQ)`): 0 means everything written has arrived.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn unacknowledged_output(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut pending: libc::c_int = 0;
+    // SAFETY: `fd` is open for the call; SIOCOUTQ writes one `c_int` to the pointer, which
+    // points at `pending`.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCOUTQ, &mut pending) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(pending).unwrap_or(0))
+}
+
+/// Unknown here: report "nothing pending" so the linger ends at the peer's end-of-file or its
+/// deadline.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn unacknowledged_output(_fd: std::os::fd::BorrowedFd<'_>) -> io::Result<usize> {
+    Ok(0)
+}
+
+/// Reads what has already arrived, without waiting (`recv(2)` with `MSG_DONTWAIT`):
+/// `WouldBlock` when nothing has.
+pub(crate) fn recv_now(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `buf` is valid for `buf.len()` writable bytes; `fd` is open for the call.
+    let n = unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 /// Sets or clears non-blocking mode on a connected socket (the event loop's sockets never
 /// block), with one `ioctl(FIONBIO)` where socket2 would make two `fcntl` calls: this runs
 /// once per connection on the event loop's hot path.
