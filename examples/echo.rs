@@ -16,6 +16,8 @@
 //!   --first-byte-timeout SECS  close a new connection that sends nothing for SECS (default 60)
 //!   --write-timeout SECS    close a connection whose peer stops reading for SECS while output
 //!                           is pending (default 60); SECS may be decimal (0.5)
+//!   --drain-timeout SECS    on SIGINT/SIGTERM, how long the graceful drain may take before
+//!                           what remains is closed (default 30)
 //!   --udp                   serve UDP datagrams at --addr instead of TCP
 //!   --unix PATH             serve a Unix stream socket at PATH instead
 //!   --unix-dgram PATH       serve a Unix datagram socket at PATH instead
@@ -32,8 +34,12 @@
 //! At start it raises its soft descriptor limit to the hard one (a descriptor per connection).
 //!
 //! Once listening it prints exactly one line to stdout, `listening on ADDR` (the real port when
-//! port 0 was asked for; the path for Unix sockets). SIGINT or SIGTERM shuts it down and it
-//! exits 0. A bad address, a port or path in use: one line on stderr and exit status 1 (2 for
+//! port 0 was asked for; the path for Unix sockets). SIGINT or SIGTERM drains it gracefully:
+//! the listener closes at once (connections already in the backlog are served), every idle
+//! connection closes cleanly after its last answer, one that has not spoken yet after a 1 s
+//! grace, and it exits 0 once none remain, or at --drain-timeout after closing the rest; one
+//! stderr line `echo: drained in …` summarises the drain. A second SIGINT or SIGTERM closes
+//! everything at once (exit 0). A bad address, a port or path in use: one line on stderr and exit status 1 (2 for
 //! bad command-line usage). Logs go to stderr, filtered by RUST_LOG
 //! (e.g. RUST_LOG=socketserver=debug).
 
@@ -52,7 +58,7 @@ use socketserver::{
     UnixDatagramSocket, UnixStreamSocket,
 };
 
-const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--udp | --unix PATH | --unix-dgram PATH]";
+const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--udp | --unix PATH | --unix-dgram PATH]";
 
 /// Echoes a stream until the client closes it.
 #[derive(Clone)]
@@ -112,10 +118,21 @@ impl<S: DatagramSocket> RequestHandler<DatagramRequest<S>> for DatagramEcho {
 }
 
 /// The limits and the connection settings from the command line.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct Settings {
     limits: Limits,
     options: StreamOptions,
+    drain_timeout: std::time::Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            limits: Limits::default(),
+            options: StreamOptions::default(),
+            drain_timeout: std::time::Duration::from_secs(30),
+        }
+    }
 }
 
 /// What to serve.
@@ -126,9 +143,10 @@ enum Transport {
     UnixDatagram(String),
 }
 
-/// Runs `server` until SIGINT or SIGTERM, after printing the ready line.
+/// Runs `server` until SIGINT or SIGTERM has drained it, after printing the ready line.
 fn serve<S, M, H>(
     server: Result<BaseServer<S, M, H>, Error>,
+    drain_timeout: std::time::Duration,
     shown: impl FnOnce(&S::Address) -> String,
 ) -> Result<(), String>
 where
@@ -138,7 +156,7 @@ where
 {
     let mut server = server.map_err(|e| e.to_string())?;
     let bound = server.server_address().map_err(|e| e.to_string())?;
-    common::serve_until_signal(&mut server, &shown(&bound))
+    common::serve_until_signal("echo", &mut server, &shown(&bound), drain_timeout)
 }
 
 /// Builds the server for `transport` with strategy `M`, configured by `configure`, echoing
@@ -188,7 +206,7 @@ where
                 });
                 server
             });
-            serve(server, |bound| bound.to_string())
+            serve(server, settings.drain_timeout, |bound| bound.to_string())
         }
         Transport::Udp => serve(
             configured(
@@ -196,6 +214,7 @@ where
                 settings.limits,
                 configure,
             ),
+            settings.drain_timeout,
             |bound| bound.to_string(),
         ),
         Transport::Unix(path) => serve(
@@ -208,6 +227,7 @@ where
                 server.socket_mut().set_stream_options(settings.options);
                 server
             }),
+            settings.drain_timeout,
             path_of,
         ),
         Transport::UnixDatagram(path) => serve(
@@ -216,6 +236,7 @@ where
                 settings.limits,
                 configure,
             ),
+            settings.drain_timeout,
             path_of,
         ),
     }
@@ -249,7 +270,8 @@ fn main() -> ExitCode {
             | "--overload"
             | "--idle-timeout"
             | "--first-byte-timeout"
-            | "--write-timeout" => {
+            | "--write-timeout"
+            | "--drain-timeout" => {
                 let Some(value) = args.next() else {
                     eprintln!("echo: {arg} needs a value; {USAGE}");
                     return ExitCode::from(2);
@@ -282,7 +304,10 @@ fn main() -> ExitCode {
                             return ExitCode::from(2);
                         }
                     },
-                    "--idle-timeout" | "--first-byte-timeout" | "--write-timeout" => {
+                    "--idle-timeout"
+                    | "--first-byte-timeout"
+                    | "--write-timeout"
+                    | "--drain-timeout" => {
                         let secs = value
                             .parse::<f64>()
                             .ok()
@@ -293,6 +318,9 @@ fn main() -> ExitCode {
                         };
                         let after = Some(std::time::Duration::from_secs_f64(secs));
                         match arg.as_str() {
+                            "--drain-timeout" => {
+                                settings.drain_timeout = std::time::Duration::from_secs_f64(secs);
+                            }
                             "--idle-timeout" => settings.options.idle_timeout = after,
                             "--first-byte-timeout" => settings.options.first_byte_timeout = after,
                             _ => settings.options.write_timeout = after,
@@ -316,15 +344,12 @@ fn main() -> ExitCode {
         }
     }
     let result = match mode.as_str() {
-        // On a signal, exit without waiting for clients that are still connected.
         "threading" => run(
             &transport,
             &address,
             settings,
             StreamEcho,
-            |threading: &mut ThreadingMixIn| {
-                threading.set_daemon_threads(true);
-            },
+            |_: &mut ThreadingMixIn| {},
         ),
         "sequential" => run(
             &transport,
@@ -338,10 +363,7 @@ fn main() -> ExitCode {
             &address,
             settings,
             StreamEcho,
-            |forking: &mut ForkingMixIn| {
-                // On a signal, exit without waiting for children still serving clients.
-                forking.set_block_on_close(false);
-            },
+            |_: &mut ForkingMixIn| {},
         ),
         "pool" => run(
             &transport,
@@ -352,8 +374,6 @@ fn main() -> ExitCode {
                 if let Some(n) = workers {
                     pool.set_workers(n).set_queue_size(n);
                 }
-                // On a signal, exit without draining connections that are still open.
-                pool.set_block_on_close(false);
             },
         ),
         "event" => {

@@ -31,7 +31,12 @@ fn serve(address: &str) -> Result<(), String> {
     let bound = server.server_address().map_err(|e| e.to_string())?;
     // Dropping the server afterwards waits for request threads still writing (Python's
     // `th.daemon = False`).
-    common::serve_until_signal(&mut server, &bound.to_string())
+    common::serve_until_signal(
+        "hello_server",
+        &mut server,
+        &bound.to_string(),
+        std::time::Duration::from_secs(30),
+    )
 }
 
 fn main() -> ExitCode {

@@ -55,10 +55,16 @@ fn handle(request: &mut StreamRequest) -> std::io::Result<()> {
 
 fn serve(address: &str) -> Result<(), String> {
     let mut server = ThreadingTcpServer::new(address, handle).map_err(|e| e.to_string())?;
-    // On a signal, exit without waiting for clients that are still connected.
+    // The seed's handler reads the socket itself, not `rfile`, so a drain cannot see when a
+    // connection is idle: on a signal, close every connection at once (a drain with no time).
     server.dispatch_mut().set_daemon_threads(true);
     let bound = server.server_address().map_err(|e| e.to_string())?;
-    common::serve_until_signal(&mut server, &bound.to_string())
+    common::serve_until_signal(
+        "seed_threading_echo",
+        &mut server,
+        &bound.to_string(),
+        std::time::Duration::ZERO,
+    )
 }
 
 fn main() -> ExitCode {

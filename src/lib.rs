@@ -156,6 +156,7 @@
 
 mod connections;
 mod dispatch;
+mod drain;
 mod error;
 mod event;
 mod handler;
@@ -165,6 +166,7 @@ mod reactor;
 mod request;
 mod server;
 mod shutdown;
+mod signals;
 mod stats;
 mod sys;
 mod testing;
@@ -174,6 +176,7 @@ pub use connections::{ConnectionGuard, PanicPolicy, StatsHandle};
 pub use dispatch::{
     Dispatch, ForkingMixIn, Job, LoopWaker, Ran, Sequential, ThreadPool, ThreadingMixIn,
 };
+pub use drain::{BusySpan, DrainOptions, DrainReport};
 pub use error::Error;
 pub use event::{Callbacks, Connection, EventLoop, EventSession, Protocol, SessionParts};
 pub use handler::{
@@ -185,6 +188,7 @@ pub use limits::{Limits, Overload};
 pub use request::Request;
 pub use server::BaseServer;
 pub use shutdown::ShutdownHandle;
+pub use signals::SignalHandling;
 pub use stats::{CloseReason, ServerStats};
 pub use sys::raise_fd_limit;
 pub use testing::{Leak, Stopped, TestServer};

@@ -3,8 +3,10 @@
 use std::fmt::Debug;
 use std::io;
 use std::os::fd::BorrowedFd;
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::drain::Liveness;
 use crate::ShutdownHandle;
 
 /// One request as a handler sees it: a connection (stream transports) or a datagram.
@@ -96,5 +98,12 @@ pub trait Request: Send + Sized + 'static {
     /// `None`, no limit.
     fn idle_timeout(&self) -> Option<Duration> {
         None
+    }
+
+    /// Gives the request its connection's drain state (the framework calls this before
+    /// `prepare`). Stream requests make their reader drain-aware with it. Default: ignores it.
+    #[doc(hidden)]
+    fn attach_liveness(&mut self, liveness: Arc<Liveness>) {
+        let _ = liveness;
     }
 }

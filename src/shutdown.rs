@@ -1,11 +1,17 @@
 //! Stopping a running loop from anywhere: the [`ShutdownHandle`].
 
+use std::cell::Cell;
 use std::fmt;
-use std::sync::Arc;
-use std::thread::{self, ThreadId};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::thread::{self, JoinHandle, ThreadId};
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 use selectors::Waker;
+
+use crate::connections::Registry;
+use crate::drain::{DrainLevel, DrainOptions, DrainReport};
 
 /// A cloneable, `Send + Sync` handle that stops [`serve_forever`](crate::BaseServer::serve_forever).
 ///
@@ -38,6 +44,7 @@ pub struct ShutdownHandle {
 
 struct Shared {
     state: Mutex<LoopState>,
+    /// Notified when a loop stops, a drain ends, or a drain's plan changes.
     stopped: Condvar,
     /// Wakes the loop to look at its state (capacity freed, and so on).
     waker: Waker,
@@ -46,6 +53,8 @@ struct Shared {
     stop: Waker,
     /// The process that created the handle; any other is a forked child.
     pid: u32,
+    /// A drain was asked for and has not finished (read on the accept path, without a lock).
+    draining: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -54,6 +63,51 @@ struct LoopState {
     pending: bool,
     /// The thread running `serve_forever`, while one does.
     serving_thread: Option<ThreadId>,
+    /// A graceful drain asked for and not finished.
+    drain: Option<DrainPlan>,
+    /// Drains finished so far, and the last one's report.
+    drains_finished: u64,
+    report: Option<DrainReport>,
+    drain_options: DrainOptions,
+    /// The server's connections, which a drain tells at once.
+    registry: Option<Weak<Registry>>,
+    /// Moves a drain's levels on at the grace and the deadline, even while the serving thread is
+    /// busy (a sequential server's handler).
+    timer: Option<JoinHandle<()>>,
+}
+
+/// When a drain began and when it must end.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DrainPlan {
+    pub(crate) started: Instant,
+    pub(crate) grace_over: Instant,
+    pub(crate) deadline: Instant,
+}
+
+thread_local! {
+    /// The server whose handler runs on this thread now (its shared state's address).
+    static IN_HANDLER: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Marks the current thread as running a handler of the server with this handle, while it
+/// lives (a drain asked for from there must not wait for that handler).
+pub(crate) struct InHandler {
+    previous: usize,
+}
+
+impl InHandler {
+    pub(crate) fn enter(handle: &ShutdownHandle) -> Self {
+        let me = Arc::as_ptr(&handle.shared) as usize;
+        InHandler {
+            previous: IN_HANDLER.with(|cell| cell.replace(me)),
+        }
+    }
+}
+
+impl Drop for InHandler {
+    fn drop(&mut self) {
+        IN_HANDLER.with(|cell| cell.set(self.previous));
+    }
 }
 
 impl ShutdownHandle {
@@ -65,6 +119,7 @@ impl ShutdownHandle {
                 waker,
                 stop,
                 pid: std::process::id(),
+                draining: AtomicBool::new(false),
             }),
         }
     }
@@ -101,6 +156,204 @@ impl ShutdownHandle {
         }
     }
 
+    /// Asks for a graceful drain and returns at once; safe from any thread, a handler included.
+    ///
+    /// The loop that runs [`serve_forever`](crate::BaseServer::serve_forever):
+    ///
+    /// 1. accepts what the kernel already holds in the listen backlog (those clients' `connect`
+    ///    succeeded: they are served, not reset), then closes the listening socket, so new
+    ///    connects are refused;
+    /// 2. closes every idle connection at once: waiting between messages in `rfile` with
+    ///    nothing buffered, parked, or on an event loop with no output pending. A connection
+    ///    that has sent nothing yet counts as idle only after the
+    ///    [first-byte grace](crate::DrainOptions::first_byte_grace);
+    /// 3. lets every connection in the middle of a message finish it and closes it at the
+    ///    message boundary (a blocking reader sees an end-of-file there, so an `io::copy` echo
+    ///    ends cleanly without changes; a handler whose messages span several reads marks them
+    ///    with [`StreamRequest::busy`](crate::StreamRequest::busy));
+    /// 4. at `timeout` closes what remains at once: blocked reads and writes in handler
+    ///    threads return, forked children are killed;
+    /// 5. closes the server ([`server_close`](crate::BaseServer::server_close): threads joined,
+    ///    children reaped) and returns `Ok` from `serve_forever`.
+    ///
+    /// Every close is a clean one (a half-close, then a short linger), so a client reads every
+    /// answer and then an end-of-file. Children of a
+    /// [`ForkingMixIn`](crate::ForkingMixIn) server are told with SIGTERM and drain their own
+    /// connection the same way.
+    ///
+    /// Asked again while a drain runs, the earlier deadline wins: `drain(Duration::ZERO)` closes
+    /// everything at once (what a second Ctrl-C does). From a handler in a forked child it
+    /// stops the parent's loop as [`shutdown`](Self::shutdown) does (a child cannot reach the
+    /// parent's memory). Asked before a loop runs, the next `serve_forever` drains at once.
+    pub fn drain(&self, timeout: Duration) {
+        if std::process::id() != self.shared.pid {
+            let _ = self.shared.stop.wake();
+            return;
+        }
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or(now + Duration::from_secs(86_400 * 365));
+        let registry = {
+            let mut state = self.shared.state.lock();
+            let grace = state.drain_options.first_byte_grace;
+            let plan = match state.drain {
+                Some(plan) => DrainPlan {
+                    deadline: plan.deadline.min(deadline),
+                    ..plan
+                },
+                None => {
+                    tracing::info!(?timeout, "graceful drain requested");
+                    DrainPlan {
+                        started: now,
+                        grace_over: now + grace,
+                        deadline,
+                    }
+                }
+            };
+            let first = state.drain.is_none();
+            state.drain = Some(plan);
+            self.shared.draining.store(true, Ordering::SeqCst);
+            self.shared.stopped.notify_all();
+            if first && state.serving_thread.is_some() {
+                self.start_drain_timer(&mut state);
+            }
+            state.registry.as_ref().and_then(Weak::upgrade)
+        };
+        if let Some(registry) = registry {
+            registry.advance_drain(DrainLevel::Draining);
+            if deadline <= now {
+                registry.advance_drain(DrainLevel::Forced);
+            }
+        }
+        if let Err(error) = self.shared.stop.wake() {
+            tracing::warn!(%error, "could not wake the server loop");
+        }
+    }
+
+    /// Asks for a graceful [`drain`](Self::drain) and waits for its report: Go's
+    /// `Server.Shutdown`, with a deadline instead of a context, and a report.
+    ///
+    /// Returns `None` at once (the drain goes on) where waiting would wait for the caller
+    /// itself: on the serving thread, in a handler of this server, or in a forked child; and
+    /// when no loop is serving (the next `serve_forever` drains).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::time::Duration;
+    /// use socketserver::{StreamRequest, ThreadingTcpServer};
+    ///
+    /// let echo = |req: &mut StreamRequest| std::io::copy(&mut req.rfile, &mut req.wfile).map(drop);
+    /// let mut server = ThreadingTcpServer::new("127.0.0.1:0", echo)?;
+    /// let address = server.server_address()?;
+    /// let handle = server.shutdown_handle();
+    /// let serving = std::thread::spawn(move || server.serve_forever());
+    /// while !handle.is_serving() {
+    ///     std::thread::yield_now();
+    /// }
+    ///
+    /// let mut client = std::net::TcpStream::connect(address)?;
+    /// client.write_all(b"ping")?;
+    /// let mut reply = [0; 4];
+    /// client.read_exact(&mut reply)?; // answered; now idle between messages
+    ///
+    /// let report = handle.shutdown_gracefully(Duration::from_secs(10)).expect("a loop serves");
+    /// assert_eq!((report.idle_closed, report.forced, report.still_running), (1, 0, 0));
+    /// assert_eq!(client.read(&mut reply)?, 0, "a clean end-of-file after the answer");
+    /// serving.join().unwrap()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn shutdown_gracefully(&self, timeout: Duration) -> Option<DrainReport> {
+        let finished_before = self.shared.state.lock().drains_finished;
+        self.drain(timeout);
+        if std::process::id() != self.shared.pid
+            || IN_HANDLER.with(Cell::get) == Arc::as_ptr(&self.shared) as usize
+        {
+            return None;
+        }
+        let me = thread::current().id();
+        let mut state = self.shared.state.lock();
+        loop {
+            if state.drains_finished > finished_before {
+                return state.report;
+            }
+            match state.serving_thread {
+                Some(serving) if serving != me => self.shared.stopped.wait(&mut state),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The report of the last finished drain, if any.
+    pub fn last_drain_report(&self) -> Option<DrainReport> {
+        self.shared.state.lock().report
+    }
+
+    /// Whether a graceful drain was asked for and has not finished.
+    pub fn is_draining(&self) -> bool {
+        self.shared.draining.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn attach_registry(&self, registry: &Arc<Registry>) {
+        self.shared.state.lock().registry = Some(Arc::downgrade(registry));
+    }
+
+    pub(crate) fn drain_options(&self) -> DrainOptions {
+        self.shared.state.lock().drain_options
+    }
+
+    pub(crate) fn set_drain_options(&self, options: DrainOptions) {
+        self.shared.state.lock().drain_options = options;
+    }
+
+    /// Starts the thread that moves a drain on at its grace and deadline, unless it runs.
+    fn start_drain_timer(&self, state: &mut LoopState) {
+        if state.timer.is_some() {
+            return;
+        }
+        let shared = Arc::clone(&self.shared);
+        let drain = state.drains_finished;
+        let spawned = thread::Builder::new()
+            .name("socketserver-drain".to_owned())
+            .spawn(move || drain_timer(&shared, drain));
+        match spawned {
+            Ok(timer) => state.timer = Some(timer),
+            Err(error) => tracing::error!(%error, "cannot start the drain timer"),
+        }
+    }
+
+    /// The loop begins a drain: its timer runs from now on (a drain asked for before the loop
+    /// started has none yet).
+    pub(crate) fn drain_begins(&self) {
+        let mut state = self.shared.state.lock();
+        if state.drain.is_some() {
+            self.start_drain_timer(&mut state);
+        }
+    }
+
+    /// The drain asked for, if any (its deadline may shrink while it runs).
+    pub(crate) fn drain_plan(&self) -> Option<DrainPlan> {
+        self.shared.state.lock().drain
+    }
+
+    /// The loop finished a drain: publish the report and stop the timer.
+    pub(crate) fn finish_drain(&self, report: DrainReport) {
+        let timer = {
+            let mut state = self.shared.state.lock();
+            state.drain = None;
+            self.shared.draining.store(false, Ordering::SeqCst);
+            state.report = Some(report);
+            state.drains_finished += 1;
+            self.shared.stopped.notify_all();
+            state.timer.take()
+        };
+        if let Some(timer) = timer {
+            let _ = timer.join();
+        }
+    }
+
     /// Asks the loop to stop without waiting for it (for the framework's own threads, which
     /// the loop's end may be waiting for).
     pub(crate) fn request_stop(&self) {
@@ -128,7 +381,11 @@ impl ShutdownHandle {
     /// Records a stop request that arrived through the stop descriptor.
     pub(crate) fn stop_signalled(&self) {
         let _ = self.shared.stop.drain();
-        self.shared.state.lock().pending = true;
+        let mut state = self.shared.state.lock();
+        // A drain wakes the loop through the same descriptor; it is not a stop.
+        if state.drain.is_none() {
+            state.pending = true;
+        }
     }
 
     /// Marks a loop as running on this thread; `None` if a pending shutdown means it must not run.
@@ -168,8 +425,55 @@ impl Drop for LoopGuard<'_> {
 
 impl fmt::Debug for ShutdownHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.state.lock();
         f.debug_struct("ShutdownHandle")
-            .field("state", &*self.shared.state.lock())
+            .field("pending", &state.pending)
+            .field("serving_thread", &state.serving_thread)
+            .field("draining", &state.drain.is_some())
             .finish_non_exhaustive()
+    }
+}
+
+/// The drain timer's thread: moves the registry to [`DrainLevel::GraceOver`] when the
+/// first-byte grace passes and to [`DrainLevel::Forced`] at the deadline, then ends; it ends
+/// as soon as its drain (the one numbered `drain` among the finished ones) is over or the loop
+/// has stopped, even if it started late and another drain was asked for meanwhile. It wakes
+/// the loop at each step, so the strategies follow.
+fn drain_timer(shared: &Shared, drain: u64) {
+    let mut grace_done = false;
+    let mut state = shared.state.lock();
+    loop {
+        let current = state.drains_finished == drain && state.serving_thread.is_some();
+        let Some(plan) = state.drain.filter(|_| current) else {
+            return;
+        };
+        let now = Instant::now();
+        let level = if now >= plan.deadline {
+            Some(DrainLevel::Forced)
+        } else if !grace_done && now >= plan.grace_over {
+            grace_done = true;
+            Some(DrainLevel::GraceOver)
+        } else {
+            None
+        };
+        if let Some(level) = level {
+            let registry = state.registry.as_ref().and_then(Weak::upgrade);
+            drop(state);
+            if let Some(registry) = registry {
+                registry.advance_drain(level);
+            }
+            let _ = shared.stop.wake();
+            if level == DrainLevel::Forced {
+                return;
+            }
+            state = shared.state.lock();
+            continue;
+        }
+        let next = if grace_done {
+            plan.deadline
+        } else {
+            plan.grace_over.min(plan.deadline)
+        };
+        shared.stopped.wait_until(&mut state, next);
     }
 }

@@ -36,8 +36,11 @@ pub struct ServerStats {
     pub closed_first_byte_timeout: u64,
     /// Connections closed because the peer stopped reading past the write timeout.
     pub closed_write_timeout: u64,
-    /// Waiting connections closed because the server closed.
+    /// Connections closed because the server closed without a drain, or still open at a
+    /// drain's deadline.
     pub closed_server_closing: u64,
+    /// Connections a graceful drain closed while they were idle.
+    pub closed_drained: u64,
     /// Handler panics (each also ended its connection).
     pub panics: u64,
     /// Times the loop paused accepting: out of descriptors or memory, at `max_connections`
@@ -62,6 +65,10 @@ pub enum CloseReason {
     FirstByteTimeout,
     /// Its peer stopped reading, with output pending, past the write timeout.
     WriteTimeout,
-    /// It was waiting when the server closed.
+    /// The server closed it: it was waiting when the server closed without a drain, or still
+    /// open at a drain's deadline.
     ServerClosing,
+    /// A graceful drain closed it while it was idle (between messages, or silent past the
+    /// first-byte grace).
+    Drained,
 }

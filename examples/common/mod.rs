@@ -1,15 +1,14 @@
 //! What the framework examples share: logging to stderr, the `listening on ADDR` ready line, and
-//! stopping on SIGINT or SIGTERM. Not an example of its own (cargo only runs `examples/*.rs`
-//! and `examples/*/main.rs`).
+//! draining on SIGINT or SIGTERM (the library's `serve_until_signal`). Not an example of its
+//! own (cargo only runs `examples/*.rs` and `examples/*/main.rs`).
 
 #![allow(dead_code, reason = "each example uses the part it needs")]
 
 use std::io::{self, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
-use socketserver::{BaseServer, Dispatch, RequestHandler, TcpServer};
+use socketserver::{BaseServer, Dispatch, RequestHandler, SignalHandling, TcpServer};
 
 /// Sends the library's `tracing` events to stderr, filtered by `RUST_LOG`.
 pub fn init_logging() {
@@ -19,42 +18,42 @@ pub fn init_logging() {
         .init();
 }
 
-/// Prints `listening on {shown}`, then serves until SIGINT or SIGTERM stops the loop.
+/// Prints `listening on {shown}`, then serves until SIGINT or SIGTERM: the first drains
+/// gracefully for at most `drain_timeout`, a second closes everything at once. After a drain,
+/// one stderr line `{name}: drained in …` summarises it.
 ///
 /// # Errors
 ///
-/// A message for the one stderr line: signal handlers that cannot be installed, stdout gone,
-/// or the loop's error.
+/// A message for the one stderr line: signal handlers that cannot be installed, or the loop's
+/// error.
 pub fn serve_until_signal<S, M, H>(
+    name: &str,
     server: &mut BaseServer<S, M, H>,
     shown: &str,
+    drain_timeout: Duration,
 ) -> Result<(), String>
 where
     S: TcpServer,
     M: Dispatch,
     H: RequestHandler<S::Request>,
 {
-    let mut signals = Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
-    let stop = server.shutdown_handle();
-    let signal_thread = signals.handle();
-    let watcher = std::thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            tracing::info!(signal, "signal received: shutting down");
-            stop.shutdown();
+    let ready_line = format!("listening on {shown}");
+    let signals = SignalHandling::new()
+        .drain_timeout(drain_timeout)
+        .on_ready(move || {
+            // Printed once SIGINT and SIGTERM are caught: a script that signals right after
+            // reading it never kills the server by the default action.
+            let mut stdout = io::stdout().lock();
+            let _ = writeln!(stdout, "{ready_line}").and_then(|()| stdout.flush());
+        });
+    match server.serve_until_signal(signals) {
+        Ok(Some(report)) => {
+            eprintln!("{name}: {report}");
+            Ok(())
         }
-    });
-    let ready = {
-        let mut stdout = io::stdout().lock();
-        writeln!(stdout, "listening on {shown}").and_then(|()| stdout.flush())
-    };
-    let result = match ready {
-        Ok(()) => server.serve_forever().map_err(|e| e.to_string()),
+        Ok(None) => Ok(()),
         Err(e) => Err(e.to_string()),
-    };
-    signal_thread.close();
-    let _ = watcher.join();
-    result
+    }
 }
 
 /// The exit status for a run: 0, or one stderr line `{name}: {message}` and 1.

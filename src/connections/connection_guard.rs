@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::connections::Registry;
+use crate::drain::Liveness;
 use crate::stats::CloseReason;
 
 /// One open connection's place in its server's counts (`open`, per source, parked). Dropping
@@ -13,6 +14,9 @@ use crate::stats::CloseReason;
 /// Opaque: strategies only move it (a forking parent keeps its child's until the child ends).
 pub struct ConnectionGuard {
     registry: Arc<Registry>,
+    /// The connection's place among the registry's drain entries.
+    key: usize,
+    liveness: Arc<Liveness>,
     source: Option<IpAddr>,
     reason: CloseReason,
     parked: bool,
@@ -21,9 +25,16 @@ pub struct ConnectionGuard {
 }
 
 impl ConnectionGuard {
-    pub(crate) fn new(registry: Arc<Registry>, source: Option<IpAddr>) -> Self {
+    pub(crate) fn new(
+        registry: Arc<Registry>,
+        source: Option<IpAddr>,
+        key: usize,
+        liveness: Arc<Liveness>,
+    ) -> Self {
         ConnectionGuard {
             registry,
+            key,
+            liveness,
             source,
             reason: CloseReason::Completed,
             parked: false,
@@ -42,9 +53,23 @@ impl ConnectionGuard {
         self.refused = true;
     }
 
-    /// Why the connection ends, as recorded so far.
+    /// Why the connection ends, as recorded so far (a drain's part in it included).
     pub fn reason(&self) -> CloseReason {
-        self.reason
+        match self.reason {
+            CloseReason::Panicked => CloseReason::Panicked,
+            _ if self.liveness.was_forced() => CloseReason::ServerClosing,
+            CloseReason::Completed | CloseReason::ServerClosing
+                if self.liveness.closed_as_idle() =>
+            {
+                CloseReason::Drained
+            }
+            reason => reason,
+        }
+    }
+
+    /// The connection's drain state.
+    pub(crate) fn liveness(&self) -> &Arc<Liveness> {
+        &self.liveness
     }
 
     /// Records whether the connection is parked now.
@@ -59,8 +84,8 @@ impl ConnectionGuard {
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         self.set_parked(false);
-        let reason = (!self.refused).then_some(self.reason);
-        self.registry.release(self.source, reason);
+        let reason = (!self.refused).then(|| self.reason());
+        self.registry.release(self.key, self.source, reason);
     }
 }
 

@@ -9,9 +9,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use parking_lot::Mutex;
+use slab::Slab;
 
 use crate::connections::{ConnectionGuard, PanicPolicy};
 use crate::dispatch::LoopWaker;
+use crate::drain::{DrainLevel, Liveness};
 use crate::limits::{Limits, Overload};
 use crate::stats::{CloseReason, ServerStats};
 use crate::{Error, ShutdownHandle};
@@ -43,6 +45,12 @@ struct State {
     recent_panics: VecDeque<Instant>,
     /// Set when the panic budget is spent: `serve_forever` returns it.
     fatal: Option<Error>,
+    /// Every open connection's drain state.
+    entries: Slab<Arc<Liveness>>,
+    /// How far a drain has gone (new connections start there).
+    drain_level: DrainLevel,
+    /// The counters as the drain began (its report counts from there).
+    at_drain_start: Option<ServerStats>,
 }
 
 impl Registry {
@@ -58,6 +66,9 @@ impl Registry {
                 descriptor_limit: None,
                 recent_panics: VecDeque::new(),
                 fatal: None,
+                entries: Slab::new(),
+                drain_level: DrainLevel::Serving,
+                at_drain_start: None,
             }),
             parked: AtomicUsize::new(0),
             waker,
@@ -153,8 +164,46 @@ impl Registry {
         }
         state.stats.open += 1;
         state.stats.peak = state.stats.peak.max(state.stats.open);
+        let liveness = Arc::new(Liveness::new(state.drain_level));
+        let key = state.entries.insert(Arc::clone(&liveness));
         drop(state);
-        Ok(ConnectionGuard::new(Arc::clone(self), source))
+        Ok(ConnectionGuard::new(
+            Arc::clone(self),
+            source,
+            key,
+            liveness,
+        ))
+    }
+
+    /// A drain moved on to `level`: every open connection is told (one waiting at a message
+    /// boundary that now counts as idle is woken with an end-of-file; at
+    /// [`DrainLevel::Forced`] every connection is shut down both ways), new ones start there,
+    /// and every close wakes the loop from now on.
+    pub(crate) fn advance_drain(&self, level: DrainLevel) {
+        let mut state = self.state.lock();
+        if level <= state.drain_level {
+            return;
+        }
+        if state.at_drain_start.is_none() {
+            let mut stats = state.stats;
+            stats.parked = self.parked.load(Ordering::Relaxed);
+            state.at_drain_start = Some(stats);
+        }
+        state.drain_level = level;
+        state.loop_waits = true;
+        for (_, liveness) in &state.entries {
+            liveness.advance(level);
+        }
+    }
+
+    /// The counters as the drain began, if one has.
+    pub(crate) fn stats_at_drain_start(&self) -> Option<ServerStats> {
+        self.state.lock().at_drain_start
+    }
+
+    /// Connections open now.
+    pub(crate) fn open(&self) -> usize {
+        self.state.lock().stats.open
     }
 
     /// Counts a request `verify_request` turned away.
@@ -163,10 +212,11 @@ impl Registry {
     }
 
     /// A connection ended (its guard dropped).
-    pub(crate) fn release(&self, source: Option<IpAddr>, reason: Option<CloseReason>) {
+    pub(crate) fn release(&self, key: usize, source: Option<IpAddr>, reason: Option<CloseReason>) {
         let wake = {
             let mut state = self.state.lock();
             state.stats.open -= 1;
+            state.entries.try_remove(key);
             if let Some(key) = source {
                 if let Some(count) = state.per_source.get_mut(&key) {
                     *count -= 1;
@@ -184,10 +234,13 @@ impl Registry {
                     CloseReason::FirstByteTimeout => &mut state.stats.closed_first_byte_timeout,
                     CloseReason::WriteTimeout => &mut state.stats.closed_write_timeout,
                     CloseReason::ServerClosing => &mut state.stats.closed_server_closing,
+                    CloseReason::Drained => &mut state.stats.closed_drained,
                 };
                 *counter += 1;
             }
-            std::mem::take(&mut state.loop_waits)
+            // While a drain runs, every close may be the last one the loop waits for.
+            let draining = state.drain_level != DrainLevel::Serving;
+            std::mem::take(&mut state.loop_waits) || draining
         };
         if wake {
             self.waker.wake();

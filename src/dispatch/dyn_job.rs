@@ -15,6 +15,8 @@ pub(crate) trait DynJob: Send {
     fn end_parked_boxed(self: Box<Self>, timed_out: bool);
     fn parked_fd(&self) -> Option<BorrowedFd<'_>>;
     fn idle_timeout(&self) -> Option<Duration>;
+    fn idle_for_drain(&self) -> bool;
+    fn end_idle_boxed(self: Box<Self>);
 }
 
 impl<J: Job> DynJob for J {
@@ -43,5 +45,13 @@ impl<J: Job> DynJob for J {
 
     fn idle_timeout(&self) -> Option<Duration> {
         Job::idle_timeout(self)
+    }
+
+    fn idle_for_drain(&self) -> bool {
+        Job::idle_for_drain(self)
+    }
+
+    fn end_idle_boxed(self: Box<Self>) {
+        (*self).end_idle();
     }
 }

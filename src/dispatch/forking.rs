@@ -1,10 +1,12 @@
 //! [`ForkingMixIn`]: a child process per request.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::connections::ConnectionGuard;
-use crate::dispatch::{Dispatch, Job};
+use crate::dispatch::{Dispatch, Job, LoopWaker};
+use crate::drain::{DrainLevel, Liveness};
 use crate::stats::CloseReason;
 use crate::sys::{self, Forked};
 use crate::Error;
@@ -26,6 +28,14 @@ use crate::Error;
 ///
 /// A handler that [parks](crate::StreamRequest::park) its connection waits for the next input
 /// in its child (`poll(2)`): the semantics are kept, and the child is held as before.
+///
+/// **Graceful drain**: the parent sends each child SIGTERM; the child finishes its current
+/// message and ends at the next message boundary (at once if it is idle; one whose client
+/// has not spoken yet after the drain's first-byte grace, timed in the child by `alarm(2)`).
+/// At the drain's deadline the parent kills what remains (SIGKILL) and reaps it. In a child,
+/// SIGTERM and SIGINT mean "drain" (so a Ctrl-C that reaches the whole process group, or
+/// systemd's SIGTERM to every process of a service, lets each child finish its message), SIGHUP
+/// is ignored, and no signal handler the parent installed runs in the child.
 ///
 /// Only the server's own children are reaped, by pid (`waitpid(pid, WNOHANG)`): never
 /// `waitpid(-1)`, so processes the application forked itself are left to it. At
@@ -83,6 +93,9 @@ pub struct ForkingMixIn {
     timeout: Option<Duration>,
     /// Each child with its connection's slot in the server's counts, released when it ends.
     children: HashMap<libc::pid_t, Option<ConnectionGuard>>,
+    /// A graceful drain runs: every child, including one forked from now on, is told.
+    draining: bool,
+    waker: Option<LoopWaker>,
 }
 
 /// How often a server at `max_children` looks for finished children.
@@ -98,6 +111,8 @@ impl ForkingMixIn {
             block_on_close: true,
             timeout: Some(Duration::from_secs(300)),
             children: HashMap::new(),
+            draining: false,
+            waker: None,
         }
     }
 
@@ -194,10 +209,19 @@ impl Dispatch for ForkingMixIn {
     fn process_request<J: Job>(&mut self, job: J) {
         self.collect_children();
         let id = job.id();
+        // Read before the fork: the child must take no lock (another thread may hold it).
+        let grace = self
+            .waker
+            .as_ref()
+            .map_or(Duration::from_secs(1), LoopWaker::drain_grace);
         match sys::fork() {
-            Ok(Forked::Child) => {
+            Ok(Forked::Child(held)) => {
                 let mut job = job;
                 job.detach_in_child();
+                let liveness = job
+                    .drain_liveness()
+                    .unwrap_or_else(|| Arc::new(Liveness::new(DrainLevel::Serving)));
+                sys::child_drain_signals(held, liveness, grace);
                 if let Some(listener) = job.listener_fd() {
                     sys::close_in_child(listener);
                 }
@@ -206,6 +230,9 @@ impl Dispatch for ForkingMixIn {
             }
             Ok(Forked::Parent(pid)) => {
                 tracing::debug!(conn_id = id, pid, "forked");
+                if self.draining {
+                    sys::signal_child(pid, libc::SIGTERM);
+                }
                 let mut job = job;
                 self.children.insert(pid, job.take_guard());
                 job.close();
@@ -223,6 +250,39 @@ impl Dispatch for ForkingMixIn {
 
     fn live_workers(&self) -> usize {
         self.children.len()
+    }
+
+    fn attach(&mut self, waker: LoopWaker) {
+        self.waker = Some(waker);
+    }
+
+    fn drain_idle(&mut self, grace_over: bool) {
+        // The children time their own grace; they are told once.
+        if !grace_over && !self.draining {
+            self.draining = true;
+            for &pid in self.children.keys() {
+                sys::signal_child(pid, libc::SIGTERM);
+            }
+        }
+    }
+
+    fn force_close(&mut self) {
+        self.collect_children();
+        if !self.children.is_empty() {
+            tracing::info!(
+                children = self.children.len(),
+                "drain deadline: killing the children still serving"
+            );
+        }
+        for (pid, guard) in std::mem::take(&mut self.children) {
+            sys::signal_child(pid, libc::SIGKILL);
+            if let Err(error) = sys::reap(pid) {
+                tracing::debug!(pid, %error, "child already gone");
+            }
+            if let Some(mut guard) = guard {
+                guard.set_reason(CloseReason::ServerClosing);
+            }
+        }
     }
 
     fn service_actions(&mut self) {

@@ -6,10 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::connections::{ConnectionGuard, Registry};
+use crate::drain::{DrainLevel, Liveness};
 use crate::event::{EventSession, SessionParts};
 use crate::handler::{RequestHandler, TimedOut};
 use crate::hooks::ServerHooks;
 use crate::request::Request;
+use crate::shutdown::InHandler;
 use crate::stats::CloseReason;
 use crate::sys;
 use crate::Error;
@@ -74,9 +76,32 @@ pub trait Job: Send + 'static {
     fn take_guard(&mut self) -> Option<ConnectionGuard>;
 
     /// Called in a forked child before [`run`](Self::run): cuts the job's ties to the parent's
-    /// bookkeeping (counts, panic policy), so the child touches no lock another thread of the
-    /// parent may have held at `fork`.
+    /// bookkeeping (counts, panic policy, drain state), so the child touches no lock another
+    /// thread of the parent may have held at `fork`.
     fn detach_in_child(&mut self);
+
+    /// Whether a graceful drain may close this (parked) job now: it has spoken, or the
+    /// first-byte grace is over, and no busy span is open. Default: `false`.
+    #[doc(hidden)]
+    fn idle_for_drain(&self) -> bool {
+        false
+    }
+
+    /// Ends a parked job that a drain found idle (closed as [`CloseReason::Drained`]).
+    #[doc(hidden)]
+    fn end_idle(self)
+    where
+        Self: Sized,
+    {
+        self.end_parked(false);
+    }
+
+    /// The job's drain state (in a forked child, after [`detach_in_child`](Self::detach_in_child):
+    /// the child's own), for the child's signal handlers.
+    #[doc(hidden)]
+    fn drain_liveness(&self) -> Option<Arc<Liveness>> {
+        None
+    }
 }
 
 /// What [`Job::run_until_parked`] did.
@@ -102,6 +127,8 @@ pub(crate) struct RequestJob<R, H, K> {
     pub(crate) guard: Option<ConnectionGuard>,
     /// Running in a forked child: the registry is the parent's and must not be touched.
     pub(crate) detached: bool,
+    /// The connection's drain state (a stream connection's; `None` for a datagram).
+    pub(crate) liveness: Option<Arc<Liveness>>,
 }
 
 /// How far one turn of a request got.
@@ -127,6 +154,7 @@ where
         registry: Arc<Registry>,
         guard: Option<ConnectionGuard>,
     ) -> Self {
+        let liveness = guard.as_ref().map(|guard| Arc::clone(guard.liveness()));
         RequestJob {
             id,
             request,
@@ -137,6 +165,7 @@ where
             registry,
             guard,
             detached: false,
+            liveness,
         }
     }
 
@@ -147,6 +176,9 @@ where
         let handler = &mut self.handler;
         if !self.started {
             self.started = true;
+            if let Some(liveness) = &self.liveness {
+                request.attach_liveness(Arc::clone(liveness));
+            }
             if let Err(error) = request.prepare() {
                 return Turn::Over(Err(error));
             }
@@ -260,10 +292,26 @@ where
                 Ran::Finished(ok) => return ok,
                 Ran::Parked(parked) => job = parked,
             }
-            // Parked on a strategy that keeps its thread: wait for input here.
+            // Parked on a strategy that keeps its thread: wait for input here. While it waits,
+            // a drain may end the wait (the connection is idle).
             let timeout = job.idle_timeout();
+            let liveness = job.liveness.clone();
             let ready = match job.parked_fd() {
-                Some(fd) => sys::wait_readable(fd, timeout),
+                Some(fd) if sys::wait_readable(fd, Some(Duration::ZERO)).unwrap_or(false) => {
+                    Ok(true)
+                }
+                Some(fd) => match &liveness {
+                    Some(liveness) if liveness.enter_wait() => {
+                        job.end_idle();
+                        return true;
+                    }
+                    Some(liveness) => {
+                        let ready = sys::wait_readable(fd, timeout);
+                        liveness.leave_wait();
+                        ready
+                    }
+                    None => sys::wait_readable(fd, timeout),
+                },
                 None => Ok(true),
             };
             match ready {
@@ -283,6 +331,7 @@ where
     fn run_until_parked(mut self) -> Ran<Self> {
         let span = self.span();
         let _entered = span.enter();
+        let _in_handler = InHandler::enter(self.request.shutdown_handle());
         if let Some(guard) = &mut self.guard {
             guard.set_parked(false);
         }
@@ -309,6 +358,7 @@ where
     fn end_parked(mut self, timed_out: bool) {
         let span = self.span();
         let _entered = span.enter();
+        let _in_handler = InHandler::enter(self.request.shutdown_handle());
         if timed_out {
             tracing::debug!(conn_id = self.id, after = ?self.idle_timeout(), "closing: idle timeout");
         } else {
@@ -327,6 +377,27 @@ where
         self.conclude(outcome, reason);
     }
 
+    fn idle_for_drain(&self) -> bool {
+        self.liveness
+            .as_ref()
+            .is_some_and(|liveness| liveness.idle_may_close())
+    }
+
+    fn end_idle(self) {
+        if let Some(liveness) = &self.liveness {
+            liveness.mark_closed_as_idle();
+        }
+        tracing::debug!(
+            conn_id = self.id,
+            "closing a parked connection: idle while draining"
+        );
+        self.end_parked(false);
+    }
+
+    fn drain_liveness(&self) -> Option<Arc<Liveness>> {
+        self.liveness.clone()
+    }
+
     fn into_event_session(self) -> Result<EventSession, Self> {
         let RequestJob {
             id,
@@ -338,6 +409,7 @@ where
             registry,
             guard,
             detached,
+            liveness,
         } = self;
         let parts = SessionParts {
             id,
@@ -358,6 +430,7 @@ where
                 registry,
                 guard: parts.guard,
                 detached,
+                liveness,
             })
     }
 
@@ -378,5 +451,10 @@ where
         // The parent keeps the connection's slot until this child ends; the child's copy of
         // the guard must not release it (nor take the registry's lock).
         std::mem::forget(self.guard.take());
+        // The child's own drain state: the parent's threads never see it, and its signal
+        // handlers drive it.
+        if self.liveness.is_some() {
+            self.liveness = Some(Arc::new(Liveness::new(DrainLevel::Serving)));
+        }
     }
 }

@@ -14,6 +14,11 @@ impl LoopWaker {
         LoopWaker { handle }
     }
 
+    /// The first-byte grace of the server's drains (for a forking strategy's children).
+    pub(crate) fn drain_grace(&self) -> std::time::Duration {
+        self.handle.drain_options().first_byte_grace
+    }
+
     /// Makes the loop's current or next wait return at once. Never blocks.
     pub fn wake(&self) {
         if let Err(error) = self.handle.waker().wake() {

@@ -19,6 +19,10 @@ pub(crate) use live_threads::LiveThreads;
 pub use loop_waker::LoopWaker;
 pub use sequential::Sequential;
 pub use thread_pool::ThreadPool;
+
+/// How long `server_close` still waits for threads or children after a forced close (their
+/// sockets are shut down, so only a handler that neither reads nor writes is still running).
+pub(crate) const FORCED_CLOSE_WAIT: Duration = Duration::from_millis(200);
 pub use threading::ThreadingMixIn;
 
 /// How the server runs each accepted request: Python's `process_request` and the
@@ -75,6 +79,19 @@ pub trait Dispatch: Send + 'static {
     fn live_workers(&self) -> usize {
         0
     }
+
+    /// A graceful drain began (`grace_over` false) or its first-byte grace passed (`true`):
+    /// close the idle connections the strategy holds itself (parked, on event loops) and tell
+    /// its child processes. Connections served by blocking handlers are told by the server.
+    /// Default: nothing.
+    fn drain_idle(&mut self, grace_over: bool) {
+        let _ = grace_over;
+    }
+
+    /// A drain's deadline passed: close what the strategy still holds at once, and make the
+    /// coming [`server_close`](Self::server_close) wait a short while at most (what outlives
+    /// it is reported, not waited for). Default: nothing.
+    fn force_close(&mut self) {}
 
     /// Waits for, or lets go of, requests in flight. Called once by
     /// [`BaseServer::server_close`](crate::BaseServer::server_close) after the listening socket

@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use selectors::Interest;
@@ -13,6 +13,7 @@ use selectors::Interest;
 use crate::dispatch::dyn_job::DynJob;
 use crate::dispatch::live_threads::LiveThreads;
 use crate::reactor::{Mailbox, Reactor};
+use crate::sys;
 
 /// What the strategy does with a job whose input has arrived (queue it for a worker, start a
 /// thread).
@@ -38,6 +39,8 @@ struct Running {
 
 enum Message {
     Park(Box<dyn DynJob>),
+    /// A graceful drain began or moved on: end the parked jobs that count as idle now.
+    Drain,
     Close,
 }
 
@@ -106,6 +109,15 @@ impl Parker {
         })
     }
 
+    /// A graceful drain began or moved on: parked jobs that now count as idle (and have no
+    /// input waiting) are ended; those with input are resumed. Jobs parked later are checked
+    /// as they arrive.
+    pub(crate) fn drain(&self) {
+        if let Some(Some(running)) = self.running.get() {
+            running.mailbox.post(Message::Drain);
+        }
+    }
+
     /// Stops parking: every parked job is ended (its `finish` runs, its connection is shut
     /// down), later parks are refused, and the parker thread is joined. Idempotent.
     pub(crate) fn close(&self) {
@@ -129,6 +141,18 @@ fn park_loop(mailbox: &Mailbox<Message>, resume: &Resume) -> io::Result<()> {
         while let Some(message) = mailbox.try_take() {
             match message {
                 Message::Park(job) => admit(&mut reactor, job, resume),
+                Message::Drain => {
+                    for key in reactor.keys() {
+                        let idle = reactor
+                            .get_mut(key)
+                            .is_some_and(|Parked(job)| job.idle_for_drain());
+                        if idle {
+                            if let Some(Parked(job)) = reactor.remove(key) {
+                                end_or_resume_idle(job, resume);
+                            }
+                        }
+                    }
+                }
                 Message::Close => closing = true,
             }
         }
@@ -170,6 +194,10 @@ fn park_loop(mailbox: &Mailbox<Message>, resume: &Resume) -> io::Result<()> {
 }
 
 fn admit(reactor: &mut Reactor<Parked>, job: Box<dyn DynJob>, resume: &Resume) {
+    if job.idle_for_drain() {
+        end_or_resume_idle(job, resume);
+        return;
+    }
     let deadline = job.idle_timeout().map(|timeout| Instant::now() + timeout);
     match reactor.insert(Parked(job), Some(Interest::READABLE)) {
         Ok(key) => reactor.set_deadline(key, deadline),
@@ -178,6 +206,19 @@ fn admit(reactor: &mut Reactor<Parked>, job: Box<dyn DynJob>, resume: &Resume) {
             tracing::warn!(conn_id = job.id(), %error, "cannot park a connection; resuming it");
             resume(job);
         }
+    }
+}
+
+/// A drain found `job` idle: end it, unless its input has arrived meanwhile (then it is a
+/// message in flight, and runs).
+fn end_or_resume_idle(job: Box<dyn DynJob>, resume: &Resume) {
+    let readable = job
+        .parked_fd()
+        .is_some_and(|fd| sys::wait_readable(fd, Some(Duration::ZERO)).unwrap_or(false));
+    if readable {
+        resume(job);
+    } else if panic::catch_unwind(AssertUnwindSafe(|| job.end_idle_boxed())).is_err() {
+        tracing::error!("ending an idle parked connection panicked");
     }
 }
 

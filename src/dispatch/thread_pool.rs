@@ -73,6 +73,8 @@ pub struct ThreadPool {
     /// Set by the loop when it stops accepting because the queue is full; the worker that
     /// takes the next request clears it and wakes the loop.
     loop_waits: Arc<AtomicBool>,
+    /// A drain's deadline passed: `server_close` waits briefly, then lets the workers go.
+    forced: bool,
 }
 
 struct Running {
@@ -95,6 +97,7 @@ impl ThreadPool {
             parker: None,
             live: LiveThreads::default(),
             loop_waits: Arc::new(AtomicBool::new(false)),
+            forced: false,
         }
     }
 
@@ -303,6 +306,17 @@ impl Dispatch for ThreadPool {
         self.live.count()
     }
 
+    fn drain_idle(&mut self, _grace_over: bool) {
+        // Queued connections are served as usual; parked ones that are idle end.
+        if let Some(parker) = &self.parker {
+            parker.drain();
+        }
+    }
+
+    fn force_close(&mut self) {
+        self.forced = true;
+    }
+
     fn server_close(&mut self) {
         // Parked connections end first (their `finish` runs); a connection that parks after
         // this is ended by its worker.
@@ -313,6 +327,17 @@ impl Dispatch for ThreadPool {
             return;
         };
         drop(queue); // workers end once the queue is empty
+        if self.forced {
+            // Their sockets are shut down: only a handler that ignores its socket still runs.
+            let deadline = std::time::Instant::now() + crate::dispatch::FORCED_CLOSE_WAIT;
+            if !self.live.wait_none(deadline) {
+                tracing::warn!(
+                    threads = self.live.count(),
+                    "pool workers still running after the forced close; not waiting for them"
+                );
+                return;
+            }
+        }
         if self.block_on_close {
             for thread in threads {
                 let _ = thread.join();

@@ -55,6 +55,8 @@ use crate::Error;
 pub struct ThreadingMixIn {
     daemon_threads: bool,
     block_on_close: bool,
+    /// A drain's deadline passed: `server_close` waits briefly, then lets the threads go.
+    forced: bool,
     shared: Arc<Shared>,
     /// The parker thread, while it runs (request threads are in `shared.running`).
     live: LiveThreads,
@@ -97,6 +99,7 @@ impl ThreadingMixIn {
         ThreadingMixIn {
             daemon_threads: false,
             block_on_close: true,
+            forced: false,
             shared,
             live,
         }
@@ -151,14 +154,30 @@ impl ThreadingMixIn {
         self.shared.running.lock().count
     }
 
-    /// Blocks until no request thread is running.
-    fn wait_for_threads(&self) {
+    /// Blocks until no request thread is running, or `deadline` passes.
+    fn wait_for_threads(&self, deadline: Option<std::time::Instant>) {
         let mut running = self.shared.running.lock();
         if running.count > 0 {
             tracing::info!(threads = running.count, "waiting for request threads");
         }
         while running.count > 0 {
-            self.shared.all_done.wait(&mut running);
+            match deadline {
+                None => self.shared.all_done.wait(&mut running),
+                Some(deadline) => {
+                    if self
+                        .shared
+                        .all_done
+                        .wait_until(&mut running, deadline)
+                        .timed_out()
+                    {
+                        tracing::warn!(
+                            threads = running.count,
+                            "request threads still running after the forced close; not waiting for them"
+                        );
+                        return;
+                    }
+                }
+            }
         }
     }
 }
@@ -251,12 +270,25 @@ impl Dispatch for ThreadingMixIn {
         self.active_count() + self.live.count()
     }
 
+    fn drain_idle(&mut self, _grace_over: bool) {
+        self.shared.parker.drain();
+    }
+
+    fn force_close(&mut self) {
+        self.forced = true;
+    }
+
     fn server_close(&mut self) {
         // Parked connections end now (their `finish` runs), whatever the knobs say: nothing
         // would ever wake them again.
         self.shared.parker.close();
         if self.block_on_close && !self.daemon_threads {
-            self.wait_for_threads();
+            // After a forced close the sockets are shut down: only a handler that ignores its
+            // socket still runs, and it is reported rather than waited for.
+            let deadline = self
+                .forced
+                .then(|| std::time::Instant::now() + crate::dispatch::FORCED_CLOSE_WAIT);
+            self.wait_for_threads(deadline);
         }
     }
 }

@@ -44,6 +44,8 @@ pub(crate) struct ConnState {
     pub(crate) reading_paused: bool,
     /// A write failed: the connection is closed after the callback.
     pub(crate) write_error: Option<io::Error>,
+    /// The protocol is in the middle of a message: a drain does not count it as idle.
+    pub(crate) busy: bool,
 }
 
 impl OutBuf {
@@ -131,6 +133,16 @@ impl<T: StreamSocket> Connection<'_, T> {
     /// Whether the connection is closing (closed, aborted or failed).
     pub fn is_closing(&self) -> bool {
         self.state.closing || self.state.aborted || self.state.write_error.is_some()
+    }
+
+    /// Marks the connection as in the middle of a message (`true`) or between messages
+    /// (`false`, the default). A graceful drain
+    /// ([`ShutdownHandle::drain`](crate::ShutdownHandle::drain)) closes a connection that has
+    /// no output pending and is not busy; a protocol that keeps part of a message across
+    /// `data_received` calls (a half-read request) sets this until the message is complete.
+    /// The drain's deadline still closes it.
+    pub fn set_busy(&mut self, busy: bool) {
+        self.state.busy = busy;
     }
 
     /// Stops delivering input until [`resume_reading`](Self::resume_reading) (the peer's bytes

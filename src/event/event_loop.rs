@@ -8,6 +8,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use crate::dispatch::{Dispatch, Job, LiveThreads};
+use crate::drain::DrainLevel;
 use crate::event::session::{EventSession, LoopContext, Next};
 use crate::reactor::{Mailbox, Reactor};
 use crate::Error;
@@ -90,6 +91,8 @@ pub struct EventLoop {
     loops: Vec<LoopThread>,
     next: usize,
     live: LiveThreads,
+    /// How far the server's drain has gone (loops started later begin there).
+    drain_level: DrainLevel,
 }
 
 struct LoopThread {
@@ -99,6 +102,8 @@ struct LoopThread {
 
 enum Message {
     Adopt(EventSession),
+    /// The server's drain began or moved on.
+    Drain(DrainLevel),
     Stop,
 }
 
@@ -108,6 +113,7 @@ struct Settings {
     high_watermark: usize,
     low_watermark: usize,
     read_buffer_size: usize,
+    drain_level: DrainLevel,
 }
 
 impl EventLoop {
@@ -122,6 +128,7 @@ impl EventLoop {
             loops: Vec::new(),
             next: 0,
             live: LiveThreads::default(),
+            drain_level: DrainLevel::Serving,
         }
     }
 
@@ -182,6 +189,7 @@ impl EventLoop {
             high_watermark: self.high_watermark,
             low_watermark: self.low_watermark,
             read_buffer_size: self.read_buffer_size,
+            drain_level: self.drain_level,
         };
         for n in 0..self.workers {
             let mailbox = match Mailbox::new() {
@@ -219,6 +227,7 @@ fn run_loop(mailbox: &Mailbox<Message>, settings: Settings) -> io::Result<()> {
         now: Instant::now(),
         high_watermark: settings.high_watermark,
         low_watermark: settings.low_watermark,
+        drain_level: settings.drain_level,
     };
     let mut ready = Vec::new();
     let result = 'serving: loop {
@@ -226,6 +235,16 @@ fn run_loop(mailbox: &Mailbox<Message>, settings: Settings) -> io::Result<()> {
         while let Some(message) = mailbox.try_take() {
             match message {
                 Message::Adopt(session) => adopt(&mut reactor, session, &mut ctx),
+                Message::Drain(level) => {
+                    ctx.drain_level = ctx.drain_level.max(level);
+                    for key in reactor.keys() {
+                        let Some(session) = reactor.get_mut(key) else {
+                            continue;
+                        };
+                        let next = guarded(session.0.id(), || session.0.drain(&mut ctx));
+                        apply(&mut reactor, key, next);
+                    }
+                }
                 Message::Stop => break 'serving Ok(()),
             }
         }
@@ -354,6 +373,17 @@ impl Dispatch for EventLoop {
 
     fn live_workers(&self) -> usize {
         self.live.count()
+    }
+
+    fn drain_idle(&mut self, grace_over: bool) {
+        let level = match grace_over {
+            false => DrainLevel::Draining,
+            true => DrainLevel::GraceOver,
+        };
+        self.drain_level = self.drain_level.max(level);
+        for loop_thread in &self.loops {
+            loop_thread.mailbox.post(Message::Drain(level));
+        }
     }
 
     fn server_close(&mut self) {

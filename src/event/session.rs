@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use selectors::Interest;
 
 use crate::connections::{ConnectionGuard, Registry};
+use crate::drain::DrainLevel;
 use crate::event::connection::{ConnState, OutBuf};
 use crate::event::{Connection, Protocol};
 use crate::handler::{linger_before_close, StreamRequest, StreamSocket};
@@ -62,6 +63,8 @@ pub(crate) struct LoopContext {
     pub(crate) now: Instant,
     pub(crate) high_watermark: usize,
     pub(crate) low_watermark: usize,
+    /// How far the server's drain has gone, as this loop was told.
+    pub(crate) drain_level: DrainLevel,
 }
 
 /// What the loop does with a session after an event.
@@ -84,6 +87,8 @@ pub(crate) trait Session: Send {
     fn ready(&mut self, readable: bool, writable: bool, ctx: &mut LoopContext) -> Next;
     /// Its deadline passed (at `now`): first byte, idle, or write.
     fn timed_out(&mut self, now: Instant);
+    /// The server's drain began or moved on: close the connection if it is idle now.
+    fn drain(&mut self, ctx: &mut LoopContext) -> Next;
     /// Closes the connection and calls `connection_lost`. `stopping`: the loop stops.
     fn end(self: Box<Self>, stopping: bool);
 }
@@ -120,6 +125,8 @@ pub(crate) struct StreamSession<T: StreamSocket, P> {
     pending_seen: usize,
     /// Why the connection ends, once known.
     reason: Option<Error>,
+    /// A drain closed it while idle.
+    drained: bool,
 }
 
 impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
@@ -144,6 +151,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             last_progress: Instant::now(),
             pending_seen: 0,
             reason: None,
+            drained: false,
         }
     }
 
@@ -197,7 +205,8 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
         self.reason.get_or_insert(Error::Handler(error));
     }
 
-    fn read(&mut self, ctx: &mut LoopContext) {
+    /// One read; returns whether it found anything (input, the end of input, or an error).
+    fn read(&mut self, ctx: &mut LoopContext) -> bool {
         let result = self.request.socket.read_some(&mut ctx.buffer);
         match result {
             Ok(0) => {
@@ -218,9 +227,38 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
                 if matches!(
                     e.kind(),
                     io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-                ) => {}
+                ) =>
+            {
+                return false
+            }
             Err(e) => self.lost(e),
         }
+        true
+    }
+
+    /// [`next`](Self::next), and during a drain: a connection with nothing to send, not
+    /// busy, that has spoken (or whose first-byte grace is over) is idle; it is closed unless
+    /// input has already arrived (then that input is served first).
+    fn settle(&mut self, ctx: &mut LoopContext) -> Next {
+        // Bounded: a peer that keeps sending to a protocol that answers nothing is closed at the
+        // drain's deadline instead.
+        for _ in 0..16 {
+            let next = self.next(ctx);
+            let idle = ctx.drain_level != DrainLevel::Serving
+                && next != Next::Close
+                && self.out.is_empty()
+                && !self.state.busy
+                && (self.got_input || ctx.drain_level >= DrainLevel::GraceOver);
+            if !idle {
+                return next;
+            }
+            if !self.read(ctx) {
+                tracing::debug!(conn_id = self.id, "idle while the server drains: closing");
+                self.drained = true;
+                return Next::Close;
+            }
+        }
+        self.next(ctx)
     }
 
     /// Applies the watermarks and decides what to watch next.
@@ -305,7 +343,7 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
         }
         tracing::debug!(conn_id = self.id, peer = ?self.request.client_address, "connection made");
         self.call(|protocol, conn| protocol.connection_made(conn));
-        self.next(ctx)
+        self.settle(ctx)
     }
 
     fn ready(&mut self, readable: bool, writable: bool, ctx: &mut LoopContext) -> Next {
@@ -318,7 +356,11 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
         if readable && !self.eof && !self.state.closing && !self.state.aborted {
             self.read(ctx);
         }
-        self.next(ctx)
+        self.settle(ctx)
+    }
+
+    fn drain(&mut self, ctx: &mut LoopContext) -> Next {
+        self.settle(ctx)
     }
 
     fn timed_out(&mut self, now: Instant) {
@@ -347,6 +389,7 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
         }
         let reason = this.reason.take();
         let close_reason = match &reason {
+            None if this.drained => CloseReason::Drained,
             None if stopping => CloseReason::ServerClosing,
             None => CloseReason::Completed,
             Some(Error::IdleTimeout { .. }) => CloseReason::IdleTimeout,

@@ -2,10 +2,13 @@
 
 use std::fmt;
 use std::io::{self, BufRead, Read};
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::drain::Liveness;
 use crate::handler::{SocketHalf, StreamSocket, TimedOut};
 use crate::stats::CloseReason;
+use crate::sys;
 
 /// A buffered reader over a stream socket: Python's `rfile`. Implements [`Read`] and
 /// [`BufRead`] (`read_line`, `lines`, `read_until`, …).
@@ -14,6 +17,12 @@ use crate::stats::CloseReason;
 /// connections: the buffer is allocated when the first byte is to be read, not when the
 /// connection is accepted, so a connection that has sent nothing costs no buffer. Reads at least
 /// as large as the buffer bypass it.
+///
+/// It also takes part in a graceful drain ([`ShutdownHandle::drain`](crate::ShutdownHandle::drain)):
+/// a read that finds the buffer empty is taken to wait at a message boundary, and once the
+/// drain counts the connection as idle it reads as an end-of-file (after any bytes that have
+/// already arrived), so a handler ends as if the client had closed. A handler whose messages
+/// take several reads holds a [`BusySpan`](crate::BusySpan) across them.
 ///
 /// # Examples
 ///
@@ -43,6 +52,8 @@ pub struct SocketReader<T> {
     /// The framework's read timeouts (first byte, then idle), when they are in force
     /// (`SO_RCVTIMEO` set by the request); `None` under Python's plain `timeout`.
     timeouts: Option<(Option<Duration>, Option<Duration>)>,
+    /// The connection's drain state, when its server tracks it.
+    liveness: Option<Arc<Liveness>>,
     /// Empty until the first read that needs it.
     buf: Box<[u8]>,
     pos: usize,
@@ -57,6 +68,7 @@ impl<T: StreamSocket> SocketReader<T> {
             first_byte_seen: false,
             eof_seen: false,
             timeouts: None,
+            liveness: None,
             buf: Box::default(),
             pos: 0,
             filled: 0,
@@ -108,10 +120,48 @@ impl<T: StreamSocket> SocketReader<T> {
         Ok(())
     }
 
-    /// One `recv(2)`, with the timeouts' bookkeeping.
+    pub(crate) fn attach_liveness(&mut self, liveness: Arc<Liveness>) {
+        self.liveness = Some(liveness);
+    }
+
+    /// Waits for input with nothing buffered: a message boundary, where a drain may end the
+    /// connection.
     fn recv(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        match self.half.read(out) {
-            Ok(0) if !out.is_empty() => {
+        let Some(liveness) = self.liveness.take() else {
+            return self.recv_blocking(out);
+        };
+        let result = if liveness.enter_wait() {
+            tracing::debug!("idle while the server drains: ending at this message boundary");
+            match sys::recv_now(self.half.socket().as_fd(), out) {
+                Ok(n) if n > 0 => self.received(Ok(n), out.len()),
+                _ => Ok(0),
+            }
+        } else {
+            let result = self.recv_blocking(out);
+            liveness.leave_wait();
+            if matches!(result, Ok(0)) && liveness.closed_as_idle() {
+                // The drain's end-of-file, not the peer's: the close still lingers for its input.
+                self.eof_seen = false;
+            }
+            result
+        };
+        if self.first_byte_seen {
+            liveness.note_spoken();
+        }
+        self.liveness = Some(liveness);
+        result
+    }
+
+    /// One `recv(2)`, with the timeouts' bookkeeping.
+    fn recv_blocking(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let result = self.half.read(out);
+        self.received(result, out.len())
+    }
+
+    /// The bookkeeping after a `recv` of at most `asked` bytes.
+    fn received(&mut self, result: io::Result<usize>, asked: usize) -> io::Result<usize> {
+        match result {
+            Ok(0) if asked > 0 => {
                 self.eof_seen = true;
                 Ok(0)
             }

@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::drain::{BusySpan, Liveness};
 use crate::handler::{SocketHalf, SocketReader, StreamOptions, StreamSocket};
 use crate::request::Request;
 use crate::sys;
@@ -61,6 +62,8 @@ pub struct StreamRequest<T: StreamSocket = TcpStream> {
     options: StreamOptions,
     pub(crate) shutdown: ShutdownHandle,
     park_requested: bool,
+    /// The connection's drain state, when its server tracks it.
+    liveness: Option<Arc<Liveness>>,
 }
 
 impl<T: StreamSocket> StreamRequest<T> {
@@ -80,7 +83,39 @@ impl<T: StreamSocket> StreamRequest<T> {
             options,
             shutdown,
             park_requested: false,
+            liveness: None,
         }
+    }
+
+    /// Marks the connection as in the middle of a message until the returned span is
+    /// dropped: a graceful drain ([`ShutdownHandle::drain`]) does not count it as idle
+    /// meanwhile, even while the handler waits in `rfile` with nothing buffered. Use it around
+    /// a message that takes several reads (a header, then its body); one read per message
+    /// needs nothing. The drain's deadline still ends the connection.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{BufRead, Read, Write};
+    /// use socketserver::StreamRequest;
+    ///
+    /// // A length-prefixed protocol: the header line and the body are one message.
+    /// fn handle(req: &mut StreamRequest) -> std::io::Result<()> {
+    ///     loop {
+    ///         let mut header = String::new();
+    ///         if req.rfile.read_line(&mut header)? == 0 {
+    ///             return Ok(()); // the client (or a drain, between messages) ended it
+    ///         }
+    ///         let _busy = req.busy(); // the body belongs to this message
+    ///         let mut body = vec![0; header.trim().parse().unwrap_or(0)];
+    ///         req.rfile.read_exact(&mut body)?;
+    ///         req.wfile.write_all(&body)?;
+    ///     }
+    /// }
+    /// # let _ = handle;
+    /// ```
+    pub fn busy(&self) -> BusySpan {
+        BusySpan::new(self.liveness.clone())
     }
 
     /// The connected socket (Python's `request` and `connection`).
@@ -202,11 +237,14 @@ const LINGER_DISCARD_MAX: usize = 256 * 1024;
 
 /// After a half-close: discards input until everything written is acknowledged, the peer
 /// closes, or `linger` passes (`wait` false: only what has already arrived, never waiting), so
-/// the close that follows sends no reset over an answer still on its way.
+/// the close that follows sends no reset over an answer still on its way. The send queue is
+/// looked at again after 1 ms, then less and less often (10 ms at most): on loopback or a LAN
+/// the acknowledgement comes within the first pause.
 pub(crate) fn linger_before_close(fd: BorrowedFd<'_>, linger: Duration, wait: bool) {
     let deadline = std::time::Instant::now() + linger;
     let mut scratch = [0u8; 4096];
     let mut discarded = 0usize;
+    let mut pause = Duration::from_millis(1);
     loop {
         loop {
             match sys::recv_now(fd, &mut scratch) {
@@ -228,7 +266,8 @@ pub(crate) fn linger_before_close(fd: BorrowedFd<'_>, linger: Duration, wait: bo
             return;
         }
         // Wake on input, or look at the send queue again soon.
-        let _ = sys::wait_readable(fd, Some(left.min(Duration::from_millis(10))));
+        let _ = sys::wait_readable(fd, Some(left.min(pause)));
+        pause = (pause * 2).min(Duration::from_millis(10));
     }
 }
 
@@ -285,6 +324,10 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
     }
 
     fn shutdown_request(self) {
+        // Only output still on its way needs the close to wait; an idle connection's answers
+        // were acknowledged long ago (and thousands of them close one after another).
+        let in_flight = self.options.close_linger.is_some()
+            && sys::unacknowledged_output(self.socket.as_fd()).map_or(true, |n| n > 0);
         // Half-close first so the client reads EOF after everything we wrote, even if a
         // descriptor of this socket survives elsewhere (e.g. in a forked child).
         if let Err(error) = self.socket.shutdown(Shutdown::Write) {
@@ -294,7 +337,7 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         } else if let Some(linger) = self.options.close_linger {
             // A peer that stopped reading gets no linger: what we sent cannot arrive anyway.
             if !self.rfile.has_seen_eof() && !self.wfile.get_ref().send_timed_out() {
-                linger_before_close(self.socket.as_fd(), linger, true);
+                linger_before_close(self.socket.as_fd(), linger, in_flight);
             }
         }
         self.close_request();
@@ -332,7 +375,17 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         self.rfile.has_received_input()
     }
 
+    fn attach_liveness(&mut self, liveness: Arc<Liveness>) {
+        use std::os::fd::AsRawFd;
+        liveness.attach_fd(self.socket.as_fd().as_raw_fd());
+        self.rfile.attach_liveness(Arc::clone(&liveness));
+        self.liveness = Some(liveness);
+    }
+
     fn close_request(self) {
+        if let Some(liveness) = &self.liveness {
+            liveness.detach_fd();
+        }
         // Dropping the last `Arc` closes the descriptor; the buffered writer must not try to
         // flush into a socket we have given up on.
         let StreamRequest { rfile, wfile, .. } = self;

@@ -221,10 +221,15 @@ impl<E: AsFd> Reactor<E> {
         None
     }
 
+    /// The keys of every connection held now.
+    pub(crate) fn keys(&self) -> Vec<usize> {
+        self.slots.iter().map(|(key, _)| key).collect()
+    }
+
     /// Takes every connection out (for a loop that is stopping).
     pub(crate) fn drain(&mut self) -> Vec<E> {
-        let keys: Vec<usize> = self.slots.iter().map(|(key, _)| key).collect();
-        keys.into_iter()
+        self.keys()
+            .into_iter()
             .filter_map(|key| self.remove(key))
             .collect()
     }

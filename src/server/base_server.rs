@@ -10,6 +10,7 @@ use selectors::{DefaultSelector, Events, Selector, Token};
 
 use crate::connections::{PanicPolicy, Registry, StatsHandle};
 use crate::dispatch::Dispatch;
+use crate::drain::{DrainOptions, DrainReport};
 use crate::hooks::DefaultHooks;
 use crate::limits::Limits;
 use crate::stats::ServerStats;
@@ -263,6 +264,30 @@ where
     pub fn set_panic_policy(&mut self, policy: PanicPolicy) -> &mut Self {
         self.registry.set_panic_policy(policy);
         self
+    }
+
+    /// How the server's graceful drains treat connections that have not spoken yet (see
+    /// [`DrainOptions`]).
+    pub fn drain_options(&self) -> DrainOptions {
+        self.shutdown.drain_options()
+    }
+
+    /// Sets how the server's graceful drains treat connections that have not spoken yet.
+    pub fn set_drain_options(&mut self, options: DrainOptions) -> &mut Self {
+        self.shutdown.set_drain_options(options);
+        self
+    }
+
+    /// Drains gracefully and waits for the report: [`ShutdownHandle::shutdown_gracefully`].
+    /// Callers on other threads use [`shutdown_handle`](Self::shutdown_handle).
+    pub fn shutdown_gracefully(&self, timeout: Duration) -> Option<DrainReport> {
+        self.shutdown.shutdown_gracefully(timeout)
+    }
+
+    /// The report of the server's last graceful drain (after `serve_forever` returned from
+    /// one), if any.
+    pub fn drain_report(&self) -> Option<DrainReport> {
+        self.shutdown.last_drain_report()
     }
 
     /// A snapshot of the server's counters: open and peak connections, accepted, refused and

@@ -179,6 +179,7 @@ where
         let shutdown = ShutdownHandle::new(waker, stop);
         core.dispatch.attach(LoopWaker::new(shutdown.clone()));
         let registry = Registry::new(LoopWaker::new(shutdown.clone()), shutdown.clone());
+        shutdown.attach_registry(&registry);
         let mut server = BaseServer {
             selector,
             events: Events::with_capacity(16),

@@ -1,5 +1,6 @@
 //! The server loop: `serve_forever`, `handle_request`, and accepting and dispatching.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::panic::{self, AssertUnwindSafe};
@@ -9,9 +10,12 @@ use std::time::{Duration, Instant};
 use selectors::{Interest, Selector};
 
 use crate::dispatch::{Dispatch, Job, RequestJob};
+use crate::drain::{DrainLevel, DrainReport};
 use crate::handler::RequestHandler;
 use crate::hooks::ServerHooks;
 use crate::request::Request;
+use crate::shutdown::DrainPlan;
+use crate::stats::ServerStats;
 use crate::sys::{self, AcceptErrorClass};
 use crate::transport::TcpServer;
 use crate::Error;
@@ -96,12 +100,17 @@ where
     fn run_loop(&mut self) -> Result<(), Error> {
         loop {
             let wake = self.wait(self.loop_timeout(None))?;
+            if let Some(plan) = self.shutdown.drain_plan() {
+                return self.drain(plan);
+            }
             if self.shutdown.take_pending() {
                 return Ok(());
             }
             if wake.accept {
                 for _ in 0..ACCEPTS_PER_WAKE {
-                    if !self.core.dispatch.has_capacity()
+                    // A drain asked for meanwhile takes what is left in the backlog itself.
+                    if self.shutdown.is_draining()
+                        || !self.core.dispatch.has_capacity()
                         || !self.registry.has_room()
                         || self.accept_one()? == Accepted::Nothing
                     {
@@ -112,6 +121,124 @@ where
             self.core.dispatch.service_actions();
             self.hooks.service_actions();
         }
+    }
+
+    /// A graceful drain (see [`ShutdownHandle::drain`](crate::ShutdownHandle::drain)), from
+    /// the serving thread: the backlog, the listener, the strategy's idle connections, the
+    /// grace, the deadline, then `server_close` and the report.
+    fn drain(&mut self, first: DrainPlan) -> Result<(), Error> {
+        // The requester told the connections already; count from that moment.
+        self.registry.advance_drain(DrainLevel::Draining);
+        self.shutdown.drain_begins();
+        let before = self
+            .registry
+            .stats_at_drain_start()
+            .unwrap_or_else(|| self.registry.stats());
+        let mut backlog = self.take_backlog();
+        let from_backlog = backlog.len() as u64;
+        self.unregister_listener();
+        self.core.socket.server_close();
+        tracing::info!(
+            open = before.open,
+            from_backlog,
+            "draining: listener closed, idle connections closing"
+        );
+        self.core.dispatch.drain_idle(false);
+        let mut grace_done = false;
+        let mut unserved = 0u64;
+        loop {
+            while !backlog.is_empty()
+                && self.core.dispatch.has_capacity()
+                && self.registry.has_room()
+            {
+                if let Some(request) = backlog.pop_front() {
+                    self.dispatch_request(request);
+                }
+            }
+            self.core.dispatch.service_actions();
+            let plan = self.shutdown.drain_plan().unwrap_or(first);
+            let now = Instant::now();
+            if now >= plan.deadline {
+                let open = self.registry.open();
+                tracing::info!(open, "drain deadline: closing what remains");
+                self.registry.advance_drain(DrainLevel::Forced);
+                self.core.dispatch.force_close();
+                unserved = backlog.len() as u64;
+                for request in backlog.drain(..) {
+                    request.shutdown_request();
+                }
+                break;
+            }
+            if !grace_done && now >= plan.grace_over {
+                grace_done = true;
+                self.registry.advance_drain(DrainLevel::GraceOver);
+                self.core.dispatch.drain_idle(true);
+            }
+            if backlog.is_empty() && self.registry.open() == 0 {
+                break;
+            }
+            let next_step = match grace_done {
+                true => plan.deadline,
+                false => plan.grace_over.min(plan.deadline),
+            };
+            let wait = [
+                Some(next_step.saturating_duration_since(now)),
+                self.core.dispatch.wait_hint(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            self.wait_while_draining(wait)?;
+        }
+        self.server_close();
+        let after = self.registry.stats();
+        let idle_closed = after.closed_drained - before.closed_drained;
+        let forced = after.closed_server_closing - before.closed_server_closing + unserved;
+        let report = DrainReport {
+            idle_closed,
+            finished: (closed_total(&after) - closed_total(&before))
+                .saturating_sub(idle_closed + forced - unserved),
+            forced,
+            from_backlog,
+            still_running: self.core.dispatch.live_workers(),
+            elapsed: first.started.elapsed(),
+        };
+        tracing::info!(%report, "drained");
+        self.shutdown.finish_drain(report);
+        Ok(())
+    }
+
+    /// Accepts everything the kernel holds in the listen backlog now: those clients'
+    /// `connect` succeeded, so they are served rather than reset by the listener's close.
+    fn take_backlog(&mut self) -> VecDeque<S::Request> {
+        let mut backlog = VecDeque::new();
+        loop {
+            match self.core.socket.get_request(&self.shutdown) {
+                Ok(request) => backlog.push_back(request),
+                Err(error) => match sys::classify_accept_error(&error) {
+                    AcceptErrorClass::WouldBlock => break,
+                    AcceptErrorClass::Transient => {}
+                    AcceptErrorClass::Exhausted | AcceptErrorClass::Fatal => {
+                        tracing::warn!(%error, "accepting the backlog while draining failed; closing the listener");
+                        break;
+                    }
+                },
+            }
+        }
+        backlog
+    }
+
+    /// Sleeps until a connection closes, a drain step is due, or the strategy needs a look.
+    fn wait_while_draining(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.selector.select(&mut self.events, timeout)?;
+        for event in &self.events {
+            if event.token() == WAKER {
+                self.shutdown.waker().drain()?;
+            } else if event.token() == STOP {
+                self.shutdown.stop_signalled();
+            }
+        }
+        Ok(())
     }
 
     /// Waits for and handles at most one request: Python's `handle_request`.
@@ -309,4 +436,16 @@ where
             Err(payload) => job(request, guard).fail(Error::from_panic(payload)),
         }
     }
+}
+
+/// Every connection that has ended, whatever the reason.
+fn closed_total(stats: &ServerStats) -> u64 {
+    stats.closed_completed
+        + stats.closed_error
+        + stats.closed_panicked
+        + stats.closed_idle_timeout
+        + stats.closed_first_byte_timeout
+        + stats.closed_write_timeout
+        + stats.closed_server_closing
+        + stats.closed_drained
 }

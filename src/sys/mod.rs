@@ -6,7 +6,10 @@
 
 mod process;
 
-pub(crate) use process::{close_in_child, exit_child, fork, reap, try_reap, ChildStatus, Forked};
+pub(crate) use process::{
+    child_drain_signals, close_in_child, exit_child, fork, reap, signal_child, try_reap,
+    ChildStatus, Forked,
+};
 
 use std::io;
 
@@ -133,6 +136,20 @@ pub(crate) fn unacknowledged_output(fd: std::os::fd::BorrowedFd<'_>) -> io::Resu
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) fn unacknowledged_output(_fd: std::os::fd::BorrowedFd<'_>) -> io::Result<usize> {
     Ok(0)
+}
+
+/// `shutdown(2)` on a descriptor the caller knows to be open (a drain ending a wait, or forcing
+/// a connection closed). Errors (the peer is gone) mean there is nothing left to end.
+pub(crate) fn shutdown_raw(fd: std::os::fd::RawFd, how: std::net::Shutdown) {
+    let how = match how {
+        std::net::Shutdown::Read => libc::SHUT_RD,
+        std::net::Shutdown::Write => libc::SHUT_WR,
+        std::net::Shutdown::Both => libc::SHUT_RDWR,
+    };
+    // SAFETY: shutdown takes no pointers; callers hold the descriptor open for the call.
+    unsafe {
+        libc::shutdown(fd, how);
+    }
 }
 
 /// Reads what has already arrived, without waiting (`recv(2)` with `MSG_DONTWAIT`):

@@ -3,24 +3,137 @@
 use std::fmt;
 use std::io;
 use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::drain::{DrainLevel, Liveness};
 
 /// Which side of a `fork` we are on.
 pub(crate) enum Forked {
-    Child,
+    /// The child, with the drain signals still blocked: [`child_drain_signals`] installs the
+    /// child's handlers and unblocks them.
+    Child(HeldSignals),
     Parent(libc::pid_t),
 }
 
-/// `fork(2)`.
+/// The signal mask the forking thread had before [`fork`] blocked the drain signals.
+pub(crate) struct HeldSignals(libc::sigset_t);
+
+/// The signals a server's children handle themselves (see [`child_drain_signals`]).
+const CHILD_SIGNALS: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGALRM];
+
+/// `fork(2)`, with the drain signals blocked across it, so that a signal meant for the child
+/// (the parent's drain reaching a child it has just forked) waits until the child's own
+/// handlers are in place instead of killing it or running the parent's handlers.
 ///
 /// The child has only the calling thread; see the forking strategy's documentation for what it
 /// may do.
 pub(crate) fn fork() -> io::Result<Forked> {
+    // SAFETY: both sets are plain values initialised by sigemptyset before use; the signal
+    // numbers are valid.
+    let previous = unsafe {
+        let mut block: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut block);
+        for signal in CHILD_SIGNALS {
+            libc::sigaddset(&mut block, signal);
+        }
+        let mut previous: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut previous);
+        previous
+    };
     // SAFETY: fork has no memory-safety preconditions; the child only runs code that the
     // forking strategy documents as safe after fork, then `exit_child`.
-    match unsafe { libc::fork() } {
+    let forked = match unsafe { libc::fork() } {
         -1 => Err(io::Error::last_os_error()),
-        0 => Ok(Forked::Child),
+        0 => return Ok(Forked::Child(HeldSignals(previous))),
         pid => Ok(Forked::Parent(pid)),
+    };
+    restore_mask(&previous);
+    forked
+}
+
+fn restore_mask(mask: &libc::sigset_t) {
+    // SAFETY: `mask` is a signal set filled in by pthread_sigmask.
+    unsafe {
+        libc::pthread_sigmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
+    }
+}
+
+/// The connection a forked child serves, for its signal handlers.
+static CHILD_LIVENESS: AtomicPtr<Liveness> = AtomicPtr::new(std::ptr::null_mut());
+/// The first-byte grace of a drain, in whole seconds (`alarm(2)`'s unit, rounded up).
+static CHILD_GRACE_SECS: AtomicU32 = AtomicU32::new(1);
+
+/// In a forked child: SIGTERM and SIGINT start a drain of the child's connection (it finishes
+/// its current message; an idle one ends at once; a silent one after the first-byte grace, by
+/// `alarm(2)`), SIGHUP is ignored (the parent decides what a hangup means), and nothing the
+/// parent installed (e.g. a signal-hook handler writing to the parent's pipe) runs in the
+/// child. Then unblocks the signals [`fork`] held.
+pub(crate) fn child_drain_signals(held: HeldSignals, liveness: Arc<Liveness>, grace: Duration) {
+    CHILD_LIVENESS.store(Arc::into_raw(liveness).cast_mut(), Ordering::SeqCst);
+    let seconds = grace
+        .as_nanos()
+        .div_ceil(1_000_000_000)
+        .clamp(1, u32::MAX as u128) as u32;
+    CHILD_GRACE_SECS.store(seconds, Ordering::SeqCst);
+    let handlers: [(libc::c_int, libc::sighandler_t); 4] = [
+        (
+            libc::SIGTERM,
+            on_drain_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        ),
+        (
+            libc::SIGINT,
+            on_drain_signal as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        ),
+        (
+            libc::SIGALRM,
+            on_grace_over as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        ),
+        (libc::SIGHUP, libc::SIG_IGN),
+    ];
+    for (signal, handler) in handlers {
+        // SAFETY: `action` is zero-initialised then filled in; the handlers are
+        // `extern "C" fn(c_int)` that only touch atomics and make async-signal-safe calls.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = handler;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut());
+        }
+    }
+    restore_mask(&held.0);
+}
+
+extern "C" fn on_drain_signal(_: libc::c_int) {
+    let liveness = CHILD_LIVENESS.load(Ordering::SeqCst);
+    // SAFETY: set once before the handler was installed, from an Arc that is never released.
+    if let Some(liveness) = unsafe { liveness.as_ref() } {
+        if liveness.level() == DrainLevel::Serving {
+            // SAFETY: alarm is async-signal-safe.
+            unsafe {
+                libc::alarm(CHILD_GRACE_SECS.load(Ordering::SeqCst));
+            }
+        }
+        liveness.advance_from_signal(DrainLevel::Draining);
+    }
+}
+
+extern "C" fn on_grace_over(_: libc::c_int) {
+    let liveness = CHILD_LIVENESS.load(Ordering::SeqCst);
+    // SAFETY: as in `on_drain_signal`.
+    if let Some(liveness) = unsafe { liveness.as_ref() } {
+        liveness.advance_from_signal(DrainLevel::GraceOver);
+    }
+}
+
+/// Sends `signal` to our child `pid` (`kill(2)`); a child that has already ended is no error.
+pub(crate) fn signal_child(pid: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions; `pid` is a child we have not reaped,
+    // so the number cannot belong to another process yet.
+    unsafe {
+        libc::kill(pid, signal);
     }
 }
 

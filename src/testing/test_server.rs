@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::connections::StatsHandle;
 use crate::dispatch::Dispatch;
+use crate::drain::DrainReport;
 use crate::handler::RequestHandler;
 use crate::hooks::{DefaultHooks, ServerHooks};
 use crate::server::BaseServer;
@@ -174,6 +175,30 @@ where
         wait_closed(&self.closed, deadline)?;
         let stopped = thread.join().map_err(|_| Leak::Panicked)?;
         Ok(stopped)
+    }
+
+    /// Drains the server gracefully ([`ShutdownHandle::shutdown_gracefully`] with `timeout`),
+    /// then checks that nothing outlived it, as [`stop`](Self::stop) does.
+    ///
+    /// # Errors
+    ///
+    /// A [`Leak`], as for [`stop`](Self::stop); [`Leak::DidNotStop`] also when no report came
+    /// (the loop had stopped already).
+    #[allow(
+        clippy::type_complexity,
+        reason = "a pair the caller destructures: `let (report, stopped) = …`"
+    )]
+    pub fn drain(mut self, timeout: Duration) -> Result<(DrainReport, Stopped<S, M, H, K>), Leak> {
+        let thread = self.thread.take().expect("stopped once");
+        let report = self.handle.shutdown_gracefully(timeout);
+        let patience = timeout + DROP_DEADLINE;
+        wait_closed(&self.closed, patience)?;
+        let stopped = thread.join().map_err(|_| Leak::Panicked)?;
+        // A drain asked for earlier may have finished before this call.
+        let report = report
+            .or_else(|| self.handle.last_drain_report())
+            .ok_or(Leak::DidNotStop { deadline: patience })?;
+        Ok((report, stopped))
     }
 }
 

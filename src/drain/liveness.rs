@@ -1,0 +1,225 @@
+//! [`Liveness`]: what a drain needs to know about one connection served by a blocking handler,
+//! and the one thing it does to it.
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering::SeqCst};
+
+use parking_lot::Mutex;
+
+use crate::sys;
+
+/// How far a drain has gone, as each connection sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub(crate) enum DrainLevel {
+    /// No drain.
+    Serving = 0,
+    /// Draining: a connection that has spoken and waits at a message boundary is idle.
+    Draining = 1,
+    /// The first-byte grace has passed: every waiting connection is idle.
+    GraceOver = 2,
+    /// The deadline has passed: everything is closed.
+    Forced = 3,
+}
+
+impl DrainLevel {
+    fn from_u8(level: u8) -> Self {
+        match level {
+            0 => DrainLevel::Serving,
+            1 => DrainLevel::Draining,
+            2 => DrainLevel::GraceOver,
+            _ => DrainLevel::Forced,
+        }
+    }
+}
+
+/// One connection's drain state, shared by its reader (`rfile`), its job, the registry (which
+/// drives drains) and — in a forked child — a signal handler. Only atomics, so the signal
+/// handler may touch it.
+///
+/// The protocol between a reader and a drainer is Dekker's: the reader sets `waiting` and then
+/// reads the level; the drainer sets the level and then reads `waiting`. Whichever comes second
+/// sees the other, so a reader is never left blocked in `recv` once it counts as idle: either it
+/// does not block, or the drainer shuts its reading side down (`shutdown(SHUT_RD)`), which ends
+/// the blocked `recv` with an end-of-file after any bytes already queued.
+#[derive(Debug)]
+pub struct Liveness {
+    /// The connection's descriptor while it is open; -1 before and after.
+    fd: AtomicI32,
+    /// Held while the drainer uses `fd` and while the connection gives it up, so a descriptor
+    /// number reused by a newer connection is never shut down by mistake. A forked child's
+    /// signal handler does not take it (it must not lock; the child is single-threaded, so
+    /// the descriptor cannot be closed under it).
+    fd_lock: Mutex<()>,
+    level: AtomicU8,
+    /// Blocked (or about to block) waiting for input at a message boundary: in `recv` with
+    /// nothing buffered, or parked in place.
+    waiting: AtomicBool,
+    /// A byte has arrived.
+    spoken: AtomicBool,
+    /// Open [`BusySpan`](crate::BusySpan)s: while any is, the connection is never idle.
+    busy: AtomicUsize,
+    /// The drain ended it as idle.
+    idle_closed: AtomicBool,
+    /// The drain's deadline ended it.
+    forced: AtomicBool,
+}
+
+impl Liveness {
+    pub(crate) fn new(level: DrainLevel) -> Self {
+        Liveness {
+            fd: AtomicI32::new(-1),
+            fd_lock: Mutex::new(()),
+            level: AtomicU8::new(level as u8),
+            waiting: AtomicBool::new(false),
+            spoken: AtomicBool::new(false),
+            busy: AtomicUsize::new(0),
+            idle_closed: AtomicBool::new(false),
+            forced: AtomicBool::new(false),
+        }
+    }
+
+    pub(crate) fn level(&self) -> DrainLevel {
+        DrainLevel::from_u8(self.level.load(SeqCst))
+    }
+
+    /// The connection's descriptor, which the drainer may shut down until [`detach_fd`].
+    pub(crate) fn attach_fd(&self, fd: RawFd) {
+        self.fd.store(fd, SeqCst);
+        // Forced before the connection got here: it must not block in its socket at all.
+        if self.level() == DrainLevel::Forced {
+            sys::shutdown_raw(fd, std::net::Shutdown::Both);
+        }
+    }
+
+    /// The connection is about to close its descriptor: the drainer must not touch it again.
+    pub(crate) fn detach_fd(&self) {
+        let _held = self.fd_lock.lock();
+        self.fd.store(-1, SeqCst);
+    }
+
+    pub(crate) fn note_spoken(&self) {
+        if !self.spoken.load(SeqCst) {
+            self.spoken.store(true, SeqCst);
+        }
+    }
+
+    pub(crate) fn busy_started(&self) {
+        self.busy.fetch_add(1, SeqCst);
+    }
+
+    pub(crate) fn busy_ended(&self) {
+        self.busy.fetch_sub(1, SeqCst);
+    }
+
+    /// Whether a drain may close this connection if it waits for input now.
+    pub(crate) fn idle_may_close(&self) -> bool {
+        let level = self.level();
+        if self.busy.load(SeqCst) > 0 && level != DrainLevel::Forced {
+            return false;
+        }
+        match level {
+            DrainLevel::Serving => false,
+            DrainLevel::Draining => self.spoken.load(SeqCst),
+            DrainLevel::GraceOver | DrainLevel::Forced => true,
+        }
+    }
+
+    /// The reader is about to wait for input at a message boundary. Returns `true` when it
+    /// must not wait (a drain counts it as idle): it takes what has already arrived, if
+    /// anything, and otherwise ends with an end-of-file.
+    pub(crate) fn enter_wait(&self) -> bool {
+        if self.busy.load(SeqCst) > 0 && self.level() != DrainLevel::Forced {
+            return false;
+        }
+        self.waiting.store(true, SeqCst);
+        if self.idle_may_close() {
+            self.waiting.store(false, SeqCst);
+            self.idle_closed.store(true, SeqCst);
+            return true;
+        }
+        false
+    }
+
+    /// The wait is over (input, end-of-file or error).
+    pub(crate) fn leave_wait(&self) {
+        self.waiting.store(false, SeqCst);
+    }
+
+    /// Whether the drain ended this connection as idle (its end-of-file is ours, not the
+    /// peer's).
+    pub(crate) fn closed_as_idle(&self) -> bool {
+        self.idle_closed.load(SeqCst)
+    }
+
+    pub(crate) fn was_forced(&self) -> bool {
+        self.forced.load(SeqCst)
+    }
+
+    /// Marks the connection as ended by the drain while parked.
+    pub(crate) fn mark_closed_as_idle(&self) {
+        self.idle_closed.store(true, SeqCst);
+    }
+
+    /// Raises the level to `level` and, if the connection now counts as idle while it waits,
+    /// ends the wait. From a thread of the serving process.
+    pub(crate) fn advance(&self, level: DrainLevel) {
+        self.level.fetch_max(level as u8, SeqCst);
+        if level == DrainLevel::Forced {
+            self.forced.store(true, SeqCst);
+            let _held = self.fd_lock.lock();
+            let fd = self.fd.load(SeqCst);
+            if fd >= 0 {
+                sys::shutdown_raw(fd, std::net::Shutdown::Both);
+            }
+        } else if self.waiting.load(SeqCst) && self.idle_may_close() {
+            let _held = self.fd_lock.lock();
+            self.nudge_locked();
+        }
+    }
+
+    /// [`advance`](Self::advance) for a signal handler in a forked child: no lock, no
+    /// allocation, only atomics and `shutdown(2)`.
+    pub(crate) fn advance_from_signal(&self, level: DrainLevel) {
+        self.level.fetch_max(level as u8, SeqCst);
+        if self.waiting.load(SeqCst) && self.idle_may_close() {
+            self.nudge_locked();
+        }
+    }
+
+    fn nudge_locked(&self) {
+        let fd = self.fd.load(SeqCst);
+        if fd >= 0 {
+            self.idle_closed.store(true, SeqCst);
+            sys::shutdown_raw(fd, std::net::Shutdown::Read);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_silent_connection_is_idle_only_after_the_grace() {
+        let liveness = Liveness::new(DrainLevel::Serving);
+        assert!(!liveness.enter_wait());
+        liveness.leave_wait();
+        liveness.advance(DrainLevel::Draining);
+        assert!(!liveness.enter_wait(), "not spoken yet: within the grace");
+        liveness.leave_wait();
+        liveness.advance(DrainLevel::GraceOver);
+        assert!(liveness.enter_wait());
+        assert!(liveness.closed_as_idle());
+    }
+
+    #[test]
+    fn a_busy_span_keeps_a_connection_from_being_idle() {
+        let liveness = Liveness::new(DrainLevel::GraceOver);
+        liveness.note_spoken();
+        liveness.busy_started();
+        assert!(!liveness.enter_wait());
+        liveness.busy_ended();
+        assert!(liveness.enter_wait());
+    }
+}

@@ -1,0 +1,13 @@
+//! Graceful drain: what a server does between "stop" and "stopped" so that no client loses an
+//! answer. The per-connection state ([`Liveness`]), the report ([`DrainReport`]), the busy mark
+//! handlers set ([`BusySpan`]), and the settings ([`DrainOptions`]).
+
+mod busy_span;
+mod drain_options;
+mod drain_report;
+mod liveness;
+
+pub use busy_span::BusySpan;
+pub use drain_options::DrainOptions;
+pub use drain_report::DrainReport;
+pub(crate) use liveness::{DrainLevel, Liveness};
