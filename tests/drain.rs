@@ -53,8 +53,8 @@ impl RequestHandler<StreamRequest> for ParkingEcho {
 #[derive(Clone)]
 struct EventEcho;
 
-impl Protocol for EventEcho {
-    fn data_received(&mut self, conn: &mut Connection<'_>, data: &[u8]) -> io::Result<()> {
+impl<T: socketserver::StreamSocket> Protocol<T> for EventEcho {
+    fn data_received(&mut self, conn: &mut Connection<'_, T>, data: &[u8]) -> io::Result<()> {
         conn.write(data);
         Ok(())
     }
@@ -510,4 +510,68 @@ fn a_handler_may_ask_for_a_drain() {
         .last_drain_report()
         .expect("drained");
     assert_nothing_forced(&report);
+}
+
+/// Over a Unix stream socket: an idle connection closes at once after its answer, under a
+/// thread strategy, a parking pool and an event loop.
+fn idle_unix_connection_closes_at_once<M, H>(handler: H)
+where
+    M: Dispatch + Default,
+    H: RequestHandler<StreamRequest<std::os::unix::net::UnixStream>>,
+{
+    use std::os::unix::net::UnixStream;
+    let dir = util::transports::TempDir::new();
+    let path = dir.join("drain.sock");
+    let server = BaseServer::<socketserver::UnixStreamSocket, M, H>::new(&path, handler).unwrap();
+    let server = TestServer::start(server);
+    let mut client = UnixStream::connect(&path).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    client.write_all(b"over unix\n").unwrap();
+    let mut reply = [0; 10];
+    client.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"over unix\n");
+    let (report, _stopped) = server.drain(LONG).unwrap();
+    assert_nothing_forced(&report);
+    assert_eq!(report.idle_closed, 1, "{report:?}");
+    let mut rest = Vec::new();
+    assert_eq!(client.read_to_end(&mut rest).unwrap(), 0);
+}
+
+/// A Unix-socket echo with `io::copy`.
+#[derive(Clone)]
+struct UnixCopyEcho;
+
+impl RequestHandler<StreamRequest<std::os::unix::net::UnixStream>> for UnixCopyEcho {
+    fn handle(
+        &mut self,
+        req: &mut StreamRequest<std::os::unix::net::UnixStream>,
+    ) -> io::Result<()> {
+        io::copy(&mut req.rfile, &mut req.wfile).map(drop)
+    }
+}
+
+#[test]
+fn idle_unix_connection_closes_at_once_threading() {
+    idle_unix_connection_closes_at_once::<ThreadingMixIn, _>(UnixCopyEcho);
+}
+
+#[test]
+fn idle_unix_connection_closes_at_once_event() {
+    idle_unix_connection_closes_at_once::<EventLoop, _>(Callbacks::new(EventEcho));
+}
+
+/// A sequential server whose one thread is stuck in a handler (mid-message) is forced at
+/// once by a second request with no time left.
+#[test]
+fn a_second_request_forces_a_sequential_server() {
+    let server = TestServer::start(server::<Sequential, _>(stuck_reading, LONG));
+    let mut client = connect(server.address());
+    client.write_all(b"header\n").unwrap();
+    assert!(eventually(|| server.stats().open == 1));
+    let handle = server.shutdown_handle().clone();
+    handle.drain(LONG);
+    handle.drain(Duration::ZERO);
+    let (report, _stopped) = server.drain(LONG).unwrap();
+    assert_eq!(report.forced, 1, "{report:?}");
+    assert_clean_eof(&mut client);
 }

@@ -225,9 +225,17 @@ where
             Err(Error::Handler(error)) => TimedOut::of(error),
             _ => None,
         };
+        // A drain's deadline shut the socket down under the handler: its errors are ours.
+        let forced = self
+            .liveness
+            .as_ref()
+            .is_some_and(|liveness| liveness.was_forced());
         match (&outcome, timed_out) {
             (Err(_), Some(timeout)) => {
                 tracing::debug!(conn_id = self.id, reason = ?timeout.reason, after = ?timeout.after, "closing: timeout");
+            }
+            (Err(Error::Handler(error)), None) if forced => {
+                tracing::debug!(conn_id = self.id, %error, "closed by the drain's deadline");
             }
             (Err(error), None) => self.report(error),
             (Ok(()), _) => {}
