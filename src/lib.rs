@@ -145,8 +145,12 @@
 //! * [`PanicPolicy`] ([`BaseServer::set_panic_policy`]): isolate, a budget, or abort;
 //! * [`ServerStats`] ([`BaseServer::stats`], [`StatsHandle`]): open, peak, accepted, refused
 //!   and closed connections by cause, each connection with exactly one [`CloseReason`];
-//! * [`TestServer`], for your own tests: run a server, stop it with a deadline, and fail when a
-//!   connection, a thread or a child outlives it.
+//! * graceful drain ([`ShutdownHandle::shutdown_gracefully`], [`DrainReport`]): the backlog
+//!   served, idle connections closed at once, messages in flight finished, a deadline for the
+//!   rest; [`SignalHandling`] with [`BaseServer::serve_until_signal`] runs it on SIGINT/SIGTERM
+//!   in an application's `main`;
+//! * [`TestServer`], for your own tests: run a server, stop or drain it with a deadline, and
+//!   fail when a connection, a thread or a child outlives it.
 //!
 //! # Logging
 //!
