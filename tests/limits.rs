@@ -399,3 +399,58 @@ fn panic_policy_abort_aborts_the_process() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// Panics on a message that starts with `!`, echoes every other.
+#[derive(Clone, Default)]
+struct SometimesPanics;
+
+impl Protocol for SometimesPanics {
+    fn data_received(&mut self, conn: &mut Connection<'_>, data: &[u8]) -> io::Result<()> {
+        assert!(!data.starts_with(b"!"), "a handler bug, on purpose");
+        conn.write(data);
+        Ok(())
+    }
+}
+
+/// One request in a hundred panics (isolated, the default policy): every other request is
+/// still answered, and each panic is counted once.
+fn one_percent_panics_leave_the_rest_served<M: Dispatch + Default>() {
+    let server =
+        BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", Callbacks::new(SometimesPanics))
+            .unwrap()
+            .with_hooks(Quiet);
+    let server = TestServer::start(server);
+    let mut answered = 0;
+    for n in 0..300 {
+        let mut client = connect(server.address());
+        if n % 100 == 7 {
+            client.write_all(b"!boom").unwrap();
+            assert!(closed_at_once(&mut client), "a panic closes its own connection");
+        } else {
+            let message = format!("request {n}");
+            client.write_all(message.as_bytes()).unwrap();
+            let mut reply = vec![0; message.len()];
+            client.read_exact(&mut reply).unwrap();
+            assert_eq!(reply, message.as_bytes());
+            answered += 1;
+        }
+    }
+    assert_eq!(answered, 297);
+    assert!(eventually(|| server.stats().panics == 3), "{:?}", server.stats());
+    server.stop(PATIENCE).unwrap();
+}
+
+#[test]
+fn one_percent_panics_leave_the_rest_served_threading() {
+    one_percent_panics_leave_the_rest_served::<ThreadingMixIn>();
+}
+
+#[test]
+fn one_percent_panics_leave_the_rest_served_pool() {
+    one_percent_panics_leave_the_rest_served::<ThreadPool>();
+}
+
+#[test]
+fn one_percent_panics_leave_the_rest_served_event() {
+    one_percent_panics_leave_the_rest_served::<EventLoop>();
+}

@@ -294,7 +294,7 @@ impl Dispatch for ForkingMixIn {
     fn wait_hint(&self) -> Option<Duration> {
         if self.children.is_empty() {
             None
-        } else if self.has_capacity() {
+        } else if self.has_capacity() && !self.draining {
             Some(REAP_INTERVAL)
         } else {
             Some(AT_LIMIT_CHECK)
