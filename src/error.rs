@@ -112,6 +112,27 @@ pub enum Error {
         /// The timeout that passed.
         after: std::time::Duration,
     },
+    /// A message in flight (a [`BusySpan`](crate::BusySpan), or an event protocol's
+    /// `set_busy(true)`) did not finish arriving within its
+    /// [`read_timeout`](crate::StreamOptions::read_timeout), and the connection was closed (a
+    /// reason for `connection_lost`).
+    #[error("a message took longer than {after:?} to arrive and the connection was closed; raise StreamOptions::read_timeout to allow slower messages")]
+    ReadTimeout {
+        /// The timeout that passed.
+        after: std::time::Duration,
+    },
+    /// A message in flight arrived slower than the
+    /// [`min_rate`](crate::StreamOptions::min_rate) allows, and the connection was closed (a
+    /// reason for `connection_lost`).
+    #[error("a message arrived at less than {bytes_per_second} bytes/s ({bytes} bytes in {after:?}) and the connection was closed; lower StreamOptions::min_rate to allow slower peers")]
+    TooSlow {
+        /// The minimum rate.
+        bytes_per_second: u64,
+        /// The bytes of the message received.
+        bytes: u64,
+        /// How long the message had been arriving.
+        after: std::time::Duration,
+    },
     /// More handlers panicked within the window than
     /// [`PanicPolicy::Budget`](crate::PanicPolicy::Budget) allows: `serve_forever` stopped so
     /// that a supervisor can restart a process whose state may be inconsistent.
@@ -172,7 +193,9 @@ impl From<Error> for io::Error {
             Error::DatagramTooLarge { .. } => io::ErrorKind::InvalidData,
             Error::IdleTimeout { .. }
             | Error::FirstByteTimeout { .. }
-            | Error::WriteTimeout { .. } => io::ErrorKind::TimedOut,
+            | Error::WriteTimeout { .. }
+            | Error::ReadTimeout { .. }
+            | Error::TooSlow { .. } => io::ErrorKind::TimedOut,
         };
         io::Error::new(kind, error)
     }

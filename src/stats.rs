@@ -41,6 +41,10 @@ pub struct ServerStats {
     pub closed_server_closing: u64,
     /// Connections a graceful drain closed while they were idle.
     pub closed_drained: u64,
+    /// Connections whose message in flight took longer than the read timeout.
+    pub closed_read_timeout: u64,
+    /// Connections whose message in flight arrived slower than the minimum rate.
+    pub closed_too_slow: u64,
     /// Handler panics (each also ended its connection).
     pub panics: u64,
     /// Times the loop paused accepting: out of descriptors or memory, at `max_connections`
@@ -61,6 +65,10 @@ pub enum CloseReason {
     Panicked,
     /// It stayed silent past its idle timeout.
     IdleTimeout,
+    /// A message in flight took longer than the read timeout to arrive.
+    ReadTimeout,
+    /// A message in flight arrived slower than the minimum rate.
+    TooSlow,
     /// It sent nothing within its first-byte timeout.
     FirstByteTimeout,
     /// Its peer stopped reading, with output pending, past the write timeout.

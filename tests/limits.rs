@@ -415,17 +415,19 @@ impl Protocol for SometimesPanics {
 /// One request in a hundred panics (isolated, the default policy): every other request is
 /// still answered, and each panic is counted once.
 fn one_percent_panics_leave_the_rest_served<M: Dispatch + Default>() {
-    let server =
-        BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", Callbacks::new(SometimesPanics))
-            .unwrap()
-            .with_hooks(Quiet);
+    let server = BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", Callbacks::new(SometimesPanics))
+        .unwrap()
+        .with_hooks(Quiet);
     let server = TestServer::start(server);
     let mut answered = 0;
     for n in 0..300 {
         let mut client = connect(server.address());
         if n % 100 == 7 {
             client.write_all(b"!boom").unwrap();
-            assert!(closed_at_once(&mut client), "a panic closes its own connection");
+            assert!(
+                closed_at_once(&mut client),
+                "a panic closes its own connection"
+            );
         } else {
             let message = format!("request {n}");
             client.write_all(message.as_bytes()).unwrap();
@@ -436,7 +438,11 @@ fn one_percent_panics_leave_the_rest_served<M: Dispatch + Default>() {
         }
     }
     assert_eq!(answered, 297);
-    assert!(eventually(|| server.stats().panics == 3), "{:?}", server.stats());
+    assert!(
+        eventually(|| server.stats().panics == 3),
+        "{:?}",
+        server.stats()
+    );
     server.stop(PATIENCE).unwrap();
 }
 

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socketserver::{
-    BaseServer, Callbacks, Connection, Dispatch, Error, EventLoop, Protocol, Request, ServerHooks,
-    ServerStats, StreamOptions, StreamRequest, TcpSocket, TestServer, ThreadPool, ThreadingMixIn,
+    BaseServer, Callbacks, Connection, Dispatch, Error, EventLoop, MinRate, Protocol, Request,
+    ServerHooks, ServerStats, StreamOptions, StreamRequest, TcpSocket, TestServer, ThreadPool,
+    ThreadingMixIn,
 };
 
 mod util;
@@ -196,4 +197,158 @@ fn a_blocking_handler_reading_with_rfile_gets_the_typed_timeout() {
     let (kind, message) = seen.lock().unwrap().clone().unwrap();
     assert_eq!(kind, io::ErrorKind::TimedOut);
     assert!(message.contains("first_byte_timeout"), "{message}");
+}
+
+/// A length-prefixed message: a header line with the body's length, then the body, read
+/// inside a busy span (one message in flight), then echoed.
+fn length_prefixed(req: &mut StreamRequest) -> io::Result<()> {
+    use std::io::BufRead;
+    loop {
+        let mut header = String::new();
+        if req.rfile.read_line(&mut header)? == 0 {
+            return Ok(());
+        }
+        let _busy = req.busy();
+        let mut body = vec![0; header.trim().parse().unwrap_or(0)];
+        req.rfile.read_exact(&mut body)?;
+        req.wfile.write_all(&body)?;
+    }
+}
+
+/// A line protocol on the event loop: busy while half a line is held.
+#[derive(Clone, Default)]
+struct Lines {
+    partial: Vec<u8>,
+}
+
+impl Protocol for Lines {
+    fn data_received(&mut self, conn: &mut Connection<'_>, data: &[u8]) -> io::Result<()> {
+        self.partial.extend_from_slice(data);
+        if let Some(end) = self.partial.iter().rposition(|&b| b == b'\n') {
+            let complete: Vec<u8> = self.partial.drain(..=end).collect();
+            conn.write(&complete);
+        }
+        conn.set_busy(!self.partial.is_empty());
+        Ok(())
+    }
+}
+
+fn slow_message_options(
+    read_timeout: Option<Duration>,
+    min_rate: Option<MinRate>,
+) -> StreamOptions {
+    StreamOptions {
+        read_timeout,
+        min_rate,
+        ..StreamOptions::default()
+    }
+}
+
+/// Sends `start`, then one byte every 20 ms (50 bytes/s) until the server closes: returns
+/// whether it did (within PATIENCE).
+fn trickle_until_closed(client: &mut std::net::TcpStream, start: &[u8]) -> bool {
+    client.write_all(start).unwrap();
+    client.set_nonblocking(true).unwrap();
+    let began = std::time::Instant::now();
+    while began.elapsed() < PATIENCE {
+        let mut byte = [0];
+        match client.read(&mut byte) {
+            Ok(0) => return true,
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => return true,
+            _ => {}
+        }
+        if client.write_all(b"a").is_err() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20)); // the trickle's pace: what is tested
+    }
+    false
+}
+
+const TRICKLE_RATE: MinRate = MinRate {
+    bytes_per_second: 1000,
+    grace: Duration::from_millis(200),
+};
+
+/// A message trickled in below the minimum rate is closed as too slow; one that arrives at
+/// once is answered.
+fn too_slow<M: Dispatch + Default, H: socketserver::RequestHandler<StreamRequest>>(handler: H) {
+    let mut server = BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", handler).unwrap();
+    server
+        .socket_mut()
+        .set_stream_options(slow_message_options(None, Some(TRICKLE_RATE)));
+    let server = TestServer::start(server);
+    let mut steady = connect(server.address());
+    steady.write_all(b"5\nhello").unwrap();
+    let mut reply = [0; 5];
+    steady.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"hello");
+    drop(steady);
+    let mut trickled = connect(server.address());
+    assert!(trickle_until_closed(&mut trickled, b"1000000\n"));
+    let stopped = server.stop(PATIENCE).unwrap();
+    assert_eq!(stopped.stats.closed_too_slow, 1, "{:?}", stopped.stats);
+}
+
+#[test]
+fn threading_closes_a_trickled_message_as_too_slow() {
+    too_slow::<ThreadingMixIn, _>(length_prefixed);
+}
+
+#[test]
+fn pool_closes_a_trickled_message_as_too_slow() {
+    too_slow::<ThreadPool, _>(length_prefixed);
+}
+
+#[test]
+fn event_closes_a_trickled_message_as_too_slow() {
+    let mut server =
+        BaseServer::<TcpSocket, EventLoop, _>::new("127.0.0.1:0", Callbacks::new(Lines::default()))
+            .unwrap();
+    server
+        .socket_mut()
+        .set_stream_options(slow_message_options(None, Some(TRICKLE_RATE)));
+    let server = TestServer::start(server);
+    let mut steady = connect(server.address());
+    steady.write_all(b"hello\n").unwrap();
+    let mut reply = [0; 6];
+    steady.read_exact(&mut reply).unwrap();
+    drop(steady);
+    let mut trickled = connect(server.address());
+    assert!(trickle_until_closed(&mut trickled, b"no end of line yet"));
+    let stopped = server.stop(PATIENCE).unwrap();
+    assert_eq!(stopped.stats.closed_too_slow, 1, "{:?}", stopped.stats);
+}
+
+/// The read timeout bounds a whole message, however fast its bytes come: half a message and
+/// then silence (shorter than the idle timeout) is closed at the read timeout.
+#[test]
+fn threading_read_timeout_bounds_a_whole_message() {
+    let mut server =
+        BaseServer::<TcpSocket, ThreadingMixIn, _>::new("127.0.0.1:0", length_prefixed).unwrap();
+    server
+        .socket_mut()
+        .set_stream_options(slow_message_options(Some(SHORT), None));
+    let server = TestServer::start(server);
+    let mut client = connect(server.address());
+    client.write_all(b"10\nhalf ").unwrap();
+    assert!(closed_at_once(&mut client));
+    let stopped = server.stop(PATIENCE).unwrap();
+    assert_eq!(stopped.stats.closed_read_timeout, 1, "{:?}", stopped.stats);
+}
+
+#[test]
+fn event_read_timeout_bounds_a_whole_message() {
+    let mut server =
+        BaseServer::<TcpSocket, EventLoop, _>::new("127.0.0.1:0", Callbacks::new(Lines::default()))
+            .unwrap();
+    server
+        .socket_mut()
+        .set_stream_options(slow_message_options(Some(SHORT), None));
+    let server = TestServer::start(server);
+    let mut client = connect(server.address());
+    client.write_all(b"half a line").unwrap();
+    assert!(closed_at_once(&mut client));
+    let stopped = server.stop(PATIENCE).unwrap();
+    assert_eq!(stopped.stats.closed_read_timeout, 1, "{:?}", stopped.stats);
 }

@@ -235,6 +235,8 @@ impl Registry {
                     CloseReason::WriteTimeout => &mut state.stats.closed_write_timeout,
                     CloseReason::ServerClosing => &mut state.stats.closed_server_closing,
                     CloseReason::Drained => &mut state.stats.closed_drained,
+                    CloseReason::ReadTimeout => &mut state.stats.closed_read_timeout,
+                    CloseReason::TooSlow => &mut state.stats.closed_too_slow,
                 };
                 *counter += 1;
             }

@@ -108,6 +108,11 @@ impl Liveness {
         self.busy.fetch_add(1, SeqCst);
     }
 
+    /// Whether a busy span is open (a message is in flight).
+    pub(crate) fn is_busy(&self) -> bool {
+        self.busy.load(SeqCst) > 0
+    }
+
     pub(crate) fn busy_ended(&self) {
         self.busy.fetch_sub(1, SeqCst);
     }

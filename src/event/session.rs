@@ -14,7 +14,7 @@ use crate::connections::{ConnectionGuard, Registry};
 use crate::drain::DrainLevel;
 use crate::event::connection::{ConnState, OutBuf};
 use crate::event::{Connection, Protocol};
-use crate::handler::{linger_before_close, StreamRequest, StreamSocket};
+use crate::handler::{linger_before_close, MessageClock, MinRate, StreamRequest, StreamSocket};
 use crate::hooks::ServerHooks;
 use crate::request::Request;
 use crate::stats::CloseReason;
@@ -116,6 +116,11 @@ pub(crate) struct StreamSession<T: StreamSocket, P> {
     idle_timeout: Option<Duration>,
     first_byte_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
+    read_timeout: Option<Duration>,
+    min_rate: Option<MinRate>,
+    /// The message in flight while the protocol is busy, against the read timeout and the
+    /// minimum rate.
+    message: Option<MessageClock>,
     /// A byte has arrived (until then the first-byte timeout applies).
     got_input: bool,
     /// When input last arrived (or the connection was adopted).
@@ -146,6 +151,9 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             idle_timeout: options.idle_timeout,
             first_byte_timeout: options.first_byte_timeout,
             write_timeout: options.write_timeout,
+            read_timeout: options.read_timeout,
+            min_rate: options.min_rate,
+            message: None,
             got_input: false,
             last_input: Instant::now(),
             last_progress: Instant::now(),
@@ -220,6 +228,9 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             Ok(n) => {
                 self.last_input = ctx.now;
                 self.got_input = true;
+                if let Some(clock) = &mut self.message {
+                    clock.received(n);
+                }
                 let data = &ctx.buffer[..n];
                 self.call(|protocol, conn| protocol.data_received(conn, data));
             }
@@ -313,11 +324,24 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             .write_timeout
             .filter(|_| !self.out.is_empty())
             .map(|t| self.last_progress + t);
-        let deadline = match (input_deadline, output_deadline) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let message_deadline = self.message_deadline(ctx.now).filter(|_| reading);
+        let deadline = [input_deadline, output_deadline, message_deadline]
+            .into_iter()
+            .flatten()
+            .min();
         Next::Watch(interest, deadline)
+    }
+
+    /// While the protocol is busy (a message in flight): when the message runs out of time.
+    fn message_deadline(&mut self, now: Instant) -> Option<Instant> {
+        if !self.state.busy || (self.read_timeout.is_none() && self.min_rate.is_none()) {
+            self.message = None;
+            return None;
+        }
+        let clock = self.message.get_or_insert_with(|| MessageClock::start(now));
+        clock
+            .deadline(self.read_timeout, self.min_rate)
+            .map(|(at, _)| at)
     }
 }
 
@@ -367,8 +391,26 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
         let write_expired = self
             .write_timeout
             .filter(|&t| !self.out.is_empty() && self.last_progress + t <= now);
+        let message_expired = self.message.and_then(|clock| {
+            clock
+                .deadline(self.read_timeout, self.min_rate)
+                .filter(|&(at, _)| at <= now)
+                .map(|(_, reason)| (clock, reason))
+        });
         let reason = match (write_expired, self.got_input) {
             (Some(after), _) => Error::WriteTimeout { after },
+            (None, _) if message_expired.is_some() => {
+                let (clock, reason) = message_expired.expect("checked");
+                let after = clock.elapsed(now);
+                match reason {
+                    CloseReason::ReadTimeout => Error::ReadTimeout { after },
+                    _ => Error::TooSlow {
+                        bytes_per_second: self.min_rate.map_or(0, |rate| rate.bytes_per_second),
+                        bytes: clock.bytes(),
+                        after,
+                    },
+                }
+            }
             (None, false) => Error::FirstByteTimeout {
                 after: self.first_byte_timeout.unwrap_or_default(),
             },
@@ -395,6 +437,8 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
             Some(Error::IdleTimeout { .. }) => CloseReason::IdleTimeout,
             Some(Error::FirstByteTimeout { .. }) => CloseReason::FirstByteTimeout,
             Some(Error::WriteTimeout { .. }) => CloseReason::WriteTimeout,
+            Some(Error::ReadTimeout { .. }) => CloseReason::ReadTimeout,
+            Some(Error::TooSlow { .. }) => CloseReason::TooSlow,
             Some(Error::HandlerPanicked { .. }) => CloseReason::Panicked,
             Some(_) => CloseReason::Error,
         };

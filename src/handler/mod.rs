@@ -2,6 +2,7 @@
 
 mod datagram;
 mod datagram_socket;
+mod min_rate;
 mod peer_credentials;
 mod request_handler;
 mod socket_reader;
@@ -12,6 +13,8 @@ mod timed_out;
 
 pub use datagram::DatagramRequest;
 pub use datagram_socket::DatagramSocket;
+pub(crate) use min_rate::MessageClock;
+pub use min_rate::MinRate;
 pub use peer_credentials::PeerCredentials;
 pub use request_handler::RequestHandler;
 pub use socket_reader::SocketReader;

@@ -3,10 +3,10 @@
 use std::fmt;
 use std::io::{self, BufRead, Read};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::drain::Liveness;
-use crate::handler::{SocketHalf, StreamSocket, TimedOut};
+use crate::handler::{MessageClock, MinRate, SocketHalf, StreamSocket, TimedOut};
 use crate::stats::CloseReason;
 use crate::sys;
 
@@ -49,9 +49,13 @@ pub struct SocketReader<T> {
     first_byte_seen: bool,
     /// The peer's end-of-file has been read.
     eof_seen: bool,
-    /// The framework's read timeouts (first byte, then idle), when they are in force
-    /// (`SO_RCVTIMEO` set by the request); `None` under Python's plain `timeout`.
-    timeouts: Option<(Option<Duration>, Option<Duration>)>,
+    /// The framework's read timeouts, when they are in force (`SO_RCVTIMEO` set by the
+    /// request); `None` under Python's plain `timeout`.
+    timeouts: Option<ReadTimeouts>,
+    /// What `SO_RCVTIMEO` is set to now (by this reader).
+    rcvtimeo: Option<Duration>,
+    /// The message in flight (inside a busy span), against the read timeout and minimum rate.
+    message: Option<MessageClock>,
     /// The connection's drain state, when its server tracks it.
     liveness: Option<Arc<Liveness>>,
     /// Empty until the first read that needs it.
@@ -68,6 +72,8 @@ impl<T: StreamSocket> SocketReader<T> {
             first_byte_seen: false,
             eof_seen: false,
             timeouts: None,
+            rcvtimeo: None,
+            message: None,
             liveness: None,
             buf: Box::default(),
             pos: 0,
@@ -101,23 +107,51 @@ impl<T: StreamSocket> SocketReader<T> {
         self.first_byte_seen
     }
 
-    /// Puts the framework's read timeouts in force: `SO_RCVTIMEO` is `first_byte` until the
-    /// first byte, then `idle`; an expiry reads as a [`TimedOut`] error.
-    pub(crate) fn arm_timeouts(
-        &mut self,
-        first_byte: Option<Duration>,
-        idle: Option<Duration>,
-    ) -> io::Result<()> {
-        self.timeouts = Some((first_byte, idle));
-        let now = if self.first_byte_seen {
-            idle
-        } else {
-            first_byte
-        };
-        if now.is_some() {
-            self.half.socket().set_recv_timeout(now)?;
+    /// Puts the framework's read timeouts in force: `SO_RCVTIMEO` is the first-byte timeout
+    /// until the first byte, then the idle timeout, shortened inside a busy span to what the
+    /// read timeout and minimum rate leave; an expiry reads as a [`TimedOut`] error.
+    pub(crate) fn arm_timeouts(&mut self, timeouts: ReadTimeouts) -> io::Result<()> {
+        self.timeouts = Some(timeouts);
+        let now = self.base_timeout();
+        self.set_rcvtimeo(now)
+    }
+
+    /// The first-byte or idle timeout, whichever applies now.
+    fn base_timeout(&self) -> Option<Duration> {
+        let timeouts = self.timeouts?;
+        match self.first_byte_seen {
+            true => timeouts.idle,
+            false => timeouts.first_byte,
+        }
+    }
+
+    fn set_rcvtimeo(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        if self.rcvtimeo != timeout {
+            self.half.socket().set_recv_timeout(timeout)?;
+            self.rcvtimeo = timeout;
         }
         Ok(())
+    }
+
+    /// Inside a busy span: when the message in flight runs out of time, and why.
+    fn message_deadline(&mut self, busy: bool) -> Option<(Instant, CloseReason)> {
+        let timeouts = self.timeouts?;
+        if !busy || (timeouts.read.is_none() && timeouts.min_rate.is_none()) {
+            self.message = None;
+            return None;
+        }
+        let clock = self
+            .message
+            .get_or_insert_with(|| MessageClock::start(Instant::now()));
+        clock.deadline(timeouts.read, timeouts.min_rate)
+    }
+
+    /// The error for a message that ran out of time.
+    fn message_timed_out(&self, reason: CloseReason, now: Instant) -> io::Error {
+        let after = self
+            .message
+            .map_or(Duration::ZERO, |clock| clock.elapsed(now));
+        TimedOut { reason, after }.into_io()
     }
 
     pub(crate) fn attach_liveness(&mut self, liveness: Arc<Liveness>) {
@@ -128,7 +162,7 @@ impl<T: StreamSocket> SocketReader<T> {
     /// connection.
     fn recv(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let Some(liveness) = self.liveness.take() else {
-            return self.recv_blocking(out);
+            return self.recv_blocking(out, false);
         };
         let result = if liveness.enter_wait() {
             tracing::debug!("idle while the server drains: ending at this message boundary");
@@ -137,7 +171,7 @@ impl<T: StreamSocket> SocketReader<T> {
                 _ => Ok(0),
             }
         } else {
-            let result = self.recv_blocking(out);
+            let result = self.recv_blocking(out, liveness.is_busy());
             liveness.leave_wait();
             if matches!(result, Ok(0)) && liveness.closed_as_idle() {
                 // The drain's end-of-file, not the peer's: the close still lingers for its input.
@@ -152,9 +186,38 @@ impl<T: StreamSocket> SocketReader<T> {
         result
     }
 
-    /// One `recv(2)`, with the timeouts' bookkeeping.
-    fn recv_blocking(&mut self, out: &mut [u8]) -> io::Result<usize> {
+    /// One `recv(2)`, with the timeouts' bookkeeping; `busy`: a message is in flight.
+    fn recv_blocking(&mut self, out: &mut [u8], busy: bool) -> io::Result<usize> {
+        let deadline = self.message_deadline(busy);
+        let wait = match deadline {
+            Some((at, reason)) => {
+                let now = Instant::now();
+                let left = at.saturating_duration_since(now);
+                if left.is_zero() {
+                    return Err(self.message_timed_out(reason, now));
+                }
+                Some(self.base_timeout().map_or(left, |base| base.min(left)))
+            }
+            None => self.base_timeout(),
+        };
+        if self.timeouts.is_some() {
+            self.set_rcvtimeo(wait)?;
+        }
         let result = self.half.read(out);
+        match (&result, deadline) {
+            (Ok(n), _) => {
+                if let Some(clock) = &mut self.message {
+                    clock.received(*n);
+                }
+            }
+            (Err(error), Some((at, reason))) if error.kind() == io::ErrorKind::WouldBlock => {
+                let now = Instant::now();
+                if now >= at {
+                    return Err(self.message_timed_out(reason, now));
+                }
+            }
+            _ => {}
+        }
         self.received(result, out.len())
     }
 
@@ -167,15 +230,14 @@ impl<T: StreamSocket> SocketReader<T> {
             }
             Ok(n) if n > 0 && !self.first_byte_seen => {
                 self.first_byte_seen = true;
-                if let Some((first_byte, idle)) = self.timeouts {
-                    if first_byte != idle {
-                        self.half.socket().set_recv_timeout(idle)?;
-                    }
+                if self.timeouts.is_some() {
+                    self.set_rcvtimeo(self.base_timeout())?;
                 }
                 Ok(n)
             }
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                match (self.timeouts, self.first_byte_seen) {
+                let timeouts = self.timeouts.map(|t| (t.first_byte, t.idle));
+                match (timeouts, self.first_byte_seen) {
                     (Some((Some(after), _)), false) => Err(TimedOut {
                         reason: CloseReason::FirstByteTimeout,
                         after,
@@ -192,6 +254,16 @@ impl<T: StreamSocket> SocketReader<T> {
             other => other,
         }
     }
+}
+
+/// The framework's read timeouts for one connection (from its
+/// [`StreamOptions`](crate::StreamOptions)).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ReadTimeouts {
+    pub(crate) first_byte: Option<Duration>,
+    pub(crate) idle: Option<Duration>,
+    pub(crate) read: Option<Duration>,
+    pub(crate) min_rate: Option<MinRate>,
 }
 
 impl<T: StreamSocket> Read for SocketReader<T> {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::drain::{BusySpan, Liveness};
+use crate::handler::socket_reader::ReadTimeouts;
 use crate::handler::{SocketHalf, SocketReader, StreamOptions, StreamSocket};
 use crate::request::Request;
 use crate::sys;
@@ -301,7 +302,12 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
                 .map_err(Error::Handler)?;
         } else {
             self.rfile
-                .arm_timeouts(options.first_byte_timeout, options.idle_timeout)
+                .arm_timeouts(ReadTimeouts {
+                    first_byte: options.first_byte_timeout,
+                    idle: options.idle_timeout,
+                    read: options.read_timeout,
+                    min_rate: options.min_rate,
+                })
                 .map_err(Error::Handler)?;
             if let Some(after) = options.write_timeout {
                 self.wfile

@@ -18,6 +18,13 @@ use std::time::Duration;
 /// | [`first_byte_timeout`](Self::first_byte_timeout) | 60 s | accept → first byte | blocking: `SO_RCVTIMEO` until the first byte; parked and event: the loop's timer heap |
 /// | [`idle_timeout`](Self::idle_timeout) | 300 s | silence between messages | blocking: `SO_RCVTIMEO` (each wait in `rfile`); parked and event: the timer heap |
 /// | [`write_timeout`](Self::write_timeout) | 60 s | a peer that stops reading while output is pending | blocking: `SO_SNDTIMEO`; event: the timer heap, restarted by any progress |
+/// | [`min_rate`](Self::min_rate) | 500 B/s after 20 s | a message in flight trickled in (slowloris) | blocking: `SO_RCVTIMEO` inside a [`BusySpan`](crate::BusySpan); event: the timer heap while the protocol is busy |
+/// | [`read_timeout`](Self::read_timeout) | none | a message in flight, whole | as `min_rate` |
+///
+/// The idle timeout bounds each silence, but a peer that sends one byte per silence keeps a
+/// message — and the thread waiting for it — open forever; the minimum rate ends that. It
+/// applies only while a message is in flight (the framework cannot see a protocol's messages
+/// otherwise), so a chatty interactive client between messages is never cut off.
 ///
 /// They are long enough for a person typing into `nc` and short enough that a forgotten
 /// connection is gone within minutes. An expiry closes the connection with a typed
@@ -70,6 +77,14 @@ pub struct StreamOptions {
     /// How long a peer may stop reading while the server has output for it (no progress at
     /// all) before the server closes it. Default 60 s. `None`: no limit.
     pub write_timeout: Option<Duration>,
+    /// How long one message in flight (a [`BusySpan`](crate::BusySpan), or an event protocol's
+    /// `set_busy(true)`) may take to arrive in all, from the span's start: Go's `ReadTimeout`
+    /// for a message. Default `None` (the minimum rate bounds slow messages instead, without
+    /// cutting off a large one arriving steadily).
+    pub read_timeout: Option<Duration>,
+    /// The slowest a message in flight may arrive (see [`MinRate`](crate::MinRate)). Default
+    /// 500 bytes/s after 20 s. `None`: no limit.
+    pub min_rate: Option<crate::MinRate>,
     /// At the end of a connection the server half-closes (the client reads end-of-file after
     /// the last byte), then, unless the client has already closed its side, reads and discards
     /// what still arrives (up to 256 KiB) until everything it sent is acknowledged, the
@@ -91,6 +106,8 @@ impl Default for StreamOptions {
             idle_timeout: Some(Duration::from_secs(300)),
             first_byte_timeout: Some(Duration::from_secs(60)),
             write_timeout: Some(Duration::from_secs(60)),
+            read_timeout: None,
+            min_rate: Some(crate::MinRate::default()),
             close_linger: Some(Duration::from_millis(500)),
         }
     }

@@ -38,6 +38,14 @@ impl fmt::Display for TimedOut {
                 f,
                 "the peer read nothing for {after:?} while output was pending (StreamOptions::write_timeout)"
             ),
+            CloseReason::ReadTimeout => write!(
+                f,
+                "a message took longer than {after:?} to arrive (StreamOptions::read_timeout)"
+            ),
+            CloseReason::TooSlow => write!(
+                f,
+                "a message arrived too slowly, after {after:?} (StreamOptions::min_rate)"
+            ),
             _ => write!(f, "no input for {after:?} (StreamOptions::idle_timeout)"),
         }
     }

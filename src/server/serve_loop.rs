@@ -448,4 +448,6 @@ fn closed_total(stats: &ServerStats) -> u64 {
         + stats.closed_write_timeout
         + stats.closed_server_closing
         + stats.closed_drained
+        + stats.closed_read_timeout
+        + stats.closed_too_slow
 }
