@@ -16,7 +16,7 @@ use socketserver::{
 
 mod util;
 
-use util::{connect, eventually, PATIENCE};
+use util::{assert_clean_eof, connect, eventually, exchange, PATIENCE};
 
 /// Long enough that no test ever reaches it unless it means to.
 const LONG: Duration = Duration::from_secs(60);
@@ -67,24 +67,6 @@ fn server<M: Dispatch + Default, H: RequestHandler<StreamRequest>>(
     let mut server = BaseServer::<TcpSocket, M, H>::new("127.0.0.1:0", handler).unwrap();
     server.set_drain_options(DrainOptions::default().with_first_byte_grace(grace));
     server
-}
-
-/// Sends `message` and reads exactly its echo.
-fn exchange(client: &mut TcpStream, message: &[u8]) {
-    client.write_all(message).unwrap();
-    let mut reply = vec![0; message.len()];
-    client.read_exact(&mut reply).unwrap();
-    assert_eq!(reply, message);
-}
-
-/// A clean end-of-file: nothing more, and no reset.
-fn assert_clean_eof(client: &mut TcpStream) {
-    let mut rest = Vec::new();
-    let read = client.read_to_end(&mut rest);
-    assert!(
-        matches!(read, Ok(0)),
-        "expected a clean end-of-file, got {read:?} with {rest:?}"
-    );
 }
 
 fn assert_nothing_forced(report: &DrainReport) {

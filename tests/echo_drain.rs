@@ -10,7 +10,7 @@ use std::thread;
 mod util;
 
 use util::example_process::{assert_clean_exit, Example, Finished};
-use util::{connect, tcp_refused};
+use util::{assert_clean_eof, connect, exchange, tcp_refused};
 
 const MODES: [&str; 5] = ["threading", "sequential", "forking", "pool", "event"];
 
@@ -23,23 +23,6 @@ fn summary(finished: &Finished) -> String {
         .collect();
     assert_eq!(lines.len(), 1, "one summary line: {finished:#?}");
     lines[0].to_owned()
-}
-
-fn exchange(client: &mut TcpStream, message: &[u8]) {
-    client.write_all(message).unwrap();
-    let mut reply = vec![0; message.len()];
-    client.read_exact(&mut reply).unwrap();
-    assert_eq!(reply, message);
-}
-
-fn assert_clean_eof(client: &mut TcpStream) {
-    let mut rest = Vec::new();
-    let read = client.read_to_end(&mut rest);
-    assert!(
-        matches!(read, Ok(0)),
-        "a clean end-of-file, not {read:?} with {} more bytes",
-        rest.len()
-    );
 }
 
 /// Idle clients are closed cleanly after their answers; new connects are refused; exit 0 with

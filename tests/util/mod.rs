@@ -93,6 +93,25 @@ pub fn connect_from(from: &str, server: SocketAddr) -> TcpStream {
     stream
 }
 
+/// Sends `message` and reads exactly its echo.
+pub fn exchange(client: &mut TcpStream, message: &[u8]) {
+    client.write_all(message).unwrap();
+    let mut reply = vec![0; message.len()];
+    client.read_exact(&mut reply).unwrap();
+    assert_eq!(reply, message);
+}
+
+/// A clean end-of-file: nothing more, and no reset.
+pub fn assert_clean_eof(client: &mut TcpStream) {
+    let mut rest = Vec::new();
+    let read = client.read_to_end(&mut rest);
+    assert!(
+        matches!(read, Ok(0)),
+        "a clean end-of-file, not {read:?} with {} more bytes",
+        rest.len()
+    );
+}
+
 /// Reads until EOF.
 pub fn read_all(client: &mut TcpStream) -> Vec<u8> {
     let mut all = Vec::new();
