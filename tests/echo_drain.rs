@@ -3,7 +3,7 @@
 //! answer, gives a silent client its grace, prints one summary line and exits 0; a second
 //! signal closes everything at once.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
 
