@@ -95,7 +95,10 @@ where
     /// server (see [`SignalHandling`]), and returns the drain's report (`None` when the loop
     /// stopped otherwise, e.g. through [`shutdown`](Self::shutdown)).
     ///
-    /// The signal handlers stay registered only while this runs.
+    /// Its signal actions are removed when it returns, but signal-hook does not restore the
+    /// default actions: a later SIGINT or SIGTERM is then ignored. That suits an application's
+    /// `main`, which ends right after; a program that goes on serving other work should keep
+    /// its own signal handling.
     ///
     /// # Errors
     ///
