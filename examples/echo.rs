@@ -18,6 +18,12 @@
 //!                           is pending (default 60); SECS may be decimal (0.5)
 //!   --drain-timeout SECS    on SIGINT/SIGTERM, how long the graceful drain may take before
 //!                           what remains is closed (default 30)
+//!   --fd-name NAME          with socket activation, serve the inherited socket of this name
+//!                           (LISTEN_FDNAMES) instead of the first
+//!   --pid-file PATH         write the pid to PATH once listening, remove it at exit; a live
+//!                           pid already there: exit 1 (a stale one is replaced)
+//!   --user NAME [--group NAME]  after binding (and writing the pid file), drop root to this
+//!                           user and group (default: the user's primary group)
 //!   --udp                   serve UDP datagrams at --addr instead of TCP
 //!   --unix PATH             serve a Unix stream socket at PATH instead
 //!   --unix-dgram PATH       serve a Unix datagram socket at PATH instead
@@ -32,6 +38,13 @@
 //! (asyncio-style callbacks) on event-loop threads. Event mode serves TCP and --unix only.
 //!
 //! At start it raises its soft descriptor limit to the hard one (a descriptor per connection).
+//!
+//! Started by a service manager with sockets (systemd's socket activation: LISTEN_PID,
+//! LISTEN_FDS, as `systemd-socket-activate -l 127.0.0.1:9999 echo` does), it serves the
+//! inherited socket instead of binding --addr: a stream socket by default (TCP or Unix by its
+//! family), a datagram socket with --udp or --unix-dgram; a socket of the wrong type is one
+//! stderr line and exit 1. With NOTIFY_SOCKET set it sends READY=1 once listening, STOPPING=1
+//! when a drain starts, and WATCHDOG=1 every WATCHDOG_USEC / 2 from its serving loop.
 //!
 //! Once listening it prints exactly one line to stdout, `listening on ADDR` (the real port when
 //! port 0 was asked for; the path for Unix sockets). SIGINT or SIGTERM drains it gracefully:
@@ -53,12 +66,12 @@ use std::io::BufRead;
 
 use socketserver::{
     BaseServer, Callbacks, Connection, DatagramRequest, DatagramSocket, Dispatch, Error, EventLoop,
-    ForkingMixIn, Limits, Overload, Protocol, RequestHandler, Sequential, StreamOptions,
-    StreamRequest, StreamSocket, TcpServer, TcpSocket, ThreadPool, ThreadingMixIn, UdpSocket,
-    UnixDatagramSocket, UnixStreamSocket,
+    ForkingMixIn, InheritedSocket, Limits, Overload, PidFile, Privileges, Protocol, RequestHandler,
+    Sequential, SocketKind, StreamOptions, StreamRequest, StreamSocket, TcpServer, TcpSocket,
+    ThreadPool, ThreadingMixIn, UdpSocket, UnixDatagramSocket, UnixStreamSocket,
 };
 
-const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--udp | --unix PATH | --unix-dgram PATH]";
+const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--udp | --unix PATH | --unix-dgram PATH]";
 
 /// Echoes a stream until the client closes it.
 #[derive(Clone)]
@@ -156,14 +169,40 @@ where
 {
     let mut server = server.map_err(|e| e.to_string())?;
     let bound = server.server_address().map_err(|e| e.to_string())?;
+    // Bound and listening: write the pid file, then give up root (the pid file's directory is
+    // usually root's), then serve.
+    let daemon = DAEMON.get().cloned().unwrap_or_default();
+    let _pid_file = match &daemon.pid_file {
+        Some(path) => Some(PidFile::create(path).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    if let Some(user) = &daemon.user {
+        let mut privileges = Privileges::user(user);
+        if let Some(group) = &daemon.group {
+            privileges = privileges.group(group);
+        }
+        privileges.apply().map_err(|e| e.to_string())?;
+    }
     common::serve_until_signal("echo", &mut server, &shown(&bound), drain_timeout)
 }
+
+/// What the command line says about running as a daemon.
+#[derive(Debug, Clone, Default)]
+struct Daemon {
+    pid_file: Option<String>,
+    user: Option<String>,
+    group: Option<String>,
+}
+
+/// Set once by `main`, read by `serve`.
+static DAEMON: std::sync::OnceLock<Daemon> = std::sync::OnceLock::new();
 
 /// Builds the server for `transport` with strategy `M`, configured by `configure`, echoing
 /// streams with `stream`.
 fn run<M, E>(
     transport: &Transport,
     address: &str,
+    inherited: Option<InheritedSocket>,
     settings: Settings,
     stream: E,
     configure: impl Fn(&mut M),
@@ -190,13 +229,32 @@ where
             .map(|path| path.display().to_string())
             .unwrap_or_default()
     };
+    // Started by a service manager (socket activation): serve what it passed in, of the kind
+    // the flags ask for (stream by default; TCP or Unix by the socket's family).
+    let inherited_unix = inherited.as_ref().map(|socket| {
+        matches!(
+            socket.kind(),
+            SocketKind::UnixStream { .. } | SocketKind::UnixDatagram
+        )
+    });
+    let transport = match (transport, inherited_unix) {
+        (Transport::Tcp | Transport::Unix(_), Some(true)) => &Transport::Unix(String::new()),
+        (Transport::Tcp | Transport::Unix(_), Some(false)) => &Transport::Tcp,
+        (Transport::Udp | Transport::UnixDatagram(_), Some(true)) => {
+            &Transport::UnixDatagram(String::new())
+        }
+        (Transport::Udp | Transport::UnixDatagram(_), Some(false)) => &Transport::Udp,
+        (transport, None) => transport,
+    };
     match transport {
         Transport::Tcp => {
-            let server = configured(
-                BaseServer::<TcpSocket, M, _>::new(address, stream),
-                settings.limits,
-                configure,
-            );
+            let built = match inherited {
+                Some(socket) => TcpSocket::from_inherited(socket).and_then(|socket| {
+                    BaseServer::<TcpSocket, M, _>::from_inherited(socket, stream)
+                }),
+                None => BaseServer::<TcpSocket, M, _>::new(address, stream),
+            };
+            let server = configured(built, settings.limits, configure);
             let server = server.map(|mut server| {
                 // An echo answers each write at once: without TCP_NODELAY, Nagle's algorithm
                 // and the client's delayed ACKs stall large messages for ~40 ms each.
@@ -210,7 +268,12 @@ where
         }
         Transport::Udp => serve(
             configured(
-                BaseServer::<UdpSocket, M, _>::new(address, DatagramEcho),
+                match inherited {
+                    Some(socket) => UdpSocket::from_inherited(socket).and_then(|socket| {
+                        BaseServer::<UdpSocket, M, _>::from_inherited(socket, DatagramEcho)
+                    }),
+                    None => BaseServer::<UdpSocket, M, _>::new(address, DatagramEcho),
+                },
                 settings.limits,
                 configure,
             ),
@@ -219,7 +282,12 @@ where
         ),
         Transport::Unix(path) => serve(
             configured(
-                BaseServer::<UnixStreamSocket, M, _>::new(path, stream),
+                match inherited {
+                    Some(socket) => UnixStreamSocket::from_inherited(socket).and_then(|socket| {
+                        BaseServer::<UnixStreamSocket, M, _>::from_inherited(socket, stream)
+                    }),
+                    None => BaseServer::<UnixStreamSocket, M, _>::new(path, stream),
+                },
                 settings.limits,
                 configure,
             )
@@ -232,13 +300,48 @@ where
         ),
         Transport::UnixDatagram(path) => serve(
             configured(
-                BaseServer::<UnixDatagramSocket, M, _>::new(path, DatagramEcho),
+                match inherited {
+                    Some(socket) => UnixDatagramSocket::from_inherited(socket).and_then(|socket| {
+                        BaseServer::<UnixDatagramSocket, M, _>::from_inherited(socket, DatagramEcho)
+                    }),
+                    None => BaseServer::<UnixDatagramSocket, M, _>::new(path, DatagramEcho),
+                },
                 settings.limits,
                 configure,
             ),
             settings.drain_timeout,
             path_of,
         ),
+    }
+}
+
+/// The socket a service manager passed in (`LISTEN_FDS`), if any: the one named `name`, or
+/// the first.
+fn inherited_socket(name: Option<&str>) -> Result<Option<InheritedSocket>, String> {
+    let sockets = InheritedSocket::take_all().map_err(|e| e.to_string())?;
+    if sockets.is_empty() {
+        return match name {
+            Some(name) => Err(format!(
+                "--fd-name {name}: no sockets were passed in (LISTEN_FDS)"
+            )),
+            None => Ok(None),
+        };
+    }
+    match name {
+        None => Ok(sockets.into_iter().next()),
+        Some(name) => {
+            let names: Vec<String> = sockets.iter().map(|s| s.name().to_owned()).collect();
+            sockets
+                .into_iter()
+                .find(|socket| socket.name() == name)
+                .map(Some)
+                .ok_or_else(|| {
+                    format!(
+                        "--fd-name {name}: no inherited socket has that name (there are: {})",
+                        names.join(", ")
+                    )
+                })
+        }
     }
 }
 
@@ -256,6 +359,8 @@ fn main() -> ExitCode {
     let mut transport = Transport::Tcp;
     let mut workers: Option<usize> = None;
     let mut settings = Settings::default();
+    let mut fd_name: Option<String> = None;
+    let mut daemon = Daemon::default();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -271,12 +376,20 @@ fn main() -> ExitCode {
             | "--idle-timeout"
             | "--first-byte-timeout"
             | "--write-timeout"
-            | "--drain-timeout" => {
+            | "--drain-timeout"
+            | "--fd-name"
+            | "--pid-file"
+            | "--user"
+            | "--group" => {
                 let Some(value) = args.next() else {
                     eprintln!("echo: {arg} needs a value; {USAGE}");
                     return ExitCode::from(2);
                 };
                 match arg.as_str() {
+                    "--fd-name" => fd_name = Some(value),
+                    "--pid-file" => daemon.pid_file = Some(value),
+                    "--user" => daemon.user = Some(value),
+                    "--group" => daemon.group = Some(value),
                     "--addr" => address = value,
                     "--mode" => mode = value,
                     "--unix" => transport = Transport::Unix(value),
@@ -343,10 +456,20 @@ fn main() -> ExitCode {
             }
         }
     }
+    if daemon.group.is_some() && daemon.user.is_none() {
+        eprintln!("echo: --group needs --user; {USAGE}");
+        return ExitCode::from(2);
+    }
+    let _ = DAEMON.set(daemon);
+    let inherited = match inherited_socket(fd_name.as_deref()) {
+        Ok(inherited) => inherited,
+        Err(message) => return common::exit_status("echo", Err(message)),
+    };
     let result = match mode.as_str() {
         "threading" => run(
             &transport,
             &address,
+            inherited,
             settings,
             StreamEcho,
             |_: &mut ThreadingMixIn| {},
@@ -354,6 +477,7 @@ fn main() -> ExitCode {
         "sequential" => run(
             &transport,
             &address,
+            inherited,
             settings,
             StreamEcho,
             |_: &mut Sequential| {},
@@ -361,6 +485,7 @@ fn main() -> ExitCode {
         "forking" => run(
             &transport,
             &address,
+            inherited,
             settings,
             StreamEcho,
             |_: &mut ForkingMixIn| {},
@@ -368,6 +493,7 @@ fn main() -> ExitCode {
         "pool" => run(
             &transport,
             &address,
+            inherited,
             settings,
             ParkingEcho,
             |pool: &mut ThreadPool| {
@@ -384,6 +510,7 @@ fn main() -> ExitCode {
             run(
                 &transport,
                 &address,
+                inherited,
                 settings,
                 Callbacks::new(EchoProtocol),
                 |event: &mut EventLoop| {

@@ -112,6 +112,31 @@ pub enum Error {
         /// The timeout that passed.
         after: std::time::Duration,
     },
+    /// The pid file cannot be used: a live process owns it, or it cannot be written.
+    #[error("pid file {}: {problem}", .path.display())]
+    PidFile {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Privileges could not be dropped (see [`Privileges`](crate::Privileges)).
+    #[error("cannot drop privileges: {problem}")]
+    Privileges {
+        /// What went wrong.
+        problem: String,
+    },
+    /// A socket inherited from a service manager cannot be served (see
+    /// [`InheritedSocket`](crate::InheritedSocket)).
+    #[error("inherited socket{} ({name:?}): {problem}", .fd.map(|fd| format!(" on descriptor {fd}")).unwrap_or_default())]
+    Inherited {
+        /// The descriptor, when one is at fault.
+        fd: Option<i32>,
+        /// Its name from `LISTEN_FDNAMES`.
+        name: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// A message in flight (a [`BusySpan`](crate::BusySpan), or an event protocol's
     /// `set_busy(true)`) did not finish arriving within its
     /// [`read_timeout`](crate::StreamOptions::read_timeout), and the connection was closed (a
@@ -185,7 +210,9 @@ impl From<Error> for io::Error {
             | Error::Accept { source, .. }
             | Error::Handler(source)
             | Error::Dispatch(source) => source.kind(),
-            Error::Address { .. } => io::ErrorKind::InvalidInput,
+            Error::Address { .. } | Error::Inherited { .. } => io::ErrorKind::InvalidInput,
+            Error::PidFile { .. } => io::ErrorKind::AlreadyExists,
+            Error::Privileges { .. } => io::ErrorKind::PermissionDenied,
             Error::Closed | Error::NotActivated => io::ErrorKind::NotConnected,
             Error::HandlerPanicked { .. } | Error::PanicBudgetExceeded { .. } => {
                 io::ErrorKind::Other

@@ -158,6 +158,7 @@
 //! shutdown, close) are `tracing` events inside a `serve_forever` span and a per-request
 //! `request` span with `conn_id` and `peer` fields; install a subscriber to see them.
 
+mod activation;
 mod connections;
 mod dispatch;
 mod drain;
@@ -166,6 +167,7 @@ mod event;
 mod handler;
 mod hooks;
 mod limits;
+mod process_control;
 mod reactor;
 mod request;
 mod server;
@@ -176,6 +178,7 @@ mod sys;
 mod testing;
 mod transport;
 
+pub use activation::{InheritedSocket, SocketKind};
 pub use connections::{ConnectionGuard, PanicPolicy, StatsHandle};
 pub use dispatch::{
     Dispatch, ForkingMixIn, Job, LoopWaker, Ran, Sequential, ThreadPool, ThreadingMixIn,
@@ -189,6 +192,7 @@ pub use handler::{
 };
 pub use hooks::{DefaultHooks, ServerHooks};
 pub use limits::{Limits, Overload};
+pub use process_control::{PidFile, Privileges};
 pub use request::Request;
 pub use server::BaseServer;
 pub use shutdown::ShutdownHandle;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use selectors::{DefaultSelector, Events, Selector, Token};
 
+use crate::activation::Notifier;
 use crate::connections::{PanicPolicy, Registry, StatsHandle};
 use crate::dispatch::Dispatch;
 use crate::drain::{DrainOptions, DrainReport};
@@ -74,6 +75,8 @@ pub struct BaseServer<S: TcpServer, M: Dispatch, H, K = DefaultHooks> {
     pub(super) handler: H,
     pub(super) hooks: Arc<K>,
     pub(super) registry: Arc<Registry>,
+    /// Readiness, stopping and watchdog notices to a service manager (`NOTIFY_SOCKET`).
+    pub(super) notifier: Notifier,
     pub(super) core: Core<S, M>,
 }
 

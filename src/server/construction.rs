@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use selectors::{DefaultSelector, Events, Interest, Selector, Waker};
 
+use crate::activation::Notifier;
 use crate::connections::Registry;
 use crate::dispatch::{Dispatch, LoopWaker};
 use crate::handler::{DatagramRequest, RequestHandler, StreamRequest};
@@ -193,12 +194,35 @@ where
             handler,
             hooks: Arc::new(DefaultHooks),
             registry,
+            notifier: Notifier::from_env(),
             core,
         };
         if bind_and_activate {
             server.server_bind()?;
             server.server_activate()?;
         }
+        Ok(server)
+    }
+}
+
+/// Serving a socket inherited from a service manager.
+impl<S, M, H> BaseServer<S, M, H>
+where
+    S: TcpServer,
+    M: Dispatch + Default,
+    H: RequestHandler<S::Request>,
+{
+    /// A server over a socket that is already bound (and, for a stream transport, listening):
+    /// one a service manager passed in, made with a transport's `from_inherited` (e.g.
+    /// [`TcpSocket::from_inherited`](crate::TcpSocket::from_inherited)). Nothing is bound;
+    /// `server_activate` runs (a second `listen(2)` only sets the backlog).
+    ///
+    /// # Errors
+    ///
+    /// As [`from_socket`](Self::from_socket).
+    pub fn from_inherited(socket: S, handler: H) -> Result<Self, Error> {
+        let mut server = Self::from_socket(socket, handler, false)?;
+        server.server_activate()?;
         Ok(server)
     }
 }
@@ -227,6 +251,7 @@ where
             handler: self.handler,
             hooks: Arc::new(hooks),
             registry: self.registry,
+            notifier: self.notifier,
             core: self.core,
         }
     }

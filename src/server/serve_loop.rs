@@ -86,6 +86,8 @@ where
         );
         let _entered = span.enter();
         tracing::info!("serving");
+        let status = format!("listening on {}", self.address_for_messages());
+        self.notifier.ready(&status);
         let mut result = self.run_loop();
         if let Some(fatal) = self.registry.take_fatal() {
             result = Err(fatal);
@@ -100,6 +102,7 @@ where
     fn run_loop(&mut self) -> Result<(), Error> {
         loop {
             let wake = self.wait(self.loop_timeout(None))?;
+            self.notifier.ping_if_due(Instant::now());
             if let Some(plan) = self.shutdown.drain_plan() {
                 return self.drain(plan);
             }
@@ -130,6 +133,7 @@ where
         // The requester told the connections already; count from that moment.
         self.registry.advance_drain(DrainLevel::Draining);
         self.shutdown.drain_begins();
+        self.notifier.stopping();
         let before = self
             .registry
             .stats_at_drain_start()
@@ -181,9 +185,11 @@ where
                 true => plan.deadline,
                 false => plan.grace_over.min(plan.deadline),
             };
+            self.notifier.ping_if_due(now);
             let wait = [
                 Some(next_step.saturating_duration_since(now)),
                 self.core.dispatch.wait_hint(),
+                self.notifier.wait_hint(now),
             ]
             .into_iter()
             .flatten()
@@ -285,6 +291,7 @@ where
             self.backoff,
             self.service_interval,
             self.core.dispatch.wait_hint(),
+            self.notifier.wait_hint(Instant::now()),
         ]
         .into_iter()
         .flatten()

@@ -7,8 +7,8 @@
 mod process;
 
 pub(crate) use process::{
-    child_drain_signals, close_in_child, exit_child, fork, reap, signal_child, try_reap,
-    ChildStatus, Forked,
+    become_user, child_drain_signals, close_in_child, exit_child, fork, lookup_group, lookup_user,
+    process_exists, reap, signal_child, try_reap, ChildStatus, Forked,
 };
 
 use std::io;
@@ -136,6 +136,31 @@ pub(crate) fn unacknowledged_output(fd: std::os::fd::BorrowedFd<'_>) -> io::Resu
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) fn unacknowledged_output(_fd: std::os::fd::BorrowedFd<'_>) -> io::Result<usize> {
     Ok(0)
+}
+
+/// Sends one datagram to a notify socket: a path, or a Linux abstract name after `@`.
+pub(crate) fn send_notice(target: &std::ffi::OsStr, message: &[u8]) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let socket = UnixDatagram::unbound()?;
+    let bytes = target.as_bytes();
+    let address = match bytes.strip_prefix(b"@") {
+        Some(name) => abstract_socket_addr(name)?,
+        None => SocketAddr::from_pathname(std::path::Path::new(target))?,
+    };
+    let sent = socket.send_to_addr(message, &address)?;
+    if sent != message.len() {
+        return Err(io::Error::new(io::ErrorKind::WriteZero, "notice cut short"));
+    }
+    Ok(())
+}
+
+/// Owns a descriptor a service manager passed to this process (socket activation).
+pub(crate) fn take_inherited_fd(fd: std::os::fd::RawFd) -> std::os::fd::OwnedFd {
+    use std::os::fd::FromRawFd;
+    // SAFETY: the socket-activation protocol hands descriptors 3.. to this process and nothing
+    // else owns them; `InheritedSocket::take_all` takes them once per process.
+    unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }
 }
 
 /// `shutdown(2)` on a descriptor the caller knows to be open (a drain ending a wait, or forcing

@@ -204,3 +204,83 @@ fn wait_for(pid: libc::pid_t, flags: libc::c_int) -> io::Result<Option<ChildStat
         }
     }
 }
+
+/// Whether a process with this pid exists (`kill(pid, 0)`: EPERM means it exists but is
+/// another user's).
+pub(crate) fn process_exists(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: signal 0 only checks; kill has no memory-safety preconditions.
+    let result = unsafe { libc::kill(pid, 0) };
+    result == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// A user's uid and primary gid by name (`getpwnam_r`); `None` when there is no such user.
+pub(crate) fn lookup_user(name: &str) -> io::Result<Option<(libc::uid_t, libc::gid_t)>> {
+    let name = std::ffi::CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: `entry` is written by getpwnam_r before it is read (only when `found` is set).
+    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: all pointers are valid for the call; the buffer's length is passed with it.
+    let code = unsafe {
+        libc::getpwnam_r(
+            name.as_ptr(),
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        )
+    };
+    if code != 0 {
+        return Err(io::Error::from_raw_os_error(code));
+    }
+    Ok((!found.is_null()).then_some((entry.pw_uid, entry.pw_gid)))
+}
+
+/// A group's gid by name (`getgrnam_r`); `None` when there is no such group.
+pub(crate) fn lookup_group(name: &str) -> io::Result<Option<libc::gid_t>> {
+    let name = std::ffi::CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
+    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: as in `lookup_user`.
+    let mut entry: libc::group = unsafe { std::mem::zeroed() };
+    let mut found: *mut libc::group = std::ptr::null_mut();
+    // SAFETY: all pointers are valid for the call; the buffer's length is passed with it.
+    let code = unsafe {
+        libc::getgrnam_r(
+            name.as_ptr(),
+            &mut entry,
+            buffer.as_mut_ptr(),
+            buffer.len(),
+            &mut found,
+        )
+    };
+    if code != 0 {
+        return Err(io::Error::from_raw_os_error(code));
+    }
+    Ok((!found.is_null()).then_some(entry.gr_gid))
+}
+
+/// Becomes `uid`/`gid` for good: supplementary groups to just `gid`, then real, effective and
+/// saved group and user ids; then checks that root cannot be regained.
+pub(crate) fn become_user(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> {
+    let check = |result: libc::c_int| match result {
+        0 => Ok(()),
+        _ => Err(io::Error::last_os_error()),
+    };
+    // SAFETY: plain syscalls; the group list is one valid gid.
+    unsafe {
+        check(libc::setgroups(1, &gid))?;
+        check(libc::setresgid(gid, gid, gid))?;
+        check(libc::setresuid(uid, uid, uid))?;
+    }
+    // SAFETY: as above; this call must fail now unless uid is root.
+    if uid != 0 && unsafe { libc::setuid(0) } == 0 {
+        return Err(io::Error::other("root could be regained after the drop"));
+    }
+    Ok(())
+}

@@ -7,10 +7,11 @@ use std::os::fd::{AsFd, BorrowedFd};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::activation::{InheritedSocket, SocketKind};
 use crate::handler::{StreamOptions, StreamRequest};
 use crate::sys;
 use crate::transport::TcpServer;
-use crate::ShutdownHandle;
+use crate::{Error, ShutdownHandle};
 
 /// A listening TCP socket: the transport of [`ThreadingTcpServer`](crate::ThreadingTcpServer)
 /// and [`SequentialTcpServer`](crate::SequentialTcpServer).
@@ -94,6 +95,35 @@ impl TcpSocket {
 
 /// Options applied at bind and listen time (`SOL_SOCKET` level and `listen(2)`).
 impl TcpSocket {
+    /// Serves a listening TCP socket inherited from a service manager (see
+    /// [`InheritedSocket`]) instead of binding one; pass it to
+    /// [`BaseServer::from_inherited`](crate::BaseServer::from_inherited).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Inherited`] when the socket is not a listening TCP socket (it says what it is).
+    pub fn from_inherited(inherited: InheritedSocket) -> Result<Self, Error> {
+        let fd = inherited.expect(
+            SocketKind::Tcp { listening: true },
+            "a listening TCP socket",
+        )?;
+        let socket = Socket::from(fd);
+        let bound = socket
+            .local_addr()
+            .ok()
+            .and_then(|address| address.as_socket());
+        let requested = bound.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
+        Ok(TcpSocket {
+            requested,
+            socket: Some(socket),
+            bound,
+            allow_reuse_address: true,
+            allow_reuse_port: false,
+            request_queue_size: sys::DEFAULT_BACKLOG,
+            stream_options: StreamOptions::default(),
+        })
+    }
+
     /// Whether `SO_REUSEADDR` is set before binding. Default `true`.
     pub fn allow_reuse_address(&self) -> bool {
         self.allow_reuse_address

@@ -8,10 +8,11 @@ use std::sync::Arc;
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
+use crate::activation::{InheritedSocket, SocketKind};
 use crate::handler::DatagramRequest;
 use crate::sys;
 use crate::transport::TcpServer;
-use crate::ShutdownHandle;
+use crate::{Error, ShutdownHandle};
 
 /// A bound UDP socket: the transport of [`UdpServer`](crate::UdpServer) and
 /// [`ThreadingUdpServer`](crate::ThreadingUdpServer). Each datagram is one request.
@@ -49,6 +50,28 @@ pub struct UdpSocket {
 }
 
 impl UdpSocket {
+    /// Serves a bound UDP socket inherited from a service manager (see [`InheritedSocket`])
+    /// instead of binding one; pass it to
+    /// [`BaseServer::from_inherited`](crate::BaseServer::from_inherited).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Inherited`] when the socket is not a UDP socket (it says what it is).
+    pub fn from_inherited(inherited: InheritedSocket) -> Result<Self, Error> {
+        let fd = inherited.expect(SocketKind::Udp, "a UDP socket")?;
+        let socket = net::UdpSocket::from(fd);
+        let bound = socket.local_addr().ok();
+        Ok(UdpSocket {
+            requested: bound.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
+            socket: Some(Arc::new(socket)),
+            bound,
+            allow_reuse_address: false,
+            allow_reuse_port: false,
+            max_packet_size: 8192,
+            deliver_truncated: false,
+        })
+    }
+
     /// Creates an unbound UDP socket for `address` (`socket(2)`, close-on-exec).
     ///
     /// # Errors

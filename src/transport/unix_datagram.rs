@@ -9,10 +9,13 @@ use std::sync::Arc;
 
 use socket2::{Domain, SockRef, Socket, Type};
 
+use crate::activation::{InheritedSocket, SocketKind};
 use crate::handler::DatagramRequest;
-use crate::transport::unix_path::{bind_unix, reported_address, SocketFile, UnixAddress};
+use crate::transport::unix_path::{
+    bind_unix, inherited_address, reported_address, SocketFile, UnixAddress,
+};
 use crate::transport::TcpServer;
-use crate::ShutdownHandle;
+use crate::{Error, ShutdownHandle};
 
 /// A bound Unix datagram socket: the transport of
 /// [`UnixDatagramServer`](crate::UnixDatagramServer) and
@@ -55,6 +58,30 @@ pub struct UnixDatagramSocket {
 }
 
 impl UnixDatagramSocket {
+    /// Serves a bound Unix datagram socket inherited from a service manager (see
+    /// [`InheritedSocket`]) instead of binding one; its socket file is left in place at close.
+    /// Pass it to [`BaseServer::from_inherited`](crate::BaseServer::from_inherited).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Inherited`] when the socket is not a Unix datagram socket.
+    pub fn from_inherited(inherited: InheritedSocket) -> Result<Self, Error> {
+        let fd = inherited.expect(SocketKind::UnixDatagram, "a Unix datagram socket")?;
+        let socket = UnixDatagram::from(fd);
+        let address = socket
+            .local_addr()
+            .map(|bound| inherited_address(&bound))
+            .unwrap_or(UnixAddress::Path(Default::default()));
+        Ok(UnixDatagramSocket {
+            address,
+            socket: Some(Arc::new(socket)),
+            file: None,
+            mode: None,
+            max_packet_size: 8192,
+            deliver_truncated: false,
+        })
+    }
+
     /// Creates an unbound Unix datagram socket for `path`.
     ///
     /// # Errors

@@ -164,6 +164,23 @@ pub(crate) fn bind_unix(
 
 /// The address to report for a socket meant for `address`: where it is bound, or, before
 /// binding, where it will be.
+/// The address an inherited Unix socket is bound to.
+pub(crate) fn inherited_address(bound: &std::os::unix::net::SocketAddr) -> UnixAddress {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::linux::net::SocketAddrExt;
+        if let Some(name) = bound.as_abstract_name() {
+            return UnixAddress::Abstract(name.to_vec());
+        }
+    }
+    UnixAddress::Path(
+        bound
+            .as_pathname()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+    )
+}
+
 pub(crate) fn reported_address(
     bound: std::os::unix::net::SocketAddr,
     address: &UnixAddress,

@@ -8,11 +8,14 @@ use std::path::Path;
 
 use socket2::{Domain, SockRef, Socket, Type};
 
+use crate::activation::{InheritedSocket, SocketKind};
 use crate::handler::{StreamOptions, StreamRequest};
 use crate::sys;
-use crate::transport::unix_path::{bind_unix, reported_address, SocketFile, UnixAddress};
+use crate::transport::unix_path::{
+    bind_unix, inherited_address, reported_address, SocketFile, UnixAddress,
+};
 use crate::transport::TcpServer;
-use crate::ShutdownHandle;
+use crate::{Error, ShutdownHandle};
 
 /// A listening Unix stream socket: the transport of
 /// [`UnixStreamServer`](crate::UnixStreamServer) and
@@ -64,6 +67,34 @@ pub struct UnixStreamSocket {
 }
 
 impl UnixStreamSocket {
+    /// Serves a listening Unix stream socket inherited from a service manager (see
+    /// [`InheritedSocket`]) instead of binding one; its socket file belongs to the manager and
+    /// is left in place at close. Pass it to
+    /// [`BaseServer::from_inherited`](crate::BaseServer::from_inherited).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Inherited`] when the socket is not a listening Unix stream socket.
+    pub fn from_inherited(inherited: InheritedSocket) -> Result<Self, Error> {
+        let fd = inherited.expect(
+            SocketKind::UnixStream { listening: true },
+            "a listening Unix stream socket",
+        )?;
+        let listener = UnixListener::from(fd);
+        let address = listener
+            .local_addr()
+            .map(|bound| inherited_address(&bound))
+            .unwrap_or(UnixAddress::Path(Default::default()));
+        Ok(UnixStreamSocket {
+            address,
+            listener: Some(listener),
+            file: None,
+            mode: None,
+            request_queue_size: sys::DEFAULT_BACKLOG,
+            stream_options: StreamOptions::default(),
+        })
+    }
+
     /// Creates an unbound Unix stream socket for `path`.
     ///
     /// # Errors

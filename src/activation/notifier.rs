@@ -1,0 +1,75 @@
+//! [`Notifier`]: the serving loop's side of systemd's readiness protocol (`sd_notify(3)`).
+
+use std::time::{Duration, Instant};
+
+use sd_notify::NotifyState;
+
+use crate::sys;
+
+/// Tells the service manager (when `NOTIFY_SOCKET` is set; nothing otherwise) that the server
+/// is ready, that it is stopping, and — when `WATCHDOG_USEC` asks for it — that its loop is
+/// alive, from the loop itself: a wedged loop stops pinging and the manager restarts it.
+/// Notices are best effort: a failure is logged, never fatal. The `sd-notify` crate formats
+/// and sends them (path and abstract `@` sockets).
+#[derive(Debug)]
+pub(crate) struct Notifier {
+    watchdog: Option<Duration>,
+    next_ping: Option<Instant>,
+}
+
+impl Notifier {
+    /// Reads `WATCHDOG_USEC` (and `WATCHDOG_PID`) once.
+    pub(crate) fn from_env() -> Self {
+        let watchdog = sd_notify::watchdog_enabled().filter(|usec| !usec.is_zero());
+        Notifier {
+            watchdog,
+            next_ping: None,
+        }
+    }
+
+    /// The loop serves: `READY=1` with a status line, and the first watchdog ping.
+    pub(crate) fn ready(&mut self, status: &str) {
+        send(&[NotifyState::Ready, NotifyState::Status(status)]);
+        self.ping(Instant::now());
+    }
+
+    /// A drain began: `STOPPING=1`.
+    pub(crate) fn stopping(&self) {
+        send(&[
+            NotifyState::Stopping,
+            NotifyState::Status("draining connections"),
+        ]);
+    }
+
+    /// Pings the watchdog if half its interval has passed since the last ping.
+    pub(crate) fn ping_if_due(&mut self, now: Instant) {
+        if self.next_ping.is_some_and(|due| now >= due) {
+            self.ping(now);
+        }
+    }
+
+    fn ping(&mut self, now: Instant) {
+        if let Some(interval) = self.watchdog {
+            send(&[NotifyState::Watchdog]);
+            self.next_ping = Some(now + interval / 2);
+        }
+    }
+
+    /// How long the loop may sleep before the next ping is due.
+    pub(crate) fn wait_hint(&self, now: Instant) -> Option<Duration> {
+        self.next_ping.map(|due| due.saturating_duration_since(now))
+    }
+}
+
+/// Sends one notice to `NOTIFY_SOCKET`, a path or (leading `@`) an abstract socket. We send it
+/// ourselves: `sd_notify::notify` connects to the variable as a path, so an abstract socket
+/// (what systemd itself uses in containers) would never hear from us.
+fn send(states: &[NotifyState<'_>]) {
+    let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let message: String = states.iter().map(|state| format!("{state}\n")).collect();
+    if let Err(error) = sys::send_notice(&target, message.as_bytes()) {
+        tracing::warn!(%error, ?target, "could not notify the service manager");
+    }
+}
