@@ -168,6 +168,7 @@ mod handler;
 mod hooks;
 mod limits;
 mod process_control;
+pub mod proxy_protocol;
 mod reactor;
 mod request;
 mod server;

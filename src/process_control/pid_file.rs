@@ -23,10 +23,14 @@ use crate::Error;
 /// let path = std::env::temp_dir().join(format!("socketserver-doc-{}.pid", std::process::id()));
 /// let pid_file = PidFile::create(&path)?;
 /// assert_eq!(std::fs::read_to_string(&path)?.trim(), std::process::id().to_string());
-/// // A second server with the same pid file refuses to start while we live.
-/// assert!(PidFile::create(&path).is_err());
 /// drop(pid_file);
 /// assert!(!path.exists());
+///
+/// // A file naming a live process (pid 1 always is) is refused and left alone.
+/// std::fs::write(&path, "1\n")?;
+/// assert!(PidFile::create(&path).is_err());
+/// assert_eq!(std::fs::read_to_string(&path)?, "1\n");
+/// # std::fs::remove_file(&path)?;
 /// # Ok::<(), socketserver::Error>(())
 /// ```
 pub struct PidFile {
