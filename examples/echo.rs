@@ -24,6 +24,10 @@
 //!                           pid already there: exit 1 (a stale one is replaced)
 //!   --user NAME [--group NAME]  after binding (and writing the pid file), drop root to this
 //!                           user and group (default: the user's primary group)
+//!   --proxy-protocol        (TCP) require a PROXY v1/v2 header from trusted balancers; the
+//!                           client address it carries is what limits and logs see; others,
+//!                           and malformed or missing headers (3 s), are closed
+//!   --proxy-from CIDR,...   the trusted balancers (default 127.0.0.1/32,::1/128)
 //!   --udp                   serve UDP datagrams at --addr instead of TCP
 //!   --unix PATH             serve a Unix stream socket at PATH instead
 //!   --unix-dgram PATH       serve a Unix datagram socket at PATH instead
@@ -64,6 +68,7 @@ use std::process::ExitCode;
 
 use std::io::BufRead;
 
+use socketserver::proxy_protocol::{ProxyPolicy, TrustedNetwork};
 use socketserver::{
     BaseServer, Callbacks, Connection, DatagramRequest, DatagramSocket, Dispatch, Error, EventLoop,
     ForkingMixIn, InheritedSocket, Limits, Overload, PidFile, Privileges, Protocol, RequestHandler,
@@ -71,7 +76,7 @@ use socketserver::{
     ThreadPool, ThreadingMixIn, UdpSocket, UnixDatagramSocket, UnixStreamSocket,
 };
 
-const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--udp | --unix PATH | --unix-dgram PATH]";
+const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--proxy-protocol [--proxy-from CIDR,...]] [--udp | --unix PATH | --unix-dgram PATH]";
 
 /// Echoes a stream until the client closes it.
 #[derive(Clone)]
@@ -197,6 +202,9 @@ struct Daemon {
 /// Set once by `main`, read by `serve`.
 static DAEMON: std::sync::OnceLock<Daemon> = std::sync::OnceLock::new();
 
+/// Set by `main` with --proxy-protocol: the PROXY protocol the TCP transport requires.
+static PROXY_POLICY: std::sync::OnceLock<ProxyPolicy> = std::sync::OnceLock::new();
+
 /// Builds the server for `transport` with strategy `M`, configured by `configure`, echoing
 /// streams with `stream`.
 fn run<M, E>(
@@ -262,6 +270,9 @@ where
                     disable_nagle_algorithm: true,
                     ..settings.options
                 });
+                server
+                    .socket_mut()
+                    .set_proxy_protocol(PROXY_POLICY.get().cloned());
                 server
             });
             serve(server, settings.drain_timeout, |bound| bound.to_string())
@@ -361,10 +372,13 @@ fn main() -> ExitCode {
     let mut settings = Settings::default();
     let mut fd_name: Option<String> = None;
     let mut daemon = Daemon::default();
+    let mut proxy = false;
+    let mut proxy_from: Option<Vec<TrustedNetwork>> = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--udp" => transport = Transport::Udp,
+            "--proxy-protocol" => proxy = true,
             "--addr"
             | "--mode"
             | "--unix"
@@ -380,13 +394,25 @@ fn main() -> ExitCode {
             | "--fd-name"
             | "--pid-file"
             | "--user"
-            | "--group" => {
+            | "--group"
+            | "--proxy-from" => {
                 let Some(value) = args.next() else {
                     eprintln!("echo: {arg} needs a value; {USAGE}");
                     return ExitCode::from(2);
                 };
                 match arg.as_str() {
                     "--fd-name" => fd_name = Some(value),
+                    "--proxy-from" => {
+                        let parsed: Result<Vec<TrustedNetwork>, String> =
+                            value.split(',').map(str::parse).collect();
+                        match parsed {
+                            Ok(networks) => proxy_from = Some(networks),
+                            Err(message) => {
+                                eprintln!("echo: --proxy-from: {message}; {USAGE}");
+                                return ExitCode::from(2);
+                            }
+                        }
+                    }
                     "--pid-file" => daemon.pid_file = Some(value),
                     "--user" => daemon.user = Some(value),
                     "--group" => daemon.group = Some(value),
@@ -461,6 +487,17 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let _ = DAEMON.set(daemon);
+    if proxy_from.is_some() && !proxy {
+        eprintln!("echo: --proxy-from needs --proxy-protocol; {USAGE}");
+        return ExitCode::from(2);
+    }
+    if proxy {
+        let mut policy = ProxyPolicy::default();
+        if let Some(networks) = proxy_from {
+            policy.trusted = networks;
+        }
+        let _ = PROXY_POLICY.set(policy);
+    }
     let inherited = match inherited_socket(fd_name.as_deref()) {
         Ok(inherited) => inherited,
         Err(message) => return common::exit_status("echo", Err(message)),

@@ -106,4 +106,12 @@ pub trait Request: Send + Sized + 'static {
     fn attach_liveness(&mut self, liveness: Arc<Liveness>) {
         let _ = liveness;
     }
+
+    /// Takes the client address a PROXY protocol header carried; `false` when this request's
+    /// address type cannot hold it (it keeps its own). Default: `false`.
+    #[doc(hidden)]
+    fn apply_proxied_source(&mut self, source: std::net::SocketAddr) -> bool {
+        let _ = source;
+        false
+    }
 }

@@ -24,6 +24,9 @@ pub struct ServerStats {
     pub refused_per_source: u64,
     /// Requests `verify_request` turned away.
     pub refused_by_verify: u64,
+    /// Connections closed for the PROXY protocol: from an untrusted network, or with a header
+    /// that was malformed or did not arrive in time.
+    pub refused_proxy: u64,
     /// Connections that ended with their handler returning normally.
     pub closed_completed: u64,
     /// Connections ended by an error (the handler's, or the peer's, e.g. a reset).

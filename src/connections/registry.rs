@@ -207,6 +207,13 @@ impl Registry {
     }
 
     /// Counts a request `verify_request` turned away.
+    /// Counts a connection the PROXY protocol stage closed (it was never admitted).
+    pub(crate) fn refused_by_proxy(&self) {
+        let mut state = self.state.lock();
+        state.stats.accepted += 1;
+        state.stats.refused_proxy += 1;
+    }
+
     pub(crate) fn refused_by_verify(&self) {
         self.state.lock().stats.refused_by_verify += 1;
     }

@@ -381,6 +381,16 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         self.rfile.has_received_input()
     }
 
+    fn apply_proxied_source(&mut self, source: std::net::SocketAddr) -> bool {
+        match T::address_from_ip(source) {
+            Some(address) => {
+                self.client_address = address;
+                true
+            }
+            None => false,
+        }
+    }
+
     fn attach_liveness(&mut self, liveness: Arc<Liveness>) {
         use std::os::fd::AsRawFd;
         liveness.attach_fd(self.socket.as_fd().as_raw_fd());

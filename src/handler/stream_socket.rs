@@ -71,6 +71,14 @@ pub trait StreamSocket: AsFd + Send + Sync + 'static {
         let _ = address;
         None
     }
+
+    /// The address type's form of an IP client address carried by a PROXY header, if it has
+    /// one. Default: `None`.
+    #[doc(hidden)]
+    fn address_from_ip(address: std::net::SocketAddr) -> Option<Self::Address> {
+        let _ = address;
+        None
+    }
 }
 
 impl StreamSocket for TcpStream {
@@ -107,6 +115,10 @@ impl StreamSocket for TcpStream {
 
     fn peer_ip(address: &Self::Address) -> Option<std::net::IpAddr> {
         Some(address.ip())
+    }
+
+    fn address_from_ip(address: std::net::SocketAddr) -> Option<Self::Address> {
+        Some(address)
     }
 }
 

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use selectors::{DefaultSelector, Events, Selector, Token};
 
+use slab::Slab;
+
 use crate::activation::Notifier;
 use crate::connections::{PanicPolicy, Registry, StatsHandle};
 use crate::dispatch::Dispatch;
@@ -16,6 +18,8 @@ use crate::hooks::DefaultHooks;
 use crate::limits::Limits;
 use crate::stats::ServerStats;
 use crate::transport::TcpServer;
+
+use super::proxy_stage::PendingProxy;
 use crate::{Error, ShutdownHandle};
 
 pub(super) const WAKER: Token = Token(0);
@@ -77,6 +81,8 @@ pub struct BaseServer<S: TcpServer, M: Dispatch, H, K = DefaultHooks> {
     pub(super) registry: Arc<Registry>,
     /// Readiness, stopping and watchdog notices to a service manager (`NOTIFY_SOCKET`).
     pub(super) notifier: Notifier,
+    /// Connections waiting for their PROXY protocol header (tokens from `FIRST_PENDING`).
+    pub(super) pending_proxy: Slab<PendingProxy<S::Request>>,
     pub(super) core: Core<S, M>,
 }
 

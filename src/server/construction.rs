@@ -195,6 +195,7 @@ where
             hooks: Arc::new(DefaultHooks),
             registry,
             notifier: Notifier::from_env(),
+            pending_proxy: slab::Slab::new(),
             core,
         };
         if bind_and_activate {
@@ -252,6 +253,7 @@ where
             hooks: Arc::new(hooks),
             registry: self.registry,
             notifier: self.notifier,
+            pending_proxy: self.pending_proxy,
             core: self.core,
         }
     }

@@ -2,6 +2,7 @@
 
 mod base_server;
 mod construction;
+mod proxy_stage;
 mod serve_loop;
 
 pub use base_server::BaseServer;

@@ -156,7 +156,7 @@ where
                 && self.registry.has_room()
             {
                 if let Some(request) = backlog.pop_front() {
-                    self.dispatch_request(request);
+                    self.admit_accepted(request);
                 }
             }
             self.core.dispatch.service_actions();
@@ -178,7 +178,7 @@ where
                 self.registry.advance_drain(DrainLevel::GraceOver);
                 self.core.dispatch.drain_idle(true);
             }
-            if backlog.is_empty() && self.registry.open() == 0 {
+            if backlog.is_empty() && self.registry.open() == 0 && self.proxy_waiting() == 0 {
                 break;
             }
             let next_step = match grace_done {
@@ -190,6 +190,7 @@ where
                 Some(next_step.saturating_duration_since(now)),
                 self.core.dispatch.wait_hint(),
                 self.notifier.wait_hint(now),
+                self.proxy_wait_hint(now),
             ]
             .into_iter()
             .flatten()
@@ -237,13 +238,20 @@ where
     /// Sleeps until a connection closes, a drain step is due, or the strategy needs a look.
     fn wait_while_draining(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
         self.selector.select(&mut self.events, timeout)?;
+        let mut headers = Vec::new();
         for event in &self.events {
             if event.token() == WAKER {
                 self.shutdown.waker().drain()?;
             } else if event.token() == STOP {
                 self.shutdown.stop_signalled();
+            } else if event.token() != LISTENER {
+                headers.push(event.token());
             }
         }
+        for token in headers {
+            self.proxy_ready(token);
+        }
+        self.expire_proxy(Instant::now());
         Ok(())
     }
 
@@ -292,6 +300,7 @@ where
             self.service_interval,
             self.core.dispatch.wait_hint(),
             self.notifier.wait_hint(Instant::now()),
+            self.proxy_wait_hint(Instant::now()),
         ]
         .into_iter()
         .flatten()
@@ -313,6 +322,7 @@ where
         self.sync_listener()?;
         self.selector.select(&mut self.events, timeout)?;
         let mut wake = Wake { accept: false };
+        let mut headers = Vec::new();
         for event in &self.events {
             if event.token() == WAKER {
                 self.shutdown.waker().drain()?;
@@ -320,8 +330,14 @@ where
                 self.shutdown.stop_signalled();
             } else if event.token() == LISTENER {
                 wake.accept = true;
+            } else {
+                headers.push(event.token());
             }
         }
+        for token in headers {
+            self.proxy_ready(token);
+        }
+        self.expire_proxy(Instant::now());
         // After a back-off pause, try again without waiting for readiness.
         if self.backoff.is_some() && self.events.is_empty() {
             wake.accept = true;
@@ -355,7 +371,7 @@ where
                 if let Some(pause) = self.backoff.take() {
                     tracing::info!(last_pause = ?pause, "accepting again");
                 }
-                self.dispatch_request(request);
+                self.admit_accepted(request);
                 Ok(Accepted::Request)
             }
             Err(error) => match sys::classify_accept_error(&error) {
@@ -385,7 +401,7 @@ where
 
     /// Python's `_handle_request_noblock` after `get_request`: take a slot, verify, then
     /// `process_request`; every path ends the request exactly once.
-    fn dispatch_request(&mut self, request: S::Request) {
+    pub(super) fn dispatch_request(&mut self, request: S::Request) {
         let id = self.next_request_id;
         self.next_request_id += 1;
         tracing::debug!(conn_id = id, peer = ?request.client_address(), "accepted");

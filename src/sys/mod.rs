@@ -177,6 +177,25 @@ pub(crate) fn shutdown_raw(fd: std::os::fd::RawFd, how: std::net::Shutdown) {
     }
 }
 
+/// Looks at what has already arrived without consuming it (`recv(2)` with `MSG_PEEK |
+/// MSG_DONTWAIT`): `WouldBlock` when nothing has.
+pub(crate) fn peek_now(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `buf` is valid for `buf.len()` writable bytes; `fd` is open for the call.
+    let n = unsafe {
+        libc::recv(
+            fd.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 /// Reads what has already arrived, without waiting (`recv(2)` with `MSG_DONTWAIT`):
 /// `WouldBlock` when nothing has.
 pub(crate) fn recv_now(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {

@@ -100,4 +100,10 @@ pub trait TcpServer: Send + 'static {
     /// Closes the socket. Called once by [`BaseServer::server_close`](crate::BaseServer::server_close).
     /// May be overridden (e.g. to remove a Unix socket file).
     fn server_close(&mut self);
+
+    /// The PROXY protocol this transport requires from trusted balancers, if any (see
+    /// [`ProxyPolicy`](crate::proxy_protocol::ProxyPolicy)). Default: none.
+    fn proxy_policy(&self) -> Option<&crate::proxy_protocol::ProxyPolicy> {
+        None
+    }
 }

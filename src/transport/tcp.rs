@@ -9,6 +9,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::activation::{InheritedSocket, SocketKind};
 use crate::handler::{StreamOptions, StreamRequest};
+use crate::proxy_protocol::ProxyPolicy;
 use crate::sys;
 use crate::transport::TcpServer;
 use crate::{Error, ShutdownHandle};
@@ -56,6 +57,7 @@ pub struct TcpSocket {
     allow_reuse_port: bool,
     request_queue_size: i32,
     stream_options: StreamOptions,
+    proxy_policy: Option<ProxyPolicy>,
 }
 
 impl TcpSocket {
@@ -78,6 +80,7 @@ impl TcpSocket {
             allow_reuse_port: false,
             request_queue_size: sys::DEFAULT_BACKLOG,
             stream_options: StreamOptions::default(),
+            proxy_policy: None,
         })
     }
 
@@ -121,7 +124,21 @@ impl TcpSocket {
             allow_reuse_port: false,
             request_queue_size: sys::DEFAULT_BACKLOG,
             stream_options: StreamOptions::default(),
+            proxy_policy: None,
         })
+    }
+
+    /// The PROXY protocol required from trusted balancers, if any.
+    pub fn proxy_protocol(&self) -> Option<&ProxyPolicy> {
+        self.proxy_policy.as_ref()
+    }
+
+    /// Requires a PROXY protocol header (v1 or v2) from the networks of `policy` before a
+    /// connection reaches anything else, and refuses connections from other networks (see
+    /// [`ProxyPolicy`]). `None` (the default): no PROXY protocol.
+    pub fn set_proxy_protocol(&mut self, policy: Option<ProxyPolicy>) -> &mut Self {
+        self.proxy_policy = policy;
+        self
     }
 
     /// Whether `SO_REUSEADDR` is set before binding. Default `true`.
@@ -232,6 +249,10 @@ impl TcpServer for TcpSocket {
         if self.socket.take().is_some() {
             tracing::info!(address = ?self.bound, "closed listening socket");
         }
+    }
+
+    fn proxy_policy(&self) -> Option<&ProxyPolicy> {
+        self.proxy_policy.as_ref()
     }
 }
 

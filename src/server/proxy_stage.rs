@@ -1,0 +1,208 @@
+//! The PROXY protocol stage: connections from trusted balancers wait in the serving loop's
+//! selector (no thread) until their header has arrived, then go on to `verify_request`, the
+//! limits and dispatch with the client address the header carries.
+
+use std::io;
+use std::time::Instant;
+
+use selectors::{Interest, Selector, Token};
+
+use crate::dispatch::Dispatch;
+use crate::handler::RequestHandler;
+use crate::hooks::ServerHooks;
+use crate::proxy_protocol::{parse, Parsed, ProxyHeader};
+use crate::request::Request;
+use crate::sys;
+use crate::transport::TcpServer;
+
+use super::base_server::BaseServer;
+
+/// Tokens from here up are connections waiting for their PROXY header.
+pub(super) const FIRST_PENDING: usize = 16;
+
+/// A connection whose PROXY header has not arrived yet.
+pub(super) struct PendingProxy<R> {
+    pub(super) request: R,
+    pub(super) deadline: Instant,
+}
+
+/// The most a v2 header can be: 16 fixed bytes and a 16-bit length.
+const LONGEST_HEADER: usize = 16 + u16::MAX as usize;
+
+/// What the header stage decided for one connection.
+enum Verdict {
+    Ready(ProxyHeader, usize),
+    Wait,
+    Refuse(String),
+}
+
+impl<S, M, H, K> BaseServer<S, M, H, K>
+where
+    S: TcpServer,
+    M: Dispatch,
+    H: RequestHandler<S::Request>,
+    K: ServerHooks<S::Request>,
+{
+    /// A new connection: dispatched at once without a PROXY policy; with one, refused if it
+    /// is not from a trusted balancer, otherwise held until its header has arrived.
+    pub(super) fn admit_accepted(&mut self, request: S::Request) {
+        let Some(policy) = self.core.socket.proxy_policy() else {
+            self.dispatch_request(request);
+            return;
+        };
+        if !request.is_connection() {
+            self.dispatch_request(request);
+            return;
+        }
+        let trusted = request.source_ip().is_some_and(|ip| policy.trusts(ip));
+        if !trusted {
+            self.refuse_proxy(request, "not from a trusted balancer".to_owned());
+            return;
+        }
+        let deadline = Instant::now() + policy.timeout;
+        self.try_header(PendingProxy { request, deadline });
+    }
+
+    /// Reads the header if it has arrived: dispatches, refuses, or keeps waiting.
+    fn try_header(&mut self, pending: PendingProxy<S::Request>) {
+        let verdict = match pending.request.parking_fd() {
+            Some(fd) => peek_header(fd),
+            None => Verdict::Refuse("no descriptor to read a header from".to_owned()),
+        };
+        match verdict {
+            Verdict::Ready(header, consumed) => {
+                let mut request = pending.request;
+                if let Some(fd) = request.parking_fd() {
+                    if let Err(error) = discard(fd, consumed) {
+                        self.refuse_proxy(request, format!("reading the header: {error}"));
+                        return;
+                    }
+                }
+                if let ProxyHeader::Proxied { source, .. } = header {
+                    if !request.apply_proxied_source(source) {
+                        tracing::debug!(%source, "the transport cannot hold this address");
+                    }
+                }
+                tracing::debug!(?header, peer = ?request.client_address(), "PROXY header read");
+                self.dispatch_request(request);
+            }
+            Verdict::Refuse(why) => self.refuse_proxy(pending.request, why),
+            Verdict::Wait if Instant::now() >= pending.deadline => {
+                self.refuse_proxy(pending.request, "no complete header in time".to_owned());
+            }
+            Verdict::Wait => self.hold(pending),
+        }
+    }
+
+    fn hold(&mut self, pending: PendingProxy<S::Request>) {
+        let entry = self.pending_proxy.vacant_entry();
+        let token = Token(FIRST_PENDING + entry.key());
+        let registered = match pending.request.parking_fd() {
+            Some(fd) => self
+                .selector
+                .register(fd, Interest::READABLE, token)
+                .map_err(io::Error::from),
+            None => Err(io::Error::other("no descriptor")),
+        };
+        match registered {
+            Ok(_) => {
+                entry.insert(pending);
+            }
+            Err(error) => {
+                self.refuse_proxy(pending.request, format!("cannot wait for it: {error}"))
+            }
+        }
+    }
+
+    /// A held connection is readable: try its header again.
+    pub(super) fn proxy_ready(&mut self, token: Token) {
+        let Some(key) = token.0.checked_sub(FIRST_PENDING) else {
+            return;
+        };
+        if let Some(pending) = self.take_pending(key) {
+            self.try_header(pending);
+        }
+    }
+
+    /// Refuses held connections whose time ran out; returns when the next one runs out.
+    pub(super) fn expire_proxy(&mut self, now: Instant) -> Option<Instant> {
+        let expired: Vec<usize> = self
+            .pending_proxy
+            .iter()
+            .filter(|(_, pending)| pending.deadline <= now)
+            .map(|(key, _)| key)
+            .collect();
+        for key in expired {
+            if let Some(pending) = self.take_pending(key) {
+                self.refuse_proxy(pending.request, "no complete header in time".to_owned());
+            }
+        }
+        self.pending_proxy
+            .iter()
+            .map(|(_, pending)| pending.deadline)
+            .min()
+    }
+
+    /// How long until the first held connection runs out of time.
+    pub(super) fn proxy_wait_hint(&self, now: Instant) -> Option<std::time::Duration> {
+        self.pending_proxy
+            .iter()
+            .map(|(_, pending)| pending.deadline.saturating_duration_since(now))
+            .min()
+    }
+
+    /// Connections still waiting for their header.
+    pub(super) fn proxy_waiting(&self) -> usize {
+        self.pending_proxy.len()
+    }
+
+    fn take_pending(&mut self, key: usize) -> Option<PendingProxy<S::Request>> {
+        let pending = self.pending_proxy.try_remove(key)?;
+        if let Some(fd) = pending.request.parking_fd() {
+            let _ = self.selector.unregister(fd);
+        }
+        Some(pending)
+    }
+
+    fn refuse_proxy(&mut self, request: S::Request, why: String) {
+        tracing::debug!(peer = ?request.client_address(), reason = %why, "PROXY protocol: closing");
+        self.registry.refused_by_proxy();
+        request.shutdown_request();
+    }
+}
+
+/// Peeks at what has arrived and parses it, without consuming anything.
+fn peek_header(fd: std::os::fd::BorrowedFd<'_>) -> Verdict {
+    let mut buffer = vec![0u8; 256];
+    loop {
+        let n = match sys::peek_now(fd, &mut buffer) {
+            Ok(0) => return Verdict::Refuse("closed before its header".to_owned()),
+            Ok(n) => n,
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Verdict::Wait,
+            Err(error) => return Verdict::Refuse(error.to_string()),
+        };
+        match parse(&buffer[..n]) {
+            Ok(Parsed::Complete { header, consumed }) => return Verdict::Ready(header, consumed),
+            Ok(Parsed::Incomplete) if n == buffer.len() && buffer.len() < LONGEST_HEADER => {
+                // The buffer was full: a long v2 header; look at more of it.
+                let wanted = (buffer.len() * 4).min(LONGEST_HEADER);
+                buffer.resize(wanted, 0);
+            }
+            Ok(Parsed::Incomplete) => return Verdict::Wait,
+            Err(error) => return Verdict::Refuse(error.to_string()),
+        }
+    }
+}
+
+/// Consumes the header's `len` bytes (they have arrived: the peek saw them).
+fn discard(fd: std::os::fd::BorrowedFd<'_>, len: usize) -> io::Result<()> {
+    let mut scratch = vec![0u8; len];
+    let mut done = 0;
+    while done < len {
+        match sys::recv_now(fd, &mut scratch[done..])? {
+            0 => return Err(io::ErrorKind::UnexpectedEof.into()),
+            n => done += n,
+        }
+    }
+    Ok(())
+}
