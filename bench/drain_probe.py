@@ -8,8 +8,10 @@
   idle      drain time with N idle connections (each answered once): from SIGTERM to exit.
   slowloris N connections trickling one byte every 100 ms while a fresh client connects and
             exchanges one message, again and again: its latency, per mode.
+  restart   10 hot restarts (SIGHUP) under continuous connect/echo/close load: exchanges that
+            failed (refused, reset, or closed before the answer).
 
-Usage: bench/drain_probe.py [--echo target/release/examples/echo] [--only sigterm|idle|slowloris]
+Usage: bench/drain_probe.py [--echo target/release/examples/echo] [--only sigterm|idle|slowloris|restart]
 Everything runs on 127.0.0.1 and stops by itself.
 """
 
@@ -195,6 +197,66 @@ def slowloris(echo, mode, count, probes=100):
     )
 
 
+def restart(echo, restarts=10, clients=4):
+    import tempfile
+    pid_file = os.path.join(tempfile.mkdtemp(), "echo.pid")
+    proc, address = start(echo, "threading", ["--pid-file", pid_file])
+    stop = threading.Event()
+    counts = {"lock": threading.Lock(), "done": 0, "failed": 0, "errors": []}
+
+    def load():
+        n = 0
+        while not stop.is_set():
+            message = b"exchange %d\n" % n
+            try:
+                with socket.create_connection(address, timeout=10) as s:
+                    s.sendall(message)
+                    got = b""
+                    while len(got) < len(message):
+                        chunk = s.recv(len(message) - len(got))
+                        if not chunk:
+                            break
+                        got += chunk
+                ok = got == message
+                error = None if ok else "closed before its answer"
+            except OSError as e:
+                ok, error = False, repr(e)
+            with counts["lock"]:
+                counts["done"] += 1
+                if not ok:
+                    counts["failed"] += 1
+                    counts["errors"].append(error)
+            n += 1
+
+    threads = [threading.Thread(target=load) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    pid = proc.pid
+    began = time.monotonic()
+    for _ in range(restarts):
+        os.kill(pid, signal.SIGHUP)
+        while True:
+            try:
+                new = int(open(pid_file).read().strip())
+            except (OSError, ValueError):
+                new = pid
+            if new != pid:
+                break
+            time.sleep(0.005)
+        pid = new
+        time.sleep(0.2)  # load runs on the new copy for a while
+    took = time.monotonic() - began
+    stop.set()
+    for t in threads:
+        t.join()
+    os.kill(pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+    print(
+        f"restart  {restarts} hot restarts in {took:.1f} s under load: exchanges={counts['done']} "
+        f"failed={counts['failed']} {counts['errors'][:3]}"
+    )
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--echo", default="target/release/examples/echo")
@@ -208,6 +270,8 @@ def main():
     if args.only in (None, "idle"):
         for mode in ["threading", "pool", "event", "forking"]:
             idle(args.echo, mode, 2000 if mode != "forking" else 30)  # forking: max_children is 40
+    if args.only in (None, "restart"):
+        restart(args.echo)
     if args.only in (None, "slowloris"):
         for mode in ["threading", "pool", "event"]:
             slowloris(args.echo, mode, 1000)

@@ -56,7 +56,8 @@
 //! connection closes cleanly after its last answer, one that has not spoken yet after a 1 s
 //! grace, and it exits 0 once none remain, or at --drain-timeout after closing the rest; one
 //! stderr line `echo: drained in …` summarises the drain. A second SIGINT or SIGTERM closes
-//! everything at once (exit 0). A bad address, a port or path in use: one line on stderr and exit status 1 (2 for
+//! everything at once (exit 0). SIGHUP is a hot restart: a new copy of echo inherits the
+//! listening socket, and once it is ready this one drains and exits 0. A bad address, a port or path in use: one line on stderr and exit status 1 (2 for
 //! bad command-line usage). Logs go to stderr, filtered by RUST_LOG
 //! (e.g. RUST_LOG=socketserver=debug).
 
@@ -188,8 +189,42 @@ where
         }
         privileges.apply().map_err(|e| e.to_string())?;
     }
-    common::serve_until_signal("echo", &mut server, &shown(&bound), drain_timeout)
+    // SIGHUP: hot restart. A new copy of echo inherits the listening socket (socket
+    // activation's format), and once it is ready this one drains and exits.
+    let listener = server
+        .fileno()
+        .map(|fd| std::os::fd::AsRawFd::as_raw_fd(&fd));
+    let handle = server.shutdown_handle();
+    let name = LISTENER_NAME
+        .get()
+        .cloned()
+        .unwrap_or_else(|| "echo".to_owned());
+    let restart = move || {
+        let Some(listener) = listener else {
+            return;
+        };
+        match socketserver::start_successor(&[listener], &[&name], RESTART_READY_TIMEOUT) {
+            Ok(pid) => {
+                tracing::info!(pid, "hot restart: the new copy serves; draining");
+                handle.drain(drain_timeout);
+            }
+            Err(error) => eprintln!("echo: {error}; still serving"),
+        }
+    };
+    common::serve_until_signal_with(
+        "echo",
+        &mut server,
+        &shown(&bound),
+        drain_timeout,
+        Some(Box::new(restart)),
+    )
 }
+
+/// How long a hot restart waits for the new copy to say it is ready.
+const RESTART_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The name of the socket this echo inherited (handed on in a hot restart).
+static LISTENER_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 /// What the command line says about running as a daemon.
 #[derive(Debug, Clone, Default)]
@@ -339,9 +374,16 @@ fn inherited_socket(name: Option<&str>) -> Result<Option<InheritedSocket>, Strin
         };
     }
     match name {
-        None => Ok(sockets.into_iter().next()),
+        None => {
+            let first = sockets.into_iter().next();
+            if let Some(socket) = &first {
+                let _ = LISTENER_NAME.set(socket.name().to_owned());
+            }
+            Ok(first)
+        }
         Some(name) => {
             let names: Vec<String> = sockets.iter().map(|s| s.name().to_owned()).collect();
+            let _ = LISTENER_NAME.set(name.to_owned());
             sockets
                 .into_iter()
                 .find(|socket| socket.name() == name)

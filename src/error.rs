@@ -120,6 +120,13 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
+    /// A hot restart could not hand over (see [`start_successor`](crate::start_successor)); the
+    /// running server goes on.
+    #[error("hot restart failed: {problem}")]
+    Restart {
+        /// What went wrong.
+        problem: String,
+    },
     /// Privileges could not be dropped (see [`Privileges`](crate::Privileges)).
     #[error("cannot drop privileges: {problem}")]
     Privileges {
@@ -213,6 +220,7 @@ impl From<Error> for io::Error {
             Error::Address { .. } | Error::Inherited { .. } => io::ErrorKind::InvalidInput,
             Error::PidFile { .. } => io::ErrorKind::AlreadyExists,
             Error::Privileges { .. } => io::ErrorKind::PermissionDenied,
+            Error::Restart { .. } => io::ErrorKind::Other,
             Error::Closed | Error::NotActivated => io::ErrorKind::NotConnected,
             Error::HandlerPanicked { .. } | Error::PanicBudgetExceeded { .. } => {
                 io::ErrorKind::Other

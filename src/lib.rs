@@ -179,7 +179,7 @@ mod sys;
 mod testing;
 mod transport;
 
-pub use activation::{InheritedSocket, SocketKind};
+pub use activation::{start_successor, InheritedSocket, SocketKind};
 pub use connections::{ConnectionGuard, PanicPolicy, StatsHandle};
 pub use dispatch::{
     Dispatch, ForkingMixIn, Job, LoopWaker, Ran, Sequential, ThreadPool, ThreadingMixIn,

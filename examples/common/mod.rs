@@ -37,15 +37,33 @@ where
     M: Dispatch,
     H: RequestHandler<S::Request>,
 {
+    serve_until_signal_with(name, server, shown, drain_timeout, None)
+}
+
+/// [`serve_until_signal`], with what SIGHUP does (nothing without a hook).
+pub fn serve_until_signal_with<S, M, H>(
+    name: &str,
+    server: &mut BaseServer<S, M, H>,
+    shown: &str,
+    drain_timeout: Duration,
+    on_hangup: Option<Box<dyn FnMut() + Send>>,
+) -> Result<(), String>
+where
+    S: TcpServer,
+    M: Dispatch,
+    H: RequestHandler<S::Request>,
+{
     let ready_line = format!("listening on {shown}");
-    let signals = SignalHandling::new()
-        .drain_timeout(drain_timeout)
-        .on_ready(move || {
-            // Printed once SIGINT and SIGTERM are caught: a script that signals right after
-            // reading it never kills the server by the default action.
-            let mut stdout = io::stdout().lock();
-            let _ = writeln!(stdout, "{ready_line}").and_then(|()| stdout.flush());
-        });
+    let mut signals = SignalHandling::new().drain_timeout(drain_timeout);
+    if let Some(hook) = on_hangup {
+        signals = signals.on_hangup(hook);
+    }
+    let signals = signals.on_ready(move || {
+        // Printed once SIGINT and SIGTERM are caught: a script that signals right after
+        // reading it never kills the server by the default action.
+        let mut stdout = io::stdout().lock();
+        let _ = writeln!(stdout, "{ready_line}").and_then(|()| stdout.flush());
+    });
     match server.serve_until_signal(signals) {
         Ok(Some(report)) => {
             eprintln!("{name}: {report}");

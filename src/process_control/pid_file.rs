@@ -39,8 +39,8 @@ pub struct PidFile {
 
 impl PidFile {
     /// Writes this process's pid to `path`. A file there naming a process that is alive is
-    /// left alone and refused; one naming a process that is gone (stale), or unreadable, is
-    /// replaced.
+    /// left alone and refused — unless it is this process's parent, which is handing over in a
+    /// hot restart; one naming a process that is gone (stale), or unreadable, is replaced.
     ///
     /// # Errors
     ///
@@ -53,7 +53,9 @@ impl PidFile {
         };
         if let Ok(text) = fs::read_to_string(&path) {
             if let Ok(pid) = text.trim().parse::<u32>() {
-                if pid != std::process::id() && sys::process_exists(pid) {
+                // Our parent hands the file over in a hot restart (start_successor).
+                let handover = pid == std::os::unix::process::parent_id();
+                if pid != std::process::id() && !handover && sys::process_exists(pid) {
                     return Err(fail(format!(
                         "process {pid} is running with this pid file; stop it first"
                     )));

@@ -8,7 +8,7 @@ mod process;
 
 pub(crate) use process::{
     become_user, child_drain_signals, close_in_child, exit_child, fork, lookup_group, lookup_user,
-    process_exists, reap, signal_child, try_reap, ChildStatus, Forked,
+    process_exists, reap, signal_child, spawn_inheriting, try_reap, ChildStatus, Forked,
 };
 
 use std::io;

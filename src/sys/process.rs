@@ -284,3 +284,67 @@ pub(crate) fn become_user(uid: libc::uid_t, gid: libc::gid_t) -> io::Result<()> 
     }
     Ok(())
 }
+
+/// Starts `program` with `argv` and `env` as a new process that inherits `fds` as descriptors
+/// 3, 4, … (socket activation's numbering), with `LISTEN_PID` set to its own pid: `env` must
+/// hold `LISTEN_PID=0000000000` (ten digits), which the child fills in before `exec`. Between
+/// `fork` and `exec` the child only makes async-signal-safe calls and writes into memory
+/// prepared before the fork.
+pub(crate) fn spawn_inheriting(
+    program: &std::ffi::CStr,
+    argv: &[std::ffi::CString],
+    env: &mut [Vec<u8>],
+    fds: &[RawFd],
+) -> io::Result<libc::pid_t> {
+    const PLACEHOLDER: &[u8] = b"LISTEN_PID=0000000000\0";
+    let pid_slot = env
+        .iter_mut()
+        .find(|entry| entry.as_slice() == PLACEHOLDER)
+        .map(|entry| entry.as_mut_ptr())
+        .ok_or_else(|| io::Error::other("no LISTEN_PID placeholder"))?;
+    let mut argv_pointers: Vec<*const libc::c_char> = argv.iter().map(|arg| arg.as_ptr()).collect();
+    argv_pointers.push(std::ptr::null());
+    let mut env_pointers: Vec<*const libc::c_char> =
+        env.iter().map(|entry| entry.as_ptr().cast()).collect();
+    env_pointers.push(std::ptr::null());
+    let count = fds.len() as libc::c_int;
+    match fork()? {
+        Forked::Parent(pid) => Ok(pid),
+        Forked::Child(held) => {
+            // SAFETY: only async-signal-safe calls on memory prepared before the fork; on any
+            // failure the child ends with _exit and never returns into the parent's code.
+            unsafe {
+                // Move the descriptors out of the way, then onto 3.. (dup2 clears CLOEXEC).
+                let mut moved = [0 as libc::c_int; 64];
+                if fds.len() > moved.len() {
+                    libc::_exit(127);
+                }
+                for (i, &fd) in fds.iter().enumerate() {
+                    moved[i] = libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3 + count);
+                    if moved[i] < 0 {
+                        libc::_exit(127);
+                    }
+                }
+                for (i, &fd) in moved.iter().enumerate().take(fds.len()) {
+                    if libc::dup2(fd, 3 + i as libc::c_int) < 0 {
+                        libc::_exit(127);
+                    }
+                }
+                // LISTEN_PID: ten zero-padded digits after "LISTEN_PID=".
+                let mut pid = libc::getpid() as u32;
+                let digits = pid_slot.add("LISTEN_PID=".len());
+                for place in (0..10).rev() {
+                    *digits.add(place) = b'0' + (pid % 10) as u8;
+                    pid /= 10;
+                }
+                restore_mask(&held.0);
+                libc::execve(
+                    program.as_ptr(),
+                    argv_pointers.as_ptr(),
+                    env_pointers.as_ptr(),
+                );
+                libc::_exit(127)
+            }
+        }
+    }
+}

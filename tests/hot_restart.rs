@@ -1,0 +1,121 @@
+//! Hot restart: SIGHUP makes `echo` start a new copy of itself that inherits the listening
+//! socket; once the copy is ready (its pid replaces ours in the pid file) the old one drains
+//! and exits 0. Under continuous connect/echo/close load through three restarts, no exchange
+//! fails: no refused or reset connection, none closed before its answer.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+mod util;
+
+use util::example_process::Example;
+use util::transports::TempDir;
+use util::{eventually, PATIENCE};
+
+fn pid_in(path: &std::path::Path) -> Option<u32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Whether the process is gone (or a zombie waiting to be reaped).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Err(_) => true,
+        Ok(status) => status
+            .lines()
+            .any(|line| line.starts_with("State:") && line.contains('Z')),
+    }
+}
+
+fn signal(pid: u32, signal: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions; the pid is a live echo of this test.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, signal) }, 0);
+}
+
+/// One connect/echo/close exchange; `Err` says what went wrong.
+fn exchange(address: SocketAddr, n: usize) -> Result<(), String> {
+    let mut client = TcpStream::connect(address).map_err(|e| format!("connect: {e}"))?;
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    let message = format!("exchange {n}\n");
+    client
+        .write_all(message.as_bytes())
+        .map_err(|e| format!("write: {e}"))?;
+    let mut reply = vec![0; message.len()];
+    client
+        .read_exact(&mut reply)
+        .map_err(|e| format!("read: {e}"))?;
+    if reply != message.as_bytes() {
+        return Err("a wrong answer".to_owned());
+    }
+    Ok(())
+}
+
+#[test]
+fn three_hot_restarts_under_load_fail_no_exchange() {
+    let dir = TempDir::new();
+    let pid_file = dir.join("echo.pid");
+    let (first, address) = Example::serve("echo", &["--pid-file", pid_file.to_str().unwrap()]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
+    let load: Vec<_> = (0..4)
+        .map(|_| {
+            let (stop, done) = (Arc::clone(&stop), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let mut failures = Vec::new();
+                let mut n = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    if let Err(error) = exchange(address, n) {
+                        failures.push(error);
+                    }
+                    n += 1;
+                    done.fetch_add(1, Ordering::SeqCst);
+                }
+                failures
+            })
+        })
+        .collect();
+    let mut pid = first.pid();
+    assert_eq!(pid_in(&pid_file), Some(pid));
+    for restart in 1..=3 {
+        let before = done.load(Ordering::SeqCst);
+        signal(pid, libc::SIGHUP);
+        assert!(
+            eventually(|| pid_in(&pid_file).is_some_and(|new| new != pid)),
+            "restart {restart}: the new copy took over the pid file"
+        );
+        let old = pid;
+        pid = pid_in(&pid_file).unwrap();
+        eprintln!(
+            "restart {restart}: {old} -> {pid} after {} exchanges",
+            done.load(Ordering::SeqCst)
+        );
+        assert!(
+            eventually(|| gone(old)),
+            "restart {restart}: the old copy exited"
+        );
+        assert!(
+            eventually(|| done.load(Ordering::SeqCst) > before + 50),
+            "restart {restart}: the load goes on"
+        );
+    }
+    stop.store(true, Ordering::SeqCst);
+    let failures: Vec<String> = load
+        .into_iter()
+        .flat_map(|thread| thread.join().unwrap())
+        .collect();
+    assert!(
+        failures.is_empty(),
+        "{} of {} exchanges failed: {:?}",
+        failures.len(),
+        done.load(Ordering::SeqCst),
+        &failures[..failures.len().min(5)]
+    );
+    signal(pid, libc::SIGTERM);
+    assert!(eventually(|| gone(pid)), "the last copy exits on SIGTERM");
+    assert!(
+        eventually(|| !pid_file.exists()),
+        "and removes the pid file"
+    );
+    drop(first); // reaps the first copy (it exited 0 after the first restart)
+}
