@@ -119,3 +119,48 @@ fn three_hot_restarts_under_load_fail_no_exchange() {
     );
     drop(first); // reaps the first copy (it exited 0 after the first restart)
 }
+
+/// A new copy that cannot come up (here: the program file is gone) leaves the old one serving,
+/// with one stderr line that says why.
+#[test]
+fn a_failed_restart_keeps_the_old_copy_serving() {
+    let dir = TempDir::new();
+    let program = dir.join("echo-copy");
+    std::fs::copy(util::example_process::example_path("echo"), &program).unwrap();
+    let mut child = std::process::Command::new(&program)
+        .args(["--addr", "127.0.0.1:0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let address: SocketAddr = line.trim().strip_prefix("listening on ").unwrap().parse().unwrap();
+    std::fs::remove_file(&program).unwrap();
+    let pid = child.id();
+    let mut stderr = child.stderr.take().unwrap();
+    signal(pid, libc::SIGHUP);
+    // The old copy still answers, before and after the failed hand-over is reported.
+    exchange(address, 1).unwrap();
+    let mut report = Vec::new();
+    let reader = std::thread::spawn(move || {
+        let _ = stderr.read_to_end(&mut report);
+        String::from_utf8_lossy(&report).into_owned()
+    });
+    assert!(
+        eventually(|| exchange(address, 2).is_ok() && !gone(pid)),
+        "still serving"
+    );
+    signal(pid, libc::SIGTERM);
+    let status = child.wait().unwrap();
+    let stderr = reader.join().unwrap();
+    assert!(status.success(), "{stderr}");
+    let failures: Vec<&str> = stderr
+        .lines()
+        .filter(|line| line.starts_with("echo: hot restart failed"))
+        .collect();
+    assert_eq!(failures.len(), 1, "{stderr}");
+    assert!(failures[0].contains("still serving"), "{stderr}");
+}
