@@ -137,7 +137,12 @@ fn a_failed_restart_keeps_the_old_copy_serving() {
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
-    let address: SocketAddr = line.trim().strip_prefix("listening on ").unwrap().parse().unwrap();
+    let address: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .parse()
+        .unwrap();
     std::fs::remove_file(&program).unwrap();
     let pid = child.id();
     let mut stderr = child.stderr.take().unwrap();
