@@ -28,6 +28,10 @@
 //!                           client address it carries is what limits and logs see; others,
 //!                           and malformed or missing headers (3 s), are closed
 //!   --proxy-from CIDR,...   the trusted balancers (default 127.0.0.1/32,::1/128)
+//!   --processes N           pre-fork: this process binds and supervises N worker processes
+//!                           that serve (each with --mode); a worker that ends is replaced
+//!   --max-requests N        with --processes: a worker drains and is replaced after N
+//!                           connections
 //!   --udp                   serve UDP datagrams at --addr instead of TCP
 //!   --unix PATH             serve a Unix stream socket at PATH instead
 //!   --unix-dgram PATH       serve a Unix datagram socket at PATH instead
@@ -77,7 +81,7 @@ use socketserver::{
     ThreadPool, ThreadingMixIn, UdpSocket, UnixDatagramSocket, UnixStreamSocket,
 };
 
-const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--proxy-protocol [--proxy-from CIDR,...]] [--udp | --unix PATH | --unix-dgram PATH]";
+const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--proxy-protocol [--proxy-from CIDR,...]] [--processes N [--max-requests N]] [--udp | --unix PATH | --unix-dgram PATH]";
 
 /// Echoes a stream until the client closes it.
 #[derive(Clone)]
@@ -189,6 +193,26 @@ where
         }
         privileges.apply().map_err(|e| e.to_string())?;
     }
+    if let Some(processes) = daemon.processes {
+        // Pre-fork: this process binds and supervises; the workers serve.
+        {
+            use std::io::Write as _;
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "listening on {}", shown(&bound))
+                .and_then(|()| stdout.flush())
+                .map_err(|e| e.to_string())?;
+        }
+        let report = socketserver::Prefork::new(processes)
+            .max_requests(daemon.max_requests)
+            .drain_timeout(drain_timeout)
+            .run(&mut server)
+            .map_err(|e| e.to_string())?;
+        eprintln!(
+            "echo: {} workers started, {} replaced, {} still running",
+            report.started, report.replaced, report.still_running
+        );
+        return Ok(());
+    }
     // SIGHUP: hot restart. A new copy of echo inherits the listening socket (socket
     // activation's format), and once it is ready this one drains and exits.
     let listener = server
@@ -232,6 +256,8 @@ struct Daemon {
     pid_file: Option<String>,
     user: Option<String>,
     group: Option<String>,
+    processes: Option<usize>,
+    max_requests: Option<u64>,
 }
 
 /// Set once by `main`, read by `serve`.
@@ -437,7 +463,9 @@ fn main() -> ExitCode {
             | "--pid-file"
             | "--user"
             | "--group"
-            | "--proxy-from" => {
+            | "--proxy-from"
+            | "--processes"
+            | "--max-requests" => {
                 let Some(value) = args.next() else {
                     eprintln!("echo: {arg} needs a value; {USAGE}");
                     return ExitCode::from(2);
@@ -456,6 +484,21 @@ fn main() -> ExitCode {
                         }
                     }
                     "--pid-file" => daemon.pid_file = Some(value),
+                    "--processes" | "--max-requests" => match value.parse::<u64>() {
+                        Ok(n) if n > 0 => {
+                            if arg == "--processes" {
+                                daemon.processes = Some(n as usize);
+                            } else {
+                                daemon.max_requests = Some(n);
+                            }
+                        }
+                        _ => {
+                            eprintln!(
+                                "echo: {arg} needs a positive number, not {value:?}; {USAGE}"
+                            );
+                            return ExitCode::from(2);
+                        }
+                    },
                     "--user" => daemon.user = Some(value),
                     "--group" => daemon.group = Some(value),
                     "--addr" => address = value,
@@ -523,6 +566,10 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         }
+    }
+    if daemon.max_requests.is_some() && daemon.processes.is_none() {
+        eprintln!("echo: --max-requests needs --processes; {USAGE}");
+        return ExitCode::from(2);
     }
     if daemon.group.is_some() && daemon.user.is_none() {
         eprintln!("echo: --group needs --user; {USAGE}");

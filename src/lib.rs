@@ -167,6 +167,7 @@ mod event;
 mod handler;
 mod hooks;
 mod limits;
+mod prefork;
 mod process_control;
 pub mod proxy_protocol;
 mod reactor;
@@ -193,6 +194,7 @@ pub use handler::{
 };
 pub use hooks::{DefaultHooks, ServerHooks};
 pub use limits::{Limits, Overload};
+pub use prefork::{Prefork, PreforkReport};
 pub use process_control::{PidFile, Privileges};
 pub use request::Request;
 pub use server::BaseServer;

@@ -2,7 +2,7 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::{self, JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
@@ -52,7 +52,7 @@ struct Shared {
     /// forked child (which shares it but not our memory) can stop the server too.
     stop: Waker,
     /// The process that created the handle; any other is a forked child.
-    pid: u32,
+    pid: AtomicU32,
     /// A drain was asked for and has not finished (read on the accept path, without a lock).
     draining: AtomicBool,
 }
@@ -118,7 +118,7 @@ impl ShutdownHandle {
                 stopped: Condvar::new(),
                 waker,
                 stop,
-                pid: std::process::id(),
+                pid: AtomicU32::new(std::process::id()),
                 draining: AtomicBool::new(false),
             }),
         }
@@ -135,7 +135,7 @@ impl ShutdownHandle {
     /// * From a handler in a child forked by [`ForkingMixIn`](crate::ForkingMixIn): stops the
     ///   parent's loop and returns at once (it touches no lock, so it is safe after `fork`).
     pub fn shutdown(&self) {
-        if std::process::id() != self.shared.pid {
+        if std::process::id() != self.shared.pid.load(Ordering::Relaxed) {
             // A forked child: only the shared descriptor reaches the parent.
             let _ = self.shared.stop.wake();
             return;
@@ -186,7 +186,7 @@ impl ShutdownHandle {
     /// stops the parent's loop as [`shutdown`](Self::shutdown) does (a child cannot reach the
     /// parent's memory). Asked before a loop runs, the next `serve_forever` drains at once.
     pub fn drain(&self, timeout: Duration) {
-        if std::process::id() != self.shared.pid {
+        if std::process::id() != self.shared.pid.load(Ordering::Relaxed) {
             let _ = self.shared.stop.wake();
             return;
         }
@@ -268,7 +268,7 @@ impl ShutdownHandle {
     pub fn shutdown_gracefully(&self, timeout: Duration) -> Option<DrainReport> {
         let finished_before = self.shared.state.lock().drains_finished;
         self.drain(timeout);
-        if std::process::id() != self.shared.pid
+        if std::process::id() != self.shared.pid.load(Ordering::Relaxed)
             || IN_HANDLER.with(Cell::get) == Arc::as_ptr(&self.shared) as usize
         {
             return None;
@@ -372,6 +372,17 @@ impl ShutdownHandle {
     /// Whether a shutdown was asked for and not yet consumed by a loop.
     pub fn is_shutdown_requested(&self) -> bool {
         self.shared.state.lock().pending
+    }
+
+    /// A pre-fork worker becomes the process this handle serves (a child of a forking
+    /// strategy stays one: it must reach its parent's loop).
+    pub(crate) fn adopt_this_process(&self) {
+        self.shared.pid.store(std::process::id(), Ordering::Relaxed);
+    }
+
+    /// The stop descriptor (for a forked worker to give itself a fresh one).
+    pub(crate) fn stop_waker(&self) -> &Waker {
+        &self.shared.stop
     }
 
     pub(crate) fn waker(&self) -> &Waker {

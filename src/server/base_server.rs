@@ -81,6 +81,9 @@ pub struct BaseServer<S: TcpServer, M: Dispatch, H, K = DefaultHooks> {
     pub(super) registry: Arc<Registry>,
     /// Readiness, stopping and watchdog notices to a service manager (`NOTIFY_SOCKET`).
     pub(super) notifier: Notifier,
+    /// Connections this server may still take before it drains itself (a recycled pre-fork
+    /// worker), and the drain's timeout.
+    pub(super) request_budget: Option<(u64, Duration)>,
     /// Connections waiting for their PROXY protocol header (tokens from `FIRST_PENDING`).
     pub(super) pending_proxy: Slab<PendingProxy<S::Request>>,
     pub(super) core: Core<S, M>,
@@ -297,6 +300,41 @@ where
     /// one), if any.
     pub fn drain_report(&self) -> Option<DrainReport> {
         self.shutdown.last_drain_report()
+    }
+
+    /// In a forked pre-fork worker: a selector and wake-up descriptors of its own. After
+    /// `fork` they are the very kernel objects the master and the other workers use (an epoll
+    /// instance, eventfds): one worker's registrations and stop requests would reach them all.
+    pub(crate) fn renew_after_fork(&mut self) -> io::Result<()> {
+        use std::os::fd::AsFd;
+        self.shutdown.adopt_this_process();
+        for waker in [self.shutdown.waker(), self.shutdown.stop_waker()] {
+            let fresh = selectors::Waker::new()?;
+            crate::sys::replace_descriptor(waker.as_fd(), fresh.as_fd())?;
+        }
+        self.selector = DefaultSelector::new()?;
+        self.selector
+            .register(
+                self.shutdown.waker().as_fd(),
+                selectors::Interest::READABLE,
+                WAKER,
+            )
+            .map_err(io::Error::from)?;
+        self.selector
+            .register(
+                self.shutdown.stop_waker().as_fd(),
+                selectors::Interest::READABLE,
+                STOP,
+            )
+            .map_err(io::Error::from)?;
+        self.listener_registered = false;
+        Ok(())
+    }
+
+    /// Makes the server drain itself (with `drain_timeout`) after `max` more connections: a
+    /// pre-fork worker's recycling. `None`: no limit.
+    pub(crate) fn set_max_requests(&mut self, max: Option<u64>, drain_timeout: Duration) {
+        self.request_budget = max.map(|max| (max.max(1), drain_timeout));
     }
 
     /// A snapshot of the server's counters: open and peak connections, accepted, refused and

@@ -196,6 +196,7 @@ where
             registry,
             notifier: Notifier::from_env(),
             pending_proxy: slab::Slab::new(),
+            request_budget: None,
             core,
         };
         if bind_and_activate {
@@ -254,6 +255,7 @@ where
             registry: self.registry,
             notifier: self.notifier,
             pending_proxy: self.pending_proxy,
+            request_budget: self.request_budget,
             core: self.core,
         }
     }

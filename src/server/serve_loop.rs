@@ -404,6 +404,15 @@ where
     pub(super) fn dispatch_request(&mut self, request: S::Request) {
         let id = self.next_request_id;
         self.next_request_id += 1;
+        if let Some((left, drain_timeout)) = &mut self.request_budget {
+            *left -= 1;
+            if *left == 0 {
+                tracing::info!("served its max_requests: draining");
+                let timeout = *drain_timeout;
+                self.request_budget = None;
+                self.shutdown.drain(timeout);
+            }
+        }
         tracing::debug!(conn_id = id, peer = ?request.client_address(), "accepted");
         let guard = if request.is_connection() {
             match self.registry.admit(request.source_ip()) {

@@ -8,7 +8,8 @@ mod process;
 
 pub(crate) use process::{
     become_user, child_drain_signals, close_in_child, exit_child, fork, lookup_group, lookup_user,
-    process_exists, reap, signal_child, spawn_inheriting, try_reap, ChildStatus, Forked,
+    process_exists, reap, restore_signal_mask, signal_child, spawn_inheriting, try_reap,
+    ChildStatus, Forked,
 };
 
 use std::io;
@@ -151,6 +152,22 @@ pub(crate) fn send_notice(target: &std::ffi::OsStr, message: &[u8]) -> io::Resul
     let sent = socket.send_to_addr(message, &address)?;
     if sent != message.len() {
         return Err(io::Error::new(io::ErrorKind::WriteZero, "notice cut short"));
+    }
+    Ok(())
+}
+
+/// In a forked worker: makes descriptor `old` a fresh copy of `fresh`'s kind (an eventfd), so the
+/// worker no longer shares the kernel object behind `old` with its parent and siblings.
+pub(crate) fn replace_descriptor(
+    old: std::os::fd::BorrowedFd<'_>,
+    fresh: std::os::fd::BorrowedFd<'_>,
+) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: both descriptors are open for the call; dup2 atomically closes `old`'s number
+    // and makes it refer to `fresh`'s object; the owners of both numbers are unchanged.
+    let result = unsafe { libc::dup2(fresh.as_raw_fd(), old.as_raw_fd()) };
+    if result < 0 {
+        return Err(io::Error::last_os_error());
     }
     Ok(())
 }

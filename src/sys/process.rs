@@ -53,6 +53,12 @@ pub(crate) fn fork() -> io::Result<Forked> {
     forked
 }
 
+/// In a forked child: unblocks the signals [`fork`] held, once the child's own handlers are in
+/// place.
+pub(crate) fn restore_signal_mask(held: HeldSignals) {
+    restore_mask(&held.0);
+}
+
 fn restore_mask(mask: &libc::sigset_t) {
     // SAFETY: `mask` is a signal set filled in by pthread_sigmask.
     unsafe {

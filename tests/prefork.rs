@@ -1,0 +1,100 @@
+//! Pre-fork workers, as `echo --processes N`: a master and N workers serving one listening
+//! socket; a killed worker is replaced, `--max-requests` recycles workers, every in-process
+//! strategy runs in the workers, and SIGTERM to the master drains them all (no zombie left).
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+
+mod util;
+
+use util::example_process::{assert_clean_exit, Example};
+use util::{assert_clean_eof, connect, eventually, exchange};
+
+/// The master's children (its workers).
+fn workers(master: u32) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{master}/task/{master}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|pid| pid.parse().ok())
+        .collect()
+}
+
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Err(_) => true,
+        Ok(status) => status
+            .lines()
+            .any(|line| line.starts_with("State:") && line.contains('Z')),
+    }
+}
+
+fn signal(pid: u32, signal: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions; the pid is a live echo of this test.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, signal) }, 0);
+}
+
+fn one_exchange(address: SocketAddr, message: &[u8]) {
+    let mut client = connect(address);
+    exchange(&mut client, message);
+}
+
+#[test]
+fn a_killed_worker_is_replaced_and_sigterm_drains_them_all() {
+    for mode in ["threading", "pool", "event"] {
+        let (master, address) = Example::serve("echo", &["--processes", "2", "--mode", mode]);
+        assert!(
+            eventually(|| workers(master.pid()).len() == 2),
+            "{mode}: two workers"
+        );
+        one_exchange(address, b"hello\n");
+        let before = workers(master.pid());
+        signal(before[0], libc::SIGKILL);
+        assert!(
+            eventually(|| {
+                let now = workers(master.pid());
+                now.len() == 2 && !now.contains(&before[0])
+            }),
+            "{mode}: the killed worker is replaced"
+        );
+        one_exchange(address, b"still served\n");
+        // An idle client at SIGTERM gets a clean end-of-file; the master exits 0.
+        let mut idle = connect(address);
+        exchange(&mut idle, b"idle now\n");
+        let all = workers(master.pid());
+        let finished =
+            master.stop_with(libc::SIGTERM, &format!("echo --processes 2 --mode {mode}"));
+        assert_clean_exit(&finished);
+        assert_clean_eof(&mut idle);
+        assert!(all.iter().all(|&pid| gone(pid)), "{mode}: no worker left");
+        assert!(
+            finished.stderr.contains("still running")
+                && finished.stderr.contains(" 0 still running"),
+            "{finished:#?}"
+        );
+    }
+}
+
+#[test]
+fn max_requests_recycles_workers() {
+    let (master, address) = Example::serve("echo", &["--processes", "1", "--max-requests", "2"]);
+    assert!(eventually(|| workers(master.pid()).len() == 1));
+    let mut seen = std::collections::BTreeSet::new();
+    for n in 0..6 {
+        seen.extend(workers(master.pid()));
+        let mut client = connect(address);
+        client
+            .write_all(format!("request {n}\n").as_bytes())
+            .unwrap();
+        let mut reply = vec![0; format!("request {n}\n").len()];
+        client.read_exact(&mut reply).unwrap();
+    }
+    assert!(
+        eventually(|| {
+            seen.extend(workers(master.pid()));
+            seen.len() >= 3
+        }),
+        "six requests at two per worker take three workers: {seen:?}"
+    );
+    let finished = master.stop_with(libc::SIGTERM, "echo --processes 1 --max-requests 2");
+    assert_clean_exit(&finished);
+}
