@@ -32,6 +32,8 @@
 //!                           that serve (each with --mode); a worker that ends is replaced
 //!   --max-requests N        with --processes: a worker drains and is replaced after N
 //!                           connections
+//!   --reuse-port            (TCP) bind with SO_REUSEPORT, so several echo processes can
+//!                           share one port
 //!   --udp                   serve UDP datagrams at --addr instead of TCP
 //!   --unix PATH             serve a Unix stream socket at PATH instead
 //!   --unix-dgram PATH       serve a Unix datagram socket at PATH instead
@@ -81,7 +83,7 @@ use socketserver::{
     ThreadPool, ThreadingMixIn, UdpSocket, UnixDatagramSocket, UnixStreamSocket,
 };
 
-const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--proxy-protocol [--proxy-from CIDR,...]] [--processes N [--max-requests N]] [--udp | --unix PATH | --unix-dgram PATH]";
+const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--proxy-protocol [--proxy-from CIDR,...]] [--processes N [--max-requests N]] [--reuse-port] [--udp | --unix PATH | --unix-dgram PATH]";
 
 /// Echoes a stream until the client closes it.
 #[derive(Clone)]
@@ -263,6 +265,24 @@ struct Daemon {
 /// Set once by `main`, read by `serve`.
 static DAEMON: std::sync::OnceLock<Daemon> = std::sync::OnceLock::new();
 
+/// Set by `main` with --reuse-port.
+static REUSE_PORT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+
+/// A TCP socket for `address` with `SO_REUSEPORT`, so several echo processes can bind the same
+/// port (the kernel spreads connections over them).
+fn reuse_port_socket(address: &str) -> Result<TcpSocket, Error> {
+    let resolved = std::net::ToSocketAddrs::to_socket_addrs(address)
+        .ok()
+        .and_then(|mut all| all.next())
+        .ok_or_else(|| Error::Address {
+            address: address.to_owned(),
+            reason: "it does not resolve".to_owned(),
+        })?;
+    let mut socket = TcpSocket::new(resolved)?;
+    socket.set_allow_reuse_port(true);
+    Ok(socket)
+}
+
 /// Set by `main` with --proxy-protocol: the PROXY protocol the TCP transport requires.
 static PROXY_POLICY: std::sync::OnceLock<ProxyPolicy> = std::sync::OnceLock::new();
 
@@ -321,6 +341,11 @@ where
                 Some(socket) => TcpSocket::from_inherited(socket).and_then(|socket| {
                     BaseServer::<TcpSocket, M, _>::from_inherited(socket, stream)
                 }),
+                None if REUSE_PORT.get().is_some() => {
+                    reuse_port_socket(address).and_then(|socket| {
+                        BaseServer::<TcpSocket, M, _>::from_socket(socket, stream, true)
+                    })
+                }
                 None => BaseServer::<TcpSocket, M, _>::new(address, stream),
             };
             let server = configured(built, settings.limits, configure);
@@ -447,6 +472,9 @@ fn main() -> ExitCode {
         match arg.as_str() {
             "--udp" => transport = Transport::Udp,
             "--proxy-protocol" => proxy = true,
+            "--reuse-port" => {
+                let _ = REUSE_PORT.set(());
+            }
             "--addr"
             | "--mode"
             | "--unix"

@@ -287,3 +287,24 @@ fn echo_notifies_on_an_abstract_socket() {
     let receiver = UnixDatagram::bind_addr(&address).unwrap();
     notify_run(&format!("@{name}"), &receiver);
 }
+
+/// A UDP socket with `--udp`: served, and the ready line shows its address.
+#[test]
+fn echo_serves_an_inherited_udp_socket() {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let address = format!("127.0.0.1:{port}");
+    let (running, mut output) = activate(&["--datagram", "-l", &address], &["--udp"], 1);
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    client.send_to(b"udp datagram", &address).unwrap();
+    let mut reply = [0; 32];
+    let n = client.recv(&mut reply).unwrap();
+    assert_eq!(&reply[..n], b"udp datagram");
+    assert_eq!(output.ready_line(), format!("listening on {address}"));
+    running.signal(libc::SIGTERM);
+    assert_eq!(running.wait().0, Some(0));
+}
