@@ -13,7 +13,7 @@ mod util;
 
 use util::example_process::Example;
 use util::transports::TempDir;
-use util::{eventually, PATIENCE};
+use util::{eventually, free_tcp_port, pid_in, process_gone, send_signal, PATIENCE};
 
 /// HAProxy in the foreground; killed on drop.
 struct Haproxy(Child);
@@ -23,32 +23,6 @@ impl Drop for Haproxy {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn pid_in(path: &std::path::Path) -> Option<u32> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-fn gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
-        Err(_) => true,
-        Ok(status) => status
-            .lines()
-            .any(|line| line.starts_with("State:") && line.contains('Z')),
-    }
-}
-
-fn signal(pid: u32, signal: libc::c_int) {
-    // SAFETY: kill has no memory-safety preconditions; the pid is an echo of this test.
-    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, signal) }, 0);
 }
 
 /// One connect/echo/close exchange through HAProxy.
@@ -103,7 +77,7 @@ fn load_through_haproxy_survives_a_drain_and_a_hot_restart() {
         ],
     );
     let (steady, c) = Example::serve("echo", &["--proxy-protocol", "--mode", "event"]);
-    let front_port = free_port();
+    let front_port = free_tcp_port();
     let config_path = dir.join("haproxy.cfg");
     std::fs::write(&config_path, config(front_port, &[a, b, c])).unwrap();
     let haproxy = Command::new("haproxy")
@@ -155,11 +129,11 @@ fn load_through_haproxy_survives_a_drain_and_a_hot_restart() {
     progress(200);
     // Hot-restart another: the new copy takes over its socket (and pid file).
     let old = restarted.pid();
-    signal(old, libc::SIGHUP);
+    send_signal(old, libc::SIGHUP);
     assert!(eventually(
         || pid_in(&restart_pid_file).is_some_and(|pid| pid != old)
     ));
-    assert!(eventually(|| gone(old)));
+    assert!(eventually(|| process_gone(old)));
     progress(200);
     stop.store(true, Ordering::SeqCst);
     let failures: Vec<String> = load
@@ -176,8 +150,8 @@ fn load_through_haproxy_survives_a_drain_and_a_hot_restart() {
     eprintln!("{total} exchanges through HAProxy, 0 failed");
     // Stop the restarted copy (not our child) and the rest.
     if let Some(pid) = pid_in(&restart_pid_file) {
-        signal(pid, libc::SIGTERM);
-        assert!(eventually(|| gone(pid)));
+        send_signal(pid, libc::SIGTERM);
+        assert!(eventually(|| process_gone(pid)));
     }
     drop(restarted);
     drop(steady);

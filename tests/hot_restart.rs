@@ -12,26 +12,7 @@ mod util;
 
 use util::example_process::Example;
 use util::transports::TempDir;
-use util::{eventually, PATIENCE};
-
-fn pid_in(path: &std::path::Path) -> Option<u32> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-/// Whether the process is gone (or a zombie waiting to be reaped).
-fn gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
-        Err(_) => true,
-        Ok(status) => status
-            .lines()
-            .any(|line| line.starts_with("State:") && line.contains('Z')),
-    }
-}
-
-fn signal(pid: u32, signal: libc::c_int) {
-    // SAFETY: kill has no memory-safety preconditions; the pid is a live echo of this test.
-    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, signal) }, 0);
-}
+use util::{eventually, pid_in, process_gone, send_signal, PATIENCE};
 
 /// One connect/echo/close exchange; `Err` says what went wrong.
 fn exchange(address: SocketAddr, n: usize) -> Result<(), String> {
@@ -79,7 +60,7 @@ fn three_hot_restarts_under_load_fail_no_exchange() {
     assert_eq!(pid_in(&pid_file), Some(pid));
     for restart in 1..=3 {
         let before = done.load(Ordering::SeqCst);
-        signal(pid, libc::SIGHUP);
+        send_signal(pid, libc::SIGHUP);
         assert!(
             eventually(|| pid_in(&pid_file).is_some_and(|new| new != pid)),
             "restart {restart}: the new copy took over the pid file"
@@ -91,7 +72,7 @@ fn three_hot_restarts_under_load_fail_no_exchange() {
             done.load(Ordering::SeqCst)
         );
         assert!(
-            eventually(|| gone(old)),
+            eventually(|| process_gone(old)),
             "restart {restart}: the old copy exited"
         );
         assert!(
@@ -111,8 +92,11 @@ fn three_hot_restarts_under_load_fail_no_exchange() {
         done.load(Ordering::SeqCst),
         &failures[..failures.len().min(5)]
     );
-    signal(pid, libc::SIGTERM);
-    assert!(eventually(|| gone(pid)), "the last copy exits on SIGTERM");
+    send_signal(pid, libc::SIGTERM);
+    assert!(
+        eventually(|| process_gone(pid)),
+        "the last copy exits on SIGTERM"
+    );
     assert!(
         eventually(|| !pid_file.exists()),
         "and removes the pid file"
@@ -146,7 +130,7 @@ fn a_failed_restart_keeps_the_old_copy_serving() {
     std::fs::remove_file(&program).unwrap();
     let pid = child.id();
     let mut stderr = child.stderr.take().unwrap();
-    signal(pid, libc::SIGHUP);
+    send_signal(pid, libc::SIGHUP);
     // The old copy still answers, before and after the failed hand-over is reported.
     exchange(address, 1).unwrap();
     let mut report = Vec::new();
@@ -155,10 +139,10 @@ fn a_failed_restart_keeps_the_old_copy_serving() {
         String::from_utf8_lossy(&report).into_owned()
     });
     assert!(
-        eventually(|| exchange(address, 2).is_ok() && !gone(pid)),
+        eventually(|| exchange(address, 2).is_ok() && !process_gone(pid)),
         "still serving"
     );
-    signal(pid, libc::SIGTERM);
+    send_signal(pid, libc::SIGTERM);
     let status = child.wait().unwrap();
     let stderr = reader.join().unwrap();
     assert!(status.success(), "{stderr}");

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 mod util;
 
 use util::example_process::{assert_clean_exit, Example};
-use util::{assert_clean_eof, connect, eventually, exchange};
+use util::{assert_clean_eof, connect, eventually, exchange, process_gone, send_signal};
 
 /// The master's children (its workers).
 fn workers(master: u32) -> Vec<u32> {
@@ -17,20 +17,6 @@ fn workers(master: u32) -> Vec<u32> {
         .split_whitespace()
         .filter_map(|pid| pid.parse().ok())
         .collect()
-}
-
-fn gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
-        Err(_) => true,
-        Ok(status) => status
-            .lines()
-            .any(|line| line.starts_with("State:") && line.contains('Z')),
-    }
-}
-
-fn signal(pid: u32, signal: libc::c_int) {
-    // SAFETY: kill has no memory-safety preconditions; the pid is a live echo of this test.
-    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, signal) }, 0);
 }
 
 fn one_exchange(address: SocketAddr, message: &[u8]) {
@@ -48,7 +34,7 @@ fn a_killed_worker_is_replaced_and_sigterm_drains_them_all() {
         );
         one_exchange(address, b"hello\n");
         let before = workers(master.pid());
-        signal(before[0], libc::SIGKILL);
+        send_signal(before[0], libc::SIGKILL);
         assert!(
             eventually(|| {
                 let now = workers(master.pid());
@@ -65,7 +51,10 @@ fn a_killed_worker_is_replaced_and_sigterm_drains_them_all() {
             master.stop_with(libc::SIGTERM, &format!("echo --processes 2 --mode {mode}"));
         assert_clean_exit(&finished);
         assert_clean_eof(&mut idle);
-        assert!(all.iter().all(|&pid| gone(pid)), "{mode}: no worker left");
+        assert!(
+            all.iter().all(|&pid| process_gone(pid)),
+            "{mode}: no worker left"
+        );
         assert!(
             finished.stderr.contains("still running")
                 && finished.stderr.contains(" 0 still running"),

@@ -13,7 +13,7 @@ mod util;
 
 use util::example_process::example_path;
 use util::transports::TempDir;
-use util::PATIENCE;
+use util::{free_tcp_port, PATIENCE};
 
 /// A child process killed on drop unless it was waited for.
 struct Running(Option<Child>);
@@ -110,17 +110,9 @@ impl Child2 {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn echo_serves_an_inherited_tcp_socket() {
-    let port = free_port();
+    let port = free_tcp_port();
     let address = format!("127.0.0.1:{port}");
     let (running, mut output) = activate(&["-l", &address], &[], 1);
     let mut client = TcpStream::connect(&address).unwrap();

@@ -314,3 +314,33 @@ pub fn in_subprocess(name: &str, body: impl FnOnce()) {
         "{name} did not run in its subprocess:\n{stdout}"
     );
 }
+
+/// The pid a pid file holds, if it holds one.
+pub fn pid_in(path: &std::path::Path) -> Option<u32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// Whether a process is gone (or a zombie waiting to be reaped).
+pub fn process_gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        Err(_) => true,
+        Ok(status) => status
+            .lines()
+            .any(|line| line.starts_with("State:") && line.contains('Z')),
+    }
+}
+
+/// Sends `signal` to `pid` (a process this test started, directly or not).
+pub fn send_signal(pid: u32, signal: libc::c_int) {
+    // SAFETY: kill has no memory-safety preconditions; the pid is a live process of the test.
+    assert_eq!(unsafe { libc::kill(pid as libc::pid_t, signal) }, 0);
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (for programs that cannot take port 0).
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
