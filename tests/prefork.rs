@@ -87,3 +87,47 @@ fn max_requests_recycles_workers() {
     let finished = master.stop_with(libc::SIGTERM, "echo --processes 1 --max-requests 2");
     assert_clean_exit(&finished);
 }
+
+/// The master speaks for the tree to a service manager: one READY=1, watchdog pings from its
+/// own loop, STOPPING=1 when it drains the workers; the workers stay silent.
+#[test]
+fn the_master_notifies_for_the_workers() {
+    use std::io::BufRead;
+    use std::os::unix::net::UnixDatagram;
+    let dir = util::transports::TempDir::new();
+    let path = dir.join("notify.sock");
+    let receiver = UnixDatagram::bind(&path).unwrap();
+    receiver.set_read_timeout(Some(util::PATIENCE)).unwrap();
+    let mut child = std::process::Command::new(util::example_process::example_path("echo"))
+        .args(["--addr", "127.0.0.1:0", "--processes", "2"])
+        .env("NOTIFY_SOCKET", &path)
+        .env("WATCHDOG_USEC", "100000")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut ready_line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready_line)
+        .unwrap();
+    let mut buffer = [0; 512];
+    let mut next = || {
+        let n = receiver.recv(&mut buffer).unwrap();
+        String::from_utf8_lossy(&buffer[..n]).into_owned()
+    };
+    let (mut readies, mut pings) = (0, 0);
+    while pings < 3 {
+        let message = next();
+        if message.contains("READY=1") {
+            readies += 1;
+            assert!(message.contains("STATUS=2 workers"), "{message}");
+        } else if message == "WATCHDOG=1\n" {
+            pings += 1;
+        }
+    }
+    assert_eq!(readies, 1, "one READY, from the master");
+    send_signal(child.id(), libc::SIGTERM);
+    while !next().contains("STOPPING=1") {}
+    assert!(child.wait().unwrap().success());
+}

@@ -15,6 +15,8 @@ use crate::sys;
 pub(crate) struct Notifier {
     watchdog: Option<Duration>,
     next_ping: Option<Instant>,
+    /// A pre-fork worker: its master speaks for it.
+    silent: bool,
 }
 
 impl Notifier {
@@ -24,17 +26,31 @@ impl Notifier {
         Notifier {
             watchdog,
             next_ping: None,
+            silent: false,
         }
+    }
+
+    /// Sends nothing from now on (a pre-fork worker: the master notifies for the service).
+    pub(crate) fn silence(&mut self) {
+        self.silent = true;
+        self.watchdog = None;
+        self.next_ping = None;
     }
 
     /// The loop serves: `READY=1` with a status line, and the first watchdog ping.
     pub(crate) fn ready(&mut self, status: &str) {
+        if self.silent {
+            return;
+        }
         send(&[NotifyState::Ready, NotifyState::Status(status)]);
         self.ping(Instant::now());
     }
 
     /// A drain began: `STOPPING=1`.
     pub(crate) fn stopping(&self) {
+        if self.silent {
+            return;
+        }
         send(&[
             NotifyState::Stopping,
             NotifyState::Status("draining connections"),

@@ -11,6 +11,7 @@ use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use signal_hook::low_level::{pipe, unregister};
 use signal_hook::SigId;
 
+use crate::activation::Notifier;
 use crate::dispatch::Dispatch;
 use crate::handler::RequestHandler;
 use crate::hooks::ServerHooks;
@@ -36,7 +37,9 @@ const HANGUP: Token = Token(2);
 /// - on SIGTERM or SIGINT sends SIGTERM to every worker (each drains gracefully, as
 ///   [`serve_until_signal`](crate::BaseServer::serve_until_signal) does) and returns once all
 ///   are reaped; a second signal kills them (SIGKILL);
-/// - reaps only its own workers, so no zombie is left.
+/// - reaps only its own workers, so no zombie is left;
+/// - speaks for the tree to a service manager (`NOTIFY_SOCKET`): READY=1 once the workers run,
+///   STOPPING=1 when they drain, WATCHDOG=1 from its own loop; the workers stay silent.
 ///
 /// One shared listening socket rather than `SO_REUSEPORT` per worker: the kernel wakes one
 /// waiting worker per connection either way on Linux, and a shared socket keeps connections
@@ -129,10 +132,16 @@ impl Prefork {
             report.started += 1;
         }
         tracing::info!(workers = self.workers, "pre-fork master: workers started");
+        // The master speaks for the tree to a service manager: ready once the workers run,
+        // stopping when they drain, and the watchdog from its own loop.
+        let mut notifier = Notifier::from_env();
+        notifier.ready(&format!("{} workers", self.workers));
         let mut stopping = false;
         let mut events = Events::with_capacity(4);
         while !(stopping && workers.is_empty()) {
-            selector.select(&mut events, None)?;
+            let now = Instant::now();
+            notifier.ping_if_due(now);
+            selector.select(&mut events, notifier.wait_hint(now))?;
             let tokens: Vec<Token> = events.iter().map(|event| event.token()).collect();
             for token in tokens {
                 let stream = match token {
@@ -144,6 +153,7 @@ impl Prefork {
                 match token {
                     STOP if !stopping => {
                         stopping = true;
+                        notifier.stopping();
                         tracing::info!(
                             workers = workers.len(),
                             "pre-fork master: draining the workers"

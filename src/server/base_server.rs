@@ -308,6 +308,8 @@ where
     pub(crate) fn renew_after_fork(&mut self) -> io::Result<()> {
         use std::os::fd::AsFd;
         self.shutdown.adopt_this_process();
+        // The master notifies the service manager for the whole tree.
+        self.notifier.silence();
         for waker in [self.shutdown.waker(), self.shutdown.stop_waker()] {
             let fresh = selectors::Waker::new()?;
             crate::sys::replace_descriptor(waker.as_fd(), fresh.as_fd())?;
