@@ -259,6 +259,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
                 && next != Next::Close
                 && self.out.is_empty()
                 && !self.state.busy
+                && !self.state.reading_paused
                 && (self.got_input || ctx.drain_level >= DrainLevel::GraceOver);
             if !idle {
                 return next;
