@@ -1,0 +1,57 @@
+//! [`HttpHandler`]: what a server does with each method (Python's `do_GET` and friends).
+
+use std::io;
+
+use crate::exchange::Exchange;
+
+/// The methods a handler serves, each with the request's [`Exchange`]: Python's
+/// `BaseHTTPRequestHandler` subclass with `do_GET`, `do_HEAD`, `do_POST`…
+///
+/// A method the handler does not implement answers 501 Not Implemented (Python's "Unsupported
+/// method"); a handler that knows a method but refuses it on a resource answers 405 itself.
+/// `do_head` defaults to `do_get` with the body dropped, so HEAD needs no code of its own.
+#[allow(
+    unused_variables,
+    reason = "the defaults ignore the exchange's contents"
+)]
+pub trait HttpHandler: Clone + Send + 'static {
+    /// `GET`.
+    #[doc(alias = "do_GET")]
+    fn do_get(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
+        not_implemented(ex)
+    }
+
+    /// `HEAD`: `do_get` without the body by default.
+    #[doc(alias = "do_HEAD")]
+    fn do_head(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
+        self.do_get(ex)
+    }
+
+    /// `POST`.
+    #[doc(alias = "do_POST")]
+    fn do_post(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
+        not_implemented(ex)
+    }
+
+    /// `PUT`.
+    #[doc(alias = "do_PUT")]
+    fn do_put(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
+        not_implemented(ex)
+    }
+
+    /// `DELETE`.
+    #[doc(alias = "do_DELETE")]
+    fn do_delete(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
+        not_implemented(ex)
+    }
+
+    /// Any other method.
+    fn do_other(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
+        not_implemented(ex)
+    }
+}
+
+fn not_implemented(ex: &mut Exchange<'_>) -> io::Result<()> {
+    let message = format!("unsupported method {:?}", ex.request().method);
+    ex.send_error(501, &message)
+}

@@ -1,0 +1,170 @@
+//! Reading a request head from `rfile` under the limits.
+
+use std::io::{self, BufRead};
+
+use crate::limits::HttpLimits;
+use crate::request::{HttpRequest, Version};
+
+/// Why a head could not be read.
+#[derive(Debug)]
+pub(crate) enum HeadError {
+    /// Answer with this status, then close.
+    Status(u16, &'static str),
+    /// The connection failed (or timed out) while the head arrived.
+    Io(io::Error),
+}
+
+/// Reads one request head; `Ok(None)` when the connection ended before a byte of it. Only the
+/// head is consumed: a body stays in `rfile`. `started` is called once the first byte is
+/// there (the request is then in flight).
+pub(crate) fn read_head(
+    rfile: &mut impl BufRead,
+    limits: &HttpLimits,
+    mut started: impl FnMut(),
+) -> Result<Option<HttpRequest>, HeadError> {
+    let mut head: Vec<u8> = Vec::new();
+    loop {
+        let chunk = rfile.fill_buf().map_err(HeadError::Io)?;
+        if chunk.is_empty() {
+            return match head.is_empty() {
+                true => Ok(None),
+                false => Err(HeadError::Status(
+                    400,
+                    "the connection ended inside the request head",
+                )),
+            };
+        }
+        if head.is_empty() {
+            started();
+        }
+        let old = head.len();
+        head.extend_from_slice(chunk);
+        let search_from = old.saturating_sub(3);
+        let end = head[search_from..]
+            .windows(4)
+            .position(|window| window == b"\r\n\r\n")
+            .map(|at| search_from + at + 4);
+        let taken = match end {
+            Some(end) => end - old,
+            None => head.len() - old,
+        };
+        rfile.consume(taken);
+        if let Some(end) = end {
+            head.truncate(end);
+        }
+        // The request line's bound applies while it is still being read.
+        let line_end = head.windows(2).position(|pair| pair == b"\r\n");
+        if line_end.map_or(head.len(), |at| at) > limits.max_request_line {
+            return Err(HeadError::Status(414, "the request line is too long"));
+        }
+        if head.len() > limits.max_head {
+            return Err(HeadError::Status(431, "the request head is too large"));
+        }
+        if end.is_some() {
+            return parse(&head, limits).map(Some);
+        }
+    }
+}
+
+fn parse(head: &[u8], limits: &HttpLimits) -> Result<HttpRequest, HeadError> {
+    let mut fields = vec![httparse::EMPTY_HEADER; limits.max_headers];
+    let mut request = httparse::Request::new(&mut fields);
+    match request.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => {
+            return Err(HeadError::Status(400, "the request head is incomplete"))
+        }
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(HeadError::Status(431, "too many header fields"))
+        }
+        Err(httparse::Error::Version) => {
+            // A version we do not serve is 505; a request line without one is malformed.
+            let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+            let line = String::from_utf8_lossy(line);
+            let parts: Vec<&str> = line.trim_end().split(' ').collect();
+            let names_a_version = parts.len() == 3 && parts[2].starts_with("HTTP/");
+            return Err(match names_a_version {
+                true => HeadError::Status(505, "only HTTP/1.0 and HTTP/1.1 are served"),
+                false => HeadError::Status(400, "the request line has no HTTP version"),
+            });
+        }
+        Err(_) => return Err(HeadError::Status(400, "the request head is malformed")),
+    }
+    let version = match request.version {
+        Some(0) => Version::Http10,
+        Some(1) => Version::Http11,
+        _ => {
+            return Err(HeadError::Status(
+                505,
+                "only HTTP/1.0 and HTTP/1.1 are served",
+            ))
+        }
+    };
+    let (Some(method), Some(target)) = (request.method, request.path) else {
+        return Err(HeadError::Status(400, "the request line is malformed"));
+    };
+    Ok(HttpRequest {
+        method: method.to_owned(),
+        target: target.to_owned(),
+        version,
+        headers: request
+            .headers
+            .iter()
+            .map(|field| (field.name.to_owned(), field.value.to_vec()))
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(bytes: &[u8]) -> Result<Option<HttpRequest>, HeadError> {
+        let mut reader = io::BufReader::with_capacity(7, bytes); // heads span many reads
+        read_head(&mut reader, &HttpLimits::default(), || {})
+    }
+
+    fn status(result: Result<Option<HttpRequest>, HeadError>) -> u16 {
+        match result {
+            Err(HeadError::Status(code, _)) => code,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_head_is_read_and_the_body_left() {
+        let mut reader = io::BufReader::with_capacity(
+            5,
+            &b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody"[..],
+        );
+        let request = read_head(&mut reader, &HttpLimits::default(), || {})
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (request.method.as_str(), request.target.as_str()),
+            ("POST", "/x")
+        );
+        assert_eq!(request.header("content-length"), Some("4"));
+        let mut body = String::new();
+        io::Read::read_to_string(&mut reader, &mut body).unwrap();
+        assert_eq!(body, "body");
+    }
+
+    #[test]
+    fn limits_and_malformed_heads_have_their_status() {
+        let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(9000));
+        assert_eq!(status(read(long.as_bytes())), 414);
+        let many: String = (0..101).map(|n| format!("X-{n}: v\r\n")).collect();
+        assert_eq!(
+            status(read(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes())),
+            431
+        );
+        let big = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "v".repeat(70_000));
+        assert_eq!(status(read(big.as_bytes())), 431);
+        assert_eq!(status(read(b"GET / HTTP/2.0\r\n\r\n")), 505);
+        assert_eq!(status(read(b"GET /\r\n\r\n")), 400);
+        assert_eq!(status(read(b"GE T / HTTP/1.1\r\n\r\n")), 400);
+        assert_eq!(status(read(b"GET / HTTP/1.1\r\nHost")), 400);
+        assert!(matches!(read(b""), Ok(None)));
+    }
+}

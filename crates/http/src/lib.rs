@@ -1,0 +1,59 @@
+//! Python's `http.server` on `socketserver`: an HTTP/1.1 request handler built on the
+//! framework's stream handler, with Python's shape — a handler with `do_GET`-style methods
+//! ([`HttpHandler`]), `send_response`, `send_header`, `end_headers`, `send_error`
+//! ([`Exchange`]) — and none of its weaknesses this far: request heads are parsed by `httparse`
+//! under hard limits (414, 431, 400, 505 with a proper status line), a slow head ends in 408,
+//! and idle keep-alive connections are parked between requests (no thread held).
+//!
+//! Work in progress (issue 12): request bodies beyond `Content-Length`, static files and the
+//! `http_server` example come next.
+//!
+//! # Examples
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use socketserver::PoolTcpServer;
+//! use socketserver_http::{Exchange, HttpHandler, HttpService};
+//!
+//! #[derive(Clone)]
+//! struct Hello;
+//!
+//! impl HttpHandler for Hello {
+//!     fn do_get(&mut self, ex: &mut Exchange<'_>) -> std::io::Result<()> {
+//!         ex.send_response(200)?;
+//!         ex.send_header("Content-Type", "text/plain")?;
+//!         ex.send_header("Content-Length", "5")?;
+//!         ex.end_headers()?;
+//!         ex.write_body(b"hello")
+//!     }
+//! }
+//!
+//! let mut server = PoolTcpServer::new("127.0.0.1:0", HttpService::new(Hello))?;
+//! let address = server.server_address()?;
+//! let stop = server.shutdown_handle();
+//! let serving = std::thread::spawn(move || server.serve_forever());
+//! let mut client = std::net::TcpStream::connect(address)?;
+//! client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+//! let mut reply = String::new();
+//! client.read_to_string(&mut reply)?;
+//! assert!(reply.starts_with("HTTP/1.1 200 OK\r\n") && reply.ends_with("\r\n\r\nhello"));
+//! stop.shutdown();
+//! serving.join().unwrap()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod date;
+mod exchange;
+mod handler;
+mod head;
+mod limits;
+mod request;
+mod service;
+mod status;
+
+pub use exchange::Exchange;
+pub use handler::HttpHandler;
+pub use limits::HttpLimits;
+pub use request::{HttpRequest, Version};
+pub use service::HttpService;
+pub use status::reason_phrase;
