@@ -25,7 +25,12 @@ pub struct Exchange<'a> {
     status: Option<u16>,
     has_length: bool,
     close: bool,
+    /// `Content-Length` bytes not read yet.
     body_left: u64,
+    /// The body is chunked and not read yet.
+    chunked: bool,
+    /// The client waits for `100 Continue` before it sends the body.
+    expects_continue: bool,
 }
 
 impl<'a> Exchange<'a> {
@@ -35,6 +40,13 @@ impl<'a> Exchange<'a> {
             .and_then(|length| length.trim().parse().ok())
             .unwrap_or(0);
         let close = !request.keep_alive();
+        let chunked = request
+            .header("Transfer-Encoding")
+            .is_some_and(|coding| coding.trim().eq_ignore_ascii_case("chunked"));
+        let expects_continue = request.version == crate::request::Version::Http11
+            && request
+                .header("Expect")
+                .is_some_and(|expect| expect.trim().eq_ignore_ascii_case("100-continue"));
         Exchange {
             stream,
             request,
@@ -43,6 +55,8 @@ impl<'a> Exchange<'a> {
             has_length: false,
             close,
             body_left,
+            chunked,
+            expects_continue,
         }
     }
 
@@ -105,11 +119,36 @@ impl<'a> Exchange<'a> {
         self.stream.wfile.write_all(bytes)
     }
 
-    /// Reads the request body (`Content-Length` bytes), at most `limit`; `None` when it is
-    /// longer (answer 413).
+    /// Reads the request body (`Content-Length` bytes or chunked), at most `limit`; `None`
+    /// when it is longer (answer 413; the connection then ends after the response). A client
+    /// that sent `Expect: 100-continue` is told to go on first, and only when the body is read.
+    ///
+    /// # Errors
+    ///
+    /// The connection's; `InvalidData` for malformed chunked encoding.
     pub fn read_body(&mut self, limit: u64) -> io::Result<Option<Vec<u8>>> {
         if self.body_left > limit {
             return Ok(None);
+        }
+        if std::mem::take(&mut self.expects_continue) && (self.body_left > 0 || self.chunked) {
+            self.stream
+                .wfile
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            self.stream.wfile.flush()?;
+        }
+        if std::mem::take(&mut self.chunked) {
+            return match crate::chunked::read_chunked(&mut self.stream.rfile, limit) {
+                Ok(body) => Ok(Some(body)),
+                Err(crate::chunked::ChunkedError::TooLarge) => {
+                    self.close = true;
+                    Ok(None)
+                }
+                Err(crate::chunked::ChunkedError::Malformed(why)) => {
+                    self.close = true;
+                    Err(io::Error::new(io::ErrorKind::InvalidData, why))
+                }
+                Err(crate::chunked::ChunkedError::Io(error)) => Err(error),
+            };
         }
         let mut body = vec![0; self.body_left as usize];
         self.stream.rfile.read_exact(&mut body)?;
@@ -128,7 +167,7 @@ impl<'a> Exchange<'a> {
         self.send_response(code)?;
         self.send_header("Content-Type", "text/html; charset=utf-8")?;
         self.send_header("Content-Length", &body.len().to_string())?;
-        if code >= 400 && self.body_left > 0 {
+        if code >= 400 && (self.body_left > 0 || self.chunked) {
             self.send_header("Connection", "close")?;
         }
         self.end_headers()?;
@@ -148,6 +187,10 @@ impl<'a> Exchange<'a> {
         }
         if self.close {
             // The connection ends: an unread body does not matter.
+        } else if self.chunked || self.expects_continue && self.body_left > 0 {
+            // An unread chunked body, or one the client has not sent yet: end the connection
+            // rather than guess where the next request starts.
+            self.close = true;
         } else if self.body_left > 64 * 1024 {
             self.close = true;
         } else if self.body_left > 0 {

@@ -61,6 +61,15 @@ impl<H: HttpHandler> RequestHandler<StreamRequest<TcpStream>> for HttpService<H>
             Err(HeadError::Io(error)) => return Err(error),
         };
         tracing::debug!(method = %head.method, target = %head.target, peer = %stream.client_address(), "request");
+        if let Some(coding) = head.header("Transfer-Encoding") {
+            if head.header("Content-Length").is_some() {
+                // Two lengths: the way request smuggling starts.
+                return refuse(stream, 400, "both Transfer-Encoding and Content-Length");
+            }
+            if !coding.trim().eq_ignore_ascii_case("chunked") {
+                return refuse(stream, 501, "only the chunked transfer coding is served");
+            }
+        }
         let method = head.method.clone();
         let mut ex = Exchange::new(stream, head);
         match method.as_str() {

@@ -231,3 +231,47 @@ fn a_slow_head_gets_408() {
     );
     server.stop(PATIENCE).unwrap();
 }
+
+/// Request bodies: chunked (from curl), `Expect: 100-continue` (curl waits for the 100), and
+/// both lengths at once refused.
+#[test]
+fn chunked_bodies_and_100_continue_with_curl() {
+    let server = start(2);
+    let url = format!("http://{}/echo", server.address());
+    let chunked = Command::new("curl")
+        .args([
+            "-sS",
+            "-H",
+            "Transfer-Encoding: chunked",
+            "--data-binary",
+            "chunked hello",
+            &url,
+        ])
+        .output()
+        .expect("curl must be installed");
+    assert_eq!(String::from_utf8_lossy(&chunked.stdout), "chunked hello");
+    let expect = Command::new("curl")
+        .args([
+            "-sS",
+            "-v",
+            "-H",
+            "Expect: 100-continue",
+            "--data-binary",
+            "after continue",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&expect.stderr);
+    assert!(stderr.contains("< HTTP/1.1 100 Continue"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&expect.stdout), "after continue");
+    let smuggled = exchange_to_close(
+        server.address(),
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    );
+    assert!(
+        smuggled.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{smuggled}"
+    );
+    server.stop(PATIENCE).unwrap();
+}
