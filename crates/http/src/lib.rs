@@ -5,8 +5,9 @@
 //! under hard limits (414, 431, 400, 505 with a proper status line), a slow head ends in 408,
 //! and idle keep-alive connections are parked between requests (no thread held).
 //!
-//! Work in progress (issue 12): request bodies beyond `Content-Length`, static files and the
-//! `http_server` example come next.
+//! [`SimpleHttpRequestHandler`] serves a directory (`python -m http.server`), never anything
+//! outside it. Work in progress (issue 12): the `http_server` example, the drain and strategy
+//! tests of the HTTP layer, and the benchmarks against Python and nginx come next.
 //!
 //! # Examples
 //!
@@ -50,6 +51,7 @@ mod head;
 mod limits;
 mod request;
 mod service;
+mod static_files;
 mod status;
 
 pub use exchange::Exchange;
@@ -57,4 +59,5 @@ pub use handler::HttpHandler;
 pub use limits::HttpLimits;
 pub use request::{HttpRequest, Version};
 pub use service::HttpService;
+pub use static_files::SimpleHttpRequestHandler;
 pub use status::reason_phrase;

@@ -1,0 +1,194 @@
+//! `SimpleHttpRequestHandler`: files, listings, redirects, conditional requests, ranges, and
+//! every way out of the served directory refused; checked with raw sockets, curl and Python's
+//! `urllib`.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use socketserver::{PoolTcpServer, TcpSocket, TestServer, ThreadPool};
+use socketserver_http::{HttpService, SimpleHttpRequestHandler};
+
+const PATIENCE: Duration = Duration::from_secs(20);
+
+struct Tree(PathBuf);
+
+impl Tree {
+    fn new() -> Tree {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let root =
+            std::env::temp_dir().join(format!("socketserver-http-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("served/sub")).unwrap();
+        std::fs::write(root.join("served/a.txt"), "hello from a\n").unwrap();
+        std::fs::write(root.join("served/b <x>.html"), "<p>b</p>").unwrap();
+        std::fs::write(root.join("served/sub/index.html"), "<p>sub index</p>").unwrap();
+        let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(root.join("served/big.bin"), &big).unwrap();
+        std::fs::write(root.join("secret.txt"), "outside").unwrap();
+        std::os::unix::fs::symlink(root.join("secret.txt"), root.join("served/link-out")).unwrap();
+        Tree(root)
+    }
+
+    fn served(&self) -> PathBuf {
+        self.0.join("served")
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn start(tree: &Tree) -> TestServer<TcpSocket, ThreadPool, HttpService<SimpleHttpRequestHandler>> {
+    let handler = SimpleHttpRequestHandler::new(tree.served()).unwrap();
+    let mut server = PoolTcpServer::new("127.0.0.1:0", HttpService::new(handler)).unwrap();
+    server.dispatch_mut().set_workers(2);
+    TestServer::start(server)
+}
+
+/// Sends one request (with `Connection: close`) and returns the head and the body.
+fn get(address: SocketAddr, target: &str, extra: &str) -> (String, Vec<u8>) {
+    let mut client = TcpStream::connect(address).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    write!(
+        client,
+        "GET {target} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = Vec::new();
+    client.read_to_end(&mut reply).unwrap();
+    let end = reply
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a head")
+        + 4;
+    (
+        String::from_utf8_lossy(&reply[..end]).into_owned(),
+        reply[end..].to_vec(),
+    )
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name}: ")))
+        .map(str::trim)
+}
+
+#[test]
+fn files_listings_redirects_and_conditional_requests() {
+    let tree = Tree::new();
+    let server = start(&tree);
+    let address = server.address();
+    let (head, body) = get(address, "/a.txt", "");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert_eq!(header(&head, "Content-Type"), Some("text/plain"));
+    assert_eq!(body, b"hello from a\n");
+    let etag = header(&head, "ETag").unwrap().to_owned();
+    let modified = header(&head, "Last-Modified").unwrap().to_owned();
+    let (head, body) = get(address, "/a.txt", &format!("If-None-Match: {etag}\r\n"));
+    assert!(head.starts_with("HTTP/1.1 304 "), "{head}");
+    assert!(body.is_empty());
+    let (head, _) = get(
+        address,
+        "/a.txt",
+        &format!("If-Modified-Since: {modified}\r\n"),
+    );
+    assert!(head.starts_with("HTTP/1.1 304 "), "{head}");
+    // A listing: names escaped, links quoted.
+    let (head, body) = get(address, "/", "");
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"));
+    let page = String::from_utf8(body).unwrap();
+    assert!(page.contains(">b &lt;x&gt;.html</a>"), "{page}");
+    assert!(page.contains("href=\"b%20%3Cx%3E.html\""), "{page}");
+    assert!(page.contains("href=\"sub/\""), "{page}");
+    // A directory without its slash is redirected; with it, its index is served.
+    let (head, _) = get(address, "/sub?x=1", "");
+    assert!(head.starts_with("HTTP/1.1 301 "), "{head}");
+    assert_eq!(header(&head, "Location"), Some("/sub/?x=1"));
+    let (_, body) = get(address, "/sub/", "");
+    assert_eq!(body, b"<p>sub index</p>");
+    server.stop(PATIENCE).unwrap();
+}
+
+#[test]
+fn every_way_out_of_the_directory_is_refused() {
+    let tree = Tree::new();
+    let server = start(&tree);
+    let address = server.address();
+    for target in [
+        "/../secret.txt",
+        "/%2e%2e/secret.txt",
+        "/sub/%2E%2E/%2E%2E/secret.txt",
+        "/%2Fetc%2Fpasswd",
+        "//etc/passwd",
+        "/a.txt%00.html",
+        "/link-out",
+        "/sub/..%5C..%5Csecret.txt",
+        "/%zz",
+    ] {
+        let (head, body) = get(address, target, "");
+        assert!(head.starts_with("HTTP/1.1 404 "), "{target}: {head}");
+        assert!(
+            !String::from_utf8_lossy(&body).contains("outside"),
+            "{target}"
+        );
+    }
+    // The server goes on.
+    let (head, _) = get(address, "/a.txt", "");
+    assert!(head.starts_with("HTTP/1.1 200 "));
+    server.stop(PATIENCE).unwrap();
+}
+
+#[test]
+fn ranges() {
+    let tree = Tree::new();
+    let server = start(&tree);
+    let address = server.address();
+    let big = std::fs::read(tree.served().join("big.bin")).unwrap();
+    let (head, body) = get(address, "/big.bin", "Range: bytes=10-19\r\n");
+    assert!(head.starts_with("HTTP/1.1 206 "), "{head}");
+    assert_eq!(header(&head, "Content-Range"), Some("bytes 10-19/100000"));
+    assert_eq!(body, &big[10..20]);
+    let (_, body) = get(address, "/big.bin", "Range: bytes=-5\r\n");
+    assert_eq!(body, &big[99_995..]);
+    let (head, _) = get(address, "/big.bin", "Range: bytes=200000-\r\n");
+    assert!(head.starts_with("HTTP/1.1 416 "), "{head}");
+    assert_eq!(header(&head, "Content-Range"), Some("bytes */100000"));
+    let (head, body) = get(address, "/big.bin", "");
+    assert!(head.starts_with("HTTP/1.1 200 "));
+    assert_eq!(body, big);
+    server.stop(PATIENCE).unwrap();
+}
+
+/// Clients no one here wrote: curl and Python's urllib.
+#[test]
+fn curl_and_python_read_the_files() {
+    let tree = Tree::new();
+    let server = start(&tree);
+    let url = format!("http://{}/a.txt", server.address());
+    let curl = Command::new("curl")
+        .args(["-sS", "--fail", &url])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&curl.stdout), "hello from a\n");
+    let python = Command::new("python3")
+        .args([
+            "-c",
+            "import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())",
+            &url,
+        ])
+        .output()
+        .expect("python3 must be installed");
+    assert_eq!(
+        String::from_utf8_lossy(&python.stdout),
+        "hello from a\n",
+        "{}",
+        String::from_utf8_lossy(&python.stderr)
+    );
+    server.stop(PATIENCE).unwrap();
+}
