@@ -1,0 +1,126 @@
+//! Python's `python -m http.server`: serves the files of a directory over HTTP/1.1.
+//!
+//! Run:   cargo run --release --example http_server [-- OPTIONS]
+//!
+//!   --addr HOST:PORT        default 127.0.0.1:8000
+//!   --directory DIR         the directory served; default the current one
+//!   --mode MODE             pool (default) | threading | sequential | forking
+//!   --workers N             pool size with --mode pool (default: CPUs × 4); idle keep-alive
+//!                           connections are parked, so a small pool serves many clients
+//!   --header-timeout SECS   a request head must arrive within SECS (default 10), else 408
+//!   --drain-timeout SECS    on SIGINT/SIGTERM, how long the drain may take (default 30)
+//!
+//! Once listening it prints one line, `listening on ADDR`. SIGINT or SIGTERM drains it (idle
+//! keep-alive connections closed at once, responses in flight finished), one stderr line
+//! summarises the drain, exit 0; a second signal closes everything at once. Bad usage: exit 2;
+//! an address or directory that cannot be used: one stderr line, exit 1.
+
+mod common;
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use socketserver::{
+    BaseServer, Dispatch, ForkingMixIn, Sequential, StreamOptions, TcpSocket, ThreadPool,
+    ThreadingMixIn,
+};
+use socketserver_http::{HttpService, SimpleHttpRequestHandler};
+
+const USAGE: &str = "usage: http_server [--addr HOST:PORT] [--directory DIR] [--mode pool|threading|sequential|forking] [--workers N] [--header-timeout SECS] [--drain-timeout SECS]";
+
+struct Settings {
+    address: String,
+    directory: String,
+    workers: Option<usize>,
+    header_timeout: Duration,
+    drain_timeout: Duration,
+}
+
+fn run<M: Dispatch + Default>(
+    settings: &Settings,
+    configure: impl Fn(&mut M),
+) -> Result<(), String> {
+    let handler = SimpleHttpRequestHandler::new(&settings.directory)
+        .map_err(|e| format!("cannot serve {:?}: {e}", settings.directory))?;
+    let mut server =
+        BaseServer::<TcpSocket, M, _>::new(&settings.address, HttpService::new(handler))
+            .map_err(|e| e.to_string())?;
+    server.socket_mut().set_stream_options(StreamOptions {
+        read_timeout: Some(settings.header_timeout),
+        disable_nagle_algorithm: true,
+        ..StreamOptions::default()
+    });
+    configure(server.dispatch_mut());
+    let bound = server.server_address().map_err(|e| e.to_string())?;
+    common::serve_until_signal(
+        "http_server",
+        &mut server,
+        &bound.to_string(),
+        settings.drain_timeout,
+    )
+}
+
+fn main() -> ExitCode {
+    common::init_logging();
+    let mut settings = Settings {
+        address: "127.0.0.1:8000".to_owned(),
+        directory: ".".to_owned(),
+        workers: None,
+        header_timeout: Duration::from_secs(10),
+        drain_timeout: Duration::from_secs(30),
+    };
+    let mut mode = "pool".to_owned();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let Some(value) = args.next() else {
+            eprintln!("http_server: {arg} needs a value; {USAGE}");
+            return ExitCode::from(2);
+        };
+        let seconds = || {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|secs| secs.is_finite() && *secs > 0.0)
+                .map(Duration::from_secs_f64)
+        };
+        match arg.as_str() {
+            "--addr" => settings.address = value.clone(),
+            "--directory" => settings.directory = value.clone(),
+            "--mode" => mode = value.clone(),
+            "--workers" => match value.parse::<usize>() {
+                Ok(n) if n > 0 => settings.workers = Some(n),
+                _ => {
+                    eprintln!("http_server: --workers needs a positive number; {USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--header-timeout" | "--drain-timeout" => match seconds() {
+                Some(after) if arg == "--header-timeout" => settings.header_timeout = after,
+                Some(after) => settings.drain_timeout = after,
+                None => {
+                    eprintln!("http_server: {arg} needs a positive number of seconds; {USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            _ => {
+                eprintln!("http_server: unknown argument {arg:?}; {USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let result = match mode.as_str() {
+        "pool" => run(&settings, |pool: &mut ThreadPool| {
+            if let Some(n) = settings.workers {
+                pool.set_workers(n).set_queue_size(n);
+            }
+        }),
+        "threading" => run(&settings, |_: &mut ThreadingMixIn| {}),
+        "sequential" => run(&settings, |_: &mut Sequential| {}),
+        "forking" => run(&settings, |_: &mut ForkingMixIn| {}),
+        other => {
+            eprintln!("http_server: unknown mode {other:?} (the event mode serves Protocol handlers, not this one); {USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    common::exit_status("http_server", result)
+}

@@ -1,0 +1,53 @@
+//! The `http_server` example (Python's `python -m http.server`), as a process: serves a
+//! directory to curl, keeps idle keep-alive connections parked, drains on SIGTERM.
+
+use std::io::{Read, Write};
+use std::process::Command;
+
+mod util;
+
+use util::example_process::{assert_clean_exit, Example};
+use util::transports::TempDir;
+use util::{assert_clean_eof, connect};
+
+#[test]
+fn http_server_serves_a_directory_and_drains_on_sigterm() {
+    let dir = TempDir::new();
+    std::fs::create_dir_all(dir.join("site")).unwrap();
+    std::fs::write(dir.join("site/hello.txt"), "hello over http\n").unwrap();
+    let site = dir.join("site");
+    let (server, address) = Example::serve(
+        "http_server",
+        &["--directory", site.to_str().unwrap(), "--workers", "2"],
+    );
+    let curl = Command::new("curl")
+        .args(["-sS", "--fail", &format!("http://{address}/hello.txt")])
+        .output()
+        .expect("curl must be installed");
+    assert_eq!(String::from_utf8_lossy(&curl.stdout), "hello over http\n");
+    // An idle keep-alive connection is closed cleanly by the drain, after its answer.
+    let mut idle = connect(address);
+    idle.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut reply = vec![0; 1];
+    let mut got = Vec::new();
+    while !String::from_utf8_lossy(&got).ends_with("hello over http\n") {
+        idle.read_exact(&mut reply).unwrap();
+        got.push(reply[0]);
+    }
+    let finished = server.stop_with(libc::SIGTERM, "http_server");
+    assert_clean_exit(&finished);
+    assert!(finished.stderr.contains("http_server: drained in"), "{finished:#?}");
+    assert_clean_eof(&mut idle);
+}
+
+#[test]
+fn http_server_bad_usage_and_missing_directory() {
+    let bad = Example::spawn("http_server", &["--mode", "event"]).finish();
+    assert_eq!(bad.status.code(), Some(2), "{bad:#?}");
+    let missing = Example::spawn(
+        "http_server",
+        &["--addr", "127.0.0.1:0", "--directory", "/no/such/directory/here"],
+    )
+    .finish();
+    missing.assert_one_line_failure(1);
+}
