@@ -27,7 +27,8 @@ fn http_server_serves_a_directory_and_drains_on_sigterm() {
     assert_eq!(String::from_utf8_lossy(&curl.stdout), "hello over http\n");
     // An idle keep-alive connection is closed cleanly by the drain, after its answer.
     let mut idle = connect(address);
-    idle.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    idle.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let mut reply = vec![0; 1];
     let mut got = Vec::new();
     while !String::from_utf8_lossy(&got).ends_with("hello over http\n") {
@@ -36,7 +37,10 @@ fn http_server_serves_a_directory_and_drains_on_sigterm() {
     }
     let finished = server.stop_with(libc::SIGTERM, "http_server");
     assert_clean_exit(&finished);
-    assert!(finished.stderr.contains("http_server: drained in"), "{finished:#?}");
+    assert!(
+        finished.stderr.contains("http_server: drained in"),
+        "{finished:#?}"
+    );
     assert_clean_eof(&mut idle);
 }
 
@@ -46,7 +50,12 @@ fn http_server_bad_usage_and_missing_directory() {
     assert_eq!(bad.status.code(), Some(2), "{bad:#?}");
     let missing = Example::spawn(
         "http_server",
-        &["--addr", "127.0.0.1:0", "--directory", "/no/such/directory/here"],
+        &[
+            "--addr",
+            "127.0.0.1:0",
+            "--directory",
+            "/no/such/directory/here",
+        ],
     )
     .finish();
     missing.assert_one_line_failure(1);
