@@ -5,6 +5,17 @@
 //! under hard limits (414, 431, 400, 505 with a proper status line), a slow head ends in 408,
 //! and idle keep-alive connections are parked between requests (no thread held).
 //!
+//! # Which strategy
+//!
+//! | strategy | use it for |
+//! |---|---|
+//! | [`ThreadPool`](socketserver::ThreadPool) (`PoolTcpServer`) | the default: a few workers serve any number of keep-alive clients, idle ones parked |
+//! | [`ThreadingMixIn`](socketserver::ThreadingMixIn) | few clients with long requests; each request after a parked wait starts a new thread, so keep-alive traffic is slower than on a pool |
+//! | [`Sequential`](socketserver::Sequential), [`ForkingMixIn`](socketserver::ForkingMixIn) | tests, or a process per client for isolation; a keep-alive client holds the server (or its child) while it idles |
+//!
+//! The event strategy runs `Protocol` handlers; this layer is a blocking handler and does not
+//! run on it.
+//!
 //! [`SimpleHttpRequestHandler`] serves a directory (`python -m http.server`), never anything
 //! outside it. Work in progress (issue 12): the `http_server` example, the drain and strategy
 //! tests of the HTTP layer, and the benchmarks against Python and nginx come next.
