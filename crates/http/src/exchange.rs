@@ -159,11 +159,7 @@ impl<'a> Exchange<'a> {
     /// Sends a complete error response with a short HTML page (Python's `send_error`), and
     /// ends the connection after it unless the request was read whole.
     pub fn send_error(&mut self, code: u16, message: &str) -> io::Result<()> {
-        let body = format!(
-            "<!DOCTYPE html>\n<html><head><title>{code} {reason}</title></head>\n<body><h1>{code} {reason}</h1><p>{message}</p></body></html>\n",
-            reason = reason_phrase(code),
-            message = escape_html(message)
-        );
+        let body = error_page(code, message);
         self.send_response(code)?;
         self.send_header("Content-Type", "text/html; charset=utf-8")?;
         self.send_header("Content-Length", &body.len().to_string())?;
@@ -210,6 +206,15 @@ impl std::fmt::Debug for Exchange<'_> {
             .field("close", &self.close)
             .finish_non_exhaustive()
     }
+}
+
+/// The short HTML page of an error response.
+pub(crate) fn error_page(code: u16, message: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html><head><title>{code} {reason}</title></head>\n<body><h1>{code} {reason}</h1><p>{message}</p></body></html>\n",
+        reason = reason_phrase(code),
+        message = escape_html(message)
+    )
 }
 
 /// Escapes text for an HTML page.

@@ -5,7 +5,7 @@ use std::net::TcpStream;
 
 use socketserver::{RequestHandler, StreamRequest};
 
-use crate::exchange::{escape_html, Exchange};
+use crate::exchange::{error_page, Exchange};
 use crate::handler::HttpHandler;
 use crate::head::{read_head, HeadError};
 use crate::limits::HttpLimits;
@@ -93,11 +93,7 @@ impl<H: HttpHandler> RequestHandler<StreamRequest<TcpStream>> for HttpService<H>
 /// (Python sends a 400 page without one when the version is not valid).
 fn refuse(stream: &mut StreamRequest<TcpStream>, code: u16, why: &str) -> io::Result<()> {
     tracing::debug!(code, why, peer = %stream.client_address(), "refusing a request");
-    let body = format!(
-        "<!DOCTYPE html>\n<html><head><title>{code} {reason}</title></head>\n<body><h1>{code} {reason}</h1><p>{why}</p></body></html>\n",
-        reason = reason_phrase(code),
-        why = escape_html(why)
-    );
+    let body = error_page(code, why);
     write!(
         stream.wfile,
         "HTTP/1.1 {code} {}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
