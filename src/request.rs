@@ -107,6 +107,11 @@ pub trait Request: Send + Sized + 'static {
         let _ = liveness;
     }
 
+    /// The request is parked: free what it does not need while it waits (an empty read
+    /// buffer). Default: nothing.
+    #[doc(hidden)]
+    fn release_idle_buffers(&mut self) {}
+
     /// Takes the client address a PROXY protocol header carried; `false` when this request's
     /// address type cannot hold it (it keeps its own). Default: `false`.
     #[doc(hidden)]

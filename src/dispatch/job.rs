@@ -346,6 +346,7 @@ where
         match self.turn() {
             Turn::Parked => {
                 tracing::trace!(conn_id = self.id, "parked");
+                self.request.release_idle_buffers();
                 if let Some(guard) = &mut self.guard {
                     guard.set_parked(true);
                 }

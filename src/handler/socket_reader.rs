@@ -15,7 +15,8 @@ use crate::sys;
 ///
 /// Like std's `BufReader`, with one difference that matters for servers with many idle
 /// connections: the buffer is allocated when the first byte is to be read, not when the
-/// connection is accepted, so a connection that has sent nothing costs no buffer. Reads at least
+/// connection is accepted, so a connection that has sent nothing costs no buffer; and a
+/// [parked](crate::StreamRequest::park) connection frees it while it is empty. Reads at least
 /// as large as the buffer bypass it.
 ///
 /// It also takes part in a graceful drain ([`ShutdownHandle::drain`](crate::ShutdownHandle::drain)):
@@ -152,6 +153,16 @@ impl<T: StreamSocket> SocketReader<T> {
             .message
             .map_or(Duration::ZERO, |clock| clock.elapsed(now));
         TimedOut { reason, after }.into_io()
+    }
+
+    /// Frees the buffer while it holds nothing (a parked connection waits without it; the next
+    /// read allocates it again).
+    pub(crate) fn release_idle_buffer(&mut self) {
+        if self.pos >= self.filled && !self.buf.is_empty() {
+            self.buf = Box::default();
+            self.pos = 0;
+            self.filled = 0;
+        }
     }
 
     pub(crate) fn attach_liveness(&mut self, liveness: Arc<Liveness>) {

@@ -381,6 +381,10 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         self.rfile.has_received_input()
     }
 
+    fn release_idle_buffers(&mut self) {
+        self.rfile.release_idle_buffer();
+    }
+
     fn apply_proxied_source(&mut self, source: std::net::SocketAddr) -> bool {
         match T::address_from_ip(source) {
             Some(address) => {

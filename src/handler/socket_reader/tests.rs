@@ -49,3 +49,25 @@ fn large_reads_bypass_the_buffer_and_mixed_reads_keep_order() {
     reader.read_to_end(&mut rest).unwrap();
     assert_eq!(rest, b"cdefghij");
 }
+
+#[test]
+fn a_parked_reader_gives_its_empty_buffer_back_and_keeps_a_full_one() {
+    let (mut reader, mut peer) = reader_over(8192);
+    peer.write_all(b"one\ntwo\n").unwrap();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    reader.release_idle_buffer();
+    assert_eq!(reader.buf.len(), 8192, "unread bytes keep the buffer");
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "two\n");
+    reader.release_idle_buffer();
+    assert!(
+        reader.buf.is_empty(),
+        "an empty buffer is freed while parked"
+    );
+    peer.write_all(b"three\n").unwrap();
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    assert_eq!(line, "three\n", "and allocated again for the next message");
+}
