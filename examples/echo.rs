@@ -142,12 +142,18 @@ impl<S: DatagramSocket> RequestHandler<DatagramRequest<S>> for DatagramEcho {
     }
 }
 
-/// The limits and the connection settings from the command line.
-#[derive(Clone, Copy)]
+/// What the command line asks for, beyond the transport and the mode.
 struct Settings {
     limits: Limits,
     options: StreamOptions,
     drain_timeout: std::time::Duration,
+    daemon: Daemon,
+    /// `--proxy-protocol`: what the TCP transport requires.
+    proxy: Option<ProxyPolicy>,
+    /// `--reuse-port`.
+    reuse_port: bool,
+    /// The name of the socket this echo inherited, handed on in a hot restart.
+    listener_name: String,
 }
 
 impl Default for Settings {
@@ -156,6 +162,10 @@ impl Default for Settings {
             limits: Limits::default(),
             options: StreamOptions::default(),
             drain_timeout: std::time::Duration::from_secs(30),
+            daemon: Daemon::default(),
+            proxy: None,
+            reuse_port: false,
+            listener_name: "echo".to_owned(),
         }
     }
 }
@@ -171,7 +181,7 @@ enum Transport {
 /// Runs `server` until SIGINT or SIGTERM has drained it, after printing the ready line.
 fn serve<S, M, H>(
     server: Result<BaseServer<S, M, H>, Error>,
-    drain_timeout: std::time::Duration,
+    settings: &Settings,
     shown: impl FnOnce(&S::Address) -> String,
 ) -> Result<(), String>
 where
@@ -183,7 +193,8 @@ where
     let bound = server.server_address().map_err(|e| e.to_string())?;
     // Bound and listening: write the pid file, then give up root (the pid file's directory is
     // usually root's), then serve.
-    let daemon = DAEMON.get().cloned().unwrap_or_default();
+    let daemon = &settings.daemon;
+    let drain_timeout = settings.drain_timeout;
     let _pid_file = match &daemon.pid_file {
         Some(path) => Some(PidFile::create(path).map_err(|e| e.to_string())?),
         None => None,
@@ -221,10 +232,7 @@ where
         .fileno()
         .map(|fd| std::os::fd::AsRawFd::as_raw_fd(&fd));
     let handle = server.shutdown_handle();
-    let name = LISTENER_NAME
-        .get()
-        .cloned()
-        .unwrap_or_else(|| "echo".to_owned());
+    let name = settings.listener_name.clone();
     let restart = move || {
         let Some(listener) = listener else {
             return;
@@ -249,9 +257,6 @@ where
 /// How long a hot restart waits for the new copy to say it is ready.
 const RESTART_READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// The name of the socket this echo inherited (handed on in a hot restart).
-static LISTENER_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
 /// What the command line says about running as a daemon.
 #[derive(Debug, Clone, Default)]
 struct Daemon {
@@ -261,12 +266,6 @@ struct Daemon {
     processes: Option<usize>,
     max_requests: Option<u64>,
 }
-
-/// Set once by `main`, read by `serve`.
-static DAEMON: std::sync::OnceLock<Daemon> = std::sync::OnceLock::new();
-
-/// Set by `main` with --reuse-port.
-static REUSE_PORT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
 
 /// A TCP socket for `address` with `SO_REUSEPORT`, so several echo processes can bind the same
 /// port (the kernel spreads connections over them).
@@ -283,16 +282,13 @@ fn reuse_port_socket(address: &str) -> Result<TcpSocket, Error> {
     Ok(socket)
 }
 
-/// Set by `main` with --proxy-protocol: the PROXY protocol the TCP transport requires.
-static PROXY_POLICY: std::sync::OnceLock<ProxyPolicy> = std::sync::OnceLock::new();
-
 /// Builds the server for `transport` with strategy `M`, configured by `configure`, echoing
 /// streams with `stream`.
 fn run<M, E>(
     transport: &Transport,
     address: &str,
     inherited: Option<InheritedSocket>,
-    settings: Settings,
+    settings: &Settings,
     stream: E,
     configure: impl Fn(&mut M),
 ) -> Result<(), String>
@@ -341,11 +337,9 @@ where
                 Some(socket) => TcpSocket::from_inherited(socket).and_then(|socket| {
                     BaseServer::<TcpSocket, M, _>::from_inherited(socket, stream)
                 }),
-                None if REUSE_PORT.get().is_some() => {
-                    reuse_port_socket(address).and_then(|socket| {
-                        BaseServer::<TcpSocket, M, _>::from_socket(socket, stream, true)
-                    })
-                }
+                None if settings.reuse_port => reuse_port_socket(address).and_then(|socket| {
+                    BaseServer::<TcpSocket, M, _>::from_socket(socket, stream, true)
+                }),
                 None => BaseServer::<TcpSocket, M, _>::new(address, stream),
             };
             let server = configured(built, settings.limits, configure);
@@ -358,10 +352,10 @@ where
                 });
                 server
                     .socket_mut()
-                    .set_proxy_protocol(PROXY_POLICY.get().cloned());
+                    .set_proxy_protocol(settings.proxy.clone());
                 server
             });
-            serve(server, settings.drain_timeout, |bound| bound.to_string())
+            serve(server, settings, |bound| bound.to_string())
         }
         Transport::Udp => serve(
             configured(
@@ -374,7 +368,7 @@ where
                 settings.limits,
                 configure,
             ),
-            settings.drain_timeout,
+            settings,
             |bound| bound.to_string(),
         ),
         Transport::Unix(path) => serve(
@@ -392,7 +386,7 @@ where
                 server.socket_mut().set_stream_options(settings.options);
                 server
             }),
-            settings.drain_timeout,
+            settings,
             path_of,
         ),
         Transport::UnixDatagram(path) => serve(
@@ -406,7 +400,7 @@ where
                 settings.limits,
                 configure,
             ),
-            settings.drain_timeout,
+            settings,
             path_of,
         ),
     }
@@ -425,16 +419,9 @@ fn inherited_socket(name: Option<&str>) -> Result<Option<InheritedSocket>, Strin
         };
     }
     match name {
-        None => {
-            let first = sockets.into_iter().next();
-            if let Some(socket) = &first {
-                let _ = LISTENER_NAME.set(socket.name().to_owned());
-            }
-            Ok(first)
-        }
+        None => Ok(sockets.into_iter().next()),
         Some(name) => {
             let names: Vec<String> = sockets.iter().map(|s| s.name().to_owned()).collect();
-            let _ = LISTENER_NAME.set(name.to_owned());
             sockets
                 .into_iter()
                 .find(|socket| socket.name() == name)
@@ -473,7 +460,7 @@ fn main() -> ExitCode {
             "--udp" => transport = Transport::Udp,
             "--proxy-protocol" => proxy = true,
             "--reuse-port" => {
-                let _ = REUSE_PORT.set(());
+                settings.reuse_port = true;
             }
             "--addr"
             | "--mode"
@@ -603,7 +590,7 @@ fn main() -> ExitCode {
         eprintln!("echo: --group needs --user; {USAGE}");
         return ExitCode::from(2);
     }
-    let _ = DAEMON.set(daemon);
+    settings.daemon = daemon;
     if proxy_from.is_some() && !proxy {
         eprintln!("echo: --proxy-from needs --proxy-protocol; {USAGE}");
         return ExitCode::from(2);
@@ -613,18 +600,21 @@ fn main() -> ExitCode {
         if let Some(networks) = proxy_from {
             policy.trusted = networks;
         }
-        let _ = PROXY_POLICY.set(policy);
+        settings.proxy = Some(policy);
     }
     let inherited = match inherited_socket(fd_name.as_deref()) {
         Ok(inherited) => inherited,
         Err(message) => return common::exit_status("echo", Err(message)),
     };
+    if let Some(socket) = &inherited {
+        settings.listener_name = socket.name().to_owned();
+    }
     let result = match mode.as_str() {
         "threading" => run(
             &transport,
             &address,
             inherited,
-            settings,
+            &settings,
             StreamEcho,
             |_: &mut ThreadingMixIn| {},
         ),
@@ -632,7 +622,7 @@ fn main() -> ExitCode {
             &transport,
             &address,
             inherited,
-            settings,
+            &settings,
             StreamEcho,
             |_: &mut Sequential| {},
         ),
@@ -640,7 +630,7 @@ fn main() -> ExitCode {
             &transport,
             &address,
             inherited,
-            settings,
+            &settings,
             StreamEcho,
             |_: &mut ForkingMixIn| {},
         ),
@@ -648,7 +638,7 @@ fn main() -> ExitCode {
             &transport,
             &address,
             inherited,
-            settings,
+            &settings,
             ParkingEcho,
             |pool: &mut ThreadPool| {
                 if let Some(n) = workers {
@@ -665,7 +655,7 @@ fn main() -> ExitCode {
                 &transport,
                 &address,
                 inherited,
-                settings,
+                &settings,
                 Callbacks::new(EchoProtocol),
                 |event: &mut EventLoop| {
                     if let Some(n) = workers {

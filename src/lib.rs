@@ -166,6 +166,7 @@ mod error;
 mod event;
 mod handler;
 mod hooks;
+mod ip_prefix;
 mod limits;
 mod prefork;
 mod process_control;

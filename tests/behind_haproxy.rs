@@ -3,17 +3,15 @@
 //! continuous connect/echo/close load through it while one instance drains (SIGTERM) and
 //! another hot-restarts (SIGHUP): no exchange fails.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 
 mod util;
 
 use util::example_process::Example;
+use util::exchange_load::{try_exchange, ExchangeLoad};
 use util::transports::TempDir;
-use util::{eventually, free_tcp_port, pid_in, process_gone, send_signal, PATIENCE};
+use util::{eventually, free_tcp_port, pid_in, process_gone, send_signal};
 
 /// HAProxy in the foreground; killed on drop.
 struct Haproxy(Child);
@@ -22,24 +20,6 @@ impl Drop for Haproxy {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
-    }
-}
-
-/// One connect/echo/close exchange through HAProxy.
-fn exchange(front: SocketAddr, n: usize) -> Result<(), String> {
-    let mut client = TcpStream::connect(front).map_err(|e| format!("connect: {e}"))?;
-    client.set_read_timeout(Some(PATIENCE)).unwrap();
-    let message = format!("through haproxy {n}\n");
-    client
-        .write_all(message.as_bytes())
-        .map_err(|e| format!("write: {e}"))?;
-    let mut reply = vec![0; message.len()];
-    client
-        .read_exact(&mut reply)
-        .map_err(|e| format!("read: {e}"))?;
-    match reply == message.as_bytes() {
-        true => Ok(()),
-        false => Err("a wrong answer".to_owned()),
     }
 }
 
@@ -92,35 +72,14 @@ fn load_through_haproxy_survives_a_drain_and_a_hot_restart() {
     let _haproxy = Haproxy(haproxy);
     let front: SocketAddr = format!("127.0.0.1:{front_port}").parse().unwrap();
     assert!(
-        eventually(|| exchange(front, 0).is_ok()),
+        eventually(|| try_exchange(front, 0).is_ok()),
         "HAProxy serves through the echoes"
     );
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicUsize::new(0));
-    let load: Vec<_> = (0..4)
-        .map(|_| {
-            let (stop, done) = (Arc::clone(&stop), Arc::clone(&done));
-            std::thread::spawn(move || {
-                let mut failures = Vec::new();
-                let mut n = 0;
-                while !stop.load(Ordering::SeqCst) {
-                    if let Err(error) = exchange(front, n) {
-                        failures.push(error);
-                    }
-                    n += 1;
-                    done.fetch_add(1, Ordering::SeqCst);
-                }
-                failures
-            })
-        })
-        .collect();
+    let load = ExchangeLoad::start(front, 4);
     let progress = |more: usize| {
-        let from = done.load(Ordering::SeqCst);
-        assert!(
-            eventually(|| done.load(Ordering::SeqCst) > from + more),
-            "the load goes on"
-        );
+        let from = load.done();
+        assert!(eventually(|| load.done() > from + more), "the load goes on");
     };
     progress(200);
     // Drain one instance: it finishes what it holds and exits 0; HAProxy's checks take it out.
@@ -135,12 +94,7 @@ fn load_through_haproxy_survives_a_drain_and_a_hot_restart() {
     ));
     assert!(eventually(|| process_gone(old)));
     progress(200);
-    stop.store(true, Ordering::SeqCst);
-    let failures: Vec<String> = load
-        .into_iter()
-        .flat_map(|thread| thread.join().unwrap())
-        .collect();
-    let total = done.load(Ordering::SeqCst);
+    let (total, failures) = load.finish();
     assert!(
         failures.is_empty(),
         "{} of {total} exchanges failed: {:?}",

@@ -3,63 +3,26 @@
 //! and exits 0. Under continuous connect/echo/close load through three restarts, no exchange
 //! fails: no refused or reset connection, none closed before its answer.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::io::Read;
+use std::net::SocketAddr;
 
 mod util;
 
 use util::example_process::Example;
+use util::exchange_load::{try_exchange, ExchangeLoad};
 use util::transports::TempDir;
-use util::{eventually, pid_in, process_gone, send_signal, PATIENCE};
-
-/// One connect/echo/close exchange; `Err` says what went wrong.
-fn exchange(address: SocketAddr, n: usize) -> Result<(), String> {
-    let mut client = TcpStream::connect(address).map_err(|e| format!("connect: {e}"))?;
-    client.set_read_timeout(Some(PATIENCE)).unwrap();
-    let message = format!("exchange {n}\n");
-    client
-        .write_all(message.as_bytes())
-        .map_err(|e| format!("write: {e}"))?;
-    let mut reply = vec![0; message.len()];
-    client
-        .read_exact(&mut reply)
-        .map_err(|e| format!("read: {e}"))?;
-    if reply != message.as_bytes() {
-        return Err("a wrong answer".to_owned());
-    }
-    Ok(())
-}
+use util::{eventually, pid_in, process_gone, send_signal};
 
 #[test]
 fn three_hot_restarts_under_load_fail_no_exchange() {
     let dir = TempDir::new();
     let pid_file = dir.join("echo.pid");
     let (first, address) = Example::serve("echo", &["--pid-file", pid_file.to_str().unwrap()]);
-    let stop = Arc::new(AtomicBool::new(false));
-    let done = Arc::new(AtomicUsize::new(0));
-    let load: Vec<_> = (0..4)
-        .map(|_| {
-            let (stop, done) = (Arc::clone(&stop), Arc::clone(&done));
-            std::thread::spawn(move || {
-                let mut failures = Vec::new();
-                let mut n = 0;
-                while !stop.load(Ordering::SeqCst) {
-                    if let Err(error) = exchange(address, n) {
-                        failures.push(error);
-                    }
-                    n += 1;
-                    done.fetch_add(1, Ordering::SeqCst);
-                }
-                failures
-            })
-        })
-        .collect();
+    let load = ExchangeLoad::start(address, 4);
     let mut pid = first.pid();
     assert_eq!(pid_in(&pid_file), Some(pid));
     for restart in 1..=3 {
-        let before = done.load(Ordering::SeqCst);
+        let before = load.done();
         send_signal(pid, libc::SIGHUP);
         assert!(
             eventually(|| pid_in(&pid_file).is_some_and(|new| new != pid)),
@@ -69,27 +32,22 @@ fn three_hot_restarts_under_load_fail_no_exchange() {
         pid = pid_in(&pid_file).unwrap();
         eprintln!(
             "restart {restart}: {old} -> {pid} after {} exchanges",
-            done.load(Ordering::SeqCst)
+            load.done()
         );
         assert!(
             eventually(|| process_gone(old)),
             "restart {restart}: the old copy exited"
         );
         assert!(
-            eventually(|| done.load(Ordering::SeqCst) > before + 50),
+            eventually(|| load.done() > before + 50),
             "restart {restart}: the load goes on"
         );
     }
-    stop.store(true, Ordering::SeqCst);
-    let failures: Vec<String> = load
-        .into_iter()
-        .flat_map(|thread| thread.join().unwrap())
-        .collect();
+    let (total, failures) = load.finish();
     assert!(
         failures.is_empty(),
-        "{} of {} exchanges failed: {:?}",
+        "{} of {total} exchanges failed: {:?}",
         failures.len(),
-        done.load(Ordering::SeqCst),
         &failures[..failures.len().min(5)]
     );
     send_signal(pid, libc::SIGTERM);
@@ -132,14 +90,14 @@ fn a_failed_restart_keeps_the_old_copy_serving() {
     let mut stderr = child.stderr.take().unwrap();
     send_signal(pid, libc::SIGHUP);
     // The old copy still answers, before and after the failed hand-over is reported.
-    exchange(address, 1).unwrap();
+    try_exchange(address, 1).unwrap();
     let mut report = Vec::new();
     let reader = std::thread::spawn(move || {
         let _ = stderr.read_to_end(&mut report);
         String::from_utf8_lossy(&report).into_owned()
     });
     assert!(
-        eventually(|| exchange(address, 2).is_ok() && !process_gone(pid)),
+        eventually(|| try_exchange(address, 2).is_ok() && !process_gone(pid)),
         "still serving"
     );
     send_signal(pid, libc::SIGTERM);

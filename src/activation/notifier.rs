@@ -71,9 +71,11 @@ impl Notifier {
         }
     }
 
-    /// How long the loop may sleep before the next ping is due.
-    pub(crate) fn wait_hint(&self, now: Instant) -> Option<Duration> {
-        self.next_ping.map(|due| due.saturating_duration_since(now))
+    /// How long the loop may sleep before the next ping is due (no clock read without a
+    /// watchdog).
+    pub(crate) fn wait_hint(&self) -> Option<Duration> {
+        self.next_ping
+            .map(|due| due.saturating_duration_since(Instant::now()))
     }
 }
 

@@ -14,6 +14,7 @@ use slab::Slab;
 use crate::connections::{ConnectionGuard, PanicPolicy};
 use crate::dispatch::LoopWaker;
 use crate::drain::{DrainLevel, Liveness};
+use crate::ip_prefix::ip_prefix;
 use crate::limits::{Limits, Overload};
 use crate::stats::{CloseReason, ServerStats};
 use crate::{Error, ShutdownHandle};
@@ -312,18 +313,7 @@ impl Registry {
 
 /// The source an address counts toward: its first `prefix` bits.
 fn source_key(ip: IpAddr, limits: &Limits) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => {
-            let bits = u32::from(limits.ipv4_source_prefix.min(32));
-            let mask = u32::MAX.checked_shl(32 - bits).unwrap_or(0);
-            IpAddr::V4((u32::from(v4) & mask).into())
-        }
-        IpAddr::V6(v6) => {
-            let bits = u32::from(limits.ipv6_source_prefix.min(128));
-            let mask = u128::MAX.checked_shl(128 - bits).unwrap_or(0);
-            IpAddr::V6((u128::from(v6) & mask).into())
-        }
-    }
+    ip_prefix(ip, limits.ipv4_source_prefix, limits.ipv6_source_prefix)
 }
 
 impl fmt::Debug for Registry {

@@ -141,7 +141,7 @@ impl Prefork {
         while !(stopping && workers.is_empty()) {
             let now = Instant::now();
             notifier.ping_if_due(now);
-            selector.select(&mut events, notifier.wait_hint(now))?;
+            selector.select(&mut events, notifier.wait_hint())?;
             let tokens: Vec<Token> = events.iter().map(|event| event.token()).collect();
             for token in tokens {
                 let stream = match token {

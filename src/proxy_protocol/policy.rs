@@ -6,6 +6,8 @@ use std::net::IpAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::ip_prefix::ip_prefix;
+
 /// A network in CIDR form (`10.0.0.0/8`, `::1/128`): the balancers a server trusts to say who
 /// the client is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,21 +28,10 @@ impl TrustedNetwork {
 
     /// Whether `ip` is in the network (an IPv4-mapped IPv6 address counts as IPv4).
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.address, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
+        let same_family = self.address.is_ipv4() == ip.to_canonical().is_ipv4();
+        same_family
+            && ip_prefix(self.address, self.prefix, self.prefix)
+                == ip_prefix(ip, self.prefix, self.prefix)
     }
 }
 

@@ -124,8 +124,13 @@ where
         }
     }
 
-    /// Refuses held connections whose time ran out; returns when the next one runs out.
-    pub(super) fn expire_proxy(&mut self, now: Instant) -> Option<Instant> {
+    /// Refuses held connections whose time ran out (nothing to do, and no clock read, when
+    /// none is held: the common case, on every wake of the loop).
+    pub(super) fn expire_proxy(&mut self) {
+        if self.pending_proxy.is_empty() {
+            return;
+        }
+        let now = Instant::now();
         let expired: Vec<usize> = self
             .pending_proxy
             .iter()
@@ -137,18 +142,16 @@ where
                 self.refuse_proxy(pending.request, "no complete header in time".to_owned());
             }
         }
-        self.pending_proxy
-            .iter()
-            .map(|(_, pending)| pending.deadline)
-            .min()
     }
 
     /// How long until the first held connection runs out of time.
-    pub(super) fn proxy_wait_hint(&self, now: Instant) -> Option<std::time::Duration> {
-        self.pending_proxy
+    pub(super) fn proxy_wait_hint(&self) -> Option<std::time::Duration> {
+        let first = self
+            .pending_proxy
             .iter()
-            .map(|(_, pending)| pending.deadline.saturating_duration_since(now))
-            .min()
+            .map(|(_, pending)| pending.deadline)
+            .min()?;
+        Some(first.saturating_duration_since(Instant::now()))
     }
 
     /// Connections still waiting for their header.

@@ -189,8 +189,8 @@ where
             let wait = [
                 Some(next_step.saturating_duration_since(now)),
                 self.core.dispatch.wait_hint(),
-                self.notifier.wait_hint(now),
-                self.proxy_wait_hint(now),
+                self.notifier.wait_hint(),
+                self.proxy_wait_hint(),
             ]
             .into_iter()
             .flatten()
@@ -251,7 +251,7 @@ where
         for token in headers {
             self.proxy_ready(token);
         }
-        self.expire_proxy(Instant::now());
+        self.expire_proxy();
         Ok(())
     }
 
@@ -299,8 +299,8 @@ where
             self.backoff,
             self.service_interval,
             self.core.dispatch.wait_hint(),
-            self.notifier.wait_hint(Instant::now()),
-            self.proxy_wait_hint(Instant::now()),
+            self.notifier.wait_hint(),
+            self.proxy_wait_hint(),
         ]
         .into_iter()
         .flatten()
@@ -337,7 +337,7 @@ where
         for token in headers {
             self.proxy_ready(token);
         }
-        self.expire_proxy(Instant::now());
+        self.expire_proxy();
         // After a back-off pause, try again without waiting for readiness.
         if self.backoff.is_some() && self.events.is_empty() {
             wake.accept = true;
