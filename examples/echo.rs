@@ -54,7 +54,8 @@
 //! inherited socket instead of binding --addr: a stream socket by default (TCP or Unix by its
 //! family), a datagram socket with --udp or --unix-dgram; a socket of the wrong type is one
 //! stderr line and exit 1. With NOTIFY_SOCKET set it sends READY=1 once listening, STOPPING=1
-//! when a drain starts, and WATCHDOG=1 every WATCHDOG_USEC / 2 from its serving loop.
+//! when a drain starts, and WATCHDOG=1 from its serving loop every third of WATCHDOG_USEC (so no
+//! gap reaches half of it).
 //!
 //! Once listening it prints exactly one line to stdout, `listening on ADDR` (the real port when
 //! port 0 was asked for; the path for Unix sockets). SIGINT or SIGTERM drains it gracefully:
