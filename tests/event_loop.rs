@@ -476,6 +476,128 @@ mod a_protocol_runs_under {
     }
 }
 
+/// On a line naming a size, streams that many bytes (a counting pattern) a buffer at a time:
+/// written until the output is past the high watermark, continued in `resume_writing`.
+#[derive(Clone, Default)]
+struct Stream {
+    left: usize,
+    sent: usize,
+    most_pending: Arc<AtomicUsize>,
+}
+
+impl Stream {
+    fn pump(&mut self, conn: &mut Connection<'_>) {
+        let (high, _) = conn.write_buffer_limits();
+        while self.left > 0 && conn.write_buffer_size() <= high {
+            let chunk: Vec<u8> = (self.sent..self.sent + self.left.min(8192))
+                .map(|n| (n % 251) as u8)
+                .collect();
+            conn.write(&chunk);
+            self.left -= chunk.len();
+            self.sent += chunk.len();
+        }
+        self.most_pending
+            .fetch_max(conn.write_buffer_size(), Ordering::Relaxed);
+    }
+}
+
+impl Protocol for Stream {
+    fn data_received(&mut self, conn: &mut Connection<'_>, data: &[u8]) -> io::Result<()> {
+        let size = std::str::from_utf8(data).unwrap().trim().parse().unwrap();
+        self.left = size;
+        self.pump(conn);
+        Ok(())
+    }
+    fn resume_writing(&mut self, conn: &mut Connection<'_>) {
+        self.pump(conn);
+    }
+}
+
+/// A body far past the watermarks reaches the peer whole and in order under every strategy,
+/// while the output buffer stays near the high watermark (on threads the framework pauses and
+/// resumes the protocol around each blocking send, as a loop does around a slow peer).
+fn a_large_body_streams_under<M: Dispatch + Default>() {
+    let stream = Stream::default();
+    let most_pending = Arc::clone(&stream.most_pending);
+    let server = BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", Callbacks::new(stream)).unwrap();
+    let serving = TestServer::start(server);
+    let size = 8 << 20;
+    let mut client = connect(serving.address());
+    client.write_all(format!("{size}\n").as_bytes()).unwrap();
+    let mut body = vec![0; size];
+    client.read_exact(&mut body).unwrap();
+    assert!(body.iter().enumerate().all(|(n, &b)| b == (n % 251) as u8));
+    serving.stop(PATIENCE).unwrap();
+    let forking = std::any::type_name::<M>().contains("Forking");
+    if !forking {
+        let most = most_pending.load(Ordering::Relaxed);
+        assert!(
+            most < 64 * 1024 + 8192 + 1,
+            "{most} bytes were pending at once"
+        );
+    }
+}
+
+mod a_large_body_streams_under {
+    #[test]
+    fn pool() {
+        super::a_large_body_streams_under::<socketserver::ThreadPool>();
+    }
+    #[test]
+    fn threading() {
+        super::a_large_body_streams_under::<socketserver::ThreadingMixIn>();
+    }
+    #[test]
+    fn event() {
+        super::a_large_body_streams_under::<socketserver::EventLoop>();
+    }
+}
+
+/// Busy from the first byte of a line to its end; a line that takes too long is told so.
+#[derive(Clone, Default)]
+struct Lines {
+    partial: Vec<u8>,
+}
+
+impl Protocol for Lines {
+    fn data_received(&mut self, conn: &mut Connection<'_>, data: &[u8]) -> io::Result<()> {
+        self.partial.extend_from_slice(data);
+        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            conn.write(&line);
+        }
+        conn.set_busy(!self.partial.is_empty());
+        Ok(())
+    }
+    fn read_timed_out(&mut self, conn: &mut Connection<'_>) {
+        conn.write(b"too slow\n");
+    }
+}
+
+/// A message past the read timeout gets the protocol's last word, then the close (an event
+/// loop times a busy connection's message).
+fn a_slow_message_gets_a_last_word_under<M: Dispatch + Default>() {
+    let mut server =
+        BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", Callbacks::new(Lines::default()))
+            .unwrap();
+    server.socket_mut().set_stream_options(StreamOptions {
+        read_timeout: Some(Duration::from_millis(200)),
+        ..StreamOptions::default()
+    });
+    let serving = TestServer::start(server);
+    let mut client = connect(serving.address());
+    client.write_all(b"whole\nhal").unwrap();
+    let mut reply = String::new();
+    client.read_to_string(&mut reply).unwrap(); // ends at the close
+    assert_eq!(reply, "whole\ntoo slow\n");
+    serving.stop(PATIENCE).unwrap();
+}
+
+#[test]
+fn a_slow_message_gets_a_last_word_on_an_event_loop() {
+    a_slow_message_gets_a_last_word_under::<EventLoop>();
+}
+
 /// Keeps imports used in every configuration.
 #[allow(dead_code)]
 fn _types(_: TcpStream, _: AtomicBool) {}

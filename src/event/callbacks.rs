@@ -3,7 +3,7 @@
 use std::io::{self, BufRead};
 use std::time::Duration;
 
-use crate::event::connection::{ConnState, OutBuf};
+use crate::event::connection::{ConnState, OutBuf, THREADED_WATERMARKS};
 use crate::event::session::{EventSession, SessionParts, StreamSession};
 use crate::event::{Connection, Protocol};
 use crate::handler::{RequestHandler, StreamRequest, StreamSocket, TimedOut};
@@ -87,8 +87,40 @@ impl<P> From<P> for Callbacks<P> {
 }
 
 impl<P> Callbacks<P> {
-    /// Runs one callback on a thread, then sends its output (blocking).
+    /// Runs one callback on a thread, then sends its output (blocking). Output past the high
+    /// watermark is sent between `pause_writing` and `resume_writing`, as on an event loop, so
+    /// a protocol that streams a large body a buffer at a time works under any strategy.
     fn call<T, R>(
+        &mut self,
+        peer: Peer<'_, T>,
+        callback: impl FnOnce(&mut P, &mut Connection<'_, T>) -> io::Result<R>,
+    ) -> io::Result<R>
+    where
+        T: StreamSocket,
+        P: Protocol<T>,
+    {
+        let value = self.run(peer, callback)?;
+        loop {
+            let backed_up = self.threaded.out.len() > THREADED_WATERMARKS.0;
+            if backed_up {
+                self.run(peer, |protocol, conn| {
+                    protocol.pause_writing(conn);
+                    Ok(())
+                })?;
+            }
+            self.send(peer)?;
+            if !backed_up {
+                return Ok(value);
+            }
+            self.run(peer, |protocol, conn| {
+                protocol.resume_writing(conn);
+                Ok(())
+            })?;
+        }
+    }
+
+    /// Runs one callback, keeping its output.
+    fn run<T, R>(
         &mut self,
         peer: Peer<'_, T>,
         callback: impl FnOnce(&mut P, &mut Connection<'_, T>) -> io::Result<R>,
@@ -103,6 +135,7 @@ impl<P> Callbacks<P> {
             shutdown: peer.shutdown,
             out: &mut threaded.out,
             state: &mut threaded.state,
+            limits: THREADED_WATERMARKS,
         };
         threaded.in_callback = true;
         let value = callback(protocol, &mut conn);
@@ -115,6 +148,11 @@ impl<P> Callbacks<P> {
         if self.threaded.state.aborted {
             self.threaded.out = OutBuf::default();
         }
+        Ok(value)
+    }
+
+    /// Sends the pending output, blocking.
+    fn send<T: StreamSocket>(&mut self, peer: Peer<'_, T>) -> io::Result<()> {
         // A blocking socket takes everything, fails, or (with SO_SNDTIMEO) stops taking: that
         // is the write timeout.
         let sent = self.threaded.out.send(peer.socket).and_then(|()| {
@@ -128,11 +166,7 @@ impl<P> Callbacks<P> {
                 (false, None) => Err(io::ErrorKind::WouldBlock.into()),
             }
         });
-        if let Err(error) = sent {
-            self.remember(&error);
-            return Err(error);
-        }
-        Ok(value)
+        sent.inspect_err(|error| self.remember(error))
     }
 
     fn remember(&mut self, error: &io::Error) {
@@ -154,6 +188,15 @@ struct Peer<'a, T: StreamSocket> {
     /// The framework's write timeout, when it is in force on the socket.
     write_timeout: Option<Duration>,
 }
+
+// By hand: a derive would ask `T: Copy`, and only references are copied.
+impl<T: StreamSocket> Clone for Peer<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T: StreamSocket> Copy for Peer<'_, T> {}
 
 impl<'a, T: StreamSocket> Peer<'a, T> {
     fn of(request: &'a StreamRequest<T>) -> Self {

@@ -24,7 +24,13 @@ pub struct Connection<'a, T: StreamSocket = TcpStream> {
     pub(crate) shutdown: &'a ShutdownHandle,
     pub(crate) out: &'a mut OutBuf,
     pub(crate) state: &'a mut ConnState,
+    /// The high and low watermarks of pending output.
+    pub(crate) limits: (usize, usize),
 }
+
+/// The watermarks a thread strategy applies (an event loop has its own, set on the
+/// [`EventLoop`](crate::EventLoop)); the same as the loop's defaults.
+pub(crate) const THREADED_WATERMARKS: (usize, usize) = (64 * 1024, 16 * 1024);
 
 /// The output a socket has not taken yet.
 #[derive(Debug, Default)]
@@ -117,6 +123,16 @@ impl<T: StreamSocket> Connection<'_, T> {
     #[doc(alias = "get_write_buffer_size")]
     pub fn write_buffer_size(&self) -> usize {
         self.out.len()
+    }
+
+    /// The high and low watermarks of pending output (asyncio's `get_write_buffer_limits`):
+    /// past `high` the framework calls [`pause_writing`](crate::Protocol::pause_writing), and
+    /// [`resume_writing`](crate::Protocol::resume_writing) once the output is back at `low`. A
+    /// protocol that streams a large body writes until the buffer is past `high`, then goes on
+    /// in `resume_writing`, so the body is never held whole in memory.
+    #[doc(alias = "get_write_buffer_limits")]
+    pub fn write_buffer_limits(&self) -> (usize, usize) {
+        self.limits
     }
 
     /// Closes the connection once everything written has been sent (then the peer reads

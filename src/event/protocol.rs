@@ -119,6 +119,16 @@ pub trait Protocol<T: StreamSocket = TcpStream>: Clone + Send + 'static {
         let _ = conn;
     }
 
+    /// The message in flight (while the connection is [busy](Connection::set_busy)) ran out
+    /// of time: the transport's read timeout or minimum rate. The connection closes after this
+    /// callback; what it writes is sent if the socket takes it at once (an HTTP server's
+    /// `408 Request Timeout`). On an event loop, which times messages by
+    /// [`set_busy`](Connection::set_busy); a thread strategy parks between callbacks and times
+    /// only the idle wait. Default: nothing.
+    fn read_timed_out(&mut self, conn: &mut Connection<'_, T>) {
+        let _ = conn;
+    }
+
     /// The connection is closed, for `reason` (`None`: a clean close by either side). Called
     /// once, last. Default: nothing.
     fn connection_lost(&mut self, reason: Option<&Error>) {

@@ -132,6 +132,8 @@ pub(crate) struct StreamSession<T: StreamSocket, P> {
     reason: Option<Error>,
     /// A drain closed it while idle.
     drained: bool,
+    /// The loop's high and low watermarks.
+    limits: (usize, usize),
 }
 
 impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
@@ -160,6 +162,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             pending_seen: 0,
             reason: None,
             drained: false,
+            limits: (0, 0),
         }
     }
 
@@ -182,6 +185,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             shutdown: &request.shutdown,
             out,
             state,
+            limits: self.limits,
         };
         let error = match panic::catch_unwind(AssertUnwindSafe(|| callback(protocol, &mut conn))) {
             Ok(Ok(value)) => return Some(value),
@@ -356,6 +360,7 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
     }
 
     fn start(&mut self, ctx: &mut LoopContext) -> Next {
+        self.limits = (ctx.high_watermark, ctx.low_watermark);
         self.last_input = ctx.now;
         self.last_progress = ctx.now;
         if let Err(error) = self.request.prepare_nonblocking() {
@@ -419,6 +424,14 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
                 after: self.idle_timeout.unwrap_or_default(),
             },
         };
+        if matches!(reason, Error::ReadTimeout { .. } | Error::TooSlow { .. }) {
+            // A last word before the close (an HTTP 408), sent only if the socket takes it now.
+            self.call(|protocol, conn| {
+                protocol.read_timed_out(conn);
+                Ok(())
+            });
+            let _ = self.out.send(&*self.request.socket);
+        }
         tracing::debug!(conn_id = self.id, %reason, "closing: timeout");
         self.reason.get_or_insert(reason);
         self.state.aborted = true;
