@@ -4,9 +4,11 @@
 //!
 //!   --addr HOST:PORT        default 127.0.0.1:8000
 //!   --directory DIR         the directory served; default the current one
-//!   --mode MODE             pool (default) | threading | sequential | forking
-//!   --workers N             pool size with --mode pool (default: CPUs × 4); idle keep-alive
-//!                           connections are parked, so a small pool serves many clients
+//!   --mode MODE             pool (default) | event | threading | sequential | forking;
+//!                           event: a loop thread per CPU serves every connection
+//!   --workers N             pool size with --mode pool (default: CPUs × 4; idle keep-alive
+//!                           connections are parked, so a small pool serves many clients),
+//!                           loop threads with --mode event (default: CPUs)
 //!   --header-timeout SECS   a request head must arrive within SECS (default 10), else 408
 //!   --drain-timeout SECS    on SIGINT/SIGTERM, how long the drain may take (default 30)
 //!
@@ -21,12 +23,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use socketserver::{
-    BaseServer, Dispatch, ForkingMixIn, Sequential, StreamOptions, TcpSocket, ThreadPool,
-    ThreadingMixIn,
+    BaseServer, Callbacks, Dispatch, EventLoop, ForkingMixIn, RequestHandler, Sequential,
+    StreamOptions, StreamRequest, TcpSocket, ThreadPool, ThreadingMixIn,
 };
-use socketserver_http::{HttpService, SimpleHttpRequestHandler};
+use socketserver_http::{HttpProtocol, HttpService, SimpleHttpRequestHandler};
 
-const USAGE: &str = "usage: http_server [--addr HOST:PORT] [--directory DIR] [--mode pool|threading|sequential|forking] [--workers N] [--header-timeout SECS] [--drain-timeout SECS]";
+const USAGE: &str = "usage: http_server [--addr HOST:PORT] [--directory DIR] [--mode pool|event|threading|sequential|forking] [--workers N] [--header-timeout SECS] [--drain-timeout SECS]";
 
 struct Settings {
     address: String,
@@ -36,15 +38,19 @@ struct Settings {
     drain_timeout: Duration,
 }
 
-fn run<M: Dispatch + Default>(
+fn run<M, H>(
     settings: &Settings,
+    handler_of: impl Fn(SimpleHttpRequestHandler) -> H,
     configure: impl Fn(&mut M),
-) -> Result<(), String> {
+) -> Result<(), String>
+where
+    M: Dispatch + Default,
+    H: RequestHandler<StreamRequest>,
+{
     let handler = SimpleHttpRequestHandler::new(&settings.directory)
         .map_err(|e| format!("cannot serve {:?}: {e}", settings.directory))?;
-    let mut server =
-        BaseServer::<TcpSocket, M, _>::new(&settings.address, HttpService::new(handler))
-            .map_err(|e| e.to_string())?;
+    let mut server = BaseServer::<TcpSocket, M, _>::new(&settings.address, handler_of(handler))
+        .map_err(|e| e.to_string())?;
     server.socket_mut().set_stream_options(StreamOptions {
         read_timeout: Some(settings.header_timeout),
         disable_nagle_algorithm: true,
@@ -108,17 +114,27 @@ fn main() -> ExitCode {
             }
         }
     }
+    let service = HttpService::new;
     let result = match mode.as_str() {
-        "pool" => run(&settings, |pool: &mut ThreadPool| {
+        "pool" => run(&settings, service, |pool: &mut ThreadPool| {
             if let Some(n) = settings.workers {
                 pool.set_workers(n).set_queue_size(n);
             }
         }),
-        "threading" => run(&settings, |_: &mut ThreadingMixIn| {}),
-        "sequential" => run(&settings, |_: &mut Sequential| {}),
-        "forking" => run(&settings, |_: &mut ForkingMixIn| {}),
+        "event" => run(
+            &settings,
+            |handler| Callbacks::new(HttpProtocol::new(handler)),
+            |loops: &mut EventLoop| {
+                if let Some(n) = settings.workers {
+                    loops.set_workers(n);
+                }
+            },
+        ),
+        "threading" => run(&settings, service, |_: &mut ThreadingMixIn| {}),
+        "sequential" => run(&settings, service, |_: &mut Sequential| {}),
+        "forking" => run(&settings, service, |_: &mut ForkingMixIn| {}),
         other => {
-            eprintln!("http_server: unknown mode {other:?} (the event mode serves Protocol handlers, not this one); {USAGE}");
+            eprintln!("http_server: unknown mode {other:?}; {USAGE}");
             return ExitCode::from(2);
         }
     };

@@ -10,15 +10,21 @@ use util::example_process::{assert_clean_exit, Example};
 use util::transports::TempDir;
 use util::{assert_clean_eof, connect};
 
-#[test]
-fn http_server_serves_a_directory_and_drains_on_sigterm() {
+fn serves_a_directory_and_drains_on_sigterm(mode: &str) {
     let dir = TempDir::new();
     std::fs::create_dir_all(dir.join("site")).unwrap();
     std::fs::write(dir.join("site/hello.txt"), "hello over http\n").unwrap();
     let site = dir.join("site");
     let (server, address) = Example::serve(
         "http_server",
-        &["--directory", site.to_str().unwrap(), "--workers", "2"],
+        &[
+            "--directory",
+            site.to_str().unwrap(),
+            "--workers",
+            "2",
+            "--mode",
+            mode,
+        ],
     );
     let curl = Command::new("curl")
         .args(["-sS", "--fail", &format!("http://{address}/hello.txt")])
@@ -45,8 +51,18 @@ fn http_server_serves_a_directory_and_drains_on_sigterm() {
 }
 
 #[test]
+fn http_server_serves_a_directory_and_drains_on_sigterm() {
+    serves_a_directory_and_drains_on_sigterm("pool");
+}
+
+#[test]
+fn http_server_event_mode_serves_a_directory_and_drains_on_sigterm() {
+    serves_a_directory_and_drains_on_sigterm("event");
+}
+
+#[test]
 fn http_server_bad_usage_and_missing_directory() {
-    let bad = Example::spawn("http_server", &["--mode", "event"]).finish();
+    let bad = Example::spawn("http_server", &["--mode", "bogus"]).finish();
     assert_eq!(bad.status.code(), Some(2), "{bad:#?}");
     let missing = Example::spawn(
         "http_server",

@@ -282,26 +282,31 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
         if let Some(error) = self.state.write_error.take() {
             self.lost(error);
         }
-        // After the peer's end of input nothing can call the protocol again: once its output
-        // is sent, the connection is done whatever `eof_received` said.
-        let done = self.state.closing || self.eof;
-        if self.state.aborted || (done && self.out.is_empty()) {
+        if self.state.aborted {
             return Next::Close;
         }
-        if !self.backed_up && self.out.len() > ctx.high_watermark {
-            self.backed_up = true;
-            self.call(|protocol, conn| {
-                protocol.pause_writing(conn);
-                Ok(())
-            });
-        } else if self.backed_up && self.out.len() <= ctx.low_watermark {
+        // The watermarks first: a protocol resumed here may still have output to write (the
+        // rest of a file), even when the peer's input has ended.
+        if self.backed_up && self.out.len() <= ctx.low_watermark {
             self.backed_up = false;
             self.call(|protocol, conn| {
                 protocol.resume_writing(conn);
                 Ok(())
             });
         }
-        if self.state.aborted {
+        // Also right after a resume that wrote past the mark again (a protocol streaming a
+        // body): every pause is followed by a resume.
+        if !self.backed_up && self.out.len() > ctx.high_watermark && !self.state.aborted {
+            self.backed_up = true;
+            self.call(|protocol, conn| {
+                protocol.pause_writing(conn);
+                Ok(())
+            });
+        }
+        // After the peer's end of input nothing can call the protocol again: once its output
+        // is sent, the connection is done whatever `eof_received` said.
+        let done = self.state.closing || self.eof;
+        if self.state.aborted || (done && self.out.is_empty()) {
             return Next::Close;
         }
         let reading =

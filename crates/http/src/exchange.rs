@@ -1,25 +1,27 @@
 //! [`Exchange`]: one request and its response, as a handler sees them.
 
+use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::SystemTime;
 
-use socketserver::StreamRequest;
-
 use crate::date::http_date;
+use crate::framing::Framing;
 use crate::request::HttpRequest;
 use crate::status::reason_phrase;
+use crate::wire::Wire;
 
 /// One request and its response: Python's `BaseHTTPRequestHandler` instance for one request.
 /// The head is parsed; the response is written through [`send_response`](Self::send_response),
 /// [`send_header`](Self::send_header), [`end_headers`](Self::end_headers) and
-/// [`write_body`](Self::write_body), or [`send_error`](Self::send_error).
+/// [`write_body`](Self::write_body) or [`write_file`](Self::write_file), or
+/// [`send_error`](Self::send_error).
 ///
 /// Headers are buffered until `end_headers` (as Python does). For a `HEAD` request the body is
 /// dropped. A response without `Content-Length` (other than 204 and 304) ends the connection
 /// after it, since the client can only tell its end by the close.
 pub struct Exchange<'a> {
-    stream: &'a mut StreamRequest<TcpStream>,
+    wire: &'a mut dyn Wire,
     request: HttpRequest,
     head: Vec<u8>,
     status: Option<u16>,
@@ -31,24 +33,32 @@ pub struct Exchange<'a> {
     chunked: bool,
     /// The client waits for `100 Continue` before it sends the body.
     expects_continue: bool,
+    /// The most body bytes [`read_body`](Self::read_body) takes.
+    max_body: u64,
+    /// The body was found over `max_body`: a handler that answers nothing answers 413.
+    body_too_large: bool,
+    /// The chunked body was malformed: a handler that fails with it answers 400.
+    body_malformed: Option<&'static str>,
 }
 
 impl<'a> Exchange<'a> {
-    pub(crate) fn new(stream: &'a mut StreamRequest<TcpStream>, request: HttpRequest) -> Self {
-        let body_left = request
-            .header("Content-Length")
-            .and_then(|length| length.trim().parse().ok())
-            .unwrap_or(0);
+    /// An exchange over `wire`, whose body is framed as `framing`; `continue_first`: the client
+    /// waits for `100 Continue` before it sends the body.
+    pub(crate) fn new(
+        wire: &'a mut dyn Wire,
+        request: HttpRequest,
+        framing: Framing,
+        continue_first: bool,
+        max_body: u64,
+    ) -> Self {
         let close = !request.keep_alive();
-        let chunked = request
-            .header("Transfer-Encoding")
-            .is_some_and(|coding| coding.trim().eq_ignore_ascii_case("chunked"));
-        let expects_continue = request.version == crate::request::Version::Http11
-            && request
-                .header("Expect")
-                .is_some_and(|expect| expect.trim().eq_ignore_ascii_case("100-continue"));
+        let (body_left, chunked) = match framing {
+            Framing::Empty => (0, false),
+            Framing::Length(length) => (length, false),
+            Framing::Chunked => (0, true),
+        };
         Exchange {
-            stream,
+            wire,
             request,
             head: Vec::new(),
             status: None,
@@ -56,7 +66,10 @@ impl<'a> Exchange<'a> {
             close,
             body_left,
             chunked,
-            expects_continue,
+            expects_continue: continue_first,
+            max_body,
+            body_too_large: false,
+            body_malformed: None,
         }
     }
 
@@ -67,10 +80,11 @@ impl<'a> Exchange<'a> {
 
     /// The client's address.
     pub fn client_address(&self) -> SocketAddr {
-        *self.stream.client_address()
+        self.wire.client_address()
     }
 
-    /// Starts the response: the status line, `Server` and `Date` (Python's `send_response`).
+    /// Starts the response: the status line, `Server` and `Date` (Python's `send_response`),
+    /// and logs the request ([`log_request`](Self::log_request)).
     pub fn send_response(&mut self, code: u16) -> io::Result<()> {
         self.head.clear();
         write!(
@@ -81,8 +95,42 @@ impl<'a> Exchange<'a> {
             http_date(SystemTime::now())
         )?;
         self.status = Some(code);
-        tracing::debug!(method = %self.request.method, target = %self.request.target, code, "response");
+        self.log_request(code);
         Ok(())
+    }
+
+    /// Logs the request and its status (Python's `log_request`): a `tracing` event at INFO
+    /// under the target `socketserver_http::access`, so an access log is a subscriber's filter
+    /// away (`RUST_LOG=socketserver_http::access=info`) and costs nothing otherwise.
+    pub fn log_request(&self, code: u16) {
+        tracing::info!(
+            target: "socketserver_http::access",
+            client = %self.wire.client_address(),
+            method = %self.request.method,
+            target = %self.request.target,
+            code,
+            "request"
+        );
+    }
+
+    /// Logs a message about this request (Python's `log_message`): a `tracing` event at INFO
+    /// under `socketserver_http::access`, with the client's address.
+    pub fn log_message(&self, message: &str) {
+        tracing::info!(
+            target: "socketserver_http::access",
+            client = %self.wire.client_address(),
+            "{message}"
+        );
+    }
+
+    /// Logs an error about this request (Python's `log_error`): as
+    /// [`log_message`](Self::log_message), at WARN.
+    pub fn log_error(&self, message: &str) {
+        tracing::warn!(
+            target: "socketserver_http::access",
+            client = %self.wire.client_address(),
+            "{message}"
+        );
     }
 
     /// Adds a header field (Python's `send_header`). `Connection: close` ends the connection
@@ -108,7 +156,7 @@ impl<'a> Exchange<'a> {
         }
         self.head.extend_from_slice(b"\r\n");
         let head = std::mem::take(&mut self.head);
-        self.stream.wfile.write_all(&head)
+        self.wire.write_all(&head)
     }
 
     /// Writes body bytes (nothing for a `HEAD` request).
@@ -116,42 +164,58 @@ impl<'a> Exchange<'a> {
         if self.request.method == "HEAD" {
             return Ok(());
         }
-        self.stream.wfile.write_all(bytes)
+        self.wire.write_all(bytes)
     }
 
-    /// Reads the request body (`Content-Length` bytes or chunked), at most `limit`; `None`
-    /// when it is longer (answer 413; the connection then ends after the response). A client
-    /// that sent `Expect: 100-continue` is told to go on first, and only when the body is read.
+    /// Writes `len` bytes of `file`, from its current position, as body (nothing for a `HEAD`
+    /// request): a buffer at a time, never the whole file in memory. On an event loop the file
+    /// goes on as the client reads, without holding the loop. A file that turns out shorter
+    /// than `len` ends the connection (its `Content-Length` cannot be kept).
+    pub fn write_file(&mut self, file: File, len: u64) -> io::Result<()> {
+        if self.request.method == "HEAD" {
+            return Ok(());
+        }
+        self.wire.write_file(file, len)
+    }
+
+    /// Reads the request body (`Content-Length` bytes or chunked), at most
+    /// [`HttpLimits::max_body`](crate::HttpLimits::max_body); `None` when it is longer: answer
+    /// 413 (a handler that answers nothing answers 413), and the connection ends after the
+    /// response. A `Content-Length` over the limit never reaches the handler: the server
+    /// answers 413 itself. A client that sent `Expect: 100-continue` is told to go on first,
+    /// and only when the body is read.
     ///
     /// # Errors
     ///
     /// The connection's; `InvalidData` for malformed chunked encoding.
-    pub fn read_body(&mut self, limit: u64) -> io::Result<Option<Vec<u8>>> {
-        if self.body_left > limit {
+    pub fn read_body(&mut self) -> io::Result<Option<Vec<u8>>> {
+        if self.body_left > self.max_body {
+            self.body_too_large = true;
+            self.close = true;
             return Ok(None);
         }
         if std::mem::take(&mut self.expects_continue) && (self.body_left > 0 || self.chunked) {
-            self.stream
-                .wfile
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
-            self.stream.wfile.flush()?;
+            self.wire.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            self.wire.flush()?;
         }
         if std::mem::take(&mut self.chunked) {
-            return match crate::chunked::read_chunked(&mut self.stream.rfile, limit) {
+            return match crate::chunked::read_chunked(self.wire.body(), self.max_body) {
                 Ok(body) => Ok(Some(body)),
                 Err(crate::chunked::ChunkedError::TooLarge) => {
+                    self.body_too_large = true;
                     self.close = true;
                     Ok(None)
                 }
                 Err(crate::chunked::ChunkedError::Malformed(why)) => {
                     self.close = true;
+                    self.body_malformed = Some(why);
                     Err(io::Error::new(io::ErrorKind::InvalidData, why))
                 }
                 Err(crate::chunked::ChunkedError::Io(error)) => Err(error),
             };
         }
         let mut body = vec![0; self.body_left as usize];
-        self.stream.rfile.read_exact(&mut body)?;
+        self.wire.body().read_exact(&mut body)?;
         self.body_left = 0;
         Ok(Some(body))
     }
@@ -159,10 +223,23 @@ impl<'a> Exchange<'a> {
     /// Sends a complete error response with a short HTML page (Python's `send_error`), and
     /// ends the connection after it unless the request was read whole.
     pub fn send_error(&mut self, code: u16, message: &str) -> io::Result<()> {
+        self.send_error_with(code, message, &[])
+    }
+
+    /// [`send_error`](Self::send_error) with extra header fields (`Allow` for a 405).
+    pub fn send_error_with(
+        &mut self,
+        code: u16,
+        message: &str,
+        headers: &[(&str, &str)],
+    ) -> io::Result<()> {
         let body = error_page(code, message);
         self.send_response(code)?;
         self.send_header("Content-Type", "text/html; charset=utf-8")?;
         self.send_header("Content-Length", &body.len().to_string())?;
+        for (name, value) in headers {
+            self.send_header(name, value)?;
+        }
         if code >= 400 && (self.body_left > 0 || self.chunked) {
             self.send_header("Connection", "close")?;
         }
@@ -170,16 +247,43 @@ impl<'a> Exchange<'a> {
         self.write_body(body.as_bytes())
     }
 
+    /// Answers `405 Method Not Allowed` with the `Allow` header listing `allowed`: for a
+    /// method the server knows but this resource does not take.
+    pub fn send_method_not_allowed(&mut self, allowed: &[&str]) -> io::Result<()> {
+        let allow = allowed.join(", ");
+        let message = format!(
+            "{} is not allowed here; allowed: {allow}",
+            self.request.method
+        );
+        self.send_error_with(405, &message, &[("Allow", &allow)])
+    }
+
     /// Whether the connection ends after this response.
     pub fn closes_connection(&self) -> bool {
         self.close
+    }
+
+    /// After a handler failed: a malformed body it could not read is answered 400 (the
+    /// client is told, and the connection closes); any other error is the connection's.
+    pub(crate) fn failed(mut self, error: io::Error) -> io::Result<bool> {
+        match self.body_malformed {
+            Some(why) if self.status.is_none() => {
+                self.close = true;
+                self.send_error(400, why)?;
+                self.finish()
+            }
+            _ => Err(error),
+        }
     }
 
     /// After the handler: a response was sent, the unread body (if small) is skipped, the
     /// output flushed. Returns whether the connection may carry another request.
     pub(crate) fn finish(mut self) -> io::Result<bool> {
         if self.status.is_none() {
-            self.send_error(500, "the handler sent no response")?;
+            match self.body_too_large {
+                true => self.send_error(413, "the request body is too large")?,
+                false => self.send_error(500, "the handler sent no response")?,
+            }
         }
         if self.close {
             // The connection ends: an unread body does not matter.
@@ -190,10 +294,10 @@ impl<'a> Exchange<'a> {
         } else if self.body_left > 64 * 1024 {
             self.close = true;
         } else if self.body_left > 0 {
-            let mut rest = (&mut self.stream.rfile).take(self.body_left);
+            let mut rest = self.wire.body().take(self.body_left);
             io::copy(&mut rest, &mut io::sink())?;
         }
-        self.stream.wfile.flush()?;
+        self.wire.flush()?;
         Ok(!self.close)
     }
 }

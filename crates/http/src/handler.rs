@@ -8,7 +8,9 @@ use crate::exchange::Exchange;
 /// `BaseHTTPRequestHandler` subclass with `do_GET`, `do_HEAD`, `do_POST`…
 ///
 /// A method the handler does not implement answers 501 Not Implemented (Python's "Unsupported
-/// method"); a handler that knows a method but refuses it on a resource answers 405 itself.
+/// method"); a handler that knows a method but refuses it on a resource answers 405 with
+/// [`Exchange::send_method_not_allowed`] (as [`SimpleHttpRequestHandler`](crate::SimpleHttpRequestHandler)
+/// does for `POST`, `PUT` and `DELETE`).
 /// `do_head` defaults to `do_get` with the body dropped, so HEAD needs no code of its own.
 #[allow(
     unused_variables,
@@ -54,4 +56,24 @@ pub trait HttpHandler: Clone + Send + 'static {
 fn not_implemented(ex: &mut Exchange<'_>) -> io::Result<()> {
     let message = format!("unsupported method {:?}", ex.request().method);
     ex.send_error(501, &message)
+}
+
+/// Calls the handler's method for the request's method and completes the exchange; returns
+/// whether the connection may carry another request.
+pub(crate) fn answer<H: HttpHandler>(handler: &mut H, mut ex: Exchange<'_>) -> io::Result<bool> {
+    match dispatch(handler, &mut ex) {
+        Ok(()) => ex.finish(),
+        Err(error) => ex.failed(error),
+    }
+}
+
+fn dispatch<H: HttpHandler>(handler: &mut H, ex: &mut Exchange<'_>) -> io::Result<()> {
+    match ex.request().method.as_str() {
+        "GET" => handler.do_get(ex),
+        "HEAD" => handler.do_head(ex),
+        "POST" => handler.do_post(ex),
+        "PUT" => handler.do_put(ex),
+        "DELETE" => handler.do_delete(ex),
+        _ => handler.do_other(ex),
+    }
 }

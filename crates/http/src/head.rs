@@ -39,11 +39,7 @@ pub(crate) fn read_head(
         }
         let old = head.len();
         head.extend_from_slice(chunk);
-        let search_from = old.saturating_sub(3);
-        let end = head[search_from..]
-            .windows(4)
-            .position(|window| window == b"\r\n\r\n")
-            .map(|at| search_from + at + 4);
+        let end = head_end(&head, old);
         let taken = match end {
             Some(end) => end - old,
             None => head.len() - old,
@@ -52,21 +48,38 @@ pub(crate) fn read_head(
         if let Some(end) = end {
             head.truncate(end);
         }
-        // The request line's bound applies while it is still being read.
-        let line_end = head.windows(2).position(|pair| pair == b"\r\n");
-        if line_end.map_or(head.len(), |at| at) > limits.max_request_line {
-            return Err(HeadError::Status(414, "the request line is too long"));
-        }
-        if head.len() > limits.max_head {
-            return Err(HeadError::Status(431, "the request head is too large"));
-        }
+        check_bounds(&head, limits)?;
         if end.is_some() {
             return parse(&head, limits).map(Some);
         }
     }
 }
 
-fn parse(head: &[u8], limits: &HttpLimits) -> Result<HttpRequest, HeadError> {
+/// Where the head that starts `buffer` ends (after its empty line), if it has arrived;
+/// `scanned` bytes were looked at before and had no end in them.
+pub(crate) fn head_end(buffer: &[u8], scanned: usize) -> Option<usize> {
+    let from = scanned.saturating_sub(3);
+    buffer[from..]
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .map(|at| from + at + 4)
+}
+
+/// The bounds on a head so far (`head`: what has arrived of it, at most up to its end).
+pub(crate) fn check_bounds(head: &[u8], limits: &HttpLimits) -> Result<(), HeadError> {
+    // The request line's bound applies while it is still being read.
+    let line_end = head.windows(2).position(|pair| pair == b"\r\n");
+    if line_end.unwrap_or(head.len()) > limits.max_request_line {
+        return Err(HeadError::Status(414, "the request line is too long"));
+    }
+    if head.len() > limits.max_head {
+        return Err(HeadError::Status(431, "the request head is too large"));
+    }
+    Ok(())
+}
+
+/// Parses a complete head (up to and with its empty line).
+pub(crate) fn parse(head: &[u8], limits: &HttpLimits) -> Result<HttpRequest, HeadError> {
     let mut fields = vec![httparse::EMPTY_HEADER; limits.max_headers];
     let mut request = httparse::Request::new(&mut fields);
     match request.parse(head) {

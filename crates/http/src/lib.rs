@@ -1,24 +1,31 @@
 //! Python's `http.server` on `socketserver`: an HTTP/1.1 request handler built on the
 //! framework's stream handler, with Python's shape — a handler with `do_GET`-style methods
 //! ([`HttpHandler`]), `send_response`, `send_header`, `end_headers`, `send_error`
-//! ([`Exchange`]) — and none of its weaknesses this far: request heads are parsed by `httparse`
-//! under hard limits (414, 431, 400, 505 with a proper status line), a slow head ends in 408,
-//! and idle keep-alive connections are parked between requests (no thread held).
+//! ([`Exchange`]) — and none of its weaknesses: request heads are parsed by `httparse` under
+//! hard limits (414, 431, 400, 505 with a proper status line, 413 for a body over
+//! [`HttpLimits::max_body`]), a slow head ends in 408, and no idle keep-alive connection holds
+//! a thread (parked between requests, or served by event loops).
 //!
 //! # Which strategy
 //!
-//! | strategy | use it for |
-//! |---|---|
-//! | [`ThreadPool`](socketserver::ThreadPool) (`PoolTcpServer`) | the default: a few workers serve any number of keep-alive clients, idle ones parked |
-//! | [`ThreadingMixIn`](socketserver::ThreadingMixIn) | few clients with long requests; each request after a parked wait starts a new thread, so keep-alive traffic is slower than on a pool |
-//! | [`Sequential`](socketserver::Sequential), [`ForkingMixIn`](socketserver::ForkingMixIn) | tests, or a process per client for isolation; a keep-alive client holds the server (or its child) while it idles |
+//! The same [`HttpHandler`] runs in two forms: [`HttpService`], a blocking stream handler for
+//! the thread and process strategies, and [`HttpProtocol`], a [`Protocol`](socketserver::Protocol)
+//! for event loops.
 //!
-//! The event strategy runs `Protocol` handlers; this layer is a blocking handler and does not
-//! run on it.
+//! | server | use it for |
+//! |---|---|
+//! | [`PoolHttpServer`] (`HttpService` on a [`ThreadPool`]) | the default: handlers may block (a database, a file system that stalls); a few workers serve any number of keep-alive clients, idle ones parked |
+//! | [`EventHttpServer`] (`HttpProtocol` on an [`EventLoop`]) | the fastest, for handlers that do not block (static files, in-memory answers): a loop thread per CPU serves every connection, files go out as clients read |
+//! | [`ThreadingHttpServer`] (Python's `ThreadingHTTPServer`) | few clients with long requests; each request after a parked wait starts a new thread, so keep-alive traffic is slower than on a pool |
+//! | [`HttpServer`] (Python's `HTTPServer`), [`ForkingHttpServer`] | tests, or a process per client for isolation; a keep-alive client holds the server (or its child) while it idles |
+//!
+//! HTTP is parsed by [`httparse`](https://docs.rs/httparse) (the parser under hyper: no
+//! allocation, fuzzed, SIMD), so this crate only frames requests and enforces the limits.
+//! Every request is logged through `tracing` under the target `socketserver_http::access`
+//! ([`Exchange::log_request`], Python's `log_message`).
 //!
 //! [`SimpleHttpRequestHandler`] serves a directory (`python -m http.server`), never anything
-//! outside it. Work in progress (issue 12): the `http_server` example, the drain and strategy
-//! tests of the HTTP layer, and the benchmarks against Python and nginx come next.
+//! outside it.
 //!
 //! # Examples
 //!
@@ -56,19 +63,50 @@
 
 mod chunked;
 mod date;
+mod event_wire;
 mod exchange;
+mod framing;
 mod handler;
 mod head;
 mod limits;
+mod outgoing;
+mod protocol;
 mod request;
 mod service;
 mod static_files;
 mod status;
+mod wire;
 
 pub use exchange::Exchange;
 pub use handler::HttpHandler;
 pub use limits::HttpLimits;
+pub use protocol::HttpProtocol;
 pub use request::{HttpRequest, Version};
 pub use service::HttpService;
 pub use static_files::SimpleHttpRequestHandler;
 pub use status::reason_phrase;
+
+use socketserver::{
+    BaseServer, Callbacks, EventLoop, ForkingMixIn, Sequential, TcpSocket, ThreadPool,
+    ThreadingMixIn,
+};
+
+/// One request at a time (Python's `HTTPServer`, a `TCPServer`):
+/// `HttpServer::new(address, HttpService::new(handler))`.
+#[doc(alias = "HTTPServer")]
+pub type HttpServer<H> = BaseServer<TcpSocket, Sequential, HttpService<H>>;
+
+/// A thread per connection (Python's `ThreadingHTTPServer`); parked keep-alive connections
+/// hold none while they wait.
+#[doc(alias = "ThreadingHTTPServer")]
+pub type ThreadingHttpServer<H> = BaseServer<TcpSocket, ThreadingMixIn, HttpService<H>>;
+
+/// A process per connection (Python's `ForkingMixIn` over `HTTPServer`).
+pub type ForkingHttpServer<H> = BaseServer<TcpSocket, ForkingMixIn, HttpService<H>>;
+
+/// A bounded pool of workers; idle keep-alive connections are parked.
+pub type PoolHttpServer<H> = BaseServer<TcpSocket, ThreadPool, HttpService<H>>;
+
+/// Event loops ([`HttpProtocol`]): every connection on a few threads, for handlers that do not
+/// block — `EventHttpServer::new(address, HttpProtocol::new(handler).into())`.
+pub type EventHttpServer<H> = BaseServer<TcpSocket, EventLoop, Callbacks<HttpProtocol<H>>>;

@@ -2,13 +2,17 @@
 
 use std::io::{self, Write};
 use std::net::TcpStream;
+use std::time::SystemTime;
 
 use socketserver::{RequestHandler, StreamRequest};
 
+use crate::date::http_date;
 use crate::exchange::{error_page, Exchange};
-use crate::handler::HttpHandler;
+use crate::framing::framing;
+use crate::handler::{answer, HttpHandler};
 use crate::head::{read_head, HeadError};
 use crate::limits::HttpLimits;
+use crate::request::{HttpRequest, Version};
 use crate::status::reason_phrase;
 
 /// Serves HTTP/1.0 and 1.1 over a stream request with an [`HttpHandler`]: the handler type of
@@ -61,26 +65,13 @@ impl<H: HttpHandler> RequestHandler<StreamRequest<TcpStream>> for HttpService<H>
             Err(HeadError::Io(error)) => return Err(error),
         };
         tracing::debug!(method = %head.method, target = %head.target, peer = %stream.client_address(), "request");
-        if let Some(coding) = head.header("Transfer-Encoding") {
-            if head.header("Content-Length").is_some() {
-                // Two lengths: the way request smuggling starts.
-                return refuse(stream, 400, "both Transfer-Encoding and Content-Length");
-            }
-            if !coding.trim().eq_ignore_ascii_case("chunked") {
-                return refuse(stream, 501, "only the chunked transfer coding is served");
-            }
-        }
-        let method = head.method.clone();
-        let mut ex = Exchange::new(stream, head);
-        match method.as_str() {
-            "GET" => self.handler.do_get(&mut ex)?,
-            "HEAD" => self.handler.do_head(&mut ex)?,
-            "POST" => self.handler.do_post(&mut ex)?,
-            "PUT" => self.handler.do_put(&mut ex)?,
-            "DELETE" => self.handler.do_delete(&mut ex)?,
-            _ => self.handler.do_other(&mut ex)?,
-        }
-        let keep = ex.finish()?;
+        let framing = match framing(&head, &self.limits) {
+            Ok(framing) => framing,
+            Err((code, why)) => return refuse(stream, code, why),
+        };
+        let continue_first = expects_continue(&head);
+        let ex = Exchange::new(stream, head, framing, continue_first, self.limits.max_body);
+        let keep = answer(&mut self.handler, ex)?;
         drop(busy);
         if keep {
             stream.park();
@@ -89,16 +80,31 @@ impl<H: HttpHandler> RequestHandler<StreamRequest<TcpStream>> for HttpService<H>
     }
 }
 
+/// Whether the client waits for `100 Continue` before it sends the body.
+pub(crate) fn expects_continue(request: &HttpRequest) -> bool {
+    request.version == Version::Http11
+        && request
+            .header("Expect")
+            .is_some_and(|expect| expect.trim().eq_ignore_ascii_case("100-continue"))
+}
+
 /// Answers a request that could not be read with `code` and closes: always with a status line
 /// (Python sends a 400 page without one when the version is not valid).
 fn refuse(stream: &mut StreamRequest<TcpStream>, code: u16, why: &str) -> io::Result<()> {
     tracing::debug!(code, why, peer = %stream.client_address(), "refusing a request");
-    let body = error_page(code, why);
-    write!(
-        stream.wfile,
-        "HTTP/1.1 {code} {}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        reason_phrase(code),
-        body.len()
-    )?;
+    stream.wfile.write_all(&refusal(code, why))?;
     stream.wfile.flush()
+}
+
+/// A complete response that refuses a request, then closes the connection.
+pub(crate) fn refusal(code: u16, why: &str) -> Vec<u8> {
+    let body = error_page(code, why);
+    format!(
+        "HTTP/1.1 {code} {}\r\nServer: socketserver-http/{}\r\nDate: {}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        reason_phrase(code),
+        env!("CARGO_PKG_VERSION"),
+        http_date(SystemTime::now()),
+        body.len()
+    )
+    .into_bytes()
 }

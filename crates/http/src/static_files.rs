@@ -2,7 +2,7 @@
 //! anything outside it.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
@@ -21,7 +21,9 @@ use crate::handler::HttpHandler;
 /// - Never anything outside the directory: `..`, percent-encoded dots or slashes, absolute
 ///   paths, NUL bytes, and symbolic links that lead out are all refused (404). Python follows
 ///   symlinks out of the tree and drops the connection on a `%00`.
-/// - Files are streamed through a 64 KiB buffer, never read whole.
+/// - Files are streamed a 64 KiB buffer at a time ([`Exchange::write_file`]), never read
+///   whole; on an event loop, as the client reads.
+/// - `POST`, `PUT` and `DELETE` are answered 405 with `Allow: GET, HEAD`; other methods 501.
 #[doc(alias = "SimpleHTTPRequestHandler")]
 #[derive(Debug, Clone)]
 pub struct SimpleHttpRequestHandler {
@@ -146,18 +148,7 @@ impl SimpleHttpRequestHandler {
             return Ok(());
         }
         file.seek(SeekFrom::Start(start))?;
-        let mut left = end - start;
-        let mut buffer = vec![0u8; 64 * 1024];
-        while left > 0 {
-            let want = buffer.len().min(left as usize);
-            let n = file.read(&mut buffer[..want])?;
-            if n == 0 {
-                break; // the file shrank: the connection ends short, as the length says
-            }
-            ex.write_body(&buffer[..n])?;
-            left -= n as u64;
-        }
-        Ok(())
+        ex.write_file(file, end - start)
     }
 }
 
@@ -190,6 +181,21 @@ impl HttpHandler for SimpleHttpRequestHandler {
             }
             other => other,
         }
+    }
+
+    /// 405 with `Allow: GET, HEAD` (Python answers 501, as if POST were unknown).
+    fn do_post(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
+        ex.send_method_not_allowed(&["GET", "HEAD"])
+    }
+
+    /// 405, as `POST`.
+    fn do_put(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
+        ex.send_method_not_allowed(&["GET", "HEAD"])
+    }
+
+    /// 405, as `POST`.
+    fn do_delete(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
+        ex.send_method_not_allowed(&["GET", "HEAD"])
     }
 }
 

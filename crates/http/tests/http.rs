@@ -1,32 +1,42 @@
-//! The HTTP layer against raw sockets (every limit and status code, pipelining, HEAD), the real
-//! `curl` (keep-alive), and parking (idle keep-alive connections hold no pool worker).
+//! The HTTP layer in both its forms — [`HttpService`] on a pool and [`HttpProtocol`] on event
+//! loops — against raw sockets (every limit and status code, pipelining, HEAD, bodies in
+//! pieces), the real `curl` and Python's `http.client` (keep-alive, chunked, 100-continue),
+//! parking (idle keep-alive connections hold no pool worker) and a graceful drain.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
-use socketserver::{PoolTcpServer, TestServer};
-use socketserver_http::{Exchange, HttpHandler, HttpService};
+use socketserver::StreamOptions;
+use socketserver_http::{Exchange, HttpHandler, HttpLimits};
 
-const PATIENCE: Duration = Duration::from_secs(20);
+mod util;
 
-/// Answers GET with the request target; POST with the body it read.
+use util::{connect, Form, Served};
+
+/// The size of `GET /big`.
+const BIG: usize = 4 << 20;
+
+/// Answers GET with the request target (`/big`: 4 MiB); POST with the body it read.
 #[derive(Clone)]
 struct Reflect;
 
 impl HttpHandler for Reflect {
     fn do_get(&mut self, ex: &mut Exchange<'_>) -> std::io::Result<()> {
-        let body = format!("you asked for {}", ex.request().target);
+        let body = match ex.request().target.as_str() {
+            "/big" => (0..BIG).map(|n| b'a' + (n % 26) as u8).collect(),
+            target => format!("you asked for {target}").into_bytes(),
+        };
         ex.send_response(200)?;
         ex.send_header("Content-Type", "text/plain")?;
         ex.send_header("Content-Length", &body.len().to_string())?;
         ex.end_headers()?;
-        ex.write_body(body.as_bytes())
+        ex.write_body(&body)
     }
 
     fn do_post(&mut self, ex: &mut Exchange<'_>) -> std::io::Result<()> {
-        match ex.read_body(1024)? {
+        match ex.read_body()? {
             Some(body) => {
                 ex.send_response(200)?;
                 ex.send_header("Content-Length", &body.len().to_string())?;
@@ -38,18 +48,19 @@ impl HttpHandler for Reflect {
     }
 }
 
-fn start(
-    workers: usize,
-) -> TestServer<socketserver::TcpSocket, socketserver::ThreadPool, HttpService<Reflect>> {
-    let mut server = PoolTcpServer::new("127.0.0.1:0", HttpService::new(Reflect)).unwrap();
-    server.dispatch_mut().set_workers(workers);
-    TestServer::start(server)
+/// Bodies of at most 1 KiB.
+fn limits() -> HttpLimits {
+    let mut limits = HttpLimits::default();
+    limits.max_body = 1024;
+    limits
 }
 
-fn connect(address: SocketAddr) -> TcpStream {
-    let client = TcpStream::connect(address).unwrap();
-    client.set_read_timeout(Some(PATIENCE)).unwrap();
-    client
+fn start_with(form: Form, options: StreamOptions) -> Served<Reflect> {
+    Served::start(form, Reflect, limits(), options)
+}
+
+fn start(form: Form) -> Served<Reflect> {
+    start_with(form, StreamOptions::default())
 }
 
 /// Sends `raw` and reads until the server closes.
@@ -61,15 +72,20 @@ fn exchange_to_close(address: SocketAddr, raw: &[u8]) -> String {
     String::from_utf8_lossy(&reply).into_owned()
 }
 
-/// Reads one response with a Content-Length body from a persistent connection.
-fn read_response(client: &mut TcpStream) -> String {
+/// Reads one response head.
+fn read_head(client: &mut TcpStream) -> String {
     let mut head = Vec::new();
     let mut byte = [0];
     while !head.ends_with(b"\r\n\r\n") {
         client.read_exact(&mut byte).unwrap();
         head.push(byte[0]);
     }
-    let head = String::from_utf8(head).unwrap();
+    String::from_utf8(head).unwrap()
+}
+
+/// Reads one response with a Content-Length body from a persistent connection.
+fn read_response(client: &mut TcpStream) -> String {
+    let head = read_head(client);
     let length: usize = head
         .lines()
         .find_map(|line| line.strip_prefix("Content-Length: "))
@@ -79,9 +95,8 @@ fn read_response(client: &mut TcpStream) -> String {
     head + &String::from_utf8(body).unwrap()
 }
 
-#[test]
-fn every_limit_and_malformed_head_gets_its_status_with_a_status_line() {
-    let server = start(2);
+fn every_limit_and_malformed_request_gets_its_status_with_a_status_line(form: Form) {
+    let server = start(form);
     let address = server.address();
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (
@@ -99,10 +114,18 @@ fn every_limit_and_malformed_head_gets_its_status_with_a_status_line() {
             "HTTP/1.1 431 Request Header Fields Too Large\r\n",
         ),
         (
+            format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "v".repeat(70_000)).into_bytes(),
+            "HTTP/1.1 431 Request Header Fields Too Large\r\n",
+        ),
+        (
             b"GET / HTTP/2.0\r\n\r\n".to_vec(),
             "HTTP/1.1 505 HTTP Version Not Supported\r\n",
         ),
         (b"GET /\r\n\r\n".to_vec(), "HTTP/1.1 400 Bad Request\r\n"),
+        (
+            b"GET / HTTP/1.1\r\nBad Header\r\n\r\n".to_vec(),
+            "HTTP/1.1 400 Bad Request\r\n",
+        ),
         (
             b"BREW /pot HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(),
             "HTTP/1.1 501 Not Implemented\r\n",
@@ -111,20 +134,50 @@ fn every_limit_and_malformed_head_gets_its_status_with_a_status_line() {
             b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\n".to_vec(),
             "HTTP/1.1 413 Content Too Large\r\n",
         ),
+        (
+            format!(
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n800\r\n{}\r\n0\r\n\r\n",
+                "x".repeat(0x800)
+            )
+            .into_bytes(),
+            "HTTP/1.1 413 Content Too Large\r\n",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+                .to_vec(),
+            "HTTP/1.1 400 Bad Request\r\n",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd"
+                .to_vec(),
+            "HTTP/1.1 400 Bad Request\r\n",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: x3\r\n\r\nabc".to_vec(),
+            "HTTP/1.1 400 Bad Request\r\n",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n".to_vec(),
+            "HTTP/1.1 501 Not Implemented\r\n",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
+            "HTTP/1.1 400 Bad Request\r\n",
+        ),
     ];
     for (raw, status) in cases {
         let reply = exchange_to_close(address, &raw);
         assert!(
             reply.starts_with(status),
-            "{status:?} expected, got {reply:?}"
+            "{form:?}: {status:?} expected, got {reply:?}"
         );
     }
-    server.stop(PATIENCE).unwrap();
+    server.stop();
 }
+both_forms!(every_limit_and_malformed_request_gets_its_status_with_a_status_line);
 
-#[test]
-fn keep_alive_pipelining_head_and_a_body() {
-    let server = start(2);
+fn keep_alive_pipelining_head_and_a_body(form: Form) {
+    let server = start(form);
     let mut client = connect(server.address());
     // Two pipelined requests in one write, then a HEAD and a POST on the same connection.
     client
@@ -135,13 +188,7 @@ fn keep_alive_pipelining_head_and_a_body() {
     client
         .write_all(b"HEAD /three HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0];
-    while !head.ends_with(b"\r\n\r\n") {
-        client.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
+    let head = read_head(&mut client);
     assert!(
         head.starts_with("HTTP/1.1 200 OK\r\n") && head.contains("Content-Length: 20\r\n"),
         "{head}"
@@ -161,13 +208,53 @@ fn keep_alive_pipelining_head_and_a_body() {
         rest.contains("Connection: close\r\n") && rest.ends_with("ping"),
         "{rest:?}"
     );
-    server.stop(PATIENCE).unwrap();
+    server.stop();
 }
+both_forms!(keep_alive_pipelining_head_and_a_body);
+
+/// A request that arrives a few bytes at a time, a body after `100 Continue`, a chunked body
+/// split mid-chunk, and an HTTP/1.0 request (closed after its answer unless it asks).
+fn requests_in_pieces_and_http_1_0(form: Form) {
+    let server = start(form);
+    let mut client = connect(server.address());
+    for piece in b"GET /slowly HTTP/1.1\r\nHost: x\r\n\r\n".chunks(5) {
+        client.write_all(piece).unwrap();
+        client.flush().unwrap();
+    }
+    assert!(read_response(&mut client).ends_with("you asked for /slowly"));
+    client
+        .write_all(
+            b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+        )
+        .unwrap();
+    assert_eq!(read_head(&mut client), "HTTP/1.1 100 Continue\r\n\r\n");
+    client.write_all(b"he").unwrap();
+    client.write_all(b"llo").unwrap();
+    assert!(read_response(&mut client).ends_with("\r\n\r\nhello"));
+    client
+        .write_all(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nWi")
+        .unwrap();
+    client.write_all(b"ki\r\n5\r\npedia\r\n0\r\n\r\n").unwrap();
+    assert!(read_response(&mut client).ends_with("\r\n\r\nWikipedia"));
+    drop(client);
+    let old = exchange_to_close(server.address(), b"GET /old HTTP/1.0\r\n\r\n");
+    assert!(
+        old.starts_with("HTTP/1.1 200 OK\r\n") && old.contains("Connection: close\r\n"),
+        "{old}"
+    );
+    let mut kept = connect(server.address());
+    kept.write_all(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        .unwrap();
+    assert!(read_response(&mut kept).ends_with("you asked for /a"));
+    kept.write_all(b"GET /b HTTP/1.0\r\n\r\n").unwrap();
+    assert!(read_response(&mut kept).ends_with("you asked for /b"));
+    server.stop();
+}
+both_forms!(requests_in_pieces_and_http_1_0);
 
 /// The real curl: two URLs on one connection (keep-alive), Date and Server headers.
-#[test]
-fn curl_reuses_the_connection() {
-    let server = start(2);
+fn curl_reuses_the_connection(form: Form) {
+    let server = start(form);
     let base = format!("http://{}", server.address());
     let output = Command::new("curl")
         .args(["-sS", "-v", &format!("{base}/a"), &format!("{base}/b")])
@@ -182,14 +269,66 @@ fn curl_reuses_the_connection() {
         stderr.contains("< Date: ") && stderr.contains("< Server: socketserver-http/"),
         "{stderr}"
     );
-    server.stop(PATIENCE).unwrap();
+    server.stop();
 }
+both_forms!(curl_reuses_the_connection);
 
-/// 500 idle keep-alive connections under a pool of 4: a fresh request is answered at once
-/// (the idle ones are parked, not holding workers).
-#[test]
-fn idle_keep_alive_connections_hold_no_worker() {
-    let server = start(4);
+/// Python's `http.client`: requests on one persistent connection (the socket is the same
+/// object throughout), a POST body, a HEAD, a 4 MiB answer.
+fn python_http_client_keeps_its_connection(form: Form) {
+    let server = start(form);
+    let script = r#"
+import http.client, sys
+conn = http.client.HTTPConnection(sys.argv[1], int(sys.argv[2]), timeout=20)
+conn.request("GET", "/first")
+first = conn.getresponse()
+print(first.status, first.read().decode())
+sock = conn.sock
+conn.request("POST", "/echo", body=b"posted", headers={"Content-Type": "text/plain"})
+posted = conn.getresponse()
+print(posted.status, posted.read().decode())
+conn.request("HEAD", "/first")
+head = conn.getresponse()
+print(head.status, head.getheader("Content-Length"), repr(head.read()))
+conn.request("GET", "/big")
+big = conn.getresponse().read()
+print(len(big), big[:3].decode())
+print("same connection:", conn.sock is sock)
+"#;
+    let address = server.address();
+    let output = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            &address.ip().to_string(),
+            &address.port().to_string(),
+        ])
+        .output()
+        .expect("python3 must be installed");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        stdout,
+        format!(
+            "200 you asked for /first\n200 posted\n200 20 b''\n{BIG} abc\nsame connection: True\n"
+        )
+    );
+    server.stop();
+}
+both_forms!(python_http_client_keeps_its_connection);
+
+/// 500 idle keep-alive connections: a fresh request is answered at once — on a pool of 4 the
+/// idle ones are parked, not holding workers; on the loops none holds a thread.
+fn idle_keep_alive_connections_hold_no_worker(form: Form) {
+    let form = match form {
+        Form::Pool(_) => Form::Pool(4),
+        Form::Event => Form::Event,
+    };
+    let server = start(form);
     let address = server.address();
     let mut idle: Vec<TcpStream> = (0..500)
         .map(|n| {
@@ -208,35 +347,37 @@ fn idle_keep_alive_connections_hold_no_worker() {
         b"GET /fresh HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
     );
     assert!(reply.ends_with("you asked for /fresh"), "{reply}");
-    assert!(server.stats().parked >= 490, "{:?}", server.stats());
+    let stats = server.stats();
+    if let Form::Pool(_) = form {
+        assert!(stats.parked >= 490, "{stats:?}");
+    }
+    assert!(stats.open >= 500, "{stats:?}");
     drop(idle);
-    server.stop(PATIENCE).unwrap();
+    server.stop();
 }
+both_forms!(idle_keep_alive_connections_hold_no_worker);
 
 /// A head that does not arrive within the transport's read timeout gets 408.
-#[test]
-fn a_slow_head_gets_408() {
-    let mut server = PoolTcpServer::new("127.0.0.1:0", HttpService::new(Reflect)).unwrap();
-    server
-        .socket_mut()
-        .set_stream_options(socketserver::StreamOptions {
+fn a_slow_head_gets_408(form: Form) {
+    let server = start_with(
+        form,
+        StreamOptions {
             read_timeout: Some(Duration::from_millis(200)),
-            ..socketserver::StreamOptions::default()
-        });
-    let server = TestServer::start(server);
+            ..StreamOptions::default()
+        },
+    );
     let reply = exchange_to_close(server.address(), b"GET / HTTP/1.1\r\nHost: x\r\n");
     assert!(
         reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
         "{reply:?}"
     );
-    server.stop(PATIENCE).unwrap();
+    server.stop();
 }
+both_forms!(a_slow_head_gets_408);
 
-/// Request bodies: chunked (from curl), `Expect: 100-continue` (curl waits for the 100), and
-/// both lengths at once refused.
-#[test]
-fn chunked_bodies_and_100_continue_with_curl() {
-    let server = start(2);
+/// Request bodies from curl: chunked, and `Expect: 100-continue` (curl waits for the 100).
+fn chunked_bodies_and_100_continue_with_curl(form: Form) {
+    let server = start(form);
     let url = format!("http://{}/echo", server.address());
     let chunked = Command::new("curl")
         .args([
@@ -265,13 +406,45 @@ fn chunked_bodies_and_100_continue_with_curl() {
     let stderr = String::from_utf8_lossy(&expect.stderr);
     assert!(stderr.contains("< HTTP/1.1 100 Continue"), "{stderr}");
     assert_eq!(String::from_utf8_lossy(&expect.stdout), "after continue");
-    let smuggled = exchange_to_close(
-        server.address(),
-        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-    );
-    assert!(
-        smuggled.starts_with("HTTP/1.1 400 Bad Request\r\n"),
-        "{smuggled}"
-    );
-    server.stop(PATIENCE).unwrap();
+    server.stop();
 }
+both_forms!(chunked_bodies_and_100_continue_with_curl);
+
+/// A graceful drain closes an idle keep-alive connection at once and finishes a response in
+/// flight (a 4 MiB answer its client is still reading), then the connection closes.
+fn a_drain_closes_idle_connections_and_finishes_responses(form: Form) {
+    let server = start(form);
+    let address = server.address();
+    let mut idle = connect(address);
+    idle.write_all(b"GET /idle HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(read_response(&mut idle).ends_with("you asked for /idle"));
+    let mut reading = connect(address);
+    reading
+        .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut reading);
+    assert!(
+        head.contains(&format!("Content-Length: {BIG}\r\n")),
+        "{head}"
+    );
+    let mut first = [0; 3];
+    reading.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"abc");
+    // The response is in flight: most of it has not been read.
+    let draining = std::thread::spawn(move || server.drain());
+    let mut rest = Vec::new();
+    idle.read_to_end(&mut rest).unwrap(); // the drain closes it, cleanly
+    assert!(rest.is_empty());
+    let mut body = Vec::new();
+    reading.read_to_end(&mut body).unwrap();
+    assert_eq!(body.len(), BIG - 3, "the whole answer, then the close");
+    assert!(body
+        .iter()
+        .enumerate()
+        .all(|(n, &b)| b == b'a' + ((n + 3) % 26) as u8));
+    let report = draining.join().unwrap();
+    assert_eq!(report.forced, 0, "{report:?}");
+    assert!(report.idle_closed >= 1, "{report:?}");
+}
+both_forms!(a_drain_closes_idle_connections_and_finishes_responses);

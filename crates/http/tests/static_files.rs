@@ -1,17 +1,19 @@
-//! `SimpleHttpRequestHandler`: files, listings, redirects, conditional requests, ranges, and
-//! every way out of the served directory refused; checked with raw sockets, curl and Python's
-//! `urllib`.
+//! `SimpleHttpRequestHandler` in both forms of the HTTP layer (a pool, event loops): files,
+//! listings, redirects, conditional requests, ranges, large files streamed, 405 for methods it
+//! does not take, and every way out of the served directory refused; checked with raw sockets,
+//! curl and Python's `urllib`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
-use socketserver::{PoolTcpServer, TcpSocket, TestServer, ThreadPool};
-use socketserver_http::{HttpService, SimpleHttpRequestHandler};
+use socketserver::StreamOptions;
+use socketserver_http::{HttpLimits, SimpleHttpRequestHandler};
 
-const PATIENCE: Duration = Duration::from_secs(20);
+mod util;
+
+use util::{Form, Served, PATIENCE};
 
 struct Tree(PathBuf);
 
@@ -44,11 +46,14 @@ impl Drop for Tree {
     }
 }
 
-fn start(tree: &Tree) -> TestServer<TcpSocket, ThreadPool, HttpService<SimpleHttpRequestHandler>> {
+fn start(tree: &Tree, form: Form) -> Served<SimpleHttpRequestHandler> {
     let handler = SimpleHttpRequestHandler::new(tree.served()).unwrap();
-    let mut server = PoolTcpServer::new("127.0.0.1:0", HttpService::new(handler)).unwrap();
-    server.dispatch_mut().set_workers(2);
-    TestServer::start(server)
+    Served::start(
+        form,
+        handler,
+        HttpLimits::default(),
+        StreamOptions::default(),
+    )
 }
 
 /// Sends one request (with `Connection: close`) and returns the head and the body.
@@ -79,10 +84,9 @@ fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
         .map(str::trim)
 }
 
-#[test]
-fn files_listings_redirects_and_conditional_requests() {
+fn files_listings_redirects_and_conditional_requests(form: Form) {
     let tree = Tree::new();
-    let server = start(&tree);
+    let server = start(&tree, form);
     let address = server.address();
     let (head, body) = get(address, "/a.txt", "");
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
@@ -112,13 +116,13 @@ fn files_listings_redirects_and_conditional_requests() {
     assert_eq!(header(&head, "Location"), Some("/sub/?x=1"));
     let (_, body) = get(address, "/sub/", "");
     assert_eq!(body, b"<p>sub index</p>");
-    server.stop(PATIENCE).unwrap();
+    server.stop();
 }
+both_forms!(files_listings_redirects_and_conditional_requests);
 
-#[test]
-fn every_way_out_of_the_directory_is_refused() {
+fn every_way_out_of_the_directory_is_refused(form: Form) {
     let tree = Tree::new();
-    let server = start(&tree);
+    let server = start(&tree, form);
     let address = server.address();
     for target in [
         "/../secret.txt",
@@ -141,13 +145,13 @@ fn every_way_out_of_the_directory_is_refused() {
     // The server goes on.
     let (head, _) = get(address, "/a.txt", "");
     assert!(head.starts_with("HTTP/1.1 200 "));
-    server.stop(PATIENCE).unwrap();
+    server.stop();
 }
+both_forms!(every_way_out_of_the_directory_is_refused);
 
-#[test]
-fn ranges() {
+fn ranges(form: Form) {
     let tree = Tree::new();
-    let server = start(&tree);
+    let server = start(&tree, form);
     let address = server.address();
     let big = std::fs::read(tree.served().join("big.bin")).unwrap();
     let (head, body) = get(address, "/big.bin", "Range: bytes=10-19\r\n");
@@ -162,14 +166,14 @@ fn ranges() {
     let (head, body) = get(address, "/big.bin", "");
     assert!(head.starts_with("HTTP/1.1 200 "));
     assert_eq!(body, big);
-    server.stop(PATIENCE).unwrap();
+    server.stop();
 }
+both_forms!(ranges);
 
 /// Clients no one here wrote: curl and Python's urllib.
-#[test]
-fn curl_and_python_read_the_files() {
+fn curl_and_python_read_the_files(form: Form) {
     let tree = Tree::new();
-    let server = start(&tree);
+    let server = start(&tree, form);
     let url = format!("http://{}/a.txt", server.address());
     let curl = Command::new("curl")
         .args(["-sS", "--fail", &url])
@@ -190,5 +194,55 @@ fn curl_and_python_read_the_files() {
         "{}",
         String::from_utf8_lossy(&python.stderr)
     );
-    server.stop(PATIENCE).unwrap();
+    server.stop();
 }
+both_forms!(curl_and_python_read_the_files);
+
+/// A file far larger than any buffer arrives whole, also with a client that reads slowly; and
+/// methods the handler does not take are 405 with `Allow`.
+fn large_files_stream_and_post_is_405(form: Form) {
+    let tree = Tree::new();
+    let huge: Vec<u8> = (0..(24u32 << 20)).map(|i| (i % 253) as u8).collect();
+    std::fs::write(tree.served().join("huge.bin"), &huge).unwrap();
+    let server = start(&tree, form);
+    let address = server.address();
+    let (head, body) = get(address, "/huge.bin", "");
+    assert_eq!(header(&head, "Content-Length"), Some("25165824"), "{head}");
+    assert!(body == huge, "the 24 MiB file arrives intact");
+    let mut slow = TcpStream::connect(address).unwrap();
+    slow.set_read_timeout(Some(PATIENCE)).unwrap();
+    slow.write_all(b"GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = Vec::new();
+    let mut piece = vec![0; 256 * 1024];
+    loop {
+        let n = slow.read(&mut piece).unwrap();
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&piece[..n]);
+        std::thread::yield_now();
+    }
+    let first_end = reply.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(reply[first_end..first_end + huge.len()] == huge[..]);
+    let second = String::from_utf8_lossy(&reply[first_end + huge.len()..]);
+    assert!(
+        second.starts_with("HTTP/1.1 200 OK\r\n") && second.ends_with("hello from a\n"),
+        "the pipelined request is answered after the file: {second}"
+    );
+    let mut post = TcpStream::connect(address).unwrap();
+    post.set_read_timeout(Some(PATIENCE)).unwrap();
+    post.write_all(
+        b"POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    post.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("Allow: GET, HEAD\r\n"), "{answer}");
+    server.stop();
+}
+both_forms!(large_files_stream_and_post_is_405);

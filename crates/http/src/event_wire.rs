@@ -1,0 +1,43 @@
+//! [`EventWire`]: an event loop's connection under an [`Exchange`](crate::Exchange).
+
+use std::fs::File;
+use std::io::{self, BufRead};
+use std::net::{SocketAddr, TcpStream};
+
+use socketserver::Connection;
+
+use crate::outgoing::Outgoing;
+use crate::wire::Wire;
+
+/// A request whose body has arrived whole, answered through the connection's buffer: writes
+/// never block the loop, files go out as the client reads.
+pub(crate) struct EventWire<'w, 'c> {
+    pub(crate) conn: &'w mut Connection<'c, TcpStream>,
+    pub(crate) outgoing: &'w mut Outgoing,
+    pub(crate) body: &'w [u8],
+}
+
+impl Wire for EventWire<'_, '_> {
+    fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.outgoing.write(self.conn, bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        // The loop sends the buffer as the socket takes it.
+        Ok(())
+    }
+
+    fn body(&mut self) -> &mut dyn BufRead {
+        &mut self.body
+    }
+
+    fn client_address(&self) -> SocketAddr {
+        *self.conn.client_address()
+    }
+
+    fn write_file(&mut self, file: File, len: u64) -> io::Result<()> {
+        self.outgoing.write_file(self.conn, file, len);
+        Ok(())
+    }
+}

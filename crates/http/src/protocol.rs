@@ -1,0 +1,259 @@
+//! [`HttpProtocol`]: the HTTP layer as a [`Protocol`], for the event strategy.
+
+use std::io;
+use std::net::TcpStream;
+
+use socketserver::{Connection, Protocol};
+
+use crate::chunked::{ChunkedDecoder, ChunkedError};
+use crate::event_wire::EventWire;
+use crate::exchange::Exchange;
+use crate::framing::{framing, Framing};
+use crate::handler::{answer, HttpHandler};
+use crate::head::{check_bounds, head_end, parse, HeadError};
+use crate::limits::HttpLimits;
+use crate::outgoing::Outgoing;
+use crate::request::HttpRequest;
+use crate::service::{expects_continue, refusal};
+
+/// Serves HTTP/1.0 and 1.1 with an [`HttpHandler`] as a [`Protocol`]: the handler type of an
+/// event-driven HTTP server ([`EventHttpServer`](crate::EventHttpServer)), where a few loop
+/// threads serve every connection and none is held by a waiting or slow client.
+///
+/// The same limits and answers as [`HttpService`](crate::HttpService): a head is gathered as
+/// it arrives under [`HttpLimits`] (414, 431, 400, 505), a body is gathered whole before the
+/// handler runs (at most [`max_body`](HttpLimits::max_body), else 413; `100 Continue` is sent
+/// when the head asks for it), a head or body that takes longer than the transport's
+/// [`read_timeout`](socketserver::StreamOptions::read_timeout) gets 408. Pipelined requests are
+/// answered in order; [`Exchange::write_file`] sends a file as the client reads it.
+///
+/// The handler runs on the loop thread: it must not block (no waiting on other services, no
+/// long computation), or every connection of that loop waits. Static files and in-memory
+/// answers fit; a handler that blocks belongs on a pool ([`HttpService`](crate::HttpService)
+/// under [`ThreadPool`](socketserver::ThreadPool)).
+#[derive(Debug)]
+pub struct HttpProtocol<H> {
+    handler: H,
+    limits: HttpLimits,
+    /// Bytes received and not served yet: a partial request, or pipelined ones.
+    input: Vec<u8>,
+    /// How much of `input` was searched for the end of a head.
+    scanned: usize,
+    /// The request whose head has arrived and whose body has not (all of it).
+    pending: Option<Pending>,
+    /// Responses beyond the connection's buffer (files being sent).
+    outgoing: Outgoing,
+    /// The connection ends once `outgoing` is sent.
+    close_after: bool,
+}
+
+#[derive(Debug)]
+struct Pending {
+    head: HttpRequest,
+    body: Body,
+    continue_sent: bool,
+}
+
+#[derive(Debug)]
+enum Body {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+}
+
+impl<H: HttpHandler> HttpProtocol<H> {
+    /// Serves with `handler` and the default [`HttpLimits`].
+    pub fn new(handler: H) -> Self {
+        HttpProtocol {
+            handler,
+            limits: HttpLimits::default(),
+            input: Vec::new(),
+            scanned: 0,
+            pending: None,
+            outgoing: Outgoing::default(),
+            close_after: false,
+        }
+    }
+
+    /// Serves with these limits.
+    pub fn with_limits(mut self, limits: HttpLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Answers every complete request in `input`, in order; stops at a partial one or while a
+    /// response is still going out (the next waits for it).
+    fn serve(&mut self, conn: &mut Connection<'_, TcpStream>) -> io::Result<()> {
+        while self.outgoing.is_empty() && !self.close_after && !conn.is_closing() {
+            if self.pending.is_none() && !self.take_head(conn) {
+                break;
+            }
+            let Some(body) = self.take_body(conn) else {
+                break;
+            };
+            let pending = self.pending.take().expect("a head was taken");
+            self.respond(conn, pending.head, &body)?;
+        }
+        if !self.outgoing.is_empty() {
+            // Requests behind a file wait in the kernel, not here.
+            conn.pause_reading();
+        } else if self.close_after {
+            conn.close();
+        } else {
+            conn.resume_reading();
+        }
+        let in_flight = !self.input.is_empty() || self.pending.is_some();
+        conn.set_busy(in_flight || !self.outgoing.is_empty());
+        Ok(())
+    }
+
+    /// Takes a head from `input` if one has arrived; refuses a head over the limits or
+    /// malformed. Returns whether a request is now pending.
+    fn take_head(&mut self, conn: &mut Connection<'_, TcpStream>) -> bool {
+        if self.input.is_empty() {
+            return false;
+        }
+        let end = head_end(&self.input, self.scanned);
+        let arrived = &self.input[..end.unwrap_or(self.input.len())];
+        if let Err(HeadError::Status(code, why)) = check_bounds(arrived, &self.limits) {
+            self.refuse(conn, code, why);
+            return false;
+        }
+        let Some(end) = end else {
+            self.scanned = self.input.len();
+            return false;
+        };
+        let head = match parse(&self.input[..end], &self.limits) {
+            Ok(head) => head,
+            Err(HeadError::Status(code, why)) => {
+                self.refuse(conn, code, why);
+                return false;
+            }
+            Err(HeadError::Io(error)) => unreachable!("parsing reads nothing: {error}"),
+        };
+        self.input.drain(..end);
+        self.scanned = 0;
+        tracing::debug!(method = %head.method, target = %head.target, peer = %conn.client_address(), "request");
+        let body = match framing(&head, &self.limits) {
+            Ok(Framing::Empty) => Body::Length(0),
+            Ok(Framing::Length(length)) => Body::Length(length),
+            Ok(Framing::Chunked) => Body::Chunked(ChunkedDecoder::new(self.limits.max_body)),
+            Err((code, why)) => {
+                self.refuse(conn, code, why);
+                return false;
+            }
+        };
+        self.pending = Some(Pending {
+            head,
+            body,
+            continue_sent: false,
+        });
+        true
+    }
+
+    /// The pending request's body, once it has arrived whole.
+    fn take_body(&mut self, conn: &mut Connection<'_, TcpStream>) -> Option<Vec<u8>> {
+        let pending = self.pending.as_mut()?;
+        let body = match &mut pending.body {
+            Body::Length(length) => (self.input.len() as u64 >= *length)
+                .then(|| self.input.drain(..*length as usize).collect()),
+            Body::Chunked(decoder) => match decoder.feed(&self.input) {
+                Ok(taken) => {
+                    self.input.drain(..taken);
+                    decoder
+                        .is_done()
+                        .then(|| std::mem::replace(decoder, ChunkedDecoder::new(0)).into_body())
+                }
+                Err(ChunkedError::TooLarge) => {
+                    self.refuse(
+                        conn,
+                        413,
+                        "the request body is larger than the server takes",
+                    );
+                    return None;
+                }
+                Err(ChunkedError::Malformed(why)) => {
+                    self.refuse(conn, 400, why);
+                    return None;
+                }
+                Err(ChunkedError::Io(error)) => unreachable!("decoding reads nothing: {error}"),
+            },
+        };
+        if body.is_none() && !pending.continue_sent && expects_continue(&pending.head) {
+            pending.continue_sent = true;
+            conn.write(b"HTTP/1.1 100 Continue\r\n\r\n");
+        }
+        body
+    }
+
+    /// Runs the handler on a complete request.
+    fn respond(
+        &mut self,
+        conn: &mut Connection<'_, TcpStream>,
+        head: HttpRequest,
+        body: &[u8],
+    ) -> io::Result<()> {
+        let HttpProtocol {
+            handler,
+            limits,
+            outgoing,
+            ..
+        } = self;
+        let framing = match body.len() {
+            0 => Framing::Empty,
+            length => Framing::Length(length as u64),
+        };
+        let mut wire = EventWire {
+            conn,
+            outgoing,
+            body,
+        };
+        let ex = Exchange::new(&mut wire, head, framing, false, limits.max_body);
+        if !answer(handler, ex)? {
+            self.close_after = true;
+            self.input.clear();
+        }
+        Ok(())
+    }
+
+    /// Answers a request that cannot be served and ends the connection.
+    fn refuse(&mut self, conn: &mut Connection<'_, TcpStream>, code: u16, why: &str) {
+        tracing::debug!(code, why, peer = %conn.client_address(), "refusing a request");
+        self.outgoing.write(conn, &refusal(code, why));
+        self.close_after = true;
+        self.pending = None;
+        self.input.clear();
+    }
+}
+
+/// Each connection starts from the handler and the limits, with nothing received.
+impl<H: HttpHandler> Clone for HttpProtocol<H> {
+    fn clone(&self) -> Self {
+        HttpProtocol::new(self.handler.clone()).with_limits(self.limits)
+    }
+}
+
+impl<H: HttpHandler> Protocol for HttpProtocol<H> {
+    fn data_received(&mut self, conn: &mut Connection<'_>, data: &[u8]) -> io::Result<()> {
+        if self.close_after {
+            return Ok(()); // the connection ends after what is going out
+        }
+        self.input.extend_from_slice(data);
+        self.serve(conn)
+    }
+
+    fn resume_writing(&mut self, conn: &mut Connection<'_>) {
+        self.outgoing.pump(conn);
+        if self.outgoing.is_empty() {
+            if let Err(error) = self.serve(conn) {
+                tracing::debug!(%error, peer = %conn.client_address(), "a handler failed; closing the connection");
+                conn.abort();
+            }
+        }
+    }
+
+    fn read_timed_out(&mut self, conn: &mut Connection<'_>) {
+        if self.outgoing.is_empty() {
+            conn.write(&refusal(408, "the request did not arrive in time"));
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The two forms of the HTTP layer, started the same way for the tests.
+
+#![allow(dead_code, reason = "each test file uses part of this")]
+
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use socketserver::{
+    Callbacks, DrainReport, EventLoop, PoolTcpServer, ServerStats, StreamOptions, TcpSocket,
+    TestServer, ThreadPool,
+};
+use socketserver_http::{EventHttpServer, HttpHandler, HttpLimits, HttpProtocol, HttpService};
+
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// The two forms of the HTTP layer.
+#[derive(Clone, Copy, Debug)]
+pub enum Form {
+    /// `HttpService` on a pool of this many workers.
+    Pool(usize),
+    /// `HttpProtocol` on event loops.
+    Event,
+}
+
+/// A running server of either form.
+pub enum Served<H: HttpHandler> {
+    Pool(TestServer<TcpSocket, ThreadPool, HttpService<H>>),
+    Event(TestServer<TcpSocket, EventLoop, Callbacks<HttpProtocol<H>>>),
+}
+
+impl<H: HttpHandler> Served<H> {
+    pub fn address(&self) -> SocketAddr {
+        match self {
+            Served::Pool(server) => server.address(),
+            Served::Event(server) => server.address(),
+        }
+    }
+
+    pub fn stats(&self) -> ServerStats {
+        match self {
+            Served::Pool(server) => server.stats(),
+            Served::Event(server) => server.stats(),
+        }
+    }
+
+    pub fn stop(self) {
+        match self {
+            Served::Pool(server) => drop(server.stop(PATIENCE).unwrap()),
+            Served::Event(server) => drop(server.stop(PATIENCE).unwrap()),
+        }
+    }
+
+    pub fn drain(self) -> DrainReport {
+        match self {
+            Served::Pool(server) => server.drain(PATIENCE).unwrap().0,
+            Served::Event(server) => server.drain(PATIENCE).unwrap().0,
+        }
+    }
+}
+
+impl<H: HttpHandler> Served<H> {
+    pub fn start(form: Form, handler: H, limits: HttpLimits, options: StreamOptions) -> Self {
+        match form {
+            Form::Pool(workers) => {
+                let service = HttpService::new(handler).with_limits(limits);
+                let mut server = PoolTcpServer::new("127.0.0.1:0", service).unwrap();
+                server.dispatch_mut().set_workers(workers);
+                server.socket_mut().set_stream_options(options);
+                Served::Pool(TestServer::start(server))
+            }
+            Form::Event => {
+                let protocol = HttpProtocol::new(handler).with_limits(limits);
+                let mut server = EventHttpServer::new("127.0.0.1:0", protocol.into()).unwrap();
+                server.socket_mut().set_stream_options(options);
+                Served::Event(TestServer::start(server))
+            }
+        }
+    }
+}
+
+/// Runs a test function `NAME(form)` against both forms, as `NAME::pool` and `NAME::event`.
+#[macro_export]
+macro_rules! both_forms {
+    ($name:ident) => {
+        mod $name {
+            #[test]
+            fn pool() {
+                super::$name($crate::util::Form::Pool(2));
+            }
+            #[test]
+            fn event() {
+                super::$name($crate::util::Form::Event);
+            }
+        }
+    };
+}
+
+pub fn connect(address: SocketAddr) -> TcpStream {
+    let client = TcpStream::connect(address).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    client
+}
