@@ -36,8 +36,8 @@ impl Wire for EventWire<'_, '_> {
         *self.conn.client_address()
     }
 
-    fn write_file(&mut self, file: File, len: u64) -> io::Result<()> {
-        self.outgoing.write_file(self.conn, file, len);
+    fn write_file(&mut self, head: &[u8], file: File, len: u64) -> io::Result<()> {
+        self.outgoing.write_file(self.conn, head, file, len);
         Ok(())
     }
 }

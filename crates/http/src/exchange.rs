@@ -11,6 +11,9 @@ use crate::request::HttpRequest;
 use crate::status::reason_phrase;
 use crate::wire::Wire;
 
+/// The largest body sent in the same write as its head.
+const SMALL_BODY: usize = 16 * 1024;
+
 /// One request and its response: Python's `BaseHTTPRequestHandler` instance for one request.
 /// The head is parsed; the response is written through [`send_response`](Self::send_response),
 /// [`send_header`](Self::send_header), [`end_headers`](Self::end_headers) and
@@ -23,7 +26,10 @@ use crate::wire::Wire;
 pub struct Exchange<'a> {
     wire: &'a mut dyn Wire,
     request: HttpRequest,
+    /// The response head being built, then (after `end_headers`) waiting to go out with the
+    /// first body bytes: one write per small response.
     head: Vec<u8>,
+    head_ended: bool,
     status: Option<u16>,
     has_length: bool,
     close: bool,
@@ -61,6 +67,7 @@ impl<'a> Exchange<'a> {
             wire,
             request,
             head: Vec::new(),
+            head_ended: false,
             status: None,
             has_length: false,
             close,
@@ -86,7 +93,9 @@ impl<'a> Exchange<'a> {
     /// Starts the response: the status line, `Server` and `Date` (Python's `send_response`),
     /// and logs the request ([`log_request`](Self::log_request)).
     pub fn send_response(&mut self, code: u16) -> io::Result<()> {
+        self.send_head()?;
         self.head.clear();
+        self.head_ended = false;
         write!(
             self.head,
             "HTTP/1.1 {code} {}\r\nServer: socketserver-http/{}\r\nDate: {}\r\n",
@@ -145,7 +154,8 @@ impl<'a> Exchange<'a> {
         write!(self.head, "{name}: {value}\r\n")
     }
 
-    /// Ends the header fields and sends the head (Python's `end_headers`).
+    /// Ends the header fields (Python's `end_headers`). The head goes out with the first body
+    /// bytes, or at the end of the exchange.
     pub fn end_headers(&mut self) -> io::Result<()> {
         let bodiless = matches!(self.status, Some(204 | 304));
         if !self.has_length && !bodiless {
@@ -155,6 +165,15 @@ impl<'a> Exchange<'a> {
             self.head.extend_from_slice(b"Connection: close\r\n");
         }
         self.head.extend_from_slice(b"\r\n");
+        self.head_ended = true;
+        Ok(())
+    }
+
+    /// Sends an ended head that has not gone out yet.
+    fn send_head(&mut self) -> io::Result<()> {
+        if !self.head_ended || self.head.is_empty() {
+            return Ok(());
+        }
         let head = std::mem::take(&mut self.head);
         self.wire.write_all(&head)
     }
@@ -164,6 +183,12 @@ impl<'a> Exchange<'a> {
         if self.request.method == "HEAD" {
             return Ok(());
         }
+        if self.head_ended && !self.head.is_empty() && bytes.len() <= SMALL_BODY {
+            // The head and a small body in one write.
+            self.head.extend_from_slice(bytes);
+            return self.send_head();
+        }
+        self.send_head()?;
         self.wire.write_all(bytes)
     }
 
@@ -175,7 +200,11 @@ impl<'a> Exchange<'a> {
         if self.request.method == "HEAD" {
             return Ok(());
         }
-        self.wire.write_file(file, len)
+        let head = match self.head_ended {
+            true => std::mem::take(&mut self.head),
+            false => Vec::new(),
+        };
+        self.wire.write_file(&head, file, len)
     }
 
     /// Reads the request body (`Content-Length` bytes or chunked), at most
@@ -195,6 +224,7 @@ impl<'a> Exchange<'a> {
             return Ok(None);
         }
         if std::mem::take(&mut self.expects_continue) && (self.body_left > 0 || self.chunked) {
+            self.send_head()?;
             self.wire.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
             self.wire.flush()?;
         }
@@ -297,6 +327,7 @@ impl<'a> Exchange<'a> {
             let mut rest = self.wire.body().take(self.body_left);
             io::copy(&mut rest, &mut io::sink())?;
         }
+        self.send_head()?;
         self.wire.flush()?;
         Ok(!self.close)
     }

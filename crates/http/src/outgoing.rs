@@ -41,13 +41,18 @@ impl Outgoing {
         }
     }
 
-    /// Queues `len` bytes of `file` and sends what the connection takes now.
+    /// Queues `head`, then `len` bytes of `file`, and sends what the connection takes now
+    /// (the head with the file's first buffer, in one write).
     pub(crate) fn write_file(
         &mut self,
         conn: &mut Connection<'_, TcpStream>,
+        head: &[u8],
         file: File,
         len: u64,
     ) {
+        if !head.is_empty() {
+            self.pieces.push_back(Piece::Bytes(head.to_vec()));
+        }
         if len > 0 {
             self.pieces.push_back(Piece::File { file, left: len });
         }
@@ -64,36 +69,41 @@ impl Outgoing {
             let Some(piece) = self.pieces.front_mut() else {
                 break;
             };
-            match piece {
-                Piece::Bytes(bytes) => {
-                    conn.write(bytes);
-                    self.pieces.pop_front();
-                }
-                Piece::File { file, left } => {
-                    let buffer = self.buffer.get_or_insert_with(|| vec![0; FILE_BUFFER]);
-                    let want = usize::try_from(*left)
-                        .unwrap_or(FILE_BUFFER)
-                        .min(FILE_BUFFER);
-                    match file.read(&mut buffer[..want]) {
-                        Ok(0) => {
-                            tracing::warn!(peer = %conn.client_address(), "a file shrank while it was sent; closing the connection");
-                            conn.abort();
+            let buffer = self.buffer.get_or_insert_with(Vec::new);
+            buffer.clear();
+            if let Piece::Bytes(bytes) = piece {
+                // Bytes followed by a file go out with the file's first buffer.
+                buffer.extend_from_slice(bytes);
+                self.pieces.pop_front();
+            }
+            if let Some(Piece::File { file, left }) = self.pieces.front_mut() {
+                let start = buffer.len();
+                let want = usize::try_from(*left)
+                    .unwrap_or(FILE_BUFFER)
+                    .min(FILE_BUFFER);
+                buffer.resize(start + want, 0);
+                match file.read(&mut buffer[start..]) {
+                    Ok(0) => {
+                        tracing::warn!(peer = %conn.client_address(), "a file shrank while it was sent; closing the connection");
+                        conn.abort();
+                    }
+                    Ok(n) => {
+                        buffer.truncate(start + n);
+                        *left -= n as u64;
+                        if *left == 0 {
+                            self.pieces.pop_front();
                         }
-                        Ok(n) => {
-                            conn.write(&buffer[..n]);
-                            *left -= n as u64;
-                            if *left == 0 {
-                                self.pieces.pop_front();
-                            }
-                        }
-                        Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                        Err(error) => {
-                            tracing::warn!(peer = %conn.client_address(), %error, "a file could not be read while it was sent; closing the connection");
-                            conn.abort();
-                        }
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {
+                        buffer.truncate(start);
+                    }
+                    Err(error) => {
+                        tracing::warn!(peer = %conn.client_address(), %error, "a file could not be read while it was sent; closing the connection");
+                        conn.abort();
                     }
                 }
             }
+            conn.write(buffer);
         }
         if conn.is_closing() {
             self.pieces.clear();

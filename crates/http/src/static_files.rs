@@ -147,7 +147,9 @@ impl SimpleHttpRequestHandler {
         if ex.request().method == "HEAD" {
             return Ok(());
         }
-        file.seek(SeekFrom::Start(start))?;
+        if start > 0 {
+            file.seek(SeekFrom::Start(start))?;
+        }
         ex.write_file(file, end - start)
     }
 }

@@ -21,8 +21,9 @@ pub(crate) trait Wire {
     /// The client's address.
     fn client_address(&self) -> SocketAddr;
 
-    /// Sends `len` bytes of `file` from its position as the body, a buffer at a time.
-    fn write_file(&mut self, file: File, len: u64) -> io::Result<()>;
+    /// Sends `head` (the response head, if not sent yet), then `len` bytes of `file` from its
+    /// position as the body, a buffer at a time.
+    fn write_file(&mut self, head: &[u8], file: File, len: u64) -> io::Result<()>;
 }
 
 /// The size of a file's pieces.
@@ -46,7 +47,9 @@ impl Wire for StreamRequest<TcpStream> {
         *StreamRequest::client_address(self)
     }
 
-    fn write_file(&mut self, file: File, len: u64) -> io::Result<()> {
+    fn write_file(&mut self, head: &[u8], file: File, len: u64) -> io::Result<()> {
+        // `wfile` is buffered: the head and a small file leave in one write.
+        self.wfile.write_all(head)?;
         let mut buffer = vec![0; FILE_BUFFER];
         let mut file = file.take(len);
         let mut left = len;
