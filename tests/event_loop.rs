@@ -554,51 +554,6 @@ mod a_large_body_streams_under {
     }
 }
 
-/// Busy from the first byte of a line to its end; a line that takes too long is told so.
-#[derive(Clone, Default)]
-struct Lines {
-    partial: Vec<u8>,
-}
-
-impl Protocol for Lines {
-    fn data_received(&mut self, conn: &mut Connection<'_>, data: &[u8]) -> io::Result<()> {
-        self.partial.extend_from_slice(data);
-        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.partial.drain(..=end).collect();
-            conn.write(&line);
-        }
-        conn.set_busy(!self.partial.is_empty());
-        Ok(())
-    }
-    fn read_timed_out(&mut self, conn: &mut Connection<'_>) {
-        conn.write(b"too slow\n");
-    }
-}
-
-/// A message past the read timeout gets the protocol's last word, then the close (an event
-/// loop times a busy connection's message).
-fn a_slow_message_gets_a_last_word_under<M: Dispatch + Default>() {
-    let mut server =
-        BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", Callbacks::new(Lines::default()))
-            .unwrap();
-    server.socket_mut().set_stream_options(StreamOptions {
-        read_timeout: Some(Duration::from_millis(200)),
-        ..StreamOptions::default()
-    });
-    let serving = TestServer::start(server);
-    let mut client = connect(serving.address());
-    client.write_all(b"whole\nhal").unwrap();
-    let mut reply = String::new();
-    client.read_to_string(&mut reply).unwrap(); // ends at the close
-    assert_eq!(reply, "whole\ntoo slow\n");
-    serving.stop(PATIENCE).unwrap();
-}
-
-#[test]
-fn a_slow_message_gets_a_last_word_on_an_event_loop() {
-    a_slow_message_gets_a_last_word_under::<EventLoop>();
-}
-
 /// Keeps imports used in every configuration.
 #[allow(dead_code)]
 fn _types(_: TcpStream, _: AtomicBool) {}

@@ -215,10 +215,12 @@ fn length_prefixed(req: &mut StreamRequest) -> io::Result<()> {
     }
 }
 
-/// A line protocol on the event loop: busy while half a line is held.
+/// A line protocol on the event loop: busy while half a line is held; `last_word` is written
+/// when a line takes too long.
 #[derive(Clone, Default)]
 struct Lines {
     partial: Vec<u8>,
+    last_word: &'static [u8],
 }
 
 impl Protocol for Lines {
@@ -231,6 +233,31 @@ impl Protocol for Lines {
         conn.set_busy(!self.partial.is_empty());
         Ok(())
     }
+    fn read_timed_out(&mut self, conn: &mut Connection<'_>) {
+        conn.write(self.last_word);
+    }
+}
+
+/// A message past the read timeout gets the protocol's last word, then the close.
+#[test]
+fn a_slow_message_gets_the_protocols_last_word_on_an_event_loop() {
+    let lines = Lines {
+        last_word: b"too slow\n",
+        ..Lines::default()
+    };
+    let mut server =
+        BaseServer::<TcpSocket, EventLoop, _>::new("127.0.0.1:0", Callbacks::new(lines)).unwrap();
+    server.socket_mut().set_stream_options(StreamOptions {
+        read_timeout: Some(Duration::from_millis(200)),
+        ..StreamOptions::default()
+    });
+    let serving = TestServer::start(server);
+    let mut client = connect(serving.address());
+    client.write_all(b"whole\nhal").unwrap();
+    let mut reply = String::new();
+    client.read_to_string(&mut reply).unwrap(); // ends at the close
+    assert_eq!(reply, "whole\ntoo slow\n");
+    serving.stop(PATIENCE).unwrap();
 }
 
 fn slow_message_options(
