@@ -215,6 +215,57 @@ fn length_prefixed(req: &mut StreamRequest) -> io::Result<()> {
     }
 }
 
+/// Each message has its own read-timeout clock, also when the next one was already buffered
+/// as the last ended: two messages that each take 0.6 s of a 1 s read timeout, the second's
+/// head arriving with the first's end, are both answered (one clock for both would expire
+/// at 1 s, inside the second). The pauses are the test's stimulus.
+#[test]
+fn each_message_has_its_own_read_timeout_clock() {
+    let mut server =
+        BaseServer::<TcpSocket, ThreadingMixIn, _>::new("127.0.0.1:0", length_prefixed).unwrap();
+    server
+        .socket_mut()
+        .set_stream_options(slow_message_options(Some(Duration::from_secs(1)), None));
+    let server = TestServer::start(server);
+    let mut client = connect(server.address());
+    client.write_all(b"4\nab").unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    client.write_all(b"cd4\nef").unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    client.write_all(b"gh").unwrap();
+    let mut reply = [0; 8];
+    client.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"abcdefgh");
+    drop(client);
+    let stopped = server.stop(PATIENCE).unwrap();
+    assert_eq!(stopped.stats.closed_read_timeout, 0, "{:?}", stopped.stats);
+}
+
+/// The same on an event loop: a protocol's `set_busy(false)` ends a message, even when the
+/// next one starts in the same callback.
+#[test]
+fn each_message_has_its_own_read_timeout_clock_on_an_event_loop() {
+    let mut server =
+        BaseServer::<TcpSocket, EventLoop, _>::new("127.0.0.1:0", Callbacks::new(Lines::default()))
+            .unwrap();
+    server
+        .socket_mut()
+        .set_stream_options(slow_message_options(Some(Duration::from_secs(1)), None));
+    let server = TestServer::start(server);
+    let mut client = connect(server.address());
+    client.write_all(b"ab").unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    client.write_all(b"cd\nef").unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    client.write_all(b"gh\n").unwrap();
+    let mut reply = [0; 10];
+    client.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"abcd\nefgh\n");
+    drop(client);
+    let stopped = server.stop(PATIENCE).unwrap();
+    assert_eq!(stopped.stats.closed_read_timeout, 0, "{:?}", stopped.stats);
+}
+
 /// A line protocol on the event loop: busy while half a line is held; `last_word` is written
 /// when a line takes too long.
 #[derive(Clone, Default)]
@@ -229,6 +280,7 @@ impl Protocol for Lines {
         if let Some(end) = self.partial.iter().rposition(|&b| b == b'\n') {
             let complete: Vec<u8> = self.partial.drain(..=end).collect();
             conn.write(&complete);
+            conn.set_busy(false); // those lines are done: what follows is a new message
         }
         conn.set_busy(!self.partial.is_empty());
         Ok(())

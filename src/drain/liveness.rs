@@ -2,7 +2,9 @@
 //! and the one thing it does to it.
 
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU8, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{
+    AtomicBool, AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst,
+};
 
 use parking_lot::Mutex;
 
@@ -59,6 +61,8 @@ pub struct Liveness {
     spoken: AtomicBool,
     /// Open [`BusySpan`](crate::BusySpan)s: while any is, the connection is never idle.
     busy: AtomicUsize,
+    /// Outermost busy spans begun: each is a new message, with a fresh read-timeout clock.
+    spans: AtomicU64,
     /// The drain ended it as idle.
     idle_closed: AtomicBool,
     /// The drain's deadline ended it.
@@ -74,6 +78,7 @@ impl Liveness {
             waiting: AtomicBool::new(false),
             spoken: AtomicBool::new(false),
             busy: AtomicUsize::new(0),
+            spans: AtomicU64::new(0),
             idle_closed: AtomicBool::new(false),
             forced: AtomicBool::new(false),
         }
@@ -105,12 +110,14 @@ impl Liveness {
     }
 
     pub(crate) fn busy_started(&self) {
-        self.busy.fetch_add(1, SeqCst);
+        if self.busy.fetch_add(1, SeqCst) == 0 {
+            self.spans.fetch_add(1, SeqCst);
+        }
     }
 
-    /// Whether a busy span is open (a message is in flight).
-    pub(crate) fn is_busy(&self) -> bool {
-        self.busy.load(SeqCst) > 0
+    /// The message in flight (which outermost busy span), if any.
+    pub(crate) fn busy_span(&self) -> Option<u64> {
+        (self.busy.load(SeqCst) > 0).then(|| self.spans.load(SeqCst))
     }
 
     pub(crate) fn busy_ended(&self) {

@@ -56,6 +56,8 @@ struct Threaded {
     in_callback: bool,
     /// Why the connection ended, for `connection_lost`.
     reason: Option<Error>,
+    /// What `Connection::set_read_timeout` set (a thread strategy does not time callbacks).
+    read_timeout: Option<Duration>,
 }
 
 impl Clone for Threaded {
@@ -136,6 +138,7 @@ impl<P> Callbacks<P> {
             out: &mut threaded.out,
             state: &mut threaded.state,
             limits: THREADED_WATERMARKS,
+            read_timeout: &mut threaded.read_timeout,
         };
         threaded.in_callback = true;
         let value = callback(protocol, &mut conn);
@@ -226,6 +229,7 @@ where
 {
     /// `connection_made`, then park until the first input.
     fn setup(&mut self, request: &mut StreamRequest<T>) -> io::Result<()> {
+        self.threaded.read_timeout = request.rfile.read_timeout();
         self.call(Peer::of(request), |protocol, conn| {
             protocol.connection_made(conn)
         })?;

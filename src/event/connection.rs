@@ -3,6 +3,7 @@
 use std::fmt;
 use std::io;
 use std::net::TcpStream;
+use std::time::Duration;
 
 use crate::handler::StreamSocket;
 use crate::ShutdownHandle;
@@ -26,6 +27,8 @@ pub struct Connection<'a, T: StreamSocket = TcpStream> {
     pub(crate) state: &'a mut ConnState,
     /// The high and low watermarks of pending output.
     pub(crate) limits: (usize, usize),
+    /// The read timeout of a message in flight (the session's).
+    pub(crate) read_timeout: &'a mut Option<Duration>,
 }
 
 /// The watermarks a thread strategy applies (an event loop has its own, set on the
@@ -52,6 +55,9 @@ pub(crate) struct ConnState {
     pub(crate) write_error: Option<io::Error>,
     /// The protocol is in the middle of a message: a drain does not count it as idle.
     pub(crate) busy: bool,
+    /// A message ended (`set_busy(false)`) since the loop last looked: the next busy time is
+    /// a new message, with a fresh read-timeout clock.
+    pub(crate) message_ended: bool,
 }
 
 impl OutBuf {
@@ -156,9 +162,27 @@ impl<T: StreamSocket> Connection<'_, T> {
     /// ([`ShutdownHandle::drain`](crate::ShutdownHandle::drain)) closes a connection that has
     /// no output pending and is not busy; a protocol that keeps part of a message across
     /// `data_received` calls (a half-read request) sets this until the message is complete.
-    /// The drain's deadline still closes it.
+    /// The drain's deadline still closes it. While busy, the message is timed by the
+    /// transport's read timeout and minimum rate; `set_busy(false)` ends the message, so
+    /// `set_busy(true)` after it (even in the same callback) starts a new one with a fresh clock.
     pub fn set_busy(&mut self, busy: bool) {
         self.state.busy = busy;
+        self.state.message_ended |= !busy;
+    }
+
+    /// The read timeout of a message in flight while the connection is
+    /// [busy](Self::set_busy): [`StreamOptions::read_timeout`](crate::StreamOptions::read_timeout)
+    /// unless changed with [`set_read_timeout`](Self::set_read_timeout).
+    pub fn read_timeout(&self) -> Option<Duration> {
+        *self.read_timeout
+    }
+
+    /// Changes the read timeout of this connection's messages, from the message in flight on
+    /// (its clock keeps its start): an HTTP server bounds a request head tighter than the rest
+    /// of the request. On an event loop, which times busy connections; a thread strategy
+    /// parks between callbacks and times only the idle wait.
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        *self.read_timeout = timeout;
     }
 
     /// Stops delivering input until [`resume_reading`](Self::resume_reading) (the peer's bytes

@@ -177,6 +177,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             protocol,
             out,
             state,
+            read_timeout,
             ..
         } = self;
         let mut conn = Connection {
@@ -186,6 +187,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             out,
             state,
             limits: self.limits,
+            read_timeout,
         };
         let error = match panic::catch_unwind(AssertUnwindSafe(|| callback(protocol, &mut conn))) {
             Ok(Ok(value)) => return Some(value),
@@ -344,6 +346,9 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
 
     /// While the protocol is busy (a message in flight): when the message runs out of time.
     fn message_deadline(&mut self, now: Instant) -> Option<Instant> {
+        if std::mem::take(&mut self.state.message_ended) {
+            self.message = None;
+        }
         if !self.state.busy || (self.read_timeout.is_none() && self.min_rate.is_none()) {
             self.message = None;
             return None;

@@ -57,6 +57,8 @@ pub struct SocketReader<T> {
     rcvtimeo: Option<Duration>,
     /// The message in flight (inside a busy span), against the read timeout and minimum rate.
     message: Option<MessageClock>,
+    /// Which busy span `message` times (a new span is a new message).
+    message_span: u64,
     /// The connection's drain state, when its server tracks it.
     liveness: Option<Arc<Liveness>>,
     /// Empty until the first read that needs it.
@@ -75,6 +77,7 @@ impl<T: StreamSocket> SocketReader<T> {
             timeouts: None,
             rcvtimeo: None,
             message: None,
+            message_span: 0,
             liveness: None,
             buf: Box::default(),
             pos: 0,
@@ -108,6 +111,24 @@ impl<T: StreamSocket> SocketReader<T> {
         self.first_byte_seen
     }
 
+    /// The read timeout of a message in flight on this connection (inside a
+    /// [busy span](crate::StreamRequest::busy)): [`StreamOptions::read_timeout`](crate::StreamOptions::read_timeout)
+    /// unless changed with [`set_read_timeout`](Self::set_read_timeout). `None` under Python's
+    /// plain [`timeout`](crate::StreamOptions::timeout), which replaces the framework's timeouts.
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.timeouts.and_then(|timeouts| timeouts.read)
+    }
+
+    /// Changes the read timeout of this connection's messages, from the message in flight on
+    /// (its clock keeps its start): an HTTP server bounds a request head tighter than the rest
+    /// of the request. Does nothing under Python's plain
+    /// [`timeout`](crate::StreamOptions::timeout).
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        if let Some(timeouts) = &mut self.timeouts {
+            timeouts.read = timeout;
+        }
+    }
+
     /// Puts the framework's read timeouts in force: `SO_RCVTIMEO` is the first-byte timeout
     /// until the first byte, then the idle timeout, shortened inside a busy span to what the
     /// read timeout and minimum rate leave; an expiry reads as a [`TimedOut`] error.
@@ -134,12 +155,18 @@ impl<T: StreamSocket> SocketReader<T> {
         Ok(())
     }
 
-    /// Inside a busy span: when the message in flight runs out of time, and why.
-    fn message_deadline(&mut self, busy: bool) -> Option<(Instant, CloseReason)> {
+    /// Inside a busy span (`span`: which one): when the message in flight runs out of time, and
+    /// why. A new span starts a new message's clock.
+    fn message_deadline(&mut self, span: Option<u64>) -> Option<(Instant, CloseReason)> {
         let timeouts = self.timeouts?;
-        if !busy || (timeouts.read.is_none() && timeouts.min_rate.is_none()) {
+        let Some(span) = span.filter(|_| timeouts.read.is_some() || timeouts.min_rate.is_some())
+        else {
             self.message = None;
             return None;
+        };
+        if self.message_span != span {
+            self.message = None;
+            self.message_span = span;
         }
         let clock = self
             .message
@@ -173,7 +200,7 @@ impl<T: StreamSocket> SocketReader<T> {
     /// connection.
     fn recv(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let Some(liveness) = self.liveness.take() else {
-            return self.recv_blocking(out, false);
+            return self.recv_blocking(out, None);
         };
         let result = if liveness.enter_wait() {
             tracing::debug!("idle while the server drains: ending at this message boundary");
@@ -182,7 +209,7 @@ impl<T: StreamSocket> SocketReader<T> {
                 _ => Ok(0),
             }
         } else {
-            let result = self.recv_blocking(out, liveness.is_busy());
+            let result = self.recv_blocking(out, liveness.busy_span());
             liveness.leave_wait();
             if matches!(result, Ok(0)) && liveness.closed_as_idle() {
                 // The drain's end-of-file, not the peer's: the close still lingers for its input.
@@ -197,9 +224,9 @@ impl<T: StreamSocket> SocketReader<T> {
         result
     }
 
-    /// One `recv(2)`, with the timeouts' bookkeeping; `busy`: a message is in flight.
-    fn recv_blocking(&mut self, out: &mut [u8], busy: bool) -> io::Result<usize> {
-        let deadline = self.message_deadline(busy);
+    /// One `recv(2)`, with the timeouts' bookkeeping; `span`: the message in flight, if any.
+    fn recv_blocking(&mut self, out: &mut [u8], span: Option<u64>) -> io::Result<usize> {
+        let deadline = self.message_deadline(span);
         let wait = match deadline {
             Some((at, reason)) => {
                 let now = Instant::now();
