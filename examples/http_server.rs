@@ -26,7 +26,7 @@ use socketserver::{
     BaseServer, Callbacks, Dispatch, EventLoop, ForkingMixIn, RequestHandler, Sequential,
     StreamOptions, StreamRequest, TcpSocket, ThreadPool, ThreadingMixIn,
 };
-use socketserver_http::{HttpProtocol, HttpService, SimpleHttpRequestHandler};
+use socketserver_http::{HttpLimits, HttpProtocol, HttpService, SimpleHttpRequestHandler};
 
 const USAGE: &str = "usage: http_server [--addr HOST:PORT] [--directory DIR] [--mode pool|event|threading|sequential|forking] [--workers N] [--header-timeout SECS] [--drain-timeout SECS]";
 
@@ -40,7 +40,7 @@ struct Settings {
 
 fn run<M, H>(
     settings: &Settings,
-    handler_of: impl Fn(SimpleHttpRequestHandler) -> H,
+    handler_of: impl Fn(SimpleHttpRequestHandler, HttpLimits) -> H,
     configure: impl Fn(&mut M),
 ) -> Result<(), String>
 where
@@ -49,10 +49,12 @@ where
 {
     let handler = SimpleHttpRequestHandler::new(&settings.directory)
         .map_err(|e| format!("cannot serve {:?}: {e}", settings.directory))?;
-    let mut server = BaseServer::<TcpSocket, M, _>::new(&settings.address, handler_of(handler))
-        .map_err(|e| e.to_string())?;
+    let mut limits = HttpLimits::default();
+    limits.header_timeout = Some(settings.header_timeout);
+    let mut server =
+        BaseServer::<TcpSocket, M, _>::new(&settings.address, handler_of(handler, limits))
+            .map_err(|e| e.to_string())?;
     server.socket_mut().set_stream_options(StreamOptions {
-        read_timeout: Some(settings.header_timeout),
         disable_nagle_algorithm: true,
         ..StreamOptions::default()
     });
@@ -114,7 +116,7 @@ fn main() -> ExitCode {
             }
         }
     }
-    let service = HttpService::new;
+    let service = |handler, limits| HttpService::new(handler).with_limits(limits);
     let result = match mode.as_str() {
         "pool" => run(&settings, service, |pool: &mut ThreadPool| {
             if let Some(n) = settings.workers {
@@ -123,7 +125,7 @@ fn main() -> ExitCode {
         }),
         "event" => run(
             &settings,
-            |handler| Callbacks::new(HttpProtocol::new(handler)),
+            |handler, limits| Callbacks::new(HttpProtocol::new(handler).with_limits(limits)),
             |loops: &mut EventLoop| {
                 if let Some(n) = settings.workers {
                     loops.set_workers(n);

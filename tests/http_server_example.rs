@@ -24,6 +24,8 @@ fn serves_a_directory_and_drains_on_sigterm(mode: &str) {
             "2",
             "--mode",
             mode,
+            "--header-timeout",
+            "0.5",
         ],
     );
     let curl = Command::new("curl")
@@ -31,6 +33,12 @@ fn serves_a_directory_and_drains_on_sigterm(mode: &str) {
         .output()
         .expect("curl must be installed");
     assert_eq!(String::from_utf8_lossy(&curl.stdout), "hello over http\n");
+    // A head that stops half-way gets 408 once the header timeout passes.
+    let mut slow = connect(address);
+    slow.write_all(b"GET /hello.txt HTTP/1.1\r\nHo").unwrap();
+    let mut answer = String::new();
+    slow.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer}");
     // An idle keep-alive connection is closed cleanly by the drain, after its answer.
     let mut idle = connect(address);
     idle.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -23,6 +23,7 @@ const SMALL_BODY: usize = 16 * 1024;
 /// Headers are buffered until `end_headers` (as Python does). For a `HEAD` request the body is
 /// dropped. A response without `Content-Length` (other than 204 and 304) ends the connection
 /// after it, since the client can only tell its end by the close.
+#[doc(alias = "BaseHTTPRequestHandler")]
 pub struct Exchange<'a> {
     wire: &'a mut dyn Wire,
     request: HttpRequest,

@@ -16,6 +16,7 @@ use crate::exchange::Exchange;
     unused_variables,
     reason = "the defaults ignore the exchange's contents"
 )]
+#[doc(alias = "BaseHTTPRequestHandler")]
 pub trait HttpHandler: Clone + Send + 'static {
     /// `GET`.
     #[doc(alias = "do_GET")]

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::TcpStream;
+use std::time::Duration;
 
 use socketserver::{Connection, Protocol};
 
@@ -23,8 +24,9 @@ use crate::service::{expects_continue, refusal};
 /// The same limits and answers as [`HttpService`](crate::HttpService): a head is gathered as
 /// it arrives under [`HttpLimits`] (414, 431, 400, 505), a body is gathered whole before the
 /// handler runs (at most [`max_body`](HttpLimits::max_body), else 413; `100 Continue` is sent
-/// when the head asks for it), a head or body that takes longer than the transport's
-/// [`read_timeout`](socketserver::StreamOptions::read_timeout) gets 408. Pipelined requests are
+/// when the head asks for it), a head slower than [`header_timeout`](HttpLimits::header_timeout)
+/// (or a request slower than the transport's
+/// [`read_timeout`](socketserver::StreamOptions::read_timeout)) gets 408. Pipelined requests are
 /// answered in order; [`Exchange::write_file`] sends a file as the client reads it.
 ///
 /// The handler runs on the loop thread: it must not block (no waiting on other services, no
@@ -45,6 +47,8 @@ pub struct HttpProtocol<H> {
     outgoing: Outgoing,
     /// The connection ends once `outgoing` is sent.
     close_after: bool,
+    /// The server's read timeout (a head is bounded tighter).
+    server_read_timeout: Option<Duration>,
 }
 
 #[derive(Debug)]
@@ -71,6 +75,7 @@ impl<H: HttpHandler> HttpProtocol<H> {
             pending: None,
             outgoing: Outgoing::default(),
             close_after: false,
+            server_read_timeout: None,
         }
     }
 
@@ -92,6 +97,8 @@ impl<H: HttpHandler> HttpProtocol<H> {
             };
             let pending = self.pending.take().expect("a head was taken");
             self.respond(conn, pending.head, &body)?;
+            // This request is done: a pipelined one after it has a clock of its own.
+            conn.set_busy(false);
         }
         if !self.outgoing.is_empty() {
             // Requests behind a file wait in the kernel, not here.
@@ -103,6 +110,11 @@ impl<H: HttpHandler> HttpProtocol<H> {
         }
         let in_flight = !self.input.is_empty() || self.pending.is_some();
         conn.set_busy(in_flight || !self.outgoing.is_empty());
+        let head_arriving = self.pending.is_none() && !self.input.is_empty();
+        conn.set_read_timeout(match head_arriving {
+            true => self.limits.head_timeout(self.server_read_timeout),
+            false => self.server_read_timeout,
+        });
         Ok(())
     }
 
@@ -233,6 +245,11 @@ impl<H: HttpHandler> Clone for HttpProtocol<H> {
 }
 
 impl<H: HttpHandler> Protocol for HttpProtocol<H> {
+    fn connection_made(&mut self, conn: &mut Connection<'_>) -> io::Result<()> {
+        self.server_read_timeout = conn.read_timeout();
+        Ok(())
+    }
+
     fn data_received(&mut self, conn: &mut Connection<'_>, data: &[u8]) -> io::Result<()> {
         if self.close_after {
             return Ok(()); // the connection ends after what is going out

@@ -55,7 +55,13 @@ impl<H: HttpHandler> RequestHandler<StreamRequest<TcpStream>> for HttpService<H>
     fn handle(&mut self, stream: &mut StreamRequest<TcpStream>) -> io::Result<()> {
         // Input is here (or the end of it): one request is in flight until it is answered.
         let busy = stream.busy();
-        let head = match read_head(&mut stream.rfile, &self.limits, || {}) {
+        let server_timeout = stream.rfile.read_timeout();
+        stream
+            .rfile
+            .set_read_timeout(self.limits.head_timeout(server_timeout));
+        let head = read_head(&mut stream.rfile, &self.limits, || {});
+        stream.rfile.set_read_timeout(server_timeout);
+        let head = match head {
             Ok(Some(head)) => head,
             Ok(None) => return Ok(()),
             Err(HeadError::Status(code, why)) => return refuse(stream, code, why),
