@@ -68,6 +68,45 @@ fn http_server_event_mode_serves_a_directory_and_drains_on_sigterm() {
     serves_a_directory_and_drains_on_sigterm("event");
 }
 
+/// Every other strategy serves the same directory: a keep-alive pair of requests with curl
+/// (the second on the same connection), then a SIGTERM drain and exit 0.
+#[test]
+fn http_server_every_other_mode_serves_and_drains() {
+    let dir = TempDir::new();
+    std::fs::create_dir_all(dir.join("site")).unwrap();
+    std::fs::write(dir.join("site/a.txt"), "a\n").unwrap();
+    std::fs::write(dir.join("site/b.txt"), "b\n").unwrap();
+    let site = dir.join("site");
+    for mode in ["threading", "sequential", "forking"] {
+        let (server, address) = Example::serve(
+            "http_server",
+            &["--directory", site.to_str().unwrap(), "--mode", mode],
+        );
+        let curl = Command::new("curl")
+            .args([
+                "-sS",
+                "-v",
+                "--fail",
+                &format!("http://{address}/a.txt"),
+                &format!("http://{address}/b.txt"),
+            ])
+            .output()
+            .expect("curl must be installed");
+        let stderr = String::from_utf8_lossy(&curl.stderr);
+        assert_eq!(
+            String::from_utf8_lossy(&curl.stdout),
+            "a\nb\n",
+            "{mode}: {stderr}"
+        );
+        assert!(
+            stderr.contains("Re-using existing connection"),
+            "{mode}: {stderr}"
+        );
+        let finished = server.stop_with(libc::SIGTERM, "http_server");
+        assert_clean_exit(&finished);
+    }
+}
+
 #[test]
 fn http_server_bad_usage_and_missing_directory() {
     let bad = Example::spawn("http_server", &["--mode", "bogus"]).finish();
