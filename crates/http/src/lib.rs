@@ -61,6 +61,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod byte_ranges;
 mod chunked;
 mod date;
 mod event_wire;

@@ -4,8 +4,9 @@
 use std::fs::{self, File};
 use std::io::{self, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::byte_ranges::{parse_ranges, ByteRanges};
 use crate::date::http_date;
 use crate::exchange::{escape_html, Exchange};
 use crate::handler::HttpHandler;
@@ -16,8 +17,9 @@ use crate::handler::HttpHandler;
 /// - A directory is served by its `index.html`, or else an HTML listing (names escaped, links
 ///   URL-quoted); a directory asked for without its trailing slash is redirected (301).
 /// - `Content-Type` from the extension (the `mime_guess` table); `Last-Modified` with
-///   `If-Modified-Since` and an `ETag` with `If-None-Match` (304); a single byte `Range`
-///   (206, or 416 with `Content-Range: bytes */LEN`).
+///   `If-Modified-Since` and an `ETag` with `If-None-Match` (304); byte `Range`s with
+///   `If-Range` (206; several ranges as `multipart/byteranges`, at most 16 and not
+///   overlapping, else the whole file; 416 with `Content-Range: bytes */LEN`).
 /// - Never anything outside the directory: `..`, percent-encoded dots or slashes, absolute
 ///   paths, NUL bytes, and symbolic links that lead out are all refused (404). Python follows
 ///   symlinks out of the tree and drops the connection on a `%00`.
@@ -117,40 +119,73 @@ impl SimpleHttpRequestHandler {
             return ex.end_headers();
         }
         let mime = mime_guess::from_path(path).first_or_octet_stream();
-        let range = ex
-            .request()
-            .header("Range")
-            .map(|range| parse_range(range, length));
-        let (status, start, end) = match range {
-            None | Some(Range::Ignored) => (200, 0, length),
-            Some(Range::Bytes(start, end)) => (206, start, end),
-            Some(Range::Unsatisfiable) => {
+        let ranges = match ex.request().header("Range") {
+            // A range of a file that changed since the client's copy is useless to it.
+            Some(_) if !if_range_holds(ex, &etag, &last_modified) => ByteRanges::Whole,
+            Some(range) => parse_ranges(range, length),
+            None => ByteRanges::Whole,
+        };
+        let parts = match ranges {
+            ByteRanges::Whole => vec![(0, length)],
+            ByteRanges::Parts(parts) => parts,
+            ByteRanges::Unsatisfiable => {
                 ex.send_response(416)?;
                 ex.send_header("Content-Range", &format!("bytes */{length}"))?;
                 ex.send_header("Content-Length", "0")?;
                 return ex.end_headers();
             }
         };
-        ex.send_response(status)?;
-        ex.send_header("Content-Type", mime.essence_str())?;
-        ex.send_header("Content-Length", &(end - start).to_string())?;
+        let whole = matches!(parts[..], [(0, end)] if end == length);
+        ex.send_response(if whole { 200 } else { 206 })?;
         ex.send_header("Last-Modified", &last_modified)?;
         ex.send_header("ETag", &etag)?;
         ex.send_header("Accept-Ranges", "bytes")?;
-        if status == 206 {
-            ex.send_header(
-                "Content-Range",
-                &format!("bytes {start}-{}/{length}", end - 1),
-            )?;
+        if let [(start, end)] = parts[..] {
+            ex.send_header("Content-Type", mime.essence_str())?;
+            ex.send_header("Content-Length", &(end - start).to_string())?;
+            if !whole {
+                ex.send_header(
+                    "Content-Range",
+                    &format!("bytes {start}-{}/{length}", end - 1),
+                )?;
+            }
+            ex.end_headers()?;
+            if start > 0 {
+                file.seek(SeekFrom::Start(start))?;
+            }
+            return ex.write_file(file, end - start);
         }
+        // Several ranges: one multipart/byteranges body, each part from its own handle on the
+        // file (an event loop sends them after the handler returns).
+        let boundary = boundary_for(&etag);
+        let part_heads: Vec<String> = parts
+            .iter()
+            .map(|&(start, end)| {
+                format!(
+                    "\r\n--{boundary}\r\nContent-Type: {}\r\nContent-Range: bytes {start}-{}/{length}\r\n\r\n",
+                    mime.essence_str(),
+                    end - 1
+                )
+            })
+            .collect();
+        let closing = format!("\r\n--{boundary}--\r\n");
+        let total: u64 = part_heads.iter().map(|head| head.len() as u64).sum::<u64>()
+            + parts.iter().map(|&(start, end)| end - start).sum::<u64>()
+            + closing.len() as u64;
+        ex.send_header(
+            "Content-Type",
+            &format!("multipart/byteranges; boundary={boundary}"),
+        )?;
+        ex.send_header("Content-Length", &total.to_string())?;
         ex.end_headers()?;
-        if ex.request().method == "HEAD" {
-            return Ok(());
+        drop(file);
+        for (head, &(start, end)) in part_heads.iter().zip(&parts) {
+            ex.write_body(head.as_bytes())?;
+            let mut part = File::open(path)?;
+            part.seek(SeekFrom::Start(start))?;
+            ex.write_file(part, end - start)?;
         }
-        if start > 0 {
-            file.seek(SeekFrom::Start(start))?;
-        }
-        ex.write_file(file, end - start)
+        ex.write_body(closing.as_bytes())
     }
 }
 
@@ -201,43 +236,20 @@ impl HttpHandler for SimpleHttpRequestHandler {
     }
 }
 
-/// What a `Range` header asks of a file of `length` bytes.
-enum Range {
-    /// Bytes `start..end`.
-    Bytes(u64, u64),
-    /// A valid range that does not overlap the file: 416.
-    Unsatisfiable,
-    /// Not a single byte range we serve (several ranges, another unit): the whole file.
-    Ignored,
+/// Whether a `Range` applies: without `If-Range`, or with one that names the file's current
+/// version (its ETag, or its exact Last-Modified date).
+fn if_range_holds(ex: &Exchange<'_>, etag: &str, last_modified: &str) -> bool {
+    ex.request()
+        .header("If-Range")
+        .is_none_or(|validator| validator.trim() == etag || validator.trim() == last_modified)
 }
 
-fn parse_range(header: &str, length: u64) -> Range {
-    let Some(spec) = header.trim().strip_prefix("bytes=") else {
-        return Range::Ignored;
-    };
-    if spec.contains(',') {
-        return Range::Ignored;
-    }
-    let Some((first, last)) = spec.trim().split_once('-') else {
-        return Range::Ignored;
-    };
-    let (first, last) = (first.trim(), last.trim());
-    let parsed = match (first.parse::<u64>(), last.parse::<u64>()) {
-        (Ok(first), Ok(last)) if first <= last => Some((first, last.saturating_add(1).min(length))),
-        (Ok(first), Err(_)) if last.is_empty() => Some((first, length)),
-        (Err(_), Ok(suffix)) if first.is_empty() => {
-            if suffix == 0 {
-                return Range::Unsatisfiable;
-            }
-            Some((length.saturating_sub(suffix), length))
-        }
-        _ => None,
-    };
-    match parsed {
-        None => Range::Ignored,
-        Some((start, end)) if start >= length || start >= end => Range::Unsatisfiable,
-        Some((start, end)) => Range::Bytes(start, end),
-    }
+/// A multipart boundary: unlikely in any file, different per response.
+fn boundary_for(etag: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!("socketserver-{}-{nanos:08x}", etag.trim_matches('"'))
 }
 
 /// Decodes `%XX` escapes; `None` for a bad escape or bytes that are not UTF-8.

@@ -166,6 +166,54 @@ fn ranges(form: Form) {
     let (head, body) = get(address, "/big.bin", "");
     assert!(head.starts_with("HTTP/1.1 200 "));
     assert_eq!(body, big);
+    // Several ranges: multipart/byteranges, parts in the order asked.
+    let (head, body) = get(address, "/big.bin", "Range: bytes=500-599, 0-9,-3\r\n");
+    assert!(head.starts_with("HTTP/1.1 206 "), "{head}");
+    let kind = header(&head, "Content-Type").unwrap();
+    let boundary = kind
+        .strip_prefix("multipart/byteranges; boundary=")
+        .expect(kind);
+    assert_eq!(
+        header(&head, "Content-Length"),
+        Some(body.len().to_string().as_str())
+    );
+    let delimiter = format!("\r\n--{boundary}");
+    let text = body.iter().map(|&b| b as char).collect::<String>(); // one char per byte
+    let mut pieces: Vec<&str> = text.split(delimiter.as_str()).collect();
+    assert_eq!(pieces.remove(0), "", "the body starts with a delimiter");
+    assert_eq!(
+        pieces.pop(),
+        Some("--\r\n"),
+        "and ends with the closing one"
+    );
+    let expected = [(500, 600), (0, 10), (99_997, 100_000)];
+    assert_eq!(pieces.len(), expected.len());
+    for (piece, (start, end)) in pieces.iter().zip(expected) {
+        let (part_head, data) = piece.split_once("\r\n\r\n").unwrap();
+        assert!(
+            part_head.contains(&format!("Content-Range: bytes {start}-{}/100000", end - 1)),
+            "{part_head}"
+        );
+        let data: Vec<u8> = data.chars().map(|c| c as u8).collect();
+        assert_eq!(data, &big[start..end]);
+    }
+    // Overlapping ranges, or a changed file (If-Range): the whole file.
+    let (head, body) = get(address, "/big.bin", "Range: bytes=0-10,5-20\r\n");
+    assert!(head.starts_with("HTTP/1.1 200 ") && body == big, "{head}");
+    let (head, body) = get(
+        address,
+        "/big.bin",
+        "Range: bytes=0-9\r\nIf-Range: \"an-old-version\"\r\n",
+    );
+    assert!(head.starts_with("HTTP/1.1 200 ") && body == big, "{head}");
+    let etag = header(&head, "ETag").unwrap().to_owned();
+    let (head, body) = get(
+        address,
+        "/big.bin",
+        &format!("Range: bytes=0-9\r\nIf-Range: {etag}\r\n"),
+    );
+    assert!(head.starts_with("HTTP/1.1 206 "), "{head}");
+    assert_eq!(body, &big[..10]);
     server.stop();
 }
 both_forms!(ranges);
