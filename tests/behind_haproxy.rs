@@ -1,9 +1,12 @@
 //! Behind a real HAProxy (Debian's package; `.ci/run` installs it): three `echo
 //! --proxy-protocol` instances, HAProxy in front with `send-proxy-v2` and health checks, and
-//! continuous connect/echo/close load through it while one instance drains (SIGTERM) and
-//! another hot-restarts (SIGHUP): no exchange fails.
+//! continuous connect/echo/close load through it while one instance drains (taken out through
+//! HAProxy's runtime API, then SIGTERM) and another hot-restarts (SIGHUP): no exchange fails.
 
+use std::io::{Read, Write};
 use std::net::SocketAddr;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 mod util;
@@ -24,8 +27,9 @@ impl Drop for Haproxy {
 }
 
 /// The configuration: TCP mode, PROXY v2 to each instance, health checks that send a v2
-/// LOCAL header every 100 ms, and retries that go to another instance.
-fn config(front: u16, backends: &[SocketAddr]) -> String {
+/// LOCAL header every 100 ms, retries that go to another instance, and the runtime API on
+/// `admin`.
+fn config(front: u16, backends: &[SocketAddr], admin: &Path) -> String {
     let servers: String = backends
         .iter()
         .enumerate()
@@ -36,11 +40,21 @@ fn config(front: u16, backends: &[SocketAddr]) -> String {
         })
         .collect();
     format!(
-        "global\n    maxconn 2000\n\
+        "global\n    maxconn 2000\n    stats socket {} level admin\n\
          defaults\n    mode tcp\n    timeout connect 2s\n    timeout client 10s\n    timeout server 10s\n    retries 3\n    option redispatch 1\n\
          frontend front\n    bind 127.0.0.1:{front}\n    default_backend echoes\n\
-         backend echoes\n    balance roundrobin\n{servers}"
+         backend echoes\n    balance roundrobin\n{servers}",
+        admin.display()
     )
+}
+
+/// One command to HAProxy's runtime API; its answer.
+fn haproxy_command(admin: &Path, command: &str) -> String {
+    let mut api = UnixStream::connect(admin).expect("HAProxy's runtime API");
+    api.write_all(format!("{command}\n").as_bytes()).unwrap();
+    let mut answer = String::new();
+    api.read_to_string(&mut answer).unwrap();
+    answer
 }
 
 #[test]
@@ -59,7 +73,8 @@ fn load_through_haproxy_survives_a_drain_and_a_hot_restart() {
     let (steady, c) = Example::serve("echo", &["--proxy-protocol", "--mode", "event"]);
     let front_port = free_tcp_port();
     let config_path = dir.join("haproxy.cfg");
-    std::fs::write(&config_path, config(front_port, &[a, b, c])).unwrap();
+    let admin = dir.join("haproxy-admin.sock");
+    std::fs::write(&config_path, config(front_port, &[a, b, c], &admin)).unwrap();
     let haproxy = Command::new("haproxy")
         .arg("-db")
         .arg("-f")
@@ -82,7 +97,13 @@ fn load_through_haproxy_survives_a_drain_and_a_hot_restart() {
         assert!(eventually(|| load.done() > from + more), "the load goes on");
     };
     progress(200);
-    // Drain one instance: it finishes what it holds and exits 0; HAProxy's checks take it out.
+    // Drain one instance as an operator does: HAProxy stops sending it new connections, then
+    // SIGTERM: it finishes what it holds and exits 0. (Without the first step, a connection
+    // whose handshake completes in the microseconds between the drain's last accept and the
+    // listener's close is reset by the kernel, as with any server that closes its listener.)
+    let answer = haproxy_command(&admin, "set server echoes/echo0 state drain");
+    assert!(answer.trim().is_empty(), "HAProxy answered {answer:?}");
+    progress(200);
     let finished = draining.stop_with(libc::SIGTERM, "echo behind haproxy, drained");
     assert!(finished.status.success(), "{finished:#?}");
     progress(200);
