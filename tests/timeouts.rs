@@ -217,53 +217,52 @@ fn length_prefixed(req: &mut StreamRequest) -> io::Result<()> {
 
 /// Each message has its own read-timeout clock, also when the next one was already buffered
 /// as the last ended: two messages that each take 0.6 s of a 1 s read timeout, the second's
-/// head arriving with the first's end, are both answered (one clock for both would expire
-/// at 1 s, inside the second). The pauses are the test's stimulus.
-#[test]
-fn each_message_has_its_own_read_timeout_clock() {
-    let mut server =
-        BaseServer::<TcpSocket, ThreadingMixIn, _>::new("127.0.0.1:0", length_prefixed).unwrap();
+/// start arriving with the first's end (`pieces`, 0.6 s apart), are both answered (one clock
+/// for both would expire at 1 s, inside the second). The pauses are the test's stimulus.
+fn each_message_has_its_own_clock<M, H>(handler: H, pieces: [&[u8]; 3], answer: &[u8])
+where
+    M: Dispatch + Default,
+    H: socketserver::RequestHandler<StreamRequest>,
+{
+    let mut server = BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", handler).unwrap();
     server
         .socket_mut()
         .set_stream_options(slow_message_options(Some(Duration::from_secs(1)), None));
     let server = TestServer::start(server);
     let mut client = connect(server.address());
-    client.write_all(b"4\nab").unwrap();
-    std::thread::sleep(Duration::from_millis(600));
-    client.write_all(b"cd4\nef").unwrap();
-    std::thread::sleep(Duration::from_millis(600));
-    client.write_all(b"gh").unwrap();
-    let mut reply = [0; 8];
+    for (n, piece) in pieces.iter().enumerate() {
+        if n > 0 {
+            std::thread::sleep(Duration::from_millis(600));
+        }
+        client.write_all(piece).unwrap();
+    }
+    let mut reply = vec![0; answer.len()];
     client.read_exact(&mut reply).unwrap();
-    assert_eq!(&reply, b"abcdefgh");
+    assert_eq!(reply, answer);
     drop(client);
     let stopped = server.stop(PATIENCE).unwrap();
     assert_eq!(stopped.stats.closed_read_timeout, 0, "{:?}", stopped.stats);
 }
 
-/// The same on an event loop: a protocol's `set_busy(false)` ends a message, even when the
-/// next one starts in the same callback.
+/// Under a blocking handler, each busy span is a message.
+#[test]
+fn each_message_has_its_own_read_timeout_clock() {
+    each_message_has_its_own_clock::<ThreadingMixIn, _>(
+        length_prefixed,
+        [b"4\nab", b"cd4\nef", b"gh"],
+        b"abcdefgh",
+    );
+}
+
+/// On an event loop, a protocol's `set_busy(false)` ends a message, even when the next one
+/// starts in the same callback.
 #[test]
 fn each_message_has_its_own_read_timeout_clock_on_an_event_loop() {
-    let mut server =
-        BaseServer::<TcpSocket, EventLoop, _>::new("127.0.0.1:0", Callbacks::new(Lines::default()))
-            .unwrap();
-    server
-        .socket_mut()
-        .set_stream_options(slow_message_options(Some(Duration::from_secs(1)), None));
-    let server = TestServer::start(server);
-    let mut client = connect(server.address());
-    client.write_all(b"ab").unwrap();
-    std::thread::sleep(Duration::from_millis(600));
-    client.write_all(b"cd\nef").unwrap();
-    std::thread::sleep(Duration::from_millis(600));
-    client.write_all(b"gh\n").unwrap();
-    let mut reply = [0; 10];
-    client.read_exact(&mut reply).unwrap();
-    assert_eq!(&reply, b"abcd\nefgh\n");
-    drop(client);
-    let stopped = server.stop(PATIENCE).unwrap();
-    assert_eq!(stopped.stats.closed_read_timeout, 0, "{:?}", stopped.stats);
+    each_message_has_its_own_clock::<EventLoop, _>(
+        Callbacks::new(Lines::default()),
+        [b"ab", b"cd\nef", b"gh\n"],
+        b"abcd\nefgh\n",
+    );
 }
 
 /// A line protocol on the event loop: busy while half a line is held; `last_word` is written
