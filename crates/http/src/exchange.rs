@@ -193,6 +193,14 @@ impl<'a> Exchange<'a> {
         self.wire.write_all(bytes)
     }
 
+    /// Sends the head and what was written so far now (Python's `wfile.flush()`): for a
+    /// response written over time (progress lines, server-sent events). Otherwise the output
+    /// leaves as the buffer fills and when the exchange ends; on an event loop, at once.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.send_head()?;
+        self.wire.flush()
+    }
+
     /// Writes `len` bytes of `file`, from its current position, as body (nothing for a `HEAD`
     /// request): a buffer at a time, never the whole file in memory. On an event loop the file
     /// goes on as the client reads, without holding the loop. A file that turns out shorter

@@ -453,3 +453,50 @@ fn a_drain_closes_idle_connections_and_finishes_responses(form: Form) {
     assert!(report.idle_closed >= 1, "{report:?}");
 }
 both_forms!(a_drain_closes_idle_connections_and_finishes_responses);
+
+/// A response written over time reaches the client piece by piece with `Exchange::flush`: the
+/// handler writes its second piece only after the client has read the first.
+#[test]
+fn flush_sends_a_response_piece_by_piece() {
+    use std::sync::mpsc;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone)]
+    struct Ticker(Arc<Mutex<mpsc::Receiver<()>>>);
+
+    impl HttpHandler for Ticker {
+        fn do_get(&mut self, ex: &mut Exchange<'_>) -> std::io::Result<()> {
+            ex.send_response(200)?;
+            ex.send_header("Content-Type", "text/plain")?;
+            ex.send_header("Connection", "close")?; // no length: the close ends the body
+            ex.end_headers()?;
+            ex.write_body(b"first\n")?;
+            ex.flush()?;
+            self.0.lock().unwrap().recv().unwrap(); // the client has read the first piece
+            ex.write_body(b"second\n")
+        }
+    }
+
+    let (read_first, wait) = mpsc::channel();
+    let handler = Ticker(Arc::new(Mutex::new(wait)));
+    let server = Served::start(
+        Form::Pool(2),
+        handler,
+        HttpLimits::default(),
+        StreamOptions::default(),
+    );
+    let mut client = connect(server.address());
+    client
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut client);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    let mut first = [0; 6];
+    client.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"first\n");
+    read_first.send(()).unwrap();
+    let mut rest = String::new();
+    client.read_to_string(&mut rest).unwrap();
+    assert_eq!(rest, "second\n");
+    server.stop();
+}
