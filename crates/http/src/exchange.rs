@@ -194,8 +194,10 @@ impl<'a> Exchange<'a> {
     }
 
     /// Sends the head and what was written so far now (Python's `wfile.flush()`): for a
-    /// response written over time (progress lines, server-sent events). Otherwise the output
-    /// leaves as the buffer fills and when the exchange ends; on an event loop, at once.
+    /// response written over time (progress lines, server-sent events). Otherwise the head
+    /// waits for the first body bytes (to leave in one write with them), and body bytes wait
+    /// in `wfile`'s buffer when the server has one
+    /// ([`StreamOptions::wbufsize`](socketserver::StreamOptions::wbufsize)).
     pub fn flush(&mut self) -> io::Result<()> {
         self.send_head()?;
         self.wire.flush()
