@@ -1,7 +1,7 @@
 //! [`SimpleHttpRequestHandler`]: files and directory listings from one directory, never
 //! anything outside it.
 
-use std::fs::{self, File};
+use std::fs::{self, File, Metadata};
 use std::io::{self, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -59,9 +59,14 @@ impl SimpleHttpRequestHandler {
                 _ => return None, // "..", ".", or anything that is not a plain name
             }
         }
-        // Symbolic links must not lead out of the root.
-        let real = fs::canonicalize(&file).ok()?;
-        real.starts_with(&self.root).then_some((real, decoded))
+        Some((self.inside(&file)?, decoded))
+    }
+
+    /// Where `path` really is (symbolic links followed), if that is inside the root: links
+    /// must not lead out of it.
+    fn inside(&self, path: &Path) -> Option<PathBuf> {
+        let real = fs::canonicalize(path).ok()?;
+        real.starts_with(&self.root).then_some(real)
     }
 
     fn serve_directory(&self, ex: &mut Exchange<'_>, dir: &Path, shown: &str) -> io::Result<()> {
@@ -93,9 +98,14 @@ impl SimpleHttpRequestHandler {
         ex.write_body(page.as_bytes())
     }
 
-    fn serve_file(&self, ex: &mut Exchange<'_>, path: &Path) -> io::Result<()> {
-        let mut file = File::open(path)?;
-        let metadata = file.metadata()?;
+    /// Serves `file`, open at `path`, whose metadata is `metadata`.
+    fn serve_file(
+        &self,
+        ex: &mut Exchange<'_>,
+        path: &Path,
+        mut file: File,
+        metadata: &Metadata,
+    ) -> io::Result<()> {
         let length = metadata.len();
         let modified = metadata.modified().unwrap_or(UNIX_EPOCH);
         let modified_secs = modified
@@ -191,33 +201,47 @@ impl SimpleHttpRequestHandler {
 
 impl HttpHandler for SimpleHttpRequestHandler {
     fn do_get(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
-        let Some((path, shown)) = self.resolve(&ex.request().target.clone()) else {
+        let Some((path, shown)) = self.resolve(&ex.request().target) else {
             return ex.send_error(404, "File not found");
         };
-        if path.is_dir() {
-            if !shown.ends_with('/') {
-                let target = ex.request().target.clone();
-                let (path_part, query) = match target.split_once('?') {
-                    Some((path, query)) => (path.to_owned(), format!("?{query}")),
-                    None => (target, String::new()),
-                };
-                ex.send_response(301)?;
-                ex.send_header("Location", &format!("{path_part}/{query}"))?;
-                ex.send_header("Content-Length", "0")?;
-                return ex.end_headers();
-            }
-            let index = path.join("index.html");
-            if index.is_file() {
-                return self.serve_file(ex, &index);
-            }
-            return self.serve_directory(ex, &path, &shown);
-        }
-        match self.serve_file(ex, &path) {
+        let file = match File::open(&path) {
+            Ok(file) => file,
             Err(error) if error.kind() == io::ErrorKind::PermissionDenied => {
-                ex.send_error(403, "Permission denied")
+                return ex.send_error(403, "Permission denied")
             }
-            other => other,
+            Err(error) => return Err(error),
+        };
+        let metadata = file.metadata()?;
+        if !metadata.is_dir() {
+            return self.serve_file(ex, &path, file, &metadata);
         }
+        if !shown.ends_with('/') {
+            let target = ex.request().target.clone();
+            let (path_part, query) = match target.split_once('?') {
+                Some((path, query)) => (path.to_owned(), format!("?{query}")),
+                None => (target, String::new()),
+            };
+            ex.send_response(301)?;
+            ex.send_header("Location", &format!("{path_part}/{query}"))?;
+            ex.send_header("Content-Length", "0")?;
+            return ex.end_headers();
+        }
+        // The index is held to the root like any other file.
+        if let Some(index) = self.inside(&path.join("index.html")) {
+            match File::open(&index) {
+                Ok(file) => {
+                    let metadata = file.metadata()?;
+                    if metadata.is_file() {
+                        return self.serve_file(ex, &index, file, &metadata);
+                    }
+                }
+                Err(error) if error.kind() == io::ErrorKind::PermissionDenied => {
+                    return ex.send_error(403, "Permission denied")
+                }
+                Err(_) => {} // no index: the listing
+            }
+        }
+        self.serve_directory(ex, &path, &shown)
     }
 
     /// 405 with `Allow: GET, HEAD` (Python answers 501, as if POST were unknown).

@@ -32,6 +32,10 @@ impl Tree {
         std::fs::write(root.join("served/big.bin"), &big).unwrap();
         std::fs::write(root.join("secret.txt"), "outside").unwrap();
         std::os::unix::fs::symlink(root.join("secret.txt"), root.join("served/link-out")).unwrap();
+        // A directory whose index is a link out of the tree.
+        std::fs::create_dir_all(root.join("served/trap")).unwrap();
+        std::os::unix::fs::symlink(root.join("secret.txt"), root.join("served/trap/index.html"))
+            .unwrap();
         Tree(root)
     }
 
@@ -132,6 +136,7 @@ fn every_way_out_of_the_directory_is_refused(form: Form) {
         "//etc/passwd",
         "/a.txt%00.html",
         "/link-out",
+        "/trap/index.html",
         "/sub/..%5C..%5Csecret.txt",
         "/%zz",
     ] {
@@ -142,6 +147,14 @@ fn every_way_out_of_the_directory_is_refused(form: Form) {
             "{target}"
         );
     }
+    // A directory whose index leads out is listed, not served through its index.
+    let (head, body) = get(address, "/trap/", "");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    let page = String::from_utf8_lossy(&body);
+    assert!(
+        page.contains("Directory listing") && !page.contains("outside"),
+        "{page}"
+    );
     // The server goes on.
     let (head, _) = get(address, "/a.txt", "");
     assert!(head.starts_with("HTTP/1.1 200 "));
