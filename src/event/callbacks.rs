@@ -3,7 +3,7 @@
 use std::io::{self, BufRead};
 use std::time::Duration;
 
-use crate::event::connection::{ConnState, OutBuf, THREADED_WATERMARKS};
+use crate::event::connection::{ConnState, OutBuf, DEFAULT_WATERMARKS};
 use crate::event::session::{EventSession, SessionParts, StreamSession};
 use crate::event::{Connection, Protocol};
 use crate::handler::{RequestHandler, StreamRequest, StreamSocket, TimedOut};
@@ -103,7 +103,7 @@ impl<P> Callbacks<P> {
     {
         let value = self.run(peer, callback)?;
         loop {
-            let backed_up = self.threaded.out.len() > THREADED_WATERMARKS.0;
+            let backed_up = self.threaded.out.len() > DEFAULT_WATERMARKS.0;
             if backed_up {
                 self.run(peer, |protocol, conn| {
                     protocol.pause_writing(conn);
@@ -137,7 +137,7 @@ impl<P> Callbacks<P> {
             shutdown: peer.shutdown,
             out: &mut threaded.out,
             state: &mut threaded.state,
-            limits: THREADED_WATERMARKS,
+            limits: DEFAULT_WATERMARKS,
             read_timeout: &mut threaded.read_timeout,
         };
         threaded.in_callback = true;

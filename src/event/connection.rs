@@ -31,9 +31,9 @@ pub struct Connection<'a, T: StreamSocket = TcpStream> {
     pub(crate) read_timeout: &'a mut Option<Duration>,
 }
 
-/// The watermarks a thread strategy applies (an event loop has its own, set on the
-/// [`EventLoop`](crate::EventLoop)); the same as the loop's defaults.
-pub(crate) const THREADED_WATERMARKS: (usize, usize) = (64 * 1024, 16 * 1024);
+/// The default high and low watermarks: an [`EventLoop`](crate::EventLoop)'s until it is set
+/// otherwise, and what a thread strategy applies.
+pub(crate) const DEFAULT_WATERMARKS: (usize, usize) = (64 * 1024, 16 * 1024);
 
 /// The output a socket has not taken yet.
 #[derive(Debug, Default)]

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use crate::dispatch::{Dispatch, Job, LiveThreads};
 use crate::drain::DrainLevel;
+use crate::event::connection::DEFAULT_WATERMARKS;
 use crate::event::session::{EventSession, LoopContext, Next};
 use crate::reactor::{Mailbox, Reactor};
 use crate::Error;
@@ -121,8 +122,8 @@ impl EventLoop {
     pub fn new() -> Self {
         EventLoop {
             workers: thread::available_parallelism().map_or(1, usize::from),
-            high_watermark: 64 * 1024,
-            low_watermark: 16 * 1024,
+            high_watermark: DEFAULT_WATERMARKS.0,
+            low_watermark: DEFAULT_WATERMARKS.1,
             read_buffer_size: 64 * 1024,
             thread_name: "socketserver-loop".to_owned(),
             loops: Vec::new(),

@@ -413,10 +413,9 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
                 .filter(|&(at, _)| at <= now)
                 .map(|(_, reason)| (clock, reason))
         });
-        let reason = match (write_expired, self.got_input) {
-            (Some(after), _) => Error::WriteTimeout { after },
-            (None, _) if message_expired.is_some() => {
-                let (clock, reason) = message_expired.expect("checked");
+        let reason = match (write_expired, message_expired, self.got_input) {
+            (Some(after), _, _) => Error::WriteTimeout { after },
+            (None, Some((clock, reason)), _) => {
                 let after = clock.elapsed(now);
                 match reason {
                     CloseReason::ReadTimeout => Error::ReadTimeout { after },
@@ -427,10 +426,10 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
                     },
                 }
             }
-            (None, false) => Error::FirstByteTimeout {
+            (None, None, false) => Error::FirstByteTimeout {
                 after: self.first_byte_timeout.unwrap_or_default(),
             },
-            (None, true) => Error::IdleTimeout {
+            (None, None, true) => Error::IdleTimeout {
                 after: self.idle_timeout.unwrap_or_default(),
             },
         };

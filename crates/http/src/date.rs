@@ -1,6 +1,26 @@
 //! The `Date` header's form (RFC 9110 IMF-fixdate), without a date crate.
 
+use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+thread_local! {
+    /// This thread's last `Date` value and its second: formatted once a second, not once a
+    /// response.
+    static NOW: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+}
+
+/// Appends the current time as a `Date` value.
+pub(crate) fn push_date_now(out: &mut Vec<u8>) {
+    let now = SystemTime::now();
+    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    NOW.with_borrow_mut(|(cached_secs, text)| {
+        if *cached_secs != secs {
+            *text = http_date(now);
+            *cached_secs = secs;
+        }
+        out.extend_from_slice(text.as_bytes());
+    });
+}
 
 /// `Sun, 06 Nov 1994 08:49:37 GMT` for `time`.
 pub(crate) fn http_date(time: SystemTime) -> String {

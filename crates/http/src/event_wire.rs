@@ -36,7 +36,7 @@ impl Wire for EventWire<'_, '_> {
         *self.conn.client_address()
     }
 
-    fn write_file(&mut self, head: &[u8], file: File, len: u64) -> io::Result<()> {
+    fn write_file(&mut self, head: Vec<u8>, file: File, len: u64) -> io::Result<()> {
         self.outgoing.write_file(self.conn, head, file, len);
         Ok(())
     }

@@ -3,13 +3,16 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
-use std::time::SystemTime;
 
-use crate::date::http_date;
+use crate::chunked::{read_chunked, ChunkedError};
+use crate::date::push_date_now;
 use crate::framing::Framing;
 use crate::request::HttpRequest;
 use crate::status::reason_phrase;
 use crate::wire::Wire;
+
+/// What tells a client that sent `Expect: 100-continue` to send its body.
+pub(crate) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
 /// The largest body sent in the same write as its head.
 const SMALL_BODY: usize = 16 * 1024;
@@ -34,10 +37,8 @@ pub struct Exchange<'a> {
     status: Option<u16>,
     has_length: bool,
     close: bool,
-    /// `Content-Length` bytes not read yet.
-    body_left: u64,
-    /// The body is chunked and not read yet.
-    chunked: bool,
+    /// The request body not read yet.
+    body: Framing,
     /// The client waits for `100 Continue` before it sends the body.
     expects_continue: bool,
     /// The most body bytes [`read_body`](Self::read_body) takes.
@@ -59,11 +60,6 @@ impl<'a> Exchange<'a> {
         max_body: u64,
     ) -> Self {
         let close = !request.keep_alive();
-        let (body_left, chunked) = match framing {
-            Framing::Empty => (0, false),
-            Framing::Length(length) => (length, false),
-            Framing::Chunked => (0, true),
-        };
         Exchange {
             wire,
             request,
@@ -72,8 +68,7 @@ impl<'a> Exchange<'a> {
             status: None,
             has_length: false,
             close,
-            body_left,
-            chunked,
+            body: framing,
             expects_continue: continue_first,
             max_body,
             body_too_large: false,
@@ -97,13 +92,7 @@ impl<'a> Exchange<'a> {
         self.send_head()?;
         self.head.clear();
         self.head_ended = false;
-        write!(
-            self.head,
-            "HTTP/1.1 {code} {}\r\nServer: socketserver-http/{}\r\nDate: {}\r\n",
-            reason_phrase(code),
-            env!("CARGO_PKG_VERSION"),
-            http_date(SystemTime::now())
-        )?;
+        start_head(&mut self.head, code);
         self.status = Some(code);
         self.log_request(code);
         Ok(())
@@ -215,50 +204,48 @@ impl<'a> Exchange<'a> {
             true => std::mem::take(&mut self.head),
             false => Vec::new(),
         };
-        self.wire.write_file(&head, file, len)
+        self.wire.write_file(head, file, len)
     }
 
     /// Reads the request body (`Content-Length` bytes or chunked), at most
     /// [`HttpLimits::max_body`](crate::HttpLimits::max_body); `None` when it is longer: answer
     /// 413 (a handler that answers nothing answers 413), and the connection ends after the
-    /// response. A `Content-Length` over the limit never reaches the handler: the server
-    /// answers 413 itself. A client that sent `Expect: 100-continue` is told to go on first,
+    /// response (only a chunked body can be found too long here: a `Content-Length` over the
+    /// limit never reaches the handler, the server answers 413 itself). A client that sent `Expect: 100-continue` is told to go on first,
     /// and only when the body is read.
     ///
     /// # Errors
     ///
     /// The connection's; `InvalidData` for malformed chunked encoding.
     pub fn read_body(&mut self) -> io::Result<Option<Vec<u8>>> {
-        if self.body_left > self.max_body {
-            self.body_too_large = true;
-            self.close = true;
-            return Ok(None);
-        }
-        if std::mem::take(&mut self.expects_continue) && (self.body_left > 0 || self.chunked) {
+        let unread = std::mem::replace(&mut self.body, Framing::Empty);
+        if std::mem::take(&mut self.expects_continue) && unread != Framing::Empty {
             self.send_head()?;
-            self.wire.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
+            self.wire.write_all(CONTINUE)?;
             self.wire.flush()?;
         }
-        if std::mem::take(&mut self.chunked) {
-            return match crate::chunked::read_chunked(self.wire.body(), self.max_body) {
+        match unread {
+            Framing::Empty => Ok(Some(Vec::new())),
+            Framing::Length(length) => {
+                let mut body = vec![0; length as usize];
+                self.wire.body().read_exact(&mut body)?;
+                Ok(Some(body))
+            }
+            Framing::Chunked => match read_chunked(self.wire.body(), self.max_body) {
                 Ok(body) => Ok(Some(body)),
-                Err(crate::chunked::ChunkedError::TooLarge) => {
+                Err(ChunkedError::TooLarge) => {
                     self.body_too_large = true;
                     self.close = true;
                     Ok(None)
                 }
-                Err(crate::chunked::ChunkedError::Malformed(why)) => {
+                Err(ChunkedError::Malformed(why)) => {
                     self.close = true;
                     self.body_malformed = Some(why);
                     Err(io::Error::new(io::ErrorKind::InvalidData, why))
                 }
-                Err(crate::chunked::ChunkedError::Io(error)) => Err(error),
-            };
+                Err(ChunkedError::Io(error)) => Err(error),
+            },
         }
-        let mut body = vec![0; self.body_left as usize];
-        self.wire.body().read_exact(&mut body)?;
-        self.body_left = 0;
-        Ok(Some(body))
     }
 
     /// Sends a complete error response with a short HTML page (Python's `send_error`), and
@@ -281,7 +268,7 @@ impl<'a> Exchange<'a> {
         for (name, value) in headers {
             self.send_header(name, value)?;
         }
-        if code >= 400 && (self.body_left > 0 || self.chunked) {
+        if code >= 400 && self.body != Framing::Empty {
             self.send_header("Connection", "close")?;
         }
         self.end_headers()?;
@@ -326,17 +313,19 @@ impl<'a> Exchange<'a> {
                 false => self.send_error(500, "the handler sent no response")?,
             }
         }
-        if self.close {
+        match self.body {
             // The connection ends: an unread body does not matter.
-        } else if self.chunked || self.expects_continue && self.body_left > 0 {
-            // An unread chunked body, or one the client has not sent yet: end the connection
-            // rather than guess where the next request starts.
-            self.close = true;
-        } else if self.body_left > 64 * 1024 {
-            self.close = true;
-        } else if self.body_left > 0 {
-            let mut rest = self.wire.body().take(self.body_left);
-            io::copy(&mut rest, &mut io::sink())?;
+            _ if self.close => {}
+            Framing::Empty => {}
+            // An unread chunked body, one the client has not sent yet, or a long one: end the
+            // connection rather than guess where the next request starts or read it all.
+            Framing::Chunked => self.close = true,
+            Framing::Length(_) if self.expects_continue => self.close = true,
+            Framing::Length(length) if length > 64 * 1024 => self.close = true,
+            Framing::Length(length) => {
+                let mut rest = self.wire.body().take(length);
+                io::copy(&mut rest, &mut io::sink())?;
+            }
         }
         self.send_head()?;
         self.wire.flush()?;
@@ -354,6 +343,19 @@ impl std::fmt::Debug for Exchange<'_> {
     }
 }
 
+/// Starts a response head in `out`: the status line, `Server` and `Date`.
+pub(crate) fn start_head(out: &mut Vec<u8>, code: u16) {
+    const SERVER: &str = concat!("\r\nServer: socketserver-http/", env!("CARGO_PKG_VERSION"));
+    // Writing to a Vec cannot fail.
+    let _ = write!(
+        out,
+        "HTTP/1.1 {code} {}{SERVER}\r\nDate: ",
+        reason_phrase(code)
+    );
+    push_date_now(out);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// The short HTML page of an error response.
 pub(crate) fn error_page(code: u16, message: &str) -> String {
     format!(
@@ -365,14 +367,16 @@ pub(crate) fn error_page(code: u16, message: &str) -> String {
 
 /// Escapes text for an HTML page.
 pub(crate) fn escape_html(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#x27;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#x27;"),
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -2,6 +2,7 @@
 
 use crate::limits::HttpLimits;
 use crate::request::HttpRequest;
+use crate::status::Refusal;
 
 /// How a request's body is delimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,10 +17,7 @@ pub(crate) enum Framing {
 
 /// The request's framing, or the status that refuses it (then the connection closes: where
 /// the next request would start is unknown).
-pub(crate) fn framing(
-    request: &HttpRequest,
-    limits: &HttpLimits,
-) -> Result<Framing, (u16, &'static str)> {
+pub(crate) fn framing(request: &HttpRequest, limits: &HttpLimits) -> Result<Framing, Refusal> {
     let mut lengths = request
         .headers
         .iter()

@@ -2,25 +2,24 @@
 
 use std::io::{self, BufRead};
 
-use crate::limits::HttpLimits;
+use crate::limits::{HttpLimits, DEFAULT_MAX_HEADERS};
 use crate::request::{HttpRequest, Version};
+use crate::status::Refusal;
 
 /// Why a head could not be read.
 #[derive(Debug)]
 pub(crate) enum HeadError {
     /// Answer with this status, then close.
-    Status(u16, &'static str),
+    Status(Refusal),
     /// The connection failed (or timed out) while the head arrived.
     Io(io::Error),
 }
 
 /// Reads one request head; `Ok(None)` when the connection ended before a byte of it. Only the
-/// head is consumed: a body stays in `rfile`. `started` is called once the first byte is
-/// there (the request is then in flight).
+/// head is consumed: a body stays in `rfile`.
 pub(crate) fn read_head(
     rfile: &mut impl BufRead,
     limits: &HttpLimits,
-    mut started: impl FnMut(),
 ) -> Result<Option<HttpRequest>, HeadError> {
     let mut head: Vec<u8> = Vec::new();
     loop {
@@ -28,14 +27,21 @@ pub(crate) fn read_head(
         if chunk.is_empty() {
             return match head.is_empty() {
                 true => Ok(None),
-                false => Err(HeadError::Status(
+                false => Err(HeadError::Status((
                     400,
                     "the connection ended inside the request head",
-                )),
+                ))),
             };
         }
         if head.is_empty() {
-            started();
+            // Usually the whole head is in the buffer: parse it there, without a copy.
+            if let Some(end) = head_end(chunk, 0) {
+                let request = check_bounds(&chunk[..end], limits)
+                    .and_then(|()| parse(&chunk[..end], limits))
+                    .map_err(HeadError::Status);
+                rfile.consume(end);
+                return request.map(Some);
+            }
         }
         let old = head.len();
         head.extend_from_slice(chunk);
@@ -48,9 +54,9 @@ pub(crate) fn read_head(
         if let Some(end) = end {
             head.truncate(end);
         }
-        check_bounds(&head, limits)?;
+        check_bounds(&head, limits).map_err(HeadError::Status)?;
         if end.is_some() {
-            return parse(&head, limits).map(Some);
+            return parse(&head, limits).map(Some).map_err(HeadError::Status);
         }
     }
 }
@@ -66,30 +72,37 @@ pub(crate) fn head_end(buffer: &[u8], scanned: usize) -> Option<usize> {
 }
 
 /// The bounds on a head so far (`head`: what has arrived of it, at most up to its end).
-pub(crate) fn check_bounds(head: &[u8], limits: &HttpLimits) -> Result<(), HeadError> {
-    // The request line's bound applies while it is still being read.
-    let line_end = head.windows(2).position(|pair| pair == b"\r\n");
+pub(crate) fn check_bounds(head: &[u8], limits: &HttpLimits) -> Result<(), Refusal> {
+    // The request line's bound applies while it is still being read; a line end past the
+    // bound need not be looked for.
+    let line_window = &head[..head.len().min(limits.max_request_line + 2)];
+    let line_end = line_window.windows(2).position(|pair| pair == b"\r\n");
     if line_end.unwrap_or(head.len()) > limits.max_request_line {
-        return Err(HeadError::Status(414, "the request line is too long"));
+        return Err((414, "the request line is too long"));
     }
     if head.len() > limits.max_head {
-        return Err(HeadError::Status(431, "the request head is too large"));
+        return Err((431, "the request head is too large"));
     }
     Ok(())
 }
 
 /// Parses a complete head (up to and with its empty line).
-pub(crate) fn parse(head: &[u8], limits: &HttpLimits) -> Result<HttpRequest, HeadError> {
-    let mut fields = vec![httparse::EMPTY_HEADER; limits.max_headers];
-    let mut request = httparse::Request::new(&mut fields);
+pub(crate) fn parse(head: &[u8], limits: &HttpLimits) -> Result<HttpRequest, Refusal> {
+    // The default bound fits on the stack: no allocation per request.
+    let mut on_stack = [httparse::EMPTY_HEADER; DEFAULT_MAX_HEADERS];
+    let mut on_heap = Vec::new();
+    let fields = match limits.max_headers <= DEFAULT_MAX_HEADERS {
+        true => &mut on_stack[..limits.max_headers],
+        false => {
+            on_heap.resize(limits.max_headers, httparse::EMPTY_HEADER);
+            &mut on_heap[..]
+        }
+    };
+    let mut request = httparse::Request::new(fields);
     match request.parse(head) {
         Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => {
-            return Err(HeadError::Status(400, "the request head is incomplete"))
-        }
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(HeadError::Status(431, "too many header fields"))
-        }
+        Ok(httparse::Status::Partial) => return Err((400, "the request head is incomplete")),
+        Err(httparse::Error::TooManyHeaders) => return Err((431, "too many header fields")),
         Err(httparse::Error::Version) => {
             // A version we do not serve is 505; a request line without one is malformed.
             let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
@@ -97,24 +110,19 @@ pub(crate) fn parse(head: &[u8], limits: &HttpLimits) -> Result<HttpRequest, Hea
             let parts: Vec<&str> = line.trim_end().split(' ').collect();
             let names_a_version = parts.len() == 3 && parts[2].starts_with("HTTP/");
             return Err(match names_a_version {
-                true => HeadError::Status(505, "only HTTP/1.0 and HTTP/1.1 are served"),
-                false => HeadError::Status(400, "the request line has no HTTP version"),
+                true => (505, "only HTTP/1.0 and HTTP/1.1 are served"),
+                false => (400, "the request line has no HTTP version"),
             });
         }
-        Err(_) => return Err(HeadError::Status(400, "the request head is malformed")),
+        Err(_) => return Err((400, "the request head is malformed")),
     }
     let version = match request.version {
         Some(0) => Version::Http10,
         Some(1) => Version::Http11,
-        _ => {
-            return Err(HeadError::Status(
-                505,
-                "only HTTP/1.0 and HTTP/1.1 are served",
-            ))
-        }
+        _ => return Err((505, "only HTTP/1.0 and HTTP/1.1 are served")),
     };
     let (Some(method), Some(target)) = (request.method, request.path) else {
-        return Err(HeadError::Status(400, "the request line is malformed"));
+        return Err((400, "the request line is malformed"));
     };
     Ok(HttpRequest {
         method: method.to_owned(),
@@ -134,12 +142,12 @@ mod tests {
 
     fn read(bytes: &[u8]) -> Result<Option<HttpRequest>, HeadError> {
         let mut reader = io::BufReader::with_capacity(7, bytes); // heads span many reads
-        read_head(&mut reader, &HttpLimits::default(), || {})
+        read_head(&mut reader, &HttpLimits::default())
     }
 
     fn status(result: Result<Option<HttpRequest>, HeadError>) -> u16 {
         match result {
-            Err(HeadError::Status(code, _)) => code,
+            Err(HeadError::Status((code, _))) => code,
             other => panic!("{other:?}"),
         }
     }
@@ -150,7 +158,7 @@ mod tests {
             5,
             &b"POST /x HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nbody"[..],
         );
-        let request = read_head(&mut reader, &HttpLimits::default(), || {})
+        let request = read_head(&mut reader, &HttpLimits::default())
             .unwrap()
             .unwrap();
         assert_eq!(

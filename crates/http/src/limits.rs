@@ -2,6 +2,9 @@
 
 use std::time::Duration;
 
+/// The default bound on header fields.
+pub(crate) const DEFAULT_MAX_HEADERS: usize = 100;
+
 /// The bounds a request head must stay within, and what breaking each answers.
 ///
 /// | limit | default | answer |
@@ -39,7 +42,7 @@ impl Default for HttpLimits {
         HttpLimits {
             max_request_line: 8 * 1024,
             max_head: 64 * 1024,
-            max_headers: 100,
+            max_headers: DEFAULT_MAX_HEADERS,
             header_timeout: Some(Duration::from_secs(10)),
             max_body: 1024 * 1024,
         }
@@ -49,9 +52,6 @@ impl Default for HttpLimits {
 impl HttpLimits {
     /// The read timeout while a head arrives, given the server's read timeout: the tighter.
     pub(crate) fn head_timeout(&self, server: Option<Duration>) -> Option<Duration> {
-        match (self.header_timeout, server) {
-            (Some(head), Some(server)) => Some(head.min(server)),
-            (head, server) => head.or(server),
-        }
+        [self.header_timeout, server].into_iter().flatten().min()
     }
 }

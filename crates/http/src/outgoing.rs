@@ -2,12 +2,11 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, Read};
 use std::net::TcpStream;
 
 use socketserver::Connection;
 
-use crate::wire::FILE_BUFFER;
+use crate::wire::read_piece;
 
 /// What is left of the responses on a connection beyond its output buffer: files are read a
 /// buffer at a time while the buffer is under the high watermark, so a large file never sits in
@@ -15,8 +14,8 @@ use crate::wire::FILE_BUFFER;
 #[derive(Debug, Default)]
 pub(crate) struct Outgoing {
     pieces: VecDeque<Piece>,
-    /// The read buffer while a file is being sent.
-    buffer: Option<Vec<u8>>,
+    /// The read buffer while a file is being sent (empty, unallocated, otherwise).
+    buffer: Vec<u8>,
 }
 
 #[derive(Debug)]
@@ -46,12 +45,12 @@ impl Outgoing {
     pub(crate) fn write_file(
         &mut self,
         conn: &mut Connection<'_, TcpStream>,
-        head: &[u8],
+        head: Vec<u8>,
         file: File,
         len: u64,
     ) {
         if !head.is_empty() {
-            self.pieces.push_back(Piece::Bytes(head.to_vec()));
+            self.pieces.push_back(Piece::Bytes(head));
         }
         if len > 0 {
             self.pieces.push_back(Piece::File { file, left: len });
@@ -66,50 +65,44 @@ impl Outgoing {
     pub(crate) fn pump(&mut self, conn: &mut Connection<'_, TcpStream>) {
         let (high, _) = conn.write_buffer_limits();
         while conn.write_buffer_size() <= high && !conn.is_closing() {
-            let Some(piece) = self.pieces.front_mut() else {
+            let file_next = matches!(self.pieces.get(1), Some(Piece::File { .. }));
+            match self.pieces.front_mut() {
+                None => break,
+                Some(Piece::Bytes(bytes)) if !file_next => {
+                    conn.write(bytes);
+                    self.pieces.pop_front();
+                    continue;
+                }
+                Some(Piece::Bytes(bytes)) => {
+                    // Bytes followed by a file go out with the file's first piece.
+                    self.buffer = std::mem::take(bytes);
+                    self.pieces.pop_front();
+                }
+                Some(Piece::File { .. }) => {}
+            }
+            let Some(Piece::File { file, left }) = self.pieces.front_mut() else {
                 break;
             };
-            let buffer = self.buffer.get_or_insert_with(Vec::new);
-            buffer.clear();
-            if let Piece::Bytes(bytes) = piece {
-                // Bytes followed by a file go out with the file's first buffer.
-                buffer.extend_from_slice(bytes);
-                self.pieces.pop_front();
-            }
-            if let Some(Piece::File { file, left }) = self.pieces.front_mut() {
-                let start = buffer.len();
-                let want = usize::try_from(*left)
-                    .unwrap_or(FILE_BUFFER)
-                    .min(FILE_BUFFER);
-                buffer.resize(start + want, 0);
-                match file.read(&mut buffer[start..]) {
-                    Ok(0) => {
-                        tracing::warn!(peer = %conn.client_address(), "a file shrank while it was sent; closing the connection");
-                        conn.abort();
+            match read_piece(file, *left, &mut self.buffer) {
+                Ok(n) => {
+                    *left -= n as u64;
+                    if *left == 0 {
+                        self.pieces.pop_front();
                     }
-                    Ok(n) => {
-                        buffer.truncate(start + n);
-                        *left -= n as u64;
-                        if *left == 0 {
-                            self.pieces.pop_front();
-                        }
-                    }
-                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {
-                        buffer.truncate(start);
-                    }
-                    Err(error) => {
-                        tracing::warn!(peer = %conn.client_address(), %error, "a file could not be read while it was sent; closing the connection");
-                        conn.abort();
-                    }
+                    conn.write(&self.buffer);
+                    self.buffer.clear();
+                }
+                Err(error) => {
+                    tracing::warn!(peer = %conn.client_address(), %error, "a file could not be sent whole; closing the connection");
+                    conn.abort();
                 }
             }
-            conn.write(buffer);
         }
         if conn.is_closing() {
             self.pieces.clear();
         }
         if self.pieces.is_empty() {
-            self.buffer = None;
+            self.buffer = Vec::new();
         }
     }
 }

@@ -8,10 +8,10 @@ use socketserver::{Connection, Protocol};
 
 use crate::chunked::{ChunkedDecoder, ChunkedError};
 use crate::event_wire::EventWire;
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, CONTINUE};
 use crate::framing::{framing, Framing};
 use crate::handler::{answer, HttpHandler};
-use crate::head::{check_bounds, head_end, parse, HeadError};
+use crate::head::{check_bounds, head_end, parse};
 use crate::limits::HttpLimits;
 use crate::outgoing::Outgoing;
 use crate::request::HttpRequest;
@@ -126,7 +126,7 @@ impl<H: HttpHandler> HttpProtocol<H> {
         }
         let end = head_end(&self.input, self.scanned);
         let arrived = &self.input[..end.unwrap_or(self.input.len())];
-        if let Err(HeadError::Status(code, why)) = check_bounds(arrived, &self.limits) {
+        if let Err((code, why)) = check_bounds(arrived, &self.limits) {
             self.refuse(conn, code, why);
             return false;
         }
@@ -136,11 +136,10 @@ impl<H: HttpHandler> HttpProtocol<H> {
         };
         let head = match parse(&self.input[..end], &self.limits) {
             Ok(head) => head,
-            Err(HeadError::Status(code, why)) => {
+            Err((code, why)) => {
                 self.refuse(conn, code, why);
                 return false;
             }
-            Err(HeadError::Io(error)) => unreachable!("parsing reads nothing: {error}"),
         };
         self.input.drain(..end);
         self.scanned = 0;
@@ -192,7 +191,7 @@ impl<H: HttpHandler> HttpProtocol<H> {
         };
         if body.is_none() && !pending.continue_sent && expects_continue(&pending.head) {
             pending.continue_sent = true;
-            conn.write(b"HTTP/1.1 100 Continue\r\n\r\n");
+            conn.write(CONTINUE);
         }
         body
     }

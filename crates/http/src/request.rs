@@ -37,11 +37,13 @@ impl HttpRequest {
     /// Whether the connection stays open after the response (the version's default, changed by
     /// `Connection: close` or `keep-alive`).
     pub fn keep_alive(&self) -> bool {
-        let connection = self.header("Connection").map(str::to_ascii_lowercase);
+        let connection = self.header("Connection");
         let has = |token: &str| {
-            connection
-                .as_deref()
-                .is_some_and(|value| value.split(',').any(|part| part.trim() == token))
+            connection.is_some_and(|value| {
+                value
+                    .split(',')
+                    .any(|part| part.trim().eq_ignore_ascii_case(token))
+            })
         };
         match self.version {
             Version::Http11 => !has("close"),

@@ -2,18 +2,15 @@
 
 use std::io::{self, Write};
 use std::net::TcpStream;
-use std::time::SystemTime;
 
 use socketserver::{RequestHandler, StreamRequest};
 
-use crate::date::http_date;
-use crate::exchange::{error_page, Exchange};
+use crate::exchange::{error_page, start_head, Exchange};
 use crate::framing::framing;
 use crate::handler::{answer, HttpHandler};
 use crate::head::{read_head, HeadError};
 use crate::limits::HttpLimits;
 use crate::request::{HttpRequest, Version};
-use crate::status::reason_phrase;
 
 /// Serves HTTP/1.0 and 1.1 over a stream request with an [`HttpHandler`]: the handler type of
 /// an HTTP server (`ThreadingTcpServer::new(address, HttpService::new(MyHandler))`).
@@ -59,12 +56,12 @@ impl<H: HttpHandler> RequestHandler<StreamRequest<TcpStream>> for HttpService<H>
         stream
             .rfile
             .set_read_timeout(self.limits.head_timeout(server_timeout));
-        let head = read_head(&mut stream.rfile, &self.limits, || {});
+        let head = read_head(&mut stream.rfile, &self.limits);
         stream.rfile.set_read_timeout(server_timeout);
         let head = match head {
             Ok(Some(head)) => head,
             Ok(None) => return Ok(()),
-            Err(HeadError::Status(code, why)) => return refuse(stream, code, why),
+            Err(HeadError::Status((code, why))) => return refuse(stream, code, why),
             Err(HeadError::Io(error)) if error.kind() == io::ErrorKind::TimedOut => {
                 return refuse(stream, 408, "the request head did not arrive in time");
             }
@@ -105,12 +102,13 @@ fn refuse(stream: &mut StreamRequest<TcpStream>, code: u16, why: &str) -> io::Re
 /// A complete response that refuses a request, then closes the connection.
 pub(crate) fn refusal(code: u16, why: &str) -> Vec<u8> {
     let body = error_page(code, why);
-    format!(
-        "HTTP/1.1 {code} {}\r\nServer: socketserver-http/{}\r\nDate: {}\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        reason_phrase(code),
-        env!("CARGO_PKG_VERSION"),
-        http_date(SystemTime::now()),
+    let mut out = Vec::with_capacity(256 + body.len());
+    start_head(&mut out, code);
+    // Writing to a Vec cannot fail.
+    let _ = write!(
+        out,
+        "Content-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    )
-    .into_bytes()
+    );
+    out
 }

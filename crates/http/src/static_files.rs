@@ -1,6 +1,7 @@
 //! [`SimpleHttpRequestHandler`]: files and directory listings from one directory, never
 //! anything outside it.
 
+use std::fmt::Write as _;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Seek, SeekFrom};
 use std::path::{Component, Path, PathBuf};
@@ -84,11 +85,13 @@ impl SimpleHttpRequestHandler {
         );
         for (name, is_dir) in names {
             let slash = if is_dir { "/" } else { "" };
-            page.push_str(&format!(
-                "<li><a href=\"{}{slash}\">{}{slash}</a></li>\n",
+            // Writing to a String cannot fail.
+            let _ = writeln!(
+                page,
+                "<li><a href=\"{}{slash}\">{}{slash}</a></li>",
                 percent_encode(&name),
                 escape_html(&name)
-            ));
+            );
         }
         page.push_str("</ul><hr></body></html>\n");
         ex.send_response(200)?;
@@ -296,12 +299,17 @@ fn percent_decode(text: &str) -> Option<String> {
 
 /// Quotes a file name for a link.
 fn percent_encode(name: &str) -> String {
-    name.bytes()
-        .map(|b| match b {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
+                out.push(b as char)
             }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+            _ => {
+                // Writing to a String cannot fail.
+                let _ = write!(out, "%{b:02X}");
+            }
+        }
+    }
+    out
 }

@@ -1,5 +1,8 @@
 //! [`reason_phrase`]: the standard reason phrase of a status code.
 
+/// A status that refuses a request, and why (for the error page).
+pub(crate) type Refusal = (u16, &'static str);
+
 /// The reason phrase HTTP gives `code` (`"OK"` for 200), or `""` for an unknown code.
 pub fn reason_phrase(code: u16) -> &'static str {
     match code {

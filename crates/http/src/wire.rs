@@ -22,8 +22,8 @@ pub(crate) trait Wire {
     fn client_address(&self) -> SocketAddr;
 
     /// Sends `head` (the response head, if not sent yet), then `len` bytes of `file` from its
-    /// position as the body, a buffer at a time.
-    fn write_file(&mut self, head: &[u8], file: File, len: u64) -> io::Result<()>;
+    /// position as the body, a buffer at a time; the head leaves with the file's first piece.
+    fn write_file(&mut self, head: Vec<u8>, file: File, len: u64) -> io::Result<()>;
 }
 
 /// The size of a file's pieces.
@@ -47,27 +47,41 @@ impl Wire for StreamRequest<TcpStream> {
         *StreamRequest::client_address(self)
     }
 
-    fn write_file(&mut self, head: &[u8], file: File, len: u64) -> io::Result<()> {
-        // `wfile` is buffered: the head and a small file leave in one write.
-        self.wfile.write_all(head)?;
-        let mut buffer = vec![0; FILE_BUFFER];
-        let mut file = file.take(len);
+    fn write_file(&mut self, head: Vec<u8>, mut file: File, len: u64) -> io::Result<()> {
+        let mut buffer = head;
         let mut left = len;
         while left > 0 {
-            let n = file.read(&mut buffer)?;
-            if n == 0 {
-                return Err(file_shrank());
-            }
-            self.wfile.write_all(&buffer[..n])?;
-            left -= n as u64;
+            left -= read_piece(&mut file, left, &mut buffer)? as u64;
+            self.wfile.write_all(&buffer)?;
+            buffer.clear();
         }
-        Ok(())
+        self.wfile.write_all(&buffer) // the head of an empty file
     }
+}
+
+/// Appends the next piece of `file` to `buffer`: at most [`FILE_BUFFER`] bytes, at most `left`.
+/// Returns how many. A file that ends before `left` is an error: the response's
+/// `Content-Length` cannot be kept, so the connection must end.
+pub(crate) fn read_piece(file: &mut File, left: u64, buffer: &mut Vec<u8>) -> io::Result<usize> {
+    let start = buffer.len();
+    let want = usize::try_from(left)
+        .unwrap_or(FILE_BUFFER)
+        .min(FILE_BUFFER);
+    buffer.resize(start + want, 0);
+    let read = loop {
+        match file.read(&mut buffer[start..]) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Ok(0) if want > 0 => break Err(file_shrank()),
+            other => break other,
+        }
+    };
+    buffer.truncate(start + *read.as_ref().unwrap_or(&0));
+    read
 }
 
 /// A file ended before the length its response announced: the connection must end (the
 /// client would otherwise wait for the missing bytes).
-pub(crate) fn file_shrank() -> io::Error {
+fn file_shrank() -> io::Error {
     io::Error::new(
         io::ErrorKind::UnexpectedEof,
         "the file shrank while it was sent",

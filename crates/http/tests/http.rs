@@ -8,7 +8,6 @@ use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::time::Duration;
 
-use socketserver::StreamOptions;
 use socketserver_http::{Exchange, HttpHandler, HttpLimits};
 
 mod util;
@@ -55,21 +54,13 @@ fn limits() -> HttpLimits {
     limits
 }
 
-fn start_with(form: Form, options: StreamOptions) -> Served<Reflect> {
-    Served::start(form, Reflect, limits(), options)
-}
-
 fn start(form: Form) -> Served<Reflect> {
-    start_with(form, StreamOptions::default())
+    Served::start(form, Reflect, limits())
 }
 
-/// Sends `raw` and reads until the server closes.
+/// Sends `raw` and reads until the server closes, as text.
 fn exchange_to_close(address: SocketAddr, raw: &[u8]) -> String {
-    let mut client = connect(address);
-    client.write_all(raw).unwrap();
-    let mut reply = Vec::new();
-    client.read_to_end(&mut reply).unwrap();
-    String::from_utf8_lossy(&reply).into_owned()
+    String::from_utf8_lossy(&util::exchange_to_close(address, raw)).into_owned()
 }
 
 /// Reads one response head.
@@ -363,7 +354,7 @@ both_forms!(idle_keep_alive_connections_hold_no_worker);
 fn a_slow_head_gets_408_and_a_slow_body_does_not(form: Form) {
     let mut limits = limits();
     limits.header_timeout = Some(Duration::from_millis(300));
-    let server = Served::start(form, Reflect, limits, StreamOptions::default());
+    let server = Served::start(form, Reflect, limits);
     let reply = exchange_to_close(server.address(), b"GET / HTTP/1.1\r\nHost: x\r\n");
     assert!(
         reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
@@ -479,12 +470,7 @@ fn flush_sends_the_head_before_the_body() {
 
     let (head_read, wait) = mpsc::channel();
     let handler = Slow(Arc::new(Mutex::new(wait)));
-    let server = Served::start(
-        Form::Pool(2),
-        handler,
-        HttpLimits::default(),
-        StreamOptions::default(),
-    );
+    let server = Served::start(Form::Pool(2), handler, HttpLimits::default());
     let mut client = connect(server.address());
     client
         .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")

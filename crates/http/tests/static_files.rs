@@ -4,16 +4,15 @@
 //! curl and Python's `urllib`.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
 
-use socketserver::StreamOptions;
 use socketserver_http::{HttpLimits, SimpleHttpRequestHandler};
 
 mod util;
 
-use util::{Form, Served, PATIENCE};
+use util::{connect, exchange_to_close, Form, Served};
 
 struct Tree(PathBuf);
 
@@ -52,25 +51,13 @@ impl Drop for Tree {
 
 fn start(tree: &Tree, form: Form) -> Served<SimpleHttpRequestHandler> {
     let handler = SimpleHttpRequestHandler::new(tree.served()).unwrap();
-    Served::start(
-        form,
-        handler,
-        HttpLimits::default(),
-        StreamOptions::default(),
-    )
+    Served::start(form, handler, HttpLimits::default())
 }
 
 /// Sends one request (with `Connection: close`) and returns the head and the body.
 fn get(address: SocketAddr, target: &str, extra: &str) -> (String, Vec<u8>) {
-    let mut client = TcpStream::connect(address).unwrap();
-    client.set_read_timeout(Some(PATIENCE)).unwrap();
-    write!(
-        client,
-        "GET {target} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut reply = Vec::new();
-    client.read_to_end(&mut reply).unwrap();
+    let request = format!("GET {target} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n");
+    let reply = exchange_to_close(address, request.as_bytes());
     let end = reply
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -270,8 +257,7 @@ fn large_files_stream_and_post_is_405(form: Form) {
     let (head, body) = get(address, "/huge.bin", "");
     assert_eq!(header(&head, "Content-Length"), Some("25165824"), "{head}");
     assert!(body == huge, "the 24 MiB file arrives intact");
-    let mut slow = TcpStream::connect(address).unwrap();
-    slow.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut slow = connect(address);
     slow.write_all(b"GET /huge.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut reply = Vec::new();
@@ -291,14 +277,11 @@ fn large_files_stream_and_post_is_405(form: Form) {
         second.starts_with("HTTP/1.1 200 OK\r\n") && second.ends_with("hello from a\n"),
         "the pipelined request is answered after the file: {second}"
     );
-    let mut post = TcpStream::connect(address).unwrap();
-    post.set_read_timeout(Some(PATIENCE)).unwrap();
-    post.write_all(
+    let answer = exchange_to_close(
+        address,
         b"POST /a.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi",
-    )
-    .unwrap();
-    let mut answer = String::new();
-    post.read_to_string(&mut answer).unwrap();
+    );
+    let answer = String::from_utf8_lossy(&answer);
     assert!(
         answer.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"),
         "{answer}"

@@ -2,12 +2,13 @@
 
 #![allow(dead_code, reason = "each test file uses part of this")]
 
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use socketserver::{
-    Callbacks, DrainReport, EventLoop, PoolTcpServer, ServerStats, StreamOptions, TcpSocket,
-    TestServer, ThreadPool,
+    Callbacks, DrainReport, EventLoop, PoolTcpServer, ServerStats, TcpSocket, TestServer,
+    ThreadPool,
 };
 use socketserver_http::{EventHttpServer, HttpHandler, HttpLimits, HttpProtocol, HttpService};
 
@@ -59,19 +60,17 @@ impl<H: HttpHandler> Served<H> {
 }
 
 impl<H: HttpHandler> Served<H> {
-    pub fn start(form: Form, handler: H, limits: HttpLimits, options: StreamOptions) -> Self {
+    pub fn start(form: Form, handler: H, limits: HttpLimits) -> Self {
         match form {
             Form::Pool(workers) => {
                 let service = HttpService::new(handler).with_limits(limits);
                 let mut server = PoolTcpServer::new("127.0.0.1:0", service).unwrap();
                 server.dispatch_mut().set_workers(workers);
-                server.socket_mut().set_stream_options(options);
                 Served::Pool(TestServer::start(server))
             }
             Form::Event => {
                 let protocol = HttpProtocol::new(handler).with_limits(limits);
-                let mut server = EventHttpServer::new("127.0.0.1:0", protocol.into()).unwrap();
-                server.socket_mut().set_stream_options(options);
+                let server = EventHttpServer::new("127.0.0.1:0", protocol.into()).unwrap();
                 Served::Event(TestServer::start(server))
             }
         }
@@ -99,4 +98,13 @@ pub fn connect(address: SocketAddr) -> TcpStream {
     let client = TcpStream::connect(address).unwrap();
     client.set_read_timeout(Some(PATIENCE)).unwrap();
     client
+}
+
+/// Sends `raw` and reads until the server closes.
+pub fn exchange_to_close(address: SocketAddr, raw: &[u8]) -> Vec<u8> {
+    let mut client = connect(address);
+    client.write_all(raw).unwrap();
+    let mut reply = Vec::new();
+    client.read_to_end(&mut reply).unwrap();
+    reply
 }
