@@ -84,6 +84,30 @@ pub(crate) struct DrainPlan {
     pub(crate) deadline: Instant,
 }
 
+impl DrainPlan {
+    /// The level that has fallen due at `now` and not been applied yet: [`DrainLevel::Forced`]
+    /// at the deadline, [`DrainLevel::GraceOver`] once the first-byte grace has passed (unless
+    /// `grace_done` says it was applied already).
+    pub(crate) fn due(&self, now: Instant, grace_done: bool) -> Option<DrainLevel> {
+        if now >= self.deadline {
+            Some(DrainLevel::Forced)
+        } else if !grace_done && now >= self.grace_over {
+            Some(DrainLevel::GraceOver)
+        } else {
+            None
+        }
+    }
+
+    /// When the next level falls due.
+    pub(crate) fn next_step(&self, grace_done: bool) -> Instant {
+        if grace_done {
+            self.deadline
+        } else {
+            self.grace_over.min(self.deadline)
+        }
+    }
+}
+
 thread_local! {
     /// The server whose handler runs on this thread now (its shared state's address).
     static IN_HANDLER: Cell<usize> = const { Cell::new(0) };
@@ -97,9 +121,8 @@ pub(crate) struct InHandler {
 
 impl InHandler {
     pub(crate) fn enter(handle: &ShutdownHandle) -> Self {
-        let me = Arc::as_ptr(&handle.shared) as usize;
         InHandler {
-            previous: IN_HANDLER.with(|cell| cell.replace(me)),
+            previous: IN_HANDLER.with(|cell| cell.replace(handle.id())),
         }
     }
 }
@@ -135,7 +158,7 @@ impl ShutdownHandle {
     /// * From a handler in a child forked by [`ForkingMixIn`](crate::ForkingMixIn): stops the
     ///   parent's loop and returns at once (it touches no lock, so it is safe after `fork`).
     pub fn shutdown(&self) {
-        if std::process::id() != self.shared.pid.load(Ordering::Relaxed) {
+        if self.in_forked_child() {
             // A forked child: only the shared descriptor reaches the parent.
             let _ = self.shared.stop.wake();
             return;
@@ -186,7 +209,7 @@ impl ShutdownHandle {
     /// stops the parent's loop as [`shutdown`](Self::shutdown) does (a child cannot reach the
     /// parent's memory). Asked before a loop runs, the next `serve_forever` drains at once.
     pub fn drain(&self, timeout: Duration) {
-        if std::process::id() != self.shared.pid.load(Ordering::Relaxed) {
+        if self.in_forked_child() {
             let _ = self.shared.stop.wake();
             return;
         }
@@ -266,11 +289,9 @@ impl ShutdownHandle {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn shutdown_gracefully(&self, timeout: Duration) -> Option<DrainReport> {
-        let finished_before = self.shared.state.lock().drains_finished;
+        let finished_before = self.drains_finished();
         self.drain(timeout);
-        if std::process::id() != self.shared.pid.load(Ordering::Relaxed)
-            || IN_HANDLER.with(Cell::get) == Arc::as_ptr(&self.shared) as usize
-        {
+        if self.in_forked_child() || IN_HANDLER.with(Cell::get) == self.id() {
             return None;
         }
         let me = thread::current().id();
@@ -294,6 +315,23 @@ impl ShutdownHandle {
     /// Whether a graceful drain was asked for and has not finished.
     pub fn is_draining(&self) -> bool {
         self.shared.draining.load(Ordering::SeqCst)
+    }
+
+    /// How many drains have finished so far: a caller that reads it before and after tells
+    /// whether a drain ended in between.
+    pub(crate) fn drains_finished(&self) -> u64 {
+        self.shared.state.lock().drains_finished
+    }
+
+    /// Whether this process is a child forked after the handle was made (it shares the stop
+    /// descriptor with the serving process, but not its memory).
+    fn in_forked_child(&self) -> bool {
+        std::process::id() != self.shared.pid.load(Ordering::Relaxed)
+    }
+
+    /// Tells this server's handle apart from another's (its shared state's address).
+    fn id(&self) -> usize {
+        Arc::as_ptr(&self.shared) as usize
     }
 
     pub(crate) fn attach_registry(&self, registry: &Arc<Registry>) {
@@ -458,16 +496,8 @@ fn drain_timer(shared: &Shared, drain: u64) {
         let Some(plan) = state.drain.filter(|_| current) else {
             return;
         };
-        let now = Instant::now();
-        let level = if now >= plan.deadline {
-            Some(DrainLevel::Forced)
-        } else if !grace_done && now >= plan.grace_over {
-            grace_done = true;
-            Some(DrainLevel::GraceOver)
-        } else {
-            None
-        };
-        if let Some(level) = level {
+        if let Some(level) = plan.due(Instant::now(), grace_done) {
+            grace_done |= level == DrainLevel::GraceOver;
             let registry = state.registry.as_ref().and_then(Weak::upgrade);
             drop(state);
             if let Some(registry) = registry {
@@ -480,11 +510,8 @@ fn drain_timer(shared: &Shared, drain: u64) {
             state = shared.state.lock();
             continue;
         }
-        let next = if grace_done {
-            plan.deadline
-        } else {
-            plan.grace_over.min(plan.deadline)
-        };
-        shared.stopped.wait_until(&mut state, next);
+        shared
+            .stopped
+            .wait_until(&mut state, plan.next_step(grace_done));
     }
 }

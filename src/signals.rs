@@ -131,7 +131,7 @@ where
         let mut caught = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         let closer = caught.handle();
         let handle = self.shutdown_handle();
-        let reports_before = handle.last_drain_report();
+        let drains_before = handle.drains_finished();
         let watcher = thread::Builder::new()
             .name("socketserver-signals".to_owned())
             .spawn(move || {
@@ -164,7 +164,7 @@ where
         closer.close();
         let _ = watcher.join();
         result?;
-        let report = self.drain_report();
-        Ok(report.filter(|report| Some(*report) != reports_before))
+        let drained = self.shutdown_handle().drains_finished() > drains_before;
+        Ok(self.drain_report().filter(|_| drained))
     }
 }

@@ -55,6 +55,23 @@ pub struct ServerStats {
     pub accept_pauses: u64,
 }
 
+impl ServerStats {
+    /// Every connection that has ended, whatever the reason: the sum of the `closed_*`
+    /// counters.
+    pub(crate) fn closed_total(&self) -> u64 {
+        self.closed_completed
+            + self.closed_error
+            + self.closed_panicked
+            + self.closed_idle_timeout
+            + self.closed_first_byte_timeout
+            + self.closed_write_timeout
+            + self.closed_server_closing
+            + self.closed_drained
+            + self.closed_read_timeout
+            + self.closed_too_slow
+    }
+}
+
 /// Why a connection ended: exactly one per connection, logged in its `request` span and counted
 /// in [`ServerStats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,16 +1,22 @@
 //! [`Notifier`]: the serving loop's side of systemd's readiness protocol (`sd_notify(3)`).
 
+use std::ffi::OsStr;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::UnixDatagram;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use sd_notify::NotifyState;
 
-use crate::sys;
+use crate::transport::UnixAddress;
 
 /// Tells the service manager (when `NOTIFY_SOCKET` is set; nothing otherwise) that the server
 /// is ready, that it is stopping, and — when `WATCHDOG_USEC` asks for it — that its loop is
 /// alive, from the loop itself: a wedged loop stops pinging and the manager restarts it.
 /// Notices are best effort: a failure is logged, never fatal. The `sd-notify` crate formats
-/// and sends them (path and abstract `@` sockets).
+/// them; `send` below sends them itself, to a path or an abstract `@` socket (`sd-notify`
+/// reaches only paths).
 #[derive(Debug)]
 pub(crate) struct Notifier {
     watchdog: Option<Duration>,
@@ -57,9 +63,14 @@ impl Notifier {
         ]);
     }
 
-    /// Pings the watchdog if a third of its interval has passed since the last ping.
-    pub(crate) fn ping_if_due(&mut self, now: Instant) {
-        if self.next_ping.is_some_and(|due| now >= due) {
+    /// Pings the watchdog if a third of its interval has passed since the last ping (no clock
+    /// read without a watchdog: the loop calls this on every wake).
+    pub(crate) fn ping_if_due(&mut self) {
+        let Some(due) = self.next_ping else {
+            return;
+        };
+        let now = Instant::now();
+        if now >= due {
             self.ping(now);
         }
     }
@@ -89,7 +100,21 @@ fn send(states: &[NotifyState<'_>]) {
         return;
     };
     let message: String = states.iter().map(|state| format!("{state}\n")).collect();
-    if let Err(error) = sys::send_notice(&target, message.as_bytes()) {
+    if let Err(error) = send_to(&target, message.as_bytes()) {
         tracing::warn!(%error, ?target, "could not notify the service manager");
     }
+}
+
+/// Sends one datagram to a notify socket: a path, or a Linux abstract name after `@`.
+fn send_to(target: &OsStr, message: &[u8]) -> io::Result<()> {
+    let socket = UnixDatagram::unbound()?;
+    let address = match target.as_bytes().strip_prefix(b"@") {
+        Some(name) => UnixAddress::Abstract(name.to_vec()),
+        None => UnixAddress::Path(PathBuf::from(target)),
+    };
+    let sent = socket.send_to_addr(message, &address.to_socket_addr()?)?;
+    if sent != message.len() {
+        return Err(io::Error::new(io::ErrorKind::WriteZero, "notice cut short"));
+    }
+    Ok(())
 }

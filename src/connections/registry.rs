@@ -207,7 +207,6 @@ impl Registry {
         self.state.lock().stats.open
     }
 
-    /// Counts a request `verify_request` turned away.
     /// Counts a connection the PROXY protocol stage closed (it was never admitted).
     pub(crate) fn refused_by_proxy(&self) {
         let mut state = self.state.lock();
@@ -215,6 +214,7 @@ impl Registry {
         state.stats.refused_proxy += 1;
     }
 
+    /// Counts a request `verify_request` turned away.
     pub(crate) fn refused_by_verify(&self) {
         self.state.lock().stats.refused_by_verify += 1;
     }

@@ -305,9 +305,10 @@ where
             let timeout = job.idle_timeout();
             let liveness = job.liveness.clone();
             let ready = match job.parked_fd() {
-                Some(fd) if sys::wait_readable(fd, Some(Duration::ZERO)).unwrap_or(false) => {
-                    Ok(true)
-                }
+                // Input already here is a message in flight, which a drain lets finish (looked
+                // for before the drain's check, so input that came earlier is never taken for
+                // idleness).
+                Some(fd) if sys::readable_now(fd) => Ok(true),
                 Some(fd) => match &liveness {
                     Some(liveness) if liveness.enter_wait() => {
                         job.end_idle();

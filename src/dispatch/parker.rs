@@ -5,7 +5,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use parking_lot::Mutex;
 use selectors::Interest;
@@ -212,9 +212,7 @@ fn admit(reactor: &mut Reactor<Parked>, job: Box<dyn DynJob>, resume: &Resume) {
 /// A drain found `job` idle: end it, unless its input has arrived meanwhile (then it is a
 /// message in flight, and runs).
 fn end_or_resume_idle(job: Box<dyn DynJob>, resume: &Resume) {
-    let readable = job
-        .parked_fd()
-        .is_some_and(|fd| sys::wait_readable(fd, Some(Duration::ZERO)).unwrap_or(false));
+    let readable = job.parked_fd().is_some_and(sys::readable_now);
     if readable {
         resume(job);
     } else if panic::catch_unwind(AssertUnwindSafe(|| job.end_idle_boxed())).is_err() {

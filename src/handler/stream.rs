@@ -330,9 +330,15 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
     }
 
     fn shutdown_request(self) {
+        // A peer that stopped reading gets no linger: what we sent cannot arrive anyway.
+        let linger = self
+            .options
+            .close_linger
+            .filter(|_| !self.rfile.has_seen_eof() && !self.wfile.get_ref().send_timed_out());
         // Only output still on its way needs the close to wait; an idle connection's answers
-        // were acknowledged long ago (and thousands of them close one after another).
-        let in_flight = self.options.close_linger.is_some()
+        // were acknowledged long ago (and thousands of them close one after another). Asked
+        // before the half-close, which queues a FIN of its own.
+        let in_flight = linger.is_some()
             && sys::unacknowledged_output(self.socket.as_fd()).map_or(true, |n| n > 0);
         // Half-close first so the client reads EOF after everything we wrote, even if a
         // descriptor of this socket survives elsewhere (e.g. in a forked child).
@@ -340,11 +346,8 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
             if !is_peer_gone(&error) {
                 tracing::debug!(%error, "shutdown(SHUT_WR) failed");
             }
-        } else if let Some(linger) = self.options.close_linger {
-            // A peer that stopped reading gets no linger: what we sent cannot arrive anyway.
-            if !self.rfile.has_seen_eof() && !self.wfile.get_ref().send_timed_out() {
-                linger_before_close(self.socket.as_fd(), linger, in_flight);
-            }
+        } else if let Some(linger) = linger {
+            linger_before_close(self.socket.as_fd(), linger, in_flight);
         }
         self.close_request();
     }

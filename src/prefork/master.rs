@@ -139,8 +139,7 @@ impl Prefork {
         let mut stopping = false;
         let mut events = Events::with_capacity(4);
         while !(stopping && workers.is_empty()) {
-            let now = Instant::now();
-            notifier.ping_if_due(now);
+            notifier.ping_if_due();
             selector.select(&mut events, notifier.wait_hint())?;
             let tokens: Vec<Token> = events.iter().map(|event| event.token()).collect();
             for token in tokens {
@@ -278,10 +277,9 @@ impl MasterSignals {
         }
     }
 
+    /// Removes the master's actions; the pipes close as `self` drops.
     fn uninstall(self) {
-        for id in self.ids {
-            unregister(id);
-        }
+        self.forget_in_child();
     }
 }
 

@@ -19,6 +19,7 @@ use crate::limits::Limits;
 use crate::stats::ServerStats;
 use crate::transport::TcpServer;
 
+use super::construction::new_selector;
 use super::proxy_stage::PendingProxy;
 use crate::{Error, ShutdownHandle};
 
@@ -314,21 +315,7 @@ where
             let fresh = selectors::Waker::new()?;
             crate::sys::replace_descriptor(waker.as_fd(), fresh.as_fd())?;
         }
-        self.selector = DefaultSelector::new()?;
-        self.selector
-            .register(
-                self.shutdown.waker().as_fd(),
-                selectors::Interest::READABLE,
-                WAKER,
-            )
-            .map_err(io::Error::from)?;
-        self.selector
-            .register(
-                self.shutdown.stop_waker().as_fd(),
-                selectors::Interest::READABLE,
-                STOP,
-            )
-            .map_err(io::Error::from)?;
+        self.selector = new_selector(self.shutdown.waker(), self.shutdown.stop_waker())?;
         self.listener_registered = false;
         Ok(())
     }

@@ -147,6 +147,19 @@ fn resolve(address: impl ToSocketAddrs + fmt::Debug) -> Result<SocketAddr, Error
     })
 }
 
+/// A selector that watches the loop's waker and its stop descriptor (the listener and PROXY
+/// connections are added as the loop goes).
+pub(super) fn new_selector(waker: &Waker, stop: &Waker) -> io::Result<DefaultSelector> {
+    let mut selector = DefaultSelector::new()?;
+    selector
+        .register(waker.as_fd(), Interest::READABLE, WAKER)
+        .map_err(io::Error::from)?;
+    selector
+        .register(stop.as_fd(), Interest::READABLE, STOP)
+        .map_err(io::Error::from)?;
+    Ok(selector)
+}
+
 /// Construction from a transport, and the methods for callers.
 impl<S, M, H> BaseServer<S, M, H, DefaultHooks>
 where
@@ -170,13 +183,7 @@ where
         };
         let waker = Waker::new()?;
         let stop = Waker::new()?;
-        let mut selector = DefaultSelector::new()?;
-        selector
-            .register(waker.as_fd(), Interest::READABLE, WAKER)
-            .map_err(io::Error::from)?;
-        selector
-            .register(stop.as_fd(), Interest::READABLE, STOP)
-            .map_err(io::Error::from)?;
+        let selector = new_selector(&waker, &stop)?;
         let shutdown = ShutdownHandle::new(waker, stop);
         core.dispatch.attach(LoopWaker::new(shutdown.clone()));
         let registry = Registry::new(LoopWaker::new(shutdown.clone()), shutdown.clone());

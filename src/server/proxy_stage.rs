@@ -28,6 +28,9 @@ pub(super) struct PendingProxy<R> {
 
 /// The most a v2 header can be: 16 fixed bytes and a 16-bit length.
 const LONGEST_HEADER: usize = 16 + u16::MAX as usize;
+/// The first look at a header: room for any v1 header (107 bytes at most) and most v2 ones,
+/// on the stack.
+const FIRST_LOOK: usize = 256;
 
 /// What the header stage decided for one connection.
 enum Verdict {
@@ -176,9 +179,18 @@ where
 
 /// Peeks at what has arrived and parses it, without consuming anything.
 fn peek_header(fd: std::os::fd::BorrowedFd<'_>) -> Verdict {
-    let mut buffer = vec![0u8; 256];
+    let mut first = [0u8; FIRST_LOOK];
+    // Only a long v2 header needs more than the first look; it gets a heap buffer.
+    let mut larger = Vec::new();
+    let mut size = FIRST_LOOK;
     loop {
-        let n = match sys::peek_now(fd, &mut buffer) {
+        let buffer: &mut [u8] = if size == FIRST_LOOK {
+            &mut first
+        } else {
+            larger.resize(size, 0);
+            &mut larger
+        };
+        let n = match sys::peek_now(fd, buffer) {
             Ok(0) => return Verdict::Refuse("closed before its header".to_owned()),
             Ok(n) => n,
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => return Verdict::Wait,
@@ -186,10 +198,9 @@ fn peek_header(fd: std::os::fd::BorrowedFd<'_>) -> Verdict {
         };
         match parse(&buffer[..n]) {
             Ok(Parsed::Complete { header, consumed }) => return Verdict::Ready(header, consumed),
-            Ok(Parsed::Incomplete) if n == buffer.len() && buffer.len() < LONGEST_HEADER => {
+            Ok(Parsed::Incomplete) if n == size && size < LONGEST_HEADER => {
                 // The buffer was full: a long v2 header; look at more of it.
-                let wanted = (buffer.len() * 4).min(LONGEST_HEADER);
-                buffer.resize(wanted, 0);
+                size = (size * 4).min(LONGEST_HEADER);
             }
             Ok(Parsed::Incomplete) => return Verdict::Wait,
             Err(error) => return Verdict::Refuse(error.to_string()),
@@ -197,14 +208,16 @@ fn peek_header(fd: std::os::fd::BorrowedFd<'_>) -> Verdict {
     }
 }
 
-/// Consumes the header's `len` bytes (they have arrived: the peek saw them).
+/// Consumes the header's `len` bytes (they have arrived: the peek saw them), a stack-sized
+/// piece at a time.
 fn discard(fd: std::os::fd::BorrowedFd<'_>, len: usize) -> io::Result<()> {
-    let mut scratch = vec![0u8; len];
-    let mut done = 0;
-    while done < len {
-        match sys::recv_now(fd, &mut scratch[done..])? {
+    let mut scratch = [0u8; FIRST_LOOK];
+    let mut left = len;
+    while left > 0 {
+        let piece = left.min(scratch.len());
+        match sys::recv_now(fd, &mut scratch[..piece])? {
             0 => return Err(io::ErrorKind::UnexpectedEof.into()),
-            n => done += n,
+            n => left -= n,
         }
     }
     Ok(())

@@ -15,7 +15,6 @@ use crate::handler::RequestHandler;
 use crate::hooks::ServerHooks;
 use crate::request::Request;
 use crate::shutdown::DrainPlan;
-use crate::stats::ServerStats;
 use crate::sys::{self, AcceptErrorClass};
 use crate::transport::TcpServer;
 use crate::Error;
@@ -102,9 +101,12 @@ where
     fn run_loop(&mut self) -> Result<(), Error> {
         loop {
             let wake = self.wait(self.loop_timeout(None))?;
-            self.notifier.ping_if_due(Instant::now());
-            if let Some(plan) = self.shutdown.drain_plan() {
-                return self.drain(plan);
+            self.notifier.ping_if_due();
+            // The lock-free flag first: the plan's lock is taken only once a drain was asked for.
+            if self.shutdown.is_draining() {
+                if let Some(plan) = self.shutdown.drain_plan() {
+                    return self.drain(plan);
+                }
             }
             if self.shutdown.take_pending() {
                 return Ok(());
@@ -137,7 +139,7 @@ where
         let before = self
             .registry
             .stats_at_drain_start()
-            .unwrap_or_else(|| self.registry.stats());
+            .expect("advance_drain(Draining) above records the counters");
         let mut backlog = self.take_backlog();
         let from_backlog = backlog.len() as u64;
         self.unregister_listener();
@@ -162,40 +164,31 @@ where
             self.core.dispatch.service_actions();
             let plan = self.shutdown.drain_plan().unwrap_or(first);
             let now = Instant::now();
-            if now >= plan.deadline {
-                let open = self.registry.open();
-                tracing::info!(open, "drain deadline: closing what remains");
-                self.registry.advance_drain(DrainLevel::Forced);
-                self.core.dispatch.force_close();
-                unserved = backlog.len() as u64;
-                for request in backlog.drain(..) {
-                    request.shutdown_request();
+            match plan.due(now, grace_done) {
+                Some(DrainLevel::Forced) => {
+                    let open = self.registry.open();
+                    tracing::info!(open, "drain deadline: closing what remains");
+                    self.registry.advance_drain(DrainLevel::Forced);
+                    self.core.dispatch.force_close();
+                    unserved = backlog.len() as u64;
+                    for request in backlog.drain(..) {
+                        request.shutdown_request();
+                    }
+                    break;
                 }
-                break;
-            }
-            if !grace_done && now >= plan.grace_over {
-                grace_done = true;
-                self.registry.advance_drain(DrainLevel::GraceOver);
-                self.core.dispatch.drain_idle(true);
+                Some(level) => {
+                    grace_done = true;
+                    self.registry.advance_drain(level);
+                    self.core.dispatch.drain_idle(true);
+                }
+                None => {}
             }
             if backlog.is_empty() && self.registry.open() == 0 && self.proxy_waiting() == 0 {
                 break;
             }
-            let next_step = match grace_done {
-                true => plan.deadline,
-                false => plan.grace_over.min(plan.deadline),
-            };
-            self.notifier.ping_if_due(now);
-            let wait = [
-                Some(next_step.saturating_duration_since(now)),
-                self.core.dispatch.wait_hint(),
-                self.notifier.wait_hint(),
-                self.proxy_wait_hint(),
-            ]
-            .into_iter()
-            .flatten()
-            .min();
-            self.wait_while_draining(wait)?;
+            self.notifier.ping_if_due();
+            let until_next_step = plan.next_step(grace_done).saturating_duration_since(now);
+            self.wait_while_draining(self.hint_timeout(Some(until_next_step)))?;
         }
         self.server_close();
         let after = self.registry.stats();
@@ -203,7 +196,7 @@ where
         let forced = after.closed_server_closing - before.closed_server_closing + unserved;
         let report = DrainReport {
             idle_closed,
-            finished: (closed_total(&after) - closed_total(&before))
+            finished: (after.closed_total() - before.closed_total())
                 .saturating_sub(idle_closed + forced - unserved),
             forced,
             from_backlog,
@@ -238,20 +231,8 @@ where
     /// Sleeps until a connection closes, a drain step is due, or the strategy needs a look.
     fn wait_while_draining(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
         self.selector.select(&mut self.events, timeout)?;
-        let mut headers = Vec::new();
-        for event in &self.events {
-            if event.token() == WAKER {
-                self.shutdown.waker().drain()?;
-            } else if event.token() == STOP {
-                self.shutdown.stop_signalled();
-            } else if event.token() != LISTENER {
-                headers.push(event.token());
-            }
-        }
-        for token in headers {
-            self.proxy_ready(token);
-        }
-        self.expire_proxy();
+        // The listener is closed by now: nothing to accept.
+        self.handle_events()?;
         Ok(())
     }
 
@@ -292,12 +273,21 @@ where
         }
     }
 
-    /// The shortest of: what the caller allows, the accept back-off, the service interval.
+    /// The shortest of: what the caller allows, the accept back-off, the service interval, and
+    /// the [hints](Self::hint_timeout).
     fn loop_timeout(&self, limit: Option<Duration>) -> Option<Duration> {
+        let limit = [limit, self.backoff, self.service_interval]
+            .into_iter()
+            .flatten()
+            .min();
+        self.hint_timeout(limit)
+    }
+
+    /// The shortest of `limit` and what the strategy, the watchdog and the PROXY header
+    /// stage ask for (their next deadline).
+    fn hint_timeout(&self, limit: Option<Duration>) -> Option<Duration> {
         [
             limit,
-            self.backoff,
-            self.service_interval,
             self.core.dispatch.wait_hint(),
             self.notifier.wait_hint(),
             self.proxy_wait_hint(),
@@ -321,7 +311,18 @@ where
     fn wait(&mut self, timeout: Option<Duration>) -> Result<Wake, Error> {
         self.sync_listener()?;
         self.selector.select(&mut self.events, timeout)?;
-        let mut wake = Wake { accept: false };
+        let listener_ready = self.handle_events()?;
+        // After a back-off pause, try again without waiting for readiness.
+        let retry = self.backoff.is_some() && self.events.is_empty();
+        Ok(Wake {
+            accept: listener_ready || retry,
+        })
+    }
+
+    /// Handles what the last wait found: the waker, a stop request, PROXY headers arriving
+    /// (and PROXY deadlines passing). Returns whether the listener was readable.
+    fn handle_events(&mut self) -> Result<bool, Error> {
+        let mut listener_ready = false;
         let mut headers = Vec::new();
         for event in &self.events {
             if event.token() == WAKER {
@@ -329,7 +330,7 @@ where
             } else if event.token() == STOP {
                 self.shutdown.stop_signalled();
             } else if event.token() == LISTENER {
-                wake.accept = true;
+                listener_ready = true;
             } else {
                 headers.push(event.token());
             }
@@ -338,11 +339,7 @@ where
             self.proxy_ready(token);
         }
         self.expire_proxy();
-        // After a back-off pause, try again without waiting for readiness.
-        if self.backoff.is_some() && self.events.is_empty() {
-            wake.accept = true;
-        }
-        Ok(wake)
+        Ok(listener_ready)
     }
 
     /// Watches the listener only while accepting is possible; otherwise a readable listener
@@ -468,18 +465,4 @@ where
             Err(payload) => job(request, guard).fail(Error::from_panic(payload)),
         }
     }
-}
-
-/// Every connection that has ended, whatever the reason.
-fn closed_total(stats: &ServerStats) -> u64 {
-    stats.closed_completed
-        + stats.closed_error
-        + stats.closed_panicked
-        + stats.closed_idle_timeout
-        + stats.closed_first_byte_timeout
-        + stats.closed_write_timeout
-        + stats.closed_server_closing
-        + stats.closed_drained
-        + stats.closed_read_timeout
-        + stats.closed_too_slow
 }

@@ -118,6 +118,12 @@ pub(crate) fn wait_readable(
     }
 }
 
+/// Whether `fd` has input (or an error or hang-up) already, without waiting: a zero-timeout
+/// [`wait_readable`]; an error counts as "no".
+pub(crate) fn readable_now(fd: std::os::fd::BorrowedFd<'_>) -> bool {
+    wait_readable(fd, Some(std::time::Duration::ZERO)).unwrap_or(false)
+}
+
 /// Bytes this socket has sent and the peer has not acknowledged yet, plus bytes not sent
 /// (`ioctl(SIOCOUTQ)`): 0 means everything written has arrived.
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -137,23 +143,6 @@ pub(crate) fn unacknowledged_output(fd: std::os::fd::BorrowedFd<'_>) -> io::Resu
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) fn unacknowledged_output(_fd: std::os::fd::BorrowedFd<'_>) -> io::Result<usize> {
     Ok(0)
-}
-
-/// Sends one datagram to a notify socket: a path, or a Linux abstract name after `@`.
-pub(crate) fn send_notice(target: &std::ffi::OsStr, message: &[u8]) -> io::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::net::{SocketAddr, UnixDatagram};
-    let socket = UnixDatagram::unbound()?;
-    let bytes = target.as_bytes();
-    let address = match bytes.strip_prefix(b"@") {
-        Some(name) => abstract_socket_addr(name)?,
-        None => SocketAddr::from_pathname(std::path::Path::new(target))?,
-    };
-    let sent = socket.send_to_addr(message, &address)?;
-    if sent != message.len() {
-        return Err(io::Error::new(io::ErrorKind::WriteZero, "notice cut short"));
-    }
-    Ok(())
 }
 
 /// In a forked worker: makes descriptor `old` a fresh copy of `fresh`'s kind (an eventfd), so the

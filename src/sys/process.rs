@@ -227,39 +227,42 @@ pub(crate) fn process_exists(pid: u32) -> bool {
 
 /// A user's uid and primary gid by name (`getpwnam_r`); `None` when there is no such user.
 pub(crate) fn lookup_user(name: &str) -> io::Result<Option<(libc::uid_t, libc::gid_t)>> {
-    let name = std::ffi::CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
-    let mut buffer = vec![0 as libc::c_char; 16 * 1024];
-    // SAFETY: `entry` is written by getpwnam_r before it is read (only when `found` is set).
-    let mut entry: libc::passwd = unsafe { std::mem::zeroed() };
-    let mut found: *mut libc::passwd = std::ptr::null_mut();
-    // SAFETY: all pointers are valid for the call; the buffer's length is passed with it.
-    let code = unsafe {
-        libc::getpwnam_r(
-            name.as_ptr(),
-            &mut entry,
-            buffer.as_mut_ptr(),
-            buffer.len(),
-            &mut found,
-        )
-    };
-    if code != 0 {
-        return Err(io::Error::from_raw_os_error(code));
-    }
-    Ok((!found.is_null()).then_some((entry.pw_uid, entry.pw_gid)))
+    lookup_by_name(name, libc::getpwnam_r, |entry: &libc::passwd| {
+        (entry.pw_uid, entry.pw_gid)
+    })
 }
 
 /// A group's gid by name (`getgrnam_r`); `None` when there is no such group.
 pub(crate) fn lookup_group(name: &str) -> io::Result<Option<libc::gid_t>> {
+    lookup_by_name(name, libc::getgrnam_r, |entry: &libc::group| entry.gr_gid)
+}
+
+/// What `getpwnam_r(3)` and `getgrnam_r(3)` have in common: a name, the record `T` to fill,
+/// a buffer for its strings and the buffer's length, and where to say whether one was found.
+type LookupByName<T> = unsafe extern "C" fn(
+    *const libc::c_char,
+    *mut T,
+    *mut libc::c_char,
+    libc::size_t,
+    *mut *mut T,
+) -> libc::c_int;
+
+/// Looks `name` up with `lookup` (one of the functions above) and reads the record it found.
+fn lookup_by_name<T, R>(
+    name: &str,
+    lookup: LookupByName<T>,
+    read: impl FnOnce(&T) -> R,
+) -> io::Result<Option<R>> {
     let name = std::ffi::CString::new(name).map_err(|_| io::ErrorKind::InvalidInput)?;
     let mut buffer = vec![0 as libc::c_char; 16 * 1024];
-    // SAFETY: as in `lookup_user`.
-    let mut entry: libc::group = unsafe { std::mem::zeroed() };
-    let mut found: *mut libc::group = std::ptr::null_mut();
-    // SAFETY: all pointers are valid for the call; the buffer's length is passed with it.
+    let mut entry = std::mem::MaybeUninit::<T>::uninit();
+    let mut found: *mut T = std::ptr::null_mut();
+    // SAFETY: `lookup` is getpwnam_r or getgrnam_r with its own record type `T`; all pointers
+    // are valid for the call; the buffer's length is passed with it.
     let code = unsafe {
-        libc::getgrnam_r(
+        lookup(
             name.as_ptr(),
-            &mut entry,
+            entry.as_mut_ptr(),
             buffer.as_mut_ptr(),
             buffer.len(),
             &mut found,
@@ -268,7 +271,12 @@ pub(crate) fn lookup_group(name: &str) -> io::Result<Option<libc::gid_t>> {
     if code != 0 {
         return Err(io::Error::from_raw_os_error(code));
     }
-    Ok((!found.is_null()).then_some(entry.gr_gid))
+    if found.is_null() {
+        return Ok(None);
+    }
+    // SAFETY: a record was found, so `lookup` has filled in `entry` (`found` points at it);
+    // the strings it points to live in `buffer`, which outlives the borrow.
+    Ok(Some(read(unsafe { entry.assume_init_ref() })))
 }
 
 /// Becomes `uid`/`gid` for good: supplementary groups to just `gid`, then real, effective and

@@ -72,8 +72,14 @@ impl TcpSocket {
             Type::STREAM,
             Some(Protocol::TCP),
         )?;
-        Ok(TcpSocket {
-            requested: address,
+        Ok(Self::with_defaults(address, socket))
+    }
+
+    /// A transport for `socket`, meant for `requested` and not bound yet, with every option
+    /// at its default.
+    fn with_defaults(requested: SocketAddr, socket: Socket) -> Self {
+        TcpSocket {
+            requested,
             socket: Some(socket),
             bound: None,
             allow_reuse_address: true,
@@ -81,7 +87,7 @@ impl TcpSocket {
             request_queue_size: sys::DEFAULT_BACKLOG,
             stream_options: StreamOptions::default(),
             proxy_policy: None,
-        })
+        }
     }
 
     /// The underlying socket, `None` once closed.
@@ -117,14 +123,8 @@ impl TcpSocket {
             .and_then(|address| address.as_socket());
         let requested = bound.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
         Ok(TcpSocket {
-            requested,
-            socket: Some(socket),
             bound,
-            allow_reuse_address: true,
-            allow_reuse_port: false,
-            request_queue_size: sys::DEFAULT_BACKLOG,
-            stream_options: StreamOptions::default(),
-            proxy_policy: None,
+            ..Self::with_defaults(requested, socket)
         })
     }
 

@@ -61,14 +61,10 @@ impl UdpSocket {
         let fd = inherited.expect(SocketKind::Udp, "a UDP socket")?;
         let socket = net::UdpSocket::from(fd);
         let bound = socket.local_addr().ok();
+        let requested = bound.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)));
         Ok(UdpSocket {
-            requested: bound.unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0))),
-            socket: Some(Arc::new(socket)),
             bound,
-            allow_reuse_address: false,
-            allow_reuse_port: false,
-            max_packet_size: 8192,
-            deliver_truncated: false,
+            ..Self::with_defaults(requested, socket)
         })
     }
 
@@ -83,15 +79,21 @@ impl UdpSocket {
             Type::DGRAM,
             Some(Protocol::UDP),
         )?;
-        Ok(UdpSocket {
-            requested: address,
-            socket: Some(Arc::new(socket.into())),
+        Ok(Self::with_defaults(address, socket.into()))
+    }
+
+    /// A transport for `socket`, meant for `requested` and not bound yet, with every option
+    /// at its default.
+    fn with_defaults(requested: SocketAddr, socket: net::UdpSocket) -> Self {
+        UdpSocket {
+            requested,
+            socket: Some(Arc::new(socket)),
             bound: None,
             allow_reuse_address: false,
             allow_reuse_port: false,
             max_packet_size: 8192,
             deliver_truncated: false,
-        })
+        }
     }
 
     /// The socket shared by the server and its requests; `None` once closed.

@@ -68,18 +68,8 @@ impl UnixDatagramSocket {
     pub fn from_inherited(inherited: InheritedSocket) -> Result<Self, Error> {
         let fd = inherited.expect(SocketKind::UnixDatagram, "a Unix datagram socket")?;
         let socket = UnixDatagram::from(fd);
-        let address = socket
-            .local_addr()
-            .map(|bound| inherited_address(&bound))
-            .unwrap_or(UnixAddress::Path(Default::default()));
-        Ok(UnixDatagramSocket {
-            address,
-            socket: Some(Arc::new(socket)),
-            file: None,
-            mode: None,
-            max_packet_size: 8192,
-            deliver_truncated: false,
-        })
+        let address = inherited_address(socket.local_addr());
+        Ok(Self::with_defaults(address, socket))
     }
 
     /// Creates an unbound Unix datagram socket for `path`.
@@ -102,14 +92,20 @@ impl UnixDatagramSocket {
 
     fn create(address: UnixAddress) -> io::Result<Self> {
         let socket = Socket::new(Domain::UNIX, Type::DGRAM, None)?;
-        Ok(UnixDatagramSocket {
+        let socket = UnixDatagram::from(OwnedFd::from(socket));
+        Ok(Self::with_defaults(address, socket))
+    }
+
+    /// A transport for `socket` with every option at its default.
+    fn with_defaults(address: UnixAddress, socket: UnixDatagram) -> Self {
+        UnixDatagramSocket {
             address,
-            socket: Some(Arc::new(UnixDatagram::from(OwnedFd::from(socket)))),
+            socket: Some(Arc::new(socket)),
             file: None,
             mode: None,
             max_packet_size: 8192,
             deliver_truncated: false,
-        })
+        }
     }
 
     fn open(&self) -> io::Result<&Arc<UnixDatagram>> {

@@ -162,10 +162,12 @@ pub(crate) fn bind_unix(
     }
 }
 
-/// The address to report for a socket meant for `address`: where it is bound, or, before
-/// binding, where it will be.
-/// The address an inherited Unix socket is bound to.
-pub(crate) fn inherited_address(bound: &std::os::unix::net::SocketAddr) -> UnixAddress {
+/// The address an inherited Unix socket is bound to, from its `local_addr`: an empty path when
+/// that failed or the socket is unnamed.
+pub(crate) fn inherited_address(bound: io::Result<std::os::unix::net::SocketAddr>) -> UnixAddress {
+    let Ok(bound) = bound else {
+        return UnixAddress::Path(PathBuf::new());
+    };
     #[cfg(target_os = "linux")]
     {
         use std::os::linux::net::SocketAddrExt;
@@ -181,6 +183,8 @@ pub(crate) fn inherited_address(bound: &std::os::unix::net::SocketAddr) -> UnixA
     )
 }
 
+/// The address to report for a socket meant for `address`: where it is bound, or, before
+/// binding, where it will be.
 pub(crate) fn reported_address(
     bound: std::os::unix::net::SocketAddr,
     address: &UnixAddress,

@@ -81,18 +81,8 @@ impl UnixStreamSocket {
             "a listening Unix stream socket",
         )?;
         let listener = UnixListener::from(fd);
-        let address = listener
-            .local_addr()
-            .map(|bound| inherited_address(&bound))
-            .unwrap_or(UnixAddress::Path(Default::default()));
-        Ok(UnixStreamSocket {
-            address,
-            listener: Some(listener),
-            file: None,
-            mode: None,
-            request_queue_size: sys::DEFAULT_BACKLOG,
-            stream_options: StreamOptions::default(),
-        })
+        let address = inherited_address(listener.local_addr());
+        Ok(Self::with_defaults(address, listener))
     }
 
     /// Creates an unbound Unix stream socket for `path`.
@@ -115,14 +105,20 @@ impl UnixStreamSocket {
 
     fn create(address: UnixAddress) -> io::Result<Self> {
         let socket = Socket::new(Domain::UNIX, Type::STREAM, None)?;
-        Ok(UnixStreamSocket {
+        let listener = UnixListener::from(OwnedFd::from(socket));
+        Ok(Self::with_defaults(address, listener))
+    }
+
+    /// A transport for `listener` with every option at its default.
+    fn with_defaults(address: UnixAddress, listener: UnixListener) -> Self {
+        UnixStreamSocket {
             address,
-            listener: Some(UnixListener::from(OwnedFd::from(socket))),
+            listener: Some(listener),
             file: None,
             mode: None,
             request_queue_size: sys::DEFAULT_BACKLOG,
             stream_options: StreamOptions::default(),
-        })
+        }
     }
 
     fn open(&self) -> io::Result<&UnixListener> {
