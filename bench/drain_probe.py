@@ -46,6 +46,17 @@ def finish(proc):
     return proc.returncode, (summary[0] if summary else "(no summary) " + err[-300:])
 
 
+def recv_exact(sock, n):
+    """Receives `n` bytes, or fewer if the peer ends the connection first."""
+    got = b""
+    while len(got) < n:
+        chunk = sock.recv(n - len(got))
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
 def session(address, stop, result, size=64):
     """Exchanges `size`-byte messages until the server ends the connection."""
     message = os.urandom(size)
@@ -62,13 +73,8 @@ def session(address, stop, result, size=64):
             except OSError:
                 unanswered += 1  # the server had closed before this message
                 break
-            got = b""
             try:
-                while len(got) < size:
-                    chunk = sock.recv(size - len(got))
-                    if not chunk:
-                        break
-                    got += chunk
+                got = recv_exact(sock, size)
             except OSError:
                 cut += 1
                 break
@@ -172,13 +178,7 @@ def slowloris(echo, mode, count, probes=100):
         try:
             with socket.create_connection(address, timeout=5) as s:
                 s.sendall(b"ping")
-                got = b""
-                while len(got) < 4:
-                    chunk = s.recv(4)
-                    if not chunk:
-                        break
-                    got += chunk
-                if got != b"ping":
+                if recv_exact(s, 4) != b"ping":
                     failures += 1
                     continue
         except OSError:
@@ -211,12 +211,7 @@ def restart(echo, restarts=10, clients=4):
             try:
                 with socket.create_connection(address, timeout=10) as s:
                     s.sendall(message)
-                    got = b""
-                    while len(got) < len(message):
-                        chunk = s.recv(len(message) - len(got))
-                        if not chunk:
-                            break
-                        got += chunk
+                    got = recv_exact(s, len(message))
                 ok = got == message
                 error = None if ok else "closed before its answer"
             except OSError as e:

@@ -14,7 +14,7 @@ mod util;
 use util::example_process::Example;
 use util::exchange_load::{try_exchange, ExchangeLoad};
 use util::transports::TempDir;
-use util::{eventually, free_tcp_port, pid_in, process_gone, send_signal};
+use util::{eventually, free_tcp_port, pid_in, process_gone, send_signal, wait_for_successor};
 
 /// HAProxy in the foreground; killed on drop.
 struct Haproxy(Child);
@@ -92,36 +92,23 @@ fn load_through_haproxy_survives_a_drain_and_a_hot_restart() {
     );
 
     let load = ExchangeLoad::start(front, 4);
-    let progress = |more: usize| {
-        let from = load.done();
-        assert!(eventually(|| load.done() > from + more), "the load goes on");
-    };
-    progress(200);
+    assert!(load.made_progress(200), "the load goes on");
     // Drain one instance as an operator does: HAProxy stops sending it new connections, then
     // SIGTERM: it finishes what it holds and exits 0. (Without the first step, a connection
     // whose handshake completes in the microseconds between the drain's last accept and the
     // listener's close is reset by the kernel, as with any server that closes its listener.)
     let answer = haproxy_command(&admin, "set server echoes/echo0 state drain");
     assert!(answer.trim().is_empty(), "HAProxy answered {answer:?}");
-    progress(200);
+    assert!(load.made_progress(200), "the load goes on");
     let finished = draining.stop_with(libc::SIGTERM, "echo behind haproxy, drained");
     assert!(finished.status.success(), "{finished:#?}");
-    progress(200);
+    assert!(load.made_progress(200), "the load goes on");
     // Hot-restart another: the new copy takes over its socket (and pid file).
     let old = restarted.pid();
     send_signal(old, libc::SIGHUP);
-    assert!(eventually(
-        || pid_in(&restart_pid_file).is_some_and(|pid| pid != old)
-    ));
-    assert!(eventually(|| process_gone(old)));
-    progress(200);
-    let (total, failures) = load.finish();
-    assert!(
-        failures.is_empty(),
-        "{} of {total} exchanges failed: {:?}",
-        failures.len(),
-        &failures[..failures.len().min(5)]
-    );
+    wait_for_successor(&restart_pid_file, old, "hot restart");
+    assert!(load.made_progress(200), "the load goes on");
+    let total = load.finish_without_failures();
     eprintln!("{total} exchanges through HAProxy, 0 failed");
     // Stop the restarted copy (not our child) and the rest.
     if let Some(pid) = pid_in(&restart_pid_file) {

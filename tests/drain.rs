@@ -10,19 +10,19 @@ use std::time::Duration;
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use socketserver::{
     BaseServer, Callbacks, Connection, Dispatch, DrainOptions, DrainReport, EventLoop,
-    ForkingMixIn, Protocol, RequestHandler, Sequential, StreamRequest, TcpSocket, TestServer,
-    ThreadPool, ThreadingMixIn,
+    ForkingMixIn, Protocol, RequestHandler, Sequential, StreamRequest, StreamSocket, TcpSocket,
+    TestServer, ThreadPool, ThreadingMixIn,
 };
 
 mod util;
 
-use util::{assert_clean_eof, connect, eventually, exchange, PATIENCE};
+use util::{assert_clean_eof, connect, connect_unix, eventually, exchange, expect_echo, PATIENCE};
 
 /// Long enough that no test ever reaches it unless it means to.
 const LONG: Duration = Duration::from_secs(60);
 
 /// Echoes with `io::copy`: the handler knows nothing about drains.
-fn copy_echo(req: &mut StreamRequest) -> io::Result<()> {
+fn copy_echo<T: StreamSocket>(req: &mut StreamRequest<T>) -> io::Result<()> {
     io::copy(&mut req.rfile, &mut req.wfile).map(drop)
 }
 
@@ -53,7 +53,7 @@ impl RequestHandler<StreamRequest> for ParkingEcho {
 #[derive(Clone)]
 struct EventEcho;
 
-impl<T: socketserver::StreamSocket> Protocol<T> for EventEcho {
+impl<T: StreamSocket> Protocol<T> for EventEcho {
     fn data_received(&mut self, conn: &mut Connection<'_, T>, data: &[u8]) -> io::Result<()> {
         conn.write(data);
         Ok(())
@@ -127,17 +127,19 @@ fn idle_connections_close_at_once_event() {
 /// A forked child cannot tell its parent why it ended: an idle child counts as finished.
 #[test]
 fn idle_children_end_at_once_forking() {
-    let server = TestServer::start(server::<ForkingMixIn, _>(copy_echo, LONG));
-    let mut connections: Vec<TcpStream> = (0..3).map(|_| connect(server.address())).collect();
-    for client in &mut connections {
-        exchange(client, b"ping\n");
-    }
-    let (report, _stopped) = server.drain(LONG).unwrap();
-    assert_nothing_forced(&report);
-    assert_eq!(report.idle_closed + report.finished, 3, "{report:?}");
-    for client in &mut connections {
-        assert_clean_eof(client);
-    }
+    util::in_subprocess("idle_children_end_at_once_forking", || {
+        let server = TestServer::start(server::<ForkingMixIn, _>(copy_echo, LONG));
+        let mut connections: Vec<TcpStream> = (0..3).map(|_| connect(server.address())).collect();
+        for client in &mut connections {
+            exchange(client, b"ping\n");
+        }
+        let (report, _stopped) = server.drain(LONG).unwrap();
+        assert_nothing_forced(&report);
+        assert_eq!(report.idle_closed + report.finished, 3, "{report:?}");
+        for client in &mut connections {
+            assert_clean_eof(client);
+        }
+    });
 }
 
 /// A handler that answers each line only when the test opens its gate, and says when a line
@@ -185,29 +187,14 @@ fn a_message_in_flight_is_finished<M: Dispatch + Default>() {
     arrived.recv_timeout(PATIENCE).unwrap();
     server.shutdown_handle().drain(LONG);
     open.send(()).unwrap();
-    let mut reply = vec![0; b"in flight\n".len()];
-    client.read_exact(&mut reply).unwrap();
-    assert_eq!(reply, b"in flight\n");
+    expect_echo(&mut client, b"in flight\n");
     assert_clean_eof(&mut client);
     let (report, _stopped) = server.drain(LONG).unwrap();
     assert_nothing_forced(&report);
     assert_eq!(report.idle_closed + report.finished, 1, "{report:?}");
 }
 
-#[test]
-fn a_message_in_flight_is_finished_sequential() {
-    a_message_in_flight_is_finished::<Sequential>();
-}
-
-#[test]
-fn a_message_in_flight_is_finished_threading() {
-    a_message_in_flight_is_finished::<ThreadingMixIn>();
-}
-
-#[test]
-fn a_message_in_flight_is_finished_pool() {
-    a_message_in_flight_is_finished::<ThreadPool>();
-}
+per_strategy_in_process!(a_message_in_flight_is_finished);
 
 /// Connections waiting in the listen backlog when the drain begins are accepted and served:
 /// a sequential server is busy with one client while two more connect and send.
@@ -224,8 +211,7 @@ fn the_backlog_is_served_not_reset() {
             .write_all(format!("queued {n}\n").as_bytes())
             .unwrap();
     }
-    let handle = server.shutdown_handle().clone();
-    handle.drain(LONG);
+    server.shutdown_handle().drain(LONG);
     // The first client's answer, then one for each queued client.
     for _ in 0..3 {
         open.send(()).unwrap();
@@ -234,10 +220,7 @@ fn the_backlog_is_served_not_reset() {
     busy.read_exact(&mut reply).unwrap();
     assert_clean_eof(&mut busy);
     for (n, client) in waiting.iter_mut().enumerate() {
-        let expected = format!("queued {n}\n");
-        let mut reply = vec![0; expected.len()];
-        client.read_exact(&mut reply).unwrap();
-        assert_eq!(reply, expected.as_bytes());
+        expect_echo(client, format!("queued {n}\n").as_bytes());
         assert_clean_eof(client);
     }
     let (report, _stopped) = server.drain(LONG).unwrap();
@@ -266,9 +249,7 @@ fn queued_pool_connections_are_served() {
     assert_nothing_forced(&report);
     assert_clean_eof(&mut first);
     for client in &mut queued {
-        let mut reply = vec![0; 7];
-        client.read_exact(&mut reply).unwrap();
-        assert_eq!(reply, b"queued\n");
+        expect_echo(client, b"queued\n");
         assert_clean_eof(client);
     }
 }
@@ -305,7 +286,9 @@ fn a_silent_client_gets_the_grace_event() {
 
 #[test]
 fn a_silent_client_gets_the_grace_forking() {
-    a_silent_client_gets_the_grace::<ForkingMixIn, _>(copy_echo);
+    util::in_subprocess("a_silent_client_gets_the_grace_forking", || {
+        a_silent_client_gets_the_grace::<ForkingMixIn, _>(copy_echo)
+    });
 }
 
 /// After the grace a client that never spoke is closed as idle, long before the deadline.
@@ -344,7 +327,9 @@ fn a_silent_client_is_closed_after_the_grace_event() {
 
 #[test]
 fn a_silent_client_is_closed_after_the_grace_forking() {
-    a_silent_client_is_closed_after_the_grace::<ForkingMixIn, _>(copy_echo);
+    util::in_subprocess("a_silent_client_is_closed_after_the_grace_forking", || {
+        a_silent_client_is_closed_after_the_grace::<ForkingMixIn, _>(copy_echo)
+    });
 }
 
 /// Reads a header line, then (busy) a body that never comes: blocked in `read` mid-message.
@@ -402,22 +387,33 @@ fn the_deadline_ends_blocked_handlers_pool() {
 
 #[test]
 fn the_deadline_kills_busy_children_forking() {
-    the_deadline_ends_blocked_handlers::<ForkingMixIn>();
+    util::in_subprocess("the_deadline_kills_busy_children_forking", || {
+        the_deadline_ends_blocked_handlers::<ForkingMixIn>()
+    });
+}
+
+/// A server under `M` with one handler stuck mid-message gets a drain with plenty of time,
+/// then a second with none: the one connection is forced. `then` checks more, with the report
+/// and the client, while the stopped server is still held.
+fn a_second_request_forces<M: Dispatch + Default>(then: impl FnOnce(&DrainReport, &mut TcpStream)) {
+    let server = TestServer::start(server::<M, _>(stuck_reading, LONG));
+    let mut client = connect(server.address());
+    client.write_all(b"header\n").unwrap();
+    assert!(eventually(|| server.stats().open == 1));
+    let handle = server.shutdown_handle();
+    handle.drain(LONG);
+    handle.drain(Duration::ZERO);
+    let (report, _stopped) = server.drain(LONG).unwrap();
+    assert_eq!(report.forced, 1, "{report:?}");
+    then(&report, &mut client);
 }
 
 /// A second request with no time left closes everything at once (what a second Ctrl-C does).
 #[test]
 fn a_second_request_forces_at_once() {
-    let server = TestServer::start(server::<ThreadingMixIn, _>(stuck_reading, LONG));
-    let mut client = connect(server.address());
-    client.write_all(b"header\n").unwrap();
-    assert!(eventually(|| server.stats().open == 1));
-    let handle = server.shutdown_handle().clone();
-    handle.drain(LONG);
-    handle.drain(Duration::ZERO);
-    let (report, _stopped) = server.drain(LONG).unwrap();
-    assert_eq!(report.forced, 1, "{report:?}");
-    assert_eq!(report.still_running, 0, "{report:?}");
+    a_second_request_forces::<ThreadingMixIn>(|report, _client| {
+        assert_eq!(report.still_running, 0, "{report:?}");
+    });
 }
 
 /// A protocol that keeps half a message across reads marks itself busy; the drain lets it
@@ -464,9 +460,7 @@ fn an_event_protocol_mid_message_finishes_it() {
     let drainer =
         std::thread::spawn(move || *theirs.lock().unwrap() = handle.shutdown_gracefully(LONG));
     client.write_all(b"and the rest\n").unwrap();
-    let mut reply = vec![0; b"half and the rest\n".len()];
-    client.read_exact(&mut reply).unwrap();
-    assert_eq!(reply, b"half and the rest\n");
+    expect_echo(&mut client, b"half and the rest\n");
     assert_clean_eof(&mut client);
     drainer.join().unwrap();
     let report = drained.lock().unwrap().expect("a report");
@@ -501,40 +495,21 @@ where
     M: Dispatch + Default,
     H: RequestHandler<StreamRequest<std::os::unix::net::UnixStream>>,
 {
-    use std::os::unix::net::UnixStream;
     let dir = util::transports::TempDir::new();
     let path = dir.join("drain.sock");
     let server = BaseServer::<socketserver::UnixStreamSocket, M, H>::new(&path, handler).unwrap();
     let server = TestServer::start(server);
-    let mut client = UnixStream::connect(&path).unwrap();
-    client.set_read_timeout(Some(PATIENCE)).unwrap();
-    client.write_all(b"over unix\n").unwrap();
-    let mut reply = [0; 10];
-    client.read_exact(&mut reply).unwrap();
-    assert_eq!(&reply, b"over unix\n");
+    let mut client = connect_unix(&path);
+    exchange(&mut client, b"over unix\n");
     let (report, _stopped) = server.drain(LONG).unwrap();
     assert_nothing_forced(&report);
     assert_eq!(report.idle_closed, 1, "{report:?}");
-    let mut rest = Vec::new();
-    assert_eq!(client.read_to_end(&mut rest).unwrap(), 0);
-}
-
-/// A Unix-socket echo with `io::copy`.
-#[derive(Clone)]
-struct UnixCopyEcho;
-
-impl RequestHandler<StreamRequest<std::os::unix::net::UnixStream>> for UnixCopyEcho {
-    fn handle(
-        &mut self,
-        req: &mut StreamRequest<std::os::unix::net::UnixStream>,
-    ) -> io::Result<()> {
-        io::copy(&mut req.rfile, &mut req.wfile).map(drop)
-    }
+    assert_clean_eof(&mut client);
 }
 
 #[test]
 fn idle_unix_connection_closes_at_once_threading() {
-    idle_unix_connection_closes_at_once::<ThreadingMixIn, _>(UnixCopyEcho);
+    idle_unix_connection_closes_at_once::<ThreadingMixIn, _>(copy_echo);
 }
 
 #[test]
@@ -546,14 +521,5 @@ fn idle_unix_connection_closes_at_once_event() {
 /// once by a second request with no time left.
 #[test]
 fn a_second_request_forces_a_sequential_server() {
-    let server = TestServer::start(server::<Sequential, _>(stuck_reading, LONG));
-    let mut client = connect(server.address());
-    client.write_all(b"header\n").unwrap();
-    assert!(eventually(|| server.stats().open == 1));
-    let handle = server.shutdown_handle().clone();
-    handle.drain(LONG);
-    handle.drain(Duration::ZERO);
-    let (report, _stopped) = server.drain(LONG).unwrap();
-    assert_eq!(report.forced, 1, "{report:?}");
-    assert_clean_eof(&mut client);
+    a_second_request_forces::<Sequential>(|_report, client| assert_clean_eof(client));
 }

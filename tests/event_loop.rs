@@ -532,27 +532,11 @@ fn a_large_body_streams_under<M: Dispatch + Default>() {
     client.read_exact(&mut body).unwrap();
     assert!(body.iter().enumerate().all(|(n, &b)| b == (n % 251) as u8));
     serving.stop(PATIENCE).unwrap();
-    let forking = std::any::type_name::<M>().contains("Forking");
-    if !forking {
-        let most = most_pending.load(Ordering::Relaxed);
-        assert!(most <= 2 * 64 * 1024, "{most} bytes were pending at once");
-    }
+    let most = most_pending.load(Ordering::Relaxed);
+    assert!(most <= 2 * 64 * 1024, "{most} bytes were pending at once");
 }
 
-mod a_large_body_streams_under {
-    #[test]
-    fn pool() {
-        super::a_large_body_streams_under::<socketserver::ThreadPool>();
-    }
-    #[test]
-    fn threading() {
-        super::a_large_body_streams_under::<socketserver::ThreadingMixIn>();
-    }
-    #[test]
-    fn event() {
-        super::a_large_body_streams_under::<socketserver::EventLoop>();
-    }
-}
+per_threaded_strategy!(a_large_body_streams_under);
 
 /// Keeps imports used in every configuration.
 #[allow(dead_code)]

@@ -10,7 +10,7 @@ use std::thread;
 mod util;
 
 use util::example_process::{assert_clean_exit, Example};
-use util::{answers_soon, closed_at_once, connect, connect_from, PATIENCE};
+use util::{answers_soon, closed_at_once, connect, connect_from, free_tcp_port, PATIENCE};
 
 /// Bytes that show up reordered or shifted if the echo is wrong.
 fn pattern(len: usize) -> Vec<u8> {
@@ -29,14 +29,6 @@ fn echo_to_end(address: SocketAddr, payload: Vec<u8>) -> Vec<u8> {
     stream.read_to_end(&mut reply).unwrap();
     sending.join().unwrap();
     reply
-}
-
-/// A free port on 127.0.0.1 that nothing listens on (bound, then released).
-fn closed_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
 }
 
 // ---- echo -------------------------------------------------------------------------------
@@ -215,7 +207,7 @@ fn hello_client_prints_what_hello_server_sends() {
 
 #[test]
 fn hello_client_to_a_closed_port_is_one_line_and_exit_1() {
-    let address = closed_port().to_string();
+    let address = format!("127.0.0.1:{}", free_tcp_port());
     Example::spawn("hello_client", &["--addr", &address])
         .finish()
         .assert_one_line_failure(1);

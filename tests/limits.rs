@@ -8,12 +8,12 @@ use std::time::Duration;
 use socketserver::{
     BaseServer, Callbacks, Connection, Dispatch, Error, EventLoop, Limits, Overload, PanicPolicy,
     PoolTcpServer, Protocol, ServerHooks, StreamOptions, StreamRequest, TcpSocket, TestServer,
-    ThreadPool, ThreadingMixIn,
+    ThreadingMixIn,
 };
 
 mod util;
 
-use util::{answers_soon, closed_at_once, connect, connect_from, eventually, PATIENCE};
+use util::{answers_soon, closed_at_once, connect, connect_from, eventually, exchange, PATIENCE};
 
 /// Echoes; the same protocol runs under every strategy.
 #[derive(Clone, Default)]
@@ -70,20 +70,7 @@ fn wait_policy<M: Dispatch + Default>() {
     serving.stop(PATIENCE).unwrap();
 }
 
-#[test]
-fn threading_waits_at_max_connections() {
-    wait_policy::<ThreadingMixIn>();
-}
-
-#[test]
-fn pool_waits_at_max_connections() {
-    wait_policy::<ThreadPool>();
-}
-
-#[test]
-fn event_waits_at_max_connections() {
-    wait_policy::<EventLoop>();
-}
+per_threaded_strategy!(wait_policy);
 
 /// At `max_connections` with `Overload::Refuse`, a third client is closed at once and
 /// counted; the two held go on.
@@ -429,11 +416,7 @@ fn one_percent_panics_leave_the_rest_served<M: Dispatch + Default>() {
                 "a panic closes its own connection"
             );
         } else {
-            let message = format!("request {n}");
-            client.write_all(message.as_bytes()).unwrap();
-            let mut reply = vec![0; message.len()];
-            client.read_exact(&mut reply).unwrap();
-            assert_eq!(reply, message.as_bytes());
+            exchange(&mut client, format!("request {n}").as_bytes());
             answered += 1;
         }
     }
@@ -446,17 +429,4 @@ fn one_percent_panics_leave_the_rest_served<M: Dispatch + Default>() {
     server.stop(PATIENCE).unwrap();
 }
 
-#[test]
-fn one_percent_panics_leave_the_rest_served_threading() {
-    one_percent_panics_leave_the_rest_served::<ThreadingMixIn>();
-}
-
-#[test]
-fn one_percent_panics_leave_the_rest_served_pool() {
-    one_percent_panics_leave_the_rest_served::<ThreadPool>();
-}
-
-#[test]
-fn one_percent_panics_leave_the_rest_served_event() {
-    one_percent_panics_leave_the_rest_served::<EventLoop>();
-}
+per_threaded_strategy!(one_percent_panics_leave_the_rest_served);

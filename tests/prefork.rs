@@ -92,25 +92,17 @@ fn max_requests_recycles_workers() {
 /// own loop, STOPPING=1 when it drains the workers; the workers stay silent.
 #[test]
 fn the_master_notifies_for_the_workers() {
-    use std::io::BufRead;
     use std::os::unix::net::UnixDatagram;
     let dir = util::transports::TempDir::new();
     let path = dir.join("notify.sock");
     let receiver = UnixDatagram::bind(&path).unwrap();
     receiver.set_read_timeout(Some(util::PATIENCE)).unwrap();
-    let mut child = std::process::Command::new(util::example_process::example_path("echo"))
+    let mut command = std::process::Command::new(util::example_process::example_path("echo"));
+    command
         .args(["--addr", "127.0.0.1:0", "--processes", "2"])
         .env("NOTIFY_SOCKET", &path)
-        .env("WATCHDOG_USEC", "100000")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut ready_line = String::new();
-    std::io::BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut ready_line)
-        .unwrap();
+        .env("WATCHDOG_USEC", "100000");
+    let (master, _) = Example::serve_command("echo", command);
     let mut buffer = [0; 512];
     let mut next = || {
         let n = receiver.recv(&mut buffer).unwrap();
@@ -127,7 +119,7 @@ fn the_master_notifies_for_the_workers() {
         }
     }
     assert_eq!(readies, 1, "one READY, from the master");
-    send_signal(child.id(), libc::SIGTERM);
+    master.signal(libc::SIGTERM);
     while !next().contains("STOPPING=1") {}
-    assert!(child.wait().unwrap().success());
+    assert!(master.finish().status.success());
 }

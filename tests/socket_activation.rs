@@ -3,29 +3,22 @@
 //! `LISTEN_FDS` format, and a datagram socket of the test stands in for systemd's
 //! `NOTIFY_SOCKET`.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::os::unix::net::{UnixDatagram, UnixStream};
-use std::path::Path;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::net::UnixDatagram;
 use std::process::{Child, Command, Stdio};
 
 mod util;
 
-use util::example_process::example_path;
+use util::example_process::{example_path, Example};
 use util::transports::TempDir;
-use util::{free_tcp_port, PATIENCE};
+use util::{connect, connect_unix, exchange, free_tcp_port, send_signal, PATIENCE};
 
 /// A child process killed on drop unless it was waited for.
 struct Running(Option<Child>);
 
 impl Running {
-    fn pid(&self) -> libc::pid_t {
-        self.0.as_ref().unwrap().id() as libc::pid_t
-    }
-
-    fn signal(&self, signal: libc::c_int) {
-        // SAFETY: kill has no memory-safety preconditions; the pid is our unreaped child.
-        assert_eq!(unsafe { libc::kill(self.pid(), signal) }, 0);
+    fn pid(&self) -> u32 {
+        self.0.as_ref().unwrap().id()
     }
 
     /// Waits for the exit (bounded by PATIENCE through a watchdog kill) and returns the code
@@ -36,7 +29,8 @@ impl Running {
         let (done, finished) = std::sync::mpsc::channel::<()>();
         let watchdog = std::thread::spawn(move || {
             if finished.recv_timeout(PATIENCE).is_err() {
-                // SAFETY: as in `signal`; the child has not been reaped (we hold it).
+                // SAFETY: kill has no memory-safety preconditions; the pid is our child, not
+                // reaped yet (we hold it).
                 unsafe { libc::kill(pid, libc::SIGKILL) };
             }
         });
@@ -115,27 +109,14 @@ fn echo_serves_an_inherited_tcp_socket() {
     let port = free_tcp_port();
     let address = format!("127.0.0.1:{port}");
     let (running, mut output) = activate(&["-l", &address], &[], 1);
-    let mut client = TcpStream::connect(&address).unwrap();
-    client.set_read_timeout(Some(PATIENCE)).unwrap();
-    client.write_all(b"activated").unwrap();
-    let mut reply = [0; 9];
-    client.read_exact(&mut reply).unwrap();
-    assert_eq!(&reply, b"activated");
+    let mut client = connect(address.parse().unwrap());
+    exchange(&mut client, b"activated");
     assert_eq!(output.ready_line(), format!("listening on {address}"));
     drop(client);
-    running.signal(libc::SIGTERM);
+    send_signal(running.pid(), libc::SIGTERM);
     let (code, _) = running.wait();
     assert_eq!(code, Some(0));
     assert!(output.rest.join().unwrap().contains("echo: drained in"));
-}
-
-fn unix_exchange(path: &Path, message: &[u8]) {
-    let mut client = UnixStream::connect(path).unwrap();
-    client.set_read_timeout(Some(PATIENCE)).unwrap();
-    client.write_all(message).unwrap();
-    let mut reply = vec![0; message.len()];
-    client.read_exact(&mut reply).unwrap();
-    assert_eq!(reply, message);
 }
 
 /// Two sockets, named: `--fd-name` picks the second; the ready line shows its path, and the
@@ -159,15 +140,15 @@ fn echo_picks_an_inherited_socket_by_name() {
     // The activator starts echo at the first connection on either socket.
     let starter = std::thread::spawn({
         let second = second.clone();
-        move || unix_exchange(&second, b"to two")
+        move || exchange(&mut connect_unix(&second), b"to two")
     });
     assert_eq!(
         output.ready_line(),
         format!("listening on {}", second.display())
     );
     starter.join().unwrap();
-    unix_exchange(&second, b"again");
-    running.signal(libc::SIGTERM);
+    exchange(&mut connect_unix(&second), b"again");
+    send_signal(running.pid(), libc::SIGTERM);
     let (code, _) = running.wait();
     assert_eq!(code, Some(0));
     assert!(
@@ -197,7 +178,7 @@ fn echo_serves_an_inherited_datagram_socket() {
         output.ready_line(),
         format!("listening on {}", path.display())
     );
-    running.signal(libc::SIGTERM);
+    send_signal(running.pid(), libc::SIGTERM);
     assert_eq!(running.wait().0, Some(0));
 }
 
@@ -225,20 +206,12 @@ fn echo_refuses_an_inherited_socket_of_the_wrong_type() {
 
 /// Starts echo with `NOTIFY_SOCKET` (and a watchdog) pointing at a datagram socket of ours.
 fn notify_run(notify_socket: &str, receiver: &UnixDatagram) {
-    let mut child = Command::new(example_path("echo"))
+    let mut command = Command::new(example_path("echo"));
+    command
         .args(["--addr", "127.0.0.1:0"])
         .env("NOTIFY_SOCKET", notify_socket)
-        .env("WATCHDOG_USEC", "100000")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let running = Running(Some(child));
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    assert!(line.starts_with("listening on"), "{line}");
+        .env("WATCHDOG_USEC", "100000");
+    let (echo, _) = Example::serve_command("echo", command);
     receiver.set_read_timeout(Some(PATIENCE)).unwrap();
     let mut buf = [0; 512];
     let mut next = || {
@@ -252,7 +225,7 @@ fn notify_run(notify_socket: &str, receiver: &UnixDatagram) {
     for _ in 0..3 {
         assert_eq!(next(), "WATCHDOG=1\n");
     }
-    running.signal(libc::SIGTERM);
+    echo.signal(libc::SIGTERM);
     loop {
         let message = next();
         if message.contains("STOPPING=1") {
@@ -260,7 +233,7 @@ fn notify_run(notify_socket: &str, receiver: &UnixDatagram) {
         }
         assert_eq!(message, "WATCHDOG=1\n");
     }
-    assert_eq!(running.wait().0, Some(0));
+    assert_eq!(echo.finish().status.code(), Some(0));
 }
 
 #[test]
@@ -297,6 +270,6 @@ fn echo_serves_an_inherited_udp_socket() {
     let n = client.recv(&mut reply).unwrap();
     assert_eq!(&reply[..n], b"udp datagram");
     assert_eq!(output.ready_line(), format!("listening on {address}"));
-    running.signal(libc::SIGTERM);
+    send_signal(running.pid(), libc::SIGTERM);
     assert_eq!(running.wait().0, Some(0));
 }

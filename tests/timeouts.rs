@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use socketserver::{
     BaseServer, Callbacks, Connection, Dispatch, Error, EventLoop, MinRate, Protocol, Request,
-    ServerHooks, ServerStats, StreamOptions, StreamRequest, TcpSocket, TestServer, ThreadPool,
-    ThreadingMixIn,
+    RequestHandler, ServerHooks, ServerStats, StreamOptions, StreamRequest, TcpSocket, TestServer,
+    ThreadPool, ThreadingMixIn,
 };
 
 mod util;
 
-use util::{closed_at_once, connect, PATIENCE};
+use util::{closed_at_once, connect, expect_echo, PATIENCE};
 
 const SHORT: Duration = Duration::from_millis(200);
 
@@ -56,6 +56,17 @@ fn start<M: Dispatch + Default>(
     let mut server = BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", Callbacks::new(EchoOrFlood))
         .unwrap()
         .with_hooks(CountErrors::default());
+    server.socket_mut().set_stream_options(options);
+    TestServer::start(server)
+}
+
+/// A server of `handler` under `M` with `options`, started.
+fn start_with<M, H>(handler: H, options: StreamOptions) -> TestServer<TcpSocket, M, H>
+where
+    M: Dispatch + Default,
+    H: RequestHandler<StreamRequest>,
+{
+    let mut server = BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", handler).unwrap();
     server.socket_mut().set_stream_options(options);
     TestServer::start(server)
 }
@@ -141,28 +152,7 @@ fn write_timeout<M: Dispatch + Default>() {
     assert_eq!(stats.closed_write_timeout, 1, "{stats:?}");
 }
 
-macro_rules! per_strategy {
-    ($($scenario:ident),*) => {
-        $(
-            mod $scenario {
-                #[test]
-                fn threading() {
-                    super::$scenario::<super::ThreadingMixIn>();
-                }
-                #[test]
-                fn pool() {
-                    super::$scenario::<super::ThreadPool>();
-                }
-                #[test]
-                fn event() {
-                    super::$scenario::<super::EventLoop>();
-                }
-            }
-        )*
-    };
-}
-
-per_strategy!(
+per_threaded_strategy!(
     first_byte_timeout,
     idle_timeout,
     talking_is_not_idle,
@@ -183,13 +173,13 @@ fn a_blocking_handler_reading_with_rfile_gets_the_typed_timeout() {
         }
         result.map(drop)
     };
-    let mut server =
-        BaseServer::<TcpSocket, ThreadingMixIn, _>::new("127.0.0.1:0", handler).unwrap();
-    server.socket_mut().set_stream_options(StreamOptions {
-        first_byte_timeout: Some(SHORT),
-        ..StreamOptions::default()
-    });
-    let server = TestServer::start(server);
+    let server = start_with::<ThreadingMixIn, _>(
+        handler,
+        StreamOptions {
+            first_byte_timeout: Some(SHORT),
+            ..StreamOptions::default()
+        },
+    );
     let mut silent = connect(server.address());
     assert!(closed_at_once(&mut silent));
     let stopped = server.stop(PATIENCE).unwrap();
@@ -222,13 +212,12 @@ fn length_prefixed(req: &mut StreamRequest) -> io::Result<()> {
 fn each_message_has_its_own_clock<M, H>(handler: H, pieces: [&[u8]; 3], answer: &[u8])
 where
     M: Dispatch + Default,
-    H: socketserver::RequestHandler<StreamRequest>,
+    H: RequestHandler<StreamRequest>,
 {
-    let mut server = BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", handler).unwrap();
-    server
-        .socket_mut()
-        .set_stream_options(slow_message_options(Some(Duration::from_secs(1)), None));
-    let server = TestServer::start(server);
+    let server = start_with::<M, _>(
+        handler,
+        slow_message_options(Some(Duration::from_secs(1)), None),
+    );
     let mut client = connect(server.address());
     for (n, piece) in pieces.iter().enumerate() {
         if n > 0 {
@@ -236,9 +225,7 @@ where
         }
         client.write_all(piece).unwrap();
     }
-    let mut reply = vec![0; answer.len()];
-    client.read_exact(&mut reply).unwrap();
-    assert_eq!(reply, answer);
+    expect_echo(&mut client, answer);
     drop(client);
     let stopped = server.stop(PATIENCE).unwrap();
     assert_eq!(stopped.stats.closed_read_timeout, 0, "{:?}", stopped.stats);
@@ -296,13 +283,13 @@ fn a_slow_message_gets_the_protocols_last_word_on_an_event_loop() {
         last_word: b"too slow\n",
         ..Lines::default()
     };
-    let mut server =
-        BaseServer::<TcpSocket, EventLoop, _>::new("127.0.0.1:0", Callbacks::new(lines)).unwrap();
-    server.socket_mut().set_stream_options(StreamOptions {
-        read_timeout: Some(Duration::from_millis(200)),
-        ..StreamOptions::default()
-    });
-    let serving = TestServer::start(server);
+    let serving = start_with::<EventLoop, _>(
+        Callbacks::new(lines),
+        StreamOptions {
+            read_timeout: Some(Duration::from_millis(200)),
+            ..StreamOptions::default()
+        },
+    );
     let mut client = connect(serving.address());
     client.write_all(b"whole\nhal").unwrap();
     let mut reply = String::new();
@@ -349,84 +336,73 @@ const TRICKLE_RATE: MinRate = MinRate {
 };
 
 /// A message trickled in below the minimum rate is closed as too slow; one that arrives at
-/// once is answered.
-fn too_slow<M: Dispatch + Default, H: socketserver::RequestHandler<StreamRequest>>(handler: H) {
-    let mut server = BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", handler).unwrap();
-    server
-        .socket_mut()
-        .set_stream_options(slow_message_options(None, Some(TRICKLE_RATE)));
-    let server = TestServer::start(server);
-    let mut steady = connect(server.address());
-    steady.write_all(b"5\nhello").unwrap();
-    let mut reply = [0; 5];
-    steady.read_exact(&mut reply).unwrap();
-    assert_eq!(&reply, b"hello");
-    drop(steady);
+/// once (`steady`) is answered: with `answer` when it is given (checked), else with as many
+/// bytes as were sent (their count only). `trickle_start` opens the trickled message.
+fn too_slow<M, H>(handler: H, steady: &[u8], answer: Option<&[u8]>, trickle_start: &[u8])
+where
+    M: Dispatch + Default,
+    H: RequestHandler<StreamRequest>,
+{
+    let server = start_with::<M, _>(handler, slow_message_options(None, Some(TRICKLE_RATE)));
+    let mut steady_client = connect(server.address());
+    steady_client.write_all(steady).unwrap();
+    match answer {
+        Some(answer) => expect_echo(&mut steady_client, answer),
+        None => steady_client
+            .read_exact(&mut vec![0; steady.len()])
+            .unwrap(),
+    }
+    drop(steady_client);
     let mut trickled = connect(server.address());
-    assert!(trickle_until_closed(&mut trickled, b"1000000\n"));
+    assert!(trickle_until_closed(&mut trickled, trickle_start));
     let stopped = server.stop(PATIENCE).unwrap();
     assert_eq!(stopped.stats.closed_too_slow, 1, "{:?}", stopped.stats);
 }
 
 #[test]
 fn threading_closes_a_trickled_message_as_too_slow() {
-    too_slow::<ThreadingMixIn, _>(length_prefixed);
+    too_slow::<ThreadingMixIn, _>(length_prefixed, b"5\nhello", Some(b"hello"), b"1000000\n");
 }
 
 #[test]
 fn pool_closes_a_trickled_message_as_too_slow() {
-    too_slow::<ThreadPool, _>(length_prefixed);
+    too_slow::<ThreadPool, _>(length_prefixed, b"5\nhello", Some(b"hello"), b"1000000\n");
 }
 
 #[test]
 fn event_closes_a_trickled_message_as_too_slow() {
-    let mut server =
-        BaseServer::<TcpSocket, EventLoop, _>::new("127.0.0.1:0", Callbacks::new(Lines::default()))
-            .unwrap();
-    server
-        .socket_mut()
-        .set_stream_options(slow_message_options(None, Some(TRICKLE_RATE)));
-    let server = TestServer::start(server);
-    let mut steady = connect(server.address());
-    steady.write_all(b"hello\n").unwrap();
-    let mut reply = [0; 6];
-    steady.read_exact(&mut reply).unwrap();
-    drop(steady);
-    let mut trickled = connect(server.address());
-    assert!(trickle_until_closed(&mut trickled, b"no end of line yet"));
-    let stopped = server.stop(PATIENCE).unwrap();
-    assert_eq!(stopped.stats.closed_too_slow, 1, "{:?}", stopped.stats);
+    too_slow::<EventLoop, _>(
+        Callbacks::new(Lines::default()),
+        b"hello\n",
+        None,
+        b"no end of line yet",
+    );
 }
 
 /// The read timeout bounds a whole message, however fast its bytes come: half a message and
 /// then silence (shorter than the idle timeout) is closed at the read timeout.
-#[test]
-fn threading_read_timeout_bounds_a_whole_message() {
-    let mut server =
-        BaseServer::<TcpSocket, ThreadingMixIn, _>::new("127.0.0.1:0", length_prefixed).unwrap();
-    server
-        .socket_mut()
-        .set_stream_options(slow_message_options(Some(SHORT), None));
-    let server = TestServer::start(server);
+fn read_timeout_bounds_a_whole_message<M, H>(handler: H, half: &[u8])
+where
+    M: Dispatch + Default,
+    H: RequestHandler<StreamRequest>,
+{
+    let server = start_with::<M, _>(handler, slow_message_options(Some(SHORT), None));
     let mut client = connect(server.address());
-    client.write_all(b"10\nhalf ").unwrap();
+    client.write_all(half).unwrap();
     assert!(closed_at_once(&mut client));
     let stopped = server.stop(PATIENCE).unwrap();
     assert_eq!(stopped.stats.closed_read_timeout, 1, "{:?}", stopped.stats);
 }
 
 #[test]
+fn threading_read_timeout_bounds_a_whole_message() {
+    read_timeout_bounds_a_whole_message::<ThreadingMixIn, _>(length_prefixed, b"10\nhalf ");
+}
+
+#[test]
 fn event_read_timeout_bounds_a_whole_message() {
-    let mut server =
-        BaseServer::<TcpSocket, EventLoop, _>::new("127.0.0.1:0", Callbacks::new(Lines::default()))
-            .unwrap();
-    server
-        .socket_mut()
-        .set_stream_options(slow_message_options(Some(SHORT), None));
-    let server = TestServer::start(server);
-    let mut client = connect(server.address());
-    client.write_all(b"half a line").unwrap();
-    assert!(closed_at_once(&mut client));
-    let stopped = server.stop(PATIENCE).unwrap();
-    assert_eq!(stopped.stats.closed_read_timeout, 1, "{:?}", stopped.stats);
+    read_timeout_bounds_a_whole_message::<EventLoop, _>(
+        Callbacks::new(Lines::default()),
+        b"half a line",
+    );
 }

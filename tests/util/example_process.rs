@@ -71,8 +71,15 @@ impl Finished {
 
 impl Example {
     pub fn spawn(name: &'static str, args: &[&str]) -> Example {
-        let mut child = Command::new(example_path(name))
-            .args(args)
+        let mut command = Command::new(example_path(name));
+        command.args(args);
+        Example::spawn_command(name, command)
+    }
+
+    /// Starts `command` (its program, arguments and environment as the caller set them) with
+    /// stdin null and stdout and stderr read here; `name` names it in failure messages.
+    pub fn spawn_command(name: &'static str, mut command: Command) -> Example {
+        let mut child = command
             // The checks below count stderr lines: no log lines from the caller's environment.
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
@@ -119,7 +126,15 @@ impl Example {
 
     /// Starts a server with exactly `args`; returns it with ADDR from its ready line.
     pub fn serve_with(name: &'static str, args: &[&str]) -> (Example, String) {
-        let mut example = Example::spawn(name, args);
+        let mut command = Command::new(example_path(name));
+        command.args(args);
+        Example::serve_command(name, command)
+    }
+
+    /// Starts a server as [`spawn_command`](Self::spawn_command) does; returns it with ADDR
+    /// from its ready line.
+    pub fn serve_command(name: &'static str, command: Command) -> (Example, String) {
+        let mut example = Example::spawn_command(name, command);
         let line = match example.stdout.recv_timeout(PATIENCE) {
             Ok(line) => line,
             Err(RecvTimeoutError::Timeout) => panic!("{name}: no ready line within {PATIENCE:?}"),

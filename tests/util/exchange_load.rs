@@ -67,6 +67,24 @@ impl ExchangeLoad {
         self.done.load(Ordering::SeqCst)
     }
 
+    /// Whether more than `more` exchanges are attempted from now on (within [`PATIENCE`]).
+    pub fn made_progress(&self, more: usize) -> bool {
+        let from = self.done();
+        super::eventually(|| self.done() > from + more)
+    }
+
+    /// Stops the load, checks that no exchange failed and returns how many were attempted.
+    pub fn finish_without_failures(self) -> usize {
+        let (total, failures) = self.finish();
+        assert!(
+            failures.is_empty(),
+            "{} of {total} exchanges failed: {:?}",
+            failures.len(),
+            &failures[..failures.len().min(5)]
+        );
+        total
+    }
+
     /// Stops the load; returns the exchanges attempted and the failures.
     pub fn finish(self) -> (usize, Vec<String>) {
         self.stop.store(true, Ordering::SeqCst);

@@ -5,6 +5,7 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -94,16 +95,30 @@ pub fn connect_from(from: &str, server: SocketAddr) -> TcpStream {
     stream
 }
 
+/// Connects to a Unix stream socket with read/write timeouts as a safety net.
+pub fn connect_unix(path: &std::path::Path) -> UnixStream {
+    let client = UnixStream::connect(path).unwrap();
+    client.set_read_timeout(Some(PATIENCE)).unwrap();
+    client.set_write_timeout(Some(PATIENCE)).unwrap();
+    client
+}
+
 /// Sends `message` and reads exactly its echo.
-pub fn exchange(client: &mut TcpStream, message: &[u8]) {
+pub fn exchange(client: &mut (impl Read + Write), message: &[u8]) {
     client.write_all(message).unwrap();
+    expect_echo(client, message);
+}
+
+/// Reads exactly `message.len()` bytes and expects them to be `message`: the echo of what was
+/// sent before (or any answer known in advance).
+pub fn expect_echo(client: &mut impl Read, message: &[u8]) {
     let mut reply = vec![0; message.len()];
     client.read_exact(&mut reply).unwrap();
     assert_eq!(reply, message);
 }
 
 /// A clean end-of-file: nothing more, and no reset.
-pub fn assert_clean_eof(client: &mut TcpStream) {
+pub fn assert_clean_eof(client: &mut impl Read) {
     let mut rest = Vec::new();
     let read = client.read_to_end(&mut rest);
     assert!(
@@ -209,6 +224,31 @@ macro_rules! per_strategy_in_process {
                 #[test]
                 fn pool() {
                     super::$scenario::<socketserver::ThreadPool>();
+                }
+            }
+        )*
+    };
+}
+
+/// Runs a generic scenario `fn name<M: Dispatch + Default>()` once per strategy that serves
+/// its connections on threads of this process: a thread per connection, the pool and the
+/// event loop.
+#[macro_export]
+macro_rules! per_threaded_strategy {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[test]
+                fn threading() {
+                    super::$scenario::<socketserver::ThreadingMixIn>();
+                }
+                #[test]
+                fn pool() {
+                    super::$scenario::<socketserver::ThreadPool>();
+                }
+                #[test]
+                fn event() {
+                    super::$scenario::<socketserver::EventLoop>();
                 }
             }
         )*
@@ -321,6 +361,21 @@ pub fn pid_in(path: &std::path::Path) -> Option<u32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
+/// Waits until a new process's pid replaces `old` in `pid_file` and `old` is gone (a hot
+/// restart's hand-over); returns the new pid. `label` names the step in failure messages.
+pub fn wait_for_successor(pid_file: &std::path::Path, old: u32, label: &str) -> u32 {
+    assert!(
+        eventually(|| pid_in(pid_file).is_some_and(|new| new != old)),
+        "{label}: the new copy took over the pid file"
+    );
+    let new = pid_in(pid_file).unwrap();
+    assert!(
+        eventually(|| process_gone(old)),
+        "{label}: the old copy exited"
+    );
+    new
+}
+
 /// Whether a process is gone (or a zombie waiting to be reaped).
 pub fn process_gone(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/status")) {
@@ -337,7 +392,8 @@ pub fn send_signal(pid: u32, signal: libc::c_int) {
     assert_eq!(unsafe { libc::kill(pid as libc::pid_t, signal) }, 0);
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago (for programs that cannot take port 0).
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound, then released): for programs
+/// that cannot take port 0, or as a port that nothing listens on.
 pub fn free_tcp_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
