@@ -268,19 +268,40 @@ struct Daemon {
     max_requests: Option<u64>,
 }
 
-/// A TCP socket for `address` with `SO_REUSEPORT`, so several echo processes can bind the same
-/// port (the kernel spreads connections over them).
-fn reuse_port_socket(address: &str) -> Result<TcpSocket, Error> {
-    let resolved = std::net::ToSocketAddrs::to_socket_addrs(address)
-        .ok()
-        .and_then(|mut all| all.next())
-        .ok_or_else(|| Error::Address {
-            address: address.to_owned(),
-            reason: "it does not resolve".to_owned(),
-        })?;
-    let mut socket = TcpSocket::new(resolved)?;
-    socket.set_allow_reuse_port(true);
-    Ok(socket)
+/// A TCP server for `address` with `SO_REUSEPORT`, so several echo processes can bind the same
+/// port (the kernel spreads connections over them): Python's `bind_and_activate=False`, the
+/// option, then bind and listen.
+fn with_reuse_port<M: Dispatch + Default, H: RequestHandler<StreamRequest>>(
+    address: &str,
+    handler: H,
+) -> Result<BaseServer<TcpSocket, M, H>, Error> {
+    let mut server =
+        BaseServer::<TcpSocket, M, _>::with_bind_and_activate(address, handler, false)?;
+    server.socket_mut().set_allow_reuse_port(true);
+    server.server_bind()?;
+    server.server_activate()?;
+    Ok(server)
+}
+
+/// The server on the socket a service manager passed in (`adopt` takes it as transport `S`),
+/// or else on a socket `bind` makes.
+fn bind_or_adopt<S, M, H>(
+    inherited: Option<InheritedSocket>,
+    handler: H,
+    adopt: fn(InheritedSocket) -> Result<S, Error>,
+    bind: impl FnOnce(H) -> Result<BaseServer<S, M, H>, Error>,
+) -> Result<BaseServer<S, M, H>, Error>
+where
+    S: TcpServer,
+    M: Dispatch + Default,
+    H: RequestHandler<S::Request>,
+{
+    match inherited {
+        Some(socket) => {
+            adopt(socket).and_then(|socket| BaseServer::from_inherited(socket, handler))
+        }
+        None => bind(handler),
+    }
 }
 
 /// Builds the server for `transport` with strategy `M`, configured by `configure`, echoing
@@ -334,15 +355,16 @@ where
     };
     match transport {
         Transport::Tcp => {
-            let built = match inherited {
-                Some(socket) => TcpSocket::from_inherited(socket).and_then(|socket| {
-                    BaseServer::<TcpSocket, M, _>::from_inherited(socket, stream)
-                }),
-                None if settings.reuse_port => reuse_port_socket(address).and_then(|socket| {
-                    BaseServer::<TcpSocket, M, _>::from_socket(socket, stream, true)
-                }),
-                None => BaseServer::<TcpSocket, M, _>::new(address, stream),
-            };
+            let built =
+                bind_or_adopt(
+                    inherited,
+                    stream,
+                    TcpSocket::from_inherited,
+                    |stream| match settings.reuse_port {
+                        true => with_reuse_port(address, stream),
+                        false => BaseServer::<TcpSocket, M, _>::new(address, stream),
+                    },
+                );
             let server = configured(built, settings.limits, configure);
             let server = server.map(|mut server| {
                 // An echo answers each write at once: without TCP_NODELAY, Nagle's algorithm
@@ -360,12 +382,9 @@ where
         }
         Transport::Udp => serve(
             configured(
-                match inherited {
-                    Some(socket) => UdpSocket::from_inherited(socket).and_then(|socket| {
-                        BaseServer::<UdpSocket, M, _>::from_inherited(socket, DatagramEcho)
-                    }),
-                    None => BaseServer::<UdpSocket, M, _>::new(address, DatagramEcho),
-                },
+                bind_or_adopt(inherited, DatagramEcho, UdpSocket::from_inherited, |echo| {
+                    BaseServer::<UdpSocket, M, _>::new(address, echo)
+                }),
                 settings.limits,
                 configure,
             ),
@@ -374,12 +393,12 @@ where
         ),
         Transport::Unix(path) => serve(
             configured(
-                match inherited {
-                    Some(socket) => UnixStreamSocket::from_inherited(socket).and_then(|socket| {
-                        BaseServer::<UnixStreamSocket, M, _>::from_inherited(socket, stream)
-                    }),
-                    None => BaseServer::<UnixStreamSocket, M, _>::new(path, stream),
-                },
+                bind_or_adopt(
+                    inherited,
+                    stream,
+                    UnixStreamSocket::from_inherited,
+                    |stream| BaseServer::<UnixStreamSocket, M, _>::new(path, stream),
+                ),
                 settings.limits,
                 configure,
             )
@@ -392,12 +411,12 @@ where
         ),
         Transport::UnixDatagram(path) => serve(
             configured(
-                match inherited {
-                    Some(socket) => UnixDatagramSocket::from_inherited(socket).and_then(|socket| {
-                        BaseServer::<UnixDatagramSocket, M, _>::from_inherited(socket, DatagramEcho)
-                    }),
-                    None => BaseServer::<UnixDatagramSocket, M, _>::new(path, DatagramEcho),
-                },
+                bind_or_adopt(
+                    inherited,
+                    DatagramEcho,
+                    UnixDatagramSocket::from_inherited,
+                    |echo| BaseServer::<UnixDatagramSocket, M, _>::new(path, echo),
+                ),
                 settings.limits,
                 configure,
             ),
