@@ -80,6 +80,18 @@ fn main() -> ExitCode {
     let mut mode = "pool".to_owned();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
+        let known = [
+            "--addr",
+            "--directory",
+            "--mode",
+            "--workers",
+            "--header-timeout",
+            "--drain-timeout",
+        ];
+        if !known.contains(&arg.as_str()) {
+            eprintln!("http_server: unknown argument {arg:?}; {USAGE}");
+            return ExitCode::from(2);
+        }
         let Some(value) = args.next() else {
             eprintln!("http_server: {arg} needs a value; {USAGE}");
             return ExitCode::from(2);
@@ -110,10 +122,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             },
-            _ => {
-                eprintln!("http_server: unknown argument {arg:?}; {USAGE}");
-                return ExitCode::from(2);
-            }
+            _ => unreachable!("{arg} is one of the known flags"),
         }
     }
     let service = |handler, limits| HttpService::new(handler).with_limits(limits);
