@@ -209,16 +209,11 @@ where
     }
     if let Some(processes) = daemon.processes {
         // Pre-fork: this process binds and supervises; the workers serve.
-        {
-            use std::io::Write as _;
-            let mut stdout = std::io::stdout().lock();
-            writeln!(stdout, "listening on {}", shown(&bound))
-                .and_then(|()| stdout.flush())
-                .map_err(|e| e.to_string())?;
-        }
+        let ready_line = format!("listening on {}", shown(&bound));
         let report = socketserver::Prefork::new(processes)
             .max_requests(daemon.max_requests)
             .drain_timeout(drain_timeout)
+            .on_ready(move || common::print_ready(&ready_line))
             .run(&mut server)
             .map_err(|e| e.to_string())?;
         eprintln!(

@@ -88,6 +88,15 @@ fn max_requests_recycles_workers() {
     assert_clean_exit(&finished);
 }
 
+/// The ready line comes once the master handles its signals: a SIGTERM sent the moment it is
+/// read drains the tree and exits 0 (not the default action's death by signal).
+#[test]
+fn sigterm_right_after_the_ready_line_drains() {
+    let (master, _) = Example::serve("echo", &["--processes", "2"]);
+    let finished = master.stop_with(libc::SIGTERM, "echo --processes 2, signalled at once");
+    assert_clean_exit(&finished);
+}
+
 /// The master speaks for the tree to a service manager: one READY=1, watchdog pings from its
 /// own loop, STOPPING=1 when it drains the workers; the workers stay silent.
 #[test]

@@ -58,12 +58,7 @@ where
     if let Some(hook) = on_hangup {
         signals = signals.on_hangup(hook);
     }
-    let signals = signals.on_ready(move || {
-        // Printed once SIGINT and SIGTERM are caught: a script that signals right after
-        // reading it never kills the server by the default action.
-        let mut stdout = io::stdout().lock();
-        let _ = writeln!(stdout, "{ready_line}").and_then(|()| stdout.flush());
-    });
+    let signals = signals.on_ready(move || print_ready(&ready_line));
     match server.serve_until_signal(signals) {
         Ok(Some(report)) => {
             eprintln!("{name}: {report}");
@@ -72,6 +67,13 @@ where
         Ok(None) => Ok(()),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// Prints the ready line. Called once SIGINT and SIGTERM are caught: a script that signals
+/// right after reading it never kills the server by the default action.
+pub fn print_ready(line: &str) {
+    let mut stdout = io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }
 
 /// The exit status for a run: 0, or one stderr line `{name}: {message}` and 1.

@@ -1,9 +1,11 @@
 //! [`Prefork`]: the master process of a pre-fork server.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::io::Read;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use selectors::{DefaultSelector, Events, Interest, Selector, Token};
@@ -60,11 +62,23 @@ const HANGUP: Token = Token(2);
 /// eprintln!("{report:?}");
 /// # Ok::<(), socketserver::Error>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Prefork {
     workers: usize,
     max_requests: Option<u64>,
     drain_timeout: Duration,
+    on_ready: Option<Arc<dyn Fn() + Send + Sync>>,
+}
+
+impl fmt::Debug for Prefork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prefork")
+            .field("workers", &self.workers)
+            .field("max_requests", &self.max_requests)
+            .field("drain_timeout", &self.drain_timeout)
+            .field("on_ready", &self.on_ready.is_some())
+            .finish()
+    }
 }
 
 /// The master's signal pipes (one per kind), registered through signal-hook.
@@ -82,6 +96,7 @@ impl Prefork {
             workers: workers.max(1),
             max_requests: None,
             drain_timeout: Duration::from_secs(30),
+            on_ready: None,
         }
     }
 
@@ -94,6 +109,14 @@ impl Prefork {
     /// How long each worker's drain may take on SIGTERM.
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
         self.drain_timeout = timeout;
+        self
+    }
+
+    /// Called once the workers run and the master handles its signals: where a program says it
+    /// is ready (a ready line printed before would let a SIGTERM sent on reading it kill the
+    /// master instead of draining it), as [`SignalHandling::on_ready`] does for one process.
+    pub fn on_ready(mut self, ready: impl Fn() + Send + Sync + 'static) -> Self {
+        self.on_ready = Some(Arc::new(ready));
         self
     }
 
@@ -136,6 +159,9 @@ impl Prefork {
         // stopping when they drain, and the watchdog from its own loop.
         let mut notifier = Notifier::from_env();
         notifier.ready(&format!("{} workers", self.workers));
+        if let Some(ready) = &self.on_ready {
+            ready();
+        }
         let mut stopping = false;
         let mut events = Events::with_capacity(4);
         while !(stopping && workers.is_empty()) {
