@@ -1,7 +1,7 @@
 //! [`Framing`]: how a request's body is delimited, and the framings that are refused.
 
 use crate::limits::HttpLimits;
-use crate::request::HttpRequest;
+use crate::request::{HttpRequest, Version};
 use crate::status::Refusal;
 
 /// How a request's body is delimited.
@@ -40,14 +40,41 @@ pub(crate) fn framing(request: &HttpRequest, limits: &HttpLimits) -> Result<Fram
             Some(first)
         }
     };
-    if let Some(coding) = request.header("Transfer-Encoding") {
+    // Every Transfer-Encoding field, as one list (a second field must not hide from us what a
+    // proxy in front reads).
+    let mut codings = request
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("Transfer-Encoding"))
+        .peekable();
+    if codings.peek().is_some() {
         if length.is_some() {
             return Err((400, "both Transfer-Encoding and Content-Length"));
         }
-        if !coding.trim().eq_ignore_ascii_case("chunked") {
-            return Err((501, "only the chunked transfer coding is served"));
+        if request.version == Version::Http10 {
+            // RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing.
+            return Err((400, "Transfer-Encoding in an HTTP/1.0 request"));
         }
-        return Ok(Framing::Chunked);
+        let mut list = Vec::new();
+        for (_, value) in codings {
+            let Ok(value) = std::str::from_utf8(value) else {
+                return Err((400, "Transfer-Encoding is not text"));
+            };
+            list.extend(value.split(',').map(str::trim));
+        }
+        let chunked = |coding: &str| coding.eq_ignore_ascii_case("chunked");
+        return match list.iter().filter(|coding| chunked(coding)).count() {
+            1 if list.len() == 1 => Ok(Framing::Chunked),
+            // A coding we do not know (RFC 9112 6.1), with no chunked to frame it: the
+            // connection closes after the 501.
+            0 => Err((501, "only the chunked transfer coding is served")),
+            // RFC 9112 6.3: chunked must be the final coding, and only once, else the length
+            // cannot be known.
+            1 if list.last().is_some_and(|coding| chunked(coding)) => {
+                Err((501, "only the chunked transfer coding is served"))
+            }
+            _ => Err((400, "chunked is not the one final transfer coding")),
+        };
     }
     match length {
         Some(length) if length > limits.max_body => {
@@ -61,7 +88,6 @@ pub(crate) fn framing(request: &HttpRequest, limits: &HttpLimits) -> Result<Fram
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::Version;
 
     fn request(headers: &[(&str, &str)]) -> HttpRequest {
         HttpRequest {
@@ -104,6 +130,24 @@ mod tests {
             400
         );
         assert_eq!(status(&[("Transfer-Encoding", "gzip")]), 501);
+        assert_eq!(status(&[("Transfer-Encoding", "gzip, chunked")]), 501);
+        assert_eq!(status(&[("Transfer-Encoding", "chunked, chunked")]), 400);
+        assert_eq!(status(&[("Transfer-Encoding", "chunked, gzip")]), 400);
+        assert_eq!(status(&[("Transfer-Encoding", "chunked ,")]), 400);
+        assert_eq!(
+            status(&[
+                ("Transfer-Encoding", "chunked"),
+                ("Transfer-Encoding", "identity")
+            ]),
+            400
+        );
+        assert_eq!(
+            framing_of(&[("transfer-encoding", "Chunked")]),
+            Ok(Framing::Chunked)
+        );
+        let mut old = request(&[("Transfer-Encoding", "chunked")]);
+        old.version = Version::Http10;
+        assert_eq!(framing(&old, &limits).unwrap_err().0, 400);
         let over = (limits.max_body + 1).to_string();
         assert_eq!(status(&[("Content-Length", &over)]), 413);
     }

@@ -88,6 +88,11 @@ pub(crate) fn check_bounds(head: &[u8], limits: &HttpLimits) -> Result<(), Refus
 
 /// Parses a complete head (up to and with its empty line).
 pub(crate) fn parse(head: &[u8], limits: &HttpLimits) -> Result<HttpRequest, Refusal> {
+    // Every line ends in CRLF: a bare LF or CR is how a head can end in one place for us and in
+    // another for a proxy in front (httparse accepts a bare LF as a line end).
+    if has_bare_line_end(head) {
+        return Err((400, "a line of the request head does not end in CRLF"));
+    }
     // The default bound fits on the stack: no allocation per request.
     let mut on_stack = [httparse::EMPTY_HEADER; DEFAULT_MAX_HEADERS];
     let mut on_heap = Vec::new();
@@ -133,6 +138,15 @@ pub(crate) fn parse(head: &[u8], limits: &HttpLimits) -> Result<HttpRequest, Ref
             .iter()
             .map(|field| (field.name.to_owned(), field.value.to_vec()))
             .collect(),
+    })
+}
+
+/// Whether `head` has an LF not preceded by CR, or a CR not followed by LF.
+fn has_bare_line_end(head: &[u8]) -> bool {
+    head.iter().enumerate().any(|(at, &b)| match b {
+        b'\n' => at == 0 || head[at - 1] != b'\r',
+        b'\r' => head.get(at + 1) != Some(&b'\n'),
+        _ => false,
     })
 }
 
@@ -186,6 +200,14 @@ mod tests {
         assert_eq!(status(read(b"GET /\r\n\r\n")), 400);
         assert_eq!(status(read(b"GE T / HTTP/1.1\r\n\r\n")), 400);
         assert_eq!(status(read(b"GET / HTTP/1.1\r\nHost")), 400);
+        // Lines end in CRLF only; no folded (obsolete multi-line) fields.
+        assert_eq!(status(read(b"GET / HTTP/1.1\nHost: x\r\n\r\n")), 400);
+        assert_eq!(
+            status(read(b"GET / HTTP/1.1\r\nHost: x\rY: z\r\n\r\n")),
+            400
+        );
+        assert_eq!(status(read(b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n")), 400);
+        assert_eq!(status(read(b"GET / HTTP/1.1\r\nX : a\r\n\r\n")), 400);
         assert!(matches!(read(b""), Ok(None)));
     }
 }

@@ -85,10 +85,17 @@ impl<H: HttpHandler> HttpProtocol<H> {
         self
     }
 
-    /// Answers every complete request in `input`, in order; stops at a partial one or while a
-    /// response is still going out (the next waits for it).
+    /// Answers every complete request in `input`, in order; stops at a partial one, while a
+    /// response is still going out, or while the answers already written are past the high
+    /// watermark (a client that pipelines requests and reads no answers gets no more
+    /// answered: the loop stops reading it, and the rest waits for `resume_writing`).
     fn serve(&mut self, conn: &mut Connection<'_, TcpStream>) -> io::Result<()> {
-        while self.outgoing.is_empty() && !self.close_after && !conn.is_closing() {
+        let (high, _) = conn.write_buffer_limits();
+        while self.outgoing.is_empty()
+            && !self.close_after
+            && !conn.is_closing()
+            && conn.write_buffer_size() <= high
+        {
             if self.pending.is_none() && !self.take_head(conn) {
                 break;
             }

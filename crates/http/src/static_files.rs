@@ -1,14 +1,16 @@
 //! [`SimpleHttpRequestHandler`]: files and directory listings from one directory, never
 //! anything outside it.
 
+use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Seek, SeekFrom};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::byte_ranges::{parse_ranges, ByteRanges};
-use crate::date::http_date;
+use crate::date::{http_date, parse_http_date};
 use crate::exchange::{escape_html, Exchange};
 use crate::handler::HttpHandler;
 
@@ -16,11 +18,17 @@ use crate::handler::HttpHandler;
 /// (`python -m http.server`), with what it lacks.
 ///
 /// - A directory is served by its `index.html`, or else an HTML listing (names escaped, links
-///   URL-quoted); a directory asked for without its trailing slash is redirected (301).
+///   URL-quoted from the names' own bytes, so a name that is not UTF-8 can still be fetched);
+///   a directory asked for without its trailing slash is redirected (301) to a path on this
+///   site (leading slashes collapsed: `//host` would send a browser elsewhere, CPython's
+///   CVE-2021-28861); a file asked for with one (`/file/`) is not found (404, as Python and
+///   nginx).
 /// - `Content-Type` from the extension (the `mime_guess` table); `Last-Modified` with
-///   `If-Modified-Since` and an `ETag` with `If-None-Match` (304); byte `Range`s with
-///   `If-Range` (206; several ranges as `multipart/byteranges`, at most 16 and not
-///   overlapping, else the whole file; 416 with `Content-Range: bytes */LEN`).
+///   `If-Modified-Since` (compared as dates, in any of HTTP's three date forms) and an `ETag`
+///   with `If-None-Match` (304); byte `Range`s with `If-Range` (206 — also for a range that
+///   reaches past the end, which means "to the end"; several ranges as
+///   `multipart/byteranges`, at most 16 and not overlapping, else the whole file; 416 with
+///   `Content-Range: bytes */LEN`).
 /// - Never anything outside the directory: `..`, percent-encoded dots or slashes, absolute
 ///   paths, NUL bytes, and symbolic links that lead out are all refused (404). Python follows
 ///   symlinks out of the tree and drops the connection on a `%00`.
@@ -45,22 +53,26 @@ impl SimpleHttpRequestHandler {
         })
     }
 
-    /// The file a request target names, if it is inside the root; `None` otherwise (404).
+    /// The file a request target names, if it is inside the root, and the decoded path as
+    /// text (for a listing's title); `None` otherwise (404). Names are bytes: a name that is
+    /// not UTF-8 is reached through its percent-encoded bytes, as its listing links it.
     fn resolve(&self, target: &str) -> Option<(PathBuf, String)> {
         let path = target.split(['?', '#']).next().unwrap_or("/");
         let decoded = percent_decode(path)?;
-        if !decoded.starts_with('/') || decoded.contains('\0') || decoded.contains('\\') {
+        if !decoded.starts_with(b"/") || decoded.contains(&0) || decoded.contains(&b'\\') {
             return None;
         }
         let mut file = self.root.clone();
-        for segment in decoded.split('/') {
-            match Path::new(segment).components().next() {
+        for segment in decoded.split(|&b| b == b'/') {
+            let name = OsStr::from_bytes(segment);
+            match Path::new(name).components().next() {
                 None => {}
-                Some(Component::Normal(name)) if name == segment => file.push(name),
+                Some(Component::Normal(normal)) if normal == name => file.push(name),
                 _ => return None, // "..", ".", or anything that is not a plain name
             }
         }
-        Some((self.inside(&file)?, decoded))
+        let shown = String::from_utf8_lossy(&decoded).into_owned();
+        Some((self.inside(&file)?, shown))
     }
 
     /// Where `path` really is (symbolic links followed), if that is inside the root: links
@@ -71,11 +83,11 @@ impl SimpleHttpRequestHandler {
     }
 
     fn serve_directory(&self, ex: &mut Exchange<'_>, dir: &Path, shown: &str) -> io::Result<()> {
-        let mut names: Vec<(String, bool)> = fs::read_dir(dir)?
+        let mut names: Vec<(OsString, bool)> = fs::read_dir(dir)?
             .filter_map(Result::ok)
             .map(|entry| {
                 let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-                (entry.file_name().to_string_lossy().into_owned(), is_dir)
+                (entry.file_name(), is_dir)
             })
             .collect();
         names.sort();
@@ -85,12 +97,13 @@ impl SimpleHttpRequestHandler {
         );
         for (name, is_dir) in names {
             let slash = if is_dir { "/" } else { "" };
-            // Writing to a String cannot fail.
+            // The link carries the name's own bytes (a name that is not UTF-8 stays
+            // reachable); the text shows it as well as it can. Writing to a String cannot fail.
             let _ = writeln!(
                 page,
                 "<li><a href=\"{}{slash}\">{}{slash}</a></li>",
-                percent_encode(&name),
-                escape_html(&name)
+                percent_encode(name.as_bytes()),
+                escape_html(&name.to_string_lossy())
             );
         }
         page.push_str("</ul><hr></body></html>\n");
@@ -120,10 +133,13 @@ impl SimpleHttpRequestHandler {
             Some(tags) => tags
                 .split(',')
                 .any(|tag| tag.trim() == etag || tag.trim() == "*"),
+            // Compared as dates, in any of HTTP's three forms (RFC 9110 13.1.3): a cache
+            // may send back a later date than ours. A date that does not parse is ignored.
             None => ex
                 .request()
                 .header("If-Modified-Since")
-                .is_some_and(|since| since.trim() == last_modified),
+                .and_then(parse_http_date)
+                .is_some_and(|since| modified_secs <= since),
         };
         if not_modified {
             ex.send_response(304)?;
@@ -138,9 +154,11 @@ impl SimpleHttpRequestHandler {
             Some(range) => parse_ranges(range, length),
             None => ByteRanges::Whole,
         };
-        let parts = match ranges {
-            ByteRanges::Whole => vec![(0, length)],
-            ByteRanges::Parts(parts) => parts,
+        let (parts, whole) = match ranges {
+            ByteRanges::Whole => (vec![(0, length)], true),
+            // Even a range that covers the whole file is answered 206 with its Content-Range,
+            // as RFC 9110 and nginx do (`bytes=0-15` of a 15-byte file: `bytes 0-14/15`).
+            ByteRanges::Parts(parts) => (parts, false),
             ByteRanges::Unsatisfiable => {
                 ex.send_response(416)?;
                 ex.send_header("Content-Range", &format!("bytes */{length}"))?;
@@ -148,7 +166,6 @@ impl SimpleHttpRequestHandler {
                 return ex.end_headers();
             }
         };
-        let whole = matches!(parts[..], [(0, end)] if end == length);
         ex.send_response(if whole { 200 } else { 206 })?;
         ex.send_header("Last-Modified", &last_modified)?;
         ex.send_header("ETag", &etag)?;
@@ -216,16 +233,15 @@ impl HttpHandler for SimpleHttpRequestHandler {
         };
         let metadata = file.metadata()?;
         if !metadata.is_dir() {
+            if shown.ends_with('/') {
+                // A file is not a directory: `/file/` is not found (as Python and nginx say).
+                return ex.send_error(404, "File not found");
+            }
             return self.serve_file(ex, &path, file, &metadata);
         }
         if !shown.ends_with('/') {
-            let target = ex.request().target.clone();
-            let (path_part, query) = match target.split_once('?') {
-                Some((path, query)) => (path.to_owned(), format!("?{query}")),
-                None => (target, String::new()),
-            };
             ex.send_response(301)?;
-            ex.send_header("Location", &format!("{path_part}/{query}"))?;
+            ex.send_header("Location", &directory_location(&ex.request().target))?;
             ex.send_header("Content-Length", "0")?;
             return ex.end_headers();
         }
@@ -279,28 +295,54 @@ fn boundary_for(etag: &str) -> String {
     format!("socketserver-{}-{nanos:08x}", etag.trim_matches('"'))
 }
 
-/// Decodes `%XX` escapes; `None` for a bad escape or bytes that are not UTF-8.
-fn percent_decode(text: &str) -> Option<String> {
+/// Where a directory asked for without its trailing slash is: the target with a slash added
+/// to its path (the query kept). Leading slashes are collapsed to one: `//host` would be a
+/// protocol-relative URL, a redirect to another site (CPython's CVE-2021-28861).
+fn directory_location(target: &str) -> String {
+    let (path, query) = match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    };
+    let mut location = format!("/{}/", path.trim_start_matches('/'));
+    if let Some(query) = query {
+        location.push('?');
+        location.push_str(query);
+    }
+    location
+}
+
+/// Decodes `%XX` escapes (two hex digits, nothing else) into bytes; `None` for a bad escape.
+fn percent_decode(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            let high = hex_value(*bytes.get(i + 1)?)?;
+            let low = hex_value(*bytes.get(i + 2)?)?;
+            out.push(high << 4 | low);
             i += 3;
         } else {
             out.push(bytes[i]);
             i += 1;
         }
     }
-    String::from_utf8(out).ok()
+    Some(out)
 }
 
-/// Quotes a file name for a link.
-fn percent_encode(name: &str) -> String {
+fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Quotes a file name's bytes for a link.
+fn percent_encode(name: &[u8]) -> String {
     let mut out = String::with_capacity(name.len());
-    for b in name.bytes() {
+    for &b in name {
         match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
                 out.push(b as char)
@@ -312,4 +354,28 @@ fn percent_encode(name: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_takes_exactly_two_hex_digits() {
+        assert_eq!(percent_decode("/a%20b%2F%ff").unwrap(), b"/a b/\xff");
+        for bad in ["%", "%2", "%+1", "%-1", "%zz", "% 1", "/a%2"] {
+            assert_eq!(percent_decode(bad), None, "{bad:?}");
+        }
+        let name = b"caf\xe9 \xff.txt";
+        assert_eq!(percent_decode(&percent_encode(name)).unwrap(), name);
+    }
+
+    #[test]
+    fn a_directory_redirect_stays_on_this_site() {
+        assert_eq!(directory_location("/sub"), "/sub/");
+        assert_eq!(directory_location("//sub"), "/sub/");
+        assert_eq!(directory_location("///evil.example"), "/evil.example/");
+        assert_eq!(directory_location("//sub?q=//x"), "/sub/?q=//x");
+        assert_eq!(directory_location("/a//b"), "/a//b/");
+    }
 }

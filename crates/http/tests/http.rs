@@ -155,6 +155,60 @@ fn every_limit_and_malformed_request_gets_its_status_with_a_status_line(form: Fo
             b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n".to_vec(),
             "HTTP/1.1 400 Bad Request\r\n",
         ),
+        // A second chunk size that wrapped the body's length past the limit in release builds
+        // (and then every byte the peer sent was kept).
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\nfffffffffffffff5\r\n"
+                .to_vec(),
+            "HTTP/1.1 413 Content Too Large\r\n",
+        ),
+        // Strict framing: a sign or a space before a chunk size, a bare LF, a folded field,
+        // two Transfer-Encoding fields, chunked not last.
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n+5\r\nhello\r\n0\r\n\r\n"
+                .to_vec(),
+            "HTTP/1.1 400 Bad Request\r\n",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n 5\r\nhello\r\n0\r\n\r\n"
+                .to_vec(),
+            "HTTP/1.1 400 Bad Request\r\n",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;x\nhello\r\n0\r\n\r\n"
+                .to_vec(),
+            "HTTP/1.1 400 Bad Request\r\n",
+        ),
+        (
+            b"GET / HTTP/1.1\nHost: x\r\n\r\n".to_vec(),
+            "HTTP/1.1 400 Bad Request\r\n",
+        ),
+        (
+            b"GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n b\r\n\r\n".to_vec(),
+            "HTTP/1.1 400 Bad Request\r\n",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n"
+                .to_vec(),
+            "HTTP/1.1 400 Bad Request\r\n",
+        ),
+        (
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"
+                .to_vec(),
+            "HTTP/1.1 400 Bad Request\r\n",
+        ),
+        (
+            b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(),
+            "HTTP/1.1 400 Bad Request\r\n",
+        ),
+        (
+            format!(
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1;{}\r\n",
+                "e".repeat(8192)
+            )
+            .into_bytes(),
+            "HTTP/1.1 400 Bad Request\r\n",
+        ),
     ];
     for (raw, status) in cases {
         let reply = exchange_to_close(address, &raw);

@@ -290,3 +290,106 @@ fn large_files_stream_and_post_is_405(form: Form) {
     server.stop();
 }
 both_forms!(large_files_stream_and_post_is_405);
+
+/// What CPython's own `test_httpservers.py` and REDbot found: `If-Modified-Since` compared as a
+/// date in HTTP's three forms, a file asked for with a trailing slash, a name that is not
+/// UTF-8 listed so it can be fetched, a range that reaches past the end of the file, and a
+/// directory redirect that must not leave the site (`//sub` → `//sub/` is protocol-relative).
+fn conformance_findings(form: Form) {
+    use std::os::unix::ffi::OsStrExt;
+    let tree = Tree::new();
+    let odd_name = std::ffi::OsStr::from_bytes(b"caf\xe9 \xff.txt");
+    std::fs::write(tree.served().join(odd_name), "not utf-8 inside a name").unwrap();
+    std::fs::write(tree.served().join("fifteen.txt"), "0123456789abcde").unwrap();
+    // A directory named like a host: `//evil.example` must stay on this site.
+    std::fs::create_dir_all(tree.served().join("evil.example")).unwrap();
+    let server = start(&tree, form);
+    let address = server.address();
+
+    let (head, _) = get(address, "/a.txt", "");
+    let modified = header(&head, "Last-Modified").unwrap().to_owned();
+    // RFC 850's two-digit year is the nearest one not more than 50 years ahead: 70 is 2070,
+    // 94 is 1994.
+    let later = [
+        "Fri, 31 Dec 2100 23:59:59 GMT",
+        "Wednesday, 31-Dec-70 23:59:59 GMT",
+        "Fri Dec 31 23:59:59 2100",
+    ];
+    for since in later {
+        let (head, body) = get(
+            address,
+            "/a.txt",
+            &format!("If-Modified-Since: {since}\r\n"),
+        );
+        assert!(head.starts_with("HTTP/1.1 304 "), "{since}: {head}");
+        assert!(body.is_empty());
+    }
+    for earlier in [
+        "Thu, 01 Jan 1970 00:00:00 GMT",
+        "Sunday, 06-Nov-94 08:49:37 GMT",
+        "Sun Nov  6 08:49:37 1994",
+        "not a date",
+    ] {
+        let (head, _) = get(
+            address,
+            "/a.txt",
+            &format!("If-Modified-Since: {earlier}\r\n"),
+        );
+        assert!(head.starts_with("HTTP/1.1 200 "), "{earlier}: {head}");
+    }
+    // The same date in another form is the same date.
+    let asctime = {
+        // "Sun, 06 Nov 1994 08:49:37 GMT" → "Sun Nov  6 08:49:37 1994"
+        let parts: Vec<&str> = modified.split(' ').collect();
+        let day: u32 = parts[1].parse().unwrap();
+        format!(
+            "{} {} {day:>2} {} {}",
+            &parts[0][..3],
+            parts[2],
+            parts[4],
+            parts[3]
+        )
+    };
+    let (head, _) = get(
+        address,
+        "/a.txt",
+        &format!("If-Modified-Since: {asctime}\r\n"),
+    );
+    assert!(head.starts_with("HTTP/1.1 304 "), "{asctime}: {head}");
+
+    // A file is not a directory.
+    let (head, _) = get(address, "/a.txt/", "");
+    assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
+
+    // A name that is not UTF-8: linked by its bytes, and fetched through that link.
+    let (_, listing) = get(address, "/", "");
+    let listing = String::from_utf8_lossy(&listing).into_owned();
+    let link = "caf%E9%20%FF.txt";
+    assert!(listing.contains(&format!("href=\"{link}\"")), "{listing}");
+    let (head, body) = get(address, &format!("/{link}"), "");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(body, b"not utf-8 inside a name");
+
+    // A last byte past the end means "to the end" (RFC 9110 14.1.1): 206, not 200.
+    for range in ["bytes=0-15", "bytes=0-", "bytes=0-999999"] {
+        let (head, body) = get(address, "/fifteen.txt", &format!("Range: {range}\r\n"));
+        assert!(head.starts_with("HTTP/1.1 206 "), "{range}: {head}");
+        assert_eq!(header(&head, "Content-Range"), Some("bytes 0-14/15"));
+        assert_eq!(body, b"0123456789abcde");
+    }
+
+    // Every redirect the server makes stays on this site.
+    for (target, location) in [
+        ("/sub", "/sub/"),
+        ("//sub", "/sub/"),
+        ("//evil.example", "/evil.example/"),
+        ("///evil.example?a=b", "/evil.example/?a=b"),
+        ("/%2Fevil.example", "/%2Fevil.example/"),
+    ] {
+        let (head, _) = get(address, target, "");
+        assert!(head.starts_with("HTTP/1.1 301 "), "{target}: {head}");
+        assert_eq!(header(&head, "Location"), Some(location), "{target}");
+    }
+    server.stop();
+}
+both_forms!(conformance_findings);
