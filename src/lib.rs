@@ -190,8 +190,8 @@ pub use drain::{BusySpan, DrainOptions, DrainReport};
 pub use error::Error;
 pub use event::{Callbacks, Connection, EventLoop, EventSession, Protocol, SessionParts};
 pub use handler::{
-    DatagramRequest, DatagramSocket, MinRate, PeerCredentials, RequestHandler, SocketHalf,
-    SocketReader, StreamOptions, StreamRequest, StreamSocket,
+    DatagramRequest, DatagramSocket, Delimited, Framed, MessageFraming, MinRate, PeerCredentials,
+    RequestHandler, SocketHalf, SocketReader, StreamOptions, StreamRequest, StreamSocket,
 };
 pub use hooks::{DefaultHooks, ServerHooks};
 pub use limits::{Limits, Overload};

@@ -4,7 +4,7 @@ use std::fmt::Debug;
 use std::io;
 use std::os::fd::BorrowedFd;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::drain::Liveness;
 use crate::ShutdownHandle;
@@ -86,6 +86,91 @@ pub trait Request: Send + Sized + 'static {
     /// once). Default: `false`.
     fn has_buffered_input(&self) -> bool {
         false
+    }
+
+    /// After a turn that parked: whether the handler can run again at once — its next message
+    /// (by its framing) or, without a framing, some input is already here. May read what has
+    /// arrived, without waiting. Default: [`has_buffered_input`](Self::has_buffered_input).
+    #[doc(hidden)]
+    fn input_ready(&mut self) -> bool {
+        self.has_buffered_input()
+    }
+
+    /// A handler's turn (`handle`) is about to start: the framing it parked with is used up.
+    /// Default: nothing.
+    #[doc(hidden)]
+    fn begin_turn(&mut self) {}
+
+    /// A handler's turn ended. Default: nothing.
+    #[doc(hidden)]
+    fn end_turn(&mut self) {}
+
+    /// The strategy parks connections: output the socket does not take at once is kept (up to
+    /// a bound) for the parker to send. Default: nothing (every write waits).
+    #[doc(hidden)]
+    fn defer_output(&mut self) {}
+
+    /// Whether output is kept that the peer has not taken yet. Default: `false`.
+    #[doc(hidden)]
+    fn has_pending_output(&self) -> bool {
+        false
+    }
+
+    /// Sends kept output without waiting; returns when the write timeout ends the wait for
+    /// the rest (`None`: nothing is left, or no timeout). Default: `Ok(None)`.
+    ///
+    /// # Errors
+    ///
+    /// The socket's error, or the write timeout, passed by `now`.
+    #[doc(hidden)]
+    fn send_pending_output(&mut self, now: Instant) -> io::Result<Option<Instant>> {
+        let _ = now;
+        Ok(None)
+    }
+
+    /// Whether the handler parked with a framing: the parker gathers its next message.
+    /// Default: `false`.
+    #[doc(hidden)]
+    fn gathers(&self) -> bool {
+        false
+    }
+
+    /// Gathers what has arrived, without waiting; `true` when the handler can run. Default:
+    /// `true`.
+    #[doc(hidden)]
+    fn gather(&mut self) -> bool {
+        true
+    }
+
+    /// When a gathering request parked at `parked_at` runs out of time. Default: `None`.
+    #[doc(hidden)]
+    fn gather_deadline(&mut self, parked_at: Instant) -> Option<Instant> {
+        let _ = parked_at;
+        None
+    }
+
+    /// The gathering deadline passed: `true` when a message was in flight (the handler runs
+    /// and learns of the timeout from its next read), `false` when the request was idle (it
+    /// ends). Default: `false`.
+    #[doc(hidden)]
+    fn gather_expired(&mut self, now: Instant) -> bool {
+        let _ = now;
+        false
+    }
+
+    /// The request is over and its output sent: half-closes it and says how long to linger
+    /// (discarding input until the peer has acknowledged what we sent), if at all. Default:
+    /// `None`.
+    #[doc(hidden)]
+    fn begin_close(&mut self) -> Option<Duration> {
+        None
+    }
+
+    /// One look while lingering, without waiting: `true` once there is nothing more to wait
+    /// for (everything acknowledged, or the peer closed). Default: `true`.
+    #[doc(hidden)]
+    fn linger_done(&mut self) -> bool {
+        true
     }
 
     /// Whether any input has arrived (the timeout while parked is the first-byte one until

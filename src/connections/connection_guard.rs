@@ -58,10 +58,15 @@ impl ConnectionGuard {
         match self.reason {
             CloseReason::Panicked => CloseReason::Panicked,
             _ if self.liveness.was_forced() => CloseReason::ServerClosing,
+            // Closed at a boundary by the drain: idle, unless it served a message meanwhile
+            // (then the drain let that message finish, and the connection finished).
             CloseReason::Completed | CloseReason::ServerClosing
                 if self.liveness.closed_as_idle() =>
             {
-                CloseReason::Drained
+                match self.liveness.served_while_draining() {
+                    true => CloseReason::Completed,
+                    false => CloseReason::Drained,
+                }
             }
             reason => reason,
         }

@@ -1,8 +1,9 @@
 //! [`DynJob`]: a [`Job`] behind a box, so jobs of any type share one queue or one parker.
 
 use std::os::fd::BorrowedFd;
-use std::time::Duration;
+use std::time::Instant;
 
+use crate::dispatch::job::{ParkedEvent, ParkedStep};
 use crate::dispatch::{Job, Ran};
 use crate::Error;
 
@@ -14,9 +15,10 @@ pub(crate) trait DynJob: Send {
     fn fail_boxed(self: Box<Self>, error: Error);
     fn end_parked_boxed(self: Box<Self>, timed_out: bool);
     fn parked_fd(&self) -> Option<BorrowedFd<'_>>;
-    fn idle_timeout(&self) -> Option<Duration>;
     fn idle_for_drain(&self) -> bool;
     fn end_idle_boxed(self: Box<Self>);
+    fn parked_step(&mut self, event: ParkedEvent, now: Instant) -> ParkedStep;
+    fn finish_parked_boxed(self: Box<Self>);
 }
 
 impl<J: Job> DynJob for J {
@@ -43,15 +45,19 @@ impl<J: Job> DynJob for J {
         Job::parked_fd(self)
     }
 
-    fn idle_timeout(&self) -> Option<Duration> {
-        Job::idle_timeout(self)
-    }
-
     fn idle_for_drain(&self) -> bool {
         Job::idle_for_drain(self)
     }
 
     fn end_idle_boxed(self: Box<Self>) {
         (*self).end_idle();
+    }
+
+    fn parked_step(&mut self, event: ParkedEvent, now: Instant) -> ParkedStep {
+        Job::parked_step(self, event, now)
+    }
+
+    fn finish_parked_boxed(self: Box<Self>) {
+        (*self).finish_parked();
     }
 }

@@ -3,7 +3,7 @@
 use std::os::fd::{BorrowedFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::connections::{ConnectionGuard, Registry};
 use crate::drain::{DrainLevel, Liveness};
@@ -102,6 +102,63 @@ pub trait Job: Send + 'static {
     fn drain_liveness(&self) -> Option<Arc<Liveness>> {
         None
     }
+
+    /// Where a parked job stands after `event` (at `now`): what to wait for, or what to do
+    /// next. The parker calls it when it takes the job and after each event it asked for.
+    /// Default: wait for input up to the idle timeout, then end.
+    #[doc(hidden)]
+    fn parked_step(&mut self, event: ParkedEvent, now: Instant) -> ParkedStep {
+        match event {
+            ParkedEvent::Readable => ParkedStep::Resume,
+            ParkedEvent::Expired => ParkedStep::Done,
+            ParkedEvent::Admitted | ParkedEvent::Writable => ParkedStep::Wait {
+                writable: false,
+                deadline: self.idle_timeout().and_then(|after| now.checked_add(after)),
+            },
+        }
+    }
+
+    /// Ends a parked job for which [`parked_step`](Self::parked_step) said
+    /// [`ParkedStep::Done`]. Default: ends it as timed out.
+    #[doc(hidden)]
+    fn finish_parked(self)
+    where
+        Self: Sized,
+    {
+        self.end_parked(true);
+    }
+}
+
+/// What happened to a parked job, for [`Job::parked_step`].
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParkedEvent {
+    /// The parker has just taken it.
+    Admitted,
+    /// Its socket has input (or an error, or the peer's end).
+    Readable,
+    /// Its socket takes output.
+    Writable,
+    /// The deadline it asked for has passed.
+    Expired,
+}
+
+/// What a parked job needs next, from [`Job::parked_step`].
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParkedStep {
+    /// Watch its socket for input (or, `writable`, for room to send) until `deadline`.
+    Wait {
+        /// Room to send, rather than input.
+        writable: bool,
+        /// When it runs out of time (`None`: never).
+        deadline: Option<Instant>,
+    },
+    /// Its message has arrived (or its time ran out in the middle of one): run its handler
+    /// again ([`Job::run_until_parked`]).
+    Resume,
+    /// It is over: end it ([`Job::finish_parked`]).
+    Done,
 }
 
 /// What [`Job::run_until_parked`] did.
@@ -129,6 +186,47 @@ pub(crate) struct RequestJob<R, H, K> {
     pub(crate) detached: bool,
     /// The connection's drain state (a stream connection's; `None` for a datagram).
     pub(crate) liveness: Option<Arc<Liveness>>,
+    /// Run where it waits (Sequential, Forking): nothing is left for a parker.
+    pub(crate) in_place: bool,
+    /// When it was last parked (its first-byte or idle timeout runs from there).
+    pub(crate) parked_at: Instant,
+    /// The request is over; the parker sends what is left of its output and closes it.
+    pub(crate) closing: Option<Closing>,
+    /// Why the parker ends it, once known.
+    pub(crate) parked_end: Option<ParkedEnd>,
+}
+
+/// A request that is over, on its way out in the parker.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Closing {
+    /// Its output is being sent.
+    Flushing,
+    /// Half-closed; input is discarded until what was sent is acknowledged, or `until`.
+    Lingering { until: Instant, pause: Duration },
+}
+
+/// The first look at the send queue while lingering comes this soon; later ones less often,
+/// up to [`LINGER_PAUSE_MAX`] apart (on loopback or a LAN the acknowledgement comes within the
+/// first).
+const LINGER_PAUSE_MIN: Duration = Duration::from_millis(1);
+const LINGER_PAUSE_MAX: Duration = Duration::from_millis(10);
+
+impl Closing {
+    fn lingering(now: Instant, linger: Duration) -> Closing {
+        Closing::Lingering {
+            until: now.checked_add(linger).unwrap_or(now),
+            pause: LINGER_PAUSE_MIN,
+        }
+    }
+}
+
+/// Why the parker ends a job.
+#[derive(Debug)]
+pub(crate) enum ParkedEnd {
+    /// It waited past its first-byte or idle timeout.
+    TimedOut,
+    /// Sending its output failed (the write timeout, or the peer went away).
+    Failed(std::io::Error),
 }
 
 /// How far one turn of a request got.
@@ -166,6 +264,10 @@ where
             guard,
             detached: false,
             liveness,
+            in_place: false,
+            parked_at: Instant::now(),
+            closing: None,
+            parked_end: None,
         }
     }
 
@@ -182,19 +284,24 @@ where
             if let Err(error) = request.prepare() {
                 return Turn::Over(Err(error));
             }
+            if !self.in_place {
+                request.defer_output();
+            }
             if let Err(error) = catch(|| handler.setup(request)) {
                 request.take_park_request();
                 return Turn::Over(Err(error));
             }
-            if request.take_park_request() && !request.has_buffered_input() {
+            if request.take_park_request() && !request.input_ready() {
                 return Turn::Parked;
             }
         }
         loop {
+            request.begin_turn();
             let handled = catch(|| handler.handle(request));
             let parks = request.take_park_request();
+            request.end_turn();
             if handled.is_ok() && parks {
-                if request.has_buffered_input() {
+                if request.input_ready() {
                     continue;
                 }
                 return Turn::Parked;
@@ -220,8 +327,16 @@ where
     /// Reports the outcome and shuts the request down; `reason` overrides the close reason
     /// the outcome gives.
     fn conclude(mut self, outcome: Result<(), Error>, reason: Option<CloseReason>) -> bool {
+        self.settle(&outcome, reason);
+        self.request.shutdown_request();
+        outcome.is_ok()
+    }
+
+    /// Reports the outcome (`handle_error` while the request is still open) and records why
+    /// the connection ends; `reason` overrides the close reason the outcome gives.
+    fn settle(&mut self, outcome: &Result<(), Error>, reason: Option<CloseReason>) {
         // One of the connection's timeouts: the server's policy at work, not a failure.
-        let timed_out = match &outcome {
+        let timed_out = match outcome {
             Err(Error::Handler(error)) => TimedOut::of(error),
             _ => None,
         };
@@ -230,7 +345,7 @@ where
             .liveness
             .as_ref()
             .is_some_and(|liveness| liveness.was_forced());
-        match (&outcome, timed_out) {
+        match (outcome, timed_out) {
             (Err(_), Some(timeout)) => {
                 tracing::debug!(conn_id = self.id, reason = ?timeout.reason, after = ?timeout.after, "closing: timeout");
             }
@@ -242,7 +357,7 @@ where
         }
         let reason = reason
             .or(timed_out.map(|t| t.reason))
-            .unwrap_or(match &outcome {
+            .unwrap_or(match outcome {
                 Ok(()) => CloseReason::Completed,
                 Err(Error::HandlerPanicked { .. }) => CloseReason::Panicked,
                 Err(_) => CloseReason::Error,
@@ -251,8 +366,90 @@ where
             guard.set_reason(reason);
         }
         tracing::debug!(conn_id = self.id, ?reason, "request done");
-        self.request.shutdown_request();
-        outcome.is_ok()
+    }
+
+    /// The request is over (its outcome settled): closes it here if nothing is left to wait
+    /// for, else hands it back to be parked while its output goes out and the close lingers,
+    /// so no worker waits on a slow reader.
+    fn close_or_park(mut self, now: Instant) -> Ran<Self> {
+        if self.request.has_pending_output() {
+            self.closing = Some(Closing::Flushing);
+            return Ran::Parked(self);
+        }
+        match self.request.begin_close() {
+            Some(linger) => {
+                self.closing = Some(Closing::lingering(now, linger));
+                Ran::Parked(self)
+            }
+            None => {
+                self.request.close_request();
+                Ran::Finished(true)
+            }
+        }
+    }
+
+    /// Ends a closing job now: what is left of its output is dropped.
+    fn close_now(mut self) {
+        if matches!(self.closing, Some(Closing::Flushing)) {
+            let _ = self.request.begin_close();
+        }
+        self.request.close_request();
+    }
+
+    /// A parked job's turn to look at its output: sends what the socket takes; `Some` with
+    /// what to do when output is still waiting (or sending failed).
+    fn step_output(&mut self, now: Instant) -> Option<ParkedStep> {
+        if !self.request.has_pending_output() {
+            return None;
+        }
+        match self.request.send_pending_output(now) {
+            Ok(_) if !self.request.has_pending_output() => {
+                // Sent: from now on the connection waits for input (its idle time starts).
+                self.parked_at = now;
+                None
+            }
+            Ok(deadline) => Some(ParkedStep::Wait {
+                writable: true,
+                deadline,
+            }),
+            Err(error) => {
+                self.parked_end = Some(ParkedEnd::Failed(error));
+                Some(ParkedStep::Done)
+            }
+        }
+    }
+
+    /// A closing job's next step once its output is sent: half-close, then linger.
+    fn step_closing(&mut self, closing: Closing, now: Instant) -> ParkedStep {
+        let (until, pause) = match closing {
+            Closing::Flushing => match self.request.begin_close() {
+                Some(linger) => match Closing::lingering(now, linger) {
+                    Closing::Lingering { until, pause } => {
+                        self.closing = Some(Closing::Lingering { until, pause });
+                        (until, pause)
+                    }
+                    Closing::Flushing => unreachable!("lingering() makes a lingering state"),
+                },
+                None => {
+                    self.closing = None;
+                    return ParkedStep::Done;
+                }
+            },
+            Closing::Lingering { until, pause } => {
+                if self.request.linger_done() || now >= until {
+                    self.closing = None;
+                    return ParkedStep::Done;
+                }
+                // Look at the send queue again soon, then less and less often.
+                let pause = (pause * 2).min(LINGER_PAUSE_MAX);
+                self.closing = Some(Closing::Lingering { until, pause });
+                (until, pause)
+            }
+        };
+        ParkedStep::Wait {
+            writable: false,
+            deadline: Some(now.checked_add(pause).map_or(until, |next| next.min(until))),
+        }
     }
 
     fn report(&self, error: &Error) {
@@ -293,46 +490,57 @@ where
         self.listener
     }
 
-    fn run(self) -> bool {
+    fn run(mut self) -> bool {
+        self.in_place = true;
         let mut job = self;
         loop {
             match job.run_until_parked() {
                 Ran::Finished(ok) => return ok,
                 Ran::Parked(parked) => job = parked,
             }
-            // Parked on a strategy that keeps its thread: wait for input here. While it waits,
-            // a drain may end the wait (the connection is idle).
-            let timeout = job.idle_timeout();
-            let liveness = job.liveness.clone();
-            let ready = match job.parked_fd() {
-                // Input already here is a message in flight, which a drain lets finish (looked
-                // for before the drain's check, so input that came earlier is never taken for
-                // idleness).
-                Some(fd) if sys::readable_now(fd) => Ok(true),
-                Some(fd) => match &liveness {
-                    Some(liveness) if liveness.enter_wait() => {
-                        job.end_idle();
+            // Parked on a strategy that keeps its thread: wait here, as the parker would.
+            let mut event = ParkedEvent::Admitted;
+            loop {
+                let (writable, deadline) = match job.parked_step(event, Instant::now()) {
+                    ParkedStep::Resume => break,
+                    ParkedStep::Done => {
+                        job.finish_parked();
                         return true;
                     }
-                    Some(liveness) => {
+                    ParkedStep::Wait { writable, deadline } => (writable, deadline),
+                };
+                let Some(fd) = job.parked_fd() else {
+                    break;
+                };
+                let timeout = deadline.map(|at| at.saturating_duration_since(Instant::now()));
+                let ready = match (writable, &job.liveness) {
+                    (true, _) => sys::wait_writable_for(fd, timeout),
+                    // Input already here is a message in flight, which a drain lets finish
+                    // (looked for before the drain's check, so input that came earlier is
+                    // never taken for idleness).
+                    (false, _) if sys::readable_now(fd) => Ok(true),
+                    // While it waits, a drain may end the wait (the connection is idle).
+                    (false, Some(liveness)) => {
+                        let liveness = Arc::clone(liveness);
+                        if liveness.enter_wait() {
+                            job.end_idle();
+                            return true;
+                        }
                         let ready = sys::wait_readable(fd, timeout);
                         liveness.leave_wait();
                         ready
                     }
-                    None => sys::wait_readable(fd, timeout),
-                },
-                None => Ok(true),
-            };
-            match ready {
-                Ok(true) => {}
-                Ok(false) => {
-                    job.end_parked(true);
-                    return true;
-                }
-                Err(error) => {
-                    let outcome = job.finish_after(Err(Error::Handler(error)));
-                    return job.conclude(outcome, None);
-                }
+                    (false, None) => sys::wait_readable(fd, timeout),
+                };
+                event = match ready {
+                    Ok(true) if writable => ParkedEvent::Writable,
+                    Ok(true) => ParkedEvent::Readable,
+                    Ok(false) => ParkedEvent::Expired,
+                    Err(error) => {
+                        let outcome = job.finish_after(Err(Error::Handler(error)));
+                        return job.conclude(outcome, None);
+                    }
+                };
             }
         }
     }
@@ -353,7 +561,15 @@ where
                 }
                 Ran::Parked(self)
             }
-            Turn::Over(outcome) => Ran::Finished(self.conclude(outcome, None)),
+            Turn::Over(outcome) if self.in_place => Ran::Finished(self.conclude(outcome, None)),
+            Turn::Over(outcome) => {
+                let ok = outcome.is_ok();
+                self.settle(&outcome, None);
+                match self.close_or_park(Instant::now()) {
+                    Ran::Finished(_) => Ran::Finished(ok),
+                    parked => parked,
+                }
+            }
         }
     }
 
@@ -366,6 +582,11 @@ where
     }
 
     fn end_parked(mut self, timed_out: bool) {
+        if self.closing.is_some() {
+            // Already over: only its close was left.
+            self.close_now();
+            return;
+        }
         let span = self.span();
         let _entered = span.enter();
         let _in_handler = InHandler::enter(self.request.shutdown_handle());
@@ -388,12 +609,21 @@ where
     }
 
     fn idle_for_drain(&self) -> bool {
-        self.liveness
-            .as_ref()
-            .is_some_and(|liveness| liveness.idle_may_close())
+        // A closing job is not idle: its last answer is on its way out; nor one whose
+        // answers wait to be sent.
+        self.closing.is_none()
+            && !self.request.has_pending_output()
+            && self
+                .liveness
+                .as_ref()
+                .is_some_and(|liveness| liveness.idle_may_close())
     }
 
     fn end_idle(self) {
+        if self.closing.is_some() {
+            self.close_now();
+            return;
+        }
         if let Some(liveness) = &self.liveness {
             liveness.mark_closed_as_idle();
         }
@@ -402,6 +632,75 @@ where
             "closing a parked connection: idle while draining"
         );
         self.end_parked(false);
+    }
+
+    fn parked_step(&mut self, event: ParkedEvent, now: Instant) -> ParkedStep {
+        if event == ParkedEvent::Admitted {
+            self.parked_at = now;
+        }
+        // Output first: while any waits, no input is read (the peer's answers are backed up).
+        if let Some(step) = self.step_output(now) {
+            return step;
+        }
+        if let Some(closing) = self.closing {
+            return self.step_closing(closing, now);
+        }
+        if self.request.gathers() {
+            let deadline = self.request.gather_deadline(self.parked_at);
+            match event {
+                ParkedEvent::Readable if self.request.gather() => return ParkedStep::Resume,
+                ParkedEvent::Expired if deadline.is_some_and(|at| at <= now) => {
+                    if self.request.gather_expired(now) {
+                        return ParkedStep::Resume;
+                    }
+                    self.parked_end = Some(ParkedEnd::TimedOut);
+                    return ParkedStep::Done;
+                }
+                _ => {}
+            }
+            return ParkedStep::Wait {
+                writable: false,
+                // Gathering may have moved it (a minimum rate earns time with each byte).
+                deadline: self.request.gather_deadline(self.parked_at),
+            };
+        }
+        let deadline = self
+            .idle_timeout()
+            .and_then(|after| self.parked_at.checked_add(after));
+        match event {
+            ParkedEvent::Readable => ParkedStep::Resume,
+            ParkedEvent::Expired if deadline.is_some_and(|at| at <= now) => {
+                self.parked_end = Some(ParkedEnd::TimedOut);
+                ParkedStep::Done
+            }
+            _ => ParkedStep::Wait {
+                writable: false,
+                deadline,
+            },
+        }
+    }
+
+    fn finish_parked(mut self) {
+        match self.parked_end.take() {
+            Some(ParkedEnd::Failed(error)) if self.closing.is_some() => {
+                // The handler is done; only its last output could not be sent.
+                let reason = TimedOut::of(&error).map_or(CloseReason::Error, |t| t.reason);
+                tracing::debug!(conn_id = self.id, %error, "closing: the peer did not take the last output");
+                if let Some(guard) = &mut self.guard {
+                    guard.set_reason(reason);
+                }
+                self.close_now();
+            }
+            Some(ParkedEnd::Failed(error)) => {
+                let span = self.span();
+                let _entered = span.enter();
+                let _in_handler = InHandler::enter(self.request.shutdown_handle());
+                let outcome = self.finish_after(Err(Error::Handler(error)));
+                self.conclude(outcome, None);
+            }
+            Some(ParkedEnd::TimedOut) => self.end_parked(true),
+            None => self.close_now(),
+        }
     }
 
     fn drain_liveness(&self) -> Option<Arc<Liveness>> {
@@ -420,6 +719,10 @@ where
             guard,
             detached,
             liveness,
+            in_place,
+            parked_at,
+            closing,
+            parked_end,
         } = self;
         let parts = SessionParts {
             id,
@@ -441,6 +744,10 @@ where
                 guard: parts.guard,
                 detached,
                 liveness,
+                in_place,
+                parked_at,
+                closing,
+                parked_end,
             })
     }
 

@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 use selectors::Interest;
 
 use crate::dispatch::dyn_job::DynJob;
+use crate::dispatch::job::{ParkedEvent, ParkedStep};
 use crate::dispatch::live_threads::LiveThreads;
 use crate::reactor::{Mailbox, Reactor};
 use crate::sys;
@@ -20,8 +21,10 @@ use crate::sys;
 pub(crate) type Resume = Arc<dyn Fn(Box<dyn DynJob>) + Send + Sync>;
 
 /// Holds parked jobs without a thread each: one parker thread waits on all their sockets (and
-/// their idle deadlines) in a [`Reactor`], and hands each job back through `resume` when its
-/// input arrives. Started with the first park.
+/// their deadlines) in a [`Reactor`], sends the output their handlers left (so a slow reader
+/// holds no worker), gathers the next message of those that parked with a framing (so a slow
+/// sender holds none either), lingers over the closes, and hands each job back through
+/// `resume` when its input is ready. Started with the first park.
 pub(crate) struct Parker {
     name: String,
     resume: Resume,
@@ -131,11 +134,13 @@ impl Parker {
     }
 }
 
-/// The parker thread: register parked jobs, resume the readable ones, end the silent ones.
+/// The parker thread: takes parked jobs, sends their pending output, gathers their next
+/// message, resumes the ones whose input is ready, and ends the silent ones.
 fn park_loop(mailbox: &Mailbox<Message>, resume: &Resume) -> io::Result<()> {
     let mut reactor: Reactor<Parked> = Reactor::new(256)?;
     reactor.watch_waker(mailbox.waker())?;
     let mut ready = Vec::new();
+    let mut expired = Vec::new();
     let result = loop {
         let mut closing = false;
         while let Some(message) = mailbox.try_take() {
@@ -143,14 +148,7 @@ fn park_loop(mailbox: &Mailbox<Message>, resume: &Resume) -> io::Result<()> {
                 Message::Park(job) => admit(&mut reactor, job, resume),
                 Message::Drain => {
                     for key in reactor.keys() {
-                        let idle = reactor
-                            .get_mut(key)
-                            .is_some_and(|Parked(job)| job.idle_for_drain());
-                        if idle {
-                            if let Some(Parked(job)) = reactor.remove(key) {
-                                end_or_resume_idle(job, resume);
-                            }
-                        }
+                        drain_if_idle(&mut reactor, key, resume);
                     }
                 }
                 Message::Close => closing = true,
@@ -160,21 +158,27 @@ fn park_loop(mailbox: &Mailbox<Message>, resume: &Resume) -> io::Result<()> {
             break Ok(());
         }
         let now = Instant::now();
+        expired.clear();
         while let Some(key) = reactor.pop_expired(now) {
-            if let Some(Parked(job)) = reactor.remove(key) {
-                end(job, true);
-            }
+            expired.push(key);
+        }
+        for &key in &expired {
+            step(&mut reactor, key, ParkedEvent::Expired, now, resume);
         }
         if let Err(error) = mailbox.wait(&mut reactor) {
             break Err(error);
         }
         ready.clear();
-        ready.extend(reactor.ready().iter().map(|ready| ready.key));
-        for &key in &ready {
-            if let Some(Parked(job)) = reactor.remove(key) {
-                tracing::trace!(conn_id = job.id(), "input for a parked connection");
-                resume(job);
-            }
+        ready.extend(reactor.ready().iter().map(|ready| {
+            let event = match ready.writable {
+                true => ParkedEvent::Writable,
+                false => ParkedEvent::Readable,
+            };
+            (ready.key, event)
+        }));
+        let now = Instant::now();
+        for &(key, event) in &ready {
+            step(&mut reactor, key, event, now, resume);
         }
     };
     let parked = reactor.drain();
@@ -182,25 +186,23 @@ fn park_loop(mailbox: &Mailbox<Message>, resume: &Resume) -> io::Result<()> {
         tracing::debug!(connections = parked.len(), "closing parked connections");
     }
     for Parked(job) in parked {
-        end(job, false);
+        end(job);
     }
     // Jobs still in the mailbox (posted before the close) end too.
     while let Some(message) = mailbox.try_take() {
         if let Message::Park(job) = message {
-            end(job, false);
+            end(job);
         }
     }
     result
 }
 
 fn admit(reactor: &mut Reactor<Parked>, job: Box<dyn DynJob>, resume: &Resume) {
-    if job.idle_for_drain() {
-        end_or_resume_idle(job, resume);
-        return;
-    }
-    let deadline = job.idle_timeout().map(|timeout| Instant::now() + timeout);
-    match reactor.insert(Parked(job), Some(Interest::READABLE)) {
-        Ok(key) => reactor.set_deadline(key, deadline),
+    match reactor.insert(Parked(job), None) {
+        Ok(key) => {
+            step(reactor, key, ParkedEvent::Admitted, Instant::now(), resume);
+            drain_if_idle(reactor, key, resume);
+        }
         Err((Parked(job), error)) => {
             // Cannot watch it: let a worker wait for its input instead.
             tracing::warn!(conn_id = job.id(), %error, "cannot park a connection; resuming it");
@@ -209,20 +211,87 @@ fn admit(reactor: &mut Reactor<Parked>, job: Box<dyn DynJob>, resume: &Resume) {
     }
 }
 
-/// A drain found `job` idle: end it, unless its input has arrived meanwhile (then it is a
-/// message in flight, and runs).
-fn end_or_resume_idle(job: Box<dyn DynJob>, resume: &Resume) {
-    let readable = job.parked_fd().is_some_and(sys::readable_now);
-    if readable {
-        resume(job);
-    } else if panic::catch_unwind(AssertUnwindSafe(|| job.end_idle_boxed())).is_err() {
-        tracing::error!("ending an idle parked connection panicked");
+/// Moves the job under `key` on after `event`: watch it for what it waits for, resume it, or
+/// end it.
+fn step(
+    reactor: &mut Reactor<Parked>,
+    key: usize,
+    event: ParkedEvent,
+    now: Instant,
+    resume: &Resume,
+) {
+    let Some(Parked(job)) = reactor.get_mut(key) else {
+        return;
+    };
+    let next = panic::catch_unwind(AssertUnwindSafe(|| job.parked_step(event, now)))
+        .unwrap_or_else(|_| {
+            tracing::error!("a parked connection's step panicked");
+            ParkedStep::Done
+        });
+    match next {
+        ParkedStep::Wait { writable, deadline } => {
+            let interest = match writable {
+                true => Interest::WRITABLE,
+                false => Interest::READABLE,
+            };
+            match reactor.set_interest(key, Some(interest)) {
+                Ok(()) => reactor.set_deadline(key, deadline),
+                Err(error) => {
+                    if let Some(Parked(job)) = reactor.remove(key) {
+                        // Cannot watch it: let a worker wait for its input instead.
+                        tracing::warn!(conn_id = job.id(), %error, "cannot watch a parked connection; resuming it");
+                        resume(job);
+                    }
+                }
+            }
+        }
+        ParkedStep::Resume => {
+            if let Some(Parked(job)) = reactor.remove(key) {
+                tracing::trace!(conn_id = job.id(), "input for a parked connection");
+                resume(job);
+            }
+        }
+        ParkedStep::Done => {
+            if let Some(Parked(job)) = reactor.remove(key) {
+                finish(job);
+            }
+        }
     }
 }
 
-fn end(job: Box<dyn DynJob>, timed_out: bool) {
+/// During a drain: ends the job under `key` if it is idle — unless its input has arrived
+/// meanwhile (then that is a message in flight, which is gathered or run).
+fn drain_if_idle(reactor: &mut Reactor<Parked>, key: usize, resume: &Resume) {
+    let idle = reactor
+        .get_mut(key)
+        .is_some_and(|Parked(job)| job.idle_for_drain());
+    if !idle {
+        return;
+    }
+    let readable = reactor
+        .get_mut(key)
+        .and_then(|Parked(job)| job.parked_fd().map(sys::readable_now))
+        .unwrap_or(false);
+    if readable {
+        step(reactor, key, ParkedEvent::Readable, Instant::now(), resume);
+    } else if let Some(Parked(job)) = reactor.remove(key) {
+        if panic::catch_unwind(AssertUnwindSafe(|| job.end_idle_boxed())).is_err() {
+            tracing::error!("ending an idle parked connection panicked");
+        }
+    }
+}
+
+/// Ends a job the server no longer serves (the parker closes).
+fn end(job: Box<dyn DynJob>) {
     // Jobs catch their handlers' panics; this guards the parker against anything else.
-    if panic::catch_unwind(AssertUnwindSafe(|| job.end_parked_boxed(timed_out))).is_err() {
+    if panic::catch_unwind(AssertUnwindSafe(|| job.end_parked_boxed(false))).is_err() {
+        tracing::error!("ending a parked connection panicked");
+    }
+}
+
+/// Ends a job whose step said it is over.
+fn finish(job: Box<dyn DynJob>) {
+    if panic::catch_unwind(AssertUnwindSafe(|| job.finish_parked_boxed())).is_err() {
         tracing::error!("ending a parked connection panicked");
     }
 }

@@ -65,6 +65,9 @@ pub struct Liveness {
     spans: AtomicU64,
     /// The drain ended it as idle.
     idle_closed: AtomicBool,
+    /// Input arrived, or a message was in flight, while a drain was on: its close at a message
+    /// boundary counts as a finished connection, not an idle one.
+    served_while_draining: AtomicBool,
     /// The drain's deadline ended it.
     forced: AtomicBool,
 }
@@ -80,6 +83,7 @@ impl Liveness {
             busy: AtomicUsize::new(0),
             spans: AtomicU64::new(0),
             idle_closed: AtomicBool::new(false),
+            served_while_draining: AtomicBool::new(false),
             forced: AtomicBool::new(false),
         }
     }
@@ -107,6 +111,19 @@ impl Liveness {
         if !self.spoken.load(SeqCst) {
             self.spoken.store(true, SeqCst);
         }
+    }
+
+    /// Input arrived for the handler.
+    pub(crate) fn note_input(&self) {
+        if self.level() != DrainLevel::Serving && !self.served_while_draining.load(SeqCst) {
+            self.served_while_draining.store(true, SeqCst);
+        }
+    }
+
+    /// Whether the connection served a message while a drain was on (so a close at its next
+    /// boundary is a message finished, not an idle connection closed).
+    pub(crate) fn served_while_draining(&self) -> bool {
+        self.served_while_draining.load(SeqCst)
     }
 
     pub(crate) fn busy_started(&self) {
@@ -177,6 +194,10 @@ impl Liveness {
     /// ends the wait. From a thread of the serving process.
     pub(crate) fn advance(&self, level: DrainLevel) {
         self.level.fetch_max(level as u8, SeqCst);
+        if self.busy.load(SeqCst) > 0 {
+            // A message in flight when the drain began finishes during it.
+            self.served_while_draining.store(true, SeqCst);
+        }
         if level == DrainLevel::Forced {
             self.forced.store(true, SeqCst);
             let _held = self.fd_lock.lock();
@@ -194,6 +215,9 @@ impl Liveness {
     /// allocation, only atomics and `shutdown(2)`.
     pub(crate) fn advance_from_signal(&self, level: DrainLevel) {
         self.level.fetch_max(level as u8, SeqCst);
+        if self.busy.load(SeqCst) > 0 {
+            self.served_while_draining.store(true, SeqCst);
+        }
         if self.waiting.load(SeqCst) && self.idle_may_close() {
             self.nudge_locked();
         }

@@ -1,13 +1,14 @@
 //! [`Callbacks`]: a [`Protocol`] used as a server's handler, on an event loop or on threads.
 
-use std::io::{self, BufRead};
+use std::io::{self, BufRead, BufWriter, Write};
 use std::time::Duration;
+
+use crate::drain::BusySpan;
 
 use crate::event::connection::{ConnState, OutBuf, DEFAULT_WATERMARKS};
 use crate::event::session::{EventSession, SessionParts, StreamSession};
 use crate::event::{Connection, Protocol};
-use crate::handler::{RequestHandler, StreamRequest, StreamSocket, TimedOut};
-use crate::stats::CloseReason;
+use crate::handler::{RequestHandler, SocketHalf, StreamRequest, StreamSocket};
 use crate::Error;
 
 /// Makes a [`Protocol`] the handler of a server: the handler type of
@@ -58,6 +59,9 @@ struct Threaded {
     reason: Option<Error>,
     /// What `Connection::set_read_timeout` set (a thread strategy does not time callbacks).
     read_timeout: Option<Duration>,
+    /// Held while the protocol has a message in flight (it said so, or it has not answered
+    /// what arrived): a drain lets the message finish.
+    in_message: Option<BusySpan>,
 }
 
 impl Clone for Threaded {
@@ -89,12 +93,15 @@ impl<P> From<P> for Callbacks<P> {
 }
 
 impl<P> Callbacks<P> {
-    /// Runs one callback on a thread, then sends its output (blocking). Output past the high
-    /// watermark is sent between `pause_writing` and `resume_writing`, as on an event loop, so
-    /// a protocol that streams a large body a buffer at a time works under any strategy.
+    /// Runs one callback on a thread, then sends its output through `wfile` (kept for the
+    /// parker, up to a bound, when the client reads slowly under a strategy that parks; else
+    /// blocking). Output past the high watermark is sent between `pause_writing` and
+    /// `resume_writing`, as on an event loop, so a protocol that streams a large body a buffer
+    /// at a time works under any strategy.
     fn call<T, R>(
         &mut self,
         peer: Peer<'_, T>,
+        wfile: &mut BufWriter<SocketHalf<T>>,
         callback: impl FnOnce(&mut P, &mut Connection<'_, T>) -> io::Result<R>,
     ) -> io::Result<R>
     where
@@ -110,7 +117,7 @@ impl<P> Callbacks<P> {
                     Ok(())
                 })?;
             }
-            self.send(peer)?;
+            self.send(wfile)?;
             if !backed_up {
                 return Ok(value);
             }
@@ -154,22 +161,24 @@ impl<P> Callbacks<P> {
         Ok(value)
     }
 
-    /// Sends the pending output, blocking.
-    fn send<T: StreamSocket>(&mut self, peer: Peer<'_, T>) -> io::Result<()> {
-        // A blocking socket takes everything, fails, or (with SO_SNDTIMEO) stops taking: that
-        // is the write timeout.
-        let sent = self.threaded.out.send(peer.socket).and_then(|()| {
-            match (self.threaded.out.is_empty(), peer.write_timeout) {
-                (true, _) => Ok(()),
-                (false, Some(after)) => Err(TimedOut {
-                    reason: CloseReason::WriteTimeout,
-                    after,
-                }
-                .into_io()),
-                (false, None) => Err(io::ErrorKind::WouldBlock.into()),
-            }
-        });
+    /// Hands the pending output to `wfile`.
+    fn send<T: StreamSocket>(&mut self, wfile: &mut BufWriter<SocketHalf<T>>) -> io::Result<()> {
+        let sent = wfile
+            .write_all(self.threaded.out.pending())
+            .and_then(|()| wfile.flush());
+        self.threaded.out.clear();
         sent.inspect_err(|error| self.remember(error))
+    }
+
+    /// Holds the connection busy while the protocol has a message in flight.
+    fn track_message<T: StreamSocket>(&mut self, request: &StreamRequest<T>) {
+        match self.threaded.state.in_message() {
+            true if self.threaded.in_message.is_none() => {
+                self.threaded.in_message = Some(request.busy());
+            }
+            false => self.threaded.in_message = None,
+            true => {}
+        }
     }
 
     fn remember(&mut self, error: &io::Error) {
@@ -183,13 +192,11 @@ impl<P> Callbacks<P> {
     }
 }
 
-/// The parts of a request a [`Connection`] borrows, apart from `rfile`.
+/// The parts of a request a [`Connection`] borrows, apart from `rfile` and `wfile`.
 struct Peer<'a, T: StreamSocket> {
     socket: &'a T,
     client_address: &'a T::Address,
     shutdown: &'a crate::ShutdownHandle,
-    /// The framework's write timeout, when it is in force on the socket.
-    write_timeout: Option<Duration>,
 }
 
 // By hand: a derive would ask `T: Copy`, and only references are copied.
@@ -201,27 +208,6 @@ impl<T: StreamSocket> Clone for Peer<'_, T> {
 
 impl<T: StreamSocket> Copy for Peer<'_, T> {}
 
-impl<'a, T: StreamSocket> Peer<'a, T> {
-    fn of(request: &'a StreamRequest<T>) -> Self {
-        Peer {
-            socket: &request.socket,
-            client_address: &request.client_address,
-            shutdown: &request.shutdown,
-            write_timeout: write_timeout_of(request),
-        }
-    }
-}
-
-/// The write timeout `prepare` put on the socket (none under Python's plain `timeout`).
-fn write_timeout_of<T: StreamSocket>(request: &StreamRequest<T>) -> Option<Duration> {
-    let options = request.options();
-    options
-        .timeout
-        .is_none()
-        .then_some(options.write_timeout)
-        .flatten()
-}
-
 impl<T, P> RequestHandler<StreamRequest<T>> for Callbacks<P>
 where
     T: StreamSocket,
@@ -230,9 +216,20 @@ where
     /// `connection_made`, then park until the first input.
     fn setup(&mut self, request: &mut StreamRequest<T>) -> io::Result<()> {
         self.threaded.read_timeout = request.rfile.read_timeout();
-        self.call(Peer::of(request), |protocol, conn| {
-            protocol.connection_made(conn)
-        })?;
+        let StreamRequest {
+            wfile,
+            socket,
+            client_address,
+            shutdown,
+            ..
+        } = request;
+        let peer = Peer {
+            socket: &**socket,
+            client_address,
+            shutdown,
+        };
+        self.call(peer, wfile, |protocol, conn| protocol.connection_made(conn))?;
+        self.track_message(request);
         if !self.closing() {
             request.park();
         }
@@ -244,19 +241,18 @@ where
         if self.closing() {
             return Ok(());
         }
-        let write_timeout = write_timeout_of(request);
         let StreamRequest {
             rfile,
+            wfile,
             socket,
             client_address,
             shutdown,
             ..
         } = request;
-        let peer = || Peer {
+        let peer = Peer {
             socket: &**socket,
             client_address,
             shutdown,
-            write_timeout,
         };
         let data = match rfile.fill_buf() {
             Ok(data) => data,
@@ -267,12 +263,16 @@ where
         };
         if data.is_empty() {
             // Nothing can drive a half-open connection on a thread: it ends either way.
-            self.call(peer(), |protocol, conn| protocol.eof_received(conn))?;
+            self.call(peer, wfile, |protocol, conn| protocol.eof_received(conn))?;
             return Ok(());
         }
         let n = data.len();
-        self.call(peer(), |protocol, conn| protocol.data_received(conn, data))?;
+        self.threaded.state.unanswered = true;
+        self.call(peer, wfile, |protocol, conn| {
+            protocol.data_received(conn, data)
+        })?;
         rfile.consume(n);
+        self.track_message(request);
         if !self.closing() {
             request.park();
         }
@@ -281,6 +281,7 @@ where
 
     /// `connection_lost`, once.
     fn finish(&mut self, _request: &mut StreamRequest<T>) -> io::Result<()> {
+        self.threaded.in_message = None;
         if self.threaded.in_callback {
             self.threaded.reason.get_or_insert(Error::HandlerPanicked {
                 message: "a protocol callback panicked".to_owned(),

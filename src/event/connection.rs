@@ -55,6 +55,11 @@ pub(crate) struct ConnState {
     pub(crate) write_error: Option<io::Error>,
     /// The protocol is in the middle of a message: a drain does not count it as idle.
     pub(crate) busy: bool,
+    /// The protocol has said when it is busy (`set_busy`): from then on only that counts.
+    pub(crate) busy_declared: bool,
+    /// Bytes arrived and nothing was written since: until the protocol says otherwise, a
+    /// drain takes them for a message not answered yet.
+    pub(crate) unanswered: bool,
     /// A message ended (`set_busy(false)`) since the loop last looked: the next busy time is
     /// a new message, with a fresh read-timeout clock.
     pub(crate) message_ended: bool,
@@ -92,6 +97,29 @@ impl OutBuf {
     }
 }
 
+impl ConnState {
+    /// Whether a message is in flight: the protocol said so, or (until it says anything)
+    /// bytes arrived that it has not answered.
+    pub(crate) fn in_message(&self) -> bool {
+        match self.busy_declared {
+            true => self.busy,
+            false => self.unanswered,
+        }
+    }
+}
+
+impl OutBuf {
+    /// The bytes not sent yet.
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.bytes[self.start..]
+    }
+
+    /// Forgets everything (it was handed on).
+    pub(crate) fn clear(&mut self) {
+        *self = OutBuf::default();
+    }
+}
+
 impl<T: StreamSocket> Connection<'_, T> {
     /// Sends `data`, or keeps what the socket cannot take now and sends it as the peer reads:
     /// asyncio's `Transport.write`. Never blocks on an event loop. After
@@ -101,6 +129,7 @@ impl<T: StreamSocket> Connection<'_, T> {
         if self.is_closing() || data.is_empty() {
             return;
         }
+        self.state.unanswered = false;
         let mut rest = data;
         if self.out.is_empty() {
             loop {
@@ -158,15 +187,22 @@ impl<T: StreamSocket> Connection<'_, T> {
     }
 
     /// Marks the connection as in the middle of a message (`true`) or between messages
-    /// (`false`, the default). A graceful drain
-    /// ([`ShutdownHandle::drain`](crate::ShutdownHandle::drain)) closes a connection that has
-    /// no output pending and is not busy; a protocol that keeps part of a message across
-    /// `data_received` calls (a half-read request) sets this until the message is complete.
-    /// The drain's deadline still closes it. While busy, the message is timed by the
-    /// transport's read timeout and minimum rate; `set_busy(false)` ends the message, so
-    /// `set_busy(true)` after it (even in the same callback) starts a new one with a fresh clock.
+    /// (`false`). A graceful drain ([`ShutdownHandle::drain`](crate::ShutdownHandle::drain))
+    /// closes a connection that has no output pending and is not busy; its deadline still
+    /// closes a busy one. While busy, the message is timed by the transport's read timeout and
+    /// minimum rate; `set_busy(false)` ends the message, so `set_busy(true)` after it (even in
+    /// the same callback) starts a new one with a fresh clock.
+    ///
+    /// Until a protocol first calls this, the framework judges by what it sees: bytes that
+    /// arrived and that the protocol has not answered (it has written nothing since) are a
+    /// message in flight, which a drain lets finish — so a line protocol holding half a line
+    /// is not cut. A protocol that keeps part of a message across callbacks says so exactly
+    /// with `set_busy` (as [`Protocol`](crate::Protocol)'s example does); one that only
+    /// listens (a log sink that never answers) calls `set_busy(false)` once, in
+    /// `connection_made`, so a drain may close it between messages.
     pub fn set_busy(&mut self, busy: bool) {
         self.state.busy = busy;
+        self.state.busy_declared = true;
         self.state.message_ended |= !busy;
     }
 

@@ -132,6 +132,9 @@ pub(crate) struct StreamSession<T: StreamSocket, P> {
     reason: Option<Error>,
     /// A drain closed it while idle.
     drained: bool,
+    /// It had a message in flight, or input arrived, while a drain was on: its close at the
+    /// next boundary is a message finished, not an idle connection closed.
+    served_while_draining: bool,
     /// The loop's high and low watermarks.
     limits: (usize, usize),
 }
@@ -162,6 +165,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             pending_seen: 0,
             reason: None,
             drained: false,
+            served_while_draining: false,
             limits: (0, 0),
         }
     }
@@ -234,6 +238,10 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             Ok(n) => {
                 self.last_input = ctx.now;
                 self.got_input = true;
+                self.state.unanswered = true;
+                if ctx.drain_level != DrainLevel::Serving {
+                    self.served_while_draining = true;
+                }
                 if let Some(clock) = &mut self.message {
                     clock.received(n);
                 }
@@ -261,10 +269,15 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
         // drain's deadline instead.
         for _ in 0..16 {
             let next = self.next(ctx);
-            let idle = ctx.drain_level != DrainLevel::Serving
+            let draining = ctx.drain_level != DrainLevel::Serving;
+            if draining && (self.state.in_message() || !self.out.is_empty()) {
+                // A message in flight when (or after) the drain began finishes during it.
+                self.served_while_draining = true;
+            }
+            let idle = draining
                 && next != Next::Close
                 && self.out.is_empty()
-                && !self.state.busy
+                && !self.state.in_message()
                 && !self.state.reading_paused
                 && (self.got_input || ctx.drain_level >= DrainLevel::GraceOver);
             if !idle {
@@ -454,6 +467,7 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
         }
         let reason = this.reason.take();
         let close_reason = match &reason {
+            None if this.drained && this.served_while_draining => CloseReason::Completed,
             None if this.drained => CloseReason::Drained,
             None if stopping => CloseReason::ServerClosing,
             None => CloseReason::Completed,

@@ -2,8 +2,10 @@
 
 mod datagram;
 mod datagram_socket;
+mod message_framing;
 mod min_rate;
 mod peer_credentials;
+mod pending_output;
 mod request_handler;
 mod socket_reader;
 mod stream;
@@ -13,6 +15,7 @@ mod timed_out;
 
 pub use datagram::DatagramRequest;
 pub use datagram_socket::DatagramSocket;
+pub use message_framing::{Delimited, Framed, MessageFraming};
 pub(crate) use min_rate::MessageClock;
 pub use min_rate::MinRate;
 pub use peer_credentials::PeerCredentials;

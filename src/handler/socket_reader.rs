@@ -5,7 +5,11 @@ use std::io::{self, BufRead, Read};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::drain::Liveness;
+use parking_lot::Mutex;
+
+use crate::drain::{BusySpan, Liveness};
+use crate::handler::message_framing::{Framed, MessageFraming};
+use crate::handler::pending_output::PendingOutput;
 use crate::handler::{MessageClock, MinRate, SocketHalf, StreamSocket, TimedOut};
 use crate::stats::CloseReason;
 use crate::sys;
@@ -61,11 +65,22 @@ pub struct SocketReader<T> {
     message_span: u64,
     /// The connection's drain state, when its server tracks it.
     liveness: Option<Arc<Liveness>>,
-    /// Empty until the first read that needs it.
-    buf: Box<[u8]>,
+    /// Output the handler wrote that the peer has not taken yet (under a strategy that
+    /// parks): sent, waiting, before this reader waits for input.
+    pending_output: Option<Arc<Mutex<PendingOutput>>>,
+    /// Empty until the first read that needs it; `capacity` bytes, or more while a parked
+    /// connection gathers a longer message.
+    buf: Vec<u8>,
     pos: usize,
     filled: usize,
     capacity: usize,
+    /// What gathering found after the bytes it buffered (the end of input, an error, a
+    /// timeout): the next read that would wait returns it instead of waiting.
+    gathered_end: Option<io::Result<()>>,
+    /// Holds the connection busy while a gathered message is in flight.
+    gather_span: Option<BusySpan>,
+    /// When the last byte arrived while gathering.
+    last_input: Option<Instant>,
 }
 
 impl<T: StreamSocket> SocketReader<T> {
@@ -79,10 +94,14 @@ impl<T: StreamSocket> SocketReader<T> {
             message: None,
             message_span: 0,
             liveness: None,
-            buf: Box::default(),
+            pending_output: None,
+            buf: Vec::new(),
             pos: 0,
             filled: 0,
             capacity: capacity.max(1),
+            gathered_end: None,
+            gather_span: None,
+            last_input: None,
         }
     }
 
@@ -183,12 +202,18 @@ impl<T: StreamSocket> SocketReader<T> {
     }
 
     /// Frees the buffer while it holds nothing (a parked connection waits without it; the next
-    /// read allocates it again).
+    /// read allocates it again), and gives back what a long gathered message grew it by.
     pub(crate) fn release_idle_buffer(&mut self) {
         if self.pos >= self.filled && !self.buf.is_empty() {
-            self.buf = Box::default();
+            self.buf = Vec::new();
             self.pos = 0;
             self.filled = 0;
+        } else if self.buf.len() > self.capacity && self.filled - self.pos <= self.capacity {
+            let mut smaller = vec![0; self.capacity];
+            smaller[..self.filled - self.pos].copy_from_slice(&self.buf[self.pos..self.filled]);
+            self.filled -= self.pos;
+            self.pos = 0;
+            self.buf = smaller;
         }
     }
 
@@ -199,6 +224,17 @@ impl<T: StreamSocket> SocketReader<T> {
     /// Waits for input with nothing buffered: a message boundary, where a drain may end the
     /// connection.
     fn recv(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if let Some(end) = self.gathered_end.take() {
+            // What gathering met after the bytes it buffered: given now, in their place.
+            return end.map(|()| {
+                self.eof_seen = true;
+                0
+            });
+        }
+        if let Some(pending) = &self.pending_output {
+            // The peer may wait for our answer before it sends more: it goes first.
+            pending.lock().send_all(self.half.socket().as_fd())?;
+        }
         let Some(liveness) = self.liveness.take() else {
             return self.recv_blocking(out, None);
         };
@@ -219,6 +255,9 @@ impl<T: StreamSocket> SocketReader<T> {
         };
         if self.first_byte_seen {
             liveness.note_spoken();
+        }
+        if matches!(result, Ok(n) if n > 0) {
+            liveness.note_input();
         }
         self.liveness = Some(liveness);
         result
@@ -294,6 +333,198 @@ impl<T: StreamSocket> SocketReader<T> {
     }
 }
 
+impl<T: StreamSocket> SocketReader<T> {
+    /// Reads through the next `delimiter` (keeping the bytes in `out`, if given), holding the
+    /// connection busy from the first byte of the message to its delimiter.
+    fn read_through(&mut self, delimiter: u8, mut out: Option<&mut Vec<u8>>) -> io::Result<usize> {
+        let mut span: Option<BusySpan> = None;
+        let mut read = 0;
+        loop {
+            let available = match self.fill_buf() {
+                Ok(available) => available,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let (found, used) = match available.iter().position(|&b| b == delimiter) {
+                Some(at) => (true, at + 1),
+                None => (false, available.len()),
+            };
+            if let Some(out) = out.as_deref_mut() {
+                out.extend_from_slice(&available[..used]);
+            }
+            self.consume(used);
+            read += used;
+            if found || used == 0 {
+                return Ok(read);
+            }
+            // Part of the message is here: the rest belongs to it.
+            if span.is_none() {
+                span = Some(BusySpan::new(self.liveness.clone()));
+            }
+        }
+    }
+
+    /// Output that waits to be sent (under a strategy that parks): sent before this reader
+    /// waits for input, since the peer may wait for it.
+    pub(crate) fn send_pending_first(&mut self, pending: Arc<Mutex<PendingOutput>>) {
+        self.pending_output = Some(pending);
+    }
+
+    /// Reads what has arrived into the buffer, without waiting, until `framing` says the
+    /// handler can act on it, the bound is reached, or nothing more has arrived. The end of
+    /// input or an error found here is kept for the handler's next read. For the loop that
+    /// holds a parked connection.
+    pub(crate) fn gather(&mut self, framing: &mut dyn MessageFraming) -> Gathered {
+        let bound = framing.max_len().max(1);
+        loop {
+            let buffered = self.filled - self.pos;
+            if buffered > 0 {
+                match framing.frame(&self.buf[self.pos..self.filled]) {
+                    Framed::Complete => return Gathered::Complete,
+                    Framed::Incomplete if buffered >= bound => {
+                        self.gathered_end = Some(Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("a message longer than {bound} bytes"),
+                        )));
+                        return Gathered::Complete;
+                    }
+                    Framed::Incomplete => {}
+                }
+            }
+            if self.gathered_end.is_some() {
+                return Gathered::Complete;
+            }
+            self.make_room(bound);
+            let fd = self.half.socket().as_fd();
+            match sys::recv_now(fd, &mut self.buf[self.filled..]) {
+                Ok(0) => self.gathered_end = Some(Ok(())),
+                Ok(n) => self.gathered(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Gathered::Incomplete,
+                Err(e) => self.gathered_end = Some(Err(e)),
+            }
+        }
+    }
+
+    /// Makes room after the buffered bytes: moves them to the front, then grows the buffer
+    /// (never past `bound` bytes beyond what is buffered... and never past `bound` in all).
+    fn make_room(&mut self, bound: usize) {
+        if self.buf.is_empty() {
+            self.buf = vec![0; self.capacity];
+        }
+        if self.filled < self.buf.len() {
+            return;
+        }
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.filled, 0);
+            self.filled -= self.pos;
+            self.pos = 0;
+        }
+        if self.filled == self.buf.len() {
+            // `filled` < `bound` here (the caller stops at the bound).
+            let grown = self
+                .buf
+                .len()
+                .saturating_mul(2)
+                .min(bound)
+                .max(self.filled + 1);
+            self.buf.resize(grown, 0);
+        }
+    }
+
+    /// The bookkeeping after gathering `n` bytes: the first byte, the drain, the message's
+    /// clock (started with the message's first byte, which the handler's own busy span then
+    /// continues).
+    fn gathered(&mut self, n: usize) {
+        self.filled += n;
+        self.last_input = Some(Instant::now());
+        if !self.first_byte_seen {
+            self.first_byte_seen = true;
+        }
+        if let Some(liveness) = &self.liveness {
+            liveness.note_spoken();
+            liveness.note_input();
+        }
+        if self.gather_span.is_none() {
+            self.gather_span = Some(BusySpan::new(self.liveness.clone()));
+        }
+        let span = self
+            .liveness
+            .as_ref()
+            .and_then(|liveness| liveness.busy_span());
+        let _ = self.message_deadline(span);
+        if let Some(clock) = &mut self.message {
+            clock.received(n);
+        }
+    }
+
+    /// When a parked connection that gathers runs out of time: for a message in flight, its
+    /// read timeout, minimum rate and the idle timeout since its last byte; between messages,
+    /// the first-byte or idle timeout from `parked_at`.
+    pub(crate) fn gather_deadline(&mut self, parked_at: Instant) -> Option<Instant> {
+        let base = self.base_timeout();
+        if !self.in_message() {
+            return base.and_then(|after| parked_at.checked_add(after));
+        }
+        let since = self.last_input.unwrap_or(parked_at).max(parked_at);
+        let idle = base.and_then(|after| since.checked_add(after));
+        let span = self
+            .liveness
+            .as_ref()
+            .and_then(|liveness| liveness.busy_span());
+        let message = self.message_deadline(span).map(|(at, _)| at);
+        [idle, message].into_iter().flatten().min()
+    }
+
+    /// Whether a message is in flight: part of one is buffered, or the handler holds the
+    /// connection busy (it parked in the middle of a message).
+    pub(crate) fn in_message(&self) -> bool {
+        self.filled > self.pos
+            || self
+                .liveness
+                .as_ref()
+                .is_some_and(|liveness| liveness.busy_span().is_some())
+    }
+
+    /// The gathering deadline passed at `now` for a message in flight: the handler runs, and
+    /// its next read that would wait gets the timeout that passed.
+    pub(crate) fn gather_expired(&mut self, now: Instant) {
+        let span = self
+            .liveness
+            .as_ref()
+            .and_then(|liveness| liveness.busy_span());
+        let timed_out = match self.message_deadline(span) {
+            Some((at, reason)) if at <= now => self.message_timed_out(reason, now),
+            _ => TimedOut {
+                reason: CloseReason::IdleTimeout,
+                after: self.base_timeout().unwrap_or_default(),
+            }
+            .into_io(),
+        };
+        self.gathered_end = Some(Err(timed_out));
+    }
+
+    /// A handler's turn ended: the gathered message's span ends with it (a handler that
+    /// parked in the middle of a message holds its own).
+    pub(crate) fn turn_ended(&mut self) {
+        self.gather_span = None;
+        self.gathered_end = match self.gathered_end.take() {
+            // The end of input stays known; a bound or a timeout was the last message's.
+            Some(Ok(())) => Some(Ok(())),
+            _ => None,
+        };
+    }
+}
+
+/// What [`SocketReader::gather`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Gathered {
+    /// The handler can run: the message is whole, or input ended, or it cannot grow.
+    Complete,
+    /// More must arrive.
+    Incomplete,
+}
+
 /// The framework's read timeouts for one connection (from its
 /// [`StreamOptions`](crate::StreamOptions)).
 #[derive(Debug, Clone, Copy, Default)]
@@ -321,7 +552,7 @@ impl<T: StreamSocket> BufRead for SocketReader<T> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         if self.pos >= self.filled {
             if self.buf.is_empty() {
-                self.buf = vec![0; self.capacity].into_boxed_slice();
+                self.buf = vec![0; self.capacity];
             }
             let mut buf = std::mem::take(&mut self.buf);
             let read = self.recv(&mut buf);
@@ -334,6 +565,36 @@ impl<T: StreamSocket> BufRead for SocketReader<T> {
 
     fn consume(&mut self, amount: usize) {
         self.pos = (self.pos + amount).min(self.filled);
+    }
+
+    /// As `BufRead::read_until`; once part of the message has been read, the connection is
+    /// busy until the delimiter arrives (a drain lets the message finish instead of handing
+    /// the handler half of it as if it were whole).
+    fn read_until(&mut self, delimiter: u8, out: &mut Vec<u8>) -> io::Result<usize> {
+        self.read_through(delimiter, Some(out))
+    }
+
+    /// As `BufRead::skip_until`, busy as [`read_until`](Self::read_until) is.
+    fn skip_until(&mut self, delimiter: u8) -> io::Result<usize> {
+        self.read_through(delimiter, None)
+    }
+
+    /// As `BufRead::read_line` (and so `lines()`), busy as [`read_until`](Self::read_until)
+    /// is until the line's `\n` arrives.
+    fn read_line(&mut self, out: &mut String) -> io::Result<usize> {
+        let mut bytes = Vec::new();
+        let result = self.read_until(b'\n', &mut bytes);
+        // As std: the bytes are kept only if they are text; an error with text keeps it too.
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => {
+                out.push_str(text);
+                result
+            }
+            Err(_) => result.and(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            ))),
+        }
     }
 }
 

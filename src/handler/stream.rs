@@ -5,10 +5,14 @@ use std::io::{self, BufWriter, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use crate::drain::{BusySpan, Liveness};
-use crate::handler::socket_reader::ReadTimeouts;
+use crate::handler::message_framing::MessageFraming;
+use crate::handler::pending_output::PendingOutput;
+use crate::handler::socket_reader::{Gathered, ReadTimeouts};
 use crate::handler::{SocketHalf, SocketReader, StreamOptions, StreamSocket};
 use crate::request::Request;
 use crate::sys;
@@ -63,6 +67,10 @@ pub struct StreamRequest<T: StreamSocket = TcpStream> {
     options: StreamOptions,
     pub(crate) shutdown: ShutdownHandle,
     park_requested: bool,
+    /// What the next message looks like, when the handler parked with `park_until`.
+    framing: Option<Box<dyn MessageFraming>>,
+    /// Output kept for the parker to send, under a strategy that parks.
+    pending_output: Option<Arc<Mutex<PendingOutput>>>,
     /// The connection's drain state, when its server tracks it.
     liveness: Option<Arc<Liveness>>,
 }
@@ -84,6 +92,8 @@ impl<T: StreamSocket> StreamRequest<T> {
             options,
             shutdown,
             park_requested: false,
+            framing: None,
+            pending_output: None,
             liveness: None,
         }
     }
@@ -217,6 +227,39 @@ impl<T: StreamSocket> StreamRequest<T> {
     /// ```
     pub fn park(&mut self) {
         self.park_requested = true;
+        self.framing = None;
+    }
+
+    /// Parks the connection as [`park`](Self::park) does, until a whole message has arrived:
+    /// the loop that holds the parked connection reads into `rfile`'s buffer as bytes arrive
+    /// and runs `handle` only once `framing` says the message is complete (or it reaches the
+    /// framing's bound, or input ends, or the message runs out of time — then the handler's
+    /// next read that would wait says so). A peer that sends slowly costs a buffer and a
+    /// timer, not a worker. A gathered message is in flight for a graceful drain, which lets
+    /// it finish. See [`MessageFraming`] for an example with [`Delimited::line`](crate::Delimited::line).
+    ///
+    /// Call it between messages, or in the middle of one to have the rest gathered (an HTTP
+    /// server parks for a body after reading its head); hold a [`BusySpan`] across that park
+    /// (in a field of the handler) so the message stays in flight.
+    pub fn park_until(&mut self, framing: impl MessageFraming) {
+        self.park_requested = true;
+        self.framing = Some(Box::new(framing));
+    }
+
+    /// Sends `head` and then `len` bytes of `file`, from its current position, after what
+    /// `wfile` has written (`head` — a response head, say; it may be empty — leaves in the same
+    /// send as the file's first piece): under a strategy that parks connections the loop that
+    /// holds the connection sends the file a piece at a time as the client reads (the worker
+    /// moves on at once); elsewhere it is copied now, 64 KiB at a time. The file is never read
+    /// whole.
+    ///
+    /// # Errors
+    ///
+    /// The socket's error, or the file's (one that ends before `len` bytes is an
+    /// `UnexpectedEof` error: what was announced cannot be sent).
+    pub fn send_file(&mut self, head: &[u8], file: std::fs::File, len: u64) -> io::Result<()> {
+        self.wfile.flush()?;
+        self.wfile.get_mut().write_file(head, file, len)
     }
 
     /// The settings an event loop applies (it keeps the timeouts itself): `TCP_NODELAY`.
@@ -225,6 +268,21 @@ impl<T: StreamSocket> StreamRequest<T> {
             self.socket.set_nodelay(true).map_err(Error::Handler)?;
         }
         Ok(())
+    }
+
+    /// Sends what the socket takes of kept output now, and forgets the rest.
+    fn drop_pending_output(&mut self) {
+        if let Some(pending) = self.pending_output.take() {
+            let mut pending = pending.lock();
+            let _ = pending.send_now(self.socket.as_fd());
+            if !pending.is_empty() {
+                tracing::debug!(
+                    bytes = pending.len(),
+                    "closing with output the peer did not take"
+                );
+                pending.discard();
+            }
+        }
     }
 
     /// Whether [`park`](Self::park) was called and has not taken effect yet.
@@ -270,6 +328,25 @@ pub(crate) fn linger_before_close(fd: BorrowedFd<'_>, linger: Duration, wait: bo
         let _ = sys::wait_readable(fd, Some(left.min(pause)));
         pause = (pause * 2).min(Duration::from_millis(10));
     }
+}
+
+/// One look while a loop lingers over a closing connection, without waiting: discards what has
+/// arrived; `true` once there is nothing more to wait for (the peer closed or reset, it sent
+/// more than a linger discards, or everything we sent is acknowledged).
+pub(crate) fn linger_step(fd: BorrowedFd<'_>) -> bool {
+    let mut scratch = [0u8; 4096];
+    let mut discarded = 0usize;
+    loop {
+        match sys::recv_now(fd, &mut scratch) {
+            Ok(0) => return true,
+            Ok(n) if discarded + n > LINGER_DISCARD_MAX => return true,
+            Ok(n) => discarded += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(_) => return true,
+        }
+    }
+    sys::unacknowledged_output(fd).map_or(true, |pending| pending == 0)
 }
 
 /// True for errors that mean the peer has gone away.
@@ -329,7 +406,10 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         }
     }
 
-    fn shutdown_request(self) {
+    fn shutdown_request(mut self) {
+        // Output still kept here cannot wait any longer (the parker is closing, or the request
+        // ends where nothing parks): what the socket takes now, and no more.
+        self.drop_pending_output();
         // A peer that stopped reading gets no linger: what we sent cannot arrive anyway.
         let linger = self
             .options
@@ -352,6 +432,36 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         self.close_request();
     }
 
+    fn begin_close(&mut self) -> Option<Duration> {
+        self.drop_pending_output();
+        let linger = self
+            .options
+            .close_linger
+            .filter(|_| !self.rfile.has_seen_eof() && !self.wfile.get_ref().send_timed_out());
+        let in_flight = linger.is_some()
+            && sys::unacknowledged_output(self.socket.as_fd()).map_or(true, |n| n > 0);
+        if let Err(error) = self.socket.shutdown(Shutdown::Write) {
+            if !is_peer_gone(&error) {
+                tracing::debug!(%error, "shutdown(SHUT_WR) failed");
+            }
+            return None;
+        }
+        match (linger, in_flight) {
+            (Some(linger), true) => Some(linger),
+            (Some(linger), false) => {
+                // Nothing on its way: discard what has arrived (so the close sends no reset),
+                // without waiting.
+                linger_before_close(self.socket.as_fd(), linger, false);
+                None
+            }
+            (None, _) => None,
+        }
+    }
+
+    fn linger_done(&mut self) -> bool {
+        linger_step(self.socket.as_fd())
+    }
+
     fn is_connection(&self) -> bool {
         true
     }
@@ -370,6 +480,81 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
 
     fn has_buffered_input(&self) -> bool {
         !self.rfile.buffer().is_empty()
+    }
+
+    fn input_ready(&mut self) -> bool {
+        match &mut self.framing {
+            Some(framing) => self.rfile.gather(framing.as_mut()) == Gathered::Complete,
+            None => self.has_buffered_input(),
+        }
+    }
+
+    fn begin_turn(&mut self) {
+        self.framing = None;
+    }
+
+    fn end_turn(&mut self) {
+        self.rfile.turn_ended();
+    }
+
+    fn defer_output(&mut self) {
+        if self.pending_output.is_some() || self.options.max_pending_output == 0 {
+            return;
+        }
+        // The write timeout in force (none under Python's plain `timeout`, which is kept by
+        // the socket itself and cannot be told apart from a full socket here).
+        let write_timeout = match self.options.timeout {
+            Some(_) => None,
+            None => self.options.write_timeout,
+        };
+        let pending = Arc::new(Mutex::new(PendingOutput::new(
+            self.options.max_pending_output,
+            write_timeout,
+        )));
+        self.wfile.get_mut().defer_to(Arc::clone(&pending));
+        self.rfile.send_pending_first(Arc::clone(&pending));
+        self.pending_output = Some(pending);
+    }
+
+    fn has_pending_output(&self) -> bool {
+        self.pending_output
+            .as_ref()
+            .is_some_and(|pending| !pending.lock().is_empty())
+    }
+
+    fn send_pending_output(&mut self, now: Instant) -> io::Result<Option<Instant>> {
+        let Some(pending) = &self.pending_output else {
+            return Ok(None);
+        };
+        let mut pending = pending.lock();
+        pending.send_now(self.socket.as_fd())?;
+        if pending.is_empty() {
+            return Ok(None);
+        }
+        match pending.deadline() {
+            Some(at) if at <= now => Err(pending.expire()),
+            deadline => Ok(deadline),
+        }
+    }
+
+    fn gathers(&self) -> bool {
+        self.framing.is_some()
+    }
+
+    fn gather(&mut self) -> bool {
+        self.input_ready()
+    }
+
+    fn gather_deadline(&mut self, parked_at: Instant) -> Option<Instant> {
+        self.rfile.gather_deadline(parked_at)
+    }
+
+    fn gather_expired(&mut self, now: Instant) -> bool {
+        if !self.rfile.in_message() {
+            return false;
+        }
+        self.rfile.gather_expired(now);
+        true
     }
 
     fn idle_timeout(&self) -> Option<Duration> {

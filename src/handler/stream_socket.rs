@@ -8,6 +8,13 @@ use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
 
+use parking_lot::Mutex;
+
+use crate::handler::pending_output::PendingOutput;
+use crate::handler::TimedOut;
+use crate::stats::CloseReason;
+use crate::sys;
+
 /// A connected stream socket that a [`StreamRequest`](crate::StreamRequest) can wrap:
 /// [`TcpStream`] here, `UnixStream` with the Unix transports.
 ///
@@ -126,7 +133,12 @@ impl StreamSocket for TcpStream {
 ///
 /// Reading retries `EINTR`. Writing is `sendall`: [`write`](Write::write) returns only when
 /// every byte was written (partial writes and `EINTR` are retried) or an error occurred, so
-/// even the unbuffered `wfile` never writes short.
+/// even the unbuffered `wfile` never writes short. Under a strategy that parks connections
+/// ([`ThreadPool`](crate::ThreadPool), [`ThreadingMixIn`](crate::ThreadingMixIn)), what the
+/// socket does not take at once is kept, up to
+/// [`StreamOptions::max_pending_output`](crate::StreamOptions::max_pending_output), and sent
+/// by the loop that holds the parked connection, so a client that reads slowly holds no
+/// worker; only a write past that bound waits for the client.
 pub struct SocketHalf<T> {
     socket: Arc<T>,
     /// The framework's write timeout, when `SO_SNDTIMEO` carries it: an expiry then writes as
@@ -134,6 +146,9 @@ pub struct SocketHalf<T> {
     send_timeout: Option<Duration>,
     /// The write timeout passed: the peer is not reading.
     send_timed_out: bool,
+    /// Output kept for the parker to send (shared by both halves of a request), when the
+    /// strategy parks.
+    pending: Option<Arc<Mutex<PendingOutput>>>,
 }
 
 impl<T: StreamSocket> SocketHalf<T> {
@@ -142,12 +157,17 @@ impl<T: StreamSocket> SocketHalf<T> {
             socket,
             send_timeout: None,
             send_timed_out: false,
+            pending: None,
         }
     }
 
     /// Whether a write gave up because the write timeout passed (the peer stopped reading).
     pub(crate) fn send_timed_out(&self) -> bool {
         self.send_timed_out
+            || self
+                .pending
+                .as_ref()
+                .is_some_and(|pending| pending.lock().timed_out())
     }
 
     /// Puts the framework's write timeout in force (`SO_SNDTIMEO`).
@@ -157,10 +177,146 @@ impl<T: StreamSocket> SocketHalf<T> {
         Ok(())
     }
 
+    /// Keeps what the socket does not take at once in `pending` instead of waiting.
+    pub(crate) fn defer_to(&mut self, pending: Arc<Mutex<PendingOutput>>) {
+        self.pending = Some(pending);
+    }
+
+    /// Sends every byte kept for later, waiting for the peer (up to the write timeout).
+    pub(crate) fn send_pending(&mut self) -> io::Result<()> {
+        let Some(pending) = &self.pending else {
+            return Ok(());
+        };
+        let result = pending.lock().send_all(self.socket.as_fd());
+        if result.as_ref().is_err_and(|e| TimedOut::of(e).is_some()) {
+            self.send_timed_out = true;
+        }
+        result
+    }
+
     /// The socket this half reads from or writes to.
     pub fn socket(&self) -> &T {
         &self.socket
     }
+
+    /// `sendall` on the blocking socket: every byte, or an error.
+    fn send_blocking(&mut self, buf: &[u8]) -> io::Result<()> {
+        let mut rest = buf;
+        while !rest.is_empty() {
+            match self.socket.write_some(rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.send_timeout.is_some() => {
+                    self.send_timed_out = true;
+                    return Err(TimedOut {
+                        reason: CloseReason::WriteTimeout,
+                        after: self.send_timeout.unwrap_or_default(),
+                    }
+                    .into_io());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// A write when output may be kept for later: what the socket takes now goes, the rest is
+    /// kept if it fits under the bound; otherwise everything kept goes first, waiting, and
+    /// then `buf` as a blocking write.
+    fn write_deferring(&mut self, pending: &Mutex<PendingOutput>, buf: &[u8]) -> io::Result<()> {
+        let fd = self.socket.as_fd();
+        let mut kept = pending.lock();
+        // Older output first: keep the order, and move it along while we are here.
+        kept.send_now(fd)?;
+        let mut rest = buf;
+        while kept.is_empty() && !rest.is_empty() {
+            match sys::send_now(fd, rest) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if rest.is_empty() {
+            return Ok(());
+        }
+        if kept.fits(rest.len()) {
+            kept.push_bytes(rest);
+            return Ok(());
+        }
+        // Past the bound: wait for the peer, as any blocking write does.
+        let sent = kept.send_all(fd);
+        drop(kept);
+        if sent.as_ref().is_err_and(|e| TimedOut::of(e).is_some()) {
+            self.send_timed_out = true;
+        }
+        sent?;
+        self.send_blocking(rest)
+    }
+
+    /// Sends `head`, then `len` bytes of `file` after what was written (the head in the same
+    /// send as the file's first piece): kept for the parker when the strategy parks (a piece
+    /// at a time as the peer reads), else copied now, blocking.
+    pub(crate) fn write_file(
+        &mut self,
+        head: &[u8],
+        mut file: std::fs::File,
+        len: u64,
+    ) -> io::Result<()> {
+        if let Some(pending) = self.pending.clone() {
+            let mut kept = pending.lock();
+            if kept.takes_a_file() {
+                kept.push_bytes(head);
+                kept.push_file(file, len);
+                return kept.send_now(self.socket.as_fd());
+            }
+            drop(kept);
+            self.send_pending()?;
+        }
+        let mut piece = Vec::with_capacity(head.len() + len.min(FILE_PIECE as u64) as usize);
+        piece.extend_from_slice(head);
+        let mut left = len;
+        loop {
+            left -= read_piece(&mut file, left, &mut piece)? as u64;
+            self.send_blocking(&piece)?;
+            piece.clear();
+            if left == 0 {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The size of the pieces a file is sent in.
+pub(crate) const FILE_PIECE: usize = 64 * 1024;
+
+/// Appends the next piece of `file` to `buffer`: at most [`FILE_PIECE`] bytes, at most `left`.
+/// Returns how many. A file that ends before `left` is an error: what was announced (a
+/// `Content-Length`) cannot be sent, so the connection must end.
+pub(crate) fn read_piece(
+    file: &mut std::fs::File,
+    left: u64,
+    buffer: &mut Vec<u8>,
+) -> io::Result<usize> {
+    let start = buffer.len();
+    let want = usize::try_from(left).unwrap_or(FILE_PIECE).min(FILE_PIECE);
+    buffer.resize(start + want, 0);
+    let read = loop {
+        match file.read(&mut buffer[start..]) {
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Ok(0) if want > 0 => {
+                break Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "a file shrank while it was sent",
+                ))
+            }
+            other => break other,
+        }
+    };
+    buffer.truncate(start + *read.as_ref().unwrap_or(&0));
+    read
 }
 
 impl<T: StreamSocket> Read for SocketHalf<T> {
@@ -176,27 +332,19 @@ impl<T: StreamSocket> Read for SocketHalf<T> {
 
 impl<T: StreamSocket> Write for SocketHalf<T> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut rest = buf;
-        while !rest.is_empty() {
-            match self.socket.write_some(rest) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => rest = &rest[n..],
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.send_timeout.is_some() => {
-                    self.send_timed_out = true;
-                    return Err(crate::handler::TimedOut {
-                        reason: crate::stats::CloseReason::WriteTimeout,
-                        after: self.send_timeout.unwrap_or_default(),
-                    }
-                    .into_io());
-                }
-                Err(e) => return Err(e),
-            }
+        match self.pending.clone() {
+            Some(pending) => self.write_deferring(&pending, buf)?,
+            None => self.send_blocking(buf)?,
         }
         Ok(buf.len())
     }
 
+    /// Sends nothing more itself: what is kept for later is on its way (the parker sends it,
+    /// and every later write or wait for input moves it along first).
     fn flush(&mut self) -> io::Result<()> {
+        if let Some(pending) = &self.pending {
+            pending.lock().send_now(self.socket.as_fd())?;
+        }
         Ok(())
     }
 }

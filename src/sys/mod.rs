@@ -59,23 +59,16 @@ pub(crate) const MAX_UNIX_PATH: usize = 103;
 /// Waits until `fd` can be written to (`poll(2)` with `POLLOUT`), for sends on a non-blocking
 /// socket that would block.
 pub(crate) fn wait_writable(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let mut entry = libc::pollfd {
-        fd: fd.as_raw_fd(),
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: `entry` is one valid `pollfd` and we pass a count of 1.
-        let result = unsafe { libc::poll(&mut entry, 1, -1) };
-        if result >= 0 {
-            return Ok(());
-        }
-        let error = io::Error::last_os_error();
-        if error.kind() != io::ErrorKind::Interrupted {
-            return Err(error);
-        }
-    }
+    wait_for(fd, libc::POLLOUT, None).map(drop)
+}
+
+/// Waits until `fd` can be written to, for at most `timeout`: `Ok(false)` when it passes
+/// first (the peer is not reading).
+pub(crate) fn wait_writable_for(
+    fd: std::os::fd::BorrowedFd<'_>,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<bool> {
+    wait_for(fd, libc::POLLOUT, timeout)
 }
 
 /// Waits until `fd` has input (or an error or hang-up) with `poll(2)`: `Ok(false)` when
@@ -84,11 +77,21 @@ pub(crate) fn wait_readable(
     fd: std::os::fd::BorrowedFd<'_>,
     timeout: Option<std::time::Duration>,
 ) -> io::Result<bool> {
+    wait_for(fd, libc::POLLIN, timeout)
+}
+
+/// `poll(2)` on one descriptor for `events` (an error or hang-up counts as ready), retrying
+/// `EINTR` without shortening or lengthening the wait.
+fn wait_for(
+    fd: std::os::fd::BorrowedFd<'_>,
+    events: libc::c_short,
+    timeout: Option<std::time::Duration>,
+) -> io::Result<bool> {
     use std::os::fd::AsRawFd;
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let deadline = timeout.and_then(|t| std::time::Instant::now().checked_add(t));
     let mut entry = libc::pollfd {
         fd: fd.as_raw_fd(),
-        events: libc::POLLIN,
+        events,
         revents: 0,
     };
     loop {
@@ -215,6 +218,22 @@ pub(crate) fn recv_now(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> io::R
             libc::MSG_DONTWAIT,
         )
     };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// Sends what the socket takes now, without waiting (`send(2)` with `MSG_DONTWAIT` and
+/// `MSG_NOSIGNAL`): `WouldBlock` when it takes nothing.
+pub(crate) fn send_now(fd: std::os::fd::BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const FLAGS: libc::c_int = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    const FLAGS: libc::c_int = libc::MSG_DONTWAIT;
+    // SAFETY: `buf` is valid for `buf.len()` readable bytes; `fd` is open for the call.
+    let n = unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), FLAGS) };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }

@@ -70,6 +70,14 @@ impl ChunkedDecoder {
         }
     }
 
+    /// A decoder that only checks and counts (to know where a body ends, or to skip one).
+    pub(crate) fn counting(limit: u64) -> Self {
+        ChunkedDecoder {
+            body: None,
+            ..ChunkedDecoder::new(limit)
+        }
+    }
+
     /// Decodes from `input`; returns how many bytes it took (it stops at the body's end, so
     /// the rest is the next request's). Never takes more than `input`, never decodes more
     /// than the limit.

@@ -1,7 +1,7 @@
 //! [`EventWire`]: an event loop's connection under an [`Exchange`](crate::Exchange).
 
 use std::fs::File;
-use std::io::{self, BufRead};
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 
 use socketserver::Connection;
@@ -9,12 +9,11 @@ use socketserver::Connection;
 use crate::outgoing::Outgoing;
 use crate::wire::Wire;
 
-/// A request whose body has arrived whole, answered through the connection's buffer: writes
-/// never block the loop, files go out as the client reads.
+/// A request answered through the connection's buffer: writes never block the loop, files
+/// go out as the client reads.
 pub(crate) struct EventWire<'w, 'c> {
     pub(crate) conn: &'w mut Connection<'c, TcpStream>,
     pub(crate) outgoing: &'w mut Outgoing,
-    pub(crate) body: &'w [u8],
 }
 
 impl Wire for EventWire<'_, '_> {
@@ -26,10 +25,6 @@ impl Wire for EventWire<'_, '_> {
     fn flush(&mut self) -> io::Result<()> {
         // The loop sends the buffer as the socket takes it.
         Ok(())
-    }
-
-    fn body(&mut self) -> &mut dyn BufRead {
-        &mut self.body
     }
 
     fn client_address(&self) -> SocketAddr {

@@ -1,12 +1,10 @@
 //! [`Exchange`]: one request and its response, as a handler sees them.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::SocketAddr;
 
-use crate::chunked::{read_chunked, ChunkedError};
 use crate::date::push_date_now;
-use crate::framing::Framing;
 use crate::request::HttpRequest;
 use crate::status::reason_phrase;
 use crate::wire::Wire;
@@ -37,28 +35,14 @@ pub struct Exchange<'a> {
     status: Option<u16>,
     has_length: bool,
     close: bool,
-    /// The request body not read yet.
-    body: Framing,
-    /// The client waits for `100 Continue` before it sends the body.
-    expects_continue: bool,
-    /// The most body bytes [`read_body`](Self::read_body) takes.
-    max_body: u64,
-    /// The body was found over `max_body`: a handler that answers nothing answers 413.
-    body_too_large: bool,
-    /// The chunked body was malformed: a handler that fails with it answers 400.
-    body_malformed: Option<&'static str>,
+    /// The request body, whole (both forms gather it before the handler runs); `None` once
+    /// read.
+    body: Option<&'a [u8]>,
 }
 
 impl<'a> Exchange<'a> {
-    /// An exchange over `wire`, whose body is framed as `framing`; `continue_first`: the client
-    /// waits for `100 Continue` before it sends the body.
-    pub(crate) fn new(
-        wire: &'a mut dyn Wire,
-        request: HttpRequest,
-        framing: Framing,
-        continue_first: bool,
-        max_body: u64,
-    ) -> Self {
+    /// An exchange over `wire` for `request`, whose body (already received whole) is `body`.
+    pub(crate) fn new(wire: &'a mut dyn Wire, request: HttpRequest, body: &'a [u8]) -> Self {
         let close = !request.keep_alive();
         Exchange {
             wire,
@@ -68,11 +52,7 @@ impl<'a> Exchange<'a> {
             status: None,
             has_length: false,
             close,
-            body: framing,
-            expects_continue: continue_first,
-            max_body,
-            body_too_large: false,
-            body_malformed: None,
+            body: Some(body),
         }
     }
 
@@ -207,45 +187,19 @@ impl<'a> Exchange<'a> {
         self.wire.write_file(head, file, len)
     }
 
-    /// Reads the request body (`Content-Length` bytes or chunked), at most
-    /// [`HttpLimits::max_body`](crate::HttpLimits::max_body); `None` when it is longer: answer
-    /// 413 (a handler that answers nothing answers 413), and the connection ends after the
-    /// response (only a chunked body can be found too long here: a `Content-Length` over the
-    /// limit never reaches the handler, the server answers 413 itself). A client that sent `Expect: 100-continue` is told to go on first,
-    /// and only when the body is read.
+    /// The request body (`Content-Length` bytes, or a chunked body decoded), at most
+    /// [`HttpLimits::max_body`](crate::HttpLimits::max_body): both forms gather the body whole
+    /// before the handler runs — a body over the limit, malformed, or too slow to arrive is
+    /// answered (413, 400, 408) without the handler, and a client that sent
+    /// `Expect: 100-continue` has been told to go on. So this never waits and is always
+    /// `Some`; a second call gives an empty body. (The `Option` stays for handlers written
+    /// when a chunked body could be found too long here.)
     ///
     /// # Errors
     ///
-    /// The connection's; `InvalidData` for malformed chunked encoding.
+    /// None today; the `Result` leaves room for a body read as it arrives.
     pub fn read_body(&mut self) -> io::Result<Option<Vec<u8>>> {
-        let unread = std::mem::replace(&mut self.body, Framing::Empty);
-        if std::mem::take(&mut self.expects_continue) && unread != Framing::Empty {
-            self.send_head()?;
-            self.wire.write_all(CONTINUE)?;
-            self.wire.flush()?;
-        }
-        match unread {
-            Framing::Empty => Ok(Some(Vec::new())),
-            Framing::Length(length) => {
-                let mut body = vec![0; length as usize];
-                self.wire.body().read_exact(&mut body)?;
-                Ok(Some(body))
-            }
-            Framing::Chunked => match read_chunked(self.wire.body(), self.max_body) {
-                Ok(body) => Ok(Some(body)),
-                Err(ChunkedError::TooLarge) => {
-                    self.body_too_large = true;
-                    self.close = true;
-                    Ok(None)
-                }
-                Err(ChunkedError::Malformed(why)) => {
-                    self.close = true;
-                    self.body_malformed = Some(why);
-                    Err(io::Error::new(io::ErrorKind::InvalidData, why))
-                }
-                Err(ChunkedError::Io(error)) => Err(error),
-            },
-        }
+        Ok(Some(self.body.take().unwrap_or_default().to_vec()))
     }
 
     /// Sends a complete error response with a short HTML page (Python's `send_error`), and
@@ -268,9 +222,6 @@ impl<'a> Exchange<'a> {
         for (name, value) in headers {
             self.send_header(name, value)?;
         }
-        if code >= 400 && self.body != Framing::Empty {
-            self.send_header("Connection", "close")?;
-        }
         self.end_headers()?;
         self.write_body(body.as_bytes())
     }
@@ -291,41 +242,12 @@ impl<'a> Exchange<'a> {
         self.close
     }
 
-    /// After a handler failed: a malformed body it could not read is answered 400 (the
-    /// client is told, and the connection closes); any other error is the connection's.
-    pub(crate) fn failed(mut self, error: io::Error) -> io::Result<bool> {
-        match self.body_malformed {
-            Some(why) if self.status.is_none() => {
-                self.close = true;
-                self.send_error(400, why)?;
-                self.finish()
-            }
-            _ => Err(error),
-        }
-    }
-
-    /// After the handler: a response was sent, the unread body (if small) is skipped, the
-    /// output flushed. Returns whether the connection may carry another request.
+    /// After the handler: a response was sent (else 500), the output flushed. Returns whether
+    /// the connection may carry another request (a body the handler did not read is already
+    /// off the connection: nothing of it is left to mistake for the next request).
     pub(crate) fn finish(mut self) -> io::Result<bool> {
         if self.status.is_none() {
-            match self.body_too_large {
-                true => self.send_error(413, "the request body is too large")?,
-                false => self.send_error(500, "the handler sent no response")?,
-            }
-        }
-        match self.body {
-            // The connection ends: an unread body does not matter.
-            _ if self.close => {}
-            Framing::Empty => {}
-            // An unread chunked body, one the client has not sent yet, or a long one: end the
-            // connection rather than guess where the next request starts or read it all.
-            Framing::Chunked => self.close = true,
-            Framing::Length(_) if self.expects_continue => self.close = true,
-            Framing::Length(length) if length > 64 * 1024 => self.close = true,
-            Framing::Length(length) => {
-                let mut rest = self.wire.body().take(length);
-                io::copy(&mut rest, &mut io::sink())?;
-            }
+            self.send_error(500, "the handler sent no response")?;
         }
         self.send_head()?;
         self.wire.flush()?;

@@ -62,10 +62,8 @@ fn not_implemented(ex: &mut Exchange<'_>) -> io::Result<()> {
 /// Calls the handler's method for the request's method and completes the exchange; returns
 /// whether the connection may carry another request.
 pub(crate) fn answer<H: HttpHandler>(handler: &mut H, mut ex: Exchange<'_>) -> io::Result<bool> {
-    match dispatch(handler, &mut ex) {
-        Ok(()) => ex.finish(),
-        Err(error) => ex.failed(error),
-    }
+    dispatch(handler, &mut ex)?;
+    ex.finish()
 }
 
 fn dispatch<H: HttpHandler>(handler: &mut H, ex: &mut Exchange<'_>) -> io::Result<()> {

@@ -73,6 +73,7 @@ mod limits;
 mod outgoing;
 mod protocol;
 mod request;
+mod request_framing;
 mod service;
 mod static_files;
 mod status;

@@ -211,21 +211,10 @@ impl<H: HttpHandler> HttpProtocol<H> {
         body: &[u8],
     ) -> io::Result<()> {
         let HttpProtocol {
-            handler,
-            limits,
-            outgoing,
-            ..
+            handler, outgoing, ..
         } = self;
-        let framing = match body.len() {
-            0 => Framing::Empty,
-            length => Framing::Length(length as u64),
-        };
-        let mut wire = EventWire {
-            conn,
-            outgoing,
-            body,
-        };
-        let ex = Exchange::new(&mut wire, head, framing, false, limits.max_body);
+        let mut wire = EventWire { conn, outgoing };
+        let ex = Exchange::new(&mut wire, head, body);
         if !answer(handler, ex)? {
             self.close_after = true;
             self.input.clear();

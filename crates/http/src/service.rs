@@ -1,29 +1,49 @@
 //! [`HttpService`]: an [`HttpHandler`] as the framework's stream handler.
 
-use std::io::{self, Write};
+use std::fmt;
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::time::Duration;
 
-use socketserver::{RequestHandler, StreamRequest};
+use socketserver::{BusySpan, RequestHandler, SocketReader, StreamRequest};
 
-use crate::exchange::{error_page, start_head, Exchange};
-use crate::framing::framing;
+use crate::chunked::{read_chunked, ChunkedError};
+use crate::exchange::{error_page, start_head, Exchange, CONTINUE};
+use crate::framing::{framing, Framing};
 use crate::handler::{answer, HttpHandler};
 use crate::head::{read_head, HeadError};
 use crate::limits::HttpLimits;
 use crate::request::{HttpRequest, Version};
+use crate::request_framing::{BodyFraming, HeadFraming};
+use crate::status::Refusal;
 
 /// Serves HTTP/1.0 and 1.1 over a stream request with an [`HttpHandler`]: the handler type of
 /// an HTTP server (`ThreadingTcpServer::new(address, HttpService::new(MyHandler))`).
 ///
-/// Between requests of a persistent connection the connection is
-/// [parked](socketserver::StreamRequest::park): it holds no thread under a pool or threading
-/// server. Each request is read and answered inside a busy span, so a graceful drain closes
-/// idle keep-alive connections at once and lets requests in flight finish. Pipelined requests
-/// are answered in order.
-#[derive(Debug, Clone)]
+/// No client holds a worker by being slow. Between requests of a persistent connection, and
+/// while a request's head and then its body arrive, the connection is
+/// [parked](socketserver::StreamRequest::park_until): the loop that holds it gathers the
+/// request, and a worker runs the handler only once the request is whole (under a pool or
+/// threading server; sequential and forking servers wait in place). A response the client
+/// reads slowly is sent by that loop too ([`StreamOptions::max_pending_output`](socketserver::StreamOptions::max_pending_output),
+/// files as the client reads). Each request is in flight from its first byte to its answer,
+/// so a graceful drain closes idle keep-alive connections at once and lets requests finish.
+/// Pipelined requests are answered in order.
 pub struct HttpService<H> {
     handler: H,
     limits: HttpLimits,
+    /// A request whose head has been read and whose body is being gathered.
+    pending: Option<Pending>,
+    /// The server's read timeout (a head's is tighter).
+    server_read_timeout: Option<Duration>,
+}
+
+/// A request waiting for its body.
+struct Pending {
+    head: HttpRequest,
+    framing: Framing,
+    /// The request is in flight until it is answered.
+    _busy: BusySpan,
 }
 
 impl<H: HttpHandler> HttpService<H> {
@@ -32,6 +52,8 @@ impl<H: HttpHandler> HttpService<H> {
         HttpService {
             handler,
             limits: HttpLimits::default(),
+            pending: None,
+            server_read_timeout: None,
         }
     }
 
@@ -40,46 +62,158 @@ impl<H: HttpHandler> HttpService<H> {
         self.limits = limits;
         self
     }
+
+    /// Parks the connection until the next request's head has arrived, under the header
+    /// timeout.
+    fn wait_for_head(&self, stream: &mut StreamRequest<TcpStream>) {
+        stream
+            .rfile
+            .set_read_timeout(self.limits.head_timeout(self.server_read_timeout));
+        stream.park_until(HeadFraming::new(self.limits));
+    }
+}
+
+/// Each connection starts from the handler and the limits, with no request in flight.
+impl<H: HttpHandler> Clone for HttpService<H> {
+    fn clone(&self) -> Self {
+        HttpService::new(self.handler.clone()).with_limits(self.limits)
+    }
+}
+
+impl<H: fmt::Debug> fmt::Debug for HttpService<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpService")
+            .field("handler", &self.handler)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<H: HttpHandler> RequestHandler<StreamRequest<TcpStream>> for HttpService<H> {
-    fn setup(&mut self, request: &mut StreamRequest<TcpStream>) -> io::Result<()> {
+    fn setup(&mut self, stream: &mut StreamRequest<TcpStream>) -> io::Result<()> {
+        self.server_read_timeout = stream.rfile.read_timeout();
         // Wait for the first request without a thread.
-        request.park();
+        self.wait_for_head(stream);
         Ok(())
     }
 
     fn handle(&mut self, stream: &mut StreamRequest<TcpStream>) -> io::Result<()> {
-        // Input is here (or the end of it): one request is in flight until it is answered.
-        let busy = stream.busy();
-        let server_timeout = stream.rfile.read_timeout();
-        stream
-            .rfile
-            .set_read_timeout(self.limits.head_timeout(server_timeout));
-        let head = read_head(&mut stream.rfile, &self.limits);
-        stream.rfile.set_read_timeout(server_timeout);
-        let head = match head {
-            Ok(Some(head)) => head,
-            Ok(None) => return Ok(()),
-            Err(HeadError::Status((code, why))) => return refuse(stream, code, why),
-            Err(HeadError::Io(error)) if error.kind() == io::ErrorKind::TimedOut => {
-                return refuse(stream, 408, "the request head did not arrive in time");
+        let (head, framing, busy) = match self.pending.take() {
+            Some(Pending {
+                head,
+                framing,
+                _busy,
+            }) => (head, framing, _busy),
+            None => {
+                // The head is here (or it broke a limit, or its time ran out): one request is
+                // in flight until it is answered.
+                let busy = stream.busy();
+                let head = read_head(&mut stream.rfile, &self.limits);
+                // The rest of the request is bounded by the server's read timeout.
+                stream.rfile.set_read_timeout(self.server_read_timeout);
+                let head = match head {
+                    Ok(Some(head)) => head,
+                    Ok(None) => return Ok(()),
+                    Err(HeadError::Status((code, why))) => return refuse(stream, code, why),
+                    Err(HeadError::Io(error)) => return fail_reading(stream, error),
+                };
+                tracing::debug!(method = %head.method, target = %head.target, peer = %stream.client_address(), "request");
+                let framing = match framing(&head, &self.limits) {
+                    Ok(framing) => framing,
+                    Err((code, why)) => return refuse(stream, code, why),
+                };
+                let mut body_framing = match framing {
+                    Framing::Empty => None,
+                    Framing::Length(length) => Some(BodyFraming::Length(length)),
+                    Framing::Chunked => Some(BodyFraming::chunked(self.limits.max_body)),
+                };
+                let arrived = body_framing.as_mut().is_none_or(|body| {
+                    socketserver::MessageFraming::frame(body, stream.rfile.buffer())
+                        == socketserver::Framed::Complete
+                });
+                if let (false, Some(body_framing)) = (arrived, body_framing) {
+                    // Gather the body without a worker; a client that waits for it is told to
+                    // send it first.
+                    if expects_continue(&head) {
+                        stream.wfile.write_all(CONTINUE)?;
+                        stream.wfile.flush()?;
+                    }
+                    self.pending = Some(Pending {
+                        head,
+                        framing,
+                        _busy: busy,
+                    });
+                    stream.park_until(body_framing);
+                    return Ok(());
+                }
+                (head, framing, busy)
             }
-            Err(HeadError::Io(error)) => return Err(error),
         };
-        tracing::debug!(method = %head.method, target = %head.target, peer = %stream.client_address(), "request");
-        let framing = match framing(&head, &self.limits) {
-            Ok(framing) => framing,
-            Err((code, why)) => return refuse(stream, code, why),
+        // The body is here whole (or its arrival failed: reading it says how).
+        let body = match read_whole_body(&mut stream.rfile, framing, self.limits.max_body) {
+            Ok(body) => body,
+            Err(BodyError::Status((code, why))) => return refuse(stream, code, why),
+            Err(BodyError::Io(error)) => return fail_reading(stream, error),
         };
-        let continue_first = expects_continue(&head);
-        let ex = Exchange::new(stream, head, framing, continue_first, self.limits.max_body);
+        let ex = Exchange::new(stream, head, &body);
         let keep = answer(&mut self.handler, ex)?;
         drop(busy);
         if keep {
-            stream.park();
+            self.wait_for_head(stream);
         }
         Ok(())
+    }
+}
+
+/// Why a body could not be taken.
+enum BodyError {
+    /// Answer with this status, then close.
+    Status(Refusal),
+    /// The connection failed.
+    Io(io::Error),
+}
+
+/// Reads a body that has arrived whole from `rfile` (it never waits then). A body that did
+/// not arrive whole tells why: the client closed (400), its time ran out (408), it grew past
+/// what the server gathers (413), or its chunked encoding is malformed (400).
+fn read_whole_body(
+    rfile: &mut SocketReader<TcpStream>,
+    framing: Framing,
+    max_body: u64,
+) -> Result<Vec<u8>, BodyError> {
+    let failed = |error: io::Error| match error.kind() {
+        io::ErrorKind::UnexpectedEof => {
+            BodyError::Status((400, "the connection ended inside the request body"))
+        }
+        io::ErrorKind::InvalidData => {
+            BodyError::Status((413, "the request body is larger than the server takes"))
+        }
+        io::ErrorKind::TimedOut => {
+            BodyError::Status((408, "the request body did not arrive in time"))
+        }
+        _ => BodyError::Io(error),
+    };
+    match framing {
+        Framing::Empty => Ok(Vec::new()),
+        Framing::Length(length) => {
+            // At most `max_body`: a longer Content-Length was refused with the head.
+            let mut body = vec![
+                0;
+                usize::try_from(length)
+                    .map_err(|_| failed(io::ErrorKind::InvalidData.into()))?
+            ];
+            rfile.read_exact(&mut body).map_err(failed)?;
+            Ok(body)
+        }
+        Framing::Chunked => match read_chunked(rfile, max_body) {
+            Ok(body) => Ok(body),
+            Err(ChunkedError::TooLarge) => Err(BodyError::Status((
+                413,
+                "the request body is larger than the server takes",
+            ))),
+            Err(ChunkedError::Malformed(why)) => Err(BodyError::Status((400, why))),
+            Err(ChunkedError::Io(error)) => Err(failed(error)),
+        },
     }
 }
 
@@ -89,6 +223,15 @@ pub(crate) fn expects_continue(request: &HttpRequest) -> bool {
         && request
             .header("Expect")
             .is_some_and(|expect| expect.trim().eq_ignore_ascii_case("100-continue"))
+}
+
+/// A request could not be read: a timeout is answered 408 (the client is told), anything
+/// else is the connection's error.
+fn fail_reading(stream: &mut StreamRequest<TcpStream>, error: io::Error) -> io::Result<()> {
+    match error.kind() {
+        io::ErrorKind::TimedOut => refuse(stream, 408, "the request did not arrive in time"),
+        _ => Err(error),
+    }
 }
 
 /// Answers a request that could not be read with `code` and closes: always with a status line

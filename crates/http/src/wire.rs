@@ -2,7 +2,7 @@
 //! stream request, or an event loop's connection.
 
 use std::fs::File;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
 use socketserver::StreamRequest;
@@ -15,9 +15,6 @@ pub(crate) trait Wire {
     /// Sends what is buffered (blocking strategies).
     fn flush(&mut self) -> io::Result<()>;
 
-    /// Where the request body is read from.
-    fn body(&mut self) -> &mut dyn BufRead;
-
     /// The client's address.
     fn client_address(&self) -> SocketAddr;
 
@@ -29,7 +26,8 @@ pub(crate) trait Wire {
 /// The size of a file's pieces.
 pub(crate) const FILE_BUFFER: usize = 64 * 1024;
 
-/// A blocking strategy's connection.
+/// A blocking strategy's connection (its writes kept for the parker when the client reads
+/// slowly).
 impl Wire for StreamRequest<TcpStream> {
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.wfile.write_all(bytes)
@@ -39,23 +37,14 @@ impl Wire for StreamRequest<TcpStream> {
         self.wfile.flush()
     }
 
-    fn body(&mut self) -> &mut dyn BufRead {
-        &mut self.rfile
-    }
-
     fn client_address(&self) -> SocketAddr {
         *StreamRequest::client_address(self)
     }
 
-    fn write_file(&mut self, head: Vec<u8>, mut file: File, len: u64) -> io::Result<()> {
-        let mut buffer = head;
-        let mut left = len;
-        while left > 0 {
-            left -= read_piece(&mut file, left, &mut buffer)? as u64;
-            self.wfile.write_all(&buffer)?;
-            buffer.clear();
-        }
-        self.wfile.write_all(&buffer) // the head of an empty file
+    fn write_file(&mut self, head: Vec<u8>, file: File, len: u64) -> io::Result<()> {
+        // The loop that parks the connection sends the file as the client reads (a pool's
+        // worker moves on at once); the head leaves with its first piece.
+        self.send_file(&head, file, len)
     }
 }
 

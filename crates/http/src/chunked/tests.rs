@@ -23,6 +23,15 @@ fn any_split_decodes_the_same() {
     }
 }
 
+#[test]
+fn counting_finds_the_same_end_and_keeps_nothing() {
+    let encoded = b"4\r\nWiki\r\n0\r\n\r\nGET";
+    let mut decoder = ChunkedDecoder::counting(100);
+    assert_eq!(decoder.feed(encoded).unwrap(), encoded.len() - 3);
+    assert!(decoder.is_done());
+    assert!(decoder.into_body().is_empty());
+}
+
 /// The sum of chunk sizes is checked before it is added: a huge second chunk once wrapped
 /// past the limit in release builds (and the body then grew without bound).
 #[test]

@@ -1,0 +1,246 @@
+//! [`PendingOutput`]: what a handler wrote that the peer has not taken yet, kept so that the
+//! loop holding a parked connection sends it and a slow reader holds no worker.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::time::{Duration, Instant};
+
+use crate::handler::stream_socket::read_piece;
+use crate::handler::TimedOut;
+use crate::stats::CloseReason;
+use crate::sys;
+
+/// The most files waiting to be sent on one connection (each holds a descriptor); past it a
+/// write waits for the peer, as one past the byte bound does.
+const MAX_FILES: usize = 64;
+
+/// Output written by a handler and not taken by the socket yet: bytes (at most `limit`) and
+/// files (sent a piece at a time, never read whole). Shared by a request's `wfile` (which
+/// adds to it), its `rfile` (which sends it, waiting, before it waits for input) and the
+/// parker (which sends it as the peer reads, while the connection is parked).
+#[derive(Debug)]
+pub(crate) struct PendingOutput {
+    pieces: VecDeque<Piece>,
+    /// Bytes in `Bytes` pieces.
+    bytes: usize,
+    files: usize,
+    limit: usize,
+    /// How long the peer may take nothing while output waits.
+    write_timeout: Option<Duration>,
+    /// When the socket last took something (or the output started): the write timeout runs
+    /// from there.
+    last_progress: Instant,
+    /// The write timeout passed: the peer is not reading.
+    timed_out: bool,
+}
+
+#[derive(Debug)]
+enum Piece {
+    Bytes { data: Vec<u8>, sent: usize },
+    File { file: File, left: u64 },
+}
+
+impl PendingOutput {
+    /// Nothing pending; keeps at most `limit` bytes, for a peer that may take nothing for
+    /// `write_timeout`.
+    pub(crate) fn new(limit: usize, write_timeout: Option<Duration>) -> Self {
+        PendingOutput {
+            pieces: VecDeque::new(),
+            bytes: 0,
+            files: 0,
+            limit,
+            write_timeout,
+            last_progress: Instant::now(),
+            timed_out: false,
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
+    /// The bytes kept now (files not counted).
+    pub(crate) fn len(&self) -> usize {
+        self.bytes
+    }
+
+    /// Whether `more` bytes fit under the bound.
+    pub(crate) fn fits(&self, more: usize) -> bool {
+        self.bytes.saturating_add(more) <= self.limit
+    }
+
+    /// Whether another file may wait here.
+    pub(crate) fn takes_a_file(&self) -> bool {
+        self.files < MAX_FILES
+    }
+
+    /// Whether the write timeout passed while this output waited.
+    pub(crate) fn timed_out(&self) -> bool {
+        self.timed_out
+    }
+
+    /// Keeps `data` after what is pending.
+    pub(crate) fn push_bytes(&mut self, data: &[u8]) {
+        if data.is_empty() {
+            return;
+        }
+        if self.pieces.is_empty() {
+            self.last_progress = Instant::now();
+        }
+        self.bytes += data.len();
+        self.pieces.push_back(Piece::Bytes {
+            data: data.to_vec(),
+            sent: 0,
+        });
+    }
+
+    /// Keeps `len` bytes of `file`, from its position, after what is pending.
+    pub(crate) fn push_file(&mut self, file: File, len: u64) {
+        if len == 0 {
+            return;
+        }
+        if self.pieces.is_empty() {
+            self.last_progress = Instant::now();
+        }
+        self.files += 1;
+        self.pieces.push_back(Piece::File { file, left: len });
+    }
+
+    /// When the write timeout ends the connection if the peer takes nothing more.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.write_timeout
+            .and_then(|after| self.last_progress.checked_add(after))
+    }
+
+    /// The write timeout passed at `now` (the peer took nothing): remembered, and returned as
+    /// the error that ends the connection.
+    pub(crate) fn expire(&mut self) -> io::Error {
+        self.timed_out = true;
+        TimedOut {
+            reason: CloseReason::WriteTimeout,
+            after: self.write_timeout.unwrap_or_default(),
+        }
+        .into_io()
+    }
+
+    /// Sends what the socket takes now, without waiting; `Ok` when everything went or the
+    /// socket is full.
+    ///
+    /// # Errors
+    ///
+    /// The socket's error, or a file that cannot be read (or ended before its length: the
+    /// response it belongs to cannot be completed, so the connection must end).
+    pub(crate) fn send_now(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        self.join_head_to_file()?;
+        while let Some(front) = self.pieces.front_mut() {
+            match front {
+                Piece::Bytes { data, sent } => {
+                    match sys::send_now(fd, &data[*sent..]) {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(n) => {
+                            *sent += n;
+                            self.bytes -= n;
+                            self.last_progress = Instant::now();
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                        Err(e) => return Err(e),
+                    }
+                    if *sent == data.len() {
+                        self.pieces.pop_front();
+                    }
+                }
+                Piece::File { .. } => self.file_piece_to_front()?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes that have not started going out, followed by a file: the file's first piece is
+    /// appended to them, so a response head and its body's start leave in one send.
+    fn join_head_to_file(&mut self) -> io::Result<()> {
+        let head_then_file = matches!(self.pieces.front(), Some(Piece::Bytes { sent: 0, .. }))
+            && matches!(self.pieces.get(1), Some(Piece::File { .. }));
+        if !head_then_file {
+            return Ok(());
+        }
+        let Some(Piece::Bytes { mut data, .. }) = self.pieces.pop_front() else {
+            return Ok(());
+        };
+        let head = data.len();
+        let file_done = match self.pieces.front_mut() {
+            Some(Piece::File { file, left }) => {
+                let n = read_piece(file, *left, &mut data);
+                let n = match n {
+                    Ok(n) => n,
+                    Err(error) => {
+                        self.pieces.push_front(Piece::Bytes { data, sent: 0 });
+                        return Err(error);
+                    }
+                };
+                *left -= n as u64;
+                *left == 0
+            }
+            _ => false,
+        };
+        if file_done {
+            self.pieces.pop_front();
+            self.files -= 1;
+        }
+        self.bytes += data.len() - head;
+        self.pieces.push_front(Piece::Bytes { data, sent: 0 });
+        Ok(())
+    }
+
+    /// Reads the next piece of the file at the front into bytes there — after bytes that wait
+    /// before it and have not started going out (a response head), so both leave in one send.
+    fn file_piece_to_front(&mut self) -> io::Result<()> {
+        let Some(Piece::File { file, left }) = self.pieces.front_mut() else {
+            return Ok(());
+        };
+        let mut data = Vec::new();
+        let n = read_piece(file, *left, &mut data)?;
+        *left -= n as u64;
+        if *left == 0 {
+            self.pieces.pop_front();
+            self.files -= 1;
+        }
+        self.bytes += n;
+        self.pieces.push_front(Piece::Bytes { data, sent: 0 });
+        Ok(())
+    }
+
+    /// Sends everything, waiting for the peer to read, as a blocking write does: at most
+    /// `write_timeout` without progress.
+    ///
+    /// # Errors
+    ///
+    /// As [`send_now`](Self::send_now); an expired write timeout is a
+    /// [`TimedOut`](crate::handler::TimedOut) error.
+    pub(crate) fn send_all(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        loop {
+            self.send_now(fd)?;
+            if self.is_empty() {
+                return Ok(());
+            }
+            let left = self
+                .deadline()
+                .map(|at| at.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) || !sys::wait_writable_for(fd, left)? {
+                return Err(self.expire());
+            }
+        }
+    }
+
+    /// Drops everything pending (the connection is being closed without it).
+    pub(crate) fn discard(&mut self) {
+        self.pieces.clear();
+        self.bytes = 0;
+        self.files = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests;
