@@ -291,7 +291,9 @@ where
                 request.take_park_request();
                 return Turn::Over(Err(error));
             }
-            if request.take_park_request() && !request.input_ready() {
+            if request.take_park_request()
+                && (request.has_pending_output() || !request.input_ready())
+            {
                 return Turn::Parked;
             }
         }
@@ -301,7 +303,9 @@ where
             let parks = request.take_park_request();
             request.end_turn();
             if handled.is_ok() && parks {
-                if request.input_ready() {
+                // The next message runs at once if it is here — unless answers are still
+                // waiting for the peer: it reads no more until they are taken (flow control).
+                if !request.has_pending_output() && request.input_ready() {
                     continue;
                 }
                 return Turn::Parked;
@@ -648,7 +652,6 @@ where
         if self.request.gathers() {
             let deadline = self.request.gather_deadline(self.parked_at);
             match event {
-                ParkedEvent::Readable if self.request.gather() => return ParkedStep::Resume,
                 ParkedEvent::Expired if deadline.is_some_and(|at| at <= now) => {
                     if self.request.gather_expired(now) {
                         return ParkedStep::Resume;
@@ -656,6 +659,9 @@ where
                     self.parked_end = Some(ParkedEnd::TimedOut);
                     return ParkedStep::Done;
                 }
+                // Input, a first look, or a deadline that moved (input may wait in the buffer
+                // behind answers that have just gone out): gather what has arrived.
+                _ if self.request.gather() => return ParkedStep::Resume,
                 _ => {}
             }
             return ParkedStep::Wait {
@@ -673,6 +679,8 @@ where
                 self.parked_end = Some(ParkedEnd::TimedOut);
                 ParkedStep::Done
             }
+            // Input that waited in the buffer behind answers that have just gone out.
+            _ if self.request.has_buffered_input() => ParkedStep::Resume,
             _ => ParkedStep::Wait {
                 writable: false,
                 deadline,

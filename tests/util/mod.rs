@@ -401,3 +401,64 @@ pub fn free_tcp_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// Whether the server has read everything `client` sent: our end has nothing unacknowledged
+/// in its send queue (the bytes reached the server) and the server's end has nothing in its
+/// receive queue (they were read) — `/proc/net/tcp`'s `tx_queue` and `rx_queue`. A precise way
+/// to know the server took bytes before the test moves on, with no sleep.
+pub fn server_read_everything(client: &TcpStream) -> bool {
+    let (ours, theirs) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+    let hex = |address: SocketAddr| match address {
+        SocketAddr::V4(v4) => format!(
+            "{:08X}:{:04X}",
+            u32::from_ne_bytes(v4.ip().octets()),
+            v4.port()
+        ),
+        SocketAddr::V6(_) => unreachable!("the tests connect over IPv4"),
+    };
+    let (ours, theirs) = (hex(ours), hex(theirs));
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    // (local, remote) → (tx_queue, rx_queue)
+    let queues = |local: &str, remote: &str| {
+        table.lines().skip(1).find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.len() > 4 && fields[1] == local && fields[2] == remote)
+                .then(|| fields[4].split_once(':'))
+                .flatten()
+                .map(|(tx, rx)| (tx == "00000000", rx == "00000000"))
+        })
+    };
+    let sent = queues(&ours, &theirs).is_some_and(|(tx_empty, _)| tx_empty);
+    let read = queues(&theirs, &ours).is_some_and(|(_, rx_empty)| rx_empty);
+    sent && read
+}
+
+/// Sets a small receive buffer before connecting, so a client that does not read soon stops
+/// the server's sending (the kernel's buffers do not hide a slow reader).
+pub fn connect_reading_slowly(address: SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&address.into()).unwrap();
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream.set_write_timeout(Some(PATIENCE)).unwrap();
+    stream
+}
+
+/// How many threads of this process named `name…` (its first 15 bytes, as the kernel keeps
+/// them) are blocked reading a socket (`wchan` `wait_woken`, where `recv(2)` sleeps): server
+/// threads that have gone back to waiting for input.
+pub fn threads_blocked_reading(name: &str) -> usize {
+    let name = &name[..name.len().min(15)];
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .filter_map(Result::ok)
+        .filter(|task| {
+            let read =
+                |file: &str| std::fs::read_to_string(task.path().join(file)).unwrap_or_default();
+            read("comm").trim_end().starts_with(name) && read("wchan") == "wait_woken"
+        })
+        .count()
+}
