@@ -36,7 +36,14 @@ type Task = Box<dyn DynJob>;
 /// message arrives, ahead of new connections. So `N` workers serve any number of persistent,
 /// mostly idle connections. A handler that never parks holds its worker for the connection's
 /// whole life, as in Python: `N` workers then serve at most `N` connections at once, and a
-/// keep-alive connection blocks a worker even while it sends nothing. Parking has a price per
+/// keep-alive connection blocks a worker even while it sends nothing.
+///
+/// **Slow peers**: a handler that parks with
+/// [`StreamRequest::park_until`](crate::StreamRequest::park_until) runs only once its next
+/// message has arrived whole (the parker gathers it), and what a client does not read at once
+/// is kept and sent by the parker ([`StreamOptions::max_pending_output`](crate::StreamOptions::max_pending_output)),
+/// so a client that sends or reads slowly (slowloris, slow reads) costs a buffer and a timer,
+/// not a worker. `socketserver-http`'s `HttpService` works this way. Parking has a price per
 /// message (two hand-offs between threads and two selector updates): it pays when connections
 /// outnumber workers; with a worker per connection, not parking is faster.
 ///

@@ -21,7 +21,9 @@ use crate::Error;
 ///
 /// The callbacks, in order: [`connection_made`](Self::connection_made) once;
 /// [`data_received`](Self::data_received) for each chunk (chunks follow the socket's reads, not
-/// your messages: keep partial messages in a field, as the example does);
+/// your messages: keep partial messages in a field, and say so with
+/// [`Connection::set_busy`], as the example does — until a protocol does, bytes it has
+/// received and not answered count as a message in flight);
 /// [`eof_received`](Self::eof_received) when the peer shuts down its side;
 /// [`pause_writing`](Self::pause_writing) / [`resume_writing`](Self::resume_writing) around a
 /// backed-up peer; [`connection_lost`](Self::connection_lost) once, at the end, whatever ended
@@ -34,7 +36,9 @@ use crate::Error;
 ///
 /// # Examples
 ///
-/// A line protocol: whole lines are answered, a partial line waits for the rest.
+/// A line protocol: whole lines are answered, a partial line waits for the rest — and the
+/// connection says it is in the middle of a message while it holds one, so a graceful drain
+/// lets that line finish (and the read timeout and minimum rate time it).
 ///
 /// ```
 /// use std::io::{BufRead, BufReader, Write};
@@ -52,6 +56,7 @@ use crate::Error;
 ///             let line: Vec<u8> = self.partial.drain(..=end).collect();
 ///             conn.write(&line.to_ascii_uppercase());
 ///         }
+///         conn.set_busy(!self.partial.is_empty());
 ///         Ok(())
 ///     }
 /// }

@@ -26,7 +26,9 @@ use crate::request::Request;
 ///
 /// # Examples
 ///
-/// A plain struct, with shared state in an `Arc` and per-request state in a plain field:
+/// A plain struct, with shared state in an `Arc` and per-request state in a plain field (a
+/// line echo: `read_line` holds the connection busy from a line's first byte to its end, so a
+/// graceful drain lets a half-sent line finish and never hands the handler half of it):
 ///
 /// ```
 /// use std::io::{self, BufRead, Write};

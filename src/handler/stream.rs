@@ -100,9 +100,11 @@ impl<T: StreamSocket> StreamRequest<T> {
 
     /// Marks the connection as in the middle of a message until the returned span is
     /// dropped: a graceful drain ([`ShutdownHandle::drain`]) does not count it as idle
-    /// meanwhile, even while the handler waits in `rfile` with nothing buffered. Use it around
-    /// a message that takes several reads (a header, then its body); one read per message
-    /// needs nothing. The drain's deadline still ends the connection.
+    /// meanwhile, even while the handler waits in `rfile` with nothing buffered, and the read
+    /// timeout and minimum rate time the message from here. Use it around a message the
+    /// handler reads in several steps of its own (a header, then its body); one read per
+    /// message, or a line read with `read_line`/`lines()` (which hold a span of their own to
+    /// the line's end), needs nothing. The drain's deadline still ends the connection.
     ///
     /// # Examples
     ///
@@ -163,7 +165,9 @@ impl<T: StreamSocket> StreamRequest<T> {
     ///
     /// Call it between messages of a persistent protocol (keep-alive, chat, echo): a pool of 8
     /// workers then serves thousands of mostly idle connections. Called from `setup`, it makes
-    /// even the first `handle` wait for input. `finish` runs once, when the connection ends: a
+    /// even the first `handle` wait for input. `handle` runs at the first byte: a handler whose
+    /// messages can arrive in pieces (a line, a request head) parks with
+    /// [`park_until`](Self::park_until) instead, so the rest is gathered without a worker. `finish` runs once, when the connection ends: a
     /// `handle` that returns without parking, an error, the peer's silence beyond
     /// [`idle_timeout`](StreamOptions::idle_timeout), or the server closing.
     ///

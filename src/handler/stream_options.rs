@@ -94,15 +94,18 @@ pub struct StreamOptions {
     /// yet. Default 500 ms (Go's `net/http` waits as long). `None`: close at once. On an event
     /// loop only input that has already arrived is drained (the loop never waits).
     pub close_linger: Option<Duration>,
-    /// The most of a handler's output kept for a client that reads slowly, so that the worker
-    /// moves on: under a strategy that parks connections
-    /// ([`ThreadPool`](crate::ThreadPool), [`ThreadingMixIn`](crate::ThreadingMixIn)) a write
-    /// the socket cannot take at once is kept (up to this many bytes, plus files given to
-    /// [`StreamRequest::send_file`](crate::StreamRequest::send_file)) and sent by the loop that
-    /// holds the parked connection; only a write past this bound waits for the client (up to
-    /// the write timeout). While output is kept, no input is read from that client (its
-    /// answers are backed up). Default 64 KiB (an event loop's high watermark). `0`: every
-    /// write waits for the client, as in Python.
+    /// How much of a handler's output is kept for a client that reads slowly, so that the
+    /// worker moves on: under a strategy that parks connections
+    /// ([`ThreadPool`](crate::ThreadPool), [`ThreadingMixIn`](crate::ThreadingMixIn)) what the
+    /// socket cannot take at once is kept and sent by the loop that holds the parked
+    /// connection. A write that finds nothing kept is kept whole (the handler holds those
+    /// bytes already: one response written at once costs no more than it did); later writes
+    /// are kept while the total stays under this bound, and a write past it waits for the
+    /// client (up to the write timeout). Files given to
+    /// [`StreamRequest::send_file`](crate::StreamRequest::send_file) are kept as files, sent a
+    /// piece at a time. While output is kept, no input is read from that client (its answers
+    /// are backed up). Default 64 KiB (an event loop's high watermark). `0`: every write waits
+    /// for the client, as in Python.
     pub max_pending_output: usize,
 }
 

@@ -222,8 +222,8 @@ impl<T: StreamSocket> SocketHalf<T> {
     }
 
     /// A write when output may be kept for later: what the socket takes now goes, the rest is
-    /// kept if it fits under the bound; otherwise everything kept goes first, waiting, and
-    /// then `buf` as a blocking write.
+    /// kept if nothing else is, or if it fits under the bound with what is; otherwise
+    /// everything kept goes first, waiting, and then `buf` as a blocking write.
     fn write_deferring(&mut self, pending: &Mutex<PendingOutput>, buf: &[u8]) -> io::Result<()> {
         let fd = self.socket.as_fd();
         let mut kept = pending.lock();
@@ -242,7 +242,9 @@ impl<T: StreamSocket> SocketHalf<T> {
         if rest.is_empty() {
             return Ok(());
         }
-        if kept.fits(rest.len()) {
+        // A write that finds nothing kept is kept whole (the handler holds those bytes
+        // already); more is kept only under the bound.
+        if kept.is_empty() || kept.fits(rest.len()) {
             kept.push_bytes(rest);
             return Ok(());
         }

@@ -537,3 +537,88 @@ fn flush_sends_the_head_before_the_body() {
     assert_eq!(rest, "body\n");
     server.stop();
 }
+
+/// A body the handler does not read is off the connection before the next request: a `GET`
+/// with a chunked body, then a pipelined `GET`, gets two answers (the pool once answered the
+/// first without `Connection: close` and dropped the second).
+fn an_unread_body_does_not_swallow_the_next_request(form: Form) {
+    let server = start(form);
+    let mut client = connect(server.address());
+    client
+        .write_all(b"GET /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /second HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    assert!(read_response(&mut client).ends_with("you asked for /first"));
+    assert!(read_response(&mut client).ends_with("you asked for /second"));
+    client
+        .write_all(b"GET /third HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /fourth HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert!(read_response(&mut client).ends_with("you asked for /third"));
+    let mut rest = String::new();
+    client.read_to_string(&mut rest).unwrap();
+    assert!(rest.ends_with("you asked for /fourth"), "{rest}");
+    server.stop();
+}
+both_forms!(an_unread_body_does_not_swallow_the_next_request);
+
+/// Clients that are slow to send a head, slow to send a body, or that read no answers, hold
+/// no worker (the pool has two) and no loop: a fresh client is answered at once, and the
+/// slow ones are answered too once they finish.
+fn slow_clients_hold_no_worker(form: Form) {
+    use util::connect_reading_slowly;
+    let server = start(form);
+    let address = server.address();
+    let fresh = |target: &str| {
+        let reply = exchange_to_close(
+            address,
+            format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        assert!(
+            reply.ends_with(&format!("you asked for {target}")),
+            "{reply}"
+        );
+    };
+    let mut heads: Vec<TcpStream> = (0..8).map(|_| connect(address)).collect();
+    for client in &mut heads {
+        client
+            .write_all(b"GET /slow-head HTTP/1.1\r\nHost")
+            .unwrap();
+    }
+    let mut bodies: Vec<TcpStream> = (0..8).map(|_| connect(address)).collect();
+    for client in &mut bodies {
+        client
+            .write_all(b"POST /slow-body HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\nhalf")
+            .unwrap();
+    }
+    // Readers that take nothing of 4 MiB answers (more than the kernel holds between them).
+    let mut readers: Vec<TcpStream> = (0..4).map(|_| connect_reading_slowly(address)).collect();
+    for client in &mut readers {
+        client
+            .write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+    }
+    fresh("/fresh");
+    for client in &mut heads {
+        client.write_all(b": x\r\n\r\n").unwrap();
+        assert!(read_response(client).ends_with("you asked for /slow-head"));
+    }
+    for client in &mut bodies {
+        client.write_all(b" done").unwrap();
+        assert!(read_response(client).ends_with("\r\n\r\nhalf done"));
+    }
+    for client in &mut readers {
+        let head = read_head(client);
+        assert!(
+            head.contains(&format!("Content-Length: {BIG}\r\n")),
+            "{head}"
+        );
+        let mut body = vec![0; BIG];
+        client.read_exact(&mut body).unwrap();
+        assert!(body
+            .iter()
+            .enumerate()
+            .all(|(n, &b)| b == b'a' + (n % 26) as u8));
+    }
+    fresh("/after");
+    server.stop();
+}
+both_forms!(slow_clients_hold_no_worker);

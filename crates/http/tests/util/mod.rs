@@ -108,3 +108,14 @@ pub fn exchange_to_close(address: SocketAddr, raw: &[u8]) -> Vec<u8> {
     client.read_to_end(&mut reply).unwrap();
     reply
 }
+
+/// Connects with a small receive buffer, so a client that does not read soon stops the
+/// server's sending (the kernel's buffers do not hide a slow reader).
+pub fn connect_reading_slowly(address: SocketAddr) -> TcpStream {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(&address.into()).unwrap();
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    stream
+}
