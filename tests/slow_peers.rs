@@ -13,9 +13,7 @@ use socketserver::{
 
 mod util;
 
-use util::{
-    assert_clean_eof, connect, connect_reading_slowly, eventually, server_read_everything, PATIENCE,
-};
+use util::{assert_clean_eof, connect, connect_reading_slowly, eventually, PATIENCE};
 
 /// Answers each line with `ok <line>`, parked until whole lines arrive.
 #[derive(Clone)]
@@ -98,7 +96,7 @@ fn half_lines_hold_no_worker() {
     for (n, client) in halves.iter_mut().enumerate() {
         client.write_all(format!("half {n}").as_bytes()).unwrap();
     }
-    assert!(eventually(|| halves.iter().all(server_read_everything)));
+    assert!(eventually(|| util::servers_read_everything(&halves)));
     served(server.address());
     for (n, client) in halves.iter_mut().enumerate() {
         client.write_all(b" done\n").unwrap();

@@ -402,35 +402,70 @@ pub fn free_tcp_port() -> u16 {
         .port()
 }
 
-/// Whether the server has read everything `client` sent: our end has nothing unacknowledged
-/// in its send queue (the bytes reached the server) and the server's end has nothing in its
-/// receive queue (they were read) — `/proc/net/tcp`'s `tx_queue` and `rx_queue`. A precise way
-/// to know the server took bytes before the test moves on, with no sleep.
-pub fn server_read_everything(client: &TcpStream) -> bool {
-    let (ours, theirs) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
-    let hex = |address: SocketAddr| match address {
+/// Every IPv4 TCP socket's send and receive queues (`tx_queue`, `rx_queue` of
+/// `/proc/net/tcp`), by (local address, remote address) as the table writes them.
+fn tcp_table() -> std::collections::HashMap<(String, String), (u64, u64)> {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (tx, rx) = fields.get(4)?.split_once(':')?;
+            let queues = (
+                u64::from_str_radix(tx, 16).ok()?,
+                u64::from_str_radix(rx, 16).ok()?,
+            );
+            Some(((fields[1].to_owned(), fields[2].to_owned()), queues))
+        })
+        .collect()
+}
+
+/// An IPv4 address as `/proc/net/tcp` writes it.
+fn tcp_table_address(address: SocketAddr) -> String {
+    match address {
         SocketAddr::V4(v4) => format!(
             "{:08X}:{:04X}",
             u32::from_ne_bytes(v4.ip().octets()),
             v4.port()
         ),
         SocketAddr::V6(_) => unreachable!("the tests connect over IPv4"),
-    };
-    let (ours, theirs) = (hex(ours), hex(theirs));
-    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
-    // (local, remote) → (tx_queue, rx_queue)
-    let queues = |local: &str, remote: &str| {
-        table.lines().skip(1).find_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            (fields.len() > 4 && fields[1] == local && fields[2] == remote)
-                .then(|| fields[4].split_once(':'))
-                .flatten()
-                .map(|(tx, rx)| (tx == "00000000", rx == "00000000"))
-        })
-    };
-    let sent = queues(&ours, &theirs).is_some_and(|(tx_empty, _)| tx_empty);
-    let read = queues(&theirs, &ours).is_some_and(|(_, rx_empty)| rx_empty);
-    sent && read
+    }
+}
+
+/// The send and receive queues (`tx_queue`, `rx_queue` of `/proc/net/tcp`) of the TCP socket
+/// whose local address is `local` and whose peer is `remote`, if there is one.
+pub fn tcp_queues(local: SocketAddr, remote: SocketAddr) -> Option<(u64, u64)> {
+    let key = (tcp_table_address(local), tcp_table_address(remote));
+    tcp_table().get(&key).copied()
+}
+
+/// Whether the server has read everything `client` sent: our end has nothing unacknowledged
+/// in its send queue (the bytes reached the server) and the server's end has nothing in its
+/// receive queue (they were read). A precise way to know the server took bytes before the
+/// test moves on, with no sleep.
+pub fn server_read_everything(client: &TcpStream) -> bool {
+    servers_read_everything(std::slice::from_ref(client))
+}
+
+/// [`server_read_everything`] for every one of `clients`, reading the table once.
+pub fn servers_read_everything(clients: &[TcpStream]) -> bool {
+    let table = tcp_table();
+    clients.iter().all(|client| {
+        let ours = tcp_table_address(client.local_addr().unwrap());
+        let theirs = tcp_table_address(client.peer_addr().unwrap());
+        let sent = table
+            .get(&(ours.clone(), theirs.clone()))
+            .is_some_and(|&(tx, _)| tx == 0);
+        let read = table.get(&(theirs, ours)).is_some_and(|&(_, rx)| rx == 0);
+        sent && read
+    })
+}
+
+/// The bytes from `client` waiting in the server's receive queue (not read by the server).
+pub fn server_receive_queue(client: &TcpStream) -> Option<u64> {
+    let (ours, theirs) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+    tcp_queues(theirs, ours).map(|(_, rx)| rx)
 }
 
 /// Sets a small receive buffer before connecting, so a client that does not read soon stops

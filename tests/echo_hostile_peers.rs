@@ -1,0 +1,114 @@
+//! The `echo` example against hostile peers, in pool and event mode: a peer that sends and
+//! never reads leaves the server's memory bounded (the echo stops reading it once its answers
+//! back up), and a thousand connections that stop in the middle of a message are closed by
+//! their timeouts while the server goes on echoing.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::thread;
+
+mod util;
+
+use util::example_process::Example;
+use util::{
+    connect, connect_reading_slowly, eventually, exchange, server_receive_queue, tcp_queues,
+};
+
+const MIB: u64 = 1 << 20;
+
+fn resident(server: &Example) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+fn still_echoes(address: SocketAddr) {
+    let mut client = connect(address);
+    exchange(&mut client, b"still here\n");
+}
+
+/// 64 MiB sent, nothing read: the server keeps at most one read's answer for the peer and
+/// reads no more of it; the rest waits in the kernel.
+fn a_peer_that_never_reads(mode: &str) {
+    let (server, address) = Example::serve("echo", &["--mode", mode, "--workers", "2"]);
+    still_echoes(address);
+    let before = resident(&server);
+    let client = connect_reading_slowly(address);
+    let writer = {
+        let mut client = client.try_clone().unwrap();
+        thread::spawn(move || {
+            let block = vec![b'x'; 1 << 16];
+            for _ in 0..1024 {
+                if client.write_all(&block).is_err() {
+                    break; // the test closed the connection
+                }
+            }
+        })
+    };
+    let (ours, theirs) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+    let queues = || (tcp_queues(ours, theirs), tcp_queues(theirs, ours));
+    assert!(
+        eventually(|| {
+            let unsent = tcp_queues(ours, theirs).map_or(0, |(tx, _)| tx);
+            let unread = server_receive_queue(&client).unwrap_or(0);
+            unsent > MIB && unread > 8 * 1024
+        }),
+        "{mode}: the server should stop reading a peer that reads nothing: (ours, the server's) \
+         (send, receive) queues {:?}",
+        queues()
+    );
+    let grown = resident(&server).saturating_sub(before);
+    assert!(grown < 2 * MIB, "{mode}: {grown} bytes more resident");
+    still_echoes(address);
+    client.shutdown(Shutdown::Both).unwrap();
+    writer.join().unwrap();
+    still_echoes(address);
+}
+
+#[test]
+fn a_peer_that_never_reads_pool() {
+    a_peer_that_never_reads("pool");
+}
+
+#[test]
+fn a_peer_that_never_reads_event() {
+    a_peer_that_never_reads("event");
+}
+
+/// A thousand connections send part of a line and stop: the idle timeout (half a second here)
+/// closes every one with a clean end-of-file after its echo; the server echoes meanwhile.
+fn connections_that_stop_mid_message(mode: &str) {
+    let (server, address) = Example::serve(
+        "echo",
+        &["--mode", mode, "--workers", "2", "--idle-timeout", "0.5"],
+    );
+    let mut stopped: Vec<TcpStream> = (0..1000).map(|_| connect(address)).collect();
+    for client in &mut stopped {
+        client.write_all(b"half a mes").unwrap();
+    }
+    still_echoes(address);
+    for client in &mut stopped {
+        let mut echoed = Vec::new();
+        client.read_to_end(&mut echoed).unwrap();
+        assert_eq!(
+            echoed, b"half a mes",
+            "{mode}: the echo, then a clean end-of-file"
+        );
+    }
+    still_echoes(address);
+    drop(server);
+}
+
+#[test]
+fn connections_that_stop_mid_message_pool() {
+    connections_that_stop_mid_message("pool");
+}
+
+#[test]
+fn connections_that_stop_mid_message_event() {
+    connections_that_stop_mid_message("event");
+}

@@ -1,0 +1,200 @@
+//! The `http_server` example's memory under hostile input, in each form (the default pool and
+//! the event loops): a chunked body that never ends (and one whose second chunk size once
+//! wrapped the length check), a 2 MiB chunk extension, 100 000 pipelined requests whose
+//! answers are never read, and 400 slowloris connections. The process's resident memory grows
+//! by less than the bounds `docs/security.md` states for what it holds, and the server goes on
+//! serving.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::thread;
+
+mod util;
+
+use util::example_process::Example;
+use util::transports::TempDir;
+use util::{connect, connect_reading_slowly, eventually, server_receive_queue};
+
+const MIB: u64 = 1 << 20;
+
+/// The example serving a small page, in `mode`.
+fn serve(mode: &str) -> (Example, SocketAddr, TempDir) {
+    let dir = TempDir::new();
+    let site = dir.join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("page.txt"), "a small page\n").unwrap();
+    let (server, address) = Example::serve(
+        "http_server",
+        &["--directory", site.to_str().unwrap(), "--mode", mode],
+    );
+    (server, address, dir)
+}
+
+/// The process's resident memory, in bytes (`VmRSS`).
+fn resident(server: &Example) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+/// The server still answers a plain request.
+fn still_serves(address: SocketAddr) {
+    let mut client = connect(address);
+    client
+        .write_all(b"GET /page.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    client.read_to_string(&mut reply).unwrap();
+    assert!(
+        reply.starts_with("HTTP/1.1 200 OK\r\n") && reply.ends_with("a small page\n"),
+        "{reply}"
+    );
+}
+
+/// Streams chunked data to `address` until the server stops reading it (or 64 MiB); returns
+/// what the server answered.
+fn stream_chunks(address: SocketAddr, first: &[u8]) -> String {
+    let mut client = connect(address);
+    client
+        .write_all(b"POST /page.txt HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .unwrap();
+    client.write_all(first).unwrap();
+    let chunk = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
+    for _ in 0..1024 {
+        if client.write_all(chunk.as_bytes()).is_err() {
+            break; // the server closed its side: it read no more
+        }
+    }
+    let _ = client.shutdown(Shutdown::Write);
+    let mut reply = Vec::new();
+    let _ = client.read_to_end(&mut reply);
+    String::from_utf8_lossy(&reply).into_owned()
+}
+
+/// A body that never ends is refused at `max_body` (1 MiB decoded; its chunked form is held to
+/// twice that and 64 KiB): 413, and the memory it took is bounded by that. The second chunk
+/// size that once wrapped the limit (and then kept every byte) is refused at once.
+fn endless_chunked_bodies(mode: &str) {
+    let (server, address, _dir) = serve(mode);
+    still_serves(address);
+    let before = resident(&server);
+    let wrapped = stream_chunks(address, b"10\r\n0123456789abcdef\r\nfffffffffffffff5\r\n");
+    assert!(wrapped.starts_with("HTTP/1.1 413 "), "{wrapped}");
+    let endless = stream_chunks(address, b"");
+    assert!(endless.starts_with("HTTP/1.1 413 "), "{endless}");
+    let grown = resident(&server).saturating_sub(before);
+    assert!(grown < 8 * MIB, "{mode}: {grown} bytes more resident");
+    still_serves(address);
+}
+
+#[test]
+fn endless_chunked_bodies_pool() {
+    endless_chunked_bodies("pool");
+}
+
+#[test]
+fn endless_chunked_bodies_event() {
+    endless_chunked_bodies("event");
+}
+
+/// A 2 MiB chunk extension is refused at the size line's bound (4 KiB): 400.
+fn a_long_chunk_extension(mode: &str) {
+    let (server, address, _dir) = serve(mode);
+    still_serves(address);
+    let before = resident(&server);
+    let extension = format!("1;{}", "e".repeat(2 << 20));
+    let reply = stream_chunks(address, extension.as_bytes());
+    assert!(reply.starts_with("HTTP/1.1 400 "), "{reply}");
+    let grown = resident(&server).saturating_sub(before);
+    assert!(grown < 2 * MIB, "{mode}: {grown} bytes more resident");
+    still_serves(address);
+}
+
+#[test]
+fn a_long_chunk_extension_pool() {
+    a_long_chunk_extension("pool");
+}
+
+#[test]
+fn a_long_chunk_extension_event() {
+    a_long_chunk_extension("event");
+}
+
+/// 100 000 pipelined requests whose answers are never read: the server stops reading the
+/// client once its answers back up (they wait in the kernel, not in the server), so what it
+/// holds is one answer kept for the client and one buffer of requests.
+fn pipelined_requests_never_read(mode: &str) {
+    let (server, address, _dir) = serve(mode);
+    still_serves(address);
+    let before = resident(&server);
+    let client = connect_reading_slowly(address);
+    let requests = b"GET /page.txt HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100_000);
+    let writer = {
+        let mut client = client.try_clone().unwrap();
+        thread::spawn(move || {
+            let _ = client.write_all(&requests); // ends when the test closes the connection
+        })
+    };
+    // The server has stopped reading: requests wait in its receive queue, and a megabyte
+    // more in ours, which the server does not take.
+    let (ours, theirs) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
+    assert!(
+        eventually(|| {
+            let unsent = util::tcp_queues(ours, theirs).map_or(0, |(tx, _)| tx);
+            let unread = server_receive_queue(&client).unwrap_or(0);
+            unsent > MIB && unread > 8 * 1024
+        }),
+        "the server should stop reading a client that reads no answers"
+    );
+    let grown = resident(&server).saturating_sub(before);
+    assert!(grown < 2 * MIB, "{mode}: {grown} bytes more resident");
+    client.shutdown(Shutdown::Both).unwrap();
+    writer.join().unwrap();
+    still_serves(address);
+}
+
+#[test]
+fn pipelined_requests_never_read_pool() {
+    pipelined_requests_never_read("pool");
+}
+
+#[test]
+fn pipelined_requests_never_read_event() {
+    pipelined_requests_never_read("event");
+}
+
+/// 400 connections that each send part of a head and stop (slowloris): each costs its
+/// buffer (8 KiB for a head this short) and a timer, and nothing else.
+fn slowloris(mode: &str) {
+    let (server, address, _dir) = serve(mode);
+    still_serves(address);
+    let before = resident(&server);
+    let mut slow: Vec<TcpStream> = (0..400).map(|_| connect(address)).collect();
+    for client in &mut slow {
+        client
+            .write_all(b"GET /page.txt HTTP/1.1\r\nHost: x\r\nX-a: b\r\n")
+            .unwrap();
+    }
+    assert!(eventually(|| util::servers_read_everything(&slow)));
+    let grown = resident(&server).saturating_sub(before);
+    assert!(
+        grown < 400 * 16 * 1024,
+        "{mode}: {grown} bytes more resident for 400 half heads"
+    );
+    still_serves(address);
+    drop(slow);
+}
+
+#[test]
+fn slowloris_pool() {
+    slowloris("pool");
+}
+
+#[test]
+fn slowloris_event() {
+    slowloris("event");
+}
