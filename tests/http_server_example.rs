@@ -130,3 +130,62 @@ fn http_server_bad_usage_and_missing_directory() {
     .finish();
     missing.assert_one_line_failure(1);
 }
+
+/// REDbot (the HTTP linter, PyPI's `redbot`) finds no problem — nothing it rates a warning or
+/// worse — with a file (with its ranged request and conditional requests), a directory
+/// listing, and a directory's redirect. (REDbot asks a file of fewer than 97 bytes for all of
+/// its bytes as a "range" and warns at either answer, 200 or 206: the file here is larger.)
+fn redbot_finds_no_problem(mode: &str) {
+    let dir = TempDir::new();
+    let site = dir.join("site");
+    std::fs::create_dir_all(site.join("sub")).unwrap();
+    let data: Vec<u8> = (0..4096u32).map(|n| (n % 251) as u8).collect();
+    std::fs::write(site.join("data.bin"), data).unwrap();
+    std::fs::write(site.join("sub/notes.txt"), "notes\n").unwrap();
+    let (server, address) = Example::serve(
+        "http_server",
+        &["--directory", site.to_str().unwrap(), "--mode", mode],
+    );
+    for target in ["/data.bin", "/", "/sub/", "/sub"] {
+        let url = format!("http://{address}{target}");
+        let har = Command::new("redbot")
+            .args(["-o", "har", &url])
+            .output()
+            .expect("redbot (PyPI's redbot) must be installed: .ci/run installs it");
+        assert!(har.status.success(), "{har:?}");
+        // The notes REDbot rates WARN or BAD, one per line, from its HAR output.
+        let mut judge = Command::new("python3")
+            .args([
+                "-c",
+                "import json, sys\n\
+                 notes = [n for e in json.load(sys.stdin)['log']['entries'] for n in e.get('_red_messages', [])]\n\
+                 assert notes, 'REDbot made no notes'\n\
+                 for n in notes:\n\
+                 \x20   if n.get('level') not in ('good', 'info', 'GOOD', 'INFO'): print(n.get('level'), n.get('summary'))",
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 must be installed");
+        judge.stdin.take().unwrap().write_all(&har.stdout).unwrap();
+        let judged = judge.wait_with_output().unwrap();
+        assert!(judged.status.success(), "{mode} {target}: {judged:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&judged.stdout),
+            "",
+            "{mode} {target}: REDbot warns"
+        );
+    }
+    drop(server);
+}
+
+#[test]
+fn redbot_finds_no_problem_pool() {
+    redbot_finds_no_problem("pool");
+}
+
+#[test]
+fn redbot_finds_no_problem_event() {
+    redbot_finds_no_problem("event");
+}

@@ -32,6 +32,10 @@ use crate::handler::HttpHandler;
 /// - Never anything outside the directory: `..`, percent-encoded dots or slashes, absolute
 ///   paths, NUL bytes, and symbolic links that lead out are all refused (404). Python follows
 ///   symlinks out of the tree and drops the connection on a `%00`.
+/// - Files and listings say `Cache-Control: no-cache` ([`with_cache_control`](Self::with_cache_control))
+///   and carry a validator (a file's `ETag` and `Last-Modified`, a listing's `ETag` from its
+///   contents), so caches ask again and get a 304 while nothing changed; a redirect says
+///   `no-store`.
 /// - Files are streamed a 64 KiB buffer at a time ([`Exchange::write_file`]), never read
 ///   whole; on an event loop, as the client reads.
 /// - `POST`, `PUT` and `DELETE` are answered 405 with `Allow: GET, HEAD`; other methods 501.
@@ -39,6 +43,7 @@ use crate::handler::HttpHandler;
 #[derive(Debug, Clone)]
 pub struct SimpleHttpRequestHandler {
     root: PathBuf,
+    cache_control: String,
 }
 
 impl SimpleHttpRequestHandler {
@@ -50,13 +55,25 @@ impl SimpleHttpRequestHandler {
     pub fn new(directory: impl AsRef<Path>) -> io::Result<Self> {
         Ok(SimpleHttpRequestHandler {
             root: fs::canonicalize(directory)?,
+            cache_control: "no-cache".to_owned(),
         })
+    }
+
+    /// The `Cache-Control` of every answer (files, listings, redirects). Default `no-cache`:
+    /// caches may keep what this serves but must ask again before they use it (a cheap 304
+    /// when nothing changed), right for a directory whose files change while it is served.
+    /// Without any, caches would guess a freshness of their own from `Last-Modified`, which
+    /// REDbot warns about. A site whose files do not change would say, for example,
+    /// `max-age=3600`.
+    pub fn with_cache_control(mut self, value: &str) -> Self {
+        self.cache_control = value.to_owned();
+        self
     }
 
     /// The file a request target names, if it is inside the root, and the decoded path as
     /// text (for a listing's title); `None` otherwise (404). Names are bytes: a name that is
     /// not UTF-8 is reached through its percent-encoded bytes, as its listing links it.
-    fn resolve(&self, target: &str) -> Option<(PathBuf, String)> {
+    pub(crate) fn resolve(&self, target: &str) -> Option<(PathBuf, String)> {
         let path = target.split(['?', '#']).next().unwrap_or("/");
         let decoded = percent_decode(path)?;
         if !decoded.starts_with(b"/") || decoded.contains(&0) || decoded.contains(&b'\\') {
@@ -107,7 +124,18 @@ impl SimpleHttpRequestHandler {
             );
         }
         page.push_str("</ul><hr></body></html>\n");
+        // The listing's validator is the page itself: a cache that asks again gets a 304
+        // while the directory is unchanged.
+        let etag = format!("\"listing-{:016x}\"", fnv1a(page.as_bytes()));
+        if if_none_match(ex, &etag) {
+            ex.send_response(304)?;
+            ex.send_header("Cache-Control", &self.cache_control)?;
+            ex.send_header("ETag", &etag)?;
+            return ex.end_headers();
+        }
         ex.send_response(200)?;
+        ex.send_header("Cache-Control", &self.cache_control)?;
+        ex.send_header("ETag", &etag)?;
         ex.send_header("Content-Type", "text/html; charset=utf-8")?;
         ex.send_header("Content-Length", &page.len().to_string())?;
         ex.end_headers()?;
@@ -130,9 +158,7 @@ impl SimpleHttpRequestHandler {
         let etag = format!("\"{modified_secs:x}-{length:x}\"");
         let last_modified = http_date(modified);
         let not_modified = match ex.request().header("If-None-Match") {
-            Some(tags) => tags
-                .split(',')
-                .any(|tag| tag.trim() == etag || tag.trim() == "*"),
+            Some(_) => if_none_match(ex, &etag),
             // Compared as dates, in any of HTTP's three forms (RFC 9110 13.1.3): a cache
             // may send back a later date than ours. A date that does not parse is ignored.
             None => ex
@@ -143,6 +169,7 @@ impl SimpleHttpRequestHandler {
         };
         if not_modified {
             ex.send_response(304)?;
+            ex.send_header("Cache-Control", &self.cache_control)?;
             ex.send_header("ETag", &etag)?;
             ex.send_header("Last-Modified", &last_modified)?;
             return ex.end_headers();
@@ -167,6 +194,7 @@ impl SimpleHttpRequestHandler {
             }
         };
         ex.send_response(if whole { 200 } else { 206 })?;
+        ex.send_header("Cache-Control", &self.cache_control)?;
         ex.send_header("Last-Modified", &last_modified)?;
         ex.send_header("ETag", &etag)?;
         ex.send_header("Accept-Ranges", "bytes")?;
@@ -241,6 +269,7 @@ impl HttpHandler for SimpleHttpRequestHandler {
         }
         if !shown.ends_with('/') {
             ex.send_response(301)?;
+            ex.send_header("Cache-Control", "no-store")?;
             ex.send_header("Location", &directory_location(&ex.request().target))?;
             ex.send_header("Content-Length", "0")?;
             return ex.end_headers();
@@ -287,6 +316,21 @@ fn if_range_holds(ex: &Exchange<'_>, etag: &str, last_modified: &str) -> bool {
         .is_none_or(|validator| validator.trim() == etag || validator.trim() == last_modified)
 }
 
+/// Whether the request's `If-None-Match` names `etag` (or `*`).
+fn if_none_match(ex: &Exchange<'_>, etag: &str) -> bool {
+    ex.request().header("If-None-Match").is_some_and(|tags| {
+        tags.split(',')
+            .any(|tag| tag.trim() == etag || tag.trim() == "*")
+    })
+}
+
+/// FNV-1a, 64 bits: a listing's validator (it tells pages apart, it guards nothing).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
 /// A multipart boundary: unlikely in any file, different per response.
 fn boundary_for(etag: &str) -> String {
     let nanos = SystemTime::now()
@@ -312,7 +356,7 @@ fn directory_location(target: &str) -> String {
 }
 
 /// Decodes `%XX` escapes (two hex digits, nothing else) into bytes; `None` for a bad escape.
-fn percent_decode(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn percent_decode(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -340,7 +384,7 @@ fn hex_value(digit: u8) -> Option<u8> {
 }
 
 /// Quotes a file name's bytes for a link.
-fn percent_encode(name: &[u8]) -> String {
+pub(crate) fn percent_encode(name: &[u8]) -> String {
     let mut out = String::with_capacity(name.len());
     for &b in name {
         match b {
