@@ -344,11 +344,11 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
         };
         let input_deadline = input_timeout
             .filter(|_| reading)
-            .map(|t| self.last_input + t);
+            .and_then(|t| self.last_input.checked_add(t));
         let output_deadline = self
             .write_timeout
             .filter(|_| !self.out.is_empty())
-            .map(|t| self.last_progress + t);
+            .and_then(|t| self.last_progress.checked_add(t));
         let message_deadline = self.message_deadline(ctx.now).filter(|_| reading);
         let deadline = [input_deadline, output_deadline, message_deadline]
             .into_iter()

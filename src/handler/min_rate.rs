@@ -48,7 +48,7 @@ impl MessageClock {
     }
 
     pub(crate) fn received(&mut self, bytes: usize) {
-        self.bytes += bytes as u64;
+        self.bytes = self.bytes.saturating_add(bytes as u64);
     }
 
     /// When the message runs out of time if no more bytes arrive, and why.
@@ -57,15 +57,21 @@ impl MessageClock {
         read_timeout: Option<Duration>,
         min_rate: Option<MinRate>,
     ) -> Option<(Instant, CloseReason)> {
-        let whole = read_timeout.map(|limit| (self.started + limit, CloseReason::ReadTimeout));
+        // Checked: a deadline past what an Instant can hold is no deadline (the byte count comes
+        // from the peer, the durations from configuration).
+        let whole = read_timeout
+            .and_then(|limit| self.started.checked_add(limit))
+            .map(|at| (at, CloseReason::ReadTimeout));
         let rate = min_rate
             .filter(|rate| rate.bytes_per_second > 0)
-            .map(|rate| {
+            .and_then(|rate| {
                 // The rate holds until bytes / elapsed drops below it: elapsed = bytes / rate.
                 let earned =
-                    Duration::from_secs_f64(self.bytes as f64 / rate.bytes_per_second as f64);
-                (self.started + rate.grace.max(earned), CloseReason::TooSlow)
-            });
+                    Duration::try_from_secs_f64(self.bytes as f64 / rate.bytes_per_second as f64)
+                        .ok()?;
+                self.started.checked_add(rate.grace.max(earned))
+            })
+            .map(|at| (at, CloseReason::TooSlow));
         match (whole, rate) {
             (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
             (a, b) => a.or(b),
@@ -109,5 +115,13 @@ mod tests {
             clock.deadline(Some(Duration::from_secs(2)), Some(rate)),
             Some((start + Duration::from_secs(2), CloseReason::ReadTimeout))
         );
+        // Numbers past what an Instant holds are no deadline, not a panic.
+        clock.received(usize::MAX);
+        clock.received(usize::MAX);
+        let slow = MinRate {
+            bytes_per_second: 1,
+            grace: Duration::from_secs(1),
+        };
+        assert_eq!(clock.deadline(Some(Duration::MAX), Some(slow)), None);
     }
 }
