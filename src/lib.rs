@@ -164,6 +164,8 @@ mod dispatch;
 mod drain;
 mod error;
 mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 mod hooks;
 mod ip_prefix;

@@ -16,16 +16,6 @@ use util::{
 
 const MIB: u64 = 1 << 20;
 
-fn resident(server: &Example) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kib * 1024
-}
-
 fn still_echoes(address: SocketAddr) {
     let mut client = connect(address);
     exchange(&mut client, b"still here\n");
@@ -36,7 +26,7 @@ fn still_echoes(address: SocketAddr) {
 fn a_peer_that_never_reads(mode: &str) {
     let (server, address) = Example::serve("echo", &["--mode", mode, "--workers", "2"]);
     still_echoes(address);
-    let before = resident(&server);
+    let before = server.resident_bytes();
     let client = connect_reading_slowly(address);
     let writer = {
         let mut client = client.try_clone().unwrap();
@@ -61,7 +51,7 @@ fn a_peer_that_never_reads(mode: &str) {
          (send, receive) queues {:?}",
         queues()
     );
-    let grown = resident(&server).saturating_sub(before);
+    let grown = server.resident_bytes().saturating_sub(before);
     assert!(grown < 2 * MIB, "{mode}: {grown} bytes more resident");
     still_echoes(address);
     client.shutdown(Shutdown::Both).unwrap();

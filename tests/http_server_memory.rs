@@ -30,17 +30,6 @@ fn serve(mode: &str) -> (Example, SocketAddr, TempDir) {
     (server, address, dir)
 }
 
-/// The process's resident memory, in bytes (`VmRSS`).
-fn resident(server: &Example) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
-    let kib: u64 = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap();
-    kib * 1024
-}
-
 /// The server still answers a plain request.
 fn still_serves(address: SocketAddr) {
     let mut client = connect(address);
@@ -81,12 +70,12 @@ fn stream_chunks(address: SocketAddr, first: &[u8]) -> String {
 fn endless_chunked_bodies(mode: &str) {
     let (server, address, _dir) = serve(mode);
     still_serves(address);
-    let before = resident(&server);
+    let before = server.resident_bytes();
     let wrapped = stream_chunks(address, b"10\r\n0123456789abcdef\r\nfffffffffffffff5\r\n");
     assert!(wrapped.starts_with("HTTP/1.1 413 "), "{wrapped}");
     let endless = stream_chunks(address, b"");
     assert!(endless.starts_with("HTTP/1.1 413 "), "{endless}");
-    let grown = resident(&server).saturating_sub(before);
+    let grown = server.resident_bytes().saturating_sub(before);
     assert!(grown < 8 * MIB, "{mode}: {grown} bytes more resident");
     still_serves(address);
 }
@@ -105,11 +94,11 @@ fn endless_chunked_bodies_event() {
 fn a_long_chunk_extension(mode: &str) {
     let (server, address, _dir) = serve(mode);
     still_serves(address);
-    let before = resident(&server);
+    let before = server.resident_bytes();
     let extension = format!("1;{}", "e".repeat(2 << 20));
     let reply = stream_chunks(address, extension.as_bytes());
     assert!(reply.starts_with("HTTP/1.1 400 "), "{reply}");
-    let grown = resident(&server).saturating_sub(before);
+    let grown = server.resident_bytes().saturating_sub(before);
     assert!(grown < 2 * MIB, "{mode}: {grown} bytes more resident");
     still_serves(address);
 }
@@ -130,7 +119,7 @@ fn a_long_chunk_extension_event() {
 fn pipelined_requests_never_read(mode: &str) {
     let (server, address, _dir) = serve(mode);
     still_serves(address);
-    let before = resident(&server);
+    let before = server.resident_bytes();
     let client = connect_reading_slowly(address);
     let requests = b"GET /page.txt HTTP/1.1\r\nHost: x\r\n\r\n".repeat(100_000);
     let writer = {
@@ -156,7 +145,7 @@ fn pipelined_requests_never_read(mode: &str) {
             util::tcp_queues(theirs, ours)
         )
     );
-    let grown = resident(&server).saturating_sub(before);
+    let grown = server.resident_bytes().saturating_sub(before);
     assert!(grown < 2 * MIB, "{mode}: {grown} bytes more resident");
     client.shutdown(Shutdown::Both).unwrap();
     writer.join().unwrap();
@@ -178,7 +167,7 @@ fn pipelined_requests_never_read_event() {
 fn slowloris(mode: &str) {
     let (server, address, _dir) = serve(mode);
     still_serves(address);
-    let before = resident(&server);
+    let before = server.resident_bytes();
     let mut slow: Vec<TcpStream> = (0..400).map(|_| connect(address)).collect();
     for client in &mut slow {
         client
@@ -186,7 +175,7 @@ fn slowloris(mode: &str) {
             .unwrap();
     }
     assert!(eventually(|| util::servers_read_everything(&slow)));
-    let grown = resident(&server).saturating_sub(before);
+    let grown = server.resident_bytes().saturating_sub(before);
     assert!(
         grown < 400 * 16 * 1024,
         "{mode}: {grown} bytes more resident for 400 half heads"

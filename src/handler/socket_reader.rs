@@ -406,8 +406,8 @@ impl<T: StreamSocket> SocketReader<T> {
         }
     }
 
-    /// Makes room after the buffered bytes: moves them to the front, then grows the buffer
-    /// (never past `bound` bytes beyond what is buffered... and never past `bound` in all).
+    /// Makes room after the buffered bytes: moves them to the front, then grows the buffer,
+    /// doubling, to at most `bound` bytes.
     fn make_room(&mut self, bound: usize) {
         if self.buf.is_empty() {
             self.buf = vec![0; self.capacity];
@@ -448,10 +448,7 @@ impl<T: StreamSocket> SocketReader<T> {
         if self.gather_span.is_none() {
             self.gather_span = Some(BusySpan::new(self.liveness.clone()));
         }
-        let span = self
-            .liveness
-            .as_ref()
-            .and_then(|liveness| liveness.busy_span());
+        let span = self.message_span_now();
         let _ = self.message_deadline(span);
         if let Some(clock) = &mut self.message {
             clock.received(n);
@@ -468,31 +465,28 @@ impl<T: StreamSocket> SocketReader<T> {
         }
         let since = self.last_input.unwrap_or(parked_at).max(parked_at);
         let idle = base.and_then(|after| since.checked_add(after));
-        let span = self
-            .liveness
-            .as_ref()
-            .and_then(|liveness| liveness.busy_span());
+        let span = self.message_span_now();
         let message = self.message_deadline(span).map(|(at, _)| at);
         [idle, message].into_iter().flatten().min()
+    }
+
+    /// The busy span open now (the message in flight), if any.
+    fn message_span_now(&self) -> Option<u64> {
+        self.liveness
+            .as_ref()
+            .and_then(|liveness| liveness.busy_span())
     }
 
     /// Whether a message is in flight: part of one is buffered, or the handler holds the
     /// connection busy (it parked in the middle of a message).
     pub(crate) fn in_message(&self) -> bool {
-        self.filled > self.pos
-            || self
-                .liveness
-                .as_ref()
-                .is_some_and(|liveness| liveness.busy_span().is_some())
+        self.filled > self.pos || self.message_span_now().is_some()
     }
 
     /// The gathering deadline passed at `now` for a message in flight: the handler runs, and
     /// its next read that would wait gets the timeout that passed.
     pub(crate) fn gather_expired(&mut self, now: Instant) {
-        let span = self
-            .liveness
-            .as_ref()
-            .and_then(|liveness| liveness.busy_span());
+        let span = self.message_span_now();
         let timed_out = match self.message_deadline(span) {
             Some((at, reason)) if at <= now => self.message_timed_out(reason, now),
             _ => TimedOut {
@@ -582,15 +576,21 @@ impl<T: StreamSocket> BufRead for SocketReader<T> {
     /// As `BufRead::read_line` (and so `lines()`), busy as [`read_until`](Self::read_until)
     /// is until the line's `\n` arrives.
     fn read_line(&mut self, out: &mut String) -> io::Result<usize> {
-        let mut bytes = Vec::new();
+        // Read into `out`'s own buffer; as std, the new bytes are kept only if they are text
+        // (an error with text keeps it too).
+        let mut bytes = std::mem::take(out).into_bytes();
+        let start = bytes.len();
         let result = self.read_until(b'\n', &mut bytes);
-        // As std: the bytes are kept only if they are text; an error with text keeps it too.
-        match std::str::from_utf8(&bytes) {
-            Ok(text) => {
-                out.push_str(text);
-                result
-            }
-            Err(_) => result.and(Err(io::Error::new(
+        let text = std::str::from_utf8(&bytes[start..]).is_ok();
+        if !text {
+            bytes.truncate(start);
+        }
+        // What was there was text, and so is what was added: this never falls back.
+        *out = String::from_utf8(bytes)
+            .unwrap_or_else(|invalid| String::from_utf8_lossy(invalid.as_bytes()).into_owned());
+        match text {
+            true => result,
+            false => result.and(Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "stream did not contain valid UTF-8",
             ))),

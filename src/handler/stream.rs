@@ -411,6 +411,16 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
     }
 
     fn shutdown_request(mut self) {
+        // Half-close (the client reads end-of-file after everything we wrote, even if a
+        // descriptor of this socket survives elsewhere, e.g. in a forked child), then linger
+        // here while what we sent is on its way.
+        if let Some(linger) = self.begin_close() {
+            linger_before_close(self.socket.as_fd(), linger, true);
+        }
+        self.close_request();
+    }
+
+    fn begin_close(&mut self) -> Option<Duration> {
         // Output still kept here cannot wait any longer (the parker is closing, or the request
         // ends where nothing parks): what the socket takes now, and no more.
         self.drop_pending_output();
@@ -422,26 +432,6 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         // Only output still on its way needs the close to wait; an idle connection's answers
         // were acknowledged long ago (and thousands of them close one after another). Asked
         // before the half-close, which queues a FIN of its own.
-        let in_flight = linger.is_some()
-            && sys::unacknowledged_output(self.socket.as_fd()).map_or(true, |n| n > 0);
-        // Half-close first so the client reads EOF after everything we wrote, even if a
-        // descriptor of this socket survives elsewhere (e.g. in a forked child).
-        if let Err(error) = self.socket.shutdown(Shutdown::Write) {
-            if !is_peer_gone(&error) {
-                tracing::debug!(%error, "shutdown(SHUT_WR) failed");
-            }
-        } else if let Some(linger) = linger {
-            linger_before_close(self.socket.as_fd(), linger, in_flight);
-        }
-        self.close_request();
-    }
-
-    fn begin_close(&mut self) -> Option<Duration> {
-        self.drop_pending_output();
-        let linger = self
-            .options
-            .close_linger
-            .filter(|_| !self.rfile.has_seen_eof() && !self.wfile.get_ref().send_timed_out());
         let in_flight = linger.is_some()
             && sys::unacknowledged_output(self.socket.as_fd()).map_or(true, |n| n > 0);
         if let Err(error) = self.socket.shutdown(Shutdown::Write) {

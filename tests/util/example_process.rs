@@ -156,6 +156,17 @@ impl Example {
         self.child.as_ref().unwrap().id()
     }
 
+    /// The process's resident memory, in bytes (`VmRSS`).
+    pub fn resident_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap();
+        kib * 1024
+    }
+
     pub fn signal(&self, signal: libc::c_int) {
         let pid = self.child.as_ref().unwrap().id() as libc::pid_t;
         // SAFETY: `kill(2)` has no memory-safety preconditions. The pid is our child, which is
