@@ -175,6 +175,16 @@ impl ChunkedDecoder {
         Ok(())
     }
 
+    /// The bytes of the line being read (a size line or a trailer field).
+    pub(crate) fn line_len(&self) -> usize {
+        self.line.len()
+    }
+
+    /// The data the chunk sizes so far declared (never more than the limit).
+    pub(crate) fn declared(&self) -> u64 {
+        self.decoded
+    }
+
     /// Whether the whole body has been decoded.
     pub(crate) fn is_done(&self) -> bool {
         self.part == Part::Done

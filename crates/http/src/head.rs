@@ -75,9 +75,13 @@ pub(crate) fn head_end(buffer: &[u8], scanned: usize) -> Option<usize> {
 pub(crate) fn check_bounds(head: &[u8], limits: &HttpLimits) -> Result<(), Refusal> {
     // The request line's bound applies while it is still being read; a line end past the
     // bound need not be looked for.
-    let line_window = &head[..head.len().min(limits.max_request_line + 2)];
+    let line_window = &head[..head.len().min(limits.max_request_line.saturating_add(2))];
     let line_end = line_window.windows(2).position(|pair| pair == b"\r\n");
-    if line_end.unwrap_or(head.len()) > limits.max_request_line {
+    // Until its end arrives, the line is what has arrived — but a CR at the end may be the
+    // start of that end (the fuzzer found a line of exactly the limit refused when its CR and
+    // LF came in different reads).
+    let arrived = head.len() - usize::from(head.ends_with(b"\r"));
+    if line_end.unwrap_or(arrived) > limits.max_request_line {
         return Err((414, "the request line is too long"));
     }
     if head.len() > limits.max_head {
@@ -197,6 +201,22 @@ mod tests {
         let big = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "v".repeat(70_000));
         assert_eq!(status(read(big.as_bytes())), 431);
         assert_eq!(status(read(b"GET / HTTP/2.0\r\n\r\n")), 505);
+        // A line of exactly the limit is not too long, however its CRLF arrives.
+        let limits = HttpLimits {
+            max_request_line: 16,
+            ..HttpLimits::default()
+        };
+        for capacity in 1..24 {
+            let mut reader =
+                io::BufReader::with_capacity(capacity, &b"GET /0123456 A/1\r\n\r\n"[..]);
+            assert!(
+                matches!(
+                    read_head(&mut reader, &limits),
+                    Err(HeadError::Status((400, _)))
+                ),
+                "{capacity}"
+            );
+        }
         assert_eq!(status(read(b"GET /\r\n\r\n")), 400);
         assert_eq!(status(read(b"GE T / HTTP/1.1\r\n\r\n")), 400);
         assert_eq!(status(read(b"GET / HTTP/1.1\r\nHost")), 400);

@@ -67,6 +67,8 @@ mod date;
 mod event_wire;
 mod exchange;
 mod framing;
+#[doc(hidden)]
+pub mod fuzzing;
 mod handler;
 mod head;
 mod limits;

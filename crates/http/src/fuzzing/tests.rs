@@ -1,0 +1,45 @@
+//! Replays what the fuzzers kept (`fuzz/corpus/<target>/`) and every crash they found
+//! (`fuzz/artifacts/<target>/`) through the same invariants, under a stable `cargo test`.
+
+use std::path::Path;
+
+use super::*;
+
+fn replay(target: &str, check: fn(&[u8])) {
+    let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
+    let mut replayed = 0;
+    for kind in ["corpus", "artifacts"] {
+        let Ok(entries) = std::fs::read_dir(fuzz.join(kind).join(target)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let input = std::fs::read(&path).unwrap();
+            let outcome = std::panic::catch_unwind(|| check(&input));
+            assert!(outcome.is_ok(), "{} breaks an invariant", path.display());
+            replayed += 1;
+        }
+    }
+    assert!(replayed > 0, "fuzz/corpus/{target} has inputs to replay");
+}
+
+#[test]
+fn http_head_corpus() {
+    replay("http_head", head);
+}
+
+#[test]
+fn chunked_corpus() {
+    replay("chunked", chunked);
+}
+
+#[test]
+fn ranges_corpus() {
+    replay("ranges", ranges);
+}
+
+#[test]
+fn paths_corpus() {
+    replay("paths", paths);
+    let _ = std::fs::remove_dir_all(tree_base());
+}
