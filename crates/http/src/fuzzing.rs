@@ -155,7 +155,7 @@ fn decode(
 }
 
 /// A `Range` header against a file whose length the input chooses: every part inside the
-/// file, none empty, at most [`MAX_RANGES`], none overlapping another.
+/// file, none empty, at most `MAX_RANGES` (16), none overlapping another.
 pub fn ranges(data: &[u8]) {
     let Some((length, header)) = data.split_first_chunk::<8>() else {
         return;
