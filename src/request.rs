@@ -158,6 +158,15 @@ pub trait Request: Send + Sized + 'static {
         false
     }
 
+    /// Whether the request closes in the steps below ([`begin_close`](Self::begin_close), then
+    /// [`linger_done`](Self::linger_done) looks, then `close_request`), so that a parker can
+    /// do the waiting; otherwise [`shutdown_request`](Self::shutdown_request) closes it in one
+    /// call. Default: `false`.
+    #[doc(hidden)]
+    fn closes_in_steps(&self) -> bool {
+        false
+    }
+
     /// The request is over and its output sent: half-closes it and says how long to linger
     /// (discarding input until the peer has acknowledged what we sent), if at all. Default:
     /// `None`.

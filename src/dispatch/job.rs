@@ -376,6 +376,10 @@ where
     /// for, else hands it back to be parked while its output goes out and the close lingers,
     /// so no worker waits on a slow reader.
     fn close_or_park(mut self, now: Instant) -> Ran<Self> {
+        if !self.request.closes_in_steps() {
+            self.request.shutdown_request();
+            return Ran::Finished(true);
+        }
         if self.request.has_pending_output() {
             self.closing = Some(Closing::Flushing);
             return Ran::Parked(self);

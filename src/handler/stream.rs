@@ -420,6 +420,10 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         self.close_request();
     }
 
+    fn closes_in_steps(&self) -> bool {
+        true
+    }
+
     fn begin_close(&mut self) -> Option<Duration> {
         // Output still kept here cannot wait any longer (the parker is closing, or the request
         // ends where nothing parks): what the socket takes now, and no more.
