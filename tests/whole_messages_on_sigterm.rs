@@ -1,0 +1,63 @@
+//! The half command of `whole_messages.rs`, with a real SIGTERM: a pool server run by
+//! `serve_until_signal` (as an application's `main` runs it) receives `GE`, then SIGTERM, then
+//! `T a\n`, answers the whole command, closes cleanly, and reports one connection finished.
+//! One test in this binary: the signal goes to the whole process.
+
+use std::io::{self, BufRead, Read, Write};
+
+use socketserver::{Delimited, PoolTcpServer, RequestHandler, SignalHandling, StreamRequest};
+
+mod util;
+
+use util::{assert_clean_eof, connect, eventually, join_within, send_signal, PATIENCE};
+
+/// A line protocol on a pool, parked until whole lines have arrived.
+#[derive(Clone)]
+struct Upper;
+
+impl RequestHandler<StreamRequest> for Upper {
+    fn setup(&mut self, req: &mut StreamRequest) -> io::Result<()> {
+        req.park_until(Delimited::line());
+        Ok(())
+    }
+
+    fn handle(&mut self, req: &mut StreamRequest) -> io::Result<()> {
+        let mut line = String::new();
+        if req.rfile.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        req.wfile.write_all(line.to_uppercase().as_bytes())?;
+        req.park_until(Delimited::line());
+        Ok(())
+    }
+}
+
+#[test]
+fn sigterm_between_two_halves_of_a_command() {
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let signals = SignalHandling::new()
+        .drain_timeout(PATIENCE)
+        .on_ready(move || ready_tx.send(()).unwrap());
+    let mut server = PoolTcpServer::new("127.0.0.1:0", Upper).unwrap();
+    let address = server.server_address().unwrap();
+    let handle = server.shutdown_handle();
+    let serving = std::thread::spawn(move || server.serve_until_signal(signals));
+    ready.recv_timeout(PATIENCE).unwrap();
+    let mut client = connect(address);
+    client.write_all(b"GE").unwrap();
+    assert!(eventually(|| util::server_read_everything(&client)));
+    send_signal(std::process::id(), libc::SIGTERM);
+    // The signal has reached the server: a drain has begun.
+    assert!(eventually(|| handle.is_draining()));
+    client.write_all(b"T a\n").unwrap();
+    let mut answer = [0; 6];
+    client.read_exact(&mut answer).unwrap();
+    assert_eq!(&answer, b"GET A\n");
+    assert_clean_eof(&mut client);
+    let report = join_within(serving, PATIENCE).unwrap().expect("drained");
+    assert_eq!(
+        (report.finished, report.idle_closed, report.forced),
+        (1, 0, 0),
+        "{report:?}"
+    );
+}
