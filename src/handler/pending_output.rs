@@ -4,8 +4,13 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
+use std::ops::{Deref, DerefMut};
 use std::os::fd::BorrowedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::handler::stream_socket::read_piece;
 use crate::handler::TimedOut;
@@ -239,6 +244,66 @@ impl PendingOutput {
         self.pieces.clear();
         self.bytes = 0;
         self.files = 0;
+    }
+}
+
+/// A [`PendingOutput`] shared by a request's `wfile`, its `rfile` and the parker, with a flag
+/// read without the lock — nothing is kept, the usual case — on every write and every wait.
+#[derive(Debug)]
+pub(crate) struct SharedOutput {
+    kept: Mutex<PendingOutput>,
+    /// Something is kept: updated under the lock whenever it is released.
+    waiting: AtomicBool,
+}
+
+impl SharedOutput {
+    pub(crate) fn new(limit: usize, write_timeout: Option<Duration>) -> Arc<Self> {
+        Arc::new(SharedOutput {
+            kept: Mutex::new(PendingOutput::new(limit, write_timeout)),
+            waiting: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether output is kept now. Only the writing half adds to it, so when this says
+    /// `false` to that half, it stays so until the half adds something.
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.waiting.load(Ordering::Acquire)
+    }
+
+    /// The kept output, under its lock (the flag follows it when the guard drops).
+    pub(crate) fn lock(&self) -> Kept<'_> {
+        Kept {
+            guard: self.kept.lock(),
+            waiting: &self.waiting,
+        }
+    }
+}
+
+/// [`SharedOutput`]'s lock, which sets the flag to what it leaves.
+#[derive(Debug)]
+pub(crate) struct Kept<'a> {
+    guard: MutexGuard<'a, PendingOutput>,
+    waiting: &'a AtomicBool,
+}
+
+impl Deref for Kept<'_> {
+    type Target = PendingOutput;
+
+    fn deref(&self) -> &PendingOutput {
+        &self.guard
+    }
+}
+
+impl DerefMut for Kept<'_> {
+    fn deref_mut(&mut self) -> &mut PendingOutput {
+        &mut self.guard
+    }
+}
+
+impl Drop for Kept<'_> {
+    fn drop(&mut self) {
+        self.waiting
+            .store(!self.guard.is_empty(), Ordering::Release);
     }
 }
 

@@ -5,11 +5,9 @@ use std::io::{self, BufRead, Read};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
 use crate::drain::{BusySpan, Liveness};
 use crate::handler::message_framing::{Framed, MessageFraming};
-use crate::handler::pending_output::PendingOutput;
+use crate::handler::pending_output::SharedOutput;
 use crate::handler::{MessageClock, MinRate, SocketHalf, StreamSocket, TimedOut};
 use crate::stats::CloseReason;
 use crate::sys;
@@ -67,7 +65,7 @@ pub struct SocketReader<T> {
     liveness: Option<Arc<Liveness>>,
     /// Output the handler wrote that the peer has not taken yet (under a strategy that
     /// parks): sent, waiting, before this reader waits for input.
-    pending_output: Option<Arc<Mutex<PendingOutput>>>,
+    pending_output: Option<Arc<SharedOutput>>,
     /// Empty until the first read that needs it; `capacity` bytes, or more while a parked
     /// connection gathers a longer message.
     buf: Vec<u8>,
@@ -231,7 +229,7 @@ impl<T: StreamSocket> SocketReader<T> {
                 0
             });
         }
-        if let Some(pending) = &self.pending_output {
+        if let Some(pending) = self.pending_output.as_ref().filter(|p| p.is_waiting()) {
             // The peer may wait for our answer before it sends more: it goes first.
             pending.lock().send_all(self.half.socket().as_fd())?;
         }
@@ -366,7 +364,7 @@ impl<T: StreamSocket> SocketReader<T> {
 
     /// Output that waits to be sent (under a strategy that parks): sent before this reader
     /// waits for input, since the peer may wait for it.
-    pub(crate) fn send_pending_first(&mut self, pending: Arc<Mutex<PendingOutput>>) {
+    pub(crate) fn send_pending_first(&mut self, pending: Arc<SharedOutput>) {
         self.pending_output = Some(pending);
     }
 

@@ -7,11 +7,9 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
-
 use crate::drain::{BusySpan, Liveness};
 use crate::handler::message_framing::MessageFraming;
-use crate::handler::pending_output::PendingOutput;
+use crate::handler::pending_output::SharedOutput;
 use crate::handler::socket_reader::{Gathered, ReadTimeouts};
 use crate::handler::{SocketHalf, SocketReader, StreamOptions, StreamSocket};
 use crate::request::Request;
@@ -70,7 +68,7 @@ pub struct StreamRequest<T: StreamSocket = TcpStream> {
     /// What the next message looks like, when the handler parked with `park_until`.
     framing: Option<Box<dyn MessageFraming>>,
     /// Output kept for the parker to send, under a strategy that parks.
-    pending_output: Option<Arc<Mutex<PendingOutput>>>,
+    pending_output: Option<Arc<SharedOutput>>,
     /// The connection's drain state, when its server tracks it.
     liveness: Option<Arc<Liveness>>,
 }
@@ -505,10 +503,7 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
             Some(_) => None,
             None => self.options.write_timeout,
         };
-        let pending = Arc::new(Mutex::new(PendingOutput::new(
-            self.options.max_pending_output,
-            write_timeout,
-        )));
+        let pending = SharedOutput::new(self.options.max_pending_output, write_timeout);
         self.wfile.get_mut().defer_to(Arc::clone(&pending));
         self.rfile.send_pending_first(Arc::clone(&pending));
         self.pending_output = Some(pending);
@@ -517,7 +512,7 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
     fn has_pending_output(&self) -> bool {
         self.pending_output
             .as_ref()
-            .is_some_and(|pending| !pending.lock().is_empty())
+            .is_some_and(|pending| pending.is_waiting())
     }
 
     fn send_pending_output(&mut self, now: Instant) -> io::Result<Option<Instant>> {

@@ -8,9 +8,7 @@ use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
-
-use crate::handler::pending_output::PendingOutput;
+use crate::handler::pending_output::SharedOutput;
 use crate::handler::TimedOut;
 use crate::stats::CloseReason;
 use crate::sys;
@@ -148,7 +146,7 @@ pub struct SocketHalf<T> {
     send_timed_out: bool,
     /// Output kept for the parker to send (shared by both halves of a request), when the
     /// strategy parks.
-    pending: Option<Arc<Mutex<PendingOutput>>>,
+    pending: Option<Arc<SharedOutput>>,
 }
 
 impl<T: StreamSocket> SocketHalf<T> {
@@ -167,7 +165,7 @@ impl<T: StreamSocket> SocketHalf<T> {
             || self
                 .pending
                 .as_ref()
-                .is_some_and(|pending| pending.lock().timed_out())
+                .is_some_and(|pending| pending.is_waiting() && pending.lock().timed_out())
     }
 
     /// Puts the framework's write timeout in force (`SO_SNDTIMEO`).
@@ -178,7 +176,7 @@ impl<T: StreamSocket> SocketHalf<T> {
     }
 
     /// Keeps what the socket does not take at once in `pending` instead of waiting.
-    pub(crate) fn defer_to(&mut self, pending: Arc<Mutex<PendingOutput>>) {
+    pub(crate) fn defer_to(&mut self, pending: Arc<SharedOutput>) {
         self.pending = Some(pending);
     }
 
@@ -224,20 +222,21 @@ impl<T: StreamSocket> SocketHalf<T> {
     /// A write when output may be kept for later: what the socket takes now goes, the rest is
     /// kept if nothing else is, or if it fits under the bound with what is; otherwise
     /// everything kept goes first, waiting, and then `buf` as a blocking write.
-    fn write_deferring(&mut self, pending: &Mutex<PendingOutput>, buf: &[u8]) -> io::Result<()> {
+    fn write_deferring(&mut self, pending: &SharedOutput, buf: &[u8]) -> io::Result<()> {
         let fd = self.socket.as_fd();
+        let mut rest = buf;
+        if !pending.is_waiting() {
+            // Nothing kept (and only this half adds to it): straight to the socket, no lock.
+            rest = send_what_it_takes(fd, rest)?;
+            if rest.is_empty() {
+                return Ok(());
+            }
+        }
         let mut kept = pending.lock();
         // Older output first: keep the order, and move it along while we are here.
         kept.send_now(fd)?;
-        let mut rest = buf;
-        while kept.is_empty() && !rest.is_empty() {
-            match sys::send_now(fd, rest) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => rest = &rest[n..],
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
-            }
+        if kept.is_empty() {
+            rest = send_what_it_takes(fd, rest)?;
         }
         if rest.is_empty() {
             return Ok(());
@@ -345,10 +344,29 @@ impl<T: StreamSocket> Write for SocketHalf<T> {
     /// and every later write or wait for input moves it along first).
     fn flush(&mut self) -> io::Result<()> {
         if let Some(pending) = &self.pending {
-            pending.lock().send_now(self.socket.as_fd())?;
+            if pending.is_waiting() {
+                pending.lock().send_now(self.socket.as_fd())?;
+            }
         }
         Ok(())
     }
+}
+
+/// Sends what the socket takes of `buf` now, without waiting; returns the rest.
+fn send_what_it_takes<'b>(
+    fd: std::os::fd::BorrowedFd<'_>,
+    mut buf: &'b [u8],
+) -> io::Result<&'b [u8]> {
+    while !buf.is_empty() {
+        match sys::send_now(fd, buf) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(buf)
 }
 
 impl<T> fmt::Debug for SocketHalf<T> {
