@@ -121,7 +121,11 @@ impl<'a> Exchange<'a> {
         if name.eq_ignore_ascii_case("Connection") && value.eq_ignore_ascii_case("close") {
             self.close = true;
         }
-        write!(self.head, "{name}: {value}\r\n")
+        // Appended as bytes: no formatting machinery for the handful of fields per response.
+        for piece in [name, ": ", value, "\r\n"] {
+            self.head.extend_from_slice(piece.as_bytes());
+        }
+        Ok(())
     }
 
     /// Ends the header fields (Python's `end_headers`). The head goes out with the first body
