@@ -333,8 +333,13 @@ impl<T: StreamSocket> Read for SocketHalf<T> {
 
 impl<T: StreamSocket> Write for SocketHalf<T> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.pending.clone() {
-            Some(pending) => self.write_deferring(&pending, buf)?,
+        // Taken out for the call and put back (no reference count to touch per write).
+        match self.pending.take() {
+            Some(pending) => {
+                let written = self.write_deferring(&pending, buf);
+                self.pending = Some(pending);
+                written?;
+            }
             None => self.send_blocking(buf)?,
         }
         Ok(buf.len())
