@@ -663,9 +663,13 @@ where
                     self.parked_end = Some(ParkedEnd::TimedOut);
                     return ParkedStep::Done;
                 }
-                // Input, a first look, or a deadline that moved (input may wait in the buffer
-                // behind answers that have just gone out): gather what has arrived.
-                _ if self.request.gather() => return ParkedStep::Resume,
+                // Input, or input that waited in the buffer behind answers that have just gone
+                // out: gather what has arrived. (Nothing is read otherwise, so a connection that
+                // waits takes no buffer.)
+                ParkedEvent::Readable if self.request.gather() => return ParkedStep::Resume,
+                _ if self.request.has_buffered_input() && self.request.gather() => {
+                    return ParkedStep::Resume
+                }
                 _ => {}
             }
             return ParkedStep::Wait {

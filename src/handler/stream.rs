@@ -479,9 +479,14 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
     }
 
     fn input_ready(&mut self) -> bool {
+        // Only what is buffered is looked at (and added to): with nothing buffered, the
+        // parker learns of input from the selector, and no buffer is taken for a connection
+        // that waits.
+        let buffered = !self.rfile.buffer().is_empty();
         match &mut self.framing {
-            Some(framing) => self.rfile.gather(framing.as_mut()) == Gathered::Complete,
-            None => self.has_buffered_input(),
+            Some(framing) if buffered => self.rfile.gather(framing.as_mut()) == Gathered::Complete,
+            Some(_) => false,
+            None => buffered,
         }
     }
 
@@ -535,7 +540,10 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
     }
 
     fn gather(&mut self) -> bool {
-        self.input_ready()
+        match &mut self.framing {
+            Some(framing) => self.rfile.gather(framing.as_mut()) == Gathered::Complete,
+            None => true,
+        }
     }
 
     fn gather_deadline(&mut self, parked_at: Instant) -> Option<Instant> {
