@@ -193,3 +193,47 @@ fn slowloris_pool() {
 fn slowloris_event() {
     slowloris("event");
 }
+
+/// 1 000 keep-alive connections that each got an answer and stay open, idle: each costs its
+/// registration and its request's state, no read buffer and no thread (under 4 KiB each; a
+/// parked connection that kept its 8 KiB buffer would not fit).
+fn idle_keep_alive(mode: &str) {
+    let (server, address, _dir) = serve(mode);
+    still_serves(address);
+    let answered = |client: &mut TcpStream| {
+        client
+            .write_all(b"GET /page.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        let mut piece = [0; 512];
+        while !got.ends_with(b"a small page\n") {
+            let n = client.read(&mut piece).unwrap();
+            assert!(n > 0, "the server closed a keep-alive connection");
+            got.extend_from_slice(&piece[..n]);
+        }
+    };
+    let mut first = connect(address);
+    answered(&mut first); // what every connection shares is allocated by now
+    let before = server.resident_bytes();
+    let mut idle: Vec<TcpStream> = (0..1000).map(|_| connect(address)).collect();
+    for client in &mut idle {
+        answered(client);
+    }
+    let grown = server.resident_bytes().saturating_sub(before);
+    assert!(
+        grown < 1000 * 4096,
+        "{mode}: {} bytes per idle keep-alive connection",
+        grown / 1000
+    );
+    drop(idle);
+}
+
+#[test]
+fn idle_keep_alive_pool() {
+    idle_keep_alive("pool");
+}
+
+#[test]
+fn idle_keep_alive_event() {
+    idle_keep_alive("event");
+}
