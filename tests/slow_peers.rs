@@ -13,28 +13,7 @@ use socketserver::{
 
 mod util;
 
-use util::{assert_clean_eof, connect, connect_reading_slowly, eventually, PATIENCE};
-
-/// Answers each line with `ok <line>`, parked until whole lines arrive.
-#[derive(Clone)]
-struct Lines;
-
-impl RequestHandler<StreamRequest> for Lines {
-    fn setup(&mut self, req: &mut StreamRequest) -> io::Result<()> {
-        req.park_until(Delimited::line());
-        Ok(())
-    }
-
-    fn handle(&mut self, req: &mut StreamRequest) -> io::Result<()> {
-        let mut line = String::new();
-        if req.rfile.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        write!(req.wfile, "ok {line}")?;
-        req.park_until(Delimited::line());
-        Ok(())
-    }
-}
+use util::{assert_clean_eof, connect, connect_reading_slowly, eventually, ParkedLines, PATIENCE};
 
 /// Answers each line `N` with `ANSWER` bytes: `N` repeated (then a newline), under the bound
 /// of output kept for a slow reader.
@@ -63,7 +42,7 @@ impl RequestHandler<StreamRequest> for Big {
         }
         match line.trim().parse::<u32>() {
             Ok(n) => req.wfile.write_all(&answer_to(n))?,
-            Err(_) => write!(req.wfile, "ok {line}")?,
+            Err(_) => req.wfile.write_all(line.to_uppercase().as_bytes())?,
         }
         req.park_until(Delimited::line());
         Ok(())
@@ -86,12 +65,12 @@ fn served(address: SocketAddr) {
     client.write_all(b"quick\n").unwrap();
     let mut answer = String::new();
     BufReader::new(&client).read_line(&mut answer).unwrap();
-    assert_eq!(answer, "ok quick\n", "the worker is free");
+    assert_eq!(answer, "QUICK\n", "the worker is free");
 }
 
 #[test]
 fn half_lines_hold_no_worker() {
-    let server = one_worker(Lines, StreamOptions::default());
+    let server = one_worker(ParkedLines, StreamOptions::default());
     let mut halves: Vec<TcpStream> = (0..20).map(|_| connect(server.address())).collect();
     for (n, client) in halves.iter_mut().enumerate() {
         client.write_all(format!("half {n}").as_bytes()).unwrap();
@@ -102,7 +81,7 @@ fn half_lines_hold_no_worker() {
         client.write_all(b" done\n").unwrap();
         let mut answer = String::new();
         BufReader::new(&*client).read_line(&mut answer).unwrap();
-        assert_eq!(answer, format!("ok half {n} done\n"));
+        assert_eq!(answer, format!("HALF {n} DONE\n"));
     }
     server.stop(PATIENCE).unwrap();
 }
@@ -149,7 +128,7 @@ impl RequestHandler<StreamRequest> for File {
             let len = file.metadata()?.len();
             req.send_file(format!("{len}\n").as_bytes(), file, len)?;
         } else {
-            write!(req.wfile, "ok {line}")?;
+            req.wfile.write_all(line.to_uppercase().as_bytes())?;
         }
         req.park_until(Delimited::line());
         Ok(())
@@ -178,7 +157,7 @@ fn a_file_goes_out_as_the_client_reads() {
     let mut after = String::new();
     reader.read_line(&mut after).unwrap();
     assert_eq!(
-        after, "ok after\n",
+        after, "AFTER\n",
         "what was asked after the file comes after it"
     );
     std::fs::remove_file(&path).unwrap();
@@ -221,7 +200,7 @@ impl RequestHandler<StreamRequest> for Short {
         match req.rfile.read_line(&mut line) {
             Ok(0) => Ok(()),
             Ok(_) => {
-                write!(req.wfile, "ok {line}")?;
+                req.wfile.write_all(line.to_uppercase().as_bytes())?;
                 req.park_until(Delimited::new(b'\n', 16));
                 Ok(())
             }
@@ -242,7 +221,7 @@ fn a_line_past_its_bound_is_refused_by_the_handler() {
     let mut reader = BufReader::new(&client);
     let mut answer = String::new();
     reader.read_line(&mut answer).unwrap();
-    assert_eq!(answer, "ok short\n");
+    assert_eq!(answer, "SHORT\n");
     answer.clear();
     reader.read_line(&mut answer).unwrap();
     assert_eq!(answer, "too long\n");
@@ -259,7 +238,7 @@ fn half_a_line_meets_its_read_timeout() {
         read_timeout: Some(Duration::from_millis(300)),
         ..StreamOptions::default()
     };
-    let server = one_worker(Lines, options);
+    let server = one_worker(ParkedLines, options);
     let mut half = connect(server.address());
     half.write_all(b"never ends").unwrap();
     served(server.address());

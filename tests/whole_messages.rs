@@ -9,13 +9,13 @@ use std::thread;
 use std::time::Duration;
 
 use socketserver::{
-    BaseServer, Callbacks, Connection, Delimited, Dispatch, DrainReport, EventLoop, Protocol,
-    RequestHandler, StreamRequest, TcpSocket, TestServer, ThreadPool, ThreadingMixIn,
+    BaseServer, Callbacks, Connection, Dispatch, DrainReport, EventLoop, Protocol, RequestHandler,
+    StreamRequest, TcpSocket, TestServer, ThreadPool, ThreadingMixIn,
 };
 
 mod util;
 
-use util::{assert_clean_eof, connect, eventually, server_read_everything, PATIENCE};
+use util::{assert_clean_eof, connect, eventually, server_read_everything, ParkedLines, PATIENCE};
 
 /// Long enough that no test reaches it.
 const LONG: Duration = Duration::from_secs(60);
@@ -27,27 +27,6 @@ fn blocking_lines(req: &mut StreamRequest) -> io::Result<()> {
         writeln!(req.wfile, "{}", line?.to_uppercase())?;
     }
     Ok(())
-}
-
-/// The same on a pool: parked until a whole line has arrived (`park_until`).
-#[derive(Clone)]
-struct ParkedLines;
-
-impl RequestHandler<StreamRequest> for ParkedLines {
-    fn setup(&mut self, req: &mut StreamRequest) -> io::Result<()> {
-        req.park_until(Delimited::line());
-        Ok(())
-    }
-
-    fn handle(&mut self, req: &mut StreamRequest) -> io::Result<()> {
-        let mut line = String::new();
-        if req.rfile.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        req.wfile.write_all(line.to_uppercase().as_bytes())?;
-        req.park_until(Delimited::line());
-        Ok(())
-    }
 }
 
 /// The same parked with a plain `park` (woken at the first byte), reading the rest of the line

@@ -4,34 +4,15 @@
 //! (and an idle companion closed as idle).
 //! One test in this binary: the signal goes to the whole process.
 
-use std::io::{self, BufRead, Read, Write};
+use std::io::{Read, Write};
 
-use socketserver::{Delimited, PoolTcpServer, RequestHandler, SignalHandling, StreamRequest};
+use socketserver::{PoolTcpServer, SignalHandling};
 
 mod util;
 
-use util::{assert_clean_eof, connect, eventually, join_within, send_signal, PATIENCE};
-
-/// A line protocol on a pool, parked until whole lines have arrived.
-#[derive(Clone)]
-struct Upper;
-
-impl RequestHandler<StreamRequest> for Upper {
-    fn setup(&mut self, req: &mut StreamRequest) -> io::Result<()> {
-        req.park_until(Delimited::line());
-        Ok(())
-    }
-
-    fn handle(&mut self, req: &mut StreamRequest) -> io::Result<()> {
-        let mut line = String::new();
-        if req.rfile.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        req.wfile.write_all(line.to_uppercase().as_bytes())?;
-        req.park_until(Delimited::line());
-        Ok(())
-    }
-}
+use util::{
+    assert_clean_eof, connect, eventually, join_within, send_signal, ParkedLines, PATIENCE,
+};
 
 #[test]
 fn sigterm_between_two_halves_of_a_command() {
@@ -39,7 +20,7 @@ fn sigterm_between_two_halves_of_a_command() {
     let signals = SignalHandling::new()
         .drain_timeout(PATIENCE)
         .on_ready(move || ready_tx.send(()).unwrap());
-    let mut server = PoolTcpServer::new("127.0.0.1:0", Upper).unwrap();
+    let mut server = PoolTcpServer::new("127.0.0.1:0", ParkedLines).unwrap();
     let address = server.server_address().unwrap();
     let stats = server.stats_handle();
     let serving = std::thread::spawn(move || server.serve_until_signal(signals));

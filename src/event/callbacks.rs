@@ -208,6 +208,30 @@ impl<T: StreamSocket> Clone for Peer<'_, T> {
 
 impl<T: StreamSocket> Copy for Peer<'_, T> {}
 
+/// A request split into what a callback's [`Connection`] borrows and its two halves.
+type Parts<'a, T> = (
+    Peer<'a, T>,
+    &'a mut crate::handler::SocketReader<T>,
+    &'a mut BufWriter<SocketHalf<T>>,
+);
+
+fn split<T: StreamSocket>(request: &mut StreamRequest<T>) -> Parts<'_, T> {
+    let StreamRequest {
+        rfile,
+        wfile,
+        socket,
+        client_address,
+        shutdown,
+        ..
+    } = request;
+    let peer = Peer {
+        socket: &**socket,
+        client_address,
+        shutdown,
+    };
+    (peer, rfile, wfile)
+}
+
 impl<T, P> RequestHandler<StreamRequest<T>> for Callbacks<P>
 where
     T: StreamSocket,
@@ -216,18 +240,7 @@ where
     /// `connection_made`, then park until the first input.
     fn setup(&mut self, request: &mut StreamRequest<T>) -> io::Result<()> {
         self.threaded.read_timeout = request.rfile.read_timeout();
-        let StreamRequest {
-            wfile,
-            socket,
-            client_address,
-            shutdown,
-            ..
-        } = request;
-        let peer = Peer {
-            socket: &**socket,
-            client_address,
-            shutdown,
-        };
+        let (peer, _, wfile) = split(request);
         self.call(peer, wfile, |protocol, conn| protocol.connection_made(conn))?;
         self.track_message(request);
         if !self.closing() {
@@ -241,19 +254,7 @@ where
         if self.closing() {
             return Ok(());
         }
-        let StreamRequest {
-            rfile,
-            wfile,
-            socket,
-            client_address,
-            shutdown,
-            ..
-        } = request;
-        let peer = Peer {
-            socket: &**socket,
-            client_address,
-            shutdown,
-        };
+        let (peer, rfile, wfile) = split(request);
         let data = match rfile.fill_buf() {
             Ok(data) => data,
             Err(error) => {

@@ -135,6 +135,28 @@ pub fn read_all(client: &mut TcpStream) -> Vec<u8> {
     all
 }
 
+/// A line protocol on a pool: parked until a whole line has arrived (`park_until`), each line
+/// answered in capitals.
+#[derive(Clone, Default)]
+pub struct ParkedLines;
+
+impl RequestHandler<StreamRequest> for ParkedLines {
+    fn setup(&mut self, request: &mut StreamRequest) -> io::Result<()> {
+        request.park_until(socketserver::Delimited::line());
+        Ok(())
+    }
+
+    fn handle(&mut self, request: &mut StreamRequest) -> io::Result<()> {
+        let mut line = String::new();
+        if request.rfile.read_line(&mut line)? == 0 {
+            return Ok(()); // the client closed
+        }
+        request.wfile.write_all(line.to_uppercase().as_bytes())?;
+        request.park_until(socketserver::Delimited::line());
+        Ok(())
+    }
+}
+
 /// Python's test handler: read one line from `rfile`, write it to `wfile`.
 #[derive(Clone, Default)]
 pub struct LineEcho;
