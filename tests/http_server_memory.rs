@@ -129,14 +129,14 @@ fn pipelined_requests_never_read(mode: &str) {
         })
     };
     // The server has stopped reading: what we sent waits in its receive queue, and more in
-    // our send queue, which the server does not take (a server that reads keeps both near
-    // empty on loopback).
+    // our send queue, which the server does not take (a server that reads keeps our send
+    // queue near empty on loopback; how much its own queue holds is the kernel's choice).
     let (ours, theirs) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
     assert!(
         eventually(|| {
             let unsent = util::tcp_queues(ours, theirs).map_or(0, |(tx, _)| tx);
             let unread = server_receive_queue(&client).unwrap_or(0);
-            unsent > 64 * 1024 && unread > 8 * 1024
+            unsent > 64 * 1024 && unread > 0
         }),
         "the server should stop reading a client that reads no answers: (ours, the server's) \
          (send, receive) queues {:?}",
