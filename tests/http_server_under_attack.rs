@@ -5,8 +5,8 @@
 //! a second meanwhile; the service must be available in at least 95 % of the seconds it
 //! sampled, and the server must still answer afterwards.
 //!
-//! `bench/slowhttptest.sh` runs the same attacks against every mode, nginx and Python's
-//! `http.server`, for the figures in `docs/security.md`.
+//! `bench/slowhttptest.sh` runs the same attacks against every mode, and against two other
+//! servers run the same way, for the figures in `docs/security.md`.
 
 use std::path::Path;
 use std::process::Command;
