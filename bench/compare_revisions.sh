@@ -20,7 +20,14 @@ command -v wrk >/dev/null || { echo "compare_revisions: wrk is missing (apt-get 
 root=$(pwd)
 old_src=$(mktemp -d)
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; git -C "$root" worktree remove --force "$old_src" 2>/dev/null; rm -rf "$work"' EXIT
+# Each step on its own: one that fails (no job left to kill) must not skip the others.
+cleanup() {
+    kill $(jobs -p) 2>/dev/null || true
+    git -C "$root" worktree remove --force "$old_src" 2>/dev/null || rm -rf "$old_src"
+    git -C "$root" worktree prune || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
 echo "compare_revisions: building $rev and the working tree (release)" >&2
 if [ "$rev" = no-overflow-checks ]; then
     CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=false CARGO_TARGET_DIR="$root/target/compare" \

@@ -23,7 +23,13 @@ if [ -z "${HTTP_SERVER:-}" ]; then
     HTTP_SERVER=target/release/examples/http_server
 fi
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; nginx -c "$work/nginx.conf" -s stop 2>/dev/null; rm -rf "$work"' EXIT
+# Each step on its own: one that fails (no job left, no nginx running) must not skip the others.
+cleanup() {
+    kill $(jobs -p) 2>/dev/null || true
+    nginx -c "$work/nginx.conf" -s stop 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
 mkdir -p "$work/site"
 python3 -c "print('<p>still here</p>' * 2000)" > "$work/site/page.html"
 head -c 8M /dev/urandom > "$work/site/large.bin"
