@@ -3,7 +3,29 @@
 //! and every crash found so far in this crate's tests, so a stable `cargo test` checks it
 //! without a fuzzer. Not part of the API.
 
+use std::path::Path;
+
 use crate::proxy_protocol::{parse, Parsed};
+
+/// Runs `check` over every input the fuzzer kept for `target` under `fuzz` (its `corpus/` and
+/// its crashes in `artifacts/`) and panics, naming the file, at the first that breaks an
+/// invariant, or if there is none to run. For the crates' tests.
+pub fn replay(fuzz: &Path, target: &str, check: fn(&[u8])) {
+    let mut replayed = 0;
+    for kind in ["corpus", "artifacts"] {
+        let Ok(entries) = std::fs::read_dir(fuzz.join(kind).join(target)) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.expect("a readable corpus directory").path();
+            let input = std::fs::read(&path).expect("a readable corpus file");
+            let outcome = std::panic::catch_unwind(|| check(&input));
+            assert!(outcome.is_ok(), "{} breaks an invariant", path.display());
+            replayed += 1;
+        }
+    }
+    assert!(replayed > 0, "fuzz/corpus/{target} has inputs to replay");
+}
 
 /// A PROXY header (v1 or v2): never past the input; a header found is found again in its own
 /// bytes, and in any input that starts with them; a shorter prefix of a header is never an

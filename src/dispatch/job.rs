@@ -654,9 +654,13 @@ where
             return self.step_closing(closing, now);
         }
         if self.request.gathers() {
-            let deadline = self.request.gather_deadline(self.parked_at);
+            let due = |job: &mut Self| {
+                job.request
+                    .gather_deadline(job.parked_at)
+                    .is_some_and(|at| at <= now)
+            };
             match event {
-                ParkedEvent::Expired if deadline.is_some_and(|at| at <= now) => {
+                ParkedEvent::Expired if due(self) => {
                     if self.request.gather_expired(now) {
                         return ParkedStep::Resume;
                     }

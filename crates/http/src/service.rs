@@ -5,7 +5,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use socketserver::{BusySpan, RequestHandler, SocketReader, StreamRequest};
+use socketserver::{BusySpan, Framed, MessageFraming, RequestHandler, SocketReader, StreamRequest};
 
 use crate::chunked::{read_chunked, ChunkedError};
 use crate::exchange::{error_page, start_head, Exchange, CONTINUE};
@@ -127,10 +127,9 @@ impl<H: HttpHandler> RequestHandler<StreamRequest<TcpStream>> for HttpService<H>
                     Framing::Length(length) => Some(BodyFraming::Length(length)),
                     Framing::Chunked => Some(BodyFraming::chunked(self.limits.max_body)),
                 };
-                let arrived = body_framing.as_mut().is_none_or(|body| {
-                    socketserver::MessageFraming::frame(body, stream.rfile.buffer())
-                        == socketserver::Framed::Complete
-                });
+                let arrived = body_framing
+                    .as_mut()
+                    .is_none_or(|body| body.frame(stream.rfile.buffer()) == Framed::Complete);
                 if let (false, Some(body_framing)) = (arrived, body_framing) {
                     // Gather the body without a worker; a client that waits for it is told to
                     // send it first.

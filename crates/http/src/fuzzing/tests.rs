@@ -7,20 +7,7 @@ use super::*;
 
 fn replay(target: &str, check: fn(&[u8])) {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz");
-    let mut replayed = 0;
-    for kind in ["corpus", "artifacts"] {
-        let Ok(entries) = std::fs::read_dir(fuzz.join(kind).join(target)) else {
-            continue;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            let input = std::fs::read(&path).unwrap();
-            let outcome = std::panic::catch_unwind(|| check(&input));
-            assert!(outcome.is_ok(), "{} breaks an invariant", path.display());
-            replayed += 1;
-        }
-    }
-    assert!(replayed > 0, "fuzz/corpus/{target} has inputs to replay");
+    socketserver::fuzzing::replay(&fuzz, target, check);
 }
 
 #[test]
