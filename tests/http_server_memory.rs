@@ -13,7 +13,9 @@ mod util;
 
 use util::example_process::Example;
 use util::transports::TempDir;
-use util::{connect, connect_reading_slowly, eventually, server_receive_queue};
+use util::{
+    connect, connect_reading_slowly, connection_queues, eventually, server_stopped_reading,
+};
 
 const MIB: u64 = 1 << 20;
 
@@ -128,22 +130,11 @@ fn pipelined_requests_never_read(mode: &str) {
             let _ = client.write_all(&requests); // ends when the test closes the connection
         })
     };
-    // The server has stopped reading: what we sent waits in its receive queue, and more in
-    // our send queue, which the server does not take (a server that reads keeps our send
-    // queue near empty on loopback; how much its own queue holds is the kernel's choice).
-    let (ours, theirs) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
     assert!(
-        eventually(|| {
-            let unsent = util::tcp_queues(ours, theirs).map_or(0, |(tx, _)| tx);
-            let unread = server_receive_queue(&client).unwrap_or(0);
-            unsent > 64 * 1024 && unread > 0
-        }),
+        eventually(|| server_stopped_reading(&client)),
         "the server should stop reading a client that reads no answers: (ours, the server's) \
          (send, receive) queues {:?}",
-        (
-            util::tcp_queues(ours, theirs),
-            util::tcp_queues(theirs, ours)
-        )
+        connection_queues(&client)
     );
     let grown = server.resident_bytes().saturating_sub(before);
     assert!(grown < 2 * MIB, "{mode}: {grown} bytes more resident");

@@ -424,9 +424,12 @@ pub fn free_tcp_port() -> u16 {
         .port()
 }
 
-/// Every IPv4 TCP socket's send and receive queues (`tx_queue`, `rx_queue` of
-/// `/proc/net/tcp`), by (local address, remote address) as the table writes them.
-fn tcp_table() -> std::collections::HashMap<(String, String), (u64, u64)> {
+/// A TCP socket's send and receive queues, in bytes (`tx_queue`, `rx_queue` of `/proc/net/tcp`).
+pub type Queues = (u64, u64);
+
+/// Every IPv4 TCP socket's [`Queues`], by (local address, remote address) as the table writes
+/// them.
+fn tcp_table() -> std::collections::HashMap<(String, String), Queues> {
     let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
     table
         .lines()
@@ -455,13 +458,6 @@ fn tcp_table_address(address: SocketAddr) -> String {
     }
 }
 
-/// The send and receive queues (`tx_queue`, `rx_queue` of `/proc/net/tcp`) of the TCP socket
-/// whose local address is `local` and whose peer is `remote`, if there is one.
-pub fn tcp_queues(local: SocketAddr, remote: SocketAddr) -> Option<(u64, u64)> {
-    let key = (tcp_table_address(local), tcp_table_address(remote));
-    tcp_table().get(&key).copied()
-}
-
 /// Whether the server has read everything `client` sent: our end has nothing unacknowledged
 /// in its send queue (the bytes reached the server) and the server's end has nothing in its
 /// receive queue (they were read). A precise way to know the server took bytes before the
@@ -484,10 +480,25 @@ pub fn servers_read_everything(clients: &[TcpStream]) -> bool {
     })
 }
 
-/// The bytes from `client` waiting in the server's receive queue (not read by the server).
-pub fn server_receive_queue(client: &TcpStream) -> Option<u64> {
-    let (ours, theirs) = (client.local_addr().unwrap(), client.peer_addr().unwrap());
-    tcp_queues(theirs, ours).map(|(_, rx)| rx)
+/// The [`Queues`] of `client`'s connection: our end's, then the server's (what a failed check
+/// shows).
+pub fn connection_queues(client: &TcpStream) -> (Option<Queues>, Option<Queues>) {
+    let table = tcp_table();
+    let ours = tcp_table_address(client.local_addr().unwrap());
+    let theirs = tcp_table_address(client.peer_addr().unwrap());
+    let server = table.get(&(theirs.clone(), ours.clone())).copied();
+    (table.get(&(ours, theirs)).copied(), server)
+}
+
+/// Whether the server has stopped reading `client`: what it sent waits in the server's receive
+/// queue, and more than 64 KiB in our send queue, which the server does not take (a server that
+/// reads keeps our send queue near empty on loopback; how much its own receive queue holds when
+/// it stops is the kernel's choice, 1 KiB under load).
+pub fn server_stopped_reading(client: &TcpStream) -> bool {
+    match connection_queues(client) {
+        (Some((unsent, _)), Some((_, unread))) => unsent > 64 * 1024 && unread > 0,
+        _ => false,
+    }
 }
 
 /// Sets a small receive buffer before connecting, so a client that does not read soon stops
