@@ -184,6 +184,37 @@ fn a_client_that_never_reads_meets_the_write_timeout() {
     server.stop(PATIENCE).unwrap();
 }
 
+/// The write timeout ends a client that never reads while the parker sends its answers; its
+/// close does not linger on the parker's thread (a peer that stops reading cannot take what
+/// a linger would wait for), so the other parked connections are served meanwhile — even with
+/// a close linger far longer than the test.
+#[test]
+fn a_write_timeout_in_the_parker_stalls_no_other_connection() {
+    let options = StreamOptions {
+        write_timeout: Some(Duration::from_millis(300)),
+        close_linger: Some(Duration::from_secs(3600)),
+        ..StreamOptions::default()
+    };
+    let server = one_worker(Big, options);
+    let mut parked = connect(server.address());
+    parked.write_all(b"before\n").unwrap();
+    let mut reader = BufReader::new(parked.try_clone().unwrap());
+    let mut answer = String::new();
+    reader.read_line(&mut answer).unwrap();
+    assert_eq!(answer, "BEFORE\n");
+    let slow = connect_reading_slowly(server.address());
+    let requests: String = (0..100).map(|n| format!("{n}\n")).collect();
+    (&slow).write_all(requests.as_bytes()).unwrap();
+    assert!(eventually(|| server.stats().closed_write_timeout == 1));
+    parked.write_all(b"after\n").unwrap();
+    answer.clear();
+    reader.read_line(&mut answer).unwrap();
+    assert_eq!(answer, "AFTER\n", "the parked connection is served");
+    drop(slow);
+    drop((reader, parked));
+    server.stop(PATIENCE).unwrap();
+}
+
 /// A line longer than its framing's bound: the handler's read says so (it answers, and the
 /// connection ends), instead of waiting for more.
 #[derive(Clone)]

@@ -16,9 +16,11 @@ pub(crate) trait DynJob: Send {
     fn end_parked_boxed(self: Box<Self>, timed_out: bool);
     fn parked_fd(&self) -> Option<BorrowedFd<'_>>;
     fn idle_for_drain(&self) -> bool;
-    fn end_idle_boxed(self: Box<Self>);
+    /// [`Job::end_idle`]: `Some` with the job when its close lingers.
+    fn end_idle_boxed(self: Box<Self>) -> Option<Box<dyn DynJob>>;
     fn parked_step(&mut self, event: ParkedEvent, now: Instant) -> ParkedStep;
-    fn finish_parked_boxed(self: Box<Self>);
+    /// [`Job::finish_parked`]: `Some` with the job when its close lingers.
+    fn finish_parked_boxed(self: Box<Self>) -> Option<Box<dyn DynJob>>;
 }
 
 impl<J: Job> DynJob for J {
@@ -27,10 +29,7 @@ impl<J: Job> DynJob for J {
     }
 
     fn run_until_parked_boxed(self: Box<Self>) -> Option<Box<dyn DynJob>> {
-        match (*self).run_until_parked() {
-            Ran::Finished(_) => None,
-            Ran::Parked(job) => Some(Box::new(job)),
-        }
+        boxed_if_parked((*self).run_until_parked())
     }
 
     fn fail_boxed(self: Box<Self>, error: Error) {
@@ -49,15 +48,22 @@ impl<J: Job> DynJob for J {
         Job::idle_for_drain(self)
     }
 
-    fn end_idle_boxed(self: Box<Self>) {
-        (*self).end_idle();
+    fn end_idle_boxed(self: Box<Self>) -> Option<Box<dyn DynJob>> {
+        boxed_if_parked((*self).end_idle())
     }
 
     fn parked_step(&mut self, event: ParkedEvent, now: Instant) -> ParkedStep {
         Job::parked_step(self, event, now)
     }
 
-    fn finish_parked_boxed(self: Box<Self>) {
-        (*self).finish_parked();
+    fn finish_parked_boxed(self: Box<Self>) -> Option<Box<dyn DynJob>> {
+        boxed_if_parked((*self).finish_parked())
+    }
+}
+
+fn boxed_if_parked<J: Job>(ran: Ran<J>) -> Option<Box<dyn DynJob>> {
+    match ran {
+        Ran::Finished(_) => None,
+        Ran::Parked(job) => Some(Box::new(job)),
     }
 }

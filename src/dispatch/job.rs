@@ -88,12 +88,14 @@ pub trait Job: Send + 'static {
     }
 
     /// Ends a parked job that a drain found idle (closed as [`CloseReason::Drained`]).
+    /// [`Ran::Parked`] when its close still has to linger: the parker keeps it until then.
     #[doc(hidden)]
-    fn end_idle(self)
+    fn end_idle(self) -> Ran<Self>
     where
         Self: Sized,
     {
         self.end_parked(false);
+        Ran::Finished(true)
     }
 
     /// The job's drain state (in a forked child, after [`detach_in_child`](Self::detach_in_child):
@@ -119,13 +121,16 @@ pub trait Job: Send + 'static {
     }
 
     /// Ends a parked job for which [`parked_step`](Self::parked_step) said
-    /// [`ParkedStep::Done`]. Default: ends it as timed out.
+    /// [`ParkedStep::Done`]; [`Ran::Parked`] when its close still has to linger (the parker
+    /// keeps it until then, so no close waits on the parker's thread). Default: ends it as
+    /// timed out.
     #[doc(hidden)]
-    fn finish_parked(self)
+    fn finish_parked(self) -> Ran<Self>
     where
         Self: Sized,
     {
         self.end_parked(true);
+        Ran::Finished(true)
     }
 }
 
@@ -336,6 +341,54 @@ where
         outcome.is_ok()
     }
 
+    /// Reports the outcome and closes the request: here, lingering in place, for a job run in
+    /// place; otherwise without waiting — a close that has to linger comes back as
+    /// [`Ran::Parked`], for the parker (whose thread serves every parked connection).
+    fn conclude_parked(
+        mut self,
+        outcome: Result<(), Error>,
+        reason: Option<CloseReason>,
+    ) -> Ran<Self> {
+        if self.in_place {
+            return Ran::Finished(self.conclude(outcome, reason));
+        }
+        let ok = outcome.is_ok();
+        self.settle(&outcome, reason);
+        match self.close_or_park(Instant::now()) {
+            Ran::Finished(_) => Ran::Finished(ok),
+            parked => parked,
+        }
+    }
+
+    /// Ends a parked job without running `handle` again ([`Job::end_parked`]); a close that
+    /// has to linger comes back as [`Ran::Parked`].
+    fn end_parked_here(mut self, timed_out: bool) -> Ran<Self> {
+        if self.closing.is_some() {
+            // Already over: only its close was left.
+            self.close_now();
+            return Ran::Finished(true);
+        }
+        let span = self.span();
+        let _entered = span.enter();
+        let _in_handler = InHandler::enter(self.request.shutdown_handle());
+        if timed_out {
+            tracing::debug!(conn_id = self.id, after = ?self.idle_timeout(), "closing: idle timeout");
+        } else {
+            tracing::debug!(
+                conn_id = self.id,
+                "closing a parked connection: the server closes"
+            );
+        }
+        let outcome = self.finish_after(Ok(()));
+        let reason = match (&outcome, timed_out) {
+            (Err(_), _) => None,
+            (Ok(()), true) if self.request.has_received_input() => Some(CloseReason::IdleTimeout),
+            (Ok(()), true) => Some(CloseReason::FirstByteTimeout),
+            (Ok(()), false) => Some(CloseReason::ServerClosing),
+        };
+        self.conclude_parked(outcome, reason)
+    }
+
     /// Reports the outcome (`handle_error` while the request is still open) and records why
     /// the connection ends; `reason` overrides the close reason the outcome gives.
     fn settle(&mut self, outcome: &Result<(), Error>, reason: Option<CloseReason>) {
@@ -511,10 +564,14 @@ where
             loop {
                 let (writable, deadline) = match job.parked_step(event, Instant::now()) {
                     ParkedStep::Resume => break,
-                    ParkedStep::Done => {
-                        job.finish_parked();
-                        return true;
-                    }
+                    ParkedStep::Done => match job.finish_parked() {
+                        Ran::Finished(ok) => return ok,
+                        // In place, a close lingers where it runs; never handed back.
+                        Ran::Parked(job) => {
+                            job.close_now();
+                            return true;
+                        }
+                    },
                     ParkedStep::Wait { writable, deadline } => (writable, deadline),
                 };
                 let Some(fd) = job.parked_fd() else {
@@ -531,7 +588,9 @@ where
                     (false, Some(liveness)) => {
                         let liveness = Arc::clone(liveness);
                         if liveness.enter_wait() {
-                            job.end_idle();
+                            if let Ran::Parked(job) = job.end_idle() {
+                                job.close_now();
+                            }
                             return true;
                         }
                         let ready = sys::wait_readable(fd, timeout);
@@ -589,31 +648,12 @@ where
         self.request.idle_timeout()
     }
 
-    fn end_parked(mut self, timed_out: bool) {
-        if self.closing.is_some() {
-            // Already over: only its close was left.
-            self.close_now();
-            return;
+    fn end_parked(self, timed_out: bool) {
+        // Nothing will look at it again (the server is closing): a close that would linger
+        // does not wait.
+        if let Ran::Parked(job) = self.end_parked_here(timed_out) {
+            job.close_now();
         }
-        let span = self.span();
-        let _entered = span.enter();
-        let _in_handler = InHandler::enter(self.request.shutdown_handle());
-        if timed_out {
-            tracing::debug!(conn_id = self.id, after = ?self.idle_timeout(), "closing: idle timeout");
-        } else {
-            tracing::debug!(
-                conn_id = self.id,
-                "closing a parked connection: the server closes"
-            );
-        }
-        let outcome = self.finish_after(Ok(()));
-        let reason = match (&outcome, timed_out) {
-            (Err(_), _) => None,
-            (Ok(()), true) if self.request.has_received_input() => Some(CloseReason::IdleTimeout),
-            (Ok(()), true) => Some(CloseReason::FirstByteTimeout),
-            (Ok(()), false) => Some(CloseReason::ServerClosing),
-        };
-        self.conclude(outcome, reason);
     }
 
     fn idle_for_drain(&self) -> bool {
@@ -627,10 +667,10 @@ where
                 .is_some_and(|liveness| liveness.idle_may_close())
     }
 
-    fn end_idle(self) {
+    fn end_idle(self) -> Ran<Self> {
         if self.closing.is_some() {
             self.close_now();
-            return;
+            return Ran::Finished(true);
         }
         if let Some(liveness) = &self.liveness {
             liveness.mark_closed_as_idle();
@@ -639,7 +679,7 @@ where
             conn_id = self.id,
             "closing a parked connection: idle while draining"
         );
-        self.end_parked(false);
+        self.end_parked_here(false)
     }
 
     fn parked_step(&mut self, event: ParkedEvent, now: Instant) -> ParkedStep {
@@ -700,7 +740,7 @@ where
         }
     }
 
-    fn finish_parked(mut self) {
+    fn finish_parked(mut self) -> Ran<Self> {
         match self.parked_end.take() {
             Some(ParkedEnd::Failed(error)) if self.closing.is_some() => {
                 // The handler is done; only its last output could not be sent.
@@ -710,16 +750,20 @@ where
                     guard.set_reason(reason);
                 }
                 self.close_now();
+                Ran::Finished(false)
             }
             Some(ParkedEnd::Failed(error)) => {
                 let span = self.span();
                 let _entered = span.enter();
                 let _in_handler = InHandler::enter(self.request.shutdown_handle());
                 let outcome = self.finish_after(Err(Error::Handler(error)));
-                self.conclude(outcome, None);
+                self.conclude_parked(outcome, None)
             }
-            Some(ParkedEnd::TimedOut) => self.end_parked(true),
-            None => self.close_now(),
+            Some(ParkedEnd::TimedOut) => self.end_parked_here(true),
+            None => {
+                self.close_now();
+                Ran::Finished(true)
+            }
         }
     }
 

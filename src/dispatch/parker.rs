@@ -253,7 +253,12 @@ fn step(
         }
         ParkedStep::Done => {
             if let Some(Parked(job)) = reactor.remove(key) {
-                finish(job);
+                let lingering = panic::catch_unwind(AssertUnwindSafe(|| job.finish_parked_boxed()))
+                    .unwrap_or_else(|_| {
+                        tracing::error!("ending a parked connection panicked");
+                        None
+                    });
+                keep_closing(reactor, lingering, resume);
             }
         }
     }
@@ -275,9 +280,20 @@ fn drain_if_idle(reactor: &mut Reactor<Parked>, key: usize, resume: &Resume) {
     if readable {
         step(reactor, key, ParkedEvent::Readable, Instant::now(), resume);
     } else if let Some(Parked(job)) = reactor.remove(key) {
-        if panic::catch_unwind(AssertUnwindSafe(|| job.end_idle_boxed())).is_err() {
-            tracing::error!("ending an idle parked connection panicked");
-        }
+        let lingering = panic::catch_unwind(AssertUnwindSafe(|| job.end_idle_boxed()))
+            .unwrap_or_else(|_| {
+                tracing::error!("ending an idle parked connection panicked");
+                None
+            });
+        keep_closing(reactor, lingering, resume);
+    }
+}
+
+/// Takes back a job whose close lingers (its last output is on its way): the parker waits for
+/// it, as for any parked connection, so no close waits on the parker's thread.
+fn keep_closing(reactor: &mut Reactor<Parked>, job: Option<Box<dyn DynJob>>, resume: &Resume) {
+    if let Some(job) = job {
+        admit(reactor, job, resume);
     }
 }
 
@@ -285,13 +301,6 @@ fn drain_if_idle(reactor: &mut Reactor<Parked>, key: usize, resume: &Resume) {
 fn end(job: Box<dyn DynJob>) {
     // Jobs catch their handlers' panics; this guards the parker against anything else.
     if panic::catch_unwind(AssertUnwindSafe(|| job.end_parked_boxed(false))).is_err() {
-        tracing::error!("ending a parked connection panicked");
-    }
-}
-
-/// Ends a job whose step said it is over.
-fn finish(job: Box<dyn DynJob>) {
-    if panic::catch_unwind(AssertUnwindSafe(|| job.finish_parked_boxed())).is_err() {
         tracing::error!("ending a parked connection panicked");
     }
 }

@@ -159,13 +159,14 @@ impl<T: StreamSocket> SocketHalf<T> {
         }
     }
 
-    /// Whether a write gave up because the write timeout passed (the peer stopped reading).
+    /// Whether a write gave up because the write timeout passed (the peer stopped reading),
+    /// here or while the parker sent the kept output (still known once that output is dropped).
     pub(crate) fn send_timed_out(&self) -> bool {
         self.send_timed_out
             || self
                 .pending
                 .as_ref()
-                .is_some_and(|pending| pending.is_waiting() && pending.lock().timed_out())
+                .is_some_and(|pending| pending.lock().timed_out())
     }
 
     /// Puts the framework's write timeout in force (`SO_SNDTIMEO`).
