@@ -1,7 +1,6 @@
-//! Conformance row S11: one poller per server (no new selector per `handle_request` or
-//! `serve_forever`), and no descriptor-number limit on the loop (Python's `select()` fails for
-//! fds ≥ 1024). In a file of its own: it raises this process's descriptor limit and counts
-//! descriptors.
+//! One selector per server (no new selector per `handle_request` or `serve_forever`), and no
+//! descriptor-number limit on the loop (Python's `select()` fails for fds ≥ 1024). In a file
+//! of its own: it raises this process's descriptor limit and counts descriptors.
 
 mod util;
 
@@ -17,7 +16,7 @@ fn open_descriptors() -> usize {
 }
 
 #[test]
-fn s11_listener_above_fd_setsize_is_served() {
+fn listener_above_fd_setsize_is_served_by_one_selector() {
     // Raise the soft descriptor limit so we can push the listener's number past 1024.
     // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
     unsafe {

@@ -1,4 +1,5 @@
-//! Conformance row C15: 1024 failed constructions give a clear error and leak no descriptor.
+//! 1024 failed constructions (a port in use, an address that does not parse) each give a clear
+//! error and leak no descriptor.
 //! In a file of its own: it counts this process's open descriptors, which other tests running
 //! in parallel would disturb.
 
@@ -13,7 +14,7 @@ fn open_descriptors() -> usize {
 }
 
 #[test]
-fn c15_failed_constructions_leak_no_descriptor() {
+fn failed_constructions_give_clear_errors_and_leak_no_descriptor() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap();
     let handler = |_request: &mut StreamRequest| Ok(());
