@@ -2,8 +2,8 @@
 
 use std::io;
 
+use crate::error::Error;
 use crate::request::Request;
-use crate::Error;
 
 /// The hooks of Python's `BaseServer` that are application policy, not socket work.
 ///

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::drain::Liveness;
-use crate::ShutdownHandle;
+use crate::shutdown::ShutdownHandle;
 
 /// One request as a handler sees it: a connection (stream transports) or a datagram.
 ///
@@ -34,7 +34,7 @@ pub trait Request: Send + Sized + 'static {
     /// The OS error of a failed `setsockopt(2)`, or a request the handler must not see (e.g.
     /// [`Error::DatagramTooLarge`](crate::Error::DatagramTooLarge)); the handler is then not
     /// run and the error goes to `handle_error`.
-    fn prepare(&mut self) -> Result<(), crate::Error> {
+    fn prepare(&mut self) -> Result<(), crate::error::Error> {
         Ok(())
     }
 

@@ -10,11 +10,11 @@ use signal_hook::iterator::Signals;
 
 use crate::dispatch::Dispatch;
 use crate::drain::DrainReport;
+use crate::error::Error;
 use crate::handler::RequestHandler;
 use crate::hooks::ServerHooks;
 use crate::server::BaseServer;
 use crate::transport::TcpServer;
-use crate::Error;
 
 /// What [`BaseServer::serve_until_signal`] does on each signal:
 ///

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use socket2::{Domain, SockRef, Type};
 
+use crate::error::Error;
 use crate::sys;
-use crate::Error;
 
 /// A socket handed to this process by a service manager through systemd's socket-activation
 /// protocol (`LISTEN_PID`, `LISTEN_FDS`, `LISTEN_FDNAMES`; `sd_listen_fds(3)`): systemd

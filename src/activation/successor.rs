@@ -7,8 +7,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
+use crate::error::Error;
 use crate::sys;
-use crate::Error;
 
 /// Starts a new copy of this program (same executable, arguments and environment) that
 /// inherits `listeners` in systemd's socket-activation format (`LISTEN_FDS`, `LISTEN_PID`,

@@ -14,10 +14,11 @@ use slab::Slab;
 use crate::connections::{ConnectionGuard, PanicPolicy};
 use crate::dispatch::LoopWaker;
 use crate::drain::{DrainLevel, Liveness};
+use crate::error::Error;
 use crate::ip_prefix::ip_prefix;
 use crate::limits::{Limits, Overload};
+use crate::shutdown::ShutdownHandle;
 use crate::stats::{CloseReason, ServerStats};
-use crate::{Error, ShutdownHandle};
 
 /// Why a connection was turned away at accept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::dispatch::job::{ParkedEvent, ParkedStep};
 use crate::dispatch::{Job, Ran};
-use crate::Error;
+use crate::error::Error;
 
 /// The object-safe face of [`Job`], for the pool's queues and the parker.
 pub(crate) trait DynJob: Send {

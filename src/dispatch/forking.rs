@@ -7,9 +7,9 @@ use std::time::Duration;
 use crate::connections::ConnectionGuard;
 use crate::dispatch::{Dispatch, Job, LoopWaker};
 use crate::drain::{DrainLevel, Liveness};
+use crate::error::Error;
 use crate::stats::CloseReason;
 use crate::sys::{self, Forked};
-use crate::Error;
 
 /// Runs each request in a child process of its own: Python's `ForkingMixIn`.
 ///

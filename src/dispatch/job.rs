@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::connections::{ConnectionGuard, Registry};
 use crate::drain::{DrainLevel, Liveness};
+use crate::error::Error;
 use crate::event::{EventSession, SessionParts};
 use crate::handler::{RequestHandler, TimedOut};
 use crate::hooks::ServerHooks;
@@ -14,7 +15,6 @@ use crate::request::Request;
 use crate::shutdown::InHandler;
 use crate::stats::CloseReason;
 use crate::sys;
-use crate::Error;
 
 /// One verified request, ready to run. Strategies end every job exactly once, by one of the
 /// consuming methods: [`run`](Self::run), [`fail`](Self::fail), [`close`](Self::close), or —

@@ -1,6 +1,6 @@
 //! [`LoopWaker`]: lets a dispatch strategy wake the server loop.
 
-use crate::ShutdownHandle;
+use crate::shutdown::ShutdownHandle;
 
 /// Wakes the server loop so it re-checks its state, e.g. after a strategy at its bound frees a
 /// slot. Cheap to clone; `Send + Sync`.

@@ -12,7 +12,7 @@ use crate::dispatch::dyn_job::DynJob;
 use crate::dispatch::live_threads::LiveThreads;
 use crate::dispatch::parker::{Parker, Resume};
 use crate::dispatch::{Dispatch, Job, LoopWaker};
-use crate::Error;
+use crate::error::Error;
 
 type Task = Box<dyn DynJob>;
 

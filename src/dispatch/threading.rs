@@ -11,7 +11,7 @@ use crate::dispatch::dyn_job::DynJob;
 use crate::dispatch::live_threads::LiveThreads;
 use crate::dispatch::parker::{Parker, Resume};
 use crate::dispatch::{Dispatch, Job, LoopWaker};
-use crate::Error;
+use crate::error::Error;
 
 /// Runs each request on a new thread: Python's `ThreadingMixIn`.
 ///

@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use crate::drain::BusySpan;
 
+use crate::error::Error;
 use crate::event::connection::{ConnState, OutBuf, DEFAULT_WATERMARKS};
 use crate::event::session::{EventSession, SessionParts, StreamSession};
 use crate::event::{Connection, Protocol};
 use crate::handler::{RequestHandler, SocketHalf, StreamRequest, StreamSocket};
-use crate::Error;
 
 /// Makes a [`Protocol`] the handler of a server: the handler type of
 /// [`EventTcpServer`](crate::EventTcpServer) and [`EventUnixStreamServer`](crate::EventUnixStreamServer)
@@ -196,7 +196,7 @@ impl<P> Callbacks<P> {
 struct Peer<'a, T: StreamSocket> {
     socket: &'a T,
     client_address: &'a T::Address,
-    shutdown: &'a crate::ShutdownHandle,
+    shutdown: &'a crate::shutdown::ShutdownHandle,
 }
 
 // By hand: a derive would ask `T: Copy`, and only references are copied.

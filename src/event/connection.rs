@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::handler::StreamSocket;
-use crate::ShutdownHandle;
+use crate::shutdown::ShutdownHandle;
 
 /// One connection as a [`Protocol`](crate::Protocol) callback sees it: asyncio's `Transport`.
 ///

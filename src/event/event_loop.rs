@@ -9,10 +9,10 @@ use std::time::Instant;
 
 use crate::dispatch::{Dispatch, Job, LiveThreads};
 use crate::drain::DrainLevel;
+use crate::error::Error;
 use crate::event::connection::DEFAULT_WATERMARKS;
 use crate::event::session::{EventSession, LoopContext, Next};
 use crate::reactor::{Mailbox, Reactor};
-use crate::Error;
 
 /// Runs connections as callbacks on `N` loop threads, each waiting in its own selector (epoll
 /// on Linux): Python's `asyncio` event loop with `Protocol`s, Perl's `Net::Server::Multiplex`.

@@ -3,9 +3,9 @@
 use std::io;
 use std::net::TcpStream;
 
+use crate::error::Error;
 use crate::event::Connection;
 use crate::handler::StreamSocket;
-use crate::Error;
 
 /// A connection's handler written as callbacks: Python's `asyncio.Protocol`, Perl's
 /// `Net::Server::Multiplex`. The framework reads, and calls you with what arrived; you write

@@ -12,6 +12,7 @@ use selectors::Interest;
 
 use crate::connections::{ConnectionGuard, Registry};
 use crate::drain::DrainLevel;
+use crate::error::Error;
 use crate::event::connection::{ConnState, OutBuf};
 use crate::event::{Connection, Protocol};
 use crate::handler::{linger_before_close, MessageClock, MinRate, StreamRequest, StreamSocket};
@@ -19,7 +20,6 @@ use crate::hooks::ServerHooks;
 use crate::request::Request;
 use crate::stats::CloseReason;
 use crate::sys;
-use crate::Error;
 
 /// What a request brings to an event loop: the request itself and the server's hooks.
 #[doc(hidden)]

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use std::os::fd::AsFd;
 
+use crate::error::Error;
 use crate::handler::DatagramSocket;
 use crate::request::Request;
+use crate::shutdown::ShutdownHandle;
 use crate::sys;
-use crate::{Error, ShutdownHandle};
 
 /// One received datagram: Python's `DatagramRequestHandler` attributes `rfile` (the packet),
 /// `wfile` (the reply), `socket` and `client_address`.

@@ -8,13 +8,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::drain::{BusySpan, Liveness};
+use crate::error::Error;
 use crate::handler::message_framing::MessageFraming;
 use crate::handler::pending_output::SharedOutput;
 use crate::handler::socket_reader::{Gathered, ReadTimeouts};
 use crate::handler::{SocketHalf, SocketReader, StreamOptions, StreamSocket};
 use crate::request::Request;
+use crate::shutdown::ShutdownHandle;
 use crate::sys;
-use crate::{Error, ShutdownHandle};
 
 /// One accepted connection: Python's `StreamRequestHandler` attributes `rfile`, `wfile`,
 /// `request`/`connection` and `client_address`.

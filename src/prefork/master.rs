@@ -15,6 +15,7 @@ use signal_hook::SigId;
 
 use crate::activation::Notifier;
 use crate::dispatch::Dispatch;
+use crate::error::Error;
 use crate::handler::RequestHandler;
 use crate::hooks::ServerHooks;
 use crate::prefork::PreforkReport;
@@ -22,7 +23,6 @@ use crate::server::BaseServer;
 use crate::signals::SignalHandling;
 use crate::sys::{self, Forked};
 use crate::transport::TcpServer;
-use crate::Error;
 
 const STOP: Token = Token(0);
 const CHILD: Token = Token(1);

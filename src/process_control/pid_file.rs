@@ -5,8 +5,8 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use crate::error::Error;
 use crate::sys;
-use crate::Error;
 
 /// A pid file (Net::Server's `pid_file`): written when created, removed when dropped (if it
 /// still holds our pid), and never written over a live process's pid. Create it once the

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
+use crate::error::Error;
 use crate::sys;
-use crate::Error;
 
 /// Drops root to a user (and group) once the server has bound its sockets — a port below 1024
 /// needs root to bind, nothing after that does (Net::Server's `user`/`group`).

@@ -21,7 +21,8 @@ use crate::transport::TcpServer;
 
 use super::construction::new_selector;
 use super::proxy_stage::PendingProxy;
-use crate::{Error, ShutdownHandle};
+use crate::error::Error;
+use crate::shutdown::ShutdownHandle;
 
 pub(super) const WAKER: Token = Token(0);
 pub(super) const LISTENER: Token = Token(1);

@@ -13,10 +13,11 @@ use selectors::{DefaultSelector, Events, Interest, Selector, Waker};
 use crate::activation::Notifier;
 use crate::connections::Registry;
 use crate::dispatch::{Dispatch, LoopWaker};
+use crate::error::Error;
 use crate::handler::{DatagramRequest, RequestHandler, StreamRequest};
 use crate::hooks::{DefaultHooks, ServerHooks};
+use crate::shutdown::ShutdownHandle;
 use crate::transport::{TcpServer, TcpSocket, UdpSocket, UnixDatagramSocket, UnixStreamSocket};
-use crate::{Error, ShutdownHandle};
 
 use super::base_server::{BaseServer, Core, STOP, WAKER};
 

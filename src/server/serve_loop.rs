@@ -11,13 +11,13 @@ use selectors::{Interest, Selector};
 
 use crate::dispatch::{Dispatch, Job, RequestJob};
 use crate::drain::{DrainLevel, DrainReport};
+use crate::error::Error;
 use crate::handler::RequestHandler;
 use crate::hooks::ServerHooks;
 use crate::request::Request;
 use crate::shutdown::DrainPlan;
 use crate::sys::{self, AcceptErrorClass};
 use crate::transport::TcpServer;
-use crate::Error;
 
 use super::base_server::{BaseServer, LISTENER, STOP, WAKER};
 

@@ -373,7 +373,7 @@ compile_error!("socketserver supports Unix-like systems only (it is built on fil
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) fn peer_credentials(
     fd: std::os::fd::BorrowedFd<'_>,
-) -> io::Result<crate::PeerCredentials> {
+) -> io::Result<crate::handler::PeerCredentials> {
     use std::os::fd::AsRawFd;
     // SAFETY: an all-zero `ucred` is a valid value.
     let mut credentials: libc::ucred = unsafe { std::mem::zeroed() };
@@ -391,7 +391,7 @@ pub(crate) fn peer_credentials(
     if result == -1 {
         return Err(io::Error::last_os_error());
     }
-    Ok(crate::PeerCredentials {
+    Ok(crate::handler::PeerCredentials {
         uid: credentials.uid,
         gid: credentials.gid,
         pid: Some(credentials.pid),
@@ -402,7 +402,7 @@ pub(crate) fn peer_credentials(
 #[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
 pub(crate) fn peer_credentials(
     fd: std::os::fd::BorrowedFd<'_>,
-) -> io::Result<crate::PeerCredentials> {
+) -> io::Result<crate::handler::PeerCredentials> {
     use std::os::fd::AsRawFd;
     let mut uid: libc::uid_t = 0;
     let mut gid: libc::gid_t = 0;
@@ -410,7 +410,7 @@ pub(crate) fn peer_credentials(
     if unsafe { libc::getpeereid(fd.as_raw_fd(), &mut uid, &mut gid) } == -1 {
         return Err(io::Error::last_os_error());
     }
-    Ok(crate::PeerCredentials {
+    Ok(crate::handler::PeerCredentials {
         uid,
         gid,
         pid: None,

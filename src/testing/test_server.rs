@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 use crate::connections::StatsHandle;
 use crate::dispatch::Dispatch;
 use crate::drain::DrainReport;
+use crate::error::Error;
 use crate::handler::RequestHandler;
 use crate::hooks::{DefaultHooks, ServerHooks};
 use crate::server::BaseServer;
+use crate::shutdown::ShutdownHandle;
 use crate::stats::ServerStats;
 use crate::transport::TcpServer;
-use crate::{Error, ShutdownHandle};
 
 /// How long [`TestServer`]'s drop waits for a server that was not stopped explicitly.
 const DROP_DEADLINE: Duration = Duration::from_secs(10);

@@ -18,7 +18,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 
 use crate::request::Request;
-use crate::ShutdownHandle;
+use crate::shutdown::ShutdownHandle;
 
 /// The socket-owning role of a server: bind, listen, accept.
 ///

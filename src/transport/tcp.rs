@@ -8,11 +8,12 @@ use std::os::fd::{AsFd, BorrowedFd};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::activation::{InheritedSocket, SocketKind};
+use crate::error::Error;
 use crate::handler::{StreamOptions, StreamRequest};
 use crate::proxy_protocol::ProxyPolicy;
+use crate::shutdown::ShutdownHandle;
 use crate::sys;
 use crate::transport::TcpServer;
-use crate::{Error, ShutdownHandle};
 
 /// A listening TCP socket: the transport of [`ThreadingTcpServer`](crate::ThreadingTcpServer)
 /// and [`SequentialTcpServer`](crate::SequentialTcpServer).

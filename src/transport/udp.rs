@@ -9,10 +9,11 @@ use std::sync::Arc;
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use crate::activation::{InheritedSocket, SocketKind};
+use crate::error::Error;
 use crate::handler::DatagramRequest;
+use crate::shutdown::ShutdownHandle;
 use crate::sys;
 use crate::transport::TcpServer;
-use crate::{Error, ShutdownHandle};
 
 /// A bound UDP socket: the transport of [`UdpServer`](crate::UdpServer) and
 /// [`ThreadingUdpServer`](crate::ThreadingUdpServer). Each datagram is one request.

@@ -10,12 +10,13 @@ use std::sync::Arc;
 use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::activation::{InheritedSocket, SocketKind};
+use crate::error::Error;
 use crate::handler::DatagramRequest;
+use crate::shutdown::ShutdownHandle;
 use crate::transport::unix_path::{
     bind_unix, inherited_address, reported_address, SocketFile, UnixAddress,
 };
 use crate::transport::TcpServer;
-use crate::{Error, ShutdownHandle};
 
 /// A bound Unix datagram socket: the transport of
 /// [`UnixDatagramServer`](crate::UnixDatagramServer) and

@@ -9,13 +9,14 @@ use std::path::Path;
 use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::activation::{InheritedSocket, SocketKind};
+use crate::error::Error;
 use crate::handler::{StreamOptions, StreamRequest};
+use crate::shutdown::ShutdownHandle;
 use crate::sys;
 use crate::transport::unix_path::{
     bind_unix, inherited_address, reported_address, SocketFile, UnixAddress,
 };
 use crate::transport::TcpServer;
-use crate::{Error, ShutdownHandle};
 
 /// A listening Unix stream socket: the transport of
 /// [`UnixStreamServer`](crate::UnixStreamServer) and
