@@ -4,12 +4,12 @@ use std::ffi::OsStr;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixDatagram;
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use sd_notify::NotifyState;
 
-use crate::transport::UnixAddress;
+use crate::sys;
 
 /// Tells the service manager (when `NOTIFY_SOCKET` is set; nothing otherwise) that the server
 /// is ready, that it is stopping, and — when `WATCHDOG_USEC` asks for it — that its loop is
@@ -109,10 +109,10 @@ fn send(states: &[NotifyState<'_>]) {
 fn send_to(target: &OsStr, message: &[u8]) -> io::Result<()> {
     let socket = UnixDatagram::unbound()?;
     let address = match target.as_bytes().strip_prefix(b"@") {
-        Some(name) => UnixAddress::Abstract(name.to_vec()),
-        None => UnixAddress::Path(PathBuf::from(target)),
+        Some(name) => sys::abstract_socket_addr(name)?,
+        None => std::os::unix::net::SocketAddr::from_pathname(Path::new(target))?,
     };
-    let sent = socket.send_to_addr(message, &address.to_socket_addr()?)?;
+    let sent = socket.send_to_addr(message, &address)?;
     if sent != message.len() {
         return Err(io::Error::new(io::ErrorKind::WriteZero, "notice cut short"));
     }

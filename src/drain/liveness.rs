@@ -232,6 +232,19 @@ impl Liveness {
     }
 }
 
+/// A forked child's drain signals act on its one connection.
+impl sys::ChildDrain for Liveness {
+    fn drain_signalled(&self) -> bool {
+        let begins = self.level() == DrainLevel::Serving;
+        self.advance_from_signal(DrainLevel::Draining);
+        begins
+    }
+
+    fn grace_over(&self) {
+        self.advance_from_signal(DrainLevel::GraceOver);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

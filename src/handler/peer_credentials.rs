@@ -57,6 +57,11 @@ impl StreamRequest<UnixStream> {
     ///
     /// The OS error of `getsockopt(2)`/`getpeereid(3)`.
     pub fn peer_credentials(&self) -> io::Result<PeerCredentials> {
-        sys::peer_credentials(self.socket().as_fd())
+        let ids = sys::peer_credentials(self.socket().as_fd())?;
+        Ok(PeerCredentials {
+            uid: ids.uid,
+            gid: ids.gid,
+            pid: ids.pid,
+        })
     }
 }

@@ -9,7 +9,7 @@ mod process;
 pub(crate) use process::{
     become_user, child_drain_signals, close_in_child, exit_child, fork, lookup_group, lookup_user,
     process_exists, reap, restore_signal_mask, signal_child, spawn_inheriting, try_reap,
-    ChildStatus, Forked,
+    ChildDrain, ChildStatus, Forked,
 };
 
 use std::io;
@@ -369,11 +369,18 @@ pub(crate) fn classify_accept_error(error: &io::Error) -> AcceptErrorClass {
 #[cfg(not(unix))]
 compile_error!("socketserver supports Unix-like systems only (it is built on file descriptors)");
 
+/// A Unix stream peer's ids, as the kernel vouches for them (what `PeerCredentials` shows).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PeerIds {
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    /// Where the platform tells (Linux and Android).
+    pub(crate) pid: Option<i32>,
+}
+
 /// The peer's credentials (`SO_PEERCRED`).
 #[cfg(any(target_os = "linux", target_os = "android"))]
-pub(crate) fn peer_credentials(
-    fd: std::os::fd::BorrowedFd<'_>,
-) -> io::Result<crate::handler::PeerCredentials> {
+pub(crate) fn peer_credentials(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<PeerIds> {
     use std::os::fd::AsRawFd;
     // SAFETY: an all-zero `ucred` is a valid value.
     let mut credentials: libc::ucred = unsafe { std::mem::zeroed() };
@@ -391,7 +398,7 @@ pub(crate) fn peer_credentials(
     if result == -1 {
         return Err(io::Error::last_os_error());
     }
-    Ok(crate::handler::PeerCredentials {
+    Ok(PeerIds {
         uid: credentials.uid,
         gid: credentials.gid,
         pid: Some(credentials.pid),
@@ -400,9 +407,7 @@ pub(crate) fn peer_credentials(
 
 /// The peer's credentials (`getpeereid(3)`).
 #[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
-pub(crate) fn peer_credentials(
-    fd: std::os::fd::BorrowedFd<'_>,
-) -> io::Result<crate::handler::PeerCredentials> {
+pub(crate) fn peer_credentials(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<PeerIds> {
     use std::os::fd::AsRawFd;
     let mut uid: libc::uid_t = 0;
     let mut gid: libc::gid_t = 0;
@@ -410,7 +415,7 @@ pub(crate) fn peer_credentials(
     if unsafe { libc::getpeereid(fd.as_raw_fd(), &mut uid, &mut gid) } == -1 {
         return Err(io::Error::last_os_error());
     }
-    Ok(crate::handler::PeerCredentials {
+    Ok(PeerIds {
         uid,
         gid,
         pid: None,

@@ -7,8 +7,6 @@ use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::drain::{DrainLevel, Liveness};
-
 /// Which side of a `fork` we are on.
 pub(crate) enum Forked {
     /// The child, with the drain signals still blocked: [`child_drain_signals`] installs the
@@ -66,8 +64,20 @@ fn restore_mask(mask: &libc::sigset_t) {
     }
 }
 
-/// The connection a forked child serves, for its signal handlers.
-static CHILD_LIVENESS: AtomicPtr<Liveness> = AtomicPtr::new(std::ptr::null_mut());
+/// What a forked child's drain signals act on (its connection's drain state). The handlers call
+/// it from a signal handler: its methods may only touch atomics and make async-signal-safe
+/// calls.
+pub(crate) trait ChildDrain: Send + Sync {
+    /// SIGTERM or SIGINT: a drain begins (or goes on); `true` when it has only now begun (the
+    /// first-byte grace starts).
+    fn drain_signalled(&self) -> bool;
+    /// The first-byte grace has passed.
+    fn grace_over(&self);
+}
+
+/// The connection a forked child serves, for its signal handlers (a thin pointer to the boxed
+/// trait object, which is never released).
+static CHILD_DRAIN: AtomicPtr<Arc<dyn ChildDrain>> = AtomicPtr::new(std::ptr::null_mut());
 /// The first-byte grace of a drain, in whole seconds (`alarm(2)`'s unit, rounded up).
 static CHILD_GRACE_SECS: AtomicU32 = AtomicU32::new(1);
 
@@ -76,8 +86,8 @@ static CHILD_GRACE_SECS: AtomicU32 = AtomicU32::new(1);
 /// `alarm(2)`), SIGHUP is ignored (the parent decides what a hangup means), and nothing the
 /// parent installed (e.g. a signal-hook handler writing to the parent's pipe) runs in the
 /// child. Then unblocks the signals [`fork`] held.
-pub(crate) fn child_drain_signals(held: HeldSignals, liveness: Arc<Liveness>, grace: Duration) {
-    CHILD_LIVENESS.store(Arc::into_raw(liveness).cast_mut(), Ordering::SeqCst);
+pub(crate) fn child_drain_signals(held: HeldSignals, drain: Arc<dyn ChildDrain>, grace: Duration) {
+    CHILD_DRAIN.store(Box::into_raw(Box::new(drain)), Ordering::SeqCst);
     let seconds = grace
         .as_nanos()
         .div_ceil(1_000_000_000)
@@ -113,24 +123,23 @@ pub(crate) fn child_drain_signals(held: HeldSignals, liveness: Arc<Liveness>, gr
 }
 
 extern "C" fn on_drain_signal(_: libc::c_int) {
-    let liveness = CHILD_LIVENESS.load(Ordering::SeqCst);
-    // SAFETY: set once before the handler was installed, from an Arc that is never released.
-    if let Some(liveness) = unsafe { liveness.as_ref() } {
-        if liveness.level() == DrainLevel::Serving {
+    let drain = CHILD_DRAIN.load(Ordering::SeqCst);
+    // SAFETY: set once before the handler was installed, from a box that is never released.
+    if let Some(drain) = unsafe { drain.as_ref() } {
+        if drain.drain_signalled() {
             // SAFETY: alarm is async-signal-safe.
             unsafe {
                 libc::alarm(CHILD_GRACE_SECS.load(Ordering::SeqCst));
             }
         }
-        liveness.advance_from_signal(DrainLevel::Draining);
     }
 }
 
 extern "C" fn on_grace_over(_: libc::c_int) {
-    let liveness = CHILD_LIVENESS.load(Ordering::SeqCst);
+    let drain = CHILD_DRAIN.load(Ordering::SeqCst);
     // SAFETY: as in `on_drain_signal`.
-    if let Some(liveness) = unsafe { liveness.as_ref() } {
-        liveness.advance_from_signal(DrainLevel::GraceOver);
+    if let Some(drain) = unsafe { drain.as_ref() } {
+        drain.grace_over();
     }
 }
 

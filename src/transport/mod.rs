@@ -11,8 +11,6 @@ pub use udp::UdpSocket;
 pub use unix_datagram::UnixDatagramSocket;
 pub use unix_stream::UnixStreamSocket;
 
-pub(crate) use unix_path::UnixAddress;
-
 use std::fmt::Debug;
 use std::io;
 use std::os::fd::BorrowedFd;
