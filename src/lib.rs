@@ -185,9 +185,7 @@ mod transport;
 
 pub use activation::{start_successor, InheritedSocket, SocketKind};
 pub use connections::{ConnectionGuard, PanicPolicy, StatsHandle};
-pub use dispatch::{
-    Dispatch, ForkingMixIn, Job, LoopWaker, Ran, Sequential, ThreadPool, ThreadingMixIn,
-};
+pub use dispatch::{Dispatch, ForkingMixIn, Job, Ran, Sequential, ThreadPool, ThreadingMixIn};
 pub use drain::{BusySpan, DrainOptions, DrainReport};
 pub use error::Error;
 pub use event::{Callbacks, Connection, EventLoop, EventSession, Protocol, SessionParts};
@@ -201,7 +199,7 @@ pub use prefork::{Prefork, PreforkReport};
 pub use process_control::{PidFile, Privileges};
 pub use request::Request;
 pub use server::BaseServer;
-pub use shutdown::ShutdownHandle;
+pub use shutdown::{LoopWaker, ShutdownHandle};
 pub use signals::SignalHandling;
 pub use stats::{CloseReason, ServerStats};
 pub use sys::raise_fd_limit;

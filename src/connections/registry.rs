@@ -12,11 +12,11 @@ use parking_lot::Mutex;
 use slab::Slab;
 
 use crate::connections::{ConnectionGuard, PanicPolicy};
-use crate::dispatch::LoopWaker;
-use crate::drain::{DrainLevel, Liveness};
+use crate::drain::{DrainLevel, DrainTarget, Liveness};
 use crate::error::Error;
 use crate::ip_prefix::ip_prefix;
 use crate::limits::{Limits, Overload};
+use crate::shutdown::LoopWaker;
 use crate::shutdown::ShutdownHandle;
 use crate::stats::{CloseReason, ServerStats};
 
@@ -327,3 +327,9 @@ impl fmt::Debug for Registry {
 
 #[cfg(test)]
 mod tests;
+
+impl DrainTarget for Registry {
+    fn advance_drain(&self, level: DrainLevel) {
+        Registry::advance_drain(self, level);
+    }
+}

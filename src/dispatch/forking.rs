@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::connections::ConnectionGuard;
-use crate::dispatch::{Dispatch, Job, LoopWaker};
+use crate::dispatch::{Dispatch, Job};
 use crate::drain::{DrainLevel, Liveness};
 use crate::error::Error;
+use crate::shutdown::LoopWaker;
 use crate::stats::CloseReason;
 use crate::sys::{self, Forked};
 

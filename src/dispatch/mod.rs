@@ -6,17 +6,17 @@ mod dyn_job;
 mod forking;
 mod job;
 mod live_threads;
-mod loop_waker;
 mod parker;
 mod sequential;
 mod thread_pool;
 mod threading;
 
+use crate::shutdown::LoopWaker;
+
 pub use forking::ForkingMixIn;
 pub(crate) use job::RequestJob;
 pub use job::{Job, Ran};
 pub(crate) use live_threads::LiveThreads;
-pub use loop_waker::LoopWaker;
 pub use sequential::Sequential;
 pub use thread_pool::ThreadPool;
 

@@ -11,8 +11,9 @@ use crossbeam_channel::{bounded, select_biased, unbounded, Receiver, Sender, Try
 use crate::dispatch::dyn_job::DynJob;
 use crate::dispatch::live_threads::LiveThreads;
 use crate::dispatch::parker::{Parker, Resume};
-use crate::dispatch::{Dispatch, Job, LoopWaker};
+use crate::dispatch::{Dispatch, Job};
 use crate::error::Error;
+use crate::shutdown::LoopWaker;
 
 type Task = Box<dyn DynJob>;
 

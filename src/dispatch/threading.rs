@@ -10,8 +10,9 @@ use parking_lot::{Condvar, Mutex};
 use crate::dispatch::dyn_job::DynJob;
 use crate::dispatch::live_threads::LiveThreads;
 use crate::dispatch::parker::{Parker, Resume};
-use crate::dispatch::{Dispatch, Job, LoopWaker};
+use crate::dispatch::{Dispatch, Job};
 use crate::error::Error;
+use crate::shutdown::LoopWaker;
 
 /// Runs each request on a new thread: Python's `ThreadingMixIn`.
 ///

@@ -12,10 +12,12 @@ use selectors::{DefaultSelector, Events, Interest, Selector, Waker};
 
 use crate::activation::Notifier;
 use crate::connections::Registry;
-use crate::dispatch::{Dispatch, LoopWaker};
+use crate::dispatch::Dispatch;
+use crate::drain::DrainTarget;
 use crate::error::Error;
 use crate::handler::{DatagramRequest, RequestHandler, StreamRequest};
 use crate::hooks::{DefaultHooks, ServerHooks};
+use crate::shutdown::LoopWaker;
 use crate::shutdown::ShutdownHandle;
 use crate::transport::{TcpServer, TcpSocket, UdpSocket, UnixDatagramSocket, UnixStreamSocket};
 
@@ -188,7 +190,8 @@ where
         let shutdown = ShutdownHandle::new(waker, stop);
         core.dispatch.attach(LoopWaker::new(shutdown.clone()));
         let registry = Registry::new(LoopWaker::new(shutdown.clone()), shutdown.clone());
-        shutdown.attach_registry(&registry);
+        let target: std::sync::Weak<dyn DrainTarget> = Arc::downgrade(&registry) as _;
+        shutdown.attach_drain_target(target);
         let mut server = BaseServer {
             selector,
             events: Events::with_capacity(16),

@@ -1,6 +1,5 @@
-//! Stopping a running loop from anywhere: the [`ShutdownHandle`].
+//! [`ShutdownHandle`]: stops or drains a running loop from any thread.
 
-use std::cell::Cell;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Weak};
@@ -10,8 +9,9 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 use selectors::Waker;
 
-use crate::connections::Registry;
-use crate::drain::{DrainLevel, DrainOptions, DrainReport};
+use crate::drain::{DrainLevel, DrainOptions, DrainReport, DrainTarget};
+use crate::shutdown::drain_timer::drain_timer;
+use crate::shutdown::{DrainPlan, InHandler};
 
 /// A cloneable, `Send + Sync` handle that stops [`serve_forever`](crate::BaseServer::serve_forever).
 ///
@@ -42,15 +42,15 @@ pub struct ShutdownHandle {
     shared: Arc<Shared>,
 }
 
-struct Shared {
-    state: Mutex<LoopState>,
+pub(super) struct Shared {
+    pub(super) state: Mutex<LoopState>,
     /// Notified when a loop stops, a drain ends, or a drain's plan changes.
-    stopped: Condvar,
+    pub(super) stopped: Condvar,
     /// Wakes the loop to look at its state (capacity freed, and so on).
     waker: Waker,
     /// Readable means "stop": the loop drains it and stops. A descriptor, so that a handler in a
     /// forked child (which shares it but not our memory) can stop the server too.
-    stop: Waker,
+    pub(super) stop: Waker,
     /// The process that created the handle; any other is a forked child.
     pid: AtomicU32,
     /// A drain was asked for and has not finished (read on the accept path, without a lock).
@@ -58,79 +58,22 @@ struct Shared {
 }
 
 #[derive(Debug, Default)]
-struct LoopState {
+pub(super) struct LoopState {
     /// A shutdown was asked for and no loop has consumed it yet.
     pending: bool,
     /// The thread running `serve_forever`, while one does.
-    serving_thread: Option<ThreadId>,
+    pub(super) serving_thread: Option<ThreadId>,
     /// A graceful drain asked for and not finished.
-    drain: Option<DrainPlan>,
+    pub(super) drain: Option<DrainPlan>,
     /// Drains finished so far, and the last one's report.
-    drains_finished: u64,
+    pub(super) drains_finished: u64,
     report: Option<DrainReport>,
     drain_options: DrainOptions,
     /// The server's connections, which a drain tells at once.
-    registry: Option<Weak<Registry>>,
+    pub(super) target: Option<Weak<dyn DrainTarget>>,
     /// Moves a drain's levels on at the grace and the deadline, even while the serving thread is
     /// busy (a sequential server's handler).
     timer: Option<JoinHandle<()>>,
-}
-
-/// When a drain began and when it must end.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct DrainPlan {
-    pub(crate) started: Instant,
-    pub(crate) grace_over: Instant,
-    pub(crate) deadline: Instant,
-}
-
-impl DrainPlan {
-    /// The level that has fallen due at `now` and not been applied yet: [`DrainLevel::Forced`]
-    /// at the deadline, [`DrainLevel::GraceOver`] once the first-byte grace has passed (unless
-    /// `grace_done` says it was applied already).
-    pub(crate) fn due(&self, now: Instant, grace_done: bool) -> Option<DrainLevel> {
-        if now >= self.deadline {
-            Some(DrainLevel::Forced)
-        } else if !grace_done && now >= self.grace_over {
-            Some(DrainLevel::GraceOver)
-        } else {
-            None
-        }
-    }
-
-    /// When the next level falls due.
-    pub(crate) fn next_step(&self, grace_done: bool) -> Instant {
-        if grace_done {
-            self.deadline
-        } else {
-            self.grace_over.min(self.deadline)
-        }
-    }
-}
-
-thread_local! {
-    /// The server whose handler runs on this thread now (its shared state's address).
-    static IN_HANDLER: Cell<usize> = const { Cell::new(0) };
-}
-
-/// Marks the current thread as running a handler of the server with this handle, while it
-/// lives (a drain asked for from there must not wait for that handler).
-pub(crate) struct InHandler {
-    previous: usize,
-}
-
-impl InHandler {
-    pub(crate) fn enter(handle: &ShutdownHandle) -> Self {
-        InHandler {
-            previous: IN_HANDLER.with(|cell| cell.replace(handle.id())),
-        }
-    }
-}
-
-impl Drop for InHandler {
-    fn drop(&mut self) {
-        IN_HANDLER.with(|cell| cell.set(self.previous));
-    }
 }
 
 impl ShutdownHandle {
@@ -217,7 +160,7 @@ impl ShutdownHandle {
         let deadline = now
             .checked_add(timeout)
             .unwrap_or(now + Duration::from_secs(86_400 * 365));
-        let registry = {
+        let target = {
             let mut state = self.shared.state.lock();
             let grace = state.drain_options.first_byte_grace;
             let plan = match state.drain {
@@ -241,12 +184,12 @@ impl ShutdownHandle {
             if first && state.serving_thread.is_some() {
                 self.start_drain_timer(&mut state);
             }
-            state.registry.as_ref().and_then(Weak::upgrade)
+            state.target.as_ref().and_then(Weak::upgrade)
         };
-        if let Some(registry) = registry {
-            registry.advance_drain(DrainLevel::Draining);
+        if let Some(target) = target {
+            target.advance_drain(DrainLevel::Draining);
             if deadline <= now {
-                registry.advance_drain(DrainLevel::Forced);
+                target.advance_drain(DrainLevel::Forced);
             }
         }
         if let Err(error) = self.shared.stop.wake() {
@@ -291,7 +234,7 @@ impl ShutdownHandle {
     pub fn shutdown_gracefully(&self, timeout: Duration) -> Option<DrainReport> {
         let finished_before = self.drains_finished();
         self.drain(timeout);
-        if self.in_forked_child() || IN_HANDLER.with(Cell::get) == self.id() {
+        if self.in_forked_child() || InHandler::is_in(self.id()) {
             return None;
         }
         let me = thread::current().id();
@@ -330,12 +273,13 @@ impl ShutdownHandle {
     }
 
     /// Tells this server's handle apart from another's (its shared state's address).
-    fn id(&self) -> usize {
+    pub(super) fn id(&self) -> usize {
         Arc::as_ptr(&self.shared) as usize
     }
 
-    pub(crate) fn attach_registry(&self, registry: &Arc<Registry>) {
-        self.shared.state.lock().registry = Some(Arc::downgrade(registry));
+    /// What a drain tells at once (the server's connections).
+    pub(crate) fn attach_drain_target(&self, target: Weak<dyn DrainTarget>) {
+        self.shared.state.lock().target = Some(target);
     }
 
     pub(crate) fn drain_options(&self) -> DrainOptions {
@@ -480,38 +424,5 @@ impl fmt::Debug for ShutdownHandle {
             .field("serving_thread", &state.serving_thread)
             .field("draining", &state.drain.is_some())
             .finish_non_exhaustive()
-    }
-}
-
-/// The drain timer's thread: moves the registry to [`DrainLevel::GraceOver`] when the
-/// first-byte grace passes and to [`DrainLevel::Forced`] at the deadline, then ends; it ends
-/// as soon as its drain (the one numbered `drain` among the finished ones) is over or the loop
-/// has stopped, even if it started late and another drain was asked for meanwhile. It wakes
-/// the loop at each step, so the strategies follow.
-fn drain_timer(shared: &Shared, drain: u64) {
-    let mut grace_done = false;
-    let mut state = shared.state.lock();
-    loop {
-        let current = state.drains_finished == drain && state.serving_thread.is_some();
-        let Some(plan) = state.drain.filter(|_| current) else {
-            return;
-        };
-        if let Some(level) = plan.due(Instant::now(), grace_done) {
-            grace_done |= level == DrainLevel::GraceOver;
-            let registry = state.registry.as_ref().and_then(Weak::upgrade);
-            drop(state);
-            if let Some(registry) = registry {
-                registry.advance_drain(level);
-            }
-            let _ = shared.stop.wake();
-            if level == DrainLevel::Forced {
-                return;
-            }
-            state = shared.state.lock();
-            continue;
-        }
-        shared
-            .stopped
-            .wait_until(&mut state, plan.next_step(grace_done));
     }
 }
