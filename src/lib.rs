@@ -176,6 +176,7 @@ pub mod proxy_protocol;
 mod reactor;
 mod request;
 mod server;
+mod session;
 mod shutdown;
 mod signals;
 mod stats;
@@ -188,7 +189,7 @@ pub use connections::{ConnectionGuard, PanicPolicy, StatsHandle};
 pub use dispatch::{Dispatch, ForkingMixIn, Job, Ran, Sequential, ThreadPool, ThreadingMixIn};
 pub use drain::{BusySpan, DrainOptions, DrainReport};
 pub use error::Error;
-pub use event::{Callbacks, Connection, EventLoop, EventSession, Protocol, SessionParts};
+pub use event::{Callbacks, Connection, EventLoop, Protocol};
 pub use handler::{
     DatagramRequest, DatagramSocket, Delimited, Framed, MessageFraming, MinRate, PeerCredentials,
     RequestHandler, SocketHalf, SocketReader, StreamOptions, StreamRequest, StreamSocket,
@@ -199,6 +200,7 @@ pub use prefork::{Prefork, PreforkReport};
 pub use process_control::{PidFile, Privileges};
 pub use request::Request;
 pub use server::BaseServer;
+pub use session::{EventSession, SessionParts};
 pub use shutdown::{LoopWaker, ShutdownHandle};
 pub use signals::SignalHandling;
 pub use stats::{CloseReason, ServerStats};

@@ -7,9 +7,10 @@ use crate::drain::BusySpan;
 
 use crate::error::Error;
 use crate::event::connection::{ConnState, OutBuf, DEFAULT_WATERMARKS};
-use crate::event::session::{EventSession, SessionParts, StreamSession};
+use crate::event::stream_session::StreamSession;
 use crate::event::{Connection, Protocol};
 use crate::handler::{RequestHandler, SocketHalf, StreamRequest, StreamSocket};
+use crate::session::{EventSession, SessionParts};
 
 /// Makes a [`Protocol`] the handler of a server: the handler type of
 /// [`EventTcpServer`](crate::EventTcpServer) and [`EventUnixStreamServer`](crate::EventUnixStreamServer)

@@ -11,8 +11,8 @@ use crate::dispatch::{Dispatch, Job, LiveThreads};
 use crate::drain::DrainLevel;
 use crate::error::Error;
 use crate::event::connection::DEFAULT_WATERMARKS;
-use crate::event::session::{EventSession, LoopContext, Next};
 use crate::reactor::{Mailbox, Reactor};
+use crate::session::{EventSession, LoopContext, Next};
 
 /// Runs connections as callbacks on `N` loop threads, each waiting in its own selector (epoll
 /// on Linux): Python's `asyncio` event loop with `Protocol`s, Perl's `Net::Server::Multiplex`.

@@ -4,10 +4,9 @@ mod callbacks;
 mod connection;
 mod event_loop;
 mod protocol;
-mod session;
+mod stream_session;
 
 pub use callbacks::Callbacks;
 pub use connection::Connection;
 pub use event_loop::EventLoop;
 pub use protocol::Protocol;
-pub use session::{EventSession, SessionParts};

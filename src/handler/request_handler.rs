@@ -2,8 +2,8 @@
 
 use std::io;
 
-use crate::event::{EventSession, SessionParts};
 use crate::request::Request;
+use crate::session::{EventSession, SessionParts};
 
 /// Serves one request: Python's `BaseRequestHandler` (`setup`, `handle`, `finish`).
 ///

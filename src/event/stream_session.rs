@@ -1,7 +1,5 @@
-//! A connection on an event loop: the [`Session`] the loop drives, and [`StreamSession`], a
-//! [`Protocol`] over a stream socket.
+//! [`StreamSession`]: a [`Protocol`] over a stream socket, as an event loop drives it.
 
-use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::panic::{self, AssertUnwindSafe};
@@ -18,86 +16,9 @@ use crate::event::{Connection, Protocol};
 use crate::handler::{linger_before_close, MessageClock, MinRate, StreamRequest, StreamSocket};
 use crate::hooks::ServerHooks;
 use crate::request::Request;
+use crate::session::{LoopContext, Next, Session, SessionParts};
 use crate::stats::CloseReason;
 use crate::sys;
-
-/// What a request brings to an event loop: the request itself and the server's hooks.
-#[doc(hidden)]
-pub struct SessionParts<R: Request> {
-    /// The request's number (`conn_id` in logs).
-    pub id: u64,
-    /// The accepted request.
-    pub request: R,
-    /// The server's hooks (`handle_error`).
-    pub hooks: Arc<dyn ServerHooks<R>>,
-    pub(crate) registry: Arc<Registry>,
-    pub(crate) guard: Option<ConnectionGuard>,
-}
-
-impl<R: Request> fmt::Debug for SessionParts<R> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionParts")
-            .field("id", &self.id)
-            .field("peer", self.request.client_address())
-            .finish_non_exhaustive()
-    }
-}
-
-/// A connection on its way to an [`EventLoop`](crate::EventLoop), made by
-/// [`Job::into_event_session`](crate::Job::into_event_session). Opaque.
-pub struct EventSession(pub(crate) Box<dyn Session>);
-
-impl fmt::Debug for EventSession {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("EventSession")
-            .field("conn_id", &self.0.id())
-            .finish()
-    }
-}
-
-/// The loop's settings that sessions follow.
-#[derive(Debug)]
-pub(crate) struct LoopContext {
-    /// The loop's one read buffer, shared by all its connections.
-    pub(crate) buffer: Vec<u8>,
-    pub(crate) now: Instant,
-    pub(crate) high_watermark: usize,
-    pub(crate) low_watermark: usize,
-    /// How far the server's drain has gone, as this loop was told.
-    pub(crate) drain_level: DrainLevel,
-}
-
-/// What the loop does with a session after an event.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) enum Next {
-    /// Watch for this (nothing: `None`) until this deadline.
-    Watch(Option<Interest>, Option<Instant>),
-    /// End it: call [`Session::end`].
-    #[default]
-    Close,
-}
-
-/// A connection the loop drives. Object safe, so one loop holds sessions of any protocol.
-pub(crate) trait Session: Send {
-    fn id(&self) -> u64;
-    fn fd(&self) -> BorrowedFd<'_>;
-    /// Sets the socket up and calls `connection_made`.
-    fn start(&mut self, ctx: &mut LoopContext) -> Next;
-    /// Acts on readiness.
-    fn ready(&mut self, readable: bool, writable: bool, ctx: &mut LoopContext) -> Next;
-    /// Its deadline passed (at `now`): first byte, idle, or write.
-    fn timed_out(&mut self, now: Instant);
-    /// The server's drain began or moved on: close the connection if it is idle now.
-    fn drain(&mut self, ctx: &mut LoopContext) -> Next;
-    /// Closes the connection and calls `connection_lost`. `stopping`: the loop stops.
-    fn end(self: Box<Self>, stopping: bool);
-}
-
-impl AsFd for EventSession {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.fd()
-    }
-}
 
 /// A [`Protocol`] over a stream request.
 pub(crate) struct StreamSession<T: StreamSocket, P> {

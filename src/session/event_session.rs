@@ -1,0 +1,66 @@
+//! [`EventSession`]: a connection on its way to an event loop, and the [`Session`] the loop
+//! drives.
+
+use std::fmt;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::time::Instant;
+
+use selectors::Interest;
+
+use crate::drain::DrainLevel;
+
+/// A connection on its way to an [`EventLoop`](crate::EventLoop), made by
+/// [`Job::into_event_session`](crate::Job::into_event_session). Opaque.
+pub struct EventSession(pub(crate) Box<dyn Session>);
+
+impl fmt::Debug for EventSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EventSession")
+            .field("conn_id", &self.0.id())
+            .finish()
+    }
+}
+
+/// The loop's settings that sessions follow.
+#[derive(Debug)]
+pub(crate) struct LoopContext {
+    /// The loop's one read buffer, shared by all its connections.
+    pub(crate) buffer: Vec<u8>,
+    pub(crate) now: Instant,
+    pub(crate) high_watermark: usize,
+    pub(crate) low_watermark: usize,
+    /// How far the server's drain has gone, as this loop was told.
+    pub(crate) drain_level: DrainLevel,
+}
+
+/// What the loop does with a session after an event.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Watch for this (nothing: `None`) until this deadline.
+    Watch(Option<Interest>, Option<Instant>),
+    /// End it: call [`Session::end`].
+    #[default]
+    Close,
+}
+
+/// A connection the loop drives. Object safe, so one loop holds sessions of any protocol.
+pub(crate) trait Session: Send {
+    fn id(&self) -> u64;
+    fn fd(&self) -> BorrowedFd<'_>;
+    /// Sets the socket up and calls `connection_made`.
+    fn start(&mut self, ctx: &mut LoopContext) -> Next;
+    /// Acts on readiness.
+    fn ready(&mut self, readable: bool, writable: bool, ctx: &mut LoopContext) -> Next;
+    /// Its deadline passed (at `now`): first byte, idle, or write.
+    fn timed_out(&mut self, now: Instant);
+    /// The server's drain began or moved on: close the connection if it is idle now.
+    fn drain(&mut self, ctx: &mut LoopContext) -> Next;
+    /// Closes the connection and calls `connection_lost`. `stopping`: the loop stops.
+    fn end(self: Box<Self>, stopping: bool);
+}
+
+impl AsFd for EventSession {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.fd()
+    }
+}
