@@ -1,7 +1,7 @@
 //! [`Reactor`]: connections registered in a selector, with deadlines, owned by one thread.
 
 use std::io;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use selectors::{DefaultSelector, Events, Interest, Selector, Token};
@@ -9,9 +9,11 @@ use slab::Slab;
 
 use crate::reactor::timer_heap::{Armed, TimerHeap};
 
-/// The token of the loop's own waker; connection keys are offset past it.
-pub(crate) const WAKER_TOKEN: Token = Token(0);
-const FIRST_KEY_TOKEN: usize = 1;
+/// The token of the loop's own waker (see [`Reactor::watch_waker`]).
+pub(crate) const WAKER_TOKEN: usize = 0;
+/// Tokens below this are descriptors the owner keeps itself ([`Reactor::watch_fixed`]: a
+/// waker, a listener); the entries' keys are offset past them.
+const FIRST_KEY_TOKEN: usize = 16;
 
 /// The mechanism that parking and the event loop share: a selector, a slab of connections
 /// keyed by token, and a [`TimerHeap`] for their deadlines. A waiting connection costs its
@@ -27,7 +29,8 @@ pub(crate) struct Reactor<E> {
     slots: Slab<Slot<E>>,
     timers: TimerHeap,
     ready: Vec<Ready>,
-    woken: bool,
+    /// The owner's own descriptors that the last wait found ready, by token.
+    fixed_ready: Vec<usize>,
 }
 
 #[derive(Debug)]
@@ -58,15 +61,34 @@ impl<E: AsFd> Reactor<E> {
             slots: Slab::new(),
             timers: TimerHeap::default(),
             ready: Vec::with_capacity(capacity),
-            woken: false,
+            fixed_ready: Vec::new(),
         })
     }
 
     /// Registers the loop's waker; its readiness shows as [`woken`](Self::woken).
     pub(crate) fn watch_waker(&mut self, waker: &selectors::Waker) -> io::Result<()> {
+        self.watch_fixed(waker.as_fd(), Interest::READABLE, WAKER_TOKEN)
+    }
+
+    /// Registers a descriptor the owner keeps itself (not an entry: no key, no deadline) under
+    /// `token`, below [`FIRST_KEY_TOKEN`]; its readiness shows in
+    /// [`fixed_ready`](Self::fixed_ready).
+    pub(crate) fn watch_fixed(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        interest: Interest,
+        token: usize,
+    ) -> io::Result<()> {
+        debug_assert!(token < FIRST_KEY_TOKEN, "fixed tokens are below the keys");
         self.selector
-            .register(waker.as_fd(), Interest::READABLE, WAKER_TOKEN)
+            .register(fd, interest, Token(token))
             .map_err(io::Error::from)?;
+        Ok(())
+    }
+
+    /// Stops watching a descriptor registered with [`watch_fixed`](Self::watch_fixed).
+    pub(crate) fn unwatch_fixed(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        self.selector.unregister(fd).map_err(io::Error::from)?;
         Ok(())
     }
 
@@ -174,10 +196,10 @@ impl<E: AsFd> Reactor<E> {
         };
         self.selector.select(&mut self.events, timeout)?;
         self.ready.clear();
-        self.woken = false;
+        self.fixed_ready.clear();
         for event in &self.events {
-            if event.token() == WAKER_TOKEN {
-                self.woken = true;
+            if event.token().0 < FIRST_KEY_TOKEN {
+                self.fixed_ready.push(event.token().0);
                 continue;
             }
             self.ready.push(Ready {
@@ -191,7 +213,22 @@ impl<E: AsFd> Reactor<E> {
 
     /// Whether the last wait was ended by the waker.
     pub(crate) fn woken(&self) -> bool {
-        self.woken
+        self.fixed_ready.contains(&WAKER_TOKEN)
+    }
+
+    /// The tokens of the owner's own descriptors that the last wait found ready.
+    pub(crate) fn fixed_ready(&self) -> &[usize] {
+        &self.fixed_ready
+    }
+
+    /// Whether the last wait found nothing at all (it timed out).
+    pub(crate) fn found_nothing(&self) -> bool {
+        self.ready.is_empty() && self.fixed_ready.is_empty()
+    }
+
+    /// How many entries it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.slots.len()
     }
 
     /// What the last wait found ready. Keys may have been removed since.

@@ -6,27 +6,24 @@ use std::os::fd::BorrowedFd;
 use std::sync::Arc;
 use std::time::Duration;
 
-use selectors::{DefaultSelector, Events, Selector, Token};
-
-use slab::Slab;
-
 use crate::activation::Notifier;
 use crate::connections::{PanicPolicy, Registry, StatsHandle};
 use crate::dispatch::Dispatch;
 use crate::drain::{DrainOptions, DrainReport};
 use crate::hooks::DefaultHooks;
 use crate::limits::Limits;
+use crate::reactor::Reactor;
 use crate::stats::ServerStats;
 use crate::transport::TcpServer;
 
-use super::construction::new_selector;
+use super::construction::new_reactor;
 use super::proxy_stage::PendingProxy;
 use crate::error::Error;
 use crate::shutdown::ShutdownHandle;
 
-pub(super) const WAKER: Token = Token(0);
-pub(super) const LISTENER: Token = Token(1);
-pub(super) const STOP: Token = Token(2);
+/// The serving loop's own descriptors in its reactor (the waker is the reactor's own token).
+pub(super) const LISTENER: usize = 1;
+pub(super) const STOP: usize = 2;
 
 /// A server: a transport `S` (bind, listen, accept), a dispatch strategy `M` (how requests
 /// run), a handler `H` (what requests do) and hooks `K` (policy). Python's `BaseServer`, with
@@ -67,8 +64,9 @@ pub(super) const STOP: Token = Token(2);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct BaseServer<S: TcpServer, M: Dispatch, H, K = DefaultHooks> {
-    pub(super) selector: DefaultSelector,
-    pub(super) events: Events,
+    /// The serving loop's waits: its waker, stop descriptor and listener, and the connections
+    /// waiting for their PROXY protocol header (entries, with their deadlines).
+    pub(super) reactor: Reactor<PendingProxy<S::Request>>,
     /// Whether the listener is registered with the selector.
     pub(super) listener_registered: bool,
     pub(super) activated: bool,
@@ -86,8 +84,6 @@ pub struct BaseServer<S: TcpServer, M: Dispatch, H, K = DefaultHooks> {
     /// Connections this server may still take before it drains itself (a recycled pre-fork
     /// worker), and the drain's timeout.
     pub(super) request_budget: Option<(u64, Duration)>,
-    /// Connections waiting for their PROXY protocol header (tokens from `FIRST_PENDING`).
-    pub(super) pending_proxy: Slab<PendingProxy<S::Request>>,
     pub(super) core: Core<S, M>,
 }
 
@@ -172,7 +168,7 @@ where
     pub(super) fn unregister_listener(&mut self) {
         if std::mem::take(&mut self.listener_registered) {
             if let Some(fd) = self.core.socket.fileno() {
-                if let Err(error) = self.selector.unregister(fd) {
+                if let Err(error) = self.reactor.unwatch_fixed(fd) {
                     tracing::debug!(%error, "unregistering the listener");
                 }
             }
@@ -316,7 +312,7 @@ where
             let fresh = selectors::Waker::new()?;
             crate::sys::replace_descriptor(waker.as_fd(), fresh.as_fd())?;
         }
-        self.selector = new_selector(self.shutdown.waker(), self.shutdown.stop_waker())?;
+        self.reactor = new_reactor(self.shutdown.waker(), self.shutdown.stop_waker())?;
         self.listener_registered = false;
         Ok(())
     }

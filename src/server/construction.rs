@@ -8,7 +8,7 @@ use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::path::Path;
 use std::sync::Arc;
 
-use selectors::{DefaultSelector, Events, Interest, Selector, Waker};
+use selectors::{Interest, Waker};
 
 use crate::activation::Notifier;
 use crate::connections::Registry;
@@ -17,11 +17,12 @@ use crate::drain::DrainTarget;
 use crate::error::Error;
 use crate::handler::{DatagramRequest, RequestHandler, StreamRequest};
 use crate::hooks::{DefaultHooks, ServerHooks};
+use crate::reactor::Reactor;
 use crate::shutdown::LoopWaker;
 use crate::shutdown::ShutdownHandle;
 use crate::transport::{TcpServer, TcpSocket, UdpSocket, UnixDatagramSocket, UnixStreamSocket};
 
-use super::base_server::{BaseServer, Core, STOP, WAKER};
+use super::base_server::{BaseServer, Core, STOP};
 
 /// Inherent constructors from an address for the inet transports (TCP and UDP).
 macro_rules! inet_constructors {
@@ -150,17 +151,13 @@ fn resolve(address: impl ToSocketAddrs + fmt::Debug) -> Result<SocketAddr, Error
     })
 }
 
-/// A selector that watches the loop's waker and its stop descriptor (the listener and PROXY
-/// connections are added as the loop goes).
-pub(super) fn new_selector(waker: &Waker, stop: &Waker) -> io::Result<DefaultSelector> {
-    let mut selector = DefaultSelector::new()?;
-    selector
-        .register(waker.as_fd(), Interest::READABLE, WAKER)
-        .map_err(io::Error::from)?;
-    selector
-        .register(stop.as_fd(), Interest::READABLE, STOP)
-        .map_err(io::Error::from)?;
-    Ok(selector)
+/// The serving loop's reactor, watching its waker and its stop descriptor (the listener and
+/// PROXY connections are added as the loop goes).
+pub(super) fn new_reactor<E: AsFd>(waker: &Waker, stop: &Waker) -> io::Result<Reactor<E>> {
+    let mut reactor = Reactor::new(16)?;
+    reactor.watch_waker(waker)?;
+    reactor.watch_fixed(stop.as_fd(), Interest::READABLE, STOP)?;
+    Ok(reactor)
 }
 
 /// Construction from a transport, and the methods for callers.
@@ -186,15 +183,14 @@ where
         };
         let waker = Waker::new()?;
         let stop = Waker::new()?;
-        let selector = new_selector(&waker, &stop)?;
+        let reactor = new_reactor(&waker, &stop)?;
         let shutdown = ShutdownHandle::new(waker, stop);
         core.dispatch.attach(LoopWaker::new(shutdown.clone()));
         let registry = Registry::new(LoopWaker::new(shutdown.clone()), shutdown.clone());
         let target: std::sync::Weak<dyn DrainTarget> = Arc::downgrade(&registry) as _;
         shutdown.attach_drain_target(target);
         let mut server = BaseServer {
-            selector,
-            events: Events::with_capacity(16),
+            reactor,
             listener_registered: false,
             activated: false,
             timeout: core.dispatch.default_timeout(),
@@ -206,7 +202,6 @@ where
             hooks: Arc::new(DefaultHooks),
             registry,
             notifier: Notifier::from_env(),
-            pending_proxy: slab::Slab::new(),
             request_budget: None,
             core,
         };
@@ -252,8 +247,7 @@ where
     /// `handle_error`, `handle_timeout` or `service_actions` in a subclass).
     pub fn with_hooks<K2: ServerHooks<S::Request>>(self, hooks: K2) -> BaseServer<S, M, H, K2> {
         BaseServer {
-            selector: self.selector,
-            events: self.events,
+            reactor: self.reactor,
             listener_registered: self.listener_registered,
             activated: self.activated,
             timeout: self.timeout,
@@ -265,7 +259,6 @@ where
             hooks: Arc::new(hooks),
             registry: self.registry,
             notifier: self.notifier,
-            pending_proxy: self.pending_proxy,
             request_budget: self.request_budget,
             core: self.core,
         }

@@ -5,7 +5,9 @@
 use std::io;
 use std::time::Instant;
 
-use selectors::{Interest, Selector, Token};
+use std::os::fd::{AsFd, BorrowedFd};
+
+use selectors::Interest;
 
 use crate::dispatch::Dispatch;
 use crate::handler::RequestHandler;
@@ -17,13 +19,18 @@ use crate::transport::TcpServer;
 
 use super::base_server::BaseServer;
 
-/// Tokens from here up are connections waiting for their PROXY header.
-pub(super) const FIRST_PENDING: usize = 16;
-
 /// A connection whose PROXY header has not arrived yet.
 pub(super) struct PendingProxy<R> {
     pub(super) request: R,
     pub(super) deadline: Instant,
+}
+
+impl<R: Request> AsFd for PendingProxy<R> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.request
+            .parking_fd()
+            .expect("only requests with a descriptor wait for a header")
+    }
 }
 
 /// The most a v2 header can be: 16 fixed bytes and a 16-bit length.
@@ -98,76 +105,45 @@ where
     }
 
     fn hold(&mut self, pending: PendingProxy<S::Request>) {
-        let entry = self.pending_proxy.vacant_entry();
-        let token = Token(FIRST_PENDING + entry.key());
-        let registered = match pending.request.parking_fd() {
-            Some(fd) => self
-                .selector
-                .register(fd, Interest::READABLE, token)
-                .map_err(io::Error::from),
-            None => Err(io::Error::other("no descriptor")),
-        };
-        match registered {
-            Ok(_) => {
-                entry.insert(pending);
-            }
-            Err(error) => {
+        if pending.request.parking_fd().is_none() {
+            self.refuse_proxy(
+                pending.request,
+                "cannot wait for it: no descriptor".to_owned(),
+            );
+            return;
+        }
+        let deadline = pending.deadline;
+        match self.reactor.insert(pending, Some(Interest::READABLE)) {
+            Ok(key) => self.reactor.set_deadline(key, Some(deadline)),
+            Err((pending, error)) => {
                 self.refuse_proxy(pending.request, format!("cannot wait for it: {error}"))
             }
         }
     }
 
     /// A held connection is readable: try its header again.
-    pub(super) fn proxy_ready(&mut self, token: Token) {
-        let Some(key) = token.0.checked_sub(FIRST_PENDING) else {
-            return;
-        };
-        if let Some(pending) = self.take_pending(key) {
+    pub(super) fn proxy_ready(&mut self, key: usize) {
+        if let Some(pending) = self.reactor.remove(key) {
             self.try_header(pending);
         }
     }
 
-    /// Refuses held connections whose time ran out (nothing to do, and no clock read, when
-    /// none is held: the common case, on every wake of the loop).
+    /// Refuses held connections whose time ran out (the reactor's timer heap knows which).
     pub(super) fn expire_proxy(&mut self) {
-        if self.pending_proxy.is_empty() {
+        if self.reactor.len() == 0 {
             return;
         }
         let now = Instant::now();
-        let expired: Vec<usize> = self
-            .pending_proxy
-            .iter()
-            .filter(|(_, pending)| pending.deadline <= now)
-            .map(|(key, _)| key)
-            .collect();
-        for key in expired {
-            if let Some(pending) = self.take_pending(key) {
+        while let Some(key) = self.reactor.pop_expired(now) {
+            if let Some(pending) = self.reactor.remove(key) {
                 self.refuse_proxy(pending.request, "no complete header in time".to_owned());
             }
         }
     }
 
-    /// How long until the first held connection runs out of time.
-    pub(super) fn proxy_wait_hint(&self) -> Option<std::time::Duration> {
-        let first = self
-            .pending_proxy
-            .iter()
-            .map(|(_, pending)| pending.deadline)
-            .min()?;
-        Some(first.saturating_duration_since(Instant::now()))
-    }
-
     /// Connections still waiting for their header.
     pub(super) fn proxy_waiting(&self) -> usize {
-        self.pending_proxy.len()
-    }
-
-    fn take_pending(&mut self, key: usize) -> Option<PendingProxy<S::Request>> {
-        let pending = self.pending_proxy.try_remove(key)?;
-        if let Some(fd) = pending.request.parking_fd() {
-            let _ = self.selector.unregister(fd);
-        }
-        Some(pending)
+        self.reactor.len()
     }
 
     fn refuse_proxy(&mut self, request: S::Request, why: String) {

@@ -1,13 +1,12 @@
 //! The server loop: `serve_forever`, `handle_request`, and accepting and dispatching.
 
 use std::collections::VecDeque;
-use std::io;
 use std::os::fd::AsRawFd;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use selectors::{Interest, Selector};
+use selectors::Interest;
 
 use crate::dispatch::{Dispatch, Job, RequestJob};
 use crate::drain::{DrainLevel, DrainReport};
@@ -19,7 +18,7 @@ use crate::shutdown::DrainPlan;
 use crate::sys::{self, AcceptErrorClass};
 use crate::transport::TcpServer;
 
-use super::base_server::{BaseServer, LISTENER, STOP, WAKER};
+use super::base_server::{BaseServer, LISTENER, STOP};
 
 /// Requests accepted per wake-up before the loop looks at shutdown and service actions again.
 const ACCEPTS_PER_WAKE: usize = 64;
@@ -230,7 +229,7 @@ where
 
     /// Sleeps until a connection closes, a drain step is due, or the strategy needs a look.
     fn wait_while_draining(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
-        self.selector.select(&mut self.events, timeout)?;
+        self.reactor.wait(timeout)?;
         // The listener is closed by now: nothing to accept.
         self.handle_events()?;
         Ok(())
@@ -283,14 +282,13 @@ where
         self.hint_timeout(limit)
     }
 
-    /// The shortest of `limit` and what the strategy, the watchdog and the PROXY header
-    /// stage ask for (their next deadline).
+    /// The shortest of `limit` and what the strategy and the watchdog ask for (the PROXY
+    /// header stage's deadlines are in the reactor's timer heap).
     fn hint_timeout(&self, limit: Option<Duration>) -> Option<Duration> {
         [
             limit,
             self.core.dispatch.wait_hint(),
             self.notifier.wait_hint(),
-            self.proxy_wait_hint(),
         ]
         .into_iter()
         .flatten()
@@ -310,10 +308,10 @@ where
     /// One wait in the selector.
     fn wait(&mut self, timeout: Option<Duration>) -> Result<Wake, Error> {
         self.sync_listener()?;
-        self.selector.select(&mut self.events, timeout)?;
-        let listener_ready = self.handle_events()?;
+        self.reactor.wait(timeout)?;
         // After a back-off pause, try again without waiting for readiness.
-        let retry = self.backoff.is_some() && self.events.is_empty();
+        let retry = self.backoff.is_some() && self.reactor.found_nothing();
+        let listener_ready = self.handle_events()?;
         Ok(Wake {
             accept: listener_ready || retry,
         })
@@ -323,20 +321,16 @@ where
     /// (and PROXY deadlines passing). Returns whether the listener was readable.
     fn handle_events(&mut self) -> Result<bool, Error> {
         let mut listener_ready = false;
-        let mut headers = Vec::new();
-        for event in &self.events {
-            if event.token() == WAKER {
-                self.shutdown.waker().drain()?;
-            } else if event.token() == STOP {
-                self.shutdown.stop_signalled();
-            } else if event.token() == LISTENER {
-                listener_ready = true;
-            } else {
-                headers.push(event.token());
+        for token in self.reactor.fixed_ready().to_vec() {
+            match token {
+                LISTENER => listener_ready = true,
+                STOP => self.shutdown.stop_signalled(),
+                _ => self.shutdown.waker().drain()?, // the waker: only a wake-up
             }
         }
-        for token in headers {
-            self.proxy_ready(token);
+        let headers: Vec<usize> = self.reactor.ready().iter().map(|ready| ready.key).collect();
+        for key in headers {
+            self.proxy_ready(key);
         }
         self.expire_proxy();
         Ok(listener_ready)
@@ -350,9 +344,7 @@ where
         match (want, self.listener_registered) {
             (true, false) => {
                 let fd = self.core.socket.fileno().ok_or(Error::Closed)?;
-                self.selector
-                    .register(fd, Interest::READABLE, LISTENER)
-                    .map_err(io::Error::from)?;
+                self.reactor.watch_fixed(fd, Interest::READABLE, LISTENER)?;
                 self.listener_registered = true;
             }
             (false, true) => self.unregister_listener(),
