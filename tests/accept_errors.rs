@@ -1,6 +1,6 @@
-//! Accept errors are classified (conformance row S5): transient ones are retried, running out
-//! of descriptors backs off without spinning and is logged once per episode, anything else
-//! ends `serve_forever` with an error the caller can act on.
+//! Accept errors are classified: transient ones are retried, running out of descriptors backs
+//! off without spinning and is logged once per episode, anything else ends `serve_forever` with
+//! an error the caller can act on.
 //!
 //! A transport that wraps `TcpSocket` injects the errors: `TcpServer` is a trait, so this is
 //! how any user would wrap a transport, too.
@@ -119,7 +119,7 @@ fn serve_logged(mut server: FlakyServer, log: Captured) -> thread::JoinHandle<Re
 }
 
 #[test]
-fn s5_transient_accept_errors_are_retried() {
+fn transient_accept_errors_are_retried() {
     let (server, plan) = flaky_server();
     plan.inject
         .lock()
@@ -142,7 +142,7 @@ fn s5_transient_accept_errors_are_retried() {
 }
 
 #[test]
-fn s5_running_out_of_descriptors_backs_off_without_spinning() {
+fn running_out_of_descriptors_backs_off_without_spinning() {
     let (server, plan) = flaky_server();
     plan.exhausted.store(true, Ordering::SeqCst);
     let address = server.server_address().unwrap();
@@ -171,7 +171,7 @@ fn s5_running_out_of_descriptors_backs_off_without_spinning() {
 }
 
 #[test]
-fn s5_fatal_accept_error_ends_serve_forever_with_an_error() {
+fn fatal_accept_error_ends_serve_forever_with_an_error() {
     let (server, plan) = flaky_server();
     plan.inject.lock().unwrap().push_back(libc::EINVAL);
     let address = server.server_address().unwrap();

@@ -1,4 +1,4 @@
-//! Behind a real HAProxy (Debian's package; `.ci/run` installs it): three `echo
+//! Behind a real HAProxy (Debian's package; `tests/run` installs it): three `echo
 //! --proxy-protocol` instances, HAProxy in front with `send-proxy-v2` and health checks, and
 //! continuous connect/echo/close load through it while one instance drains (taken out through
 //! HAProxy's runtime API, then SIGTERM) and another hot-restarts (SIGHUP): no exchange fails.

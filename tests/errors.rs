@@ -1,6 +1,6 @@
-//! Handler errors and panics, and `verify_request`: conformance rows C17, C19, C20, C26, S4,
-//! P11, P21. Every request, whatever happens, is shut down and closed exactly once, and the
-//! server keeps serving.
+//! Handler errors and panics, and `verify_request` rejecting, failing or panicking. Every
+//! request, whatever happens, is shut down and closed exactly once, and the server keeps
+//! serving.
 
 #[macro_use]
 mod util;
@@ -63,7 +63,7 @@ struct Recorder {
 
 impl ServerHooks<StreamRequest> for Recorder {
     fn handle_error(&self, request: &StreamRequest, error: &Error) {
-        // P11: the request is still open here, before shutdown_request.
+        // The request is still open here, before shutdown_request.
         let _ = request.socket().write_some(b"reported\n");
         let thread = thread::current().name().map(str::to_owned);
         self.errors.lock().push((error.to_string(), thread));
@@ -85,20 +85,22 @@ fn exchange(address: SocketAddr, setup_line: &str, handle_line: &str) -> String 
     String::from_utf8(read_all(&mut client)).unwrap()
 }
 
-/// C17 (sequential), C19 (threading, `handle_error` on the worker, `shutdown_request`
-/// afterwards), C20 (a panic does not take the server down), P11, P21.
-fn c17_c19_c20_p11_p21_errors_and_panics_reach_handle_error<M: Dispatch + Default>() {
+/// An error or panic in `setup` or `handle` reaches `handle_error` exactly once, while the
+/// request is still open and on the thread the request ran on (a worker thread under
+/// threading), with `shutdown_request` afterwards; `finish` runs after a failed `handle` but
+/// not after a failed `setup`; a panic does not take the server down.
+fn errors_and_panics_reach_handle_error<M: Dispatch + Default>() {
     let handler = Scripted::default();
     let finished = Arc::clone(&handler.finished);
     let server = tcp_server::<M, _>(handler).with_hooks(Recorder::default());
     let serving = Serving::start(server);
     let address = serving.address;
 
-    // A handler error: reported once, finish still runs (P21), the client gets EOF.
+    // A handler error: reported once, finish still runs, the client gets EOF.
     assert_eq!(exchange(address, "a", "error"), "a\nreported\n");
     // A panic in handle: the same.
     assert_eq!(exchange(address, "b", "panic"), "b\nreported\n");
-    // P21: a setup failure skips handle and finish.
+    // A setup failure skips handle and finish.
     assert_eq!(exchange(address, "setup-error", ""), "reported\n");
     assert_eq!(exchange(address, "setup-panic", ""), "reported\n");
     // The server goes on.
@@ -133,7 +135,7 @@ fn c17_c19_c20_p11_p21_errors_and_panics_reach_handle_error<M: Dispatch + Defaul
     assert_eq!(
         on_workers,
         server.dispatch_name() == "threading",
-        "C19: handle_error runs where the request ran: {threads:?}"
+        "handle_error runs where the request ran: {threads:?}"
     );
 }
 
@@ -176,11 +178,10 @@ fn never(_request: &mut StreamRequest) -> io::Result<()> {
     panic!("the handler ran for a rejected request")
 }
 
-/// C26 and S4: `verify_request` returning false, failing or panicking: the handler never runs,
-/// the request is shut down (the client reads EOF; `shutdown_request` consumes the request, so
-/// the type system rules out a second call), errors go to `handle_error`, and the
-/// server keeps serving.
-fn c26_s4_rejected_requests_are_closed<M: Dispatch + Default>() {
+/// `verify_request` returning false, failing or panicking: the handler never runs, the request
+/// is shut down (the client reads EOF; `shutdown_request` consumes the request, so the type
+/// system rules out a second call), errors go to `handle_error`, and the server keeps serving.
+fn rejected_requests_are_closed<M: Dispatch + Default>() {
     let gate = Gate::default();
     let mut server =
         tcp_server::<M, _>(never as fn(&mut StreamRequest) -> io::Result<()>).with_hooks(gate);
@@ -206,13 +207,13 @@ fn c26_s4_rejected_requests_are_closed<M: Dispatch + Default>() {
     }
 }
 
-per_strategy_in_process!(c17_c19_c20_p11_p21_errors_and_panics_reach_handle_error);
-per_strategy!(c26_s4_rejected_requests_are_closed);
+per_strategy_in_process!(errors_and_panics_reach_handle_error);
+per_strategy!(rejected_requests_are_closed);
 
-/// C17 exactly as Python's test: a sequential server's `handle_request` returns normally after
-/// a handler error, and the next request is served.
+/// Exactly as Python's test checks it: a sequential server's `handle_request` returns normally
+/// after a handler error, and the next request is served.
 #[test]
-fn c17_handle_request_returns_normally_after_a_handler_error() {
+fn handle_request_returns_normally_after_a_handler_error() {
     let failing = |request: &mut StreamRequest| -> io::Result<()> {
         let mut line = String::new();
         request.rfile.read_line(&mut line)?;

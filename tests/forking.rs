@@ -1,6 +1,7 @@
-//! The forking strategy: conformance rows C3, C6, C9, C12 (Python's check under every
-//! transport, and a child the test forked itself is never reaped by the server), C21, C22 and
-//! S10, plus its defaults.
+//! The forking strategy: Python's check under every transport (and a child the test forked
+//! itself is never reaped by the server), handler errors and panics that end only the child,
+//! `server_close` waiting for the children, a loop at `max_children` that still answers
+//! `shutdown()`, its defaults, and an idle server reaping its children.
 //!
 //! Every test runs in a subprocess of its own (`util::in_subprocess`): forked children inherit
 //! all of a process's descriptors, so tests running side by side would hold each other's
@@ -74,33 +75,33 @@ fn check_and_leave_unrelated_children_alone<F: Fixture>() {
 }
 
 #[test]
-fn c3_forking_tcp_server() {
+fn forking_tcp_server() {
     util::in_subprocess(
-        "c3_forking_tcp_server",
+        "forking_tcp_server",
         check_and_leave_unrelated_children_alone::<Tcp>,
     );
 }
 
 #[test]
-fn c6_forking_unix_stream_server() {
+fn forking_unix_stream_server() {
     util::in_subprocess(
-        "c6_forking_unix_stream_server",
+        "forking_unix_stream_server",
         check_and_leave_unrelated_children_alone::<UnixStreamTransport>,
     );
 }
 
 #[test]
-fn c9_forking_udp_server() {
+fn forking_udp_server() {
     util::in_subprocess(
-        "c9_forking_udp_server",
+        "forking_udp_server",
         check_and_leave_unrelated_children_alone::<Udp>,
     );
 }
 
 #[test]
-fn c12_forking_unix_datagram_server() {
+fn forking_unix_datagram_server() {
     util::in_subprocess(
-        "c12_forking_unix_datagram_server",
+        "forking_unix_datagram_server",
         check_and_leave_unrelated_children_alone::<UnixDatagramTransport>,
     );
 }
@@ -141,18 +142,18 @@ fn failing(request: &mut StreamRequest) -> io::Result<()> {
     }
 }
 
-/// C21 and C22: a handler error or panic in the child is reported through `handle_error` in
-/// the child (the client reads its report), the child exits non-zero (the parent logs the
-/// status), only the child ends, and the server keeps serving.
+/// A handler error or panic in the child is reported through `handle_error` in the child (the
+/// client reads its report), the child exits non-zero (the parent logs the status), only the
+/// child ends, and the server keeps serving.
 #[test]
-fn c21_c22_errors_and_panics_end_only_the_child() {
+fn errors_and_panics_end_only_the_child() {
     util::in_subprocess(
-        "c21_c22_errors_and_panics_end_only_the_child",
-        c21_c22_errors_and_panics_end_only_the_child_body,
+        "errors_and_panics_end_only_the_child",
+        errors_and_panics_end_only_the_child_body,
     );
 }
 
-fn c21_c22_errors_and_panics_end_only_the_child_body() {
+fn errors_and_panics_end_only_the_child_body() {
     let mut server = ForkingTcpServer::new(
         "127.0.0.1:0",
         failing as fn(&mut StreamRequest) -> io::Result<()>,
@@ -196,17 +197,17 @@ fn c21_c22_errors_and_panics_end_only_the_child_body() {
     assert_eq!(text.matches("exit status 1").count(), 2, "{text}");
 }
 
-/// C21: `server_close` waits for the children. The child here can only finish once the
-/// listening socket is closed, i.e. inside `server_close`; it leaves a marker file.
+/// `server_close` waits for the children. The child here can only finish once the listening
+/// socket is closed, i.e. inside `server_close`; it leaves a marker file.
 #[test]
-fn c21_server_close_waits_for_children() {
+fn server_close_waits_for_children() {
     util::in_subprocess(
-        "c21_server_close_waits_for_children",
-        c21_server_close_waits_for_children_body,
+        "server_close_waits_for_children",
+        server_close_waits_for_children_body,
     );
 }
 
-fn c21_server_close_waits_for_children_body() {
+fn server_close_waits_for_children_body() {
     let dir = TempDir::new();
     let marker = dir.join("done");
     let marker_in_child = marker.clone();
@@ -246,17 +247,17 @@ impl ServerHooks<StreamRequest> for Accepted {
     }
 }
 
-/// S10: at `max_children` the loop stops accepting but stays responsive: `shutdown()` returns
-/// while the children are still busy (Python blocks in `waitpid(-1)` here).
+/// At `max_children` the loop stops accepting but stays responsive: `shutdown()` returns while
+/// the children are still busy (Python blocks in `waitpid(-1)` here).
 #[test]
-fn s10_at_max_children_the_loop_still_answers_shutdown() {
+fn at_max_children_the_loop_still_answers_shutdown() {
     util::in_subprocess(
-        "s10_at_max_children_the_loop_still_answers_shutdown",
-        s10_at_max_children_the_loop_still_answers_shutdown_body,
+        "at_max_children_the_loop_still_answers_shutdown",
+        at_max_children_the_loop_still_answers_shutdown_body,
     );
 }
 
-fn s10_at_max_children_the_loop_still_answers_shutdown_body() {
+fn at_max_children_the_loop_still_answers_shutdown_body() {
     let waits_for_go = |request: &mut StreamRequest| -> io::Result<()> {
         request.wfile.write_all(b"started\n")?;
         let mut go = String::new();

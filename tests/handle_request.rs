@@ -1,4 +1,5 @@
-//! `handle_request`: conformance rows P7 and P22.
+//! `handle_request`: its timeout and `handle_timeout`, and a threading server's
+//! `handle_request` returning before the handler finishes.
 
 mod util;
 
@@ -28,11 +29,10 @@ extern "C" fn count_signal(_: libc::c_int) {
     SIGNALS.fetch_add(1, Ordering::SeqCst);
 }
 
-/// P7: `handle_request` with a timeout returns after about that long and calls
-/// `handle_timeout` exactly once; signals arriving mid-wait (EINTR) neither shorten nor
-/// lengthen it.
+/// `handle_request` with a timeout returns after about that long and calls `handle_timeout`
+/// exactly once; signals arriving mid-wait (EINTR) neither shorten nor lengthen it.
 #[test]
-fn p7_timeout_calls_handle_timeout_once_despite_signals() {
+fn timeout_calls_handle_timeout_once_despite_signals() {
     // SAFETY: a zeroed `sigaction` is valid; the handler only touches an atomic. No
     // SA_RESTART, so the wait really is interrupted.
     unsafe {
@@ -83,9 +83,9 @@ fn p7_timeout_calls_handle_timeout_once_despite_signals() {
     assert_eq!(server.hooks().timeouts.load(Ordering::SeqCst), 1);
 }
 
-/// P7: a request that arrives within the timeout is handled and `handle_timeout` is not called.
+/// A request that arrives within the timeout is handled and `handle_timeout` is not called.
 #[test]
-fn p7_request_within_timeout_is_handled() {
+fn request_within_timeout_is_handled() {
     let mut server = SequentialTcpServer::new("127.0.0.1:0", LineEcho)
         .unwrap()
         .with_hooks(TimeoutCounter::default());
@@ -97,9 +97,9 @@ fn p7_request_within_timeout_is_handled() {
     assert_eq!(server.hooks().timeouts.load(Ordering::SeqCst), 0);
 }
 
-/// P22: a threading server's `handle_request` returns before the handler has finished.
+/// A threading server's `handle_request` returns before the handler has finished.
 #[test]
-fn p22_threading_handle_request_returns_before_the_handler_finishes() {
+fn threading_handle_request_returns_before_the_handler_finishes() {
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let release_rx = std::sync::Arc::new(std::sync::Mutex::new(release_rx));
     let blocker = move |_request: &mut StreamRequest| -> io::Result<()> {

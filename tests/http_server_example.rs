@@ -151,7 +151,7 @@ fn redbot_finds_no_problem(mode: &str) {
         let har = Command::new("redbot")
             .args(["-o", "har", &url])
             .output()
-            .expect("redbot (PyPI's redbot) must be installed: .ci/run installs it");
+            .expect("redbot (PyPI's redbot) must be installed: tests/run installs it");
         assert!(har.status.success(), "{har:?}");
         // The notes REDbot rates WARN or BAD, one per line, from its HAR output.
         let mut judge = Command::new("python3")

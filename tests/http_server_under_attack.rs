@@ -44,7 +44,7 @@ fn attack(mode: &str, flags: &[&str], target: &str) {
         .arg(&report)
         .current_dir(&dir.path)
         .output()
-        .expect("slowhttptest (Debian's package) must be installed: .ci/run installs it");
+        .expect("slowhttptest (Debian's package) must be installed: tests/run installs it");
     assert!(status.status.success(), "{status:?}");
     let (available, sampled) = availability(&report.with_extension("csv"));
     assert!(

@@ -1,6 +1,5 @@
-//! Conformance row C25: every Python class has its Rust counterpart exported from the crate
-//! root, findable by its Python name in rustdoc search (the item's own name or a
-//! `#[doc(alias)]`).
+//! Every Python class has its Rust counterpart exported from the crate root, findable by its
+//! Python name in rustdoc search (the item's own name or a `#[doc(alias)]`).
 
 #![allow(unused_imports)]
 
@@ -84,7 +83,7 @@ const COUNTERPARTS: &[(&str, &str, &str)] = &[
 ];
 
 #[test]
-fn c25_python_names_find_their_rust_counterparts() {
+fn python_names_find_their_rust_counterparts() {
     for (python, rust, source) in COUNTERPARTS {
         if python == rust {
             assert!(

@@ -1,5 +1,6 @@
-//! Serving and closing: conformance rows C1, C2, C14, C16, P4, P20, every one under every
-//! dispatch strategy.
+//! Serving and closing, every case under every dispatch strategy: the stream check then close,
+//! closing a server that never served, dropping a server, serving again after a shutdown, and
+//! binding and activating by the caller.
 
 #[macro_use]
 mod util;
@@ -24,9 +25,9 @@ impl RequestHandler<StreamRequest> for Tracked {
     }
 }
 
-/// C1/C2: the stream check three times, then shutdown, join, `server_close`: the listening
-/// socket is closed and no request (or its thread) outlives `server_close`.
-fn c1_c2_stream_check_three_times_then_close<M: Dispatch + Default>() {
+/// The stream check three times, then shutdown, join, `server_close`: the listening socket is
+/// closed and no request (or its thread) outlives `server_close`.
+fn stream_check_three_times_then_close<M: Dispatch + Default>() {
     let alive = Arc::new(());
     let server = tcp_server::<M, _>(Tracked {
         _alive: Arc::clone(&alive),
@@ -57,8 +58,8 @@ fn c1_c2_stream_check_three_times_then_close<M: Dispatch + Default>() {
     assert_eq!(Arc::strong_count(&alive), 1);
 }
 
-/// C14: a server that never handled a request closes cleanly.
-fn c14_close_without_requests<M: Dispatch + Default>() {
+/// A server that never handled a request closes cleanly.
+fn close_without_requests<M: Dispatch + Default>() {
     let server = tcp_server::<M, _>(LineEcho);
     let (mut server, result) = Serving::start(server).stop();
     result.unwrap();
@@ -68,8 +69,8 @@ fn c14_close_without_requests<M: Dispatch + Default>() {
     assert!(matches!(server.serve_forever(), Err(Error::Closed)));
 }
 
-/// C16: dropping a server closes its socket, like Python's `with` block.
-fn c16_drop_closes_the_socket<M: Dispatch + Default>() {
+/// Dropping a server closes its socket, like Python's `with` block.
+fn drop_closes_the_socket<M: Dispatch + Default>() {
     let server = tcp_server::<M, _>(LineEcho);
     let address = server.server_address().unwrap();
     stream_check_by_handle_request(server, address);
@@ -89,8 +90,8 @@ fn stream_check_by_handle_request<M: Dispatch>(
     util::join_within(client, util::PATIENCE);
 }
 
-/// P4: `serve_forever` can run again after `shutdown()` returned.
-fn p4_serve_forever_runs_again_after_shutdown<M: Dispatch + Default>() {
+/// `serve_forever` can run again after `shutdown()` returned.
+fn serve_forever_runs_again_after_shutdown<M: Dispatch + Default>() {
     let server = tcp_server::<M, _>(LineEcho);
     let serving = Serving::start(server);
     stream_check(serving.address);
@@ -102,8 +103,8 @@ fn p4_serve_forever_runs_again_after_shutdown<M: Dispatch + Default>() {
     result.unwrap();
 }
 
-/// P20: with bind-and-activate off, the caller changes options, then binds and activates.
-fn p20_bind_and_activate_by_the_caller<M: Dispatch + Default>() {
+/// With bind-and-activate off, the caller changes options, then binds and activates.
+fn bind_and_activate_by_the_caller<M: Dispatch + Default>() {
     let mut server: BaseServer<TcpSocket, M, _> =
         BaseServer::<TcpSocket, M, _>::with_bind_and_activate("127.0.0.1:0", LineEcho, false)
             .unwrap();
@@ -135,11 +136,11 @@ fn p20_bind_and_activate_by_the_caller<M: Dispatch + Default>() {
 }
 
 per_strategy!(
-    c1_c2_stream_check_three_times_then_close,
-    c14_close_without_requests,
-    c16_drop_closes_the_socket,
-    p4_serve_forever_runs_again_after_shutdown,
-    p20_bind_and_activate_by_the_caller,
+    stream_check_three_times_then_close,
+    close_without_requests,
+    drop_closes_the_socket,
+    serve_forever_runs_again_after_shutdown,
+    bind_and_activate_by_the_caller,
 );
 
 #[test]

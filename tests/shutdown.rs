@@ -1,4 +1,6 @@
-//! Shutdown: conformance rows C13, C18, S1, S2, S3.
+//! Shutdown, under every strategy: right after the loop is started, from a handler, of an idle
+//! loop (which sleeps instead of polling), and before any loop runs; then a threading handler's
+//! shutdown and the handle's traits.
 
 #[macro_use]
 mod util;
@@ -12,9 +14,9 @@ use std::time::{Duration, Instant};
 use socketserver::{Dispatch, ServerHooks, StreamRequest};
 use util::{connect, join_within, read_all, stream_check, tcp_server, LineEcho, Serving, PATIENCE};
 
-/// C13: 20 servers, each started on a thread and shut down immediately; every thread ends,
-/// whether the shutdown came before or after its loop started.
-fn c13_immediate_shutdown_of_twenty_servers<M: Dispatch + Default>() {
+/// 20 servers, each started on a thread and shut down immediately; every thread ends, whether
+/// the shutdown came before or after its loop started.
+fn immediate_shutdown_of_twenty_servers<M: Dispatch + Default>() {
     let mut started = Vec::new();
     for _ in 0..20 {
         let mut server = tcp_server::<M, _>(LineEcho);
@@ -28,9 +30,9 @@ fn c13_immediate_shutdown_of_twenty_servers<M: Dispatch + Default>() {
     }
 }
 
-/// C18 and S2: a handler stops the server through the shutdown handle on its request; on a
-/// sequential server (handler on the serving thread) this must not deadlock.
-fn c18_s2_handler_stops_the_server<M: Dispatch + Default>() {
+/// A handler stops the server through the shutdown handle on its request; on a sequential
+/// server (handler on the serving thread) this must not deadlock.
+fn handler_stops_the_server<M: Dispatch + Default>() {
     let stopper = |request: &mut StreamRequest| -> io::Result<()> {
         request.shutdown_handle().shutdown();
         request.wfile.write_all(b"bye\n")
@@ -59,10 +61,10 @@ impl ServerHooks<StreamRequest> for WakeCounter {
     }
 }
 
-/// S1: the loop does not poll (Python wakes every 0.5 s to look at a flag): once its work is
-/// done (forking reaps its child within 0.5 s), an idle server does not wake at all, and
+/// The loop does not poll (Python wakes every 0.5 s to look at a flag): once its work is done
+/// (forking reaps its child within 0.5 s), an idle server does not wake at all, and
 /// `shutdown()` still stops it, because it wakes the loop directly.
-fn s1_idle_loop_sleeps_and_shutdown_wakes_it<M: Dispatch + Default>() {
+fn idle_loop_sleeps_and_shutdown_wakes_it<M: Dispatch + Default>() {
     let hooks = WakeCounter::default();
     let wakes = Arc::clone(&hooks.wakes);
     let server = tcp_server::<M, _>(LineEcho).with_hooks(hooks);
@@ -84,9 +86,9 @@ fn s1_idle_loop_sleeps_and_shutdown_wakes_it<M: Dispatch + Default>() {
     );
 }
 
-/// S3: shutdown before any loop makes the next loop return at once, exactly once; asking
-/// twice is harmless (no stale flag stops a later loop).
-fn s3_shutdown_before_the_loop_applies_once<M: Dispatch + Default>() {
+/// Shutdown before any loop makes the next loop return at once, exactly once; asking twice is
+/// harmless (no stale flag stops a later loop).
+fn shutdown_before_the_loop_applies_once<M: Dispatch + Default>() {
     let mut server = tcp_server::<M, _>(LineEcho);
     server.shutdown();
     server.shutdown();
@@ -109,10 +111,10 @@ fn s3_shutdown_before_the_loop_applies_once<M: Dispatch + Default>() {
 }
 
 per_strategy!(
-    c13_immediate_shutdown_of_twenty_servers,
-    c18_s2_handler_stops_the_server,
-    s1_idle_loop_sleeps_and_shutdown_wakes_it,
-    s3_shutdown_before_the_loop_applies_once,
+    immediate_shutdown_of_twenty_servers,
+    handler_stops_the_server,
+    idle_loop_sleeps_and_shutdown_wakes_it,
+    shutdown_before_the_loop_applies_once,
 );
 
 /// A shutdown from a handler thread of a threading server returns once the loop has stopped,

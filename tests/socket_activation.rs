@@ -1,5 +1,5 @@
 //! Socket activation and readiness against the real programs: `systemd-socket-activate`
-//! (Debian's systemd package; `.ci/run` installs it) passes sockets to `echo` in the
+//! (Debian's systemd package; `tests/run` installs it) passes sockets to `echo` in the
 //! `LISTEN_FDS` format, and a datagram socket of the test stands in for systemd's
 //! `NOTIFY_SOCKET`.
 

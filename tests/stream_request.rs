@@ -1,4 +1,5 @@
-//! The stream request: conformance rows C23, C24, P18.
+//! The stream request: how `wfile` and `rfile` buffer, a huge write while signals interrupt it,
+//! the connection's `timeout` and `TCP_NODELAY`, and an idle client timing out.
 
 mod util;
 
@@ -11,10 +12,10 @@ use std::time::Duration;
 use socketserver::{SequentialTcpServer, StreamOptions, StreamRequest, ThreadingTcpServer};
 use util::{connect, join_within, read_all, Serving, PATIENCE};
 
-/// C23: `wfile` is unbuffered by default (bytes reach the client without a flush) and `rfile`
-/// is buffered.
+/// `wfile` is unbuffered by default (bytes reach the client without a flush) and `rfile` is
+/// buffered.
 #[test]
-fn c23_wfile_unbuffered_and_rfile_buffered_by_default() {
+fn wfile_unbuffered_and_rfile_buffered_by_default() {
     let handler = |request: &mut StreamRequest| -> io::Result<()> {
         assert_eq!(
             request.rfile.capacity(),
@@ -46,9 +47,9 @@ fn c23_wfile_unbuffered_and_rfile_buffered_by_default() {
     serving.stop().1.unwrap();
 }
 
-/// C23: with `wbufsize > 0` writes are buffered and flushed after `finish`.
+/// With `wbufsize > 0` writes are buffered and flushed after `finish`.
 #[test]
-fn c23_wbufsize_buffers_until_finish() {
+fn wbufsize_buffers_until_finish() {
     let (seen, buffered) = mpsc::channel();
 
     let handler = move |request: &mut StreamRequest| -> io::Result<()> {
@@ -99,10 +100,10 @@ fn install_interrupting_handler() {
     }
 }
 
-/// C24: a 16 MiB + 1 byte write through the unbuffered `wfile` arrives whole, also while
-/// signals interrupt the sending thread (EINTR and partial writes are retried).
+/// A 16 MiB + 1 byte write through the unbuffered `wfile` arrives whole, also while signals
+/// interrupt the sending thread (EINTR and partial writes are retried).
 #[test]
-fn c24_huge_write_arrives_whole_despite_signals() {
+fn huge_write_arrives_whole_despite_signals() {
     const SIZE: usize = 16 * 1024 * 1024 + 1;
     install_interrupting_handler();
     let (tid_tx, tid_rx) = mpsc::channel();
@@ -155,9 +156,9 @@ fn c24_huge_write_arrives_whole_despite_signals() {
     serving.stop().1.unwrap();
 }
 
-/// P18: the stream handler applies `timeout` and `TCP_NODELAY` to the connection.
+/// The stream handler applies `timeout` and `TCP_NODELAY` to the connection.
 #[test]
-fn p18_timeout_and_nodelay_are_applied() {
+fn timeout_and_nodelay_are_applied() {
     let (seen, settings) = mpsc::channel();
 
     let handler = move |request: &mut StreamRequest| -> io::Result<()> {

@@ -1,5 +1,5 @@
-//! The threading strategy: conformance rows C27 and S9, thread names, `block_on_close` and
-//! `daemon_threads`.
+//! The threading strategy: finished request threads are not kept, a bound on concurrent handler
+//! threads, thread names, `block_on_close` and `daemon_threads`.
 
 mod util;
 
@@ -13,11 +13,11 @@ use std::time::Duration;
 use socketserver::{ServerHooks, StreamRequest, ThreadingTcpServer};
 use util::{connect, join_within, read_all, stream_check, LineEcho, Serving, PATIENCE};
 
-/// C27: finished request threads are not accumulated. The strategy holds no handle of its
-/// threads, only a count of the running ones: after 10 000 sequential connections that count
-/// is back to zero (and never exceeded the few threads that overlap while finishing).
+/// Finished request threads are not accumulated. The strategy holds no handle of its threads,
+/// only a count of the running ones: after 10 000 sequential connections that count is back to
+/// zero (and never exceeded the few threads that overlap while finishing).
 #[test]
-fn c27_finished_threads_are_forgotten() {
+fn finished_threads_are_forgotten() {
     let mut server = ThreadingTcpServer::new("127.0.0.1:0", |request: &mut StreamRequest| {
         request.wfile.write_all(b"x")
     })
@@ -60,10 +60,10 @@ impl ServerHooks<StreamRequest> for Counters {
     }
 }
 
-/// S9: a bound on concurrent handler threads. At the bound the loop stops accepting (the
-/// kernel backlog holds the rest) without spinning, and resumes when a handler finishes.
+/// A bound on concurrent handler threads. At the bound the loop stops accepting (the kernel
+/// backlog holds the rest) without spinning, and resumes when a handler finishes.
 #[test]
-fn s9_max_threads_bounds_concurrency() {
+fn max_threads_bounds_concurrency() {
     let (started_tx, started_rx) = mpsc::channel();
     let (release_tx, release_rx) = mpsc::channel::<()>();
     let release_rx = Arc::new(Mutex::new(release_rx));

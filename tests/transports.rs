@@ -1,5 +1,6 @@
-//! Every transport under every strategy: conformance rows C4, C5, C7, C8, C10, C11 (Python's
-//! check three times, then shutdown and close), C16 for each transport, and C13.
+//! Every transport (TCP, UDP, Unix stream, Unix datagram) under every strategy: Python's check
+//! three times, then shutdown and close; dropping the server closes its socket; and a server
+//! started and shut down at once.
 
 #[macro_use]
 mod util;
@@ -10,7 +11,7 @@ use util::{join_within, Serving, PATIENCE};
 
 /// Python's check ×3 on a serving thread, then shutdown, join, `server_close`: the socket is
 /// closed (nothing answers), Unix socket files are removed, `server_address` was the bound
-/// address (C4: the path).
+/// address (for a Unix socket, its path).
 fn check_three_times_then_close<F: Fixture, M: Dispatch + Default>() {
     let dir = TempDir::new();
     let server = F::server::<M>(&dir);
@@ -43,7 +44,7 @@ fn check_three_times_then_close<F: Fixture, M: Dispatch + Default>() {
     );
 }
 
-/// C16 per transport: dropping the server closes its socket (and removes its file).
+/// Dropping the server closes its socket (and removes its file).
 fn drop_closes_the_socket<F: Fixture, M: Dispatch + Default>() {
     let dir = TempDir::new();
     let server = F::server::<M>(&dir);
@@ -60,7 +61,7 @@ fn drop_closes_the_socket<F: Fixture, M: Dispatch + Default>() {
     );
 }
 
-/// C13 per transport: start and immediately shut down, ten times.
+/// Start and immediately shut down, ten times.
 fn immediate_shutdown<F: Fixture, M: Dispatch + Default>() {
     let dir = TempDir::new();
     for _ in 0..10 {

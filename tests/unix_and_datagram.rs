@@ -1,6 +1,7 @@
-//! Bad input and the datagram and Unix socket specifics: conformance rows S6, S7, S8, plus
-//! oversized datagrams, long or unusable paths, vanished clients, peer credentials, file
-//! modes and abstract addresses. In every case the server keeps serving.
+//! Bad input and the datagram and Unix socket specifics: oversized datagrams (reported, not
+//! truncated), a handler that writes nothing, stale, live and foreign files at the socket's
+//! path, long or unusable paths, vanished clients, peer credentials, file modes and abstract
+//! addresses. In every case the server keeps serving.
 
 mod util;
 
@@ -31,11 +32,11 @@ impl<R: socketserver::Request> ServerHooks<R> for Errors {
     }
 }
 
-/// S6: a UDP datagram longer than `max_packet_size` is not truncated silently: it goes to
+/// A UDP datagram longer than `max_packet_size` is not truncated silently: it goes to
 /// `handle_error` as `DatagramTooLarge`, the handler never sees it, no reply is sent, and the
 /// next datagram is served.
 #[test]
-fn s6_oversized_udp_datagram_is_reported_not_truncated() {
+fn oversized_udp_datagram_is_reported_not_truncated() {
     let mut server = UdpServer::new("127.0.0.1:0", DatagramEcho)
         .unwrap()
         .with_hooks(Errors::default());
@@ -62,9 +63,9 @@ fn s6_oversized_udp_datagram_is_reported_not_truncated() {
     );
 }
 
-/// S6, opt-in: with `deliver_truncated` the handler gets the cut packet, flagged.
+/// Opt-in: with `deliver_truncated` the handler gets the cut packet, flagged.
 #[test]
-fn s6_truncated_datagram_delivered_when_asked() {
+fn truncated_datagram_delivered_when_asked() {
     let (seen_tx, seen_rx) = mpsc::channel();
     let handler = move |request: &mut DatagramRequest| -> io::Result<()> {
         seen_tx
@@ -85,9 +86,9 @@ fn s6_truncated_datagram_delivered_when_asked() {
     assert_eq!(seen_rx.recv().unwrap(), (100, true));
 }
 
-/// S6 over a Unix datagram socket.
+/// An oversized datagram over a Unix datagram socket is reported too, and the server goes on.
 #[test]
-fn s6_oversized_unix_datagram_is_reported() {
+fn oversized_unix_datagram_is_reported() {
     let dir = TempDir::new();
     let mut server = UnixDatagramServer::new(dir.join("s.sock"), DatagramEcho)
         .unwrap()
@@ -101,9 +102,9 @@ fn s6_oversized_unix_datagram_is_reported() {
     serving.stop().1.unwrap();
 }
 
-/// S7: a handler that writes nothing sends nothing (Python sends an empty datagram).
+/// A handler that writes nothing sends nothing (Python sends an empty datagram).
 #[test]
-fn s7_nothing_written_nothing_sent() {
+fn nothing_written_nothing_sent() {
     let handler = |request: &mut DatagramRequest| -> io::Result<()> {
         if request.packet() != b"silent" {
             request.wfile.write_all(request.rfile.get_ref())?;
@@ -127,9 +128,9 @@ fn s7_nothing_written_nothing_sent() {
     );
 }
 
-/// S8: a stale socket file (no server answers) is replaced.
+/// A stale socket file (no server answers) is replaced.
 #[test]
-fn s8_stale_socket_file_is_replaced() {
+fn stale_socket_file_is_replaced() {
     let dir = TempDir::new();
     let path = dir.join("s.sock");
     drop(UnixListener::bind(&path).unwrap()); // leaves the file behind, like a crash
@@ -147,10 +148,10 @@ fn s8_stale_socket_file_is_replaced() {
     serving.stop().1.unwrap();
 }
 
-/// S8: where a live server answers, a second server gets a clear "address in use" error and
-/// the first keeps serving.
+/// Where a live server answers, a second server gets a clear "address in use" error and the
+/// first keeps serving.
 #[test]
-fn s8_live_server_is_left_alone() {
+fn live_server_is_left_alone() {
     let dir = TempDir::new();
     let path = dir.join("s.sock");
     let first = Serving::start(UnixStreamServer::new(&path, StreamEcho).unwrap());
@@ -176,7 +177,7 @@ fn s8_live_server_is_left_alone() {
 
 /// A path that exists and is not a socket is never removed.
 #[test]
-fn s8_regular_file_is_not_touched() {
+fn regular_file_is_not_touched() {
     let dir = TempDir::new();
     let path = dir.join("data.txt");
     std::fs::write(&path, b"precious").unwrap();
@@ -189,9 +190,9 @@ fn s8_regular_file_is_not_touched() {
     assert_eq!(std::fs::read(&path).unwrap(), b"precious");
 }
 
-/// S8: on close the server removes its own file, but not a file that replaced it.
+/// On close the server removes its own file, but not a file that replaced it.
 #[test]
-fn s8_only_our_own_file_is_removed() {
+fn only_our_own_file_is_removed() {
     let dir = TempDir::new();
     let path = dir.join("s.sock");
     let server = UnixStreamServer::new(&path, StreamEcho).unwrap();

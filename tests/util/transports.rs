@@ -155,7 +155,7 @@ impl Fixture for UnixStreamTransport {
         BaseServer::<UnixStreamSocket, M, _>::new(dir.join("stream.sock"), StreamEcho).unwrap()
     }
     fn check(address: &net::SocketAddr, dir: &TempDir) {
-        // C4: server_address() is the bound path.
+        // server_address() is the bound path.
         assert_eq!(
             address.as_pathname(),
             Some(dir.join("stream.sock").as_path())
