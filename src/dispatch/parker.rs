@@ -13,7 +13,7 @@ use selectors::Interest;
 use crate::dispatch::dyn_job::DynJob;
 use crate::dispatch::job::{ParkedEvent, ParkedStep};
 use crate::dispatch::live_threads::LiveThreads;
-use crate::reactor::{Mailbox, Reactor};
+use crate::reactor::{drive, Driver, Flow, Mailbox, Reactor, Ready};
 use crate::sys;
 
 /// What the strategy does with a job whose input has arrived (queue it for a worker, start a
@@ -137,64 +137,52 @@ impl Parker {
 /// The parker thread: takes parked jobs, sends their pending output, gathers their next
 /// message, resumes the ones whose input is ready, and ends the silent ones.
 fn park_loop(mailbox: &Mailbox<Message>, resume: &Resume) -> io::Result<()> {
-    let mut reactor: Reactor<Parked> = Reactor::new(256)?;
-    reactor.watch_waker(mailbox.waker())?;
-    let mut ready = Vec::new();
-    let mut expired = Vec::new();
-    let result = loop {
-        let mut closing = false;
-        while let Some(message) = mailbox.try_take() {
-            match message {
-                Message::Park(job) => admit(&mut reactor, job, resume),
-                Message::Drain => {
-                    for key in reactor.keys() {
-                        drain_if_idle(&mut reactor, key, resume);
-                    }
+    drive(mailbox, 256, &mut ParkerDriver { resume })
+}
+
+/// The parker as a kind of loop: its entries are parked jobs.
+struct ParkerDriver<'a> {
+    resume: &'a Resume,
+}
+
+impl Driver for ParkerDriver<'_> {
+    type Entry = Parked;
+    type Message = Message;
+
+    fn message(&mut self, reactor: &mut Reactor<Parked>, message: Message) -> Flow {
+        match message {
+            Message::Park(job) => admit(reactor, job, self.resume),
+            Message::Drain => {
+                for key in reactor.keys() {
+                    drain_if_idle(reactor, key, self.resume);
                 }
-                Message::Close => closing = true,
             }
+            Message::Close => return Flow::Stop,
         }
-        if closing {
-            break Ok(());
-        }
-        let now = Instant::now();
-        expired.clear();
-        while let Some(key) = reactor.pop_expired(now) {
-            expired.push(key);
-        }
-        for &key in &expired {
-            step(&mut reactor, key, ParkedEvent::Expired, now, resume);
-        }
-        if let Err(error) = mailbox.wait(&mut reactor) {
-            break Err(error);
-        }
-        ready.clear();
-        ready.extend(reactor.ready().iter().map(|ready| {
-            let event = match ready.writable {
-                true => ParkedEvent::Writable,
-                false => ParkedEvent::Readable,
-            };
-            (ready.key, event)
-        }));
-        let now = Instant::now();
-        for &(key, event) in &ready {
-            step(&mut reactor, key, event, now, resume);
-        }
-    };
-    let parked = reactor.drain();
-    if !parked.is_empty() {
-        tracing::debug!(connections = parked.len(), "closing parked connections");
+        Flow::Continue
     }
-    for Parked(job) in parked {
+
+    fn expired(&mut self, reactor: &mut Reactor<Parked>, key: usize, now: Instant) {
+        step(reactor, key, ParkedEvent::Expired, now, self.resume);
+    }
+
+    fn ready(&mut self, reactor: &mut Reactor<Parked>, ready: Ready, now: Instant) {
+        let event = match ready.writable {
+            true => ParkedEvent::Writable,
+            false => ParkedEvent::Readable,
+        };
+        step(reactor, ready.key, event, now, self.resume);
+    }
+
+    fn end(&mut self, Parked(job): Parked) {
         end(job);
     }
-    // Jobs still in the mailbox (posted before the close) end too.
-    while let Some(message) = mailbox.try_take() {
+
+    fn leftover(&mut self, message: Message) {
         if let Message::Park(job) = message {
             end(job);
         }
     }
-    result
 }
 
 fn admit(reactor: &mut Reactor<Parked>, job: Box<dyn DynJob>, resume: &Resume) {

@@ -11,7 +11,7 @@ use crate::dispatch::{Dispatch, Job, LiveThreads};
 use crate::drain::DrainLevel;
 use crate::error::Error;
 use crate::event::connection::DEFAULT_WATERMARKS;
-use crate::reactor::{Mailbox, Reactor};
+use crate::reactor::{drive, Driver, Flow, Mailbox, Reactor, Ready};
 use crate::session::{EventSession, LoopContext, Next};
 
 /// Runs connections as callbacks on `N` loop threads, each waiting in its own selector (epoll
@@ -221,72 +221,76 @@ impl EventLoop {
 
 /// One loop thread: adopt connections, act on readiness and deadlines, until told to stop.
 fn run_loop(mailbox: &Mailbox<Message>, settings: Settings) -> io::Result<()> {
-    let mut reactor: Reactor<EventSession> = Reactor::new(1024)?;
-    reactor.watch_waker(mailbox.waker())?;
-    let mut ctx = LoopContext {
-        buffer: vec![0; settings.read_buffer_size],
-        now: Instant::now(),
-        high_watermark: settings.high_watermark,
-        low_watermark: settings.low_watermark,
-        drain_level: settings.drain_level,
+    let mut driver = SessionDriver {
+        ctx: LoopContext {
+            buffer: vec![0; settings.read_buffer_size],
+            now: Instant::now(),
+            high_watermark: settings.high_watermark,
+            low_watermark: settings.low_watermark,
+            drain_level: settings.drain_level,
+        },
     };
-    let mut ready = Vec::new();
-    let result = 'serving: loop {
+    drive(mailbox, 1024, &mut driver)
+}
+
+/// An event loop as a kind of loop: its entries are sessions, sharing one context.
+struct SessionDriver {
+    ctx: LoopContext,
+}
+
+impl Driver for SessionDriver {
+    type Entry = EventSession;
+    type Message = Message;
+
+    fn message(&mut self, reactor: &mut Reactor<EventSession>, message: Message) -> Flow {
+        let ctx = &mut self.ctx;
         ctx.now = Instant::now();
-        while let Some(message) = mailbox.try_take() {
-            match message {
-                Message::Adopt(session) => adopt(&mut reactor, session, &mut ctx),
-                Message::Drain(level) => {
-                    ctx.drain_level = ctx.drain_level.max(level);
-                    for key in reactor.keys() {
-                        let Some(session) = reactor.get_mut(key) else {
-                            continue;
-                        };
-                        let next = guarded(session.0.id(), || session.0.drain(&mut ctx));
-                        apply(&mut reactor, key, next);
-                    }
+        match message {
+            Message::Adopt(session) => adopt(reactor, session, ctx),
+            Message::Drain(level) => {
+                ctx.drain_level = ctx.drain_level.max(level);
+                for key in reactor.keys() {
+                    let Some(session) = reactor.get_mut(key) else {
+                        continue;
+                    };
+                    let next = guarded(session.0.id(), || session.0.drain(ctx));
+                    apply(reactor, key, next);
                 }
-                Message::Stop => break 'serving Ok(()),
             }
+            Message::Stop => return Flow::Stop,
         }
-        while let Some(key) = reactor.pop_expired(ctx.now) {
-            if let Some(session) = reactor.get_mut(key) {
-                session.0.timed_out(ctx.now);
-            }
-            close(&mut reactor, key, false);
-        }
-        if let Err(error) = mailbox.wait(&mut reactor) {
-            break Err(error);
-        }
-        ctx.now = Instant::now();
-        ready.clear();
-        ready.extend_from_slice(reactor.ready());
-        for event in &ready {
-            let Some(session) = reactor.get_mut(event.key) else {
-                continue;
-            };
-            let next = guarded(session.0.id(), || {
-                session.0.ready(event.readable, event.writable, &mut ctx)
-            });
-            apply(&mut reactor, event.key, next);
-        }
-    };
-    let sessions = reactor.drain();
-    if !sessions.is_empty() {
-        tracing::debug!(
-            connections = sessions.len(),
-            "event loop stopping: closing its connections"
-        );
+        Flow::Continue
     }
-    for session in sessions {
+
+    fn expired(&mut self, reactor: &mut Reactor<EventSession>, key: usize, now: Instant) {
+        self.ctx.now = now;
+        if let Some(session) = reactor.get_mut(key) {
+            session.0.timed_out(now);
+        }
+        close(reactor, key, false);
+    }
+
+    fn ready(&mut self, reactor: &mut Reactor<EventSession>, ready: Ready, now: Instant) {
+        let ctx = &mut self.ctx;
+        ctx.now = now;
+        let Some(session) = reactor.get_mut(ready.key) else {
+            return;
+        };
+        let next = guarded(session.0.id(), || {
+            session.0.ready(ready.readable, ready.writable, ctx)
+        });
+        apply(reactor, ready.key, next);
+    }
+
+    fn end(&mut self, session: EventSession) {
         end(session, true);
     }
-    while let Some(message) = mailbox.try_take() {
+
+    fn leftover(&mut self, message: Message) {
         if let Message::Adopt(session) = message {
             end(session, true);
         }
     }
-    result
 }
 
 fn adopt(reactor: &mut Reactor<EventSession>, mut session: EventSession, ctx: &mut LoopContext) {

@@ -1,6 +1,7 @@
 //! The one mechanism behind parking and the event loop: connections registered in a selector,
 //! with deadlines, owned by a loop thread that other threads post work to.
 
+mod driver;
 mod mailbox;
 #[expect(
     clippy::module_inception,
@@ -9,5 +10,6 @@ mod mailbox;
 mod reactor;
 mod timer_heap;
 
+pub(crate) use driver::{drive, Driver, Flow};
 pub(crate) use mailbox::Mailbox;
-pub(crate) use reactor::Reactor;
+pub(crate) use reactor::{Reactor, Ready};
