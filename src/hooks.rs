@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::error::Error;
+use crate::error::RequestError;
 use crate::request::Request;
 
 /// The hooks of Python's `BaseServer` that are application policy, not socket work.
@@ -23,7 +23,7 @@ use crate::request::Request;
 ///
 /// ```
 /// use std::sync::atomic::{AtomicUsize, Ordering};
-/// use socketserver::{Error, Request, ServerHooks, StreamRequest, ThreadingTcpServer};
+/// use socketserver::{Request, RequestError, ServerHooks, StreamRequest, ThreadingTcpServer};
 ///
 /// #[derive(Default)]
 /// struct Policy { errors: AtomicUsize }
@@ -32,7 +32,7 @@ use crate::request::Request;
 ///     fn verify_request(&self, request: &StreamRequest) -> std::io::Result<bool> {
 ///         Ok(request.client_address().ip().is_loopback())
 ///     }
-///     fn handle_error(&self, _request: &StreamRequest, error: &Error) {
+///     fn handle_error(&self, _request: &StreamRequest, error: &RequestError) {
 ///         self.errors.fetch_add(1, Ordering::Relaxed);
 ///         eprintln!("request failed: {error}");
 ///     }
@@ -59,7 +59,7 @@ pub trait ServerHooks<R: Request>: Send + Sync + 'static {
     /// Reports a failed request, while it is still open. Called once per failed request, on
     /// the thread that ran it. Default: a `tracing` error event with the peer and the message.
     /// May be overridden.
-    fn handle_error(&self, request: &R, error: &Error) {
+    fn handle_error(&self, request: &R, error: &RequestError) {
         tracing::error!(peer = ?request.client_address(), %error, "request failed");
     }
 

@@ -188,7 +188,7 @@ pub use activation::{start_successor, InheritedSocket, SocketKind};
 pub use connections::{ConnectionGuard, PanicPolicy, StatsHandle};
 pub use dispatch::{Dispatch, ForkingMixIn, Job, Ran, Sequential, ThreadPool, ThreadingMixIn};
 pub use drain::{BusySpan, DrainOptions, DrainReport};
-pub use error::Error;
+pub use error::{Error, RequestError, TimedOut};
 pub use event::{Callbacks, Connection, EventLoop, Protocol};
 pub use handler::{
     DatagramRequest, DatagramSocket, Delimited, Framed, MessageFraming, MinRate, PeerCredentials,

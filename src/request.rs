@@ -32,9 +32,9 @@ pub trait Request: Send + Sized + 'static {
     /// # Errors
     ///
     /// The OS error of a failed `setsockopt(2)`, or a request the handler must not see (e.g.
-    /// [`Error::DatagramTooLarge`](crate::Error::DatagramTooLarge)); the handler is then not
+    /// [`RequestError::DatagramTooLarge`](crate::RequestError::DatagramTooLarge)); the handler is then not
     /// run and the error goes to `handle_error`.
-    fn prepare(&mut self) -> Result<(), crate::error::Error> {
+    fn prepare(&mut self) -> Result<(), crate::error::RequestError> {
         Ok(())
     }
 

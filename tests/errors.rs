@@ -13,8 +13,8 @@ use std::thread;
 
 use parking_lot::Mutex;
 use socketserver::{
-    Dispatch, Error, RequestHandler, SequentialTcpServer, ServerHooks, StreamRequest, StreamSocket,
-    ThreadingMixIn,
+    Dispatch, RequestError, RequestHandler, SequentialTcpServer, ServerHooks, StreamRequest,
+    StreamSocket, ThreadingMixIn,
 };
 use util::{connect, join_within, read_all, stream_check, tcp_server, Serving, PATIENCE};
 
@@ -62,7 +62,7 @@ struct Recorder {
 }
 
 impl ServerHooks<StreamRequest> for Recorder {
-    fn handle_error(&self, request: &StreamRequest, error: &Error) {
+    fn handle_error(&self, request: &StreamRequest, error: &RequestError) {
         // The request is still open here, before shutdown_request.
         let _ = request.socket().write_some(b"reported\n");
         let thread = thread::current().name().map(str::to_owned);
@@ -168,7 +168,7 @@ impl ServerHooks<StreamRequest> for Gate {
         }
     }
 
-    fn handle_error(&self, _request: &StreamRequest, _error: &Error) {
+    fn handle_error(&self, _request: &StreamRequest, _error: &RequestError) {
         self.reported.fetch_add(1, Ordering::SeqCst);
     }
 }

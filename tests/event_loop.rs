@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use socketserver::{
-    BaseServer, Callbacks, Connection, Dispatch, Error, EventLoop, EventTcpServer,
-    EventUnixStreamServer, Protocol, Request, ServerHooks, StreamOptions, StreamRequest,
-    StreamSocket, TcpSocket, TestServer,
+    BaseServer, Callbacks, Connection, Dispatch, EventLoop, EventTcpServer, EventUnixStreamServer,
+    Protocol, Request, RequestError, ServerHooks, StreamOptions, StreamRequest, StreamSocket,
+    TcpSocket, TestServer,
 };
 
 mod util;
@@ -31,7 +31,7 @@ impl<S: StreamSocket> Protocol<S> for Echo {
         Ok(())
     }
 
-    fn connection_lost(&mut self, reason: Option<&Error>) {
+    fn connection_lost(&mut self, reason: Option<&RequestError>) {
         self.lost
             .lock()
             .unwrap()
@@ -154,7 +154,7 @@ struct Errors {
 }
 
 impl<R: Request> ServerHooks<R> for Errors {
-    fn handle_error(&self, _request: &R, error: &Error) {
+    fn handle_error(&self, _request: &R, error: &RequestError) {
         self.seen.lock().unwrap().push(error.to_string());
     }
 }
@@ -176,7 +176,7 @@ impl Protocol for Fragile {
             }
         }
     }
-    fn connection_lost(&mut self, reason: Option<&Error>) {
+    fn connection_lost(&mut self, reason: Option<&RequestError>) {
         self.lost
             .lock()
             .unwrap()

@@ -16,7 +16,7 @@ use std::thread;
 use std::time::Duration;
 
 use socketserver::{
-    Error, ForkingMixIn, ForkingTcpServer, ServerHooks, StreamRequest, StreamSocket,
+    ForkingMixIn, ForkingTcpServer, RequestError, ServerHooks, StreamRequest, StreamSocket,
 };
 use util::transports::{Fixture, Tcp, TempDir, Udp, UnixDatagramTransport, UnixStreamTransport};
 use util::{connect, join_within, read_all, stream_check, Serving, PATIENCE};
@@ -111,7 +111,7 @@ fn forking_unix_datagram_server() {
 struct ReportToClient;
 
 impl ServerHooks<StreamRequest> for ReportToClient {
-    fn handle_error(&self, request: &StreamRequest, error: &Error) {
+    fn handle_error(&self, request: &StreamRequest, error: &RequestError) {
         let _ = request
             .socket()
             .write_some(format!("reported: {error}\n").as_bytes());

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use socketserver::{
     BaseServer, Callbacks, Connection, Dispatch, Error, EventLoop, Limits, Overload, PanicPolicy,
-    PoolTcpServer, Protocol, ServerHooks, StreamOptions, StreamRequest, TcpSocket, TestServer,
-    ThreadingMixIn,
+    PoolTcpServer, Protocol, RequestError, ServerHooks, StreamOptions, StreamRequest, TcpSocket,
+    TestServer, ThreadingMixIn,
 };
 
 mod util;
@@ -227,7 +227,7 @@ impl socketserver::RequestHandler<StreamRequest> for Outcomes {
 struct Quiet;
 
 impl ServerHooks<StreamRequest> for Quiet {
-    fn handle_error(&self, _request: &StreamRequest, _error: &Error) {}
+    fn handle_error(&self, _request: &StreamRequest, _error: &RequestError) {}
 }
 
 #[test]

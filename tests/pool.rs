@@ -11,7 +11,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use socketserver::{Error, PoolTcpServer, ServerHooks, StreamRequest, ThreadPool};
+use socketserver::{PoolTcpServer, RequestError, ServerHooks, StreamRequest, ThreadPool};
 use util::{connect, join_within, read_all, stream_check, LineEcho, Serving, PATIENCE};
 
 /// Counts accepted requests, reported errors and loop wake-ups.
@@ -27,7 +27,7 @@ impl ServerHooks<StreamRequest> for Counters {
         self.accepted.fetch_add(1, Ordering::SeqCst);
         Ok(true)
     }
-    fn handle_error(&self, _request: &StreamRequest, _error: &Error) {
+    fn handle_error(&self, _request: &StreamRequest, _error: &RequestError) {
         self.errors.fetch_add(1, Ordering::SeqCst);
     }
     fn service_actions(&self) {

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socketserver::{
-    BaseServer, Callbacks, Connection, Dispatch, Error, EventLoop, MinRate, Protocol, Request,
-    RequestHandler, ServerHooks, ServerStats, StreamOptions, StreamRequest, TcpSocket, TestServer,
-    ThreadPool, ThreadingMixIn,
+    BaseServer, Callbacks, Connection, Dispatch, EventLoop, MinRate, Protocol, Request,
+    RequestError, RequestHandler, ServerHooks, ServerStats, StreamOptions, StreamRequest,
+    TcpSocket, TestServer, ThreadPool, ThreadingMixIn,
 };
 
 mod util;
@@ -45,7 +45,7 @@ impl Protocol for EchoOrFlood {
 struct CountErrors(AtomicUsize);
 
 impl<R: Request> ServerHooks<R> for CountErrors {
-    fn handle_error(&self, _request: &R, _error: &Error) {
+    fn handle_error(&self, _request: &R, _error: &RequestError) {
         self.0.fetch_add(1, Ordering::SeqCst);
     }
 }

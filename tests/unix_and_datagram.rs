@@ -14,8 +14,8 @@ use std::sync::mpsc;
 
 use parking_lot::Mutex;
 use socketserver::{
-    DatagramRequest, Error, PeerCredentials, ServerHooks, StreamRequest, ThreadingUnixStreamServer,
-    UdpServer, UnixDatagramServer, UnixStreamServer,
+    DatagramRequest, Error, PeerCredentials, RequestError, ServerHooks, StreamRequest,
+    ThreadingUnixStreamServer, UdpServer, UnixDatagramServer, UnixStreamServer,
 };
 use util::transports::{unix_datagram_check, unix_stream_check, DatagramEcho, StreamEcho, TempDir};
 use util::{Serving, PATIENCE};
@@ -27,7 +27,7 @@ struct Errors {
 }
 
 impl<R: socketserver::Request> ServerHooks<R> for Errors {
-    fn handle_error(&self, _request: &R, error: &Error) {
+    fn handle_error(&self, _request: &R, error: &RequestError) {
         self.seen.lock().push(error.to_string());
     }
 }

@@ -9,7 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use socketserver::{
-    Callbacks, Connection, EventTcpServer, PoolTcpServer, Protocol, RequestHandler, StreamRequest,
+    Callbacks, Connection, EventTcpServer, PoolTcpServer, Protocol, RequestError, RequestHandler,
+    StreamRequest,
 };
 
 mod util;
@@ -210,7 +211,7 @@ impl Protocol for CountingEcho {
         conn.write(data);
         Ok(())
     }
-    fn connection_lost(&mut self, _reason: Option<&socketserver::Error>) {
+    fn connection_lost(&mut self, _reason: Option<&RequestError>) {
         self.lost.fetch_add(1, Ordering::SeqCst);
     }
 }

@@ -5,14 +5,14 @@ use std::time::Instant;
 
 use crate::dispatch::job::{ParkedEvent, ParkedStep};
 use crate::dispatch::{Job, Ran};
-use crate::error::Error;
+use crate::error::RequestError;
 
 /// The object-safe face of [`Job`], for the pool's queues and the parker.
 pub(crate) trait DynJob: Send {
     fn id(&self) -> u64;
     /// [`Job::run_until_parked`]: `Some` with the job when it parked.
     fn run_until_parked_boxed(self: Box<Self>) -> Option<Box<dyn DynJob>>;
-    fn fail_boxed(self: Box<Self>, error: Error);
+    fn fail_boxed(self: Box<Self>, error: RequestError);
     fn end_parked_boxed(self: Box<Self>, timed_out: bool);
     fn parked_fd(&self) -> Option<BorrowedFd<'_>>;
     fn idle_for_drain(&self) -> bool;
@@ -32,7 +32,7 @@ impl<J: Job> DynJob for J {
         boxed_if_parked((*self).run_until_parked())
     }
 
-    fn fail_boxed(self: Box<Self>, error: Error) {
+    fn fail_boxed(self: Box<Self>, error: RequestError) {
         (*self).fail(error);
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::connections::ConnectionGuard;
 use crate::dispatch::{Dispatch, Job};
 use crate::drain::{DrainLevel, Liveness};
-use crate::error::Error;
+use crate::error::RequestError;
 use crate::shutdown::LoopWaker;
 use crate::stats::CloseReason;
 use crate::sys::{self, Forked};
@@ -240,7 +240,7 @@ impl Dispatch for ForkingMixIn {
             }
             Err(error) => {
                 tracing::error!(conn_id = id, %error, "cannot fork");
-                job.fail(Error::Dispatch(error));
+                job.fail(RequestError::Dispatch(error));
             }
         }
     }

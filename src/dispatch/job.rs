@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::connections::{ConnectionGuard, Registry};
 use crate::drain::{DrainLevel, Liveness};
-use crate::error::Error;
-use crate::handler::{RequestHandler, TimedOut};
+use crate::error::RequestError;
+use crate::handler::RequestHandler;
 use crate::hooks::ServerHooks;
 use crate::request::Request;
 use crate::session::{EventSession, SessionParts};
@@ -65,7 +65,7 @@ pub trait Job: Send + 'static {
 
     /// Reports `error` through `handle_error`, then `shutdown_request`. For a strategy that
     /// could not start the request.
-    fn fail(self, error: Error);
+    fn fail(self, error: RequestError);
 
     /// Closes this copy of the request without a shutdown (Python's `close_request`).
     fn close(self);
@@ -239,7 +239,7 @@ enum Turn {
     /// The handler parked the connection.
     Parked,
     /// The request is over: the first failure, if any, after `finish` and `complete`.
-    Over(Result<(), Error>),
+    Over(Result<(), RequestError>),
 }
 
 impl<R, H, K> RequestJob<R, H, K>
@@ -320,11 +320,11 @@ where
     }
 
     /// `finish` and `complete` after `handle`, returning the first failure.
-    fn finish_after(&mut self, handled: Result<(), Error>) -> Result<(), Error> {
+    fn finish_after(&mut self, handled: Result<(), RequestError>) -> Result<(), RequestError> {
         let request = &mut self.request;
         let handler = &mut self.handler;
         let finished = catch(|| handler.finish(request));
-        let completed = request.complete().map_err(Error::Handler);
+        let completed = request.complete().map_err(RequestError::from_io);
         if let Some(later) = finished.as_ref().err().or(completed.as_ref().err()) {
             if handled.is_err() {
                 tracing::debug!(error = %later, "a further error after the handler failed");
@@ -335,7 +335,7 @@ where
 
     /// Reports the outcome and shuts the request down; `reason` overrides the close reason
     /// the outcome gives.
-    fn conclude(mut self, outcome: Result<(), Error>, reason: Option<CloseReason>) -> bool {
+    fn conclude(mut self, outcome: Result<(), RequestError>, reason: Option<CloseReason>) -> bool {
         self.settle(&outcome, reason);
         self.request.shutdown_request();
         outcome.is_ok()
@@ -346,7 +346,7 @@ where
     /// [`Ran::Parked`], for the parker (whose thread serves every parked connection).
     fn conclude_parked(
         mut self,
-        outcome: Result<(), Error>,
+        outcome: Result<(), RequestError>,
         reason: Option<CloseReason>,
     ) -> Ran<Self> {
         if self.in_place {
@@ -391,10 +391,10 @@ where
 
     /// Reports the outcome (`handle_error` while the request is still open) and records why
     /// the connection ends; `reason` overrides the close reason the outcome gives.
-    fn settle(&mut self, outcome: &Result<(), Error>, reason: Option<CloseReason>) {
+    fn settle(&mut self, outcome: &Result<(), RequestError>, reason: Option<CloseReason>) {
         // One of the connection's timeouts: the server's policy at work, not a failure.
         let timed_out = match outcome {
-            Err(Error::Handler(error)) => TimedOut::of(error),
+            Err(RequestError::TimedOut(timed_out)) => Some(*timed_out),
             _ => None,
         };
         // A drain's deadline shut the socket down under the handler: its errors are ours.
@@ -404,21 +404,18 @@ where
             .is_some_and(|liveness| liveness.was_forced());
         match (outcome, timed_out) {
             (Err(_), Some(timeout)) => {
-                tracing::debug!(conn_id = self.id, reason = ?timeout.reason, after = ?timeout.after, "closing: timeout");
+                tracing::debug!(conn_id = self.id, reason = ?timeout.reason(), after = ?timeout.after(), "closing: timeout");
             }
-            (Err(Error::Handler(error)), None) if forced => {
+            (Err(RequestError::Handler(error)), None) if forced => {
                 tracing::debug!(conn_id = self.id, %error, "closed by the drain's deadline");
             }
             (Err(error), None) => self.report(error),
             (Ok(()), _) => {}
         }
-        let reason = reason
-            .or(timed_out.map(|t| t.reason))
-            .unwrap_or(match outcome {
-                Ok(()) => CloseReason::Completed,
-                Err(Error::HandlerPanicked { .. }) => CloseReason::Panicked,
-                Err(_) => CloseReason::Error,
-            });
+        let reason = reason.unwrap_or(match outcome {
+            Ok(()) => CloseReason::Completed,
+            Err(error) => error.close_reason(),
+        });
         if let Some(guard) = &mut self.guard {
             guard.set_reason(reason);
         }
@@ -513,8 +510,8 @@ where
         }
     }
 
-    fn report(&self, error: &Error) {
-        if !self.detached && matches!(error, Error::HandlerPanicked { .. }) {
+    fn report(&self, error: &RequestError) {
+        if !self.detached && matches!(error, RequestError::HandlerPanicked { .. }) {
             self.registry.panicked();
         }
         let hooks = &self.hooks;
@@ -530,10 +527,10 @@ where
 }
 
 /// Runs a handler step, turning an `Err` or a panic into an [`Error`].
-fn catch(step: impl FnOnce() -> std::io::Result<()>) -> Result<(), Error> {
+fn catch(step: impl FnOnce() -> std::io::Result<()>) -> Result<(), RequestError> {
     match panic::catch_unwind(AssertUnwindSafe(step)) {
-        Ok(result) => result.map_err(Error::Handler),
-        Err(payload) => Err(Error::from_panic(payload)),
+        Ok(result) => result.map_err(RequestError::from_io),
+        Err(payload) => Err(RequestError::from_panic(payload)),
     }
 }
 
@@ -604,7 +601,7 @@ where
                     Ok(true) => ParkedEvent::Readable,
                     Ok(false) => ParkedEvent::Expired,
                     Err(error) => {
-                        let outcome = job.finish_after(Err(Error::Handler(error)));
+                        let outcome = job.finish_after(Err(RequestError::from_io(error)));
                         return job.conclude(outcome, None);
                     }
                 };
@@ -744,7 +741,8 @@ where
         match self.parked_end.take() {
             Some(ParkedEnd::Failed(error)) if self.closing.is_some() => {
                 // The handler is done; only its last output could not be sent.
-                let reason = TimedOut::of(&error).map_or(CloseReason::Error, |t| t.reason);
+                let error = RequestError::from_io(error);
+                let reason = error.close_reason();
                 tracing::debug!(conn_id = self.id, %error, "closing: the peer did not take the last output");
                 if let Some(guard) = &mut self.guard {
                     guard.set_reason(reason);
@@ -756,7 +754,7 @@ where
                 let span = self.span();
                 let _entered = span.enter();
                 let _in_handler = InHandler::enter(self.request.shutdown_handle());
-                let outcome = self.finish_after(Err(Error::Handler(error)));
+                let outcome = self.finish_after(Err(RequestError::from_io(error)));
                 self.conclude_parked(outcome, None)
             }
             Some(ParkedEnd::TimedOut) => self.end_parked_here(true),
@@ -815,7 +813,7 @@ where
             })
     }
 
-    fn fail(self, error: Error) {
+    fn fail(self, error: RequestError) {
         self.conclude(Err(error), None);
     }
 

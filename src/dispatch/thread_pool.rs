@@ -12,7 +12,7 @@ use crate::dispatch::dyn_job::DynJob;
 use crate::dispatch::live_threads::LiveThreads;
 use crate::dispatch::parker::{Parker, Resume};
 use crate::dispatch::{Dispatch, Job};
-use crate::error::Error;
+use crate::error::RequestError;
 use crate::shutdown::LoopWaker;
 
 type Task = Box<dyn DynJob>;
@@ -277,7 +277,7 @@ impl Dispatch for ThreadPool {
             None => self.start(),
         };
         if running.threads.is_empty() {
-            job.fail(Error::Dispatch(std::io::Error::other(
+            job.fail(RequestError::Dispatch(std::io::Error::other(
                 "no pool worker could be started",
             )));
             return;
@@ -289,7 +289,7 @@ impl Dispatch for ThreadPool {
                 TrySendError::Full(task) => (task, "the pool's queue is full"),
                 TrySendError::Disconnected(task) => (task, "the pool is closed"),
             };
-            task.fail_boxed(Error::Dispatch(std::io::Error::other(reason)));
+            task.fail_boxed(RequestError::Dispatch(std::io::Error::other(reason)));
         }
     }
 

@@ -11,7 +11,7 @@ use crate::dispatch::dyn_job::DynJob;
 use crate::dispatch::live_threads::LiveThreads;
 use crate::dispatch::parker::{Parker, Resume};
 use crate::dispatch::{Dispatch, Job};
-use crate::error::Error;
+use crate::error::RequestError;
 use crate::shutdown::LoopWaker;
 
 /// Runs each request on a new thread: Python's `ThreadingMixIn`.
@@ -254,7 +254,7 @@ impl Dispatch for ThreadingMixIn {
     fn process_request<J: Job>(&mut self, job: J) {
         if let Err((job, error)) = self.shared.spawn(Box::new(job)) {
             tracing::error!(conn_id = job.id(), %error, "cannot spawn a request thread");
-            job.fail_boxed(Error::Dispatch(error));
+            job.fail_boxed(RequestError::Dispatch(error));
         }
     }
 

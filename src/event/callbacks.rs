@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::drain::BusySpan;
 
-use crate::error::Error;
+use crate::error::{RequestError, TimedOut};
 use crate::event::connection::{ConnState, OutBuf, DEFAULT_WATERMARKS};
 use crate::event::stream_session::StreamSession;
 use crate::event::{Connection, Protocol};
@@ -57,7 +57,7 @@ struct Threaded {
     /// A callback was running when the run ended (it panicked).
     in_callback: bool,
     /// Why the connection ended, for `connection_lost`.
-    reason: Option<Error>,
+    reason: Option<RequestError>,
     /// What `Connection::set_read_timeout` set (a thread strategy does not time callbacks).
     read_timeout: Option<Duration>,
     /// Held while the protocol has a message in flight (it said so, or it has not answered
@@ -185,7 +185,10 @@ impl<P> Callbacks<P> {
     fn remember(&mut self, error: &io::Error) {
         self.threaded
             .reason
-            .get_or_insert_with(|| Error::Handler(io::Error::new(error.kind(), error.to_string())));
+            .get_or_insert_with(|| match TimedOut::of(error) {
+                Some(timed_out) => RequestError::TimedOut(timed_out),
+                None => RequestError::Handler(io::Error::new(error.kind(), error.to_string())),
+            });
     }
 
     fn closing(&self) -> bool {
@@ -285,9 +288,11 @@ where
     fn finish(&mut self, _request: &mut StreamRequest<T>) -> io::Result<()> {
         self.threaded.in_message = None;
         if self.threaded.in_callback {
-            self.threaded.reason.get_or_insert(Error::HandlerPanicked {
-                message: "a protocol callback panicked".to_owned(),
-            });
+            self.threaded
+                .reason
+                .get_or_insert(RequestError::HandlerPanicked {
+                    message: "a protocol callback panicked".to_owned(),
+                });
         }
         let reason = self.threaded.reason.take();
         self.protocol.connection_lost(reason.as_ref());

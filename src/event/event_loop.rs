@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use crate::dispatch::{Dispatch, Job, LiveThreads};
 use crate::drain::DrainLevel;
-use crate::error::Error;
+use crate::error::RequestError;
 use crate::event::connection::DEFAULT_WATERMARKS;
 use crate::reactor::{drive, Driver, Flow, Mailbox, Reactor, Ready};
 use crate::session::{EventSession, LoopContext, Next};
@@ -23,7 +23,7 @@ use crate::session::{EventSession, LoopContext, Next};
 /// (the named combinations [`EventTcpServer`](crate::EventTcpServer) and
 /// [`EventUnixStreamServer`](crate::EventUnixStreamServer) say so in their types). A request
 /// whose handler is not made of callbacks, or a datagram transport, is failed through
-/// `handle_error` with [`Error::Dispatch`].
+/// `handle_error` with [`RequestError::Dispatch`](crate::RequestError::Dispatch).
 ///
 /// The serving thread accepts, runs `verify_request`, and hands each connection to the loops in
 /// turn. Each loop reads into one buffer of its own, calls `data_received`, and writes straight
@@ -369,7 +369,7 @@ impl Dispatch for EventLoop {
                 self.next = self.next.wrapping_add(1);
                 self.loops[index].mailbox.post(Message::Adopt(session));
             }
-            Err(job) => job.fail(Error::Dispatch(io::Error::other(
+            Err(job) => job.fail(RequestError::Dispatch(io::Error::other(
                 "EventLoop runs Protocol handlers over stream sockets: wrap the protocol in \
                  Callbacks (e.g. EventTcpServer::new(address, Callbacks::new(MyProtocol)))",
             ))),

@@ -3,7 +3,7 @@
 use std::io;
 use std::net::TcpStream;
 
-use crate::error::Error;
+use crate::error::RequestError;
 use crate::event::Connection;
 use crate::handler::StreamSocket;
 
@@ -136,7 +136,7 @@ pub trait Protocol<T: StreamSocket = TcpStream>: Clone + Send + 'static {
 
     /// The connection is closed, for `reason` (`None`: a clean close by either side). Called
     /// once, last. Default: nothing.
-    fn connection_lost(&mut self, reason: Option<&Error>) {
+    fn connection_lost(&mut self, reason: Option<&RequestError>) {
         let _ = reason;
     }
 }

@@ -10,7 +10,7 @@ use selectors::Interest;
 
 use crate::connections::{ConnectionGuard, Registry};
 use crate::drain::DrainLevel;
-use crate::error::Error;
+use crate::error::{RequestError, TimedOut};
 use crate::event::connection::{ConnState, OutBuf};
 use crate::event::{Connection, Protocol};
 use crate::handler::{linger_before_close, MessageClock, MinRate, StreamRequest, StreamSocket};
@@ -50,7 +50,7 @@ pub(crate) struct StreamSession<T: StreamSocket, P> {
     last_progress: Instant,
     pending_seen: usize,
     /// Why the connection ends, once known.
-    reason: Option<Error>,
+    reason: Option<RequestError>,
     /// A drain closed it while idle.
     drained: bool,
     /// It had a message in flight, or input arrived, while a drain was on: its close at the
@@ -116,16 +116,16 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
         };
         let error = match panic::catch_unwind(AssertUnwindSafe(|| callback(protocol, &mut conn))) {
             Ok(Ok(value)) => return Some(value),
-            Ok(Err(error)) => Error::Handler(error),
-            Err(payload) => Error::from_panic(payload),
+            Ok(Err(error)) => RequestError::from_io(error),
+            Err(payload) => RequestError::from_panic(payload),
         };
         self.fail(error);
         None
     }
 
     /// Reports a callback's failure and marks the connection for closing.
-    fn fail(&mut self, error: Error) {
-        if matches!(error, Error::HandlerPanicked { .. }) {
+    fn fail(&mut self, error: RequestError) {
+        if matches!(error, RequestError::HandlerPanicked { .. }) {
             self.registry.panicked();
         }
         let hooks = &self.hooks;
@@ -141,7 +141,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
     fn lost(&mut self, error: io::Error) {
         tracing::debug!(conn_id = self.id, %error, "connection lost");
         self.state.aborted = true;
-        self.reason.get_or_insert(Error::Handler(error));
+        self.reason.get_or_insert(RequestError::Handler(error));
     }
 
     /// One read; returns whether it found anything (input, the end of input, or an error).
@@ -312,7 +312,7 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
             return Next::Close;
         }
         if let Err(error) = sys::set_nonblocking(self.request.socket.as_fd(), true) {
-            self.fail(Error::Handler(error));
+            self.fail(RequestError::Handler(error));
             return Next::Close;
         }
         tracing::debug!(conn_id = self.id, peer = ?self.request.client_address, "connection made");
@@ -347,27 +347,33 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
                 .filter(|&(at, _)| at <= now)
                 .map(|(_, reason)| (clock, reason))
         });
-        let reason = match (write_expired, message_expired, self.got_input) {
-            (Some(after), _, _) => Error::WriteTimeout { after },
+        let timed_out = match (write_expired, message_expired, self.got_input) {
+            (Some(after), _, _) => TimedOut::new(CloseReason::WriteTimeout, after),
             (None, Some((clock, reason)), _) => {
                 let after = clock.elapsed(now);
                 match reason {
-                    CloseReason::ReadTimeout => Error::ReadTimeout { after },
-                    _ => Error::TooSlow {
-                        bytes_per_second: self.min_rate.map_or(0, |rate| rate.bytes_per_second),
-                        bytes: clock.bytes(),
+                    CloseReason::ReadTimeout => TimedOut::new(reason, after),
+                    _ => TimedOut::too_slow(
+                        self.min_rate.map_or(0, |rate| rate.bytes_per_second),
+                        clock.bytes(),
                         after,
-                    },
+                    ),
                 }
             }
-            (None, None, false) => Error::FirstByteTimeout {
-                after: self.first_byte_timeout.unwrap_or_default(),
-            },
-            (None, None, true) => Error::IdleTimeout {
-                after: self.idle_timeout.unwrap_or_default(),
-            },
+            (None, None, false) => TimedOut::new(
+                CloseReason::FirstByteTimeout,
+                self.first_byte_timeout.unwrap_or_default(),
+            ),
+            (None, None, true) => TimedOut::new(
+                CloseReason::IdleTimeout,
+                self.idle_timeout.unwrap_or_default(),
+            ),
         };
-        if matches!(reason, Error::ReadTimeout { .. } | Error::TooSlow { .. }) {
+        let reason = RequestError::TimedOut(timed_out);
+        if matches!(
+            timed_out.reason(),
+            CloseReason::ReadTimeout | CloseReason::TooSlow
+        ) {
             // A last word before the close (an HTTP 408), sent only if the socket takes it now.
             self.call(|protocol, conn| {
                 protocol.read_timed_out(conn);
@@ -392,13 +398,7 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
             None if this.drained => CloseReason::Drained,
             None if stopping => CloseReason::ServerClosing,
             None => CloseReason::Completed,
-            Some(Error::IdleTimeout { .. }) => CloseReason::IdleTimeout,
-            Some(Error::FirstByteTimeout { .. }) => CloseReason::FirstByteTimeout,
-            Some(Error::WriteTimeout { .. }) => CloseReason::WriteTimeout,
-            Some(Error::ReadTimeout { .. }) => CloseReason::ReadTimeout,
-            Some(Error::TooSlow { .. }) => CloseReason::TooSlow,
-            Some(Error::HandlerPanicked { .. }) => CloseReason::Panicked,
-            Some(_) => CloseReason::Error,
+            Some(error) => error.close_reason(),
         };
         if let Some(guard) = &mut this.guard {
             guard.set_reason(close_reason);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use std::os::fd::AsFd;
 
-use crate::error::Error;
+use crate::error::RequestError;
 use crate::handler::DatagramSocket;
 use crate::request::Request;
 use crate::shutdown::ShutdownHandle;
@@ -26,7 +26,7 @@ use crate::sys;
 ///   that reply with more than one datagram.
 ///
 /// A datagram longer than the server's `max_packet_size` never reaches the handler truncated
-/// (Python silently truncates it): it is reported as [`Error::DatagramTooLarge`] through
+/// (Python silently truncates it): it is reported as [`RequestError::DatagramTooLarge`] through
 /// `handle_error`, unless the transport was told to deliver truncated datagrams, in which case
 /// [`is_truncated`](Self::is_truncated) says so.
 ///
@@ -132,9 +132,9 @@ impl<S: DatagramSocket> Request for DatagramRequest<S> {
         &self.shutdown
     }
 
-    fn prepare(&mut self) -> Result<(), Error> {
+    fn prepare(&mut self) -> Result<(), RequestError> {
         if self.truncated && !self.deliver_truncated {
-            return Err(Error::DatagramTooLarge {
+            return Err(RequestError::DatagramTooLarge {
                 max_packet_size: self.max_packet_size,
                 peer: format!("{:?}", self.client_address),
             });

@@ -11,7 +11,6 @@ mod socket_reader;
 mod stream;
 mod stream_options;
 mod stream_socket;
-mod timed_out;
 
 pub use datagram::DatagramRequest;
 pub use datagram_socket::DatagramSocket;
@@ -25,4 +24,3 @@ pub(crate) use stream::linger_before_close;
 pub use stream::StreamRequest;
 pub use stream_options::StreamOptions;
 pub use stream_socket::{SocketHalf, StreamSocket};
-pub(crate) use timed_out::TimedOut;

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, MutexGuard};
 
+use crate::error::TimedOut;
 use crate::handler::stream_socket::read_piece;
-use crate::handler::TimedOut;
 use crate::stats::CloseReason;
 use crate::sys;
 
@@ -123,10 +123,10 @@ impl PendingOutput {
     /// the error that ends the connection.
     pub(crate) fn expire(&mut self) -> io::Error {
         self.timed_out = true;
-        TimedOut {
-            reason: CloseReason::WriteTimeout,
-            after: self.write_timeout.unwrap_or_default(),
-        }
+        TimedOut::new(
+            CloseReason::WriteTimeout,
+            self.write_timeout.unwrap_or_default(),
+        )
         .into_io()
     }
 
@@ -223,7 +223,7 @@ impl PendingOutput {
     /// # Errors
     ///
     /// As [`send_now`](Self::send_now); an expired write timeout is a
-    /// [`TimedOut`](crate::handler::TimedOut) error.
+    /// [`TimedOut`](crate::TimedOut) error.
     pub(crate) fn send_all(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
         loop {
             self.send_now(fd)?;

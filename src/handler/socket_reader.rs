@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::drain::{BusySpan, Liveness};
+use crate::error::TimedOut;
 use crate::handler::message_framing::{Framed, MessageFraming};
 use crate::handler::pending_output::SharedOutput;
-use crate::handler::{MessageClock, MinRate, SocketHalf, StreamSocket, TimedOut};
+use crate::handler::{MessageClock, MinRate, SocketHalf, StreamSocket};
 use crate::stats::CloseReason;
 use crate::sys;
 
@@ -196,7 +197,7 @@ impl<T: StreamSocket> SocketReader<T> {
         let after = self
             .message
             .map_or(Duration::ZERO, |clock| clock.elapsed(now));
-        TimedOut { reason, after }.into_io()
+        TimedOut::new(reason, after).into_io()
     }
 
     /// Frees the buffer while it holds nothing (a parked connection waits without it; the next
@@ -313,16 +314,12 @@ impl<T: StreamSocket> SocketReader<T> {
             Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
                 let timeouts = self.timeouts.map(|t| (t.first_byte, t.idle));
                 match (timeouts, self.first_byte_seen) {
-                    (Some((Some(after), _)), false) => Err(TimedOut {
-                        reason: CloseReason::FirstByteTimeout,
-                        after,
+                    (Some((Some(after), _)), false) => {
+                        Err(TimedOut::new(CloseReason::FirstByteTimeout, after).into_io())
                     }
-                    .into_io()),
-                    (Some((_, Some(after))), true) => Err(TimedOut {
-                        reason: CloseReason::IdleTimeout,
-                        after,
+                    (Some((_, Some(after))), true) => {
+                        Err(TimedOut::new(CloseReason::IdleTimeout, after).into_io())
                     }
-                    .into_io()),
                     _ => Err(error),
                 }
             }
@@ -487,10 +484,10 @@ impl<T: StreamSocket> SocketReader<T> {
         let span = self.message_span_now();
         let timed_out = match self.message_deadline(span) {
             Some((at, reason)) if at <= now => self.message_timed_out(reason, now),
-            _ => TimedOut {
-                reason: CloseReason::IdleTimeout,
-                after: self.base_timeout().unwrap_or_default(),
-            }
+            _ => TimedOut::new(
+                CloseReason::IdleTimeout,
+                self.base_timeout().unwrap_or_default(),
+            )
             .into_io(),
         };
         self.gathered_end = Some(Err(timed_out));

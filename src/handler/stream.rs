@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::drain::{BusySpan, Liveness};
-use crate::error::Error;
+use crate::error::RequestError;
 use crate::handler::message_framing::MessageFraming;
 use crate::handler::pending_output::SharedOutput;
 use crate::handler::socket_reader::{Gathered, ReadTimeouts};
@@ -266,9 +266,11 @@ impl<T: StreamSocket> StreamRequest<T> {
     }
 
     /// The settings an event loop applies (it keeps the timeouts itself): `TCP_NODELAY`.
-    pub(crate) fn prepare_nonblocking(&mut self) -> Result<(), Error> {
+    pub(crate) fn prepare_nonblocking(&mut self) -> Result<(), RequestError> {
         if self.options.disable_nagle_algorithm {
-            self.socket.set_nodelay(true).map_err(Error::Handler)?;
+            self.socket
+                .set_nodelay(true)
+                .map_err(RequestError::Handler)?;
         }
         Ok(())
     }
@@ -374,12 +376,12 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         &self.shutdown
     }
 
-    fn prepare(&mut self) -> Result<(), Error> {
+    fn prepare(&mut self) -> Result<(), RequestError> {
         let options = self.options;
         if options.timeout.is_some() {
             self.socket
                 .set_timeout(options.timeout)
-                .map_err(Error::Handler)?;
+                .map_err(RequestError::Handler)?;
         } else {
             self.rfile
                 .arm_timeouts(ReadTimeouts {
@@ -388,12 +390,12 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
                     read: options.read_timeout,
                     min_rate: options.min_rate,
                 })
-                .map_err(Error::Handler)?;
+                .map_err(RequestError::Handler)?;
             if let Some(after) = options.write_timeout {
                 self.wfile
                     .get_mut()
                     .arm_send_timeout(after)
-                    .map_err(Error::Handler)?;
+                    .map_err(RequestError::Handler)?;
             }
         }
         self.prepare_nonblocking()

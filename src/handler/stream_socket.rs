@@ -8,8 +8,8 @@ use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error::TimedOut;
 use crate::handler::pending_output::SharedOutput;
-use crate::handler::TimedOut;
 use crate::stats::CloseReason;
 use crate::sys;
 
@@ -140,7 +140,7 @@ impl StreamSocket for TcpStream {
 pub struct SocketHalf<T> {
     socket: Arc<T>,
     /// The framework's write timeout, when `SO_SNDTIMEO` carries it: an expiry then writes as
-    /// a [`TimedOut`](crate::handler::TimedOut) error.
+    /// a [`TimedOut`](crate::TimedOut) error.
     send_timeout: Option<Duration>,
     /// The write timeout passed: the peer is not reading.
     send_timed_out: bool,
@@ -208,10 +208,10 @@ impl<T: StreamSocket> SocketHalf<T> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.send_timeout.is_some() => {
                     self.send_timed_out = true;
-                    return Err(TimedOut {
-                        reason: CloseReason::WriteTimeout,
-                        after: self.send_timeout.unwrap_or_default(),
-                    }
+                    return Err(TimedOut::new(
+                        CloseReason::WriteTimeout,
+                        self.send_timeout.unwrap_or_default(),
+                    )
                     .into_io());
                 }
                 Err(e) => return Err(e),

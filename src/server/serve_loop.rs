@@ -10,7 +10,7 @@ use selectors::Interest;
 
 use crate::dispatch::{Dispatch, Job, RequestJob};
 use crate::drain::{DrainLevel, DrainReport};
-use crate::error::Error;
+use crate::error::{Error, RequestError};
 use crate::handler::RequestHandler;
 use crate::hooks::ServerHooks;
 use crate::request::Request;
@@ -453,8 +453,8 @@ where
                 }
                 self.registry.refused_by_verify();
             }
-            Ok(Err(error)) => job(request, guard).fail(Error::Handler(error)),
-            Err(payload) => job(request, guard).fail(Error::from_panic(payload)),
+            Ok(Err(error)) => job(request, guard).fail(RequestError::Handler(error)),
+            Err(payload) => job(request, guard).fail(RequestError::from_panic(payload)),
         }
     }
 }

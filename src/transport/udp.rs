@@ -114,7 +114,7 @@ impl UdpSocket {
     }
 
     /// Sets the largest datagram handed to a handler; longer ones are reported as
-    /// [`Error::DatagramTooLarge`](crate::Error::DatagramTooLarge) (or delivered cut, see
+    /// [`RequestError::DatagramTooLarge`](crate::RequestError::DatagramTooLarge) (or delivered cut, see
     /// [`set_deliver_truncated`](Self::set_deliver_truncated)).
     pub fn set_max_packet_size(&mut self, size: usize) -> &mut Self {
         self.max_packet_size = size;

@@ -87,7 +87,7 @@ fn a_peer_that_reads_nothing_meets_the_write_timeout() {
     pending.push_bytes(&vec![7; 500_000]);
     let error = pending.send_all(ours.as_fd()).unwrap_err();
     let timed_out = TimedOut::of(&error).expect("the write timeout");
-    assert_eq!(timed_out.reason, CloseReason::WriteTimeout);
+    assert_eq!(timed_out.reason(), CloseReason::WriteTimeout);
     assert!(pending.timed_out());
     assert!(pending.deadline().is_some_and(|at| at <= Instant::now()));
     // The peer is still connected: nothing else went wrong.

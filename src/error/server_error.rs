@@ -1,8 +1,11 @@
-//! The crate's error type for failures that are not plain OS errors.
+//! [`Error`]: what ends or stops a server (not one request: that is a
+//! [`RequestError`](crate::RequestError)).
 
 use std::io;
 
-/// What went wrong in a server, a request or a handler.
+/// What went wrong in a server's life: its address, bind, listen, accept, pid file,
+/// privileges, inherited sockets, hot restart, panic budget, or its selector. What ends one
+/// request is a [`RequestError`](crate::RequestError).
 ///
 /// OS failures keep their [`io::Error`] (with its `ErrorKind` and errno) inside a variant that
 /// says which step failed, so callers can match on the step and still inspect the OS cause.
@@ -66,52 +69,6 @@ pub enum Error {
     /// The server was created without binding and has not been bound and activated yet.
     #[error("the server is not listening; call server_bind() and server_activate() first")]
     NotActivated,
-    /// A handler (or a hook) returned an error.
-    #[error("handler failed: {0}")]
-    Handler(#[source] io::Error),
-    /// A handler (or a hook) panicked; the panic was caught and the server went on.
-    #[error("handler panicked: {message}")]
-    HandlerPanicked {
-        /// The panic payload, when it was a string.
-        message: String,
-    },
-    /// A datagram was larger than the server's `max_packet_size`; it was not handed to the
-    /// handler (Python silently truncates it).
-    #[error("a datagram from {peer} is longer than max_packet_size ({max_packet_size} bytes) and was dropped; raise max_packet_size or have clients send less")]
-    DatagramTooLarge {
-        /// The server's limit.
-        max_packet_size: usize,
-        /// The sender.
-        peer: String,
-    },
-    /// The dispatch strategy could not start the request (e.g. no thread could be spawned).
-    #[error("cannot dispatch the request: {0}; the system is out of threads or processes")]
-    Dispatch(#[source] io::Error),
-    /// A connection waiting for input sent nothing for its
-    /// [`idle_timeout`](crate::StreamOptions::idle_timeout) and was closed. Given to
-    /// [`Protocol::connection_lost`](crate::Protocol::connection_lost) as the reason; not
-    /// reported through `handle_error` (it is the server's policy at work, not a failure).
-    #[error("the peer sent nothing for {after:?} and the connection was closed; raise StreamOptions::idle_timeout to allow longer silences")]
-    IdleTimeout {
-        /// The timeout that passed.
-        after: std::time::Duration,
-    },
-    /// A new connection sent nothing within its
-    /// [`first_byte_timeout`](crate::StreamOptions::first_byte_timeout) and was closed (a reason
-    /// for `connection_lost`, like [`IdleTimeout`](Self::IdleTimeout)).
-    #[error("the peer sent nothing within {after:?} of connecting and the connection was closed; raise StreamOptions::first_byte_timeout to wait longer")]
-    FirstByteTimeout {
-        /// The timeout that passed.
-        after: std::time::Duration,
-    },
-    /// The peer read nothing for the
-    /// [`write_timeout`](crate::StreamOptions::write_timeout) while output was pending, and the
-    /// connection was closed (a reason for `connection_lost`).
-    #[error("the peer read nothing for {after:?} while output was pending and the connection was closed; raise StreamOptions::write_timeout to wait longer")]
-    WriteTimeout {
-        /// The timeout that passed.
-        after: std::time::Duration,
-    },
     /// The pid file cannot be used: a live process owns it, or it cannot be written.
     #[error("pid file {}: {problem}", .path.display())]
     PidFile {
@@ -144,27 +101,6 @@ pub enum Error {
         /// What is wrong.
         problem: String,
     },
-    /// A message in flight (a [`BusySpan`](crate::BusySpan), or an event protocol's
-    /// `set_busy(true)`) did not finish arriving within its
-    /// [`read_timeout`](crate::StreamOptions::read_timeout), and the connection was closed (a
-    /// reason for `connection_lost`).
-    #[error("a message took longer than {after:?} to arrive and the connection was closed; raise StreamOptions::read_timeout to allow slower messages")]
-    ReadTimeout {
-        /// The timeout that passed.
-        after: std::time::Duration,
-    },
-    /// A message in flight arrived slower than the
-    /// [`min_rate`](crate::StreamOptions::min_rate) allows, and the connection was closed (a
-    /// reason for `connection_lost`).
-    #[error("a message arrived at less than {bytes_per_second} bytes/s ({bytes} bytes in {after:?}) and the connection was closed; lower StreamOptions::min_rate to allow slower peers")]
-    TooSlow {
-        /// The minimum rate.
-        bytes_per_second: u64,
-        /// The bytes of the message received.
-        bytes: u64,
-        /// How long the message had been arriving.
-        after: std::time::Duration,
-    },
     /// More handlers panicked within the window than
     /// [`PanicPolicy::Budget`](crate::PanicPolicy::Budget) allows: `serve_forever` stopped so
     /// that a supervisor can restart a process whose state may be inconsistent.
@@ -193,20 +129,6 @@ fn bind_hint(source: &io::Error) -> &'static str {
     }
 }
 
-impl Error {
-    /// Turns a caught panic payload into [`Error::HandlerPanicked`].
-    pub(crate) fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Self {
-        let message = if let Some(text) = payload.downcast_ref::<&'static str>() {
-            (*text).to_owned()
-        } else if let Some(text) = payload.downcast_ref::<String>() {
-            text.clone()
-        } else {
-            "a panic with a non-string payload".to_owned()
-        };
-        Error::HandlerPanicked { message }
-    }
-}
-
 impl From<Error> for io::Error {
     /// Keeps the OS error kind where there is one, and the whole message.
     fn from(error: Error) -> Self {
@@ -214,23 +136,13 @@ impl From<Error> for io::Error {
             Error::Io(source) => return io::Error::new(source.kind(), error),
             Error::Bind { source, .. }
             | Error::Listen { source, .. }
-            | Error::Accept { source, .. }
-            | Error::Handler(source)
-            | Error::Dispatch(source) => source.kind(),
+            | Error::Accept { source, .. } => source.kind(),
             Error::Address { .. } | Error::Inherited { .. } => io::ErrorKind::InvalidInput,
             Error::PidFile { .. } => io::ErrorKind::AlreadyExists,
             Error::Privileges { .. } => io::ErrorKind::PermissionDenied,
             Error::Restart { .. } => io::ErrorKind::Other,
             Error::Closed | Error::NotActivated => io::ErrorKind::NotConnected,
-            Error::HandlerPanicked { .. } | Error::PanicBudgetExceeded { .. } => {
-                io::ErrorKind::Other
-            }
-            Error::DatagramTooLarge { .. } => io::ErrorKind::InvalidData,
-            Error::IdleTimeout { .. }
-            | Error::FirstByteTimeout { .. }
-            | Error::WriteTimeout { .. }
-            | Error::ReadTimeout { .. }
-            | Error::TooSlow { .. } => io::ErrorKind::TimedOut,
+            Error::PanicBudgetExceeded { .. } => io::ErrorKind::Other,
         };
         io::Error::new(kind, error)
     }
