@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use slab::Slab;
 
 use crate::connections::{ConnectionGuard, PanicPolicy};
-use crate::drain::{DrainLevel, DrainTarget, Liveness};
+use crate::drain::{DrainLevel, DrainProgress, DrainTarget, Liveness};
 use crate::error::Error;
 use crate::ip_prefix::ip_prefix;
 use crate::limits::{Limits, Overload};
@@ -32,6 +32,8 @@ pub(crate) struct Registry {
     parked: AtomicUsize,
     waker: LoopWaker,
     shutdown: ShutdownHandle,
+    /// The server's drain level: raised here only, shared with every connection.
+    progress: Arc<DrainProgress>,
 }
 
 struct State {
@@ -49,8 +51,6 @@ struct State {
     fatal: Option<Error>,
     /// Every open connection's drain state.
     entries: Slab<Arc<Liveness>>,
-    /// How far a drain has gone (new connections start there).
-    drain_level: DrainLevel,
     /// The counters as the drain began (its report counts from there).
     at_drain_start: Option<ServerStats>,
 }
@@ -69,11 +69,11 @@ impl Registry {
                 recent_panics: VecDeque::new(),
                 fatal: None,
                 entries: Slab::new(),
-                drain_level: DrainLevel::Serving,
                 at_drain_start: None,
             }),
             parked: AtomicUsize::new(0),
             waker,
+            progress: Arc::clone(shutdown.drain_progress()),
             shutdown,
         })
     }
@@ -166,7 +166,7 @@ impl Registry {
         }
         state.stats.open += 1;
         state.stats.peak = state.stats.peak.max(state.stats.open);
-        let liveness = Arc::new(Liveness::new(state.drain_level));
+        let liveness = Arc::new(Liveness::new(Arc::clone(&self.progress)));
         let key = state.entries.insert(Arc::clone(&liveness));
         drop(state);
         Ok(ConnectionGuard::new(
@@ -183,7 +183,7 @@ impl Registry {
     /// and every close wakes the loop from now on.
     pub(crate) fn advance_drain(&self, level: DrainLevel) {
         let mut state = self.state.lock();
-        if level <= state.drain_level {
+        if level <= self.progress.level() {
             return;
         }
         if state.at_drain_start.is_none() {
@@ -191,7 +191,7 @@ impl Registry {
             stats.parked = self.parked.load(Ordering::Relaxed);
             state.at_drain_start = Some(stats);
         }
-        state.drain_level = level;
+        self.progress.raise(level);
         state.loop_waits = true;
         for (_, liveness) in &state.entries {
             liveness.advance(level);
@@ -250,7 +250,7 @@ impl Registry {
                 *counter += 1;
             }
             // While a drain runs, every close may be the last one the loop waits for.
-            let draining = state.drain_level != DrainLevel::Serving;
+            let draining = self.progress.level() != DrainLevel::Serving;
             std::mem::take(&mut state.loop_waits) || draining
         };
         if wake {

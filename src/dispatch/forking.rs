@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::connections::ConnectionGuard;
 use crate::dispatch::{Dispatch, Job};
-use crate::drain::{DrainLevel, Liveness};
+use crate::drain::{DrainProgress, Liveness};
 use crate::error::RequestError;
 use crate::shutdown::LoopWaker;
 use crate::stats::CloseReason;
@@ -221,7 +221,7 @@ impl Dispatch for ForkingMixIn {
                 job.detach_in_child();
                 let liveness = job
                     .drain_liveness()
-                    .unwrap_or_else(|| Arc::new(Liveness::new(DrainLevel::Serving)));
+                    .unwrap_or_else(|| Arc::new(Liveness::new(DrainProgress::new())));
                 sys::child_drain_signals(held, liveness, grace);
                 if let Some(listener) = job.listener_fd() {
                     sys::close_in_child(listener);

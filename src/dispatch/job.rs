@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::connections::{ConnectionGuard, Registry};
-use crate::drain::{DrainLevel, Liveness};
+use crate::drain::{DrainProgress, Liveness};
 use crate::error::RequestError;
 use crate::handler::RequestHandler;
 use crate::hooks::ServerHooks;
@@ -833,7 +833,7 @@ where
         // The child's own drain state: the parent's threads never see it, and its signal
         // handlers drive it.
         if self.liveness.is_some() {
-            self.liveness = Some(Arc::new(Liveness::new(DrainLevel::Serving)));
+            self.liveness = Some(Arc::new(Liveness::new(DrainProgress::new())));
         }
     }
 }

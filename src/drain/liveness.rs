@@ -2,38 +2,13 @@
 //! and the one thing it does to it.
 
 use std::os::fd::RawFd;
-use std::sync::atomic::{
-    AtomicBool, AtomicI32, AtomicU64, AtomicU8, AtomicUsize, Ordering::SeqCst,
-};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::drain::{DrainLevel, DrainProgress};
 use crate::sys;
-
-/// How far a drain has gone, as each connection sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-#[repr(u8)]
-pub(crate) enum DrainLevel {
-    /// No drain.
-    Serving = 0,
-    /// Draining: a connection that has spoken and waits at a message boundary is idle.
-    Draining = 1,
-    /// The first-byte grace has passed: every waiting connection is idle.
-    GraceOver = 2,
-    /// The deadline has passed: everything is closed.
-    Forced = 3,
-}
-
-impl DrainLevel {
-    fn from_u8(level: u8) -> Self {
-        match level {
-            0 => DrainLevel::Serving,
-            1 => DrainLevel::Draining,
-            2 => DrainLevel::GraceOver,
-            _ => DrainLevel::Forced,
-        }
-    }
-}
 
 /// One connection's drain state, shared by its reader (`rfile`), its job, the registry (which
 /// drives drains) and — in a forked child — a signal handler. Only atomics, so the signal
@@ -53,7 +28,8 @@ pub struct Liveness {
     /// signal handler does not take it (it must not lock; the child is single-threaded, so
     /// the descriptor cannot be closed under it).
     fd_lock: Mutex<()>,
-    level: AtomicU8,
+    /// The server's drain level (a forked child's own).
+    progress: Arc<DrainProgress>,
     /// Blocked (or about to block) waiting for input at a message boundary: in `recv` with
     /// nothing buffered, or parked in place.
     waiting: AtomicBool,
@@ -73,11 +49,11 @@ pub struct Liveness {
 }
 
 impl Liveness {
-    pub(crate) fn new(level: DrainLevel) -> Self {
+    pub(crate) fn new(progress: Arc<DrainProgress>) -> Self {
         Liveness {
             fd: AtomicI32::new(-1),
             fd_lock: Mutex::new(()),
-            level: AtomicU8::new(level as u8),
+            progress,
             waiting: AtomicBool::new(false),
             spoken: AtomicBool::new(false),
             busy: AtomicUsize::new(0),
@@ -89,7 +65,7 @@ impl Liveness {
     }
 
     pub(crate) fn level(&self) -> DrainLevel {
-        DrainLevel::from_u8(self.level.load(SeqCst))
+        self.progress.level()
     }
 
     /// The connection's descriptor, which the drainer may shut down until [`detach_fd`].
@@ -190,10 +166,11 @@ impl Liveness {
         self.idle_closed.store(true, SeqCst);
     }
 
-    /// Raises the level to `level` and, if the connection now counts as idle while it waits,
-    /// ends the wait. From a thread of the serving process.
+    /// Raises the level to `level` (the registry has already; a no-op then) and, if the
+    /// connection now counts as idle while it waits, ends the wait. From a thread of the
+    /// serving process.
     pub(crate) fn advance(&self, level: DrainLevel) {
-        self.level.fetch_max(level as u8, SeqCst);
+        self.progress.raise(level);
         if self.busy.load(SeqCst) > 0 {
             // A message in flight when the drain began finishes during it.
             self.served_while_draining.store(true, SeqCst);
@@ -214,7 +191,7 @@ impl Liveness {
     /// [`advance`](Self::advance) for a signal handler in a forked child: no lock, no
     /// allocation, only atomics and `shutdown(2)`.
     pub(crate) fn advance_from_signal(&self, level: DrainLevel) {
-        self.level.fetch_max(level as u8, SeqCst);
+        self.progress.raise(level);
         if self.busy.load(SeqCst) > 0 {
             self.served_while_draining.store(true, SeqCst);
         }
@@ -251,7 +228,7 @@ mod tests {
 
     #[test]
     fn a_silent_connection_is_idle_only_after_the_grace() {
-        let liveness = Liveness::new(DrainLevel::Serving);
+        let liveness = Liveness::new(DrainProgress::new());
         assert!(!liveness.enter_wait());
         liveness.leave_wait();
         liveness.advance(DrainLevel::Draining);
@@ -264,7 +241,9 @@ mod tests {
 
     #[test]
     fn a_busy_span_keeps_a_connection_from_being_idle() {
-        let liveness = Liveness::new(DrainLevel::GraceOver);
+        let progress = DrainProgress::new();
+        progress.raise(DrainLevel::GraceOver);
+        let liveness = Liveness::new(progress);
         liveness.note_spoken();
         liveness.busy_started();
         assert!(!liveness.enter_wait());

@@ -4,12 +4,14 @@
 
 mod busy_span;
 mod drain_options;
+mod drain_progress;
 mod drain_report;
 mod drain_target;
 mod liveness;
 
 pub use busy_span::BusySpan;
 pub use drain_options::DrainOptions;
+pub(crate) use drain_progress::{DrainLevel, DrainProgress};
 pub use drain_report::DrainReport;
 pub(crate) use drain_target::DrainTarget;
-pub(crate) use liveness::{DrainLevel, Liveness};
+pub(crate) use liveness::Liveness;

@@ -8,11 +8,12 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use crate::dispatch::{Dispatch, Job, LiveThreads};
-use crate::drain::DrainLevel;
+use crate::drain::DrainProgress;
 use crate::error::RequestError;
 use crate::event::connection::DEFAULT_WATERMARKS;
 use crate::reactor::{drive, Driver, Flow, Mailbox, Reactor, Ready};
 use crate::session::{EventSession, LoopContext, Next};
+use crate::shutdown::LoopWaker;
 
 /// Runs connections as callbacks on `N` loop threads, each waiting in its own selector (epoll
 /// on Linux): Python's `asyncio` event loop with `Protocol`s, Perl's `Net::Server::Multiplex`.
@@ -92,8 +93,8 @@ pub struct EventLoop {
     loops: Vec<LoopThread>,
     next: usize,
     live: LiveThreads,
-    /// How far the server's drain has gone (loops started later begin there).
-    drain_level: DrainLevel,
+    /// The server's drain level (the server's own once attached).
+    progress: Arc<DrainProgress>,
 }
 
 struct LoopThread {
@@ -103,18 +104,18 @@ struct LoopThread {
 
 enum Message {
     Adopt(EventSession),
-    /// The server's drain began or moved on.
-    Drain(DrainLevel),
+    /// The server's drain began or moved on: look at every session again.
+    Drain,
     Stop,
 }
 
 /// A loop's settings, copied into it when it starts.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Settings {
     high_watermark: usize,
     low_watermark: usize,
     read_buffer_size: usize,
-    drain_level: DrainLevel,
+    progress: Arc<DrainProgress>,
 }
 
 impl EventLoop {
@@ -129,7 +130,7 @@ impl EventLoop {
             loops: Vec::new(),
             next: 0,
             live: LiveThreads::default(),
-            drain_level: DrainLevel::Serving,
+            progress: DrainProgress::new(),
         }
     }
 
@@ -190,7 +191,7 @@ impl EventLoop {
             high_watermark: self.high_watermark,
             low_watermark: self.low_watermark,
             read_buffer_size: self.read_buffer_size,
-            drain_level: self.drain_level,
+            progress: Arc::clone(&self.progress),
         };
         for n in 0..self.workers {
             let mailbox = match Mailbox::new() {
@@ -201,6 +202,7 @@ impl EventLoop {
                 }
             };
             let theirs = Arc::clone(&mailbox);
+            let settings = settings.clone();
             let builder = thread::Builder::new().name(format!("{}-{n}", self.thread_name));
             let spawned = self.live.spawn(builder, move || {
                 if let Err(error) = run_loop(&theirs, settings) {
@@ -227,7 +229,7 @@ fn run_loop(mailbox: &Mailbox<Message>, settings: Settings) -> io::Result<()> {
             now: Instant::now(),
             high_watermark: settings.high_watermark,
             low_watermark: settings.low_watermark,
-            drain_level: settings.drain_level,
+            drain: settings.progress,
         },
     };
     drive(mailbox, 1024, &mut driver)
@@ -247,8 +249,7 @@ impl Driver for SessionDriver {
         ctx.now = Instant::now();
         match message {
             Message::Adopt(session) => adopt(reactor, session, ctx),
-            Message::Drain(level) => {
-                ctx.drain_level = ctx.drain_level.max(level);
+            Message::Drain => {
                 for key in reactor.keys() {
                     let Some(session) = reactor.get_mut(key) else {
                         continue;
@@ -380,14 +381,14 @@ impl Dispatch for EventLoop {
         self.live.count()
     }
 
-    fn drain_idle(&mut self, grace_over: bool) {
-        let level = match grace_over {
-            false => DrainLevel::Draining,
-            true => DrainLevel::GraceOver,
-        };
-        self.drain_level = self.drain_level.max(level);
+    fn attach(&mut self, waker: LoopWaker) {
+        self.progress = waker.drain_progress();
+    }
+
+    fn drain_idle(&mut self, _grace_over: bool) {
+        // The sessions read the level itself; the loops only look at them again now.
         for loop_thread in &self.loops {
-            loop_thread.mailbox.post(Message::Drain(level));
+            loop_thread.mailbox.post(Message::Drain);
         }
     }
 

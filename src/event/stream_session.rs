@@ -160,7 +160,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
                 self.last_input = ctx.now;
                 self.got_input = true;
                 self.state.unanswered = true;
-                if ctx.drain_level != DrainLevel::Serving {
+                if ctx.drain.level() != DrainLevel::Serving {
                     self.served_while_draining = true;
                 }
                 if let Some(clock) = &mut self.message {
@@ -190,7 +190,8 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
         // drain's deadline instead.
         for _ in 0..16 {
             let next = self.next(ctx);
-            let draining = ctx.drain_level != DrainLevel::Serving;
+            let level = ctx.drain.level();
+            let draining = level != DrainLevel::Serving;
             if draining && (self.state.in_message() || !self.out.is_empty()) {
                 // A message in flight when (or after) the drain began finishes during it.
                 self.served_while_draining = true;
@@ -200,7 +201,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
                 && self.out.is_empty()
                 && !self.state.in_message()
                 && !self.state.reading_paused
-                && (self.got_input || ctx.drain_level >= DrainLevel::GraceOver);
+                && (self.got_input || level >= DrainLevel::GraceOver);
             if !idle {
                 return next;
             }

@@ -3,11 +3,12 @@
 
 use std::fmt;
 use std::os::fd::{AsFd, BorrowedFd};
+use std::sync::Arc;
 use std::time::Instant;
 
 use selectors::Interest;
 
-use crate::drain::DrainLevel;
+use crate::drain::DrainProgress;
 
 /// A connection on its way to an [`EventLoop`](crate::EventLoop), made by
 /// [`Job::into_event_session`](crate::Job::into_event_session). Opaque.
@@ -29,8 +30,8 @@ pub(crate) struct LoopContext {
     pub(crate) now: Instant,
     pub(crate) high_watermark: usize,
     pub(crate) low_watermark: usize,
-    /// How far the server's drain has gone, as this loop was told.
-    pub(crate) drain_level: DrainLevel,
+    /// The server's drain level.
+    pub(crate) drain: Arc<DrainProgress>,
 }
 
 /// What the loop does with a session after an event.

@@ -19,6 +19,11 @@ impl LoopWaker {
         self.handle.drain_options().first_byte_grace
     }
 
+    /// The server's drain level (for an event loop's sessions).
+    pub(crate) fn drain_progress(&self) -> std::sync::Arc<crate::drain::DrainProgress> {
+        std::sync::Arc::clone(self.handle.drain_progress())
+    }
+
     /// Makes the loop's current or next wait return at once. Never blocks.
     pub fn wake(&self) {
         if let Err(error) = self.handle.waker().wake() {

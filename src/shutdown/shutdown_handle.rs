@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 use selectors::Waker;
 
-use crate::drain::{DrainLevel, DrainOptions, DrainReport, DrainTarget};
+use crate::drain::{DrainLevel, DrainOptions, DrainProgress, DrainReport, DrainTarget};
 use crate::shutdown::drain_timer::drain_timer;
 use crate::shutdown::{DrainPlan, InHandler};
 
@@ -55,6 +55,9 @@ pub(super) struct Shared {
     pid: AtomicU32,
     /// A drain was asked for and has not finished (read on the accept path, without a lock).
     draining: AtomicBool,
+    /// How far the server's drain has gone: raised by the registry, read by every connection
+    /// and loop.
+    progress: Arc<DrainProgress>,
 }
 
 #[derive(Debug, Default)]
@@ -86,6 +89,7 @@ impl ShutdownHandle {
                 stop,
                 pid: AtomicU32::new(std::process::id()),
                 draining: AtomicBool::new(false),
+                progress: DrainProgress::new(),
             }),
         }
     }
@@ -280,6 +284,11 @@ impl ShutdownHandle {
     /// What a drain tells at once (the server's connections).
     pub(crate) fn attach_drain_target(&self, target: Weak<dyn DrainTarget>) {
         self.shared.state.lock().target = Some(target);
+    }
+
+    /// The server's drain level, shared.
+    pub(crate) fn drain_progress(&self) -> &Arc<DrainProgress> {
+        &self.shared.progress
     }
 
     pub(crate) fn drain_options(&self) -> DrainOptions {
