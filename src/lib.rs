@@ -186,7 +186,9 @@ mod transport;
 
 pub use activation::{start_successor, InheritedSocket, SocketKind};
 pub use connections::{ConnectionGuard, PanicPolicy, StatsHandle};
-pub use dispatch::{Dispatch, ForkingMixIn, Job, Ran, Sequential, ThreadPool, ThreadingMixIn};
+pub use dispatch::{
+    Dispatch, ForkingMixIn, Job, RunOutcome, Sequential, ThreadPool, ThreadingMixIn,
+};
 pub use drain::{BusySpan, DrainOptions, DrainReport};
 pub use error::{Error, RequestError, TimedOut};
 pub use event::{Callbacks, Connection, EventLoop, Protocol};

@@ -207,7 +207,7 @@ impl Dispatch for ForkingMixIn {
         "forking"
     }
 
-    fn process_request<J: Job>(&mut self, job: J) {
+    fn process_request(&mut self, job: Box<dyn Job>) {
         self.collect_children();
         let id = job.id();
         // Read before the fork: the child must take no lock (another thread may hold it).

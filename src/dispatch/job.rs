@@ -16,9 +16,10 @@ use crate::shutdown::InHandler;
 use crate::stats::CloseReason;
 use crate::sys;
 
-/// One verified request, ready to run. Strategies end every job exactly once, by one of the
-/// consuming methods: [`run`](Self::run), [`fail`](Self::fail), [`close`](Self::close), or —
-/// for a job its handler parked — [`run_until_parked`](Self::run_until_parked) again or
+/// One verified request, ready to run, behind a box: strategies of any kind hold any job in
+/// one queue or one parker. Strategies end every job exactly once, by one of the consuming
+/// methods: [`run`](Self::run), [`fail`](Self::fail), [`close`](Self::close), or — for a job
+/// its handler parked — [`run_until_parked`](Self::run_until_parked) again or
 /// [`end_parked`](Self::end_parked).
 pub trait Job: Send + 'static {
     /// A number unique within the server, for thread names and logs.
@@ -29,15 +30,14 @@ pub trait Job: Send + 'static {
     /// When the handler [parks](crate::StreamRequest::park) the connection, this waits for
     /// input in place (the thread stays busy) and calls `handle` again. Panics in the handler
     /// or the hooks are caught; this never unwinds. Returns whether the request succeeded.
-    fn run(self) -> bool;
+    fn run(self: Box<Self>) -> bool;
 
     /// Serves the request until it ends or its handler parks it. A new job runs `setup` first;
     /// a parked one continues with `handle`. A job parked while `rfile` holds unread bytes runs
-    /// on at once. Returns [`Ran::Parked`] with the job when it waits for input: the strategy
-    /// watches [`parked_fd`](Self::parked_fd) and calls this again when it is readable.
-    fn run_until_parked(self) -> Ran<Self>
-    where
-        Self: Sized;
+    /// on at once. Returns [`RunOutcome::Parked`] with the job when it waits for input: the
+    /// strategy watches [`parked_fd`](Self::parked_fd) and calls this again when it is
+    /// readable.
+    fn run_until_parked(self: Box<Self>) -> RunOutcome;
 
     /// The connection's descriptor while the job is parked.
     fn parked_fd(&self) -> Option<BorrowedFd<'_>>;
@@ -49,14 +49,12 @@ pub trait Job: Send + 'static {
     /// Ends a parked job without running `handle` again: `finish`, then `shutdown_request`.
     /// `timed_out` says the peer stayed silent past the idle timeout (logged); otherwise the
     /// server is closing.
-    fn end_parked(self, timed_out: bool);
+    fn end_parked(self: Box<Self>, timed_out: bool);
 
     /// Hands the request to an event loop if its handler is made of callbacks
     /// ([`Callbacks`](crate::Callbacks)); gives the job back otherwise. Used by
     /// [`EventLoop`](crate::EventLoop).
-    fn into_event_session(self) -> Result<EventSession, Self>
-    where
-        Self: Sized;
+    fn into_event_session(self: Box<Self>) -> Result<EventSession, Box<dyn Job>>;
 
     /// The listening socket's descriptor, for a forked child to close before serving (so a
     /// long-lived child does not keep the server's port or path open); `None` when the request
@@ -65,10 +63,10 @@ pub trait Job: Send + 'static {
 
     /// Reports `error` through `handle_error`, then `shutdown_request`. For a strategy that
     /// could not start the request.
-    fn fail(self, error: RequestError);
+    fn fail(self: Box<Self>, error: RequestError);
 
     /// Closes this copy of the request without a shutdown (Python's `close_request`).
-    fn close(self);
+    fn close(self: Box<Self>);
 
     /// Takes the connection's slot in the server's counts, for a strategy that keeps it
     /// elsewhere while the connection lives on (a forking parent keeps it until the child
@@ -81,57 +79,31 @@ pub trait Job: Send + 'static {
     fn detach_in_child(&mut self);
 
     /// Whether a graceful drain may close this (parked) job now: it has spoken, or the
-    /// first-byte grace is over, and no busy span is open. Default: `false`.
+    /// first-byte grace is over, and no busy span is open.
     #[doc(hidden)]
-    fn idle_for_drain(&self) -> bool {
-        false
-    }
+    fn idle_for_drain(&self) -> bool;
 
     /// Ends a parked job that a drain found idle (closed as [`CloseReason::Drained`]).
-    /// [`Ran::Parked`] when its close still has to linger: the parker keeps it until then.
+    /// [`RunOutcome::Parked`] when its close still has to linger: the parker keeps it until
+    /// then.
     #[doc(hidden)]
-    fn end_idle(self) -> Ran<Self>
-    where
-        Self: Sized,
-    {
-        self.end_parked(false);
-        Ran::Finished(true)
-    }
+    fn end_idle(self: Box<Self>) -> RunOutcome;
 
     /// The job's drain state (in a forked child, after [`detach_in_child`](Self::detach_in_child):
     /// the child's own), for the child's signal handlers.
     #[doc(hidden)]
-    fn drain_liveness(&self) -> Option<Arc<Liveness>> {
-        None
-    }
+    fn drain_liveness(&self) -> Option<Arc<Liveness>>;
 
     /// Where a parked job stands after `event` (at `now`): what to wait for, or what to do
     /// next. The parker calls it when it takes the job and after each event it asked for.
-    /// Default: wait for input up to the idle timeout, then end.
     #[doc(hidden)]
-    fn parked_step(&mut self, event: ParkedEvent, now: Instant) -> ParkedStep {
-        match event {
-            ParkedEvent::Readable => ParkedStep::Resume,
-            ParkedEvent::Expired => ParkedStep::Done,
-            ParkedEvent::Admitted | ParkedEvent::Writable => ParkedStep::Wait {
-                writable: false,
-                deadline: self.idle_timeout().and_then(|after| now.checked_add(after)),
-            },
-        }
-    }
+    fn parked_step(&mut self, event: ParkedEvent, now: Instant) -> ParkedStep;
 
     /// Ends a parked job for which [`parked_step`](Self::parked_step) said
-    /// [`ParkedStep::Done`]; [`Ran::Parked`] when its close still has to linger (the parker
-    /// keeps it until then, so no close waits on the parker's thread). Default: ends it as
-    /// timed out.
+    /// [`ParkedStep::Done`]; [`RunOutcome::Parked`] when its close still has to linger (the
+    /// parker keeps it until then, so no close waits on the parker's thread).
     #[doc(hidden)]
-    fn finish_parked(self) -> Ran<Self>
-    where
-        Self: Sized,
-    {
-        self.end_parked(true);
-        Ran::Finished(true)
-    }
+    fn finish_parked(self: Box<Self>) -> RunOutcome;
 }
 
 /// What happened to a parked job, for [`Job::parked_step`].
@@ -166,13 +138,37 @@ pub enum ParkedStep {
     Done,
 }
 
-/// What [`Job::run_until_parked`] did.
-#[derive(Debug)]
-pub enum Ran<J> {
+/// What [`Job::run_until_parked`] (and a parked job's end) did.
+pub enum RunOutcome {
     /// The request ended (and was shut down); `true` if it succeeded.
     Finished(bool),
-    /// The handler parked the connection: the job waits for input.
+    /// The job waits: for input (its handler parked the connection), or for its close to
+    /// linger.
+    Parked(Box<dyn Job>),
+}
+
+impl std::fmt::Debug for RunOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunOutcome::Finished(ok) => f.debug_tuple("Finished").field(ok).finish(),
+            RunOutcome::Parked(job) => f.debug_tuple("Parked").field(&job.id()).finish(),
+        }
+    }
+}
+
+/// What one of a [`RequestJob`]'s steps did, the job still typed.
+enum Handled<J> {
+    Finished(bool),
     Parked(J),
+}
+
+impl<J: Job> Handled<J> {
+    fn boxed(self) -> RunOutcome {
+        match self {
+            Handled::Finished(ok) => RunOutcome::Finished(ok),
+            Handled::Parked(job) => RunOutcome::Parked(Box::new(job)),
+        }
+    }
 }
 
 /// The job the server builds: a request, a clone of the handler prototype, the hooks.
@@ -343,30 +339,30 @@ where
 
     /// Reports the outcome and closes the request: here, lingering in place, for a job run in
     /// place; otherwise without waiting — a close that has to linger comes back as
-    /// [`Ran::Parked`], for the parker (whose thread serves every parked connection).
+    /// [`RunOutcome::Parked`], for the parker (whose thread serves every parked connection).
     fn conclude_parked(
         mut self,
         outcome: Result<(), RequestError>,
         reason: Option<CloseReason>,
-    ) -> Ran<Self> {
+    ) -> Handled<Self> {
         if self.in_place {
-            return Ran::Finished(self.conclude(outcome, reason));
+            return Handled::Finished(self.conclude(outcome, reason));
         }
         let ok = outcome.is_ok();
         self.settle(&outcome, reason);
         match self.close_or_park(Instant::now()) {
-            Ran::Finished(_) => Ran::Finished(ok),
+            Handled::Finished(_) => Handled::Finished(ok),
             parked => parked,
         }
     }
 
     /// Ends a parked job without running `handle` again ([`Job::end_parked`]); a close that
-    /// has to linger comes back as [`Ran::Parked`].
-    fn end_parked_here(mut self, timed_out: bool) -> Ran<Self> {
+    /// has to linger comes back as [`RunOutcome::Parked`].
+    fn end_parked_here(mut self, timed_out: bool) -> Handled<Self> {
         if self.closing.is_some() {
             // Already over: only its close was left.
             self.close_now();
-            return Ran::Finished(true);
+            return Handled::Finished(true);
         }
         let span = self.span();
         let _entered = span.enter();
@@ -425,23 +421,23 @@ where
     /// The request is over (its outcome settled): closes it here if nothing is left to wait
     /// for, else hands it back to be parked while its output goes out and the close lingers,
     /// so no worker waits on a slow reader.
-    fn close_or_park(mut self, now: Instant) -> Ran<Self> {
+    fn close_or_park(mut self, now: Instant) -> Handled<Self> {
         if !self.request.closes_in_steps() {
             self.request.shutdown_request();
-            return Ran::Finished(true);
+            return Handled::Finished(true);
         }
         if self.request.has_pending_output() {
             self.closing = Some(Closing::Flushing);
-            return Ran::Parked(self);
+            return Handled::Parked(self);
         }
         match self.request.begin_close() {
             Some(linger) => {
                 self.closing = Some(Closing::lingering(now, linger));
-                Ran::Parked(self)
+                Handled::Parked(self)
             }
             None => {
                 self.request.close_request();
-                Ran::Finished(true)
+                Handled::Finished(true)
             }
         }
     }
@@ -534,37 +530,29 @@ fn catch(step: impl FnOnce() -> std::io::Result<()>) -> Result<(), RequestError>
     }
 }
 
-impl<R, H, K> Job for RequestJob<R, H, K>
+impl<R, H, K> RequestJob<R, H, K>
 where
     R: Request,
     H: RequestHandler<R>,
     K: ServerHooks<R>,
 {
-    fn id(&self) -> u64 {
-        self.id
-    }
-
-    fn listener_fd(&self) -> Option<RawFd> {
-        self.listener
-    }
-
-    fn run(mut self) -> bool {
+    fn run_in_place(mut self) -> bool {
         self.in_place = true;
         let mut job = self;
         loop {
-            match job.run_until_parked() {
-                Ran::Finished(ok) => return ok,
-                Ran::Parked(parked) => job = parked,
+            match job.run_here() {
+                Handled::Finished(ok) => return ok,
+                Handled::Parked(parked) => job = parked,
             }
             // Parked on a strategy that keeps its thread: wait here, as the parker would.
             let mut event = ParkedEvent::Admitted;
             loop {
                 let (writable, deadline) = match job.parked_step(event, Instant::now()) {
                     ParkedStep::Resume => break,
-                    ParkedStep::Done => match job.finish_parked() {
-                        Ran::Finished(ok) => return ok,
+                    ParkedStep::Done => match job.finish_parked_here() {
+                        Handled::Finished(ok) => return ok,
                         // In place, a close lingers where it runs; never handed back.
-                        Ran::Parked(job) => {
+                        Handled::Parked(job) => {
                             job.close_now();
                             return true;
                         }
@@ -585,7 +573,7 @@ where
                     (false, Some(liveness)) => {
                         let liveness = Arc::clone(liveness);
                         if liveness.enter_wait() {
-                            if let Ran::Parked(job) = job.end_idle() {
+                            if let Handled::Parked(job) = job.end_idle_here() {
                                 job.close_now();
                             }
                             return true;
@@ -609,7 +597,7 @@ where
         }
     }
 
-    fn run_until_parked(mut self) -> Ran<Self> {
+    fn run_here(mut self) -> Handled<Self> {
         let span = self.span();
         let _entered = span.enter();
         let _in_handler = InHandler::enter(self.request.shutdown_handle());
@@ -623,18 +611,138 @@ where
                 if let Some(guard) = &mut self.guard {
                     guard.set_parked(true);
                 }
-                Ran::Parked(self)
+                Handled::Parked(self)
             }
-            Turn::Over(outcome) if self.in_place => Ran::Finished(self.conclude(outcome, None)),
+            Turn::Over(outcome) if self.in_place => Handled::Finished(self.conclude(outcome, None)),
             Turn::Over(outcome) => {
                 let ok = outcome.is_ok();
                 self.settle(&outcome, None);
                 match self.close_or_park(Instant::now()) {
-                    Ran::Finished(_) => Ran::Finished(ok),
+                    Handled::Finished(_) => Handled::Finished(ok),
                     parked => parked,
                 }
             }
         }
+    }
+
+    fn end_parked_now(self, timed_out: bool) {
+        // Nothing will look at it again (the server is closing): a close that would linger
+        // does not wait.
+        if let Handled::Parked(job) = self.end_parked_here(timed_out) {
+            job.close_now();
+        }
+    }
+
+    fn end_idle_here(self) -> Handled<Self> {
+        if self.closing.is_some() {
+            self.close_now();
+            return Handled::Finished(true);
+        }
+        if let Some(liveness) = &self.liveness {
+            liveness.mark_closed_as_idle();
+        }
+        tracing::debug!(
+            conn_id = self.id,
+            "closing a parked connection: idle while draining"
+        );
+        self.end_parked_here(false)
+    }
+
+    fn finish_parked_here(mut self) -> Handled<Self> {
+        match self.parked_end.take() {
+            Some(ParkedEnd::Failed(error)) if self.closing.is_some() => {
+                // The handler is done; only its last output could not be sent.
+                let error = RequestError::from_io(error);
+                let reason = error.close_reason();
+                tracing::debug!(conn_id = self.id, %error, "closing: the peer did not take the last output");
+                if let Some(guard) = &mut self.guard {
+                    guard.set_reason(reason);
+                }
+                self.close_now();
+                Handled::Finished(false)
+            }
+            Some(ParkedEnd::Failed(error)) => {
+                let span = self.span();
+                let _entered = span.enter();
+                let _in_handler = InHandler::enter(self.request.shutdown_handle());
+                let outcome = self.finish_after(Err(RequestError::from_io(error)));
+                self.conclude_parked(outcome, None)
+            }
+            Some(ParkedEnd::TimedOut) => self.end_parked_here(true),
+            None => {
+                self.close_now();
+                Handled::Finished(true)
+            }
+        }
+    }
+
+    fn into_session(self) -> Result<EventSession, Box<Self>> {
+        let RequestJob {
+            id,
+            request,
+            handler,
+            hooks,
+            listener,
+            started,
+            registry,
+            guard,
+            detached,
+            liveness,
+            in_place,
+            parked_at,
+            closing,
+            parked_end,
+        } = self;
+        let parts = SessionParts {
+            id,
+            request,
+            hooks: hooks.clone(),
+            registry: Arc::clone(&registry),
+            guard,
+        };
+        handler
+            .into_event_session(parts)
+            .map_err(|(handler, parts)| {
+                Box::new(RequestJob {
+                    id,
+                    request: parts.request,
+                    handler,
+                    hooks,
+                    listener,
+                    started,
+                    registry,
+                    guard: parts.guard,
+                    detached,
+                    liveness,
+                    in_place,
+                    parked_at,
+                    closing,
+                    parked_end,
+                })
+            })
+    }
+
+    fn fail_now(self, error: RequestError) {
+        self.conclude(Err(error), None);
+    }
+
+    fn close_now_without_shutdown(self) {
+        self.request.close_request();
+    }
+}
+
+impl<R, H, K> Job for RequestJob<R, H, K>
+where
+    R: Request,
+    H: RequestHandler<R>,
+    K: ServerHooks<R>,
+{
+    fn id(&self) -> u64 {
+        self.id
+    }
+
+    fn listener_fd(&self) -> Option<RawFd> {
+        self.listener
     }
 
     fn parked_fd(&self) -> Option<BorrowedFd<'_>> {
@@ -643,14 +751,6 @@ where
 
     fn idle_timeout(&self) -> Option<Duration> {
         self.request.idle_timeout()
-    }
-
-    fn end_parked(self, timed_out: bool) {
-        // Nothing will look at it again (the server is closing): a close that would linger
-        // does not wait.
-        if let Ran::Parked(job) = self.end_parked_here(timed_out) {
-            job.close_now();
-        }
     }
 
     fn idle_for_drain(&self) -> bool {
@@ -662,21 +762,6 @@ where
                 .liveness
                 .as_ref()
                 .is_some_and(|liveness| liveness.idle_may_close())
-    }
-
-    fn end_idle(self) -> Ran<Self> {
-        if self.closing.is_some() {
-            self.close_now();
-            return Ran::Finished(true);
-        }
-        if let Some(liveness) = &self.liveness {
-            liveness.mark_closed_as_idle();
-        }
-        tracing::debug!(
-            conn_id = self.id,
-            "closing a parked connection: idle while draining"
-        );
-        self.end_parked_here(false)
     }
 
     fn parked_step(&mut self, event: ParkedEvent, now: Instant) -> ParkedStep {
@@ -737,88 +822,8 @@ where
         }
     }
 
-    fn finish_parked(mut self) -> Ran<Self> {
-        match self.parked_end.take() {
-            Some(ParkedEnd::Failed(error)) if self.closing.is_some() => {
-                // The handler is done; only its last output could not be sent.
-                let error = RequestError::from_io(error);
-                let reason = error.close_reason();
-                tracing::debug!(conn_id = self.id, %error, "closing: the peer did not take the last output");
-                if let Some(guard) = &mut self.guard {
-                    guard.set_reason(reason);
-                }
-                self.close_now();
-                Ran::Finished(false)
-            }
-            Some(ParkedEnd::Failed(error)) => {
-                let span = self.span();
-                let _entered = span.enter();
-                let _in_handler = InHandler::enter(self.request.shutdown_handle());
-                let outcome = self.finish_after(Err(RequestError::from_io(error)));
-                self.conclude_parked(outcome, None)
-            }
-            Some(ParkedEnd::TimedOut) => self.end_parked_here(true),
-            None => {
-                self.close_now();
-                Ran::Finished(true)
-            }
-        }
-    }
-
     fn drain_liveness(&self) -> Option<Arc<Liveness>> {
         self.liveness.clone()
-    }
-
-    fn into_event_session(self) -> Result<EventSession, Self> {
-        let RequestJob {
-            id,
-            request,
-            handler,
-            hooks,
-            listener,
-            started,
-            registry,
-            guard,
-            detached,
-            liveness,
-            in_place,
-            parked_at,
-            closing,
-            parked_end,
-        } = self;
-        let parts = SessionParts {
-            id,
-            request,
-            hooks: hooks.clone(),
-            registry: Arc::clone(&registry),
-            guard,
-        };
-        handler
-            .into_event_session(parts)
-            .map_err(|(handler, parts)| RequestJob {
-                id,
-                request: parts.request,
-                handler,
-                hooks,
-                listener,
-                started,
-                registry,
-                guard: parts.guard,
-                detached,
-                liveness,
-                in_place,
-                parked_at,
-                closing,
-                parked_end,
-            })
-    }
-
-    fn fail(self, error: RequestError) {
-        self.conclude(Err(error), None);
-    }
-
-    fn close(self) {
-        self.request.close_request();
     }
 
     fn take_guard(&mut self) -> Option<ConnectionGuard> {
@@ -835,5 +840,37 @@ where
         if self.liveness.is_some() {
             self.liveness = Some(Arc::new(Liveness::new(DrainProgress::new())));
         }
+    }
+
+    fn run(self: Box<Self>) -> bool {
+        (*self).run_in_place()
+    }
+
+    fn run_until_parked(self: Box<Self>) -> RunOutcome {
+        (*self).run_here().boxed()
+    }
+
+    fn end_parked(self: Box<Self>, timed_out: bool) {
+        (*self).end_parked_now(timed_out);
+    }
+
+    fn end_idle(self: Box<Self>) -> RunOutcome {
+        (*self).end_idle_here().boxed()
+    }
+
+    fn finish_parked(self: Box<Self>) -> RunOutcome {
+        (*self).finish_parked_here().boxed()
+    }
+
+    fn into_event_session(self: Box<Self>) -> Result<EventSession, Box<dyn Job>> {
+        (*self).into_session().map_err(|job| job as Box<dyn Job>)
+    }
+
+    fn fail(self: Box<Self>, error: RequestError) {
+        (*self).fail_now(error);
+    }
+
+    fn close(self: Box<Self>) {
+        (*self).close_now_without_shutdown();
     }
 }

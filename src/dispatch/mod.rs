@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-mod dyn_job;
 mod forking;
 mod job;
 mod live_threads;
@@ -15,7 +14,7 @@ use crate::shutdown::LoopWaker;
 
 pub use forking::ForkingMixIn;
 pub(crate) use job::RequestJob;
-pub use job::{Job, Ran};
+pub use job::{Job, RunOutcome};
 pub(crate) use live_threads::LiveThreads;
 pub use sequential::Sequential;
 pub use thread_pool::ThreadPool;
@@ -28,11 +27,19 @@ pub use threading::ThreadingMixIn;
 /// How the server runs each accepted request: Python's `process_request` and the
 /// `server_close` part of its mix-ins.
 ///
-/// [`Sequential`] runs it on the serving thread (Python's plain `TCPServer`);
-/// [`ThreadingMixIn`] on a thread of its own. A strategy receives a [`Job`] and must end it
-/// exactly once: [`Job::run`] (serve it, report errors, shut the request down), [`Job::fail`]
-/// (report why it could not be served, shut it down) or [`Job::close`] (close this copy only,
-/// e.g. in a parent after `fork`).
+/// Five come with the crate:
+///
+/// | strategy | runs each request | Python / peers |
+/// |---|---|---|
+/// | [`Sequential`] | on the serving thread, one at a time | plain `TCPServer` |
+/// | [`ThreadingMixIn`] | on a thread of its own (a parked connection holds none) | `ThreadingMixIn` |
+/// | [`ForkingMixIn`] | in a child process of its own | `ForkingMixIn` |
+/// | [`ThreadPool`] | on one of a fixed set of worker threads (a parked connection holds none) | Go's, Java's executors |
+/// | [`EventLoop`](crate::EventLoop) | as [`Protocol`](crate::Protocol) callbacks on a few loop threads | `asyncio` |
+///
+/// A strategy receives a boxed [`Job`] and must end it exactly once: [`Job::run`] (serve it,
+/// report errors, shut the request down), [`Job::fail`] (report why it could not be served,
+/// shut it down) or [`Job::close`] (close this copy only, e.g. in a parent after `fork`).
 ///
 /// A strategy with a bound says so through [`has_capacity`](Self::has_capacity): while it is
 /// `false` the loop stops accepting (the kernel backlog holds new connections) and waits for the
@@ -43,7 +50,7 @@ pub trait Dispatch: Send + 'static {
 
     /// Runs or hands off one request. Called by the loop for each verified request.
     /// Overridden by every strategy.
-    fn process_request<J: Job>(&mut self, job: J);
+    fn process_request(&mut self, job: Box<dyn Job>);
 
     /// Whether the loop may accept another request now. Default: always.
     fn has_capacity(&self) -> bool {

@@ -10,15 +10,14 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use selectors::Interest;
 
-use crate::dispatch::dyn_job::DynJob;
-use crate::dispatch::job::{ParkedEvent, ParkedStep};
+use crate::dispatch::job::{Job, ParkedEvent, ParkedStep, RunOutcome};
 use crate::dispatch::live_threads::LiveThreads;
 use crate::reactor::{drive, Driver, Flow, Mailbox, Reactor, Ready};
 use crate::sys;
 
 /// What the strategy does with a job whose input has arrived (queue it for a worker, start a
 /// thread).
-pub(crate) type Resume = Arc<dyn Fn(Box<dyn DynJob>) + Send + Sync>;
+pub(crate) type Resume = Arc<dyn Fn(Box<dyn Job>) + Send + Sync>;
 
 /// Holds parked jobs without a thread each: one parker thread waits on all their sockets (and
 /// their deadlines) in a [`Reactor`], sends the output their handlers left (so a slow reader
@@ -41,14 +40,14 @@ struct Running {
 }
 
 enum Message {
-    Park(Box<dyn DynJob>),
+    Park(Box<dyn Job>),
     /// A graceful drain began or moved on: end the parked jobs that count as idle now.
     Drain,
     Close,
 }
 
 /// A parked job in the reactor.
-struct Parked(Box<dyn DynJob>);
+struct Parked(Box<dyn Job>);
 
 impl AsFd for Parked {
     fn as_fd(&self) -> BorrowedFd<'_> {
@@ -72,7 +71,7 @@ impl Parker {
 
     /// Parks `job` until its input arrives; gives it back when the parker is closed or could
     /// not start (the caller then ends it).
-    pub(crate) fn park(&self, job: Box<dyn DynJob>) -> Result<(), Box<dyn DynJob>> {
+    pub(crate) fn park(&self, job: Box<dyn Job>) -> Result<(), Box<dyn Job>> {
         if job.parked_fd().is_none() {
             return Err(job);
         }
@@ -185,7 +184,7 @@ impl Driver for ParkerDriver<'_> {
     }
 }
 
-fn admit(reactor: &mut Reactor<Parked>, job: Box<dyn DynJob>, resume: &Resume) {
+fn admit(reactor: &mut Reactor<Parked>, job: Box<dyn Job>, resume: &Resume) {
     match reactor.insert(Parked(job), None) {
         Ok(key) => {
             step(reactor, key, ParkedEvent::Admitted, Instant::now(), resume);
@@ -241,10 +240,10 @@ fn step(
         }
         ParkedStep::Done => {
             if let Some(Parked(job)) = reactor.remove(key) {
-                let lingering = panic::catch_unwind(AssertUnwindSafe(|| job.finish_parked_boxed()))
+                let lingering = panic::catch_unwind(AssertUnwindSafe(|| job.finish_parked()))
                     .unwrap_or_else(|_| {
                         tracing::error!("ending a parked connection panicked");
-                        None
+                        RunOutcome::Finished(false)
                     });
                 keep_closing(reactor, lingering, resume);
             }
@@ -268,10 +267,10 @@ fn drain_if_idle(reactor: &mut Reactor<Parked>, key: usize, resume: &Resume) {
     if readable {
         step(reactor, key, ParkedEvent::Readable, Instant::now(), resume);
     } else if let Some(Parked(job)) = reactor.remove(key) {
-        let lingering = panic::catch_unwind(AssertUnwindSafe(|| job.end_idle_boxed()))
-            .unwrap_or_else(|_| {
+        let lingering =
+            panic::catch_unwind(AssertUnwindSafe(|| job.end_idle())).unwrap_or_else(|_| {
                 tracing::error!("ending an idle parked connection panicked");
-                None
+                RunOutcome::Finished(false)
             });
         keep_closing(reactor, lingering, resume);
     }
@@ -279,16 +278,16 @@ fn drain_if_idle(reactor: &mut Reactor<Parked>, key: usize, resume: &Resume) {
 
 /// Takes back a job whose close lingers (its last output is on its way): the parker waits for
 /// it, as for any parked connection, so no close waits on the parker's thread.
-fn keep_closing(reactor: &mut Reactor<Parked>, job: Option<Box<dyn DynJob>>, resume: &Resume) {
-    if let Some(job) = job {
+fn keep_closing(reactor: &mut Reactor<Parked>, ended: RunOutcome, resume: &Resume) {
+    if let RunOutcome::Parked(job) = ended {
         admit(reactor, job, resume);
     }
 }
 
 /// Ends a job the server no longer serves (the parker closes).
-fn end(job: Box<dyn DynJob>) {
+fn end(job: Box<dyn Job>) {
     // Jobs catch their handlers' panics; this guards the parker against anything else.
-    if panic::catch_unwind(AssertUnwindSafe(|| job.end_parked_boxed(false))).is_err() {
+    if panic::catch_unwind(AssertUnwindSafe(|| job.end_parked(false))).is_err() {
         tracing::error!("ending a parked connection panicked");
     }
 }

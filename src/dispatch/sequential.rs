@@ -28,7 +28,7 @@ impl Dispatch for Sequential {
         "sequential"
     }
 
-    fn process_request<J: Job>(&mut self, job: J) {
+    fn process_request(&mut self, job: Box<dyn Job>) {
         job.run();
     }
 }

@@ -8,14 +8,13 @@ use std::thread::{self, JoinHandle};
 
 use crossbeam_channel::{bounded, select_biased, unbounded, Receiver, Sender, TrySendError};
 
-use crate::dispatch::dyn_job::DynJob;
 use crate::dispatch::live_threads::LiveThreads;
 use crate::dispatch::parker::{Parker, Resume};
-use crate::dispatch::{Dispatch, Job};
+use crate::dispatch::{Dispatch, Job, RunOutcome};
 use crate::error::RequestError;
 use crate::shutdown::LoopWaker;
 
-type Task = Box<dyn DynJob>;
+type Task = Box<dyn Job>;
 
 /// Runs requests on a fixed set of worker threads fed through a bounded queue. Python has no
 /// such mix-in; Perl's `Net::Server::PreForkSimple` and tiny-http work this way.
@@ -177,7 +176,7 @@ impl ThreadPool {
         let resume: Resume = Arc::new(move |task| {
             // The receiver lives as long as a worker does; without workers the job ends here.
             if let Err(returned) = resumer.send(task) {
-                returned.into_inner().end_parked_boxed(false);
+                returned.into_inner().end_parked(false);
             }
         });
         let parker = Arc::new(Parker::new(
@@ -247,14 +246,14 @@ fn work(inboxes: &Inboxes, parker: &Parker, loop_waits: &AtomicBool, waker: Opti
             return;
         };
         // Jobs catch their own panics; this guards the worker against anything else.
-        let parked = panic::catch_unwind(AssertUnwindSafe(|| task.run_until_parked_boxed()));
+        let parked = panic::catch_unwind(AssertUnwindSafe(|| task.run_until_parked()));
         match parked {
-            Ok(Some(parked)) => {
+            Ok(RunOutcome::Parked(parked)) => {
                 if let Err(refused) = parker.park(parked) {
-                    refused.end_parked_boxed(false);
+                    refused.end_parked(false);
                 }
             }
-            Ok(None) => {}
+            Ok(RunOutcome::Finished(_)) => {}
             Err(_) => tracing::error!("a pool task panicked outside its handler"),
         }
     }
@@ -271,7 +270,7 @@ impl Dispatch for ThreadPool {
         "pool"
     }
 
-    fn process_request<J: Job>(&mut self, job: J) {
+    fn process_request(&mut self, job: Box<dyn Job>) {
         let running = match self.running {
             Some(ref running) => running,
             None => self.start(),
@@ -284,12 +283,12 @@ impl Dispatch for ThreadPool {
         }
         // The loop checks `has_capacity` first, so the queue has room; should it not, the
         // request is failed rather than blocking the loop.
-        if let Err(error) = running.queue.try_send(Box::new(job)) {
+        if let Err(error) = running.queue.try_send(job) {
             let (task, reason) = match error {
                 TrySendError::Full(task) => (task, "the pool's queue is full"),
                 TrySendError::Disconnected(task) => (task, "the pool is closed"),
             };
-            task.fail_boxed(RequestError::Dispatch(std::io::Error::other(reason)));
+            task.fail(RequestError::Dispatch(std::io::Error::other(reason)));
         }
     }
 

@@ -7,10 +7,9 @@ use std::thread;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::dispatch::dyn_job::DynJob;
 use crate::dispatch::live_threads::LiveThreads;
 use crate::dispatch::parker::{Parker, Resume};
-use crate::dispatch::{Dispatch, Job};
+use crate::dispatch::{Dispatch, Job, RunOutcome};
 use crate::error::RequestError;
 use crate::shutdown::LoopWaker;
 
@@ -85,9 +84,9 @@ impl ThreadingMixIn {
         let live = LiveThreads::default();
         let shared = Arc::new_cyclic(|weak: &Weak<Shared>| {
             let weak = weak.clone();
-            let resume: Resume = Arc::new(move |job: Box<dyn DynJob>| match weak.upgrade() {
+            let resume: Resume = Arc::new(move |job: Box<dyn Job>| match weak.upgrade() {
                 Some(shared) => shared.start_resumed(job),
-                None => job.end_parked_boxed(false),
+                None => job.end_parked(false),
             });
             Shared {
                 running: Mutex::new(Running::default()),
@@ -185,7 +184,7 @@ impl ThreadingMixIn {
 
 impl Shared {
     /// Runs `job` on a new thread until it ends or parks; gives it back if no thread starts.
-    fn spawn(self: &Arc<Self>, job: Box<dyn DynJob>) -> Result<(), (Box<dyn DynJob>, io::Error)> {
+    fn spawn(self: &Arc<Self>, job: Box<dyn Job>) -> Result<(), (Box<dyn Job>, io::Error)> {
         let id = job.id();
         // The slot lets us take the job back if the thread cannot be spawned.
         let slot = Arc::new(Mutex::new(Some(job)));
@@ -195,9 +194,9 @@ impl Shared {
         self.running.lock().count += 1;
         let spawned = thread::Builder::new().name(name).spawn(move || {
             if let Some(job) = theirs.lock().take() {
-                if let Some(parked) = job.run_until_parked_boxed() {
+                if let RunOutcome::Parked(parked) = job.run_until_parked() {
                     if let Err(refused) = shared.parker.park(parked) {
-                        refused.end_parked_boxed(false);
+                        refused.end_parked(false);
                     }
                 }
             }
@@ -214,10 +213,10 @@ impl Shared {
     }
 
     /// A parked connection's input arrived: run it on a new thread.
-    fn start_resumed(self: &Arc<Self>, job: Box<dyn DynJob>) {
+    fn start_resumed(self: &Arc<Self>, job: Box<dyn Job>) {
         if let Err((job, error)) = self.spawn(job) {
             tracing::error!(conn_id = job.id(), %error, "cannot spawn a thread for a resumed connection; closing it");
-            job.end_parked_boxed(false);
+            job.end_parked(false);
         }
     }
 
@@ -251,10 +250,10 @@ impl Dispatch for ThreadingMixIn {
         "threading"
     }
 
-    fn process_request<J: Job>(&mut self, job: J) {
-        if let Err((job, error)) = self.shared.spawn(Box::new(job)) {
+    fn process_request(&mut self, job: Box<dyn Job>) {
+        if let Err((job, error)) = self.shared.spawn(job) {
             tracing::error!(conn_id = job.id(), %error, "cannot spawn a request thread");
-            job.fail_boxed(RequestError::Dispatch(error));
+            job.fail(RequestError::Dispatch(error));
         }
     }
 

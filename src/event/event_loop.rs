@@ -355,7 +355,7 @@ impl Dispatch for EventLoop {
         "event"
     }
 
-    fn process_request<J: Job>(&mut self, job: J) {
+    fn process_request(&mut self, job: Box<dyn Job>) {
         match job.into_event_session() {
             Ok(session) => {
                 if self.loops.is_empty() {

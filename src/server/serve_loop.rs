@@ -424,8 +424,8 @@ where
         };
         let registry = &self.registry;
         let handler = &self.handler;
-        let job = |request, guard| {
-            RequestJob::new(
+        let job = |request, guard| -> Box<dyn Job> {
+            Box::new(RequestJob::new(
                 id,
                 request,
                 handler.clone(),
@@ -433,7 +433,7 @@ where
                 listener,
                 Arc::clone(registry),
                 guard,
-            )
+            ))
         };
         match verdict {
             Ok(Ok(true)) => {
