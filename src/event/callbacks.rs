@@ -1,12 +1,12 @@
 //! [`Callbacks`]: a [`Protocol`] used as a server's handler, on an event loop or on threads.
 
 use std::io::{self, BufRead, BufWriter, Write};
-use std::time::Duration;
 
 use crate::drain::BusySpan;
 
 use crate::error::{RequestError, TimedOut};
-use crate::event::connection::{ConnState, OutBuf, DEFAULT_WATERMARKS};
+use crate::event::connection::{OutBuf, DEFAULT_WATERMARKS};
+use crate::event::protocol_driver::{Peer, ProtocolDriver};
 use crate::event::stream_session::StreamSession;
 use crate::event::{Connection, Protocol};
 use crate::handler::{RequestHandler, SocketHalf, StreamRequest, StreamSocket};
@@ -45,21 +45,18 @@ use crate::session::{EventSession, SessionParts};
 #[doc(alias = "protocol_factory")]
 #[derive(Debug, Clone)]
 pub struct Callbacks<P> {
-    protocol: P,
+    /// The protocol (the prototype's, or a connection's clone) and its callbacks' state.
+    driver: ProtocolDriver<P>,
     /// The state of a run on threads (unused on an event loop).
     threaded: Threaded,
 }
 
 #[derive(Debug, Default)]
 struct Threaded {
-    out: OutBuf,
-    state: ConnState,
     /// A callback was running when the run ended (it panicked).
     in_callback: bool,
     /// Why the connection ended, for `connection_lost`.
     reason: Option<RequestError>,
-    /// What `Connection::set_read_timeout` set (a thread strategy does not time callbacks).
-    read_timeout: Option<Duration>,
     /// Held while the protocol has a message in flight (it said so, or it has not answered
     /// what arrived): a drain lets the message finish.
     in_message: Option<BusySpan>,
@@ -76,14 +73,14 @@ impl<P> Callbacks<P> {
     /// Wraps `protocol`, the prototype every connection gets a clone of.
     pub fn new(protocol: P) -> Self {
         Callbacks {
-            protocol,
+            driver: ProtocolDriver::new(protocol, DEFAULT_WATERMARKS),
             threaded: Threaded::default(),
         }
     }
 
     /// The protocol prototype.
     pub fn protocol(&self) -> &P {
-        &self.protocol
+        &self.driver.protocol
     }
 }
 
@@ -111,21 +108,16 @@ impl<P> Callbacks<P> {
     {
         let value = self.run(peer, callback)?;
         loop {
-            let backed_up = self.threaded.out.len() > DEFAULT_WATERMARKS.0;
-            if backed_up {
+            while let Some(writing) = self.driver.writing_due() {
                 self.run(peer, |protocol, conn| {
-                    protocol.pause_writing(conn);
+                    writing.deliver(protocol, conn);
                     Ok(())
                 })?;
             }
-            self.send(wfile)?;
-            if !backed_up {
+            if self.driver.out.is_empty() {
                 return Ok(value);
             }
-            self.run(peer, |protocol, conn| {
-                protocol.resume_writing(conn);
-                Ok(())
-            })?;
+            self.send(wfile)?;
         }
     }
 
@@ -138,26 +130,16 @@ impl<P> Callbacks<P> {
     where
         T: StreamSocket,
     {
-        let Callbacks { protocol, threaded } = self;
-        let mut conn = Connection {
-            socket: peer.socket,
-            client_address: peer.client_address,
-            shutdown: peer.shutdown,
-            out: &mut threaded.out,
-            state: &mut threaded.state,
-            limits: DEFAULT_WATERMARKS,
-            read_timeout: &mut threaded.read_timeout,
-        };
-        threaded.in_callback = true;
-        let value = callback(protocol, &mut conn);
-        threaded.in_callback = false;
+        self.threaded.in_callback = true;
+        let value = self.driver.run(peer, callback);
+        self.threaded.in_callback = false;
         let value = value.inspect_err(|error| self.remember(error))?;
-        if let Some(error) = self.threaded.state.write_error.take() {
+        if let Some(error) = self.driver.state.write_error.take() {
             self.remember(&error);
             return Err(error);
         }
-        if self.threaded.state.aborted {
-            self.threaded.out = OutBuf::default();
+        if self.driver.state.aborted {
+            self.driver.out = OutBuf::default();
         }
         Ok(value)
     }
@@ -165,15 +147,15 @@ impl<P> Callbacks<P> {
     /// Hands the pending output to `wfile`.
     fn send<T: StreamSocket>(&mut self, wfile: &mut BufWriter<SocketHalf<T>>) -> io::Result<()> {
         let sent = wfile
-            .write_all(self.threaded.out.pending())
+            .write_all(self.driver.out.pending())
             .and_then(|()| wfile.flush());
-        self.threaded.out.clear();
+        self.driver.out.clear();
         sent.inspect_err(|error| self.remember(error))
     }
 
     /// Holds the connection busy while the protocol has a message in flight.
     fn track_message<T: StreamSocket>(&mut self, request: &StreamRequest<T>) {
-        match self.threaded.state.in_message() {
+        match self.driver.state.in_message() {
             true if self.threaded.in_message.is_none() => {
                 self.threaded.in_message = Some(request.busy());
             }
@@ -192,25 +174,9 @@ impl<P> Callbacks<P> {
     }
 
     fn closing(&self) -> bool {
-        self.threaded.state.closing || self.threaded.state.aborted
+        self.driver.state.closing || self.driver.state.aborted
     }
 }
-
-/// The parts of a request a [`Connection`] borrows, apart from `rfile` and `wfile`.
-struct Peer<'a, T: StreamSocket> {
-    socket: &'a T,
-    client_address: &'a T::Address,
-    shutdown: &'a crate::shutdown::ShutdownHandle,
-}
-
-// By hand: a derive would ask `T: Copy`, and only references are copied.
-impl<T: StreamSocket> Clone for Peer<'_, T> {
-    fn clone(&self) -> Self {
-        *self
-    }
-}
-
-impl<T: StreamSocket> Copy for Peer<'_, T> {}
 
 /// A request split into what a callback's [`Connection`] borrows and its two halves.
 type Parts<'a, T> = (
@@ -243,7 +209,7 @@ where
 {
     /// `connection_made`, then park until the first input.
     fn setup(&mut self, request: &mut StreamRequest<T>) -> io::Result<()> {
-        self.threaded.read_timeout = request.rfile.read_timeout();
+        self.driver.read_timeout = request.rfile.read_timeout();
         let (peer, _, wfile) = split(request);
         self.call(peer, wfile, |protocol, conn| protocol.connection_made(conn))?;
         self.track_message(request);
@@ -272,7 +238,7 @@ where
             return Ok(());
         }
         let n = data.len();
-        self.threaded.state.unanswered = true;
+        self.driver.state.unanswered = true;
         self.call(peer, wfile, |protocol, conn| {
             protocol.data_received(conn, data)
         })?;
@@ -295,7 +261,7 @@ where
                 });
         }
         let reason = self.threaded.reason.take();
-        self.protocol.connection_lost(reason.as_ref());
+        self.driver.protocol.connection_lost(reason.as_ref());
         Ok(())
     }
 
@@ -305,7 +271,7 @@ where
     ) -> Result<EventSession, (Self, SessionParts<StreamRequest<T>>)> {
         Ok(EventSession(Box::new(StreamSession::new(
             parts,
-            self.protocol,
+            self.driver.protocol,
         ))))
     }
 }

@@ -4,6 +4,7 @@ mod callbacks;
 mod connection;
 mod event_loop;
 mod protocol;
+mod protocol_driver;
 mod stream_session;
 
 pub use callbacks::Callbacks;

@@ -11,7 +11,7 @@ use selectors::Interest;
 use crate::connections::{ConnectionGuard, Registry};
 use crate::drain::DrainLevel;
 use crate::error::{RequestError, TimedOut};
-use crate::event::connection::{ConnState, OutBuf};
+use crate::event::protocol_driver::{Peer, ProtocolDriver};
 use crate::event::{Connection, Protocol};
 use crate::handler::{linger_before_close, MessageClock, MinRate, StreamRequest, StreamSocket};
 use crate::hooks::ServerHooks;
@@ -24,20 +24,16 @@ use crate::sys;
 pub(crate) struct StreamSession<T: StreamSocket, P> {
     id: u64,
     request: StreamRequest<T>,
-    protocol: P,
+    /// The protocol, its output, its state and the watermarks.
+    driver: ProtocolDriver<P>,
     hooks: Arc<dyn ServerHooks<StreamRequest<T>>>,
     registry: Arc<Registry>,
     guard: Option<ConnectionGuard>,
-    out: OutBuf,
-    state: ConnState,
-    /// Reading stopped because the output is past the high watermark.
-    backed_up: bool,
     /// The peer shut down its side.
     eof: bool,
     idle_timeout: Option<Duration>,
     first_byte_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
-    read_timeout: Option<Duration>,
     min_rate: Option<MinRate>,
     /// The message in flight while the protocol is busy, against the read timeout and the
     /// minimum rate.
@@ -56,28 +52,24 @@ pub(crate) struct StreamSession<T: StreamSocket, P> {
     /// It had a message in flight, or input arrived, while a drain was on: its close at the
     /// next boundary is a message finished, not an idle connection closed.
     served_while_draining: bool,
-    /// The loop's high and low watermarks.
-    limits: (usize, usize),
 }
 
 impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
     pub(crate) fn new(parts: SessionParts<StreamRequest<T>>, protocol: P) -> Self {
         let options = *parts.request.options();
+        let mut driver = ProtocolDriver::new(protocol, (0, 0));
+        driver.read_timeout = options.read_timeout;
         StreamSession {
             id: parts.id,
             request: parts.request,
-            protocol,
+            driver,
             hooks: parts.hooks,
             registry: parts.registry,
             guard: parts.guard,
-            out: OutBuf::default(),
-            state: ConnState::default(),
-            backed_up: false,
             eof: false,
             idle_timeout: options.idle_timeout,
             first_byte_timeout: options.first_byte_timeout,
             write_timeout: options.write_timeout,
-            read_timeout: options.read_timeout,
             min_rate: options.min_rate,
             message: None,
             got_input: false,
@@ -87,7 +79,6 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             reason: None,
             drained: false,
             served_while_draining: false,
-            limits: (0, 0),
         }
     }
 
@@ -98,23 +89,17 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
         callback: impl FnOnce(&mut P, &mut Connection<'_, T>) -> io::Result<R>,
     ) -> Option<R> {
         let StreamSession {
-            request,
-            protocol,
-            out,
-            state,
-            read_timeout,
-            ..
+            request, driver, ..
         } = self;
-        let mut conn = Connection {
+        let peer = Peer {
             socket: &*request.socket,
             client_address: &request.client_address,
             shutdown: &request.shutdown,
-            out,
-            state,
-            limits: self.limits,
-            read_timeout,
         };
-        let error = match panic::catch_unwind(AssertUnwindSafe(|| callback(protocol, &mut conn))) {
+        let ran = driver.run(peer, |protocol, conn| {
+            panic::catch_unwind(AssertUnwindSafe(|| callback(protocol, conn)))
+        });
+        let error = match ran {
             Ok(Ok(value)) => return Some(value),
             Ok(Err(error)) => RequestError::from_io(error),
             Err(payload) => RequestError::from_panic(payload),
@@ -133,14 +118,14 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
         if panic::catch_unwind(AssertUnwindSafe(|| hooks.handle_error(request, &error))).is_err() {
             tracing::error!(conn_id = self.id, %error, "handle_error panicked while reporting");
         }
-        self.state.aborted = true;
+        self.driver.state.aborted = true;
         self.reason.get_or_insert(error);
     }
 
     /// A transport-level failure (a reset peer, a failed write): not a handler error.
     fn lost(&mut self, error: io::Error) {
         tracing::debug!(conn_id = self.id, %error, "connection lost");
-        self.state.aborted = true;
+        self.driver.state.aborted = true;
         self.reason.get_or_insert(RequestError::Handler(error));
     }
 
@@ -152,14 +137,14 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
                 self.eof = true;
                 match self.call(|protocol, conn| protocol.eof_received(conn)) {
                     Some(true) => {}
-                    Some(false) => self.state.closing = true,
+                    Some(false) => self.driver.state.closing = true,
                     None => {}
                 }
             }
             Ok(n) => {
                 self.last_input = ctx.now;
                 self.got_input = true;
-                self.state.unanswered = true;
+                self.driver.state.unanswered = true;
                 if ctx.drain.level() != DrainLevel::Serving {
                     self.served_while_draining = true;
                 }
@@ -192,15 +177,15 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             let next = self.next(ctx);
             let level = ctx.drain.level();
             let draining = level != DrainLevel::Serving;
-            if draining && (self.state.in_message() || !self.out.is_empty()) {
+            if draining && (self.driver.state.in_message() || !self.driver.out.is_empty()) {
                 // A message in flight when (or after) the drain began finishes during it.
                 self.served_while_draining = true;
             }
             let idle = draining
                 && next != Next::Close
-                && self.out.is_empty()
-                && !self.state.in_message()
-                && !self.state.reading_paused
+                && self.driver.out.is_empty()
+                && !self.driver.state.in_message()
+                && !self.driver.state.reading_paused
                 && (self.got_input || level >= DrainLevel::GraceOver);
             if !idle {
                 return next;
@@ -216,49 +201,41 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
 
     /// Applies the watermarks and decides what to watch next.
     fn next(&mut self, ctx: &LoopContext) -> Next {
-        if let Some(error) = self.state.write_error.take() {
+        if let Some(error) = self.driver.state.write_error.take() {
             self.lost(error);
         }
-        if self.state.aborted {
+        if self.driver.state.aborted {
             return Next::Close;
         }
         // The watermarks first: a protocol resumed here may still have output to write (the
         // rest of a file), even when the peer's input has ended.
-        if self.backed_up && self.out.len() <= ctx.low_watermark {
-            self.backed_up = false;
+        while let Some(writing) = self.driver.writing_due() {
             self.call(|protocol, conn| {
-                protocol.resume_writing(conn);
-                Ok(())
-            });
-        }
-        // Also right after a resume that wrote past the mark again (a protocol streaming a
-        // body): every pause is followed by a resume.
-        if !self.backed_up && self.out.len() > ctx.high_watermark && !self.state.aborted {
-            self.backed_up = true;
-            self.call(|protocol, conn| {
-                protocol.pause_writing(conn);
+                writing.deliver(protocol, conn);
                 Ok(())
             });
         }
         // After the peer's end of input nothing can call the protocol again: once its output
         // is sent, the connection is done whatever `eof_received` said.
-        let done = self.state.closing || self.eof;
-        if self.state.aborted || (done && self.out.is_empty()) {
+        let done = self.driver.state.closing || self.eof;
+        if self.driver.state.aborted || (done && self.driver.out.is_empty()) {
             return Next::Close;
         }
-        let reading =
-            !self.eof && !self.state.closing && !self.state.reading_paused && !self.backed_up;
-        let interest = match (reading, !self.out.is_empty()) {
+        let reading = !self.eof
+            && !self.driver.state.closing
+            && !self.driver.state.reading_paused
+            && !self.driver.backed_up();
+        let interest = match (reading, !self.driver.out.is_empty()) {
             (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
             (true, false) => Some(Interest::READABLE),
             (false, true) => Some(Interest::WRITABLE),
             (false, false) => None,
         };
         // Output that shrank (or just started) restarts the write timeout.
-        if self.out.len() < self.pending_seen || self.pending_seen == 0 {
+        if self.driver.out.len() < self.pending_seen || self.pending_seen == 0 {
             self.last_progress = ctx.now;
         }
-        self.pending_seen = self.out.len();
+        self.pending_seen = self.driver.out.len();
         let input_timeout = if self.got_input {
             self.idle_timeout
         } else {
@@ -269,7 +246,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             .and_then(|t| self.last_input.checked_add(t));
         let output_deadline = self
             .write_timeout
-            .filter(|_| !self.out.is_empty())
+            .filter(|_| !self.driver.out.is_empty())
             .and_then(|t| self.last_progress.checked_add(t));
         let message_deadline = self.message_deadline(ctx.now).filter(|_| reading);
         let deadline = [input_deadline, output_deadline, message_deadline]
@@ -281,16 +258,18 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
 
     /// While the protocol is busy (a message in flight): when the message runs out of time.
     fn message_deadline(&mut self, now: Instant) -> Option<Instant> {
-        if std::mem::take(&mut self.state.message_ended) {
+        if std::mem::take(&mut self.driver.state.message_ended) {
             self.message = None;
         }
-        if !self.state.busy || (self.read_timeout.is_none() && self.min_rate.is_none()) {
+        if !self.driver.state.busy
+            || (self.driver.read_timeout.is_none() && self.min_rate.is_none())
+        {
             self.message = None;
             return None;
         }
         let clock = self.message.get_or_insert_with(|| MessageClock::start(now));
         clock
-            .deadline(self.read_timeout, self.min_rate)
+            .deadline(self.driver.read_timeout, self.min_rate)
             .map(|(at, _)| at)
     }
 }
@@ -305,7 +284,7 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
     }
 
     fn start(&mut self, ctx: &mut LoopContext) -> Next {
-        self.limits = (ctx.high_watermark, ctx.low_watermark);
+        self.driver.limits = (ctx.high_watermark, ctx.low_watermark);
         self.last_input = ctx.now;
         self.last_progress = ctx.now;
         if let Err(error) = self.request.prepare_nonblocking() {
@@ -322,13 +301,13 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
     }
 
     fn ready(&mut self, readable: bool, writable: bool, ctx: &mut LoopContext) -> Next {
-        if writable && !self.out.is_empty() {
-            if let Err(error) = self.out.send(&*self.request.socket) {
+        if writable && !self.driver.out.is_empty() {
+            if let Err(error) = self.driver.out.send(&*self.request.socket) {
                 self.lost(error);
                 return Next::Close;
             }
         }
-        if readable && !self.eof && !self.state.closing && !self.state.aborted {
+        if readable && !self.eof && !self.driver.state.closing && !self.driver.state.aborted {
             self.read(ctx);
         }
         self.settle(ctx)
@@ -341,10 +320,10 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
     fn timed_out(&mut self, now: Instant) {
         let write_expired = self
             .write_timeout
-            .filter(|&t| !self.out.is_empty() && self.last_progress + t <= now);
+            .filter(|&t| !self.driver.out.is_empty() && self.last_progress + t <= now);
         let message_expired = self.message.and_then(|clock| {
             clock
-                .deadline(self.read_timeout, self.min_rate)
+                .deadline(self.driver.read_timeout, self.min_rate)
                 .filter(|&(at, _)| at <= now)
                 .map(|(_, reason)| (clock, reason))
         });
@@ -380,18 +359,18 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
                 protocol.read_timed_out(conn);
                 Ok(())
             });
-            let _ = self.out.send(&*self.request.socket);
+            let _ = self.driver.out.send(&*self.request.socket);
         }
         tracing::debug!(conn_id = self.id, %reason, "closing: timeout");
         self.reason.get_or_insert(reason);
-        self.state.aborted = true;
+        self.driver.state.aborted = true;
     }
 
     fn end(self: Box<Self>, stopping: bool) {
         let mut this = *self;
-        if stopping && !this.state.aborted {
+        if stopping && !this.driver.state.aborted {
             // The loop stops: send what can be sent without waiting, then close cleanly.
-            let _ = this.out.send(&*this.request.socket);
+            let _ = this.driver.out.send(&*this.request.socket);
         }
         let reason = this.reason.take();
         let close_reason = match &reason {
@@ -404,7 +383,7 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
         if let Some(guard) = &mut this.guard {
             guard.set_reason(close_reason);
         }
-        let protocol = &mut this.protocol;
+        let protocol = &mut this.driver.protocol;
         if panic::catch_unwind(AssertUnwindSafe(|| {
             protocol.connection_lost(reason.as_ref())
         }))
@@ -413,7 +392,7 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
             tracing::error!(conn_id = this.id, "connection_lost panicked");
         }
         tracing::debug!(conn_id = this.id, reason = ?close_reason, "connection closed");
-        if this.eof && this.out.is_empty() && !this.state.aborted {
+        if this.eof && this.driver.out.is_empty() && !this.driver.state.aborted {
             // Both sides are done and nothing is unread: close(2) alone sends the FIN, and no
             // other process holds this socket (a `shutdown(2)` would be one more syscall).
             this.request.close_request();
