@@ -270,8 +270,7 @@ fn with_reuse_port<M: Dispatch + Default, H: RequestHandler<StreamRequest>>(
     address: &str,
     handler: H,
 ) -> Result<BaseServer<TcpSocket, M, H>, Error> {
-    let mut server =
-        BaseServer::<TcpSocket, M, _>::with_bind_and_activate(address, handler, false)?;
+    let mut server = BaseServer::<TcpSocket, M, _>::unbound(address, handler)?;
     server.socket_mut().set_allow_reuse_port(true);
     server.server_bind()?;
     server.server_activate()?;

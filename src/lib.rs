@@ -60,9 +60,11 @@
 //! # Methods for callers
 //!
 //! * `new(address, handler)` on a named combination (e.g. `ThreadingTcpServer::new`) — create,
-//!   bind and activate (or `with_bind_and_activate(address, handler, false)` to set socket
-//!   options first, then [`server_bind`](BaseServer::server_bind) and
-//!   [`server_activate`](BaseServer::server_activate));
+//!   bind and activate; `with_dispatch(address, handler, strategy)` to give the strategy with
+//!   its settings (e.g. `ThreadPool::with_workers(8)`); or `unbound(address, handler)` (Python's
+//!   `bind_and_activate=False`) to set socket options first, then
+//!   [`server_bind`](BaseServer::server_bind) and
+//!   [`server_activate`](BaseServer::server_activate);
 //! * [`serve_forever`](BaseServer::serve_forever) — handle requests until shut down;
 //! * [`handle_request`](BaseServer::handle_request) — handle one, waiting at most
 //!   [`timeout`](BaseServer::set_timeout);

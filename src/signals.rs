@@ -93,7 +93,7 @@ where
 {
     /// Runs [`serve_forever`](Self::serve_forever) until SIGINT or SIGTERM has drained the
     /// server (see [`SignalHandling`]), and returns the drain's report (`None` when the loop
-    /// stopped otherwise, e.g. through [`shutdown`](Self::shutdown)).
+    /// stopped otherwise, e.g. through [`ShutdownHandle::shutdown`](crate::ShutdownHandle::shutdown)).
     ///
     /// Its signal actions are removed when it returns, but signal-hook does not restore the
     /// default actions: a later SIGINT or SIGTERM is then ignored. That suits an application's
@@ -165,6 +165,6 @@ where
         let _ = watcher.join();
         result?;
         let drained = self.shutdown_handle().drains_finished() > drains_before;
-        Ok(self.drain_report().filter(|_| drained))
+        Ok(self.last_drain_report().filter(|_| drained))
     }
 }

@@ -78,7 +78,6 @@ fn flaky_server() -> (FlakyServer, Arc<Plan>) {
             plan: Arc::clone(&plan),
         },
         LineEcho,
-        true,
     )
     .unwrap();
     (server, plan)

@@ -106,8 +106,7 @@ fn serve_forever_runs_again_after_shutdown<M: Dispatch + Default>() {
 /// With bind-and-activate off, the caller changes options, then binds and activates.
 fn bind_and_activate_by_the_caller<M: Dispatch + Default>() {
     let mut server: BaseServer<TcpSocket, M, _> =
-        BaseServer::<TcpSocket, M, _>::with_bind_and_activate("127.0.0.1:0", LineEcho, false)
-            .unwrap();
+        BaseServer::<TcpSocket, M, _>::unbound("127.0.0.1:0", LineEcho).unwrap();
     assert!(
         matches!(server.serve_forever(), Err(Error::NotActivated)),
         "serving before activation must be a clear error, not a hang"
@@ -158,4 +157,40 @@ fn ipv6_server_reports_its_real_address() {
     let serving = Serving::start(server);
     stream_check(address);
     serving.stop().1.unwrap();
+}
+
+/// A strategy with its settings is given when the server is built, and the server serves with
+/// it: a pool of three workers, an event loop of two, at most two threads.
+#[test]
+fn the_strategy_is_given_when_the_server_is_built() {
+    let pool = BaseServer::<TcpSocket, socketserver::ThreadPool, _>::with_dispatch(
+        "127.0.0.1:0",
+        LineEcho,
+        socketserver::ThreadPool::with_workers(3),
+    )
+    .unwrap();
+    assert_eq!(pool.dispatch().workers(), 3);
+    let address = pool.server_address().unwrap();
+    let serving = Serving::start(pool);
+    stream_check(address);
+    serving.stop().1.unwrap();
+
+    let threading = BaseServer::<TcpSocket, socketserver::ThreadingMixIn, _>::with_dispatch(
+        "127.0.0.1:0",
+        LineEcho,
+        socketserver::ThreadingMixIn::with_max_threads(2),
+    )
+    .unwrap();
+    assert_eq!(threading.dispatch().max_threads(), Some(2));
+    let address = threading.server_address().unwrap();
+    let serving = Serving::start(threading);
+    stream_check(address);
+    serving.stop().1.unwrap();
+
+    let event = socketserver::EventLoop::with_workers(2);
+    assert_eq!(event.workers(), 2);
+    assert_eq!(
+        socketserver::ForkingMixIn::with_max_children(5).max_children(),
+        5
+    );
 }

@@ -90,8 +90,8 @@ fn idle_loop_sleeps_and_shutdown_wakes_it<M: Dispatch + Default>() {
 /// harmless (no stale flag stops a later loop).
 fn shutdown_before_the_loop_applies_once<M: Dispatch + Default>() {
     let mut server = tcp_server::<M, _>(LineEcho);
-    server.shutdown();
-    server.shutdown();
+    server.shutdown_handle().shutdown();
+    server.shutdown_handle().shutdown();
     assert!(server.shutdown_handle().is_shutdown_requested());
     let returned = thread::spawn(move || {
         let result = server.serve_forever();

@@ -346,7 +346,7 @@ fn peer_credentials_and_file_mode() {
         creds_tx.send(request.peer_credentials()?).unwrap();
         Ok(())
     };
-    let mut server = UnixStreamServer::with_bind_and_activate(&path, handler, false).unwrap();
+    let mut server = UnixStreamServer::unbound(&path, handler).unwrap();
     server.socket_mut().set_mode(Some(0o600));
     server.server_bind().unwrap();
     server.server_activate().unwrap();

@@ -128,6 +128,14 @@ impl ForkingMixIn {
         self
     }
 
+    /// At most `max` children at once (at least 1), the other settings as
+    /// [`new`](Self::new) gives them: for [`with_dispatch`](crate::BaseServer::with_dispatch).
+    pub fn with_max_children(max: usize) -> Self {
+        let mut forking = ForkingMixIn::new();
+        forking.set_max_children(max);
+        forking
+    }
+
     /// Whether `server_close` waits for the children.
     pub fn block_on_close(&self) -> bool {
         self.block_on_close

@@ -120,6 +120,14 @@ impl ThreadPool {
         self
     }
 
+    /// A pool of `workers` threads (at least 1), the other settings as [`new`](Self::new)
+    /// gives them: for [`with_dispatch`](crate::BaseServer::with_dispatch).
+    pub fn with_workers(workers: usize) -> Self {
+        let mut pool = ThreadPool::new();
+        pool.set_workers(workers);
+        pool
+    }
+
     /// How many accepted requests may wait for a worker.
     pub fn queue_size(&self) -> usize {
         self.queue_size

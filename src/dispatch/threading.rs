@@ -138,6 +138,14 @@ impl ThreadingMixIn {
         self
     }
 
+    /// At most `max` request threads at once (at least 1), the other settings as
+    /// [`new`](Self::new) gives them: for [`with_dispatch`](crate::BaseServer::with_dispatch).
+    pub fn with_max_threads(max: usize) -> Self {
+        let threading = ThreadingMixIn::new();
+        threading.shared.running.lock().max = Some(max.max(1));
+        threading
+    }
+
     /// The prefix of request threads' names.
     pub fn thread_name(&self) -> Arc<str> {
         Arc::clone(&self.shared.thread_name.lock())

@@ -146,6 +146,14 @@ impl EventLoop {
         self
     }
 
+    /// `workers` loop threads (at least 1), the other settings as [`new`](Self::new) gives
+    /// them: for [`with_dispatch`](crate::BaseServer::with_dispatch).
+    pub fn with_workers(workers: usize) -> Self {
+        let mut loops = EventLoop::new();
+        loops.set_workers(workers);
+        loops
+    }
+
     /// The pending output (bytes) above which reading from a peer stops.
     pub fn high_watermark(&self) -> usize {
         self.high_watermark

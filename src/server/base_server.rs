@@ -33,8 +33,8 @@ pub(super) const STOP: usize = 2;
 /// [`SequentialTcpServer`](crate::SequentialTcpServer).
 ///
 /// Methods for callers: [`serve_forever`](Self::serve_forever),
-/// [`handle_request`](Self::handle_request), [`shutdown`](Self::shutdown) /
-/// [`shutdown_handle`](Self::shutdown_handle), [`server_close`](Self::server_close) (also run on
+/// [`handle_request`](Self::handle_request), [`shutdown_handle`](Self::shutdown_handle)`.shutdown()`,
+/// [`server_close`](Self::server_close) (also run on
 /// drop), [`server_address`](Self::server_address).
 ///
 /// # Examples
@@ -179,13 +179,10 @@ where
         self.core.socket.display_address()
     }
 
-    /// Stops a running [`serve_forever`](Self::serve_forever); see [`ShutdownHandle::shutdown`].
-    /// Callers on other threads use [`shutdown_handle`](Self::shutdown_handle).
-    pub fn shutdown(&self) {
-        self.shutdown.shutdown();
-    }
-
-    /// A cloneable, `Send + Sync` handle that stops the loop from any thread.
+    /// A cloneable, `Send + Sync` handle that stops the loop from any thread: Python's
+    /// `server.shutdown()` is `server.shutdown_handle().shutdown()` (the loop borrows the
+    /// server while it runs, so the handle is what another thread holds).
+    #[doc(alias = "shutdown")]
     pub fn shutdown_handle(&self) -> ShutdownHandle {
         self.shutdown.clone()
     }
@@ -296,7 +293,7 @@ where
 
     /// The report of the server's last graceful drain (after `serve_forever` returned from
     /// one), if any.
-    pub fn drain_report(&self) -> Option<DrainReport> {
+    pub fn last_drain_report(&self) -> Option<DrainReport> {
         self.shutdown.last_drain_report()
     }
 

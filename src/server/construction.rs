@@ -44,26 +44,50 @@ macro_rules! inet_constructors {
             where
                 A: ToSocketAddrs + fmt::Debug,
             {
-                Self::with_bind_and_activate(address, handler, true)
+                Self::with_dispatch(address, handler, M::default())
             }
 
-            /// Like [`new`](Self::new), but with `bind_and_activate` off the socket is only
-            /// created, so the caller can change [its options](Self::socket_mut) and then call
-            /// [`server_bind`](Self::server_bind) and [`server_activate`](Self::server_activate).
+            /// Like [`new`](Self::new), with the dispatch strategy and its settings given here
+            /// (e.g. [`ThreadPool::with_workers`](crate::ThreadPool::with_workers)).
             ///
             /// # Errors
             ///
             /// As [`new`](Self::new).
-            pub fn with_bind_and_activate<A>(address: A, handler: H, bind_and_activate: bool) -> Result<Self, Error>
+            pub fn with_dispatch<A>(address: A, handler: H, dispatch: M) -> Result<Self, Error>
+            where
+                A: ToSocketAddrs + fmt::Debug,
+            {
+                let mut server = Self::assemble(Self::inet_socket(address)?, handler, dispatch)?;
+                server.server_bind()?;
+                server.server_activate()?;
+                Ok(server)
+            }
+
+            /// The socket only, neither bound nor listening (Python's
+            /// `bind_and_activate=False`): the caller changes [its options](Self::socket_mut),
+            /// then calls [`server_bind`](Self::server_bind) and
+            /// [`server_activate`](Self::server_activate).
+            ///
+            /// # Errors
+            ///
+            /// As [`new`](Self::new), without the bind and listen errors.
+            #[doc(alias = "bind_and_activate")]
+            pub fn unbound<A>(address: A, handler: H) -> Result<Self, Error>
+            where
+                A: ToSocketAddrs + fmt::Debug,
+            {
+                Self::assemble(Self::inet_socket(address)?, handler, M::default())
+            }
+
+            fn inet_socket<A>(address: A) -> Result<$transport, Error>
             where
                 A: ToSocketAddrs + fmt::Debug,
             {
                 let address = resolve(address)?;
-                let socket = <$transport>::new(address).map_err(|source| Error::Bind {
+                <$transport>::new(address).map_err(|source| Error::Bind {
                     address: address.to_string(),
                     source,
-                })?;
-                Self::from_socket(socket, handler, bind_and_activate)
+                })
             }
         }
     };
@@ -86,22 +110,38 @@ macro_rules! unix_constructors {
             /// or its directory is missing or not writable; [`Error::Listen`] when activation
             /// fails. A failed construction closes its socket.
             pub fn new(path: impl AsRef<Path>, handler: H) -> Result<Self, Error> {
-                Self::with_bind_and_activate(path, handler, true)
+                Self::with_dispatch(path, handler, M::default())
             }
 
-            /// Like [`new`](Self::new), but with `bind_and_activate` off, so the caller can
-            /// change options (e.g. the file mode) and then bind and activate.
+            /// Like [`new`](Self::new), with the dispatch strategy and its settings given here.
             ///
             /// # Errors
             ///
             /// As [`new`](Self::new).
-            pub fn with_bind_and_activate(path: impl AsRef<Path>, handler: H, bind_and_activate: bool) -> Result<Self, Error> {
-                let path = path.as_ref();
-                let socket = <$transport>::new(path).map_err(|source| Error::Bind {
+            pub fn with_dispatch(path: impl AsRef<Path>, handler: H, dispatch: M) -> Result<Self, Error> {
+                let mut server = Self::assemble(Self::unix_socket(path.as_ref())?, handler, dispatch)?;
+                server.server_bind()?;
+                server.server_activate()?;
+                Ok(server)
+            }
+
+            /// The socket only, neither bound nor listening (Python's
+            /// `bind_and_activate=False`): the caller changes options (e.g. the file mode), then
+            /// binds and activates.
+            ///
+            /// # Errors
+            ///
+            /// As [`new`](Self::new), without the bind and listen errors.
+            #[doc(alias = "bind_and_activate")]
+            pub fn unbound(path: impl AsRef<Path>, handler: H) -> Result<Self, Error> {
+                Self::assemble(Self::unix_socket(path.as_ref())?, handler, M::default())
+            }
+
+            fn unix_socket(path: &Path) -> Result<$transport, Error> {
+                <$transport>::new(path).map_err(|source| Error::Bind {
                     address: path.display().to_string(),
                     source,
-                })?;
-                Self::from_socket(socket, handler, bind_and_activate)
+                })
             }
 
             /// Creates, binds and activates a server on `name` in Linux's abstract namespace
@@ -119,7 +159,7 @@ macro_rules! unix_constructors {
                     address: format!("@{}", String::from_utf8_lossy(name)),
                     source,
                 })?;
-                Self::from_socket(socket, handler, true)
+                Self::from_socket(socket, handler)
             }
         }
     };
@@ -167,18 +207,34 @@ where
     M: Dispatch + Default,
     H: RequestHandler<S::Request>,
 {
-    /// Creates a server around a transport socket, binding and activating it when
-    /// `bind_and_activate` is true.
+    /// Creates a server around a transport socket (a custom [`TcpServer`]), binds and
+    /// activates it.
     ///
     /// # Errors
     ///
     /// [`Error::Io`] if the selector or waker cannot be created; [`Error::Bind`] or
     /// [`Error::Listen`] as in [`server_bind`](Self::server_bind) and
     /// [`server_activate`](Self::server_activate). On error the socket is closed.
-    pub fn from_socket(socket: S, handler: H, bind_and_activate: bool) -> Result<Self, Error> {
+    pub fn from_socket(socket: S, handler: H) -> Result<Self, Error> {
+        let mut server = Self::assemble(socket, handler, M::default())?;
+        server.server_bind()?;
+        server.server_activate()?;
+        Ok(server)
+    }
+}
+
+/// The one assembly every constructor goes through.
+impl<S, M, H> BaseServer<S, M, H, DefaultHooks>
+where
+    S: TcpServer,
+    M: Dispatch,
+    H: RequestHandler<S::Request>,
+{
+    /// A server around `socket`, neither bound nor activated.
+    fn assemble(socket: S, handler: H, dispatch: M) -> Result<Self, Error> {
         let mut core = Core {
             socket,
-            dispatch: M::default(),
+            dispatch,
             closed: false,
         };
         let waker = Waker::new()?;
@@ -189,7 +245,7 @@ where
         let registry = Registry::new(LoopWaker::new(shutdown.clone()), shutdown.clone());
         let target: std::sync::Weak<dyn DrainTarget> = Arc::downgrade(&registry) as _;
         shutdown.attach_drain_target(target);
-        let mut server = BaseServer {
+        Ok(BaseServer {
             reactor,
             listener_registered: false,
             activated: false,
@@ -204,12 +260,7 @@ where
             notifier: Notifier::from_env(),
             request_budget: None,
             core,
-        };
-        if bind_and_activate {
-            server.server_bind()?;
-            server.server_activate()?;
-        }
-        Ok(server)
+        })
     }
 }
 
@@ -229,7 +280,7 @@ where
     ///
     /// As [`from_socket`](Self::from_socket).
     pub fn from_inherited(socket: S, handler: H) -> Result<Self, Error> {
-        let mut server = Self::from_socket(socket, handler, false)?;
+        let mut server = Self::assemble(socket, handler, M::default())?;
         server.server_activate()?;
         Ok(server)
     }

@@ -43,7 +43,7 @@ use crate::transport::TcpServer;
 /// use socketserver::{StreamRequest, ThreadingTcpServer};
 ///
 /// let handler = |_req: &mut StreamRequest| Ok(());
-/// let mut server = ThreadingTcpServer::with_bind_and_activate("127.0.0.1:0", handler, false)?;
+/// let mut server = ThreadingTcpServer::unbound("127.0.0.1:0", handler)?;
 /// server.socket_mut().set_request_queue_size(16).set_allow_reuse_port(true);
 /// server.server_bind()?;
 /// server.server_activate()?;

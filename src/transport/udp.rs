@@ -34,7 +34,7 @@ use crate::transport::TcpServer;
 /// use socketserver::{DatagramRequest, UdpServer};
 ///
 /// let echo = |req: &mut DatagramRequest| { req.wfile = req.packet().to_vec(); Ok(()) };
-/// let mut server = UdpServer::with_bind_and_activate("127.0.0.1:0", echo, false)?;
+/// let mut server = UdpServer::unbound("127.0.0.1:0", echo)?;
 /// server.socket_mut().set_max_packet_size(65_507);
 /// server.server_bind()?;
 /// server.server_activate()?;

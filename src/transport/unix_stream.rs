@@ -43,7 +43,7 @@ use crate::transport::TcpServer;
 /// # std::fs::create_dir_all(&dir)?;
 /// let path = dir.join("app.sock");
 /// let hello = |req: &mut StreamRequest<UnixStream>| std::io::Write::write_all(&mut req.wfile, b"hello");
-/// let mut server = UnixStreamServer::with_bind_and_activate(&path, hello, false)?;
+/// let mut server = UnixStreamServer::unbound(&path, hello)?;
 /// server.socket_mut().set_mode(Some(0o600));
 /// server.server_bind()?;
 /// server.server_activate()?;
