@@ -78,10 +78,11 @@ use std::io::BufRead;
 
 use socketserver::proxy_protocol::{ProxyPolicy, TrustedNetwork};
 use socketserver::{
-    BaseServer, Callbacks, Connection, DatagramRequest, DatagramSocket, Dispatch, Error, EventLoop,
-    ForkingMixIn, InheritedSocket, Limits, Overload, PidFile, Privileges, Protocol, RequestHandler,
-    Sequential, SocketKind, StreamOptions, StreamRequest, StreamSocket, TcpServer, TcpSocket,
-    ThreadPool, ThreadingMixIn, UdpSocket, UnixDatagramSocket, UnixStreamSocket,
+    BaseServer, Connection, DatagramRequest, DatagramSocket, Dispatch, Error, EventLoop,
+    ForkingMixIn, InheritedSocket, Limits, Overload, PidFile, Privileges, Protocol,
+    ProtocolHandler, RequestHandler, Sequential, SocketKind, StreamOptions, StreamRequest,
+    StreamSocket, TcpServer, TcpSocket, ThreadPool, ThreadingMixIn, UdpSocket, UnixDatagramSocket,
+    UnixStreamSocket,
 };
 
 const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--proxy-protocol [--proxy-from CIDR,...]] [--processes N [--max-requests N]] [--reuse-port] [--udp | --unix PATH | --unix-dgram PATH]";
@@ -670,7 +671,7 @@ fn main() -> ExitCode {
                 &address,
                 inherited,
                 &settings,
-                Callbacks::new(EchoProtocol),
+                ProtocolHandler::new(EchoProtocol),
                 |event: &mut EventLoop| {
                     if let Some(n) = workers {
                         event.set_workers(n);

@@ -23,7 +23,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use socketserver::{
-    BaseServer, Callbacks, Dispatch, EventLoop, ForkingMixIn, RequestHandler, Sequential,
+    BaseServer, Dispatch, EventLoop, ForkingMixIn, ProtocolHandler, RequestHandler, Sequential,
     StreamOptions, StreamRequest, TcpSocket, ThreadPool, ThreadingMixIn,
 };
 use socketserver_http::{HttpLimits, HttpProtocol, HttpService, SimpleHttpRequestHandler};
@@ -134,7 +134,7 @@ fn main() -> ExitCode {
         }),
         "event" => run(
             &settings,
-            |handler, limits| Callbacks::new(HttpProtocol::new(handler).with_limits(limits)),
+            |handler, limits| ProtocolHandler::new(HttpProtocol::new(handler).with_limits(limits)),
             |loops: &mut EventLoop| {
                 if let Some(n) = settings.workers {
                     loops.set_workers(n);

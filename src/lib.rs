@@ -15,7 +15,7 @@
 //!   workers, [`EventLoop`] as callbacks on a few event-loop threads;
 //! * a **handler** `H` serves one request ([`RequestHandler`]: `setup`, `handle`, `finish`),
 //!   reading and writing a [`StreamRequest`] (`rfile`, `wfile`, `client_address`) or a
-//!   [`DatagramRequest`]; or, written as callbacks, a [`Protocol`] wrapped in [`Callbacks`];
+//!   [`DatagramRequest`]; or, written as callbacks, a [`Protocol`] wrapped in [`ProtocolHandler`];
 //! * **hooks** `K` set policy ([`ServerHooks`]: `verify_request`, `handle_error`,
 //!   `handle_timeout`, `service_actions`); [`DefaultHooks`] unless you say otherwise.
 //!
@@ -193,7 +193,7 @@ pub use dispatch::{
 };
 pub use drain::{BusySpan, DrainOptions, DrainReport};
 pub use error::{Error, RequestError, TimedOut};
-pub use event::{Callbacks, Connection, EventLoop, Protocol};
+pub use event::{Connection, EventLoop, Protocol, ProtocolHandler};
 pub use handler::{
     DatagramRequest, DatagramSocket, Delimited, Framed, MessageFraming, MinRate, PeerCredentials,
     RequestHandler, SocketHalf, SocketReader, StreamOptions, StreamRequest, StreamSocket,
@@ -286,10 +286,11 @@ pub type PoolUnixDatagramServer<H, K = DefaultHooks> =
 /// `loop.create_server(protocol_factory, host, port)`).
 #[doc(alias = "create_server")]
 #[doc(alias = "asyncio.start_server")]
-pub type EventTcpServer<P, K = DefaultHooks> = BaseServer<TcpSocket, EventLoop, Callbacks<P>, K>;
+pub type EventTcpServer<P, K = DefaultHooks> =
+    BaseServer<TcpSocket, EventLoop, ProtocolHandler<P>, K>;
 
 /// A Unix stream server whose connections are [`Protocol`] callbacks on an [`EventLoop`]
 /// (asyncio's `loop.create_unix_server`).
 #[doc(alias = "create_unix_server")]
 pub type EventUnixStreamServer<P, K = DefaultHooks> =
-    BaseServer<UnixStreamSocket, EventLoop, Callbacks<P>, K>;
+    BaseServer<UnixStreamSocket, EventLoop, ProtocolHandler<P>, K>;

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use socketserver::{
-    BaseServer, Callbacks, Connection, Dispatch, DrainOptions, DrainReport, EventLoop,
-    ForkingMixIn, Protocol, RequestHandler, Sequential, StreamRequest, StreamSocket, TcpSocket,
+    BaseServer, Connection, Dispatch, DrainOptions, DrainReport, EventLoop, ForkingMixIn, Protocol,
+    ProtocolHandler, RequestHandler, Sequential, StreamRequest, StreamSocket, TcpSocket,
     TestServer, ThreadPool, ThreadingMixIn,
 };
 
@@ -121,7 +121,7 @@ fn idle_connections_close_at_once_threading_parked() {
 
 #[test]
 fn idle_connections_close_at_once_event() {
-    idle_connections_close_after_their_answers::<EventLoop, _>(Callbacks::new(EventEcho), 4);
+    idle_connections_close_after_their_answers::<EventLoop, _>(ProtocolHandler::new(EventEcho), 4);
 }
 
 /// A forked child cannot tell its parent why it ended: an idle child counts as finished.
@@ -281,7 +281,7 @@ fn a_silent_client_gets_the_grace_pool_parked() {
 
 #[test]
 fn a_silent_client_gets_the_grace_event() {
-    a_silent_client_gets_the_grace::<EventLoop, _>(Callbacks::new(EventEcho));
+    a_silent_client_gets_the_grace::<EventLoop, _>(ProtocolHandler::new(EventEcho));
 }
 
 #[test]
@@ -322,7 +322,7 @@ fn a_silent_client_is_closed_after_the_grace_pool_parked() {
 
 #[test]
 fn a_silent_client_is_closed_after_the_grace_event() {
-    a_silent_client_is_closed_after_the_grace::<EventLoop, _>(Callbacks::new(EventEcho));
+    a_silent_client_is_closed_after_the_grace::<EventLoop, _>(ProtocolHandler::new(EventEcho));
 }
 
 #[test]
@@ -444,7 +444,7 @@ impl Protocol for Lines {
 fn an_event_protocol_mid_message_finishes_it() {
     let (holding_tx, holding) = unbounded();
     let server = TestServer::start(server::<EventLoop, _>(
-        Callbacks::new(Lines {
+        ProtocolHandler::new(Lines {
             partial: Vec::new(),
             holding: holding_tx,
         }),
@@ -514,7 +514,7 @@ fn idle_unix_connection_closes_at_once_threading() {
 
 #[test]
 fn idle_unix_connection_closes_at_once_event() {
-    idle_unix_connection_closes_at_once::<EventLoop, _>(Callbacks::new(EventEcho));
+    idle_unix_connection_closes_at_once::<EventLoop, _>(ProtocolHandler::new(EventEcho));
 }
 
 /// A sequential server whose one thread is stuck in a handler (mid-message) is forced at

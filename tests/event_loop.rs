@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use socketserver::{
-    BaseServer, Callbacks, Connection, Dispatch, EventLoop, EventTcpServer, EventUnixStreamServer,
-    Protocol, Request, RequestError, ServerHooks, StreamOptions, StreamRequest, StreamSocket,
-    TcpSocket, TestServer,
+    BaseServer, Connection, Dispatch, EventLoop, EventTcpServer, EventUnixStreamServer, Protocol,
+    ProtocolHandler, Request, RequestError, ServerHooks, StreamOptions, StreamRequest,
+    StreamSocket, TcpSocket, TestServer,
 };
 
 mod util;
@@ -59,7 +59,7 @@ fn echo_roundtrip<S: Read + Write + Send + 'static>(mut stream: S, mut writer: S
 fn echoes_over_tcp() {
     let echo = Echo::default();
     let lost = Arc::clone(&echo.lost);
-    let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(echo)).unwrap();
+    let mut server = EventTcpServer::new("127.0.0.1:0", ProtocolHandler::new(echo)).unwrap();
     server.dispatch_mut().set_workers(2);
     let serving = TestServer::start(server);
     for _ in 0..4 {
@@ -81,7 +81,7 @@ fn echoes_over_tcp() {
 
 #[test]
 fn echoes_over_tcp_ipv6() {
-    let Ok(server) = EventTcpServer::new("[::1]:0", Callbacks::new(Echo::default())) else {
+    let Ok(server) = EventTcpServer::new("[::1]:0", ProtocolHandler::new(Echo::default())) else {
         eprintln!("no IPv6 loopback here: skipped");
         return;
     };
@@ -96,7 +96,7 @@ fn echoes_over_tcp_ipv6() {
 fn echoes_over_unix_stream_sockets() {
     let dir = TempDir::new();
     let path = dir.join("event.sock");
-    let server = EventUnixStreamServer::new(&path, Callbacks::new(Echo::default())).unwrap();
+    let server = EventUnixStreamServer::new(&path, ProtocolHandler::new(Echo::default())).unwrap();
     let serving = TestServer::start(server);
     let client = UnixStream::connect(&path).unwrap();
     client.set_read_timeout(Some(PATIENCE)).unwrap();
@@ -128,7 +128,7 @@ impl Protocol for Names {
 fn connections_are_spread_over_the_loop_threads() {
     let names = Names::default();
     let threads = Arc::clone(&names.threads);
-    let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(names)).unwrap();
+    let mut server = EventTcpServer::new("127.0.0.1:0", ProtocolHandler::new(names)).unwrap();
     server.dispatch_mut().set_workers(3).set_thread_name("ev");
     let serving = TestServer::start(server);
     let clients: Vec<_> = (0..6)
@@ -188,7 +188,7 @@ impl Protocol for Fragile {
 fn a_panic_or_error_in_a_callback_closes_that_connection_only() {
     let fragile = Fragile::default();
     let lost = Arc::clone(&fragile.lost);
-    let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(fragile))
+    let mut server = EventTcpServer::new("127.0.0.1:0", ProtocolHandler::new(fragile))
         .unwrap()
         .with_hooks(Errors::default());
     server.dispatch_mut().set_workers(1); // everything on one loop: it must survive
@@ -261,7 +261,7 @@ fn a_peer_that_never_reads_cannot_grow_the_output_buffer() {
         Arc::clone(&watermarks.paused),
         Arc::clone(&watermarks.resumed),
     );
-    let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(watermarks)).unwrap();
+    let mut server = EventTcpServer::new("127.0.0.1:0", ProtocolHandler::new(watermarks)).unwrap();
     server
         .dispatch_mut()
         .set_workers(1)
@@ -335,7 +335,7 @@ fn a_peer_that_never_reads_cannot_grow_the_output_buffer() {
 fn idle_timeout_closes_a_silent_connection_with_a_typed_reason() {
     let echo = Echo::default();
     let lost = Arc::clone(&echo.lost);
-    let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(echo)).unwrap();
+    let mut server = EventTcpServer::new("127.0.0.1:0", ProtocolHandler::new(echo)).unwrap();
     server.socket_mut().set_stream_options(StreamOptions {
         idle_timeout: Some(Duration::from_millis(100)),
         ..StreamOptions::default()
@@ -374,8 +374,11 @@ impl Protocol for CountThenClose {
 
 #[test]
 fn a_protocol_can_answer_after_the_peers_eof() {
-    let server =
-        EventTcpServer::new("127.0.0.1:0", Callbacks::new(CountThenClose::default())).unwrap();
+    let server = EventTcpServer::new(
+        "127.0.0.1:0",
+        ProtocolHandler::new(CountThenClose::default()),
+    )
+    .unwrap();
     let serving = TestServer::start(server);
     let mut client = connect(serving.address());
     client.write_all(&[1; 5000]).unwrap();
@@ -396,7 +399,7 @@ fn verify_request_rejects_before_the_loop_sees_the_connection() {
     }
     let echo = Echo::default();
     let lost = Arc::clone(&echo.lost);
-    let server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(echo))
+    let server = EventTcpServer::new("127.0.0.1:0", ProtocolHandler::new(echo))
         .unwrap()
         .with_hooks(LoopbackOnlyOnPortZero);
     let serving = TestServer::start(server);
@@ -423,14 +426,15 @@ fn a_blocking_handler_on_an_event_loop_is_a_clear_error() {
     let server = serving.stop(PATIENCE).unwrap().server;
     let errors = server.hooks().seen.lock().unwrap().clone();
     assert_eq!(errors.len(), 1);
-    assert!(errors[0].contains("Callbacks"), "{errors:?}");
+    assert!(errors[0].contains("ProtocolHandler"), "{errors:?}");
 }
 
 /// The same protocol under every strategy: echo, then `connection_lost` once per connection.
 fn protocol_runs_under<M: Dispatch + Default>() {
     let echo = Echo::default();
     let lost = Arc::clone(&echo.lost);
-    let server = BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", Callbacks::new(echo)).unwrap();
+    let server =
+        BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", ProtocolHandler::new(echo)).unwrap();
     let serving = TestServer::start(server);
     for _ in 0..2 {
         let mut client = connect(serving.address());
@@ -523,7 +527,8 @@ impl Protocol for Stream {
 fn a_large_body_streams_under<M: Dispatch + Default>() {
     let stream = Stream::default();
     let most_pending = Arc::clone(&stream.most_pending);
-    let server = BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", Callbacks::new(stream)).unwrap();
+    let server =
+        BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", ProtocolHandler::new(stream)).unwrap();
     let serving = TestServer::start(server);
     let size = 8 << 20;
     let mut client = connect(serving.address());

@@ -6,9 +6,9 @@ use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 use socketserver::{
-    BaseServer, Callbacks, Connection, Dispatch, Error, EventLoop, Limits, Overload, PanicPolicy,
-    PoolTcpServer, Protocol, RequestError, ServerHooks, StreamOptions, StreamRequest, TcpSocket,
-    TestServer, ThreadingMixIn,
+    BaseServer, Connection, Dispatch, Error, EventLoop, Limits, Overload, PanicPolicy,
+    PoolTcpServer, Protocol, ProtocolHandler, RequestError, ServerHooks, StreamOptions,
+    StreamRequest, TcpSocket, TestServer, ThreadingMixIn,
 };
 
 mod util;
@@ -26,9 +26,11 @@ impl Protocol for Echo {
     }
 }
 
-fn echo_server<M: Dispatch + Default>(limits: Limits) -> BaseServer<TcpSocket, M, Callbacks<Echo>> {
+fn echo_server<M: Dispatch + Default>(
+    limits: Limits,
+) -> BaseServer<TcpSocket, M, ProtocolHandler<Echo>> {
     let mut server =
-        BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", Callbacks::new(Echo)).unwrap();
+        BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", ProtocolHandler::new(Echo)).unwrap();
     server.set_limits(limits);
     server
 }
@@ -139,7 +141,7 @@ fn per_source_limit_over_ipv4_closes_the_extra_connection_and_serves_other_sourc
 #[test]
 fn per_source_limit_over_ipv6() {
     let Ok(mut server) =
-        BaseServer::<TcpSocket, EventLoop, _>::new("[::1]:0", Callbacks::new(Echo))
+        BaseServer::<TcpSocket, EventLoop, _>::new("[::1]:0", ProtocolHandler::new(Echo))
     else {
         eprintln!("no IPv6 loopback here: skipped");
         return;
@@ -289,7 +291,7 @@ fn verify_request_refusals_are_counted_as_refusals_not_closes() {
         }
     }
     let server =
-        BaseServer::<TcpSocket, ThreadingMixIn, _>::new("127.0.0.1:0", Callbacks::new(Echo))
+        BaseServer::<TcpSocket, ThreadingMixIn, _>::new("127.0.0.1:0", ProtocolHandler::new(Echo))
             .unwrap()
             .with_hooks(Nobody);
     let stats = server.stats_handle();
@@ -315,7 +317,7 @@ impl Protocol for AlwaysPanics {
 /// `PanicPolicy::Budget`: past the budget the server stops with an error.
 fn panic_budget_stops_the_server<M: Dispatch + Default>() {
     let mut server =
-        BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", Callbacks::new(AlwaysPanics))
+        BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", ProtocolHandler::new(AlwaysPanics))
             .unwrap()
             .with_hooks(Quiet);
     server.set_panic_policy(PanicPolicy::Budget {
@@ -355,7 +357,7 @@ fn panic_policy_abort_aborts_the_process() {
     if std::env::var_os(CHILD).is_some() {
         let mut server = BaseServer::<TcpSocket, ThreadingMixIn, _>::new(
             "127.0.0.1:0",
-            Callbacks::new(AlwaysPanics),
+            ProtocolHandler::new(AlwaysPanics),
         )
         .unwrap()
         .with_hooks(Quiet);
@@ -402,9 +404,10 @@ impl Protocol for SometimesPanics {
 /// One request in a hundred panics (isolated, the default policy): every other request is
 /// still answered, and each panic is counted once.
 fn one_percent_panics_leave_the_rest_served<M: Dispatch + Default>() {
-    let server = BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", Callbacks::new(SometimesPanics))
-        .unwrap()
-        .with_hooks(Quiet);
+    let server =
+        BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", ProtocolHandler::new(SometimesPanics))
+            .unwrap()
+            .with_hooks(Quiet);
     let server = TestServer::start(server);
     let mut answered = 0;
     for n in 0..300 {

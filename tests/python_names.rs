@@ -72,8 +72,8 @@ const COUNTERPARTS: &[(&str, &str, &str)] = &[
     ),
     (
         "protocol_factory",
-        "Callbacks",
-        include_str!("../src/event/callbacks.rs"),
+        "ProtocolHandler",
+        include_str!("../src/event/protocol_handler.rs"),
     ),
     (
         "asyncio",

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use socketserver::{
-    BaseServer, Callbacks, Connection, Dispatch, EventLoop, MinRate, Protocol, Request,
+    BaseServer, Connection, Dispatch, EventLoop, MinRate, Protocol, ProtocolHandler, Request,
     RequestError, RequestHandler, ServerHooks, ServerStats, StreamOptions, StreamRequest,
     TcpSocket, TestServer, ThreadPool, ThreadingMixIn,
 };
@@ -52,10 +52,11 @@ impl<R: Request> ServerHooks<R> for CountErrors {
 
 fn start<M: Dispatch + Default>(
     options: StreamOptions,
-) -> TestServer<TcpSocket, M, Callbacks<EchoOrFlood>, CountErrors> {
-    let mut server = BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", Callbacks::new(EchoOrFlood))
-        .unwrap()
-        .with_hooks(CountErrors::default());
+) -> TestServer<TcpSocket, M, ProtocolHandler<EchoOrFlood>, CountErrors> {
+    let mut server =
+        BaseServer::<TcpSocket, M, _>::new("127.0.0.1:0", ProtocolHandler::new(EchoOrFlood))
+            .unwrap()
+            .with_hooks(CountErrors::default());
     server.socket_mut().set_stream_options(options);
     TestServer::start(server)
 }
@@ -73,7 +74,7 @@ where
 
 /// Stops the server and returns its stats, checking that `handle_error` never ran.
 fn finish<M: Dispatch>(
-    server: TestServer<TcpSocket, M, Callbacks<EchoOrFlood>, CountErrors>,
+    server: TestServer<TcpSocket, M, ProtocolHandler<EchoOrFlood>, CountErrors>,
 ) -> ServerStats {
     let stopped = server.stop(PATIENCE).unwrap();
     assert_eq!(
@@ -246,7 +247,7 @@ fn each_message_has_its_own_read_timeout_clock() {
 #[test]
 fn each_message_has_its_own_read_timeout_clock_on_an_event_loop() {
     each_message_has_its_own_clock::<EventLoop, _>(
-        Callbacks::new(Lines::default()),
+        ProtocolHandler::new(Lines::default()),
         [b"ab", b"cd\nef", b"gh\n"],
         b"abcd\nefgh\n",
     );
@@ -284,7 +285,7 @@ fn a_slow_message_gets_the_protocols_last_word_on_an_event_loop() {
         ..Lines::default()
     };
     let serving = start_with::<EventLoop, _>(
-        Callbacks::new(lines),
+        ProtocolHandler::new(lines),
         StreamOptions {
             read_timeout: Some(Duration::from_millis(200)),
             ..StreamOptions::default()
@@ -372,7 +373,7 @@ fn pool_closes_a_trickled_message_as_too_slow() {
 #[test]
 fn event_closes_a_trickled_message_as_too_slow() {
     too_slow::<EventLoop, _>(
-        Callbacks::new(Lines::default()),
+        ProtocolHandler::new(Lines::default()),
         b"hello\n",
         None,
         b"no end of line yet",
@@ -402,7 +403,7 @@ fn threading_read_timeout_bounds_a_whole_message() {
 #[test]
 fn event_read_timeout_bounds_a_whole_message() {
     read_timeout_bounds_a_whole_message::<EventLoop, _>(
-        Callbacks::new(Lines::default()),
+        ProtocolHandler::new(Lines::default()),
         b"half a line",
     );
 }

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 use socketserver::{
-    Callbacks, Connection, EventTcpServer, PoolTcpServer, Protocol, RequestError, RequestHandler,
-    StreamRequest,
+    Connection, EventTcpServer, PoolTcpServer, Protocol, ProtocolHandler, RequestError,
+    RequestHandler, StreamRequest,
 };
 
 mod util;
@@ -279,7 +279,7 @@ fn closing_an_event_loop_with_2000_connections_leaves_nothing() {
     let fds_before = open_descriptors();
     let protocol = CountingEcho::default();
     let ended = Arc::clone(&protocol.lost);
-    let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(protocol)).unwrap();
+    let mut server = EventTcpServer::new("127.0.0.1:0", ProtocolHandler::new(protocol)).unwrap();
     server.dispatch_mut().set_workers(2);
     close_with_thousands_waiting(server, ended, fds_before);
 }

@@ -9,8 +9,8 @@ use std::thread;
 use std::time::Duration;
 
 use socketserver::{
-    BaseServer, Callbacks, Connection, Dispatch, DrainReport, EventLoop, Protocol, RequestHandler,
-    StreamRequest, TcpSocket, TestServer, ThreadPool, ThreadingMixIn,
+    BaseServer, Connection, Dispatch, DrainReport, EventLoop, Protocol, ProtocolHandler,
+    RequestHandler, StreamRequest, TcpSocket, TestServer, ThreadPool, ThreadingMixIn,
 };
 
 mod util;
@@ -209,7 +209,7 @@ fn pool_parked_then_read_line() {
 #[test]
 fn event_protocol_without_set_busy() {
     half_a_command_survives_the_drain::<EventLoop, _>(
-        Callbacks::new(Shout::default()),
+        ProtocolHandler::new(Shout::default()),
         one_loop,
         Waiting::parked(0),
     );
@@ -218,7 +218,7 @@ fn event_protocol_without_set_busy() {
 #[test]
 fn pool_protocol_without_set_busy() {
     half_a_command_survives_the_drain::<ThreadPool, _>(
-        Callbacks::new(Shout::default()),
+        ProtocolHandler::new(Shout::default()),
         |_| {},
         Waiting::parked(2),
     );
@@ -243,7 +243,8 @@ impl Protocol for Sink {
 #[test]
 fn a_protocol_that_only_listens_is_idle_between_messages() {
     let server = TestServer::start(
-        BaseServer::<TcpSocket, EventLoop, _>::new("127.0.0.1:0", Callbacks::new(Sink)).unwrap(),
+        BaseServer::<TcpSocket, EventLoop, _>::new("127.0.0.1:0", ProtocolHandler::new(Sink))
+            .unwrap(),
     );
     let mut client = connect(server.address());
     client.write_all(b"a log line, never answered\n").unwrap();

@@ -52,7 +52,7 @@ pub trait Job: Send + 'static {
     fn end_parked(self: Box<Self>, timed_out: bool);
 
     /// Hands the request to an event loop if its handler is made of callbacks
-    /// ([`Callbacks`](crate::Callbacks)); gives the job back otherwise. Used by
+    /// ([`ProtocolHandler`](crate::ProtocolHandler)); gives the job back otherwise. Used by
     /// [`EventLoop`](crate::EventLoop).
     fn into_event_session(self: Box<Self>) -> Result<EventSession, Box<dyn Job>>;
 

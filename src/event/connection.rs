@@ -16,7 +16,7 @@ use crate::shutdown::ShutdownHandle;
 /// peer and calls [`pause_writing`](crate::Protocol::pause_writing), so a peer that does not
 /// read cannot make the server's memory grow without bound.
 ///
-/// Under a thread strategy (the same protocol run through [`Callbacks`](crate::Callbacks) on a
+/// Under a thread strategy (the same protocol run through [`ProtocolHandler`](crate::ProtocolHandler) on a
 /// pool or a thread), the buffer is sent, blocking, after each callback.
 #[doc(alias = "Transport")]
 pub struct Connection<'a, T: StreamSocket = TcpStream> {

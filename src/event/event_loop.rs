@@ -20,7 +20,7 @@ use crate::shutdown::LoopWaker;
 /// A connection that waits costs its socket, a slab entry and its protocol's fields — no
 /// thread, and no buffer unless output is pending.
 ///
-/// The handler is a [`Protocol`](crate::Protocol) wrapped in [`Callbacks`](crate::Callbacks)
+/// The handler is a [`Protocol`](crate::Protocol) wrapped in [`ProtocolHandler`](crate::ProtocolHandler)
 /// (the named combinations [`EventTcpServer`](crate::EventTcpServer) and
 /// [`EventUnixStreamServer`](crate::EventUnixStreamServer) say so in their types). A request
 /// whose handler is not made of callbacks, or a datagram transport, is failed through
@@ -53,7 +53,7 @@ use crate::shutdown::LoopWaker;
 ///
 /// ```
 /// use std::io::{Read, Write};
-/// use socketserver::{Callbacks, Connection, EventTcpServer, Protocol};
+/// use socketserver::{ProtocolHandler, Connection, EventTcpServer, Protocol};
 ///
 /// #[derive(Clone)]
 /// struct Echo;
@@ -65,7 +65,7 @@ use crate::shutdown::LoopWaker;
 ///     }
 /// }
 ///
-/// let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(Echo))?;
+/// let mut server = EventTcpServer::new("127.0.0.1:0", ProtocolHandler::new(Echo))?;
 /// server.dispatch_mut().set_workers(2);
 /// let address = server.server_address()?;
 /// let stop = server.shutdown_handle();
@@ -380,7 +380,7 @@ impl Dispatch for EventLoop {
             }
             Err(job) => job.fail(RequestError::Dispatch(io::Error::other(
                 "EventLoop runs Protocol handlers over stream sockets: wrap the protocol in \
-                 Callbacks (e.g. EventTcpServer::new(address, Callbacks::new(MyProtocol)))",
+                 ProtocolHandler (e.g. EventTcpServer::new(address, ProtocolHandler::new(MyProtocol)))",
             ))),
         }
     }

@@ -12,7 +12,7 @@ use crate::handler::StreamSocket;
 /// through the [`Connection`], which buffers what the socket cannot take yet.
 ///
 /// Run it on an [`EventLoop`](crate::EventLoop) (many connections on a few threads, none held
-/// by a waiting connection) through [`Callbacks`](crate::Callbacks) and the named combinations
+/// by a waiting connection) through [`ProtocolHandler`](crate::ProtocolHandler) and the named combinations
 /// ([`EventTcpServer`](crate::EventTcpServer)), or under any other strategy, where the same
 /// callbacks run on the connection's thread.
 ///
@@ -42,7 +42,7 @@ use crate::handler::StreamSocket;
 ///
 /// ```
 /// use std::io::{BufRead, BufReader, Write};
-/// use socketserver::{Callbacks, Connection, EventTcpServer, Protocol};
+/// use socketserver::{ProtocolHandler, Connection, EventTcpServer, Protocol};
 ///
 /// #[derive(Clone, Default)]
 /// struct Shout {
@@ -61,7 +61,7 @@ use crate::handler::StreamSocket;
 ///     }
 /// }
 ///
-/// let mut server = EventTcpServer::new("127.0.0.1:0", Callbacks::new(Shout::default()))?;
+/// let mut server = EventTcpServer::new("127.0.0.1:0", ProtocolHandler::new(Shout::default()))?;
 /// let address = server.server_address()?;
 /// let stop = server.shutdown_handle();
 /// let serving = std::thread::spawn(move || server.serve_forever());

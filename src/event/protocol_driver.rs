@@ -1,7 +1,7 @@
 //! [`ProtocolDriver`]: one connection's [`Protocol`] and what its callbacks share — the output
 //! they wrote, the connection's state, the watermarks and the flow control around them —
 //! driven the same way on an event loop ([`StreamSession`](crate::event::stream_session)) and
-//! on threads ([`Callbacks`](crate::Callbacks)).
+//! on threads ([`ProtocolHandler`](crate::ProtocolHandler)).
 
 use std::time::Duration;
 

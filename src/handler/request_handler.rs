@@ -121,7 +121,7 @@ pub trait RequestHandler<R>: Clone + Send + 'static {
     }
 
     /// Turns the handler and its request into a connection for an
-    /// [`EventLoop`](crate::EventLoop). Implemented by [`Callbacks`](crate::Callbacks); every
+    /// [`EventLoop`](crate::EventLoop). Implemented by [`ProtocolHandler`](crate::ProtocolHandler); every
     /// other handler keeps the default, which gives both back.
     #[doc(hidden)]
     fn into_event_session(

@@ -64,9 +64,20 @@ pub(super) const STOP: usize = 2;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct BaseServer<S: TcpServer, M: Dispatch, H, K = DefaultHooks> {
+    /// The serving loop's own state and settings.
+    pub(super) serving: ServingState<S::Request>,
+    pub(super) shutdown: ShutdownHandle,
+    pub(super) handler: H,
+    pub(super) hooks: Arc<K>,
+    pub(super) registry: Arc<Registry>,
+    pub(super) parts: SocketAndDispatch<S, M>,
+}
+
+/// What the serving loop keeps between its turns, and its settings.
+pub(super) struct ServingState<R> {
     /// The serving loop's waits: its waker, stop descriptor and listener, and the connections
     /// waiting for their PROXY protocol header (entries, with their deadlines).
-    pub(super) reactor: Reactor<PendingProxy<S::Request>>,
+    pub(super) reactor: Reactor<PendingProxy<R>>,
     /// Whether the listener is registered with the selector.
     pub(super) listener_registered: bool,
     pub(super) activated: bool,
@@ -75,27 +86,22 @@ pub struct BaseServer<S: TcpServer, M: Dispatch, H, K = DefaultHooks> {
     /// Set while accepting is paused because descriptors or memory ran out.
     pub(super) backoff: Option<Duration>,
     pub(super) next_request_id: u64,
-    pub(super) shutdown: ShutdownHandle,
-    pub(super) handler: H,
-    pub(super) hooks: Arc<K>,
-    pub(super) registry: Arc<Registry>,
     /// Readiness, stopping and watchdog notices to a service manager (`NOTIFY_SOCKET`).
     pub(super) notifier: Notifier,
     /// Connections this server may still take before it drains itself (a recycled pre-fork
     /// worker), and the drain's timeout.
     pub(super) request_budget: Option<(u64, Duration)>,
-    pub(super) core: Core<S, M>,
 }
 
 /// The parts that must be closed when the server goes away, in Python's order: the socket,
 /// then the strategy (which may wait for requests in flight).
-pub(super) struct Core<S: TcpServer, M: Dispatch> {
+pub(super) struct SocketAndDispatch<S: TcpServer, M: Dispatch> {
     pub(super) socket: S,
     pub(super) dispatch: M,
     pub(super) closed: bool,
 }
 
-impl<S: TcpServer, M: Dispatch> Core<S, M> {
+impl<S: TcpServer, M: Dispatch> SocketAndDispatch<S, M> {
     pub(super) fn close(&mut self) {
         if !std::mem::replace(&mut self.closed, true) {
             self.socket.server_close();
@@ -105,7 +111,7 @@ impl<S: TcpServer, M: Dispatch> Core<S, M> {
     }
 }
 
-impl<S: TcpServer, M: Dispatch> Drop for Core<S, M> {
+impl<S: TcpServer, M: Dispatch> Drop for SocketAndDispatch<S, M> {
     fn drop(&mut self) {
         self.close();
     }
@@ -124,10 +130,10 @@ where
     ///
     /// [`Error::Bind`] with the OS error (e.g. the port is in use).
     pub fn server_bind(&mut self) -> Result<(), Error> {
-        if self.core.closed {
+        if self.parts.closed {
             return Err(Error::Closed);
         }
-        self.core
+        self.parts
             .socket
             .server_bind()
             .map_err(|source| Error::Bind {
@@ -143,17 +149,17 @@ where
     ///
     /// [`Error::Listen`] with the OS error.
     pub fn server_activate(&mut self) -> Result<(), Error> {
-        if self.core.closed {
+        if self.parts.closed {
             return Err(Error::Closed);
         }
-        self.core
+        self.parts
             .socket
             .server_activate()
             .map_err(|source| Error::Listen {
                 address: self.address_for_messages(),
                 source,
             })?;
-        self.activated = true;
+        self.serving.activated = true;
         Ok(())
     }
 
@@ -162,13 +168,13 @@ where
     /// Runs once; later calls and the drop do nothing more.
     pub fn server_close(&mut self) {
         self.unregister_listener();
-        self.core.close();
+        self.parts.close();
     }
 
     pub(super) fn unregister_listener(&mut self) {
-        if std::mem::take(&mut self.listener_registered) {
-            if let Some(fd) = self.core.socket.fileno() {
-                if let Err(error) = self.reactor.unwatch_fixed(fd) {
+        if std::mem::take(&mut self.serving.listener_registered) {
+            if let Some(fd) = self.parts.socket.fileno() {
+                if let Err(error) = self.serving.reactor.unwatch_fixed(fd) {
                     tracing::debug!(%error, "unregistering the listener");
                 }
             }
@@ -176,7 +182,7 @@ where
     }
 
     pub(super) fn address_for_messages(&self) -> String {
-        self.core.socket.display_address()
+        self.parts.socket.display_address()
     }
 
     /// A cloneable, `Send + Sync` handle that stops the loop from any thread: Python's
@@ -193,32 +199,32 @@ where
     ///
     /// [`io::ErrorKind::NotConnected`] after [`server_close`](Self::server_close).
     pub fn server_address(&self) -> io::Result<S::Address> {
-        self.core.socket.server_address()
+        self.parts.socket.server_address()
     }
 
     /// The listening socket's descriptor (Python's `fileno()`); `None` once closed.
     pub fn fileno(&self) -> Option<BorrowedFd<'_>> {
-        self.core.socket.fileno()
+        self.parts.socket.fileno()
     }
 
     /// The transport socket (Python's `server.socket`).
     pub fn socket(&self) -> &S {
-        &self.core.socket
+        &self.parts.socket
     }
 
     /// The transport socket, to change its options before binding.
     pub fn socket_mut(&mut self) -> &mut S {
-        &mut self.core.socket
+        &mut self.parts.socket
     }
 
     /// The dispatch strategy (Python's mix-in attributes).
     pub fn dispatch(&self) -> &M {
-        &self.core.dispatch
+        &self.parts.dispatch
     }
 
     /// The dispatch strategy, to change its knobs.
     pub fn dispatch_mut(&mut self) -> &mut M {
-        &mut self.core.dispatch
+        &mut self.parts.dispatch
     }
 
     /// The handler prototype that every request gets a clone of.
@@ -234,20 +240,20 @@ where
     /// How long [`handle_request`](Self::handle_request) waits; `None` (the default, as in
     /// Python) waits forever.
     pub fn timeout(&self) -> Option<Duration> {
-        self.timeout
+        self.serving.timeout
     }
 
     /// Sets how long [`handle_request`](Self::handle_request) waits before calling
     /// `handle_timeout`.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
-        self.timeout = timeout;
+        self.serving.timeout = timeout;
         self
     }
 
     /// The longest the loop sleeps between calls of `service_actions`; `None` (the default)
     /// means it only wakes for work.
     pub fn service_interval(&self) -> Option<Duration> {
-        self.service_interval
+        self.serving.service_interval
     }
 
     /// The bounds on connections (see [`Limits`]).
@@ -304,20 +310,20 @@ where
         use std::os::fd::AsFd;
         self.shutdown.adopt_this_process();
         // The master notifies the service manager for the whole tree.
-        self.notifier.silence();
+        self.serving.notifier.silence();
         for waker in [self.shutdown.waker(), self.shutdown.stop_waker()] {
             let fresh = selectors::Waker::new()?;
             crate::sys::replace_descriptor(waker.as_fd(), fresh.as_fd())?;
         }
-        self.reactor = new_reactor(self.shutdown.waker(), self.shutdown.stop_waker())?;
-        self.listener_registered = false;
+        self.serving.reactor = new_reactor(self.shutdown.waker(), self.shutdown.stop_waker())?;
+        self.serving.listener_registered = false;
         Ok(())
     }
 
     /// Makes the server drain itself (with `drain_timeout`) after `max` more connections: a
     /// pre-fork worker's recycling. `None`: no limit.
     pub(crate) fn set_max_requests(&mut self, max: Option<u64>, drain_timeout: Duration) {
-        self.request_budget = max.map(|max| (max.max(1), drain_timeout));
+        self.serving.request_budget = max.map(|max| (max.max(1), drain_timeout));
     }
 
     /// A snapshot of the server's counters: open and peak connections, accepted, refused and
@@ -335,7 +341,7 @@ where
     /// every `poll_interval`, 0.5 s, whether or not there is work; ours sleeps until there is,
     /// unless you ask for this).
     pub fn set_service_interval(&mut self, interval: Option<Duration>) -> &mut Self {
-        self.service_interval = interval;
+        self.serving.service_interval = interval;
         self
     }
 }
@@ -347,11 +353,11 @@ where
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("BaseServer")
-            .field("socket", &self.core.socket)
-            .field("dispatch", &self.core.dispatch)
-            .field("closed", &self.core.closed)
-            .field("timeout", &self.timeout)
-            .field("service_interval", &self.service_interval)
+            .field("socket", &self.parts.socket)
+            .field("dispatch", &self.parts.dispatch)
+            .field("closed", &self.parts.closed)
+            .field("timeout", &self.serving.timeout)
+            .field("service_interval", &self.serving.service_interval)
             .finish_non_exhaustive()
     }
 }

@@ -22,7 +22,7 @@ use crate::shutdown::LoopWaker;
 use crate::shutdown::ShutdownHandle;
 use crate::transport::{TcpServer, TcpSocket, UdpSocket, UnixDatagramSocket, UnixStreamSocket};
 
-use super::base_server::{BaseServer, Core, STOP};
+use super::base_server::{BaseServer, ServingState, SocketAndDispatch, STOP};
 
 /// Inherent constructors from an address for the inet transports (TCP and UDP).
 macro_rules! inet_constructors {
@@ -232,7 +232,7 @@ where
 {
     /// A server around `socket`, neither bound nor activated.
     fn assemble(socket: S, handler: H, dispatch: M) -> Result<Self, Error> {
-        let mut core = Core {
+        let mut parts = SocketAndDispatch {
             socket,
             dispatch,
             closed: false,
@@ -241,25 +241,27 @@ where
         let stop = Waker::new()?;
         let reactor = new_reactor(&waker, &stop)?;
         let shutdown = ShutdownHandle::new(waker, stop);
-        core.dispatch.attach(LoopWaker::new(shutdown.clone()));
+        parts.dispatch.attach(LoopWaker::new(shutdown.clone()));
         let registry = Registry::new(LoopWaker::new(shutdown.clone()), shutdown.clone());
         let target: std::sync::Weak<dyn DrainTarget> = Arc::downgrade(&registry) as _;
         shutdown.attach_drain_target(target);
         Ok(BaseServer {
-            reactor,
-            listener_registered: false,
-            activated: false,
-            timeout: core.dispatch.default_timeout(),
-            service_interval: None,
-            backoff: None,
-            next_request_id: 1,
+            serving: ServingState {
+                reactor,
+                listener_registered: false,
+                activated: false,
+                timeout: parts.dispatch.default_timeout(),
+                service_interval: None,
+                backoff: None,
+                next_request_id: 1,
+                notifier: Notifier::from_env(),
+                request_budget: None,
+            },
             shutdown,
             handler,
             hooks: Arc::new(DefaultHooks),
             registry,
-            notifier: Notifier::from_env(),
-            request_budget: None,
-            core,
+            parts,
         })
     }
 }
@@ -298,20 +300,12 @@ where
     /// `handle_error`, `handle_timeout` or `service_actions` in a subclass).
     pub fn with_hooks<K2: ServerHooks<S::Request>>(self, hooks: K2) -> BaseServer<S, M, H, K2> {
         BaseServer {
-            reactor: self.reactor,
-            listener_registered: self.listener_registered,
-            activated: self.activated,
-            timeout: self.timeout,
-            service_interval: self.service_interval,
-            backoff: self.backoff,
-            next_request_id: self.next_request_id,
+            serving: self.serving,
             shutdown: self.shutdown,
             handler: self.handler,
             hooks: Arc::new(hooks),
             registry: self.registry,
-            notifier: self.notifier,
-            request_budget: self.request_budget,
-            core: self.core,
+            parts: self.parts,
         }
     }
 }

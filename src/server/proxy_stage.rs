@@ -56,7 +56,7 @@ where
     /// A new connection: dispatched at once without a PROXY policy; with one, refused if it
     /// is not from a trusted balancer, otherwise held until its header has arrived.
     pub(super) fn admit_accepted(&mut self, request: S::Request) {
-        let Some(policy) = self.core.socket.proxy_policy() else {
+        let Some(policy) = self.parts.socket.proxy_policy() else {
             self.dispatch_request(request);
             return;
         };
@@ -113,8 +113,12 @@ where
             return;
         }
         let deadline = pending.deadline;
-        match self.reactor.insert(pending, Some(Interest::READABLE)) {
-            Ok(key) => self.reactor.set_deadline(key, Some(deadline)),
+        match self
+            .serving
+            .reactor
+            .insert(pending, Some(Interest::READABLE))
+        {
+            Ok(key) => self.serving.reactor.set_deadline(key, Some(deadline)),
             Err((pending, error)) => {
                 self.refuse_proxy(pending.request, format!("cannot wait for it: {error}"))
             }
@@ -123,19 +127,19 @@ where
 
     /// A held connection is readable: try its header again.
     pub(super) fn proxy_ready(&mut self, key: usize) {
-        if let Some(pending) = self.reactor.remove(key) {
+        if let Some(pending) = self.serving.reactor.remove(key) {
             self.try_header(pending);
         }
     }
 
     /// Refuses held connections whose time ran out (the reactor's timer heap knows which).
     pub(super) fn expire_proxy(&mut self) {
-        if self.reactor.len() == 0 {
+        if self.serving.reactor.len() == 0 {
             return;
         }
         let now = Instant::now();
-        while let Some(key) = self.reactor.pop_expired(now) {
-            if let Some(pending) = self.reactor.remove(key) {
+        while let Some(key) = self.serving.reactor.pop_expired(now) {
+            if let Some(pending) = self.serving.reactor.remove(key) {
                 self.refuse_proxy(pending.request, "no complete header in time".to_owned());
             }
         }
@@ -143,7 +147,7 @@ where
 
     /// Connections still waiting for their header.
     pub(super) fn proxy_waiting(&self) -> usize {
-        self.reactor.len()
+        self.serving.reactor.len()
     }
 
     fn refuse_proxy(&mut self, request: S::Request, why: String) {

@@ -79,13 +79,13 @@ where
         };
         let span = tracing::info_span!(
             "serve_forever",
-            address = ?self.core.socket.server_address().ok(),
-            strategy = self.core.dispatch.name()
+            address = ?self.parts.socket.server_address().ok(),
+            strategy = self.parts.dispatch.name()
         );
         let _entered = span.enter();
         tracing::info!("serving");
         let status = format!("listening on {}", self.address_for_messages());
-        self.notifier.ready(&status);
+        self.serving.notifier.ready(&status);
         let mut result = self.run_loop();
         if let Some(fatal) = self.registry.take_fatal() {
             result = Err(fatal);
@@ -100,7 +100,7 @@ where
     fn run_loop(&mut self) -> Result<(), Error> {
         loop {
             let wake = self.wait(self.loop_timeout(None))?;
-            self.notifier.ping_if_due();
+            self.serving.notifier.ping_if_due();
             // The lock-free flag first: the plan's lock is taken only once a drain was asked for.
             if self.shutdown.is_draining() {
                 if let Some(plan) = self.shutdown.drain_plan() {
@@ -114,7 +114,7 @@ where
                 for _ in 0..ACCEPTS_PER_WAKE {
                     // A drain asked for meanwhile takes what is left in the backlog itself.
                     if self.shutdown.is_draining()
-                        || !self.core.dispatch.has_capacity()
+                        || !self.parts.dispatch.has_capacity()
                         || !self.registry.has_room()
                         || self.accept_one()? == Accepted::Nothing
                     {
@@ -122,7 +122,7 @@ where
                     }
                 }
             }
-            self.core.dispatch.service_actions();
+            self.parts.dispatch.service_actions();
             self.hooks.service_actions();
         }
     }
@@ -134,7 +134,7 @@ where
         // The requester told the connections already; count from that moment.
         self.registry.advance_drain(DrainLevel::Draining);
         self.shutdown.drain_begins();
-        self.notifier.stopping();
+        self.serving.notifier.stopping();
         let before = self
             .registry
             .stats_at_drain_start()
@@ -142,25 +142,25 @@ where
         let mut backlog = self.take_backlog();
         let from_backlog = backlog.len() as u64;
         self.unregister_listener();
-        self.core.socket.server_close();
+        self.parts.socket.server_close();
         tracing::info!(
             open = before.open,
             from_backlog,
             "draining: listener closed, idle connections closing"
         );
-        self.core.dispatch.drain_idle(false);
+        self.parts.dispatch.drain_idle(false);
         let mut grace_done = false;
         let mut unserved = 0u64;
         loop {
             while !backlog.is_empty()
-                && self.core.dispatch.has_capacity()
+                && self.parts.dispatch.has_capacity()
                 && self.registry.has_room()
             {
                 if let Some(request) = backlog.pop_front() {
                     self.admit_accepted(request);
                 }
             }
-            self.core.dispatch.service_actions();
+            self.parts.dispatch.service_actions();
             let plan = self.shutdown.drain_plan().unwrap_or(first);
             let now = Instant::now();
             match plan.due(now, grace_done) {
@@ -168,7 +168,7 @@ where
                     let open = self.registry.open();
                     tracing::info!(open, "drain deadline: closing what remains");
                     self.registry.advance_drain(DrainLevel::Forced);
-                    self.core.dispatch.force_close();
+                    self.parts.dispatch.force_close();
                     unserved = backlog.len() as u64;
                     for request in backlog.drain(..) {
                         request.shutdown_request();
@@ -178,14 +178,14 @@ where
                 Some(level) => {
                     grace_done = true;
                     self.registry.advance_drain(level);
-                    self.core.dispatch.drain_idle(true);
+                    self.parts.dispatch.drain_idle(true);
                 }
                 None => {}
             }
             if backlog.is_empty() && self.registry.open() == 0 && self.proxy_waiting() == 0 {
                 break;
             }
-            self.notifier.ping_if_due();
+            self.serving.notifier.ping_if_due();
             let until_next_step = plan.next_step(grace_done).saturating_duration_since(now);
             self.wait_while_draining(self.hint_timeout(Some(until_next_step)))?;
         }
@@ -199,7 +199,7 @@ where
                 .saturating_sub(idle_closed + forced - unserved),
             forced,
             from_backlog,
-            still_running: self.core.dispatch.live_workers(),
+            still_running: self.parts.dispatch.live_workers(),
             elapsed: first.started.elapsed(),
         };
         tracing::info!(%report, "drained");
@@ -212,7 +212,7 @@ where
     fn take_backlog(&mut self) -> VecDeque<S::Request> {
         let mut backlog = VecDeque::new();
         loop {
-            match self.core.socket.get_request(&self.shutdown) {
+            match self.parts.socket.get_request(&self.shutdown) {
                 Ok(request) => backlog.push_back(request),
                 Err(error) => match sys::classify_accept_error(&error) {
                     AcceptErrorClass::WouldBlock => break,
@@ -229,7 +229,7 @@ where
 
     /// Sleeps until a connection closes, a drain step is due, or the strategy needs a look.
     fn wait_while_draining(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
-        self.reactor.wait(timeout)?;
+        self.serving.reactor.wait(timeout)?;
         // The listener is closed by now: nothing to accept.
         self.handle_events()?;
         Ok(())
@@ -247,23 +247,23 @@ where
     /// As [`serve_forever`](Self::serve_forever).
     pub fn handle_request(&mut self) -> Result<(), Error> {
         self.ensure_listening()?;
-        let deadline = self.timeout.map(|timeout| Instant::now() + timeout);
+        let deadline = self.serving.timeout.map(|timeout| Instant::now() + timeout);
         loop {
             let remaining = match deadline {
                 None => None,
                 Some(deadline) => match deadline.checked_duration_since(Instant::now()) {
                     Some(left) if !left.is_zero() => Some(left),
                     _ => {
-                        tracing::debug!(timeout = ?self.timeout, "no request before the timeout");
+                        tracing::debug!(timeout = ?self.serving.timeout, "no request before the timeout");
                         self.hooks.handle_timeout();
                         return Ok(());
                     }
                 },
             };
             let wake = self.wait(self.loop_timeout(remaining))?;
-            self.core.dispatch.service_actions();
+            self.parts.dispatch.service_actions();
             if wake.accept
-                && self.core.dispatch.has_capacity()
+                && self.parts.dispatch.has_capacity()
                 && self.registry.has_room()
                 && self.accept_one()? == Accepted::Request
             {
@@ -275,7 +275,7 @@ where
     /// The shortest of: what the caller allows, the accept back-off, the service interval, and
     /// the [hints](Self::hint_timeout).
     fn loop_timeout(&self, limit: Option<Duration>) -> Option<Duration> {
-        let limit = [limit, self.backoff, self.service_interval]
+        let limit = [limit, self.serving.backoff, self.serving.service_interval]
             .into_iter()
             .flatten()
             .min();
@@ -287,8 +287,8 @@ where
     fn hint_timeout(&self, limit: Option<Duration>) -> Option<Duration> {
         [
             limit,
-            self.core.dispatch.wait_hint(),
-            self.notifier.wait_hint(),
+            self.parts.dispatch.wait_hint(),
+            self.serving.notifier.wait_hint(),
         ]
         .into_iter()
         .flatten()
@@ -296,9 +296,9 @@ where
     }
 
     fn ensure_listening(&self) -> Result<(), Error> {
-        if self.core.closed || self.core.socket.fileno().is_none() {
+        if self.parts.closed || self.parts.socket.fileno().is_none() {
             Err(Error::Closed)
-        } else if !self.activated {
+        } else if !self.serving.activated {
             Err(Error::NotActivated)
         } else {
             Ok(())
@@ -308,9 +308,9 @@ where
     /// One wait in the selector.
     fn wait(&mut self, timeout: Option<Duration>) -> Result<Wake, Error> {
         self.sync_listener()?;
-        self.reactor.wait(timeout)?;
+        self.serving.reactor.wait(timeout)?;
         // After a back-off pause, try again without waiting for readiness.
-        let retry = self.backoff.is_some() && self.reactor.found_nothing();
+        let retry = self.serving.backoff.is_some() && self.serving.reactor.found_nothing();
         let listener_ready = self.handle_events()?;
         Ok(Wake {
             accept: listener_ready || retry,
@@ -321,14 +321,20 @@ where
     /// (and PROXY deadlines passing). Returns whether the listener was readable.
     fn handle_events(&mut self) -> Result<bool, Error> {
         let mut listener_ready = false;
-        for token in self.reactor.fixed_ready().to_vec() {
+        for token in self.serving.reactor.fixed_ready().to_vec() {
             match token {
                 LISTENER => listener_ready = true,
                 STOP => self.shutdown.stop_signalled(),
                 _ => self.shutdown.waker().drain()?, // the waker: only a wake-up
             }
         }
-        let headers: Vec<usize> = self.reactor.ready().iter().map(|ready| ready.key).collect();
+        let headers: Vec<usize> = self
+            .serving
+            .reactor
+            .ready()
+            .iter()
+            .map(|ready| ready.key)
+            .collect();
         for key in headers {
             self.proxy_ready(key);
         }
@@ -339,13 +345,16 @@ where
     /// Watches the listener only while accepting is possible; otherwise a readable listener
     /// would wake the loop again and again.
     fn sync_listener(&mut self) -> Result<(), Error> {
-        let want =
-            self.backoff.is_none() && self.core.dispatch.has_capacity() && self.registry.has_room();
-        match (want, self.listener_registered) {
+        let want = self.serving.backoff.is_none()
+            && self.parts.dispatch.has_capacity()
+            && self.registry.has_room();
+        match (want, self.serving.listener_registered) {
             (true, false) => {
-                let fd = self.core.socket.fileno().ok_or(Error::Closed)?;
-                self.reactor.watch_fixed(fd, Interest::READABLE, LISTENER)?;
-                self.listener_registered = true;
+                let fd = self.parts.socket.fileno().ok_or(Error::Closed)?;
+                self.serving
+                    .reactor
+                    .watch_fixed(fd, Interest::READABLE, LISTENER)?;
+                self.serving.listener_registered = true;
             }
             (false, true) => self.unregister_listener(),
             _ => {}
@@ -355,9 +364,9 @@ where
 
     /// Takes one request and dispatches it, classifying accept errors.
     fn accept_one(&mut self) -> Result<Accepted, Error> {
-        match self.core.socket.get_request(&self.shutdown) {
+        match self.parts.socket.get_request(&self.shutdown) {
             Ok(request) => {
-                if let Some(pause) = self.backoff.take() {
+                if let Some(pause) = self.serving.backoff.take() {
                     tracing::info!(last_pause = ?pause, "accepting again");
                 }
                 self.admit_accepted(request);
@@ -370,14 +379,14 @@ where
                     Ok(Accepted::Retry)
                 }
                 AcceptErrorClass::Exhausted => {
-                    let pause = match self.backoff {
+                    let pause = match self.serving.backoff {
                         None => {
                             tracing::warn!(%error, "out of resources: pausing accept until they free up");
                             BACKOFF_START
                         }
                         Some(pause) => (pause * 2).min(BACKOFF_MAX),
                     };
-                    self.backoff = Some(pause);
+                    self.serving.backoff = Some(pause);
                     Ok(Accepted::Nothing)
                 }
                 AcceptErrorClass::Fatal => Err(Error::Accept {
@@ -391,14 +400,14 @@ where
     /// Python's `_handle_request_noblock` after `get_request`: take a slot, verify, then
     /// `process_request`; every path ends the request exactly once.
     pub(super) fn dispatch_request(&mut self, request: S::Request) {
-        let id = self.next_request_id;
-        self.next_request_id += 1;
-        if let Some((left, drain_timeout)) = &mut self.request_budget {
+        let id = self.serving.next_request_id;
+        self.serving.next_request_id += 1;
+        if let Some((left, drain_timeout)) = &mut self.serving.request_budget {
             *left -= 1;
             if *left == 0 {
                 tracing::info!("served its max_requests: draining");
                 let timeout = *drain_timeout;
-                self.request_budget = None;
+                self.serving.request_budget = None;
                 self.shutdown.drain(timeout);
             }
         }
@@ -418,8 +427,8 @@ where
         };
         let hooks = &self.hooks;
         let verdict = panic::catch_unwind(AssertUnwindSafe(|| hooks.verify_request(&request)));
-        let listener = match self.core.socket.child_closes_socket() {
-            true => self.core.socket.fileno().map(|fd| fd.as_raw_fd()),
+        let listener = match self.parts.socket.child_closes_socket() {
+            true => self.parts.socket.fileno().map(|fd| fd.as_raw_fd()),
             false => None,
         };
         let registry = &self.registry;
@@ -439,11 +448,11 @@ where
             Ok(Ok(true)) => {
                 tracing::trace!(
                     conn_id = id,
-                    strategy = self.core.dispatch.name(),
+                    strategy = self.parts.dispatch.name(),
                     "dispatching"
                 );
                 let job = job(request, guard);
-                self.core.dispatch.process_request(job);
+                self.parts.dispatch.process_request(job);
             }
             Ok(Ok(false)) => {
                 tracing::debug!(conn_id = id, "rejected by verify_request");

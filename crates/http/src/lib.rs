@@ -91,7 +91,7 @@ pub use static_files::SimpleHttpRequestHandler;
 pub use status::reason_phrase;
 
 use socketserver::{
-    BaseServer, Callbacks, EventLoop, ForkingMixIn, Sequential, TcpSocket, ThreadPool,
+    BaseServer, EventLoop, ForkingMixIn, ProtocolHandler, Sequential, TcpSocket, ThreadPool,
     ThreadingMixIn,
 };
 
@@ -113,4 +113,4 @@ pub type PoolHttpServer<H> = BaseServer<TcpSocket, ThreadPool, HttpService<H>>;
 
 /// Event loops ([`HttpProtocol`]): every connection on a few threads, for handlers that do not
 /// block — `EventHttpServer::new(address, HttpProtocol::new(handler).into())`.
-pub type EventHttpServer<H> = BaseServer<TcpSocket, EventLoop, Callbacks<HttpProtocol<H>>>;
+pub type EventHttpServer<H> = BaseServer<TcpSocket, EventLoop, ProtocolHandler<HttpProtocol<H>>>;

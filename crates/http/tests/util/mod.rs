@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use socketserver::{
-    Callbacks, DrainReport, EventLoop, PoolTcpServer, ServerStats, TcpSocket, TestServer,
+    DrainReport, EventLoop, PoolTcpServer, ProtocolHandler, ServerStats, TcpSocket, TestServer,
     ThreadPool,
 };
 use socketserver_http::{EventHttpServer, HttpHandler, HttpLimits, HttpProtocol, HttpService};
@@ -26,7 +26,7 @@ pub enum Form {
 /// A running server of either form.
 pub enum Served<H: HttpHandler> {
     Pool(TestServer<TcpSocket, ThreadPool, HttpService<H>>),
-    Event(TestServer<TcpSocket, EventLoop, Callbacks<HttpProtocol<H>>>),
+    Event(TestServer<TcpSocket, EventLoop, ProtocolHandler<HttpProtocol<H>>>),
 }
 
 impl<H: HttpHandler> Served<H> {

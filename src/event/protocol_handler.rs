@@ -1,4 +1,4 @@
-//! [`Callbacks`]: a [`Protocol`] used as a server's handler, on an event loop or on threads.
+//! [`ProtocolHandler`]: a [`Protocol`] used as a server's handler, on an event loop or on threads.
 
 use std::io::{self, BufRead, BufWriter, Write};
 
@@ -25,7 +25,7 @@ use crate::session::{EventSession, SessionParts};
 /// # Examples
 ///
 /// ```
-/// use socketserver::{Callbacks, Connection, PoolTcpServer, Protocol};
+/// use socketserver::{ProtocolHandler, Connection, PoolTcpServer, Protocol};
 ///
 /// #[derive(Clone)]
 /// struct Echo;
@@ -38,13 +38,14 @@ use crate::session::{EventSession, SessionParts};
 /// }
 ///
 /// // The same protocol on a thread pool: idle connections wait parked, not in a worker.
-/// let server = PoolTcpServer::new("127.0.0.1:0", Callbacks::new(Echo))?;
+/// let server = PoolTcpServer::new("127.0.0.1:0", ProtocolHandler::new(Echo))?;
 /// # drop(server);
 /// # Ok::<(), socketserver::Error>(())
 /// ```
 #[doc(alias = "protocol_factory")]
+#[doc(alias = "Callbacks")]
 #[derive(Debug, Clone)]
-pub struct Callbacks<P> {
+pub struct ProtocolHandler<P> {
     /// The protocol (the prototype's, or a connection's clone) and its callbacks' state.
     driver: ProtocolDriver<P>,
     /// The state of a run on threads (unused on an event loop).
@@ -69,10 +70,10 @@ impl Clone for Threaded {
     }
 }
 
-impl<P> Callbacks<P> {
+impl<P> ProtocolHandler<P> {
     /// Wraps `protocol`, the prototype every connection gets a clone of.
     pub fn new(protocol: P) -> Self {
-        Callbacks {
+        ProtocolHandler {
             driver: ProtocolDriver::new(protocol, DEFAULT_WATERMARKS),
             threaded: Threaded::default(),
         }
@@ -84,13 +85,13 @@ impl<P> Callbacks<P> {
     }
 }
 
-impl<P> From<P> for Callbacks<P> {
+impl<P> From<P> for ProtocolHandler<P> {
     fn from(protocol: P) -> Self {
-        Callbacks::new(protocol)
+        ProtocolHandler::new(protocol)
     }
 }
 
-impl<P> Callbacks<P> {
+impl<P> ProtocolHandler<P> {
     /// Runs one callback on a thread, then sends its output through `wfile` (kept for the
     /// parker, up to a bound, when the client reads slowly under a strategy that parks; else
     /// blocking). Output past the high watermark is sent between `pause_writing` and
@@ -202,7 +203,7 @@ fn split<T: StreamSocket>(request: &mut StreamRequest<T>) -> Parts<'_, T> {
     (peer, rfile, wfile)
 }
 
-impl<T, P> RequestHandler<StreamRequest<T>> for Callbacks<P>
+impl<T, P> RequestHandler<StreamRequest<T>> for ProtocolHandler<P>
 where
     T: StreamSocket,
     P: Protocol<T>,
