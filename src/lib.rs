@@ -194,15 +194,15 @@ pub use dispatch::{
 pub use drain::{BusySpan, DrainOptions, DrainReport};
 pub use error::{Error, RequestError, TimedOut};
 pub use event::{Connection, EventLoop, Protocol, ProtocolHandler};
-pub use handler::{
-    DatagramRequest, DatagramSocket, Delimited, Framed, MessageFraming, MinRate, PeerCredentials,
-    RequestHandler, SocketHalf, SocketReader, StreamOptions, StreamRequest, StreamSocket,
-};
+pub use handler::RequestHandler;
 pub use hooks::{DefaultHooks, ServerHooks};
 pub use limits::{Limits, Overload};
 pub use prefork::{Prefork, PreforkReport};
 pub use process_control::{PidFile, Privileges};
-pub use request::Request;
+pub use request::{
+    DatagramRequest, DatagramSocket, Delimited, Framed, MessageFraming, MinRate, PeerCredentials,
+    Request, SocketHalf, SocketReader, StreamOptions, StreamRequest, StreamSocket,
+};
 pub use server::BaseServer;
 pub use session::{EventSession, SessionParts};
 pub use shutdown::{LoopWaker, ShutdownHandle};

@@ -42,12 +42,12 @@ const COUNTERPARTS: &[(&str, &str, &str)] = &[
     (
         "BaseRequestHandler",
         "RequestHandler",
-        include_str!("../src/handler/request_handler.rs"),
+        include_str!("../src/handler.rs"),
     ),
     (
         "StreamRequestHandler",
         "StreamRequest",
-        include_str!("../src/handler/stream.rs"),
+        include_str!("../src/request/stream.rs"),
     ),
     // asyncio's names for the event-driven strategy.
     (

@@ -5,7 +5,7 @@ use std::io;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::handler::StreamSocket;
+use crate::request::StreamSocket;
 use crate::shutdown::ShutdownHandle;
 
 /// One connection as a [`Protocol`](crate::Protocol) callback sees it: asyncio's `Transport`.

@@ -5,7 +5,7 @@ use std::net::TcpStream;
 
 use crate::error::RequestError;
 use crate::event::Connection;
-use crate::handler::StreamSocket;
+use crate::request::StreamSocket;
 
 /// A connection's handler written as callbacks: Python's `asyncio.Protocol`, Perl's
 /// `Net::Server::Multiplex`. The framework reads, and calls you with what arrived; you write

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::event::connection::{ConnState, OutBuf};
 use crate::event::{Connection, Protocol};
-use crate::handler::StreamSocket;
+use crate::request::StreamSocket;
 use crate::shutdown::ShutdownHandle;
 
 /// A connection's protocol with its callbacks' shared state.

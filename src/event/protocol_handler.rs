@@ -9,7 +9,8 @@ use crate::event::connection::{OutBuf, DEFAULT_WATERMARKS};
 use crate::event::protocol_driver::{Peer, ProtocolDriver};
 use crate::event::stream_session::StreamSession;
 use crate::event::{Connection, Protocol};
-use crate::handler::{RequestHandler, SocketHalf, StreamRequest, StreamSocket};
+use crate::handler::RequestHandler;
+use crate::request::{SocketHalf, StreamRequest, StreamSocket};
 use crate::session::{EventSession, SessionParts};
 
 /// Makes a [`Protocol`] the handler of a server: the handler type of
@@ -182,7 +183,7 @@ impl<P> ProtocolHandler<P> {
 /// A request split into what a callback's [`Connection`] borrows and its two halves.
 type Parts<'a, T> = (
     Peer<'a, T>,
-    &'a mut crate::handler::SocketReader<T>,
+    &'a mut crate::request::SocketReader<T>,
     &'a mut BufWriter<SocketHalf<T>>,
 );
 

@@ -9,8 +9,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::activation::{InheritedSocket, SocketKind};
 use crate::error::Error;
-use crate::handler::{StreamOptions, StreamRequest};
 use crate::proxy_protocol::ProxyPolicy;
+use crate::request::{StreamOptions, StreamRequest};
 use crate::shutdown::ShutdownHandle;
 use crate::sys;
 use crate::transport::TcpServer;

@@ -10,7 +10,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use crate::activation::{InheritedSocket, SocketKind};
 use crate::error::Error;
-use crate::handler::DatagramRequest;
+use crate::request::DatagramRequest;
 use crate::shutdown::ShutdownHandle;
 use crate::sys;
 use crate::transport::TcpServer;

@@ -11,7 +11,7 @@ use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::activation::{InheritedSocket, SocketKind};
 use crate::error::Error;
-use crate::handler::DatagramRequest;
+use crate::request::DatagramRequest;
 use crate::shutdown::ShutdownHandle;
 use crate::transport::unix_path::{
     bind_unix, inherited_address, reported_address, SocketFile, UnixAddress,

@@ -10,7 +10,7 @@ use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::activation::{InheritedSocket, SocketKind};
 use crate::error::Error;
-use crate::handler::{StreamOptions, StreamRequest};
+use crate::request::{StreamOptions, StreamRequest};
 use crate::shutdown::ShutdownHandle;
 use crate::sys;
 use crate::transport::unix_path::{

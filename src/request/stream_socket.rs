@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::TimedOut;
-use crate::handler::pending_output::SharedOutput;
+use crate::request::pending_output::SharedOutput;
 use crate::stats::CloseReason;
 use crate::sys;
 

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use crate::drain::{BusySpan, Liveness};
 use crate::error::RequestError;
-use crate::handler::message_framing::MessageFraming;
-use crate::handler::pending_output::SharedOutput;
-use crate::handler::socket_reader::{Gathered, ReadTimeouts};
-use crate::handler::{SocketHalf, SocketReader, StreamOptions, StreamSocket};
+use crate::request::message_framing::MessageFraming;
+use crate::request::pending_output::SharedOutput;
+use crate::request::socket_reader::{Gathered, ReadTimeouts};
 use crate::request::Request;
+use crate::request::{SocketHalf, SocketReader, StreamOptions, StreamSocket};
 use crate::shutdown::ShutdownHandle;
 use crate::sys;
 

@@ -84,7 +84,7 @@ pub struct StreamOptions {
     pub read_timeout: Option<Duration>,
     /// The slowest a message in flight may arrive (see [`MinRate`](crate::MinRate)). Default
     /// 500 bytes/s after 20 s. `None`: no limit.
-    pub min_rate: Option<crate::handler::MinRate>,
+    pub min_rate: Option<crate::request::MinRate>,
     /// At the end of a connection the server half-closes (the client reads end-of-file after
     /// the last byte), then, unless the client has already closed its side, reads and discards
     /// what still arrives (up to 256 KiB) until everything it sent is acknowledged, the
@@ -120,7 +120,7 @@ impl Default for StreamOptions {
             first_byte_timeout: Some(Duration::from_secs(60)),
             write_timeout: Some(Duration::from_secs(60)),
             read_timeout: None,
-            min_rate: Some(crate::handler::MinRate::default()),
+            min_rate: Some(crate::request::MinRate::default()),
             close_linger: Some(Duration::from_millis(500)),
             max_pending_output: 64 * 1024,
         }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::TimedOut;
-use crate::handler::stream_socket::read_piece;
+use crate::request::stream_socket::read_piece;
 use crate::stats::CloseReason;
 use crate::sys;
 

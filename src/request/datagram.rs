@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::os::fd::AsFd;
 
 use crate::error::RequestError;
-use crate::handler::DatagramSocket;
+use crate::request::DatagramSocket;
 use crate::request::Request;
 use crate::shutdown::ShutdownHandle;
 use crate::sys;

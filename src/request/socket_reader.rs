@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use crate::drain::{BusySpan, Liveness};
 use crate::error::TimedOut;
-use crate::handler::message_framing::{Framed, MessageFraming};
-use crate::handler::pending_output::SharedOutput;
-use crate::handler::{MessageClock, MinRate, SocketHalf, StreamSocket};
+use crate::request::message_framing::{Framed, MessageFraming};
+use crate::request::pending_output::SharedOutput;
+use crate::request::{MessageClock, MinRate, SocketHalf, StreamSocket};
 use crate::stats::CloseReason;
 use crate::sys;
 

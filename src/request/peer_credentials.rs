@@ -4,7 +4,7 @@ use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 
-use crate::handler::StreamRequest;
+use crate::request::StreamRequest;
 use crate::sys;
 
 /// The user, group and process of a Unix stream client, as the kernel vouches for them

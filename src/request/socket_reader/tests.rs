@@ -3,7 +3,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::Arc;
 
 use super::SocketReader;
-use crate::handler::SocketHalf;
+use crate::request::SocketHalf;
 
 fn reader_over(capacity: usize) -> (SocketReader<UnixStream>, UnixStream) {
     let (ours, theirs) = UnixStream::pair().unwrap();
@@ -92,8 +92,8 @@ fn read_line_keeps_text_and_refuses_what_is_not() {
 
 #[test]
 fn gathering_waits_for_a_whole_message_and_keeps_its_bound() {
-    use crate::handler::message_framing::Delimited;
-    use crate::handler::socket_reader::Gathered;
+    use crate::request::message_framing::Delimited;
+    use crate::request::socket_reader::Gathered;
     let (mut reader, mut peer) = reader_over(4);
     peer.set_nonblocking(false).unwrap();
     reader.half.socket().set_nonblocking(true).unwrap();
@@ -131,8 +131,8 @@ fn gathering_waits_for_a_whole_message_and_keeps_its_bound() {
 
 #[test]
 fn gathering_keeps_the_end_of_input_for_the_handler() {
-    use crate::handler::message_framing::Delimited;
-    use crate::handler::socket_reader::Gathered;
+    use crate::request::message_framing::Delimited;
+    use crate::request::socket_reader::Gathered;
     let (mut reader, mut peer) = reader_over(64);
     reader.half.socket().set_nonblocking(true).unwrap();
     peer.write_all(b"no end").unwrap();

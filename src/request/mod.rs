@@ -1,4 +1,5 @@
-//! Handlers and what they see: the [`RequestHandler`] trait and the stream request.
+//! What a handler is given: the [`Request`] trait, and its stream and datagram requests with
+//! their readers, writers, options and framings.
 
 mod datagram;
 mod datagram_socket;
@@ -6,7 +7,11 @@ mod message_framing;
 mod min_rate;
 mod peer_credentials;
 mod pending_output;
-mod request_handler;
+#[expect(
+    clippy::module_inception,
+    reason = "the module is named after its trait"
+)]
+mod request;
 mod socket_reader;
 mod stream;
 mod stream_options;
@@ -18,7 +23,7 @@ pub use message_framing::{Delimited, Framed, MessageFraming};
 pub(crate) use min_rate::MessageClock;
 pub use min_rate::MinRate;
 pub use peer_credentials::PeerCredentials;
-pub use request_handler::RequestHandler;
+pub use request::Request;
 pub use socket_reader::SocketReader;
 pub(crate) use stream::linger_before_close;
 pub use stream::StreamRequest;
