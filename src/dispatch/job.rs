@@ -10,7 +10,7 @@ use crate::drain::{DrainProgress, Liveness};
 use crate::error::RequestError;
 use crate::handler::RequestHandler;
 use crate::hooks::ServerHooks;
-use crate::request::Request;
+use crate::request::{Linger, Request};
 use crate::session::{EventSession, SessionParts};
 use crate::shutdown::InHandler;
 use crate::stats::CloseReason;
@@ -202,23 +202,8 @@ pub(crate) struct RequestJob<R, H, K> {
 pub(crate) enum Closing {
     /// Its output is being sent.
     Flushing,
-    /// Half-closed; input is discarded until what was sent is acknowledged, or `until`.
-    Lingering { until: Instant, pause: Duration },
-}
-
-/// The first look at the send queue while lingering comes this soon; later ones less often,
-/// up to [`LINGER_PAUSE_MAX`] apart (on loopback or a LAN the acknowledgement comes within the
-/// first).
-const LINGER_PAUSE_MIN: Duration = Duration::from_millis(1);
-const LINGER_PAUSE_MAX: Duration = Duration::from_millis(10);
-
-impl Closing {
-    fn lingering(now: Instant, linger: Duration) -> Closing {
-        Closing::Lingering {
-            until: now.checked_add(linger).unwrap_or(now),
-            pause: LINGER_PAUSE_MIN,
-        }
-    }
+    /// Half-closed; input is discarded until what was sent is acknowledged, or its time is up.
+    Lingering(Linger),
 }
 
 /// Why the parker ends a job.
@@ -432,7 +417,7 @@ where
         }
         match self.request.begin_close() {
             Some(linger) => {
-                self.closing = Some(Closing::lingering(now, linger));
+                self.closing = Some(Closing::Lingering(Linger::new(now, linger)));
                 Handled::Parked(self)
             }
             None => {
@@ -475,34 +460,31 @@ where
 
     /// A closing job's next step once its output is sent: half-close, then linger.
     fn step_closing(&mut self, closing: Closing, now: Instant) -> ParkedStep {
-        let (until, pause) = match closing {
+        let mut linger = match closing {
             Closing::Flushing => match self.request.begin_close() {
-                Some(linger) => match Closing::lingering(now, linger) {
-                    Closing::Lingering { until, pause } => {
-                        self.closing = Some(Closing::Lingering { until, pause });
-                        (until, pause)
-                    }
-                    Closing::Flushing => unreachable!("lingering() makes a lingering state"),
-                },
+                Some(linger) => Linger::new(now, linger),
                 None => {
                     self.closing = None;
                     return ParkedStep::Done;
                 }
             },
-            Closing::Lingering { until, pause } => {
-                if self.request.linger_done() || now >= until {
+            Closing::Lingering(mut linger) => {
+                let over = self
+                    .request
+                    .parking_fd()
+                    .is_none_or(|fd| linger.step(fd, now));
+                if over {
                     self.closing = None;
                     return ParkedStep::Done;
                 }
-                // Look at the send queue again soon, then less and less often.
-                let pause = (pause * 2).min(LINGER_PAUSE_MAX);
-                self.closing = Some(Closing::Lingering { until, pause });
-                (until, pause)
+                linger
             }
         };
+        let deadline = linger.next_look(now);
+        self.closing = Some(Closing::Lingering(linger));
         ParkedStep::Wait {
             writable: false,
-            deadline: Some(now.checked_add(pause).map_or(until, |next| next.min(until))),
+            deadline: Some(deadline),
         }
     }
 

@@ -3,6 +3,7 @@
 
 mod datagram;
 mod datagram_socket;
+mod linger;
 mod message_framing;
 mod min_rate;
 mod peer_credentials;
@@ -19,13 +20,13 @@ mod stream_socket;
 
 pub use datagram::DatagramRequest;
 pub use datagram_socket::DatagramSocket;
+pub(crate) use linger::{linger_before_close, Linger};
 pub use message_framing::{Delimited, Framed, MessageFraming};
 pub(crate) use min_rate::MessageClock;
 pub use min_rate::MinRate;
 pub use peer_credentials::PeerCredentials;
 pub use request::Request;
 pub use socket_reader::SocketReader;
-pub(crate) use stream::linger_before_close;
 pub use stream::StreamRequest;
 pub use stream_options::StreamOptions;
 pub use stream_socket::{SocketHalf, StreamSocket};

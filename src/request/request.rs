@@ -159,10 +159,10 @@ pub trait Request: Send + Sized + 'static {
         false
     }
 
-    /// Whether the request closes in the steps below ([`begin_close`](Self::begin_close), then
-    /// [`linger_done`](Self::linger_done) looks, then `close_request`), so that a parker can
-    /// do the waiting; otherwise [`shutdown_request`](Self::shutdown_request) closes it in one
-    /// call. Default: `false`.
+    /// Whether the request closes in steps ([`begin_close`](Self::begin_close), then a linger
+    /// over its [`parking_fd`](Self::parking_fd) that looks without waiting, then
+    /// `close_request`), so that a parker can do the waiting; otherwise
+    /// [`shutdown_request`](Self::shutdown_request) closes it in one call. Default: `false`.
     #[doc(hidden)]
     fn closes_in_steps(&self) -> bool {
         false
@@ -174,13 +174,6 @@ pub trait Request: Send + Sized + 'static {
     #[doc(hidden)]
     fn begin_close(&mut self) -> Option<Duration> {
         None
-    }
-
-    /// One look while lingering, without waiting: `true` once there is nothing more to wait
-    /// for (everything acknowledged, or the peer closed). Default: `true`.
-    #[doc(hidden)]
-    fn linger_done(&mut self) -> bool {
-        true
     }
 
     /// Whether any input has arrived (the timeout while parked is the first-byte one until

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::drain::{BusySpan, Liveness};
 use crate::error::RequestError;
+use crate::request::linger::linger_before_close;
 use crate::request::message_framing::MessageFraming;
 use crate::request::pending_output::SharedOutput;
 use crate::request::socket_reader::{Gathered, ReadTimeouts};
@@ -296,64 +297,6 @@ impl<T: StreamSocket> StreamRequest<T> {
     }
 }
 
-/// The most input a linger discards before it gives up on the peer.
-const LINGER_DISCARD_MAX: usize = 256 * 1024;
-
-/// After a half-close: discards input until everything written is acknowledged, the peer
-/// closes, or `linger` passes (`wait` false: only what has already arrived, never waiting), so
-/// the close that follows sends no reset over an answer still on its way. The send queue is
-/// looked at again after 1 ms, then less and less often (10 ms at most): on loopback or a LAN
-/// the acknowledgement comes within the first pause.
-pub(crate) fn linger_before_close(fd: BorrowedFd<'_>, linger: Duration, wait: bool) {
-    let deadline = std::time::Instant::now() + linger;
-    let mut scratch = [0u8; 4096];
-    let mut discarded = 0usize;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        loop {
-            match sys::recv_now(fd, &mut scratch) {
-                Ok(0) => return, // the peer closed: nothing more can arrive
-                // A peer that keeps sending is not waiting for an answer: stop discarding.
-                Ok(n) if discarded + n > LINGER_DISCARD_MAX => return,
-                Ok(n) => discarded += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(_) => return, // reset or gone: nothing to protect
-            }
-        }
-        if !wait || sys::unacknowledged_output(fd).map_or(true, |pending| pending == 0) {
-            return;
-        }
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        if left.is_zero() {
-            tracing::debug!(?linger, "closing with output still unacknowledged");
-            return;
-        }
-        // Wake on input, or look at the send queue again soon.
-        let _ = sys::wait_readable(fd, Some(left.min(pause)));
-        pause = (pause * 2).min(Duration::from_millis(10));
-    }
-}
-
-/// One look while a loop lingers over a closing connection, without waiting: discards what has
-/// arrived; `true` once there is nothing more to wait for (the peer closed or reset, it sent
-/// more than a linger discards, or everything we sent is acknowledged).
-pub(crate) fn linger_step(fd: BorrowedFd<'_>) -> bool {
-    let mut scratch = [0u8; 4096];
-    let mut discarded = 0usize;
-    loop {
-        match sys::recv_now(fd, &mut scratch) {
-            Ok(0) => return true,
-            Ok(n) if discarded + n > LINGER_DISCARD_MAX => return true,
-            Ok(n) => discarded += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(_) => return true,
-        }
-    }
-    sys::unacknowledged_output(fd).map_or(true, |pending| pending == 0)
-}
-
 /// True for errors that mean the peer has gone away.
 fn is_peer_gone(error: &io::Error) -> bool {
     matches!(
@@ -455,10 +398,6 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
             }
             (None, _) => None,
         }
-    }
-
-    fn linger_done(&mut self) -> bool {
-        linger_step(self.socket.as_fd())
     }
 
     fn is_connection(&self) -> bool {
