@@ -6,6 +6,7 @@ mod forking;
 mod job;
 mod live_threads;
 mod parker;
+mod request_job;
 mod sequential;
 mod thread_pool;
 mod threading;
@@ -13,9 +14,9 @@ mod threading;
 use crate::shutdown::LoopWaker;
 
 pub use forking::ForkingMixIn;
-pub(crate) use job::RequestJob;
 pub use job::{Job, RunOutcome};
 pub(crate) use live_threads::LiveThreads;
+pub(crate) use request_job::RequestJob;
 pub use sequential::Sequential;
 pub use thread_pool::ThreadPool;
 
