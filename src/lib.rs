@@ -201,7 +201,7 @@ pub use prefork::{Prefork, PreforkReport};
 pub use process_control::{PidFile, Privileges};
 pub use request::{
     DatagramRequest, DatagramSocket, Delimited, Framed, MessageFraming, MinRate, PeerCredentials,
-    Request, SocketHalf, SocketReader, StreamOptions, StreamRequest, StreamSocket,
+    Request, RequestContext, SocketHalf, SocketReader, StreamOptions, StreamRequest, StreamSocket,
 };
 pub use server::BaseServer;
 pub use session::{EventSession, SessionParts};

@@ -17,7 +17,7 @@ use std::thread;
 use std::time::Duration;
 
 use socketserver::{
-    BaseServer, Error, ShutdownHandle, StreamRequest, TcpServer, TcpSocket, ThreadingMixIn,
+    BaseServer, Error, RequestContext, StreamRequest, TcpServer, TcpSocket, ThreadingMixIn,
 };
 use util::{join_within, stream_check, LineEcho, PATIENCE};
 
@@ -46,7 +46,7 @@ impl TcpServer for Flaky {
     fn server_activate(&mut self) -> io::Result<()> {
         self.inner.server_activate()
     }
-    fn get_request(&mut self, shutdown: &ShutdownHandle) -> io::Result<StreamRequest> {
+    fn get_request(&mut self, context: &RequestContext) -> io::Result<StreamRequest> {
         self.plan.calls.fetch_add(1, Ordering::SeqCst);
         if self.plan.exhausted.load(Ordering::SeqCst) {
             return Err(io::Error::from_raw_os_error(libc::EMFILE));
@@ -54,7 +54,7 @@ impl TcpServer for Flaky {
         if let Some(errno) = self.plan.inject.lock().unwrap().pop_front() {
             return Err(io::Error::from_raw_os_error(errno));
         }
-        self.inner.get_request(shutdown)
+        self.inner.get_request(context)
     }
     fn server_address(&self) -> io::Result<SocketAddr> {
         self.inner.server_address()

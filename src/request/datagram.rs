@@ -10,6 +10,7 @@ use std::os::fd::AsFd;
 use crate::error::RequestError;
 use crate::request::DatagramSocket;
 use crate::request::Request;
+use crate::request::RequestContext;
 use crate::shutdown::ShutdownHandle;
 use crate::sys;
 
@@ -75,7 +76,7 @@ impl<S: DatagramSocket> DatagramRequest<S> {
         socket: &Arc<S>,
         max_packet_size: usize,
         deliver_truncated: bool,
-        shutdown: &ShutdownHandle,
+        context: &RequestContext,
     ) -> io::Result<Self> {
         // One byte more than allowed: if it fills, the datagram was too long.
         let mut packet = vec![0; max_packet_size + 1];
@@ -87,7 +88,7 @@ impl<S: DatagramSocket> DatagramRequest<S> {
             wfile: Vec::new(),
             socket: Arc::clone(socket),
             client_address,
-            shutdown: shutdown.clone(),
+            shutdown: context.shutdown_handle().clone(),
             truncated,
             deliver_truncated,
             max_packet_size,

@@ -13,6 +13,7 @@ mod pending_output;
     reason = "the module is named after its trait"
 )]
 mod request;
+mod request_context;
 mod socket_reader;
 mod stream;
 mod stream_options;
@@ -26,6 +27,7 @@ pub(crate) use min_rate::MessageClock;
 pub use min_rate::MinRate;
 pub use peer_credentials::PeerCredentials;
 pub use request::Request;
+pub use request_context::RequestContext;
 pub use socket_reader::SocketReader;
 pub use stream::StreamRequest;
 pub use stream_options::StreamOptions;

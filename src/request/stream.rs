@@ -14,7 +14,7 @@ use crate::request::message_framing::MessageFraming;
 use crate::request::pending_output::SharedOutput;
 use crate::request::socket_reader::{Gathered, ReadTimeouts};
 use crate::request::Request;
-use crate::request::{SocketHalf, SocketReader, StreamOptions, StreamSocket};
+use crate::request::{RequestContext, SocketHalf, SocketReader, StreamOptions, StreamSocket};
 use crate::shutdown::ShutdownHandle;
 use crate::sys;
 
@@ -81,7 +81,7 @@ impl<T: StreamSocket> StreamRequest<T> {
         socket: T,
         client_address: T::Address,
         options: StreamOptions,
-        shutdown: ShutdownHandle,
+        context: &RequestContext,
     ) -> Self {
         let socket = Arc::new(socket);
         StreamRequest {
@@ -90,7 +90,7 @@ impl<T: StreamSocket> StreamRequest<T> {
             socket,
             client_address,
             options,
-            shutdown,
+            shutdown: context.shutdown_handle().clone(),
             park_requested: false,
             framing: None,
             pending_output: None,

@@ -41,7 +41,7 @@ where
 {
     /// Takes one request and dispatches it, classifying accept errors.
     pub(super) fn accept_one(&mut self) -> Result<Accepted, Error> {
-        match self.parts.socket.get_request(&self.shutdown) {
+        match self.parts.socket.get_request(&self.serving.context) {
             Ok(request) => {
                 if let Some(pause) = self.serving.backoff.take() {
                     tracing::info!(last_pause = ?pause, "accepting again");
@@ -99,7 +99,7 @@ where
     pub(super) fn take_backlog(&mut self) -> VecDeque<S::Request> {
         let mut backlog = VecDeque::new();
         loop {
-            match self.parts.socket.get_request(&self.shutdown) {
+            match self.parts.socket.get_request(&self.serving.context) {
                 Ok(request) => backlog.push_back(request),
                 Err(error) => match sys::classify_accept_error(&error) {
                     AcceptErrorClass::WouldBlock => break,

@@ -13,6 +13,7 @@ use crate::drain::{DrainOptions, DrainReport};
 use crate::hooks::DefaultHooks;
 use crate::limits::Limits;
 use crate::reactor::Reactor;
+use crate::request::RequestContext;
 use crate::stats::ServerStats;
 use crate::transport::TcpServer;
 
@@ -91,6 +92,8 @@ pub(super) struct ServingState<R> {
     /// Connections this server may still take before it drains itself (a recycled pre-fork
     /// worker), and the drain's timeout.
     pub(super) request_budget: Option<(u64, Duration)>,
+    /// What every accepted request is given (the shutdown handle).
+    pub(super) context: RequestContext,
 }
 
 /// The parts that must be closed when the server goes away, in Python's order: the socket,

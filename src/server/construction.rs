@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::handler::RequestHandler;
 use crate::hooks::{DefaultHooks, ServerHooks};
 use crate::reactor::Reactor;
+use crate::request::RequestContext;
 use crate::request::{DatagramRequest, StreamRequest};
 use crate::shutdown::LoopWaker;
 use crate::shutdown::ShutdownHandle;
@@ -257,6 +258,7 @@ where
                 next_request_id: 1,
                 notifier: Notifier::from_env(),
                 request_budget: None,
+                context: RequestContext::new(shutdown.clone()),
             },
             shutdown,
             handler,

@@ -16,7 +16,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 
 use crate::request::Request;
-use crate::shutdown::ShutdownHandle;
+use crate::request::RequestContext;
 
 /// The socket-owning role of a server: bind, listen, accept.
 ///
@@ -62,14 +62,14 @@ pub trait TcpServer: Send + 'static {
     fn server_activate(&mut self) -> io::Result<()>;
 
     /// Takes one request from the socket without blocking (`accept(2)` for stream sockets);
-    /// the request carries `shutdown` so its handler can stop the server.
+    /// the request carries `context` (the server's shutdown handle), passed on unread.
     /// Called by the loop when the socket is readable.
     ///
     /// # Errors
     ///
     /// [`io::ErrorKind::WouldBlock`] when there was nothing to take after all; any other
     /// OS error of `accept(2)`/`recvfrom(2)`, which the loop classifies (retry, back off, stop).
-    fn get_request(&mut self, shutdown: &ShutdownHandle) -> io::Result<Self::Request>;
+    fn get_request(&mut self, context: &RequestContext) -> io::Result<Self::Request>;
 
     /// The address the socket is bound to (the real port when port 0 was asked for).
     ///

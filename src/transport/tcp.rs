@@ -10,8 +10,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::activation::{InheritedSocket, SocketKind};
 use crate::error::Error;
 use crate::proxy_protocol::ProxyPolicy;
-use crate::request::{StreamOptions, StreamRequest};
-use crate::shutdown::ShutdownHandle;
+use crate::request::{RequestContext, StreamOptions, StreamRequest};
 use crate::sys;
 use crate::transport::TcpServer;
 
@@ -223,7 +222,7 @@ impl TcpServer for TcpSocket {
         Ok(())
     }
 
-    fn get_request(&mut self, shutdown: &ShutdownHandle) -> io::Result<Self::Request> {
+    fn get_request(&mut self, context: &RequestContext) -> io::Result<Self::Request> {
         let (socket, peer) = self.open()?.accept()?;
         sys::make_accepted_blocking(socket.as_fd())?;
         let peer = peer
@@ -233,7 +232,7 @@ impl TcpServer for TcpSocket {
             TcpStream::from(socket),
             peer,
             self.stream_options,
-            shutdown.clone(),
+            context,
         ))
     }
 

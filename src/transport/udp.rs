@@ -11,7 +11,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 use crate::activation::{InheritedSocket, SocketKind};
 use crate::error::Error;
 use crate::request::DatagramRequest;
-use crate::shutdown::ShutdownHandle;
+use crate::request::RequestContext;
 use crate::sys;
 use crate::transport::TcpServer;
 
@@ -180,12 +180,12 @@ impl TcpServer for UdpSocket {
         Ok(())
     }
 
-    fn get_request(&mut self, shutdown: &ShutdownHandle) -> io::Result<Self::Request> {
+    fn get_request(&mut self, context: &RequestContext) -> io::Result<Self::Request> {
         DatagramRequest::receive(
             self.open()?,
             self.max_packet_size,
             self.deliver_truncated,
-            shutdown,
+            context,
         )
     }
 

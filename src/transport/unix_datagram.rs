@@ -12,7 +12,7 @@ use socket2::{Domain, SockRef, Socket, Type};
 use crate::activation::{InheritedSocket, SocketKind};
 use crate::error::Error;
 use crate::request::DatagramRequest;
-use crate::shutdown::ShutdownHandle;
+use crate::request::RequestContext;
 use crate::transport::unix_path::{
     bind_unix, inherited_address, reported_address, SocketFile, UnixAddress,
 };
@@ -167,12 +167,12 @@ impl TcpServer for UnixDatagramSocket {
         Ok(())
     }
 
-    fn get_request(&mut self, shutdown: &ShutdownHandle) -> io::Result<Self::Request> {
+    fn get_request(&mut self, context: &RequestContext) -> io::Result<Self::Request> {
         DatagramRequest::receive(
             self.open()?,
             self.max_packet_size,
             self.deliver_truncated,
-            shutdown,
+            context,
         )
     }
 

@@ -10,8 +10,7 @@ use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::activation::{InheritedSocket, SocketKind};
 use crate::error::Error;
-use crate::request::{StreamOptions, StreamRequest};
-use crate::shutdown::ShutdownHandle;
+use crate::request::{RequestContext, StreamOptions, StreamRequest};
 use crate::sys;
 use crate::transport::unix_path::{
     bind_unix, inherited_address, reported_address, SocketFile, UnixAddress,
@@ -182,14 +181,14 @@ impl TcpServer for UnixStreamSocket {
         Ok(())
     }
 
-    fn get_request(&mut self, shutdown: &ShutdownHandle) -> io::Result<Self::Request> {
+    fn get_request(&mut self, context: &RequestContext) -> io::Result<Self::Request> {
         let (stream, peer) = self.open()?.accept()?;
         sys::make_accepted_blocking(stream.as_fd())?;
         Ok(StreamRequest::new(
             stream,
             peer,
             self.stream_options,
-            shutdown.clone(),
+            context,
         ))
     }
 
