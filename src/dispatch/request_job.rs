@@ -127,7 +127,7 @@ where
                 return Turn::Over(Err(error));
             }
             if request.take_park_request()
-                && (request.has_pending_output() || !request.input_ready())
+                && (request.has_pending_output() || !input_ready(request))
             {
                 return Turn::Parked;
             }
@@ -140,7 +140,7 @@ where
             if handled.is_ok() && parks {
                 // The next message runs at once if it is here — unless answers are still
                 // waiting for the peer: it reads no more until they are taken (flow control).
-                if !request.has_pending_output() && request.input_ready() {
+                if !request.has_pending_output() && input_ready(request) {
                     continue;
                 }
                 return Turn::Parked;
@@ -218,6 +218,14 @@ where
     fn span(&self) -> tracing::Span {
         tracing::info_span!("request", conn_id = self.id, peer = ?self.request.client_address())
     }
+}
+
+/// Whether the next message is here: buffered input and, for a request that gathers, a whole
+/// message. Only what is buffered is looked at (and added to): with nothing buffered, the
+/// parker learns of input from the selector, and no buffer is taken for a connection that
+/// waits.
+fn input_ready<R: Request>(request: &mut R) -> bool {
+    request.has_buffered_input() && request.gather()
 }
 
 /// Runs a handler step, turning an `Err` or a panic into an [`Error`].

@@ -157,7 +157,7 @@ impl PendingOutput {
                         self.pieces.pop_front();
                     }
                 }
-                Piece::File { .. } => self.file_piece_to_front()?,
+                Piece::File { .. } => self.file_piece_to_front(Vec::new())?,
             }
         }
         Ok(())
@@ -171,42 +171,31 @@ impl PendingOutput {
         if !head_then_file {
             return Ok(());
         }
-        let Some(Piece::Bytes { mut data, .. }) = self.pieces.pop_front() else {
+        let Some(Piece::Bytes { data, .. }) = self.pieces.pop_front() else {
             return Ok(());
         };
-        let head = data.len();
-        let file_done = match self.pieces.front_mut() {
-            Some(Piece::File { file, left }) => {
-                let n = read_piece(file, *left, &mut data);
-                let n = match n {
-                    Ok(n) => n,
-                    Err(error) => {
-                        self.pieces.push_front(Piece::Bytes { data, sent: 0 });
-                        return Err(error);
-                    }
-                };
-                *left -= n as u64;
-                *left == 0
-            }
-            _ => false,
-        };
-        if file_done {
-            self.pieces.pop_front();
-            self.files -= 1;
-        }
-        self.bytes += data.len() - head;
-        self.pieces.push_front(Piece::Bytes { data, sent: 0 });
-        Ok(())
+        self.file_piece_to_front(data)
     }
 
-    /// Reads the next piece of the file at the front into bytes there — after bytes that wait
-    /// before it and have not started going out (a response head), so both leave in one send.
-    fn file_piece_to_front(&mut self) -> io::Result<()> {
+    /// Reads the next piece of the file at the front, after `head` (bytes that waited before
+    /// it), into bytes at the front; on error `head` is put back as it was.
+    fn file_piece_to_front(&mut self, head: Vec<u8>) -> io::Result<()> {
         let Some(Piece::File { file, left }) = self.pieces.front_mut() else {
+            self.pieces.push_front(Piece::Bytes {
+                data: head,
+                sent: 0,
+            });
             return Ok(());
         };
-        let mut data = Vec::new();
-        let n = read_piece(file, *left, &mut data)?;
+        let mut data = head;
+        let n = match read_piece(file, *left, &mut data) {
+            Ok(n) => n,
+            Err(error) => {
+                // `read_piece` left `data` as it found it: the head alone.
+                self.pieces.push_front(Piece::Bytes { data, sent: 0 });
+                return Err(error);
+            }
+        };
         *left -= n as u64;
         if *left == 0 {
             self.pieces.pop_front();

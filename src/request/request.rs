@@ -88,15 +88,6 @@ pub trait Request: Send + Sized + 'static {
         false
     }
 
-    /// After a turn that parked: whether the handler can run again at once — its next message
-    /// (by its framing) or, without a framing, some input is already buffered. With a framing
-    /// and something buffered, may read what has arrived, without waiting. Default:
-    /// [`has_buffered_input`](Self::has_buffered_input).
-    #[doc(hidden)]
-    fn input_ready(&mut self) -> bool {
-        self.has_buffered_input()
-    }
-
     /// A handler's turn (`handle`) is about to start: the framing it parked with is used up.
     /// Default: nothing.
     #[doc(hidden)]

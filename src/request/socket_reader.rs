@@ -433,9 +433,7 @@ impl<T: StreamSocket> SocketReader<T> {
     fn gathered(&mut self, n: usize) {
         self.filled += n;
         self.last_input = Some(Instant::now());
-        if !self.first_byte_seen {
-            self.first_byte_seen = true;
-        }
+        self.first_byte_seen = true;
         if let Some(liveness) = &self.liveness {
             liveness.note_spoken();
             liveness.note_input();

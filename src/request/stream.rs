@@ -420,18 +420,6 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         !self.rfile.buffer().is_empty()
     }
 
-    fn input_ready(&mut self) -> bool {
-        // Only what is buffered is looked at (and added to): with nothing buffered, the
-        // parker learns of input from the selector, and no buffer is taken for a connection
-        // that waits.
-        let buffered = !self.rfile.buffer().is_empty();
-        match &mut self.framing {
-            Some(framing) if buffered => self.rfile.gather(framing.as_mut()) == Gathered::Complete,
-            Some(_) => false,
-            None => buffered,
-        }
-    }
-
     fn begin_turn(&mut self) {
         self.framing = None;
     }

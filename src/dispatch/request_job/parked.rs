@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use crate::dispatch::job::{Job, ParkedEvent, ParkedStep};
-use crate::dispatch::request_job::{Handled, RequestJob};
+use crate::dispatch::request_job::{input_ready, Handled, RequestJob};
 use crate::error::RequestError;
 use crate::handler::RequestHandler;
 use crate::hooks::ServerHooks;
@@ -250,9 +250,7 @@ where
                 // out: gather what has arrived. (Nothing is read otherwise, so a connection that
                 // waits takes no buffer.)
                 ParkedEvent::Readable if self.request.gather() => return ParkedStep::Resume,
-                _ if self.request.has_buffered_input() && self.request.gather() => {
-                    return ParkedStep::Resume
-                }
+                _ if input_ready(&mut self.request) => return ParkedStep::Resume,
                 _ => {}
             }
             return ParkedStep::Wait {
