@@ -432,6 +432,22 @@ pub(crate) fn abstract_socket_addr(name: &[u8]) -> io::Result<std::os::unix::net
     std::os::unix::net::SocketAddr::from_abstract_name(name)
 }
 
+/// The name of a Unix socket address in Linux's abstract namespace, if it is one.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn abstract_name(address: &std::os::unix::net::SocketAddr) -> Option<&[u8]> {
+    #[cfg(target_os = "android")]
+    use std::os::android::net::SocketAddrExt;
+    #[cfg(target_os = "linux")]
+    use std::os::linux::net::SocketAddrExt;
+    address.as_abstract_name()
+}
+
+/// The name of a Unix socket address in Linux's abstract namespace: there is none here.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn abstract_name(_address: &std::os::unix::net::SocketAddr) -> Option<&[u8]> {
+    None
+}
+
 /// A Unix socket address in Linux's abstract namespace: not available here.
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) fn abstract_socket_addr(_name: &[u8]) -> io::Result<std::os::unix::net::SocketAddr> {

@@ -15,14 +15,20 @@ use std::fmt::Debug;
 use std::io;
 use std::os::fd::BorrowedFd;
 
-use crate::request::Request;
-use crate::request::RequestContext;
+use crate::request::{Request, RequestContext};
 
 /// The socket-owning role of a server: bind, listen, accept.
 ///
 /// In Python, `TCPServer` owns the socket and `UDPServer`, `UnixStreamServer` and
 /// `UnixDatagramServer` subclass it. Here `TCPServer` is this trait, and each socket type
 /// ([`TcpSocket`], …) implements it, so every dispatch strategy works with every transport.
+///
+/// **Why UDP and Unix sockets implement a trait called `TcpServer`:** the name is the role
+/// Python's class plays, not the protocol. Python's `TCPServer` is the base every socket server
+/// inherits its `server_bind`, `server_activate`, `get_request` and `server_close` from — its
+/// UDP and Unix servers are subclasses of it — so a Python user looking for that role finds it
+/// under that name, and the design card keeps it. The TCP socket itself is [`TcpSocket`], and
+/// Python's concrete `TCPServer` class is [`SequentialTcpServer`](crate::SequentialTcpServer).
 /// [`BaseServer`](crate::BaseServer) drives it:
 ///
 /// 1. [`server_bind`](Self::server_bind) then [`server_activate`](Self::server_activate) — once,

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use socket2::{SockAddr, SockRef};
 
+use crate::sys;
+
 /// Where a Unix socket lives: a file in the filesystem, or (Linux) a name in the abstract
 /// namespace, which has no file and vanishes with the socket.
 #[derive(Clone, PartialEq, Eq)]
@@ -32,7 +34,7 @@ impl UnixAddress {
                 format!(
                     "the Unix socket address is {} bytes long; the OS allows at most {} (use a shorter path, e.g. in /tmp or a relative one)",
                     bytes.len(),
-                    crate::sys::MAX_UNIX_PATH
+                    sys::MAX_UNIX_PATH
                 ),
             )
         })
@@ -44,7 +46,7 @@ impl UnixAddress {
     pub(crate) fn to_socket_addr(&self) -> io::Result<std::os::unix::net::SocketAddr> {
         match self {
             UnixAddress::Path(path) => std::os::unix::net::SocketAddr::from_pathname(path),
-            UnixAddress::Abstract(name) => crate::sys::abstract_socket_addr(name),
+            UnixAddress::Abstract(name) => sys::abstract_socket_addr(name),
         }
     }
 }
@@ -168,12 +170,8 @@ pub(crate) fn inherited_address(bound: io::Result<std::os::unix::net::SocketAddr
     let Ok(bound) = bound else {
         return UnixAddress::Path(PathBuf::new());
     };
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::linux::net::SocketAddrExt;
-        if let Some(name) = bound.as_abstract_name() {
-            return UnixAddress::Abstract(name.to_vec());
-        }
+    if let Some(name) = sys::abstract_name(&bound) {
+        return UnixAddress::Abstract(name.to_vec());
     }
     UnixAddress::Path(
         bound
