@@ -14,8 +14,11 @@
 //!   [`ForkingMixIn`] in a child process per request, [`ThreadPool`] on a fixed set of
 //!   workers, [`EventLoop`] as callbacks on a few event-loop threads;
 //! * a **handler** `H` serves one request ([`RequestHandler`]: `setup`, `handle`, `finish`),
-//!   reading and writing a [`StreamRequest`] (`rfile`, `wfile`, `client_address`) or a
-//!   [`DatagramRequest`]; or, written as callbacks, a [`Protocol`] wrapped in [`ProtocolHandler`];
+//!   reading and writing a [`StreamRequest`] (`rfile`, a buffered [`SocketReader`]; `wfile`,
+//!   over a [`SocketHalf`]; `client_address`; on a Unix stream,
+//!   [`peer_credentials`](StreamRequest::peer_credentials) as [`PeerCredentials`]) or a
+//!   [`DatagramRequest`]; or, written as callbacks, a [`Protocol`] wrapped in
+//!   [`ProtocolHandler`], which sees its connection as a [`Connection`];
 //! * **hooks** `K` set policy ([`ServerHooks`]: `verify_request`, `handle_error`,
 //!   `handle_timeout`, `service_actions`); [`DefaultHooks`] unless you say otherwise.
 //!
@@ -41,9 +44,15 @@
 //! type ThreadingTcpServer<H> = BaseServer<TcpSocket, ThreadingMixIn, H>;
 //! ```
 //!
-//! The named combinations are one-line aliases carrying Python's names for rustdoc search:
-//! [`SequentialTcpServer`] (Python's `TCPServer`; the name `TcpServer` is the trait) and
-//! [`ThreadingTcpServer`].
+//! The named combinations are one-line aliases carrying Python's names for rustdoc search
+//! ([`SequentialTcpServer`] is Python's `TCPServer`; the name `TcpServer` is the trait):
+//!
+//! | transport | [`Sequential`] | [`ThreadingMixIn`] | [`ForkingMixIn`] | [`ThreadPool`] | [`EventLoop`] |
+//! |---|---|---|---|---|---|
+//! | [`TcpSocket`] | [`SequentialTcpServer`] | [`ThreadingTcpServer`] | [`ForkingTcpServer`] | [`PoolTcpServer`] | [`EventTcpServer`] |
+//! | [`UdpSocket`] | [`UdpServer`] | [`ThreadingUdpServer`] | [`ForkingUdpServer`] | [`PoolUdpServer`] | — |
+//! | [`UnixStreamSocket`] | [`UnixStreamServer`] | [`ThreadingUnixStreamServer`] | [`ForkingUnixStreamServer`] | [`PoolUnixStreamServer`] | [`EventUnixStreamServer`] |
+//! | [`UnixDatagramSocket`] | [`UnixDatagramServer`] | [`ThreadingUnixDatagramServer`] | [`ForkingUnixDatagramServer`] | [`PoolUnixDatagramServer`] | — |
 //!
 //! # Three ways a request can run
 //!
@@ -54,17 +63,30 @@
 //! | **callbacks** on an event loop: a [`Protocol`] (`data_received`, …) | [`EventLoop`] ([`EventTcpServer`], [`EventUnixStreamServer`]) | a slab entry and the protocol's fields; no thread, no buffer | many connections, high message rates, the least memory; handlers that never block |
 //!
 //! The last two share one mechanism: connections registered in a selector (epoll on Linux)
-//! with their idle deadlines ([`StreamOptions::idle_timeout`]) in a timer heap, so waiting
-//! costs no thread.
+//! with their deadlines ([`StreamOptions::idle_timeout`] and the others) in a timer heap, held
+//! by one loop thread (the strategy's parker, or each event-loop thread), so a waiting
+//! connection costs no thread of its own.
+//!
+//! A parked handler can also wait for a whole message, not just its first byte:
+//! [`StreamRequest::park_until`] with a [`MessageFraming`] ([`Delimited`] for lines and other
+//! delimited messages, or your own, which answers with [`Framed`]) has the bytes gathered
+//! without a worker, so a peer that sends slowly costs a buffer and a timer.
+//! [`StreamRequest::send_file`] sends a response head and a file after it; under a strategy
+//! that parks, the file goes a piece at a time as the client reads, and the worker moves on
+//! at once.
 //!
 //! # Methods for callers
 //!
 //! * `new(address, handler)` on a named combination (e.g. `ThreadingTcpServer::new`) — create,
-//!   bind and activate; `with_dispatch(address, handler, strategy)` to give the strategy with
-//!   its settings (e.g. `ThreadPool::with_workers(8)`); or `unbound(address, handler)` (Python's
+//!   bind and activate; [`with_dispatch`](BaseServer::with_dispatch)`(address, handler,
+//!   strategy)` to give the strategy with its settings ([`ThreadPool::with_workers`],
+//!   [`EventLoop::with_workers`], [`ThreadingMixIn::with_max_threads`],
+//!   [`ForkingMixIn::with_max_children`]); or `unbound(address, handler)` (Python's
 //!   `bind_and_activate=False`) to set socket options first, then
 //!   [`server_bind`](BaseServer::server_bind) and
-//!   [`server_activate`](BaseServer::server_activate);
+//!   [`server_activate`](BaseServer::server_activate); or
+//!   [`from_inherited`](BaseServer::from_inherited) for a socket a service manager passed in
+//!   (see [Deployment](#deployment));
 //! * [`serve_forever`](BaseServer::serve_forever) — handle requests until shut down;
 //! * [`handle_request`](BaseServer::handle_request) — handle one, waiting at most
 //!   [`timeout`](BaseServer::set_timeout);
@@ -88,6 +110,18 @@
 //! Every request, whatever happens to it — served, rejected by `verify_request`, failed,
 //! panicked — is shut down and closed exactly once. An `Err` or a panic from a handler reaches
 //! `handle_error` (while the request is still open) and the server keeps serving.
+//!
+//! # Errors
+//!
+//! * [`Error`] — what goes wrong in the server's life: its address, bind, listen, accept, pid
+//!   file, privileges, inherited sockets, hot restart, panic budget, or its selector; each
+//!   variant says which step failed and keeps the OS error.
+//! * [`RequestError`] — why one request ended in failure: what
+//!   [`handle_error`](ServerHooks::handle_error) and
+//!   [`Protocol::connection_lost`] receive.
+//! * [`TimedOut`] — which of [`StreamOptions`]' timeouts passed, and after how long: inside
+//!   an `io::Error` of kind `TimedOut` for a blocking handler ([`TimedOut::of`] finds it), in
+//!   [`RequestError::TimedOut`] for an event protocol.
 //!
 //! # Handlers
 //!
@@ -140,7 +174,9 @@
 //!
 //! * [`StreamOptions`] (on the transport): first-byte, idle and write timeouts, finite by
 //!   default (60 s, 300 s, 60 s), kept as socket deadlines for blocking handlers and in the
-//!   loops' timer heaps for parked and event connections;
+//!   loops' timer heaps for parked and event connections; a minimum rate for a message in
+//!   flight ([`MinRate`], 500 bytes/s after 20 s), against peers that trickle a message a
+//!   byte at a time;
 //! * [`Limits`] ([`BaseServer::set_limits`]): the most connections in all and per source, what
 //!   happens past the bound ([`Overload`]), and a descriptor reserve that pauses accepting
 //!   before `EMFILE` ([`raise_fd_limit`] lifts the soft limit);
@@ -150,9 +186,73 @@
 //! * graceful drain ([`ShutdownHandle::shutdown_gracefully`], [`DrainReport`]): the backlog
 //!   served, idle connections closed at once, messages in flight finished, a deadline for the
 //!   rest; [`SignalHandling`] with [`BaseServer::serve_until_signal`] runs it on SIGINT/SIGTERM
-//!   in an application's `main`;
+//!   in an application's `main`. [`DrainOptions`] ([`BaseServer::set_drain_options`]) sets how
+//!   long a connection that has sent nothing yet waits before it counts as idle. A handler
+//!   that reads one message in several steps marks it in flight with
+//!   [`StreamRequest::busy`] (a [`BusySpan`]);
 //! * [`TestServer`], for your own tests: run a server, stop or drain it with a deadline, and
-//!   fail when a connection, a thread or a child outlives it.
+//!   fail with a [`Leak`] when a connection, a thread or a child outlives it; a clean stop
+//!   gives the closed server and its counters as [`Stopped`].
+//!
+//! # Deployment
+//!
+//! What a service around the server needs, each one call:
+//!
+//! | for | what happens | the call |
+//! |---|---|---|
+//! | socket activation | a service manager (systemd, `systemd-socket-activate`) opens the socket and passes it in (`LISTEN_FDS`); the server serves it without binding | [`InheritedSocket::take_all`], then a transport's `from_inherited` ([`TcpSocket::from_inherited`], [`UdpSocket::from_inherited`], [`UnixStreamSocket::from_inherited`], [`UnixDatagramSocket::from_inherited`]: each checks the [`SocketKind`]), then [`BaseServer::from_inherited`] |
+//! | readiness | `READY=1` once `serve_forever` serves, `STOPPING=1` when a drain begins, and `WATCHDOG=1` from the loop itself when the unit asks for a watchdog (`WATCHDOG_USEC`), so a wedged loop gets restarted | none: automatic when `NOTIFY_SOCKET` is set (a `Type=notify` unit); best effort, a failure is logged |
+//! | hot restart | a new copy of the program (same executable, arguments and environment) inherits the listening sockets and says it is ready; then this one drains. Both accept meanwhile, so no connection is refused or reset | [`start_successor`], then [`ShutdownHandle::drain`]; the new copy serves what it inherits ([`InheritedSocket`]) |
+//! | pre-fork workers | a master binds once and keeps N forked worker processes serving the shared socket, each with the server's own strategy; it replaces a worker that ends, recycles one after [`max_requests`](Prefork::max_requests), drains them all on SIGTERM, and speaks for them to the service manager | [`Prefork::new`]`(n).run(&mut server)`, which returns a [`PreforkReport`] |
+//! | pid file | this process's pid in a file while it serves, never written over a live process's pid, removed on drop; a hot restart's new copy takes it over | [`PidFile::create`], once the server listens |
+//! | privileges | bind a port below 1024 as root, then serve as a plain user (and group) | [`Privileges::user`]`(name).apply()`, after binding |
+//! | behind a load balancer | a PROXY protocol header (v1 or v2) required from trusted networks: the client address it carries is what handlers, `verify_request`, limits and logs see; other connections are closed and counted | [`TcpSocket::set_proxy_protocol`] (through [`socket_mut`](BaseServer::socket_mut)) with a [`ProxyPolicy`](proxy_protocol::ProxyPolicy); [`proxy_protocol::parse`] reads a header by itself |
+//!
+//! A `main` for a `Type=notify` unit that may be socket-activated and restarts itself on
+//! SIGHUP:
+//!
+//! ```no_run
+//! use std::os::fd::AsRawFd;
+//! use std::time::Duration;
+//! use socketserver::{
+//!     start_successor, InheritedSocket, PidFile, SignalHandling, StreamRequest, TcpSocket,
+//!     ThreadingTcpServer,
+//! };
+//!
+//! let echo = |req: &mut StreamRequest| std::io::copy(&mut req.rfile, &mut req.wfile).map(drop);
+//! // Started by systemd, or by an older copy of this program: serve what it passed; else bind.
+//! let mut server = match InheritedSocket::take_all()?.into_iter().next() {
+//!     Some(inherited) => {
+//!         ThreadingTcpServer::from_inherited(TcpSocket::from_inherited(inherited)?, echo)?
+//!     }
+//!     None => ThreadingTcpServer::new("0.0.0.0:8000", echo)?,
+//! };
+//! let _pid_file = PidFile::create("/run/echo/echo.pid")?;
+//!
+//! // SIGHUP: a new copy takes over the listening socket, then this one drains.
+//! let listener = server.fileno().expect("a listening socket").as_raw_fd();
+//! let stop = server.shutdown_handle();
+//! let signals = SignalHandling::new().on_hangup(move || {
+//!     match start_successor(&[listener], &["echo"], Duration::from_secs(10)) {
+//!         Ok(_pid) => stop.drain(Duration::from_secs(30)),
+//!         Err(error) => eprintln!("{error}"), // nothing was handed over: go on serving
+//!     }
+//! });
+//! // READY=1 once serving, STOPPING=1 on the drain (SIGTERM or SIGHUP).
+//! server.serve_until_signal(signals)?;
+//! # Ok::<(), socketserver::Error>(())
+//! ```
+//!
+//! # Writing a transport or a strategy
+//!
+//! A transport implements [`TcpServer`]: its `get_request` receives a [`RequestContext`]
+//! (what the server gives every request: the handle that stops or drains it) and passes it on
+//! unread to the [`Request`] it makes — a [`StreamRequest`] over a [`StreamSocket`], or a
+//! [`DatagramRequest`] over a [`DatagramSocket`]. A strategy implements [`Dispatch`]: each
+//! verified request reaches it as a boxed [`Job`], which it ends exactly once (a job run
+//! until its handler parks comes back as a [`RunOutcome`]). A strategy with a bound wakes the
+//! waiting loop through the [`LoopWaker`] it is given; a connection's place in the counts is
+//! its [`ConnectionGuard`]; a callback handler goes to an event loop as an [`EventSession`].
 //!
 //! # Logging
 //!
@@ -191,7 +291,7 @@ pub use connections::{ConnectionGuard, PanicPolicy, StatsHandle};
 pub use dispatch::{
     Dispatch, ForkingMixIn, Job, RunOutcome, Sequential, ThreadPool, ThreadingMixIn,
 };
-pub use drain::{BusySpan, DrainOptions, DrainReport};
+pub use drain::{BusySpan, DrainOptions, DrainReport, DrainStage};
 pub use error::{Error, RequestError, TimedOut};
 pub use event::{Connection, EventLoop, Protocol, ProtocolHandler};
 pub use handler::RequestHandler;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::connections::ConnectionGuard;
 use crate::dispatch::{Dispatch, Job};
-use crate::drain::{DrainProgress, Liveness};
+use crate::drain::{DrainProgress, DrainStage, Liveness};
 use crate::error::RequestError;
 use crate::shutdown::LoopWaker;
 use crate::stats::CloseReason;
@@ -265,9 +265,9 @@ impl Dispatch for ForkingMixIn {
         self.waker = Some(waker);
     }
 
-    fn drain_idle(&mut self, grace_over: bool) {
+    fn drain_idle(&mut self, stage: DrainStage) {
         // The children time their own grace; they are told once.
-        if !grace_over && !self.draining {
+        if stage == DrainStage::Began && !self.draining {
             self.draining = true;
             for &pid in self.children.keys() {
                 sys::signal_child(pid, libc::SIGTERM);

@@ -39,10 +39,10 @@ pub trait Job: Send + 'static {
     /// timeout ([`StreamOptions::idle_timeout`](crate::StreamOptions::idle_timeout)).
     fn idle_timeout(&self) -> Option<Duration>;
 
-    /// Ends a parked job without running `handle` again: `finish`, then `shutdown_request`.
-    /// `timed_out` says the peer stayed silent past the idle timeout (logged); otherwise the
-    /// server is closing.
-    fn end_parked(self: Box<Self>, timed_out: bool);
+    /// Ends a parked job the server no longer serves (it closes, or no worker could take the
+    /// job back) without running `handle` again: `finish`, then `shutdown_request`; counted
+    /// as [`CloseReason::ServerClosing`](crate::CloseReason::ServerClosing).
+    fn end_parked(self: Box<Self>);
 
     /// Hands the request to an event loop if its handler is made of callbacks
     /// ([`ProtocolHandler`](crate::ProtocolHandler)); gives the job back otherwise. Used by

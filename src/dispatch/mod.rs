@@ -11,6 +11,7 @@ mod sequential;
 mod thread_pool;
 mod threading;
 
+use crate::drain::DrainStage;
 use crate::shutdown::LoopWaker;
 
 pub use forking::ForkingMixIn;
@@ -88,12 +89,11 @@ pub trait Dispatch: Send + 'static {
         0
     }
 
-    /// A graceful drain began (`grace_over` false) or its first-byte grace passed (`true`):
-    /// close the idle connections the strategy holds itself (parked, on event loops) and tell
-    /// its child processes. Connections served by blocking handlers are told by the server.
-    /// Default: nothing.
-    fn drain_idle(&mut self, grace_over: bool) {
-        let _ = grace_over;
+    /// A graceful drain reached `stage`: close the idle connections the strategy holds itself
+    /// (parked, on event loops) and tell its child processes. Connections served by blocking
+    /// handlers are told by the server. Default: nothing.
+    fn drain_idle(&mut self, stage: DrainStage) {
+        let _ = stage;
     }
 
     /// A drain's deadline passed: close what the strategy still holds at once, and make the

@@ -287,7 +287,7 @@ fn keep_closing(reactor: &mut Reactor<Parked>, ended: RunOutcome, resume: &Resum
 /// Ends a job the server no longer serves (the parker closes).
 fn end(job: Box<dyn Job>) {
     // Jobs catch their handlers' panics; this guards the parker against anything else.
-    if panic::catch_unwind(AssertUnwindSafe(|| job.end_parked(false))).is_err() {
+    if panic::catch_unwind(AssertUnwindSafe(|| job.end_parked())).is_err() {
         tracing::error!("ending a parked connection panicked");
     }
 }

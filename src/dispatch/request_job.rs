@@ -451,8 +451,8 @@ where
         (*self).run_here().boxed()
     }
 
-    fn end_parked(self: Box<Self>, timed_out: bool) {
-        (*self).end_parked_now(timed_out);
+    fn end_parked(self: Box<Self>) {
+        (*self).end_parked_now();
     }
 
     fn end_idle(self: Box<Self>) -> RunOutcome {

@@ -11,6 +11,7 @@ use crossbeam_channel::{bounded, select_biased, unbounded, Receiver, Sender, Try
 use crate::dispatch::live_threads::LiveThreads;
 use crate::dispatch::parker::{Parker, Resume};
 use crate::dispatch::{Dispatch, Job, RunOutcome};
+use crate::drain::DrainStage;
 use crate::error::RequestError;
 use crate::shutdown::LoopWaker;
 
@@ -184,7 +185,7 @@ impl ThreadPool {
         let resume: Resume = Arc::new(move |task| {
             // The receiver lives as long as a worker does; without workers the job ends here.
             if let Err(returned) = resumer.send(task) {
-                returned.into_inner().end_parked(false);
+                returned.into_inner().end_parked();
             }
         });
         let parker = Arc::new(Parker::new(
@@ -258,7 +259,7 @@ fn work(inboxes: &Inboxes, parker: &Parker, loop_waits: &AtomicBool, waker: Opti
         match parked {
             Ok(RunOutcome::Parked(parked)) => {
                 if let Err(refused) = parker.park(parked) {
-                    refused.end_parked(false);
+                    refused.end_parked();
                 }
             }
             Ok(RunOutcome::Finished(_)) => {}
@@ -321,7 +322,7 @@ impl Dispatch for ThreadPool {
         self.live.count()
     }
 
-    fn drain_idle(&mut self, _grace_over: bool) {
+    fn drain_idle(&mut self, _stage: DrainStage) {
         // Queued connections are served as usual; parked ones that are idle end.
         if let Some(parker) = &self.parker {
             parker.drain();

@@ -10,6 +10,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::dispatch::live_threads::LiveThreads;
 use crate::dispatch::parker::{Parker, Resume};
 use crate::dispatch::{Dispatch, Job, RunOutcome};
+use crate::drain::DrainStage;
 use crate::error::RequestError;
 use crate::shutdown::LoopWaker;
 
@@ -86,7 +87,7 @@ impl ThreadingMixIn {
             let weak = weak.clone();
             let resume: Resume = Arc::new(move |job: Box<dyn Job>| match weak.upgrade() {
                 Some(shared) => shared.start_resumed(job),
-                None => job.end_parked(false),
+                None => job.end_parked(),
             });
             Shared {
                 running: Mutex::new(Running::default()),
@@ -204,7 +205,7 @@ impl Shared {
             if let Some(job) = theirs.lock().take() {
                 if let RunOutcome::Parked(parked) = job.run_until_parked() {
                     if let Err(refused) = shared.parker.park(parked) {
-                        refused.end_parked(false);
+                        refused.end_parked();
                     }
                 }
             }
@@ -224,7 +225,7 @@ impl Shared {
     fn start_resumed(self: &Arc<Self>, job: Box<dyn Job>) {
         if let Err((job, error)) = self.spawn(job) {
             tracing::error!(conn_id = job.id(), %error, "cannot spawn a thread for a resumed connection; closing it");
-            job.end_parked(false);
+            job.end_parked();
         }
     }
 
@@ -278,7 +279,7 @@ impl Dispatch for ThreadingMixIn {
         self.active_count() + self.live.count()
     }
 
-    fn drain_idle(&mut self, _grace_over: bool) {
+    fn drain_idle(&mut self, _stage: DrainStage) {
         self.shared.parker.drain();
     }
 

@@ -6,6 +6,7 @@ mod busy_span;
 mod drain_options;
 mod drain_progress;
 mod drain_report;
+mod drain_stage;
 mod drain_target;
 mod liveness;
 
@@ -13,5 +14,6 @@ pub use busy_span::BusySpan;
 pub use drain_options::DrainOptions;
 pub(crate) use drain_progress::{DrainLevel, DrainProgress};
 pub use drain_report::DrainReport;
+pub use drain_stage::DrainStage;
 pub(crate) use drain_target::DrainTarget;
 pub(crate) use liveness::Liveness;

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use crate::dispatch::{Dispatch, Job, LiveThreads};
 use crate::drain::DrainProgress;
+use crate::drain::DrainStage;
 use crate::error::RequestError;
 use crate::event::connection::DEFAULT_WATERMARKS;
 use crate::reactor::{drive, Driver, Flow, Mailbox, Reactor, Ready};
@@ -393,7 +394,7 @@ impl Dispatch for EventLoop {
         self.progress = waker.drain_progress();
     }
 
-    fn drain_idle(&mut self, _grace_over: bool) {
+    fn drain_idle(&mut self, _stage: DrainStage) {
         // The sessions read the level itself; the loops only look at them again now.
         for loop_thread in &self.loops {
             loop_thread.mailbox.post(Message::Drain);

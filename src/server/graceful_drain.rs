@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::dispatch::Dispatch;
-use crate::drain::{DrainLevel, DrainReport};
+use crate::drain::{DrainLevel, DrainReport, DrainStage};
 use crate::error::Error;
 use crate::handler::RequestHandler;
 use crate::hooks::ServerHooks;
@@ -43,7 +43,7 @@ where
             from_backlog,
             "draining: listener closed, idle connections closing"
         );
-        self.parts.dispatch.drain_idle(false);
+        self.parts.dispatch.drain_idle(DrainStage::Began);
         let mut grace_done = false;
         let mut unserved = 0u64;
         loop {
@@ -73,7 +73,7 @@ where
                 Some(level) => {
                     grace_done = true;
                     self.registry.advance_drain(level);
-                    self.parts.dispatch.drain_idle(true);
+                    self.parts.dispatch.drain_idle(DrainStage::GraceOver);
                 }
                 None => {}
             }

@@ -169,10 +169,10 @@ where
         }
     }
 
-    pub(super) fn end_parked_now(self, timed_out: bool) {
+    pub(super) fn end_parked_now(self) {
         // Nothing will look at it again (the server is closing): a close that would linger
         // does not wait.
-        if let Handled::Parked(job) = self.end_parked_here(timed_out) {
+        if let Handled::Parked(job) = self.end_parked_here(false) {
             job.close_now();
         }
     }
