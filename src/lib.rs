@@ -252,7 +252,9 @@
 //! verified request reaches it as a boxed [`Job`], which it ends exactly once (a job run
 //! until its handler parks comes back as a [`RunOutcome`]). A strategy with a bound wakes the
 //! waiting loop through the [`LoopWaker`] it is given; a connection's place in the counts is
-//! its [`ConnectionGuard`]; a callback handler goes to an event loop as an [`EventSession`].
+//! its [`ConnectionGuard`]; a callback handler goes to an event loop as an [`EventSession`];
+//! a graceful drain tells the strategy each [`DrainStage`] it reaches
+//! ([`drain_idle`](Dispatch::drain_idle)), so it closes the idle connections it holds.
 //!
 //! # Logging
 //!
