@@ -280,6 +280,7 @@ impl Driver for SessionDriver {
         close(reactor, key, false);
     }
 
+    #[inline]
     fn ready(&mut self, reactor: &mut Reactor<EventSession>, ready: Ready, now: Instant) {
         let ctx = &mut self.ctx;
         ctx.now = now;
@@ -317,6 +318,7 @@ fn adopt(reactor: &mut Reactor<EventSession>, mut session: EventSession, ctx: &m
     }
 }
 
+#[inline]
 fn apply(reactor: &mut Reactor<EventSession>, key: usize, next: Next) {
     match next {
         Next::Close => close(reactor, key, false),

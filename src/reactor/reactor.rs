@@ -133,6 +133,7 @@ impl<E: AsFd> Reactor<E> {
     }
 
     /// The connection under `key`.
+    #[inline]
     pub(crate) fn get_mut(&mut self, key: usize) -> Option<&mut E> {
         self.slots.get_mut(key).map(|slot| &mut slot.entry)
     }
@@ -142,6 +143,7 @@ impl<E: AsFd> Reactor<E> {
     /// # Errors
     ///
     /// The selector's error (the registration is unchanged).
+    #[inline]
     pub(crate) fn set_interest(
         &mut self,
         key: usize,
@@ -168,6 +170,7 @@ impl<E: AsFd> Reactor<E> {
 
     /// Sets when the connection runs out of time (`None`: never). Moving a deadline later costs
     /// nothing here; the heap catches up when the earlier record comes due.
+    #[inline]
     pub(crate) fn set_deadline(&mut self, key: usize, deadline: Option<Instant>) {
         let Some(slot) = self.slots.get_mut(key) else {
             return;
@@ -232,6 +235,7 @@ impl<E: AsFd> Reactor<E> {
     }
 
     /// What the last wait found ready. Keys may have been removed since.
+    #[inline]
     pub(crate) fn ready(&self) -> &[Ready] {
         &self.ready
     }
