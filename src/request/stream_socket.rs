@@ -42,12 +42,17 @@ pub trait StreamSocket: AsFd + Send + Sync + 'static {
     /// The OS error (e.g. `NotConnected` when the peer already reset).
     fn shutdown(&self, how: Shutdown) -> io::Result<()>;
 
-    /// Sets `SO_RCVTIMEO` and `SO_SNDTIMEO`; `None` blocks forever.
+    /// Sets `SO_RCVTIMEO` and `SO_SNDTIMEO`; `None` blocks forever. Default:
+    /// [`set_recv_timeout`](Self::set_recv_timeout), then
+    /// [`set_send_timeout`](Self::set_send_timeout).
     ///
     /// # Errors
     ///
     /// The OS error.
-    fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()>;
+    fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.set_recv_timeout(timeout)?;
+        self.set_send_timeout(timeout)
+    }
 
     /// Sets `SO_RCVTIMEO` only; `None` blocks forever.
     ///
@@ -99,11 +104,6 @@ impl StreamSocket for TcpStream {
 
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         TcpStream::shutdown(self, how)
-    }
-
-    fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.set_read_timeout(timeout)?;
-        self.set_write_timeout(timeout)
     }
 
     fn set_recv_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
@@ -394,11 +394,6 @@ impl StreamSocket for std::os::unix::net::UnixStream {
 
     fn shutdown(&self, how: Shutdown) -> io::Result<()> {
         std::os::unix::net::UnixStream::shutdown(self, how)
-    }
-
-    fn set_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        self.set_read_timeout(timeout)?;
-        self.set_write_timeout(timeout)
     }
 
     fn set_recv_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
