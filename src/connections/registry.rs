@@ -16,8 +16,7 @@ use crate::drain::{DrainLevel, DrainProgress, DrainTarget, Liveness};
 use crate::error::Error;
 use crate::ip_prefix::ip_prefix;
 use crate::limits::{Limits, Overload};
-use crate::shutdown::LoopWaker;
-use crate::shutdown::ShutdownHandle;
+use crate::shutdown::{LoopWaker, ShutdownHandle};
 use crate::stats::{CloseReason, ServerStats};
 
 /// Why a connection was turned away at accept.

@@ -148,12 +148,12 @@ impl Driver for ParkerDriver<'_> {
     type Entry = Parked;
     type Message = Message;
 
-    fn message(&mut self, reactor: &mut Reactor<Parked>, message: Message) -> Flow {
+    fn message(&mut self, reactor: &mut Reactor<Parked>, message: Message, now: Instant) -> Flow {
         match message {
-            Message::Park(job) => admit(reactor, job, self.resume),
+            Message::Park(job) => admit(reactor, job, now, self.resume),
             Message::Drain => {
                 for key in reactor.keys() {
-                    drain_if_idle(reactor, key, self.resume);
+                    drain_if_idle(reactor, key, now, self.resume);
                 }
             }
             Message::Close => return Flow::Stop,
@@ -184,11 +184,11 @@ impl Driver for ParkerDriver<'_> {
     }
 }
 
-fn admit(reactor: &mut Reactor<Parked>, job: Box<dyn Job>, resume: &Resume) {
+fn admit(reactor: &mut Reactor<Parked>, job: Box<dyn Job>, now: Instant, resume: &Resume) {
     match reactor.insert(Parked(job), None) {
         Ok(key) => {
-            step(reactor, key, ParkedEvent::Admitted, Instant::now(), resume);
-            drain_if_idle(reactor, key, resume);
+            step(reactor, key, ParkedEvent::Admitted, now, resume);
+            drain_if_idle(reactor, key, now, resume);
         }
         Err((Parked(job), error)) => {
             // Cannot watch it: let a worker wait for its input instead.
@@ -240,12 +240,7 @@ fn step(
         }
         ParkedStep::Done => {
             if let Some(Parked(job)) = reactor.remove(key) {
-                let lingering = panic::catch_unwind(AssertUnwindSafe(|| job.finish_parked()))
-                    .unwrap_or_else(|_| {
-                        tracing::error!("ending a parked connection panicked");
-                        RunOutcome::Finished(false)
-                    });
-                keep_closing(reactor, lingering, resume);
+                end_and_keep_closing(reactor, job, |job| job.finish_parked(), now, resume);
             }
         }
     }
@@ -253,34 +248,36 @@ fn step(
 
 /// During a drain: ends the job under `key` if it is idle — unless its input has arrived
 /// meanwhile (then that is a message in flight, which is gathered or run).
-fn drain_if_idle(reactor: &mut Reactor<Parked>, key: usize, resume: &Resume) {
-    let idle = reactor
-        .get_mut(key)
-        .is_some_and(|Parked(job)| job.idle_for_drain());
-    if !idle {
+fn drain_if_idle(reactor: &mut Reactor<Parked>, key: usize, now: Instant, resume: &Resume) {
+    let Some(Parked(job)) = reactor.get_mut(key) else {
+        return;
+    };
+    if !job.idle_for_drain() {
         return;
     }
-    let readable = reactor
-        .get_mut(key)
-        .and_then(|Parked(job)| job.parked_fd().map(sys::readable_now))
-        .unwrap_or(false);
-    if readable {
-        step(reactor, key, ParkedEvent::Readable, Instant::now(), resume);
+    if job.parked_fd().is_some_and(sys::readable_now) {
+        step(reactor, key, ParkedEvent::Readable, now, resume);
     } else if let Some(Parked(job)) = reactor.remove(key) {
-        let lingering =
-            panic::catch_unwind(AssertUnwindSafe(|| job.end_idle())).unwrap_or_else(|_| {
-                tracing::error!("ending an idle parked connection panicked");
-                RunOutcome::Finished(false)
-            });
-        keep_closing(reactor, lingering, resume);
+        end_and_keep_closing(reactor, job, |job| job.end_idle(), now, resume);
     }
 }
 
-/// Takes back a job whose close lingers (its last output is on its way): the parker waits for
-/// it, as for any parked connection, so no close waits on the parker's thread.
-fn keep_closing(reactor: &mut Reactor<Parked>, ended: RunOutcome, resume: &Resume) {
+/// Ends a job taken out of the reactor (`ending` runs its end; a panic is caught). One whose
+/// close still lingers (its last output on its way) comes back in: the parker waits for it
+/// as for any parked connection, so no close waits on the parker's thread.
+fn end_and_keep_closing(
+    reactor: &mut Reactor<Parked>,
+    job: Box<dyn Job>,
+    ending: fn(Box<dyn Job>) -> RunOutcome,
+    now: Instant,
+    resume: &Resume,
+) {
+    let ended = panic::catch_unwind(AssertUnwindSafe(|| ending(job))).unwrap_or_else(|_| {
+        tracing::error!("ending a parked connection panicked");
+        RunOutcome::Finished(false)
+    });
     if let RunOutcome::Parked(job) = ended {
-        admit(reactor, job, resume);
+        admit(reactor, job, now, resume);
     }
 }
 

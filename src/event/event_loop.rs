@@ -8,8 +8,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
 use crate::dispatch::{Dispatch, Job, LiveThreads};
-use crate::drain::DrainProgress;
-use crate::drain::DrainStage;
+use crate::drain::{DrainProgress, DrainStage};
 use crate::error::RequestError;
 use crate::event::connection::DEFAULT_WATERMARKS;
 use crate::reactor::{drive, Driver, Flow, Mailbox, Reactor, Ready};
@@ -253,9 +252,14 @@ impl Driver for SessionDriver {
     type Entry = EventSession;
     type Message = Message;
 
-    fn message(&mut self, reactor: &mut Reactor<EventSession>, message: Message) -> Flow {
+    fn message(
+        &mut self,
+        reactor: &mut Reactor<EventSession>,
+        message: Message,
+        now: Instant,
+    ) -> Flow {
         let ctx = &mut self.ctx;
-        ctx.now = Instant::now();
+        ctx.now = now;
         match message {
             Message::Adopt(session) => adopt(reactor, session, ctx),
             Message::Drain => {

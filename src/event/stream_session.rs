@@ -14,8 +14,9 @@ use crate::error::{RequestError, TimedOut};
 use crate::event::protocol_driver::{Peer, ProtocolDriver};
 use crate::event::{Connection, Protocol};
 use crate::hooks::ServerHooks;
-use crate::request::Request;
-use crate::request::{linger_before_close, MessageClock, MinRate, StreamRequest, StreamSocket};
+use crate::request::{
+    linger_before_close, MessageClock, MinRate, Request, StreamRequest, StreamSocket,
+};
 use crate::session::{LoopContext, Next, Session, SessionParts};
 use crate::stats::CloseReason;
 use crate::sys;

@@ -22,8 +22,13 @@ pub(crate) trait Driver {
     /// What other threads post to the loop.
     type Message;
 
-    /// Acts on a message from another thread; [`Flow::Stop`] ends the loop.
-    fn message(&mut self, reactor: &mut Reactor<Self::Entry>, message: Self::Message) -> Flow;
+    /// Acts on a message from another thread (taken at `now`); [`Flow::Stop`] ends the loop.
+    fn message(
+        &mut self,
+        reactor: &mut Reactor<Self::Entry>,
+        message: Self::Message,
+        now: Instant,
+    ) -> Flow;
 
     /// The deadline of the entry under `key` passed (at `now`).
     fn expired(&mut self, reactor: &mut Reactor<Self::Entry>, key: usize, now: Instant);
@@ -51,14 +56,15 @@ pub(crate) fn drive<D: Driver>(
     let mut expired = Vec::new();
     let mut ready = Vec::new();
     let result = 'driving: loop {
+        // One clock read for the mail and the deadlines of this turn.
+        let now = Instant::now();
         while let Some(message) = mailbox.try_take() {
-            if driver.message(&mut reactor, message) == Flow::Stop {
+            if driver.message(&mut reactor, message, now) == Flow::Stop {
                 break 'driving Ok(());
             }
         }
         // Collected first: acting on one may arm a deadline that is already due, which is
         // looked at on the next turn, not in this one.
-        let now = Instant::now();
         expired.clear();
         while let Some(key) = reactor.pop_expired(now) {
             expired.push(key);

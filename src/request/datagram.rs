@@ -8,9 +8,7 @@ use std::sync::Arc;
 use std::os::fd::AsFd;
 
 use crate::error::RequestError;
-use crate::request::DatagramSocket;
-use crate::request::Request;
-use crate::request::RequestContext;
+use crate::request::{DatagramSocket, Request, RequestContext};
 use crate::shutdown::ShutdownHandle;
 use crate::sys;
 

@@ -13,8 +13,9 @@ use crate::request::linger::linger_before_close;
 use crate::request::message_framing::MessageFraming;
 use crate::request::pending_output::SharedOutput;
 use crate::request::socket_reader::{Gathered, ReadTimeouts};
-use crate::request::Request;
-use crate::request::{RequestContext, SocketHalf, SocketReader, StreamOptions, StreamSocket};
+use crate::request::{
+    Request, RequestContext, SocketHalf, SocketReader, StreamOptions, StreamSocket,
+};
 use crate::shutdown::ShutdownHandle;
 use crate::sys;
 

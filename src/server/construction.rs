@@ -18,10 +18,8 @@ use crate::error::Error;
 use crate::handler::RequestHandler;
 use crate::hooks::{DefaultHooks, ServerHooks};
 use crate::reactor::Reactor;
-use crate::request::RequestContext;
-use crate::request::{DatagramRequest, StreamRequest};
-use crate::shutdown::LoopWaker;
-use crate::shutdown::ShutdownHandle;
+use crate::request::{DatagramRequest, RequestContext, StreamRequest};
+use crate::shutdown::{LoopWaker, ShutdownHandle};
 use crate::transport::{TcpServer, TcpSocket, UdpSocket, UnixDatagramSocket, UnixStreamSocket};
 
 use super::base_server::{BaseServer, ServingState, SocketAndDispatch, STOP};

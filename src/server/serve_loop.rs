@@ -190,14 +190,21 @@ where
     /// Handles what the last wait found: the waker, a stop request, PROXY headers arriving
     /// (and PROXY deadlines passing). Returns whether the listener was readable.
     pub(super) fn handle_events(&mut self) -> Result<bool, Error> {
-        let mut listener_ready = false;
-        for token in self.serving.reactor.fixed_ready().to_vec() {
+        let (mut listener_ready, mut stop, mut woken) = (false, false, false);
+        for &token in self.serving.reactor.fixed_ready() {
             match token {
                 LISTENER => listener_ready = true,
-                STOP => self.shutdown.stop_signalled(),
-                _ => self.shutdown.waker().drain()?, // the waker: only a wake-up
+                STOP => stop = true,
+                _ => woken = true, // the waker: only a wake-up
             }
         }
+        if woken {
+            self.shutdown.waker().drain()?;
+        }
+        if stop {
+            self.shutdown.stop_signalled();
+        }
+        // Readiness of entries is PROXY headers arriving (empty, and no allocation, otherwise).
         let headers: Vec<usize> = self
             .serving
             .reactor

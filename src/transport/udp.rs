@@ -10,8 +10,7 @@ use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use crate::activation::{InheritedSocket, SocketKind};
 use crate::error::Error;
-use crate::request::DatagramRequest;
-use crate::request::RequestContext;
+use crate::request::{DatagramRequest, RequestContext};
 use crate::sys;
 use crate::transport::TcpServer;
 

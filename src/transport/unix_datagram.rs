@@ -11,8 +11,7 @@ use socket2::{Domain, SockRef, Socket, Type};
 
 use crate::activation::{InheritedSocket, SocketKind};
 use crate::error::Error;
-use crate::request::DatagramRequest;
-use crate::request::RequestContext;
+use crate::request::{DatagramRequest, RequestContext};
 use crate::transport::unix_path::{
     bind_unix, inherited_address, reported_address, SocketFile, UnixAddress,
 };
