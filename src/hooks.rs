@@ -11,7 +11,7 @@ use crate::request::Request;
 /// [`BaseServer::with_hooks`](crate::BaseServer::with_hooks). The socket-side hooks
 /// (`server_bind`, `server_activate`, `server_close`, `get_request`) belong to the transport
 /// ([`TcpServer`](crate::TcpServer)); `shutdown_request`/`close_request` to the
-/// [`Request`](crate::Request); `process_request` to the dispatch strategy
+/// [`Request`]; `process_request` to the dispatch strategy
 /// ([`Dispatch`](crate::Dispatch)); `finish_request` is the handler's `setup`/`handle`/`finish`.
 ///
 /// Hooks take `&self` and may run on several threads at once (`handle_error` runs where the

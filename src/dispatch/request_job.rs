@@ -228,7 +228,7 @@ fn input_ready<R: Request>(request: &mut R) -> bool {
     request.has_buffered_input() && request.gather()
 }
 
-/// Runs a handler step, turning an `Err` or a panic into an [`Error`].
+/// Runs a handler step, turning an `Err` or a panic into a [`RequestError`].
 fn catch(step: impl FnOnce() -> std::io::Result<()>) -> Result<(), RequestError> {
     match panic::catch_unwind(AssertUnwindSafe(step)) {
         Ok(result) => result.map_err(RequestError::from_io),
@@ -319,15 +319,7 @@ where
                 }
                 Handled::Parked(self)
             }
-            Turn::Over(outcome) if self.in_place => Handled::Finished(self.conclude(outcome, None)),
-            Turn::Over(outcome) => {
-                let ok = outcome.is_ok();
-                self.settle(&outcome, None);
-                match self.close_or_park(Instant::now()) {
-                    Handled::Finished(_) => Handled::Finished(ok),
-                    parked => parked,
-                }
-            }
+            Turn::Over(outcome) => self.conclude_parked(outcome, None),
         }
     }
 

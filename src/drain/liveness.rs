@@ -68,7 +68,7 @@ impl Liveness {
         self.progress.level()
     }
 
-    /// The connection's descriptor, which the drainer may shut down until [`detach_fd`].
+    /// The connection's descriptor, which the drainer may shut down until [`detach_fd`](Self::detach_fd).
     pub(crate) fn attach_fd(&self, fd: RawFd) {
         self.fd.store(fd, SeqCst);
         // Forced before the connection got here: it must not block in its socket at all.

@@ -24,7 +24,7 @@ use crate::shutdown::LoopWaker;
 /// (the named combinations [`EventTcpServer`](crate::EventTcpServer) and
 /// [`EventUnixStreamServer`](crate::EventUnixStreamServer) say so in their types). A request
 /// whose handler is not made of callbacks, or a datagram transport, is failed through
-/// `handle_error` with [`RequestError::Dispatch`](crate::RequestError::Dispatch).
+/// `handle_error` with [`RequestError::Dispatch`].
 ///
 /// The serving thread accepts, runs `verify_request`, and hands each connection to the loops in
 /// turn. Each loop reads into one buffer of its own, calls `data_received`, and writes straight

@@ -212,7 +212,7 @@ impl PendingOutput {
     /// # Errors
     ///
     /// As [`send_now`](Self::send_now); an expired write timeout is a
-    /// [`TimedOut`](crate::TimedOut) error.
+    /// [`TimedOut`] error.
     pub(crate) fn send_all(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
         loop {
             self.send_now(fd)?;

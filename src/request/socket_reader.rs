@@ -26,7 +26,7 @@ use crate::sys;
 /// a read that finds the buffer empty is taken to wait at a message boundary, and once the
 /// drain counts the connection as idle it reads as an end-of-file (after any bytes that have
 /// already arrived), so a handler ends as if the client had closed. A handler whose messages
-/// take several reads holds a [`BusySpan`](crate::BusySpan) across them.
+/// take several reads holds a [`BusySpan`] across them.
 ///
 /// # Examples
 ///

@@ -140,7 +140,7 @@ impl StreamSocket for TcpStream {
 pub struct SocketHalf<T> {
     socket: Arc<T>,
     /// The framework's write timeout, when `SO_SNDTIMEO` carries it: an expiry then writes as
-    /// a [`TimedOut`](crate::TimedOut) error.
+    /// a [`TimedOut`] error.
     send_timeout: Option<Duration>,
     /// The write timeout passed: the peer is not reading.
     send_timed_out: bool,

@@ -36,9 +36,10 @@ where
     H: RequestHandler<R>,
     K: ServerHooks<R>,
 {
-    /// Reports the outcome and closes the request: here, lingering in place, for a job run in
-    /// place; otherwise without waiting — a close that has to linger comes back as
-    /// [`RunOutcome::Parked`], for the parker (whose thread serves every parked connection).
+    /// Reports the outcome and closes the request — the end of every turn that did not park,
+    /// and of every parked job: here, lingering in place, for a job run in place; otherwise
+    /// without waiting (a close that has to linger, or output still to send, comes back as
+    /// [`Handled::Parked`], for the parker, whose thread serves every parked connection).
     pub(super) fn conclude_parked(
         mut self,
         outcome: Result<(), RequestError>,
@@ -56,7 +57,7 @@ where
     }
 
     /// Ends a parked job without running `handle` again ([`Job::end_parked`]); a close that
-    /// has to linger comes back as [`RunOutcome::Parked`].
+    /// has to linger comes back as [`Handled::Parked`].
     pub(super) fn end_parked_here(mut self, timed_out: bool) -> Handled<Self> {
         if self.closing.is_some() {
             // Already over: only its close was left.
