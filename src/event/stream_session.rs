@@ -15,7 +15,7 @@ use crate::event::protocol_driver::{Peer, ProtocolDriver};
 use crate::event::{Connection, Protocol};
 use crate::hooks::ServerHooks;
 use crate::request::{
-    linger_before_close, MessageClock, MinRate, Request, StreamRequest, StreamSocket,
+    discard_arrived, MessageClock, MinRate, Request, StreamRequest, StreamSocket,
 };
 use crate::session::{LoopContext, Next, Session, SessionParts};
 use crate::stats::CloseReason;
@@ -401,10 +401,9 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
             // Half-close, then drain what has already arrived (a loop never waits), so the
             // close sends no reset over output the peer has not read yet.
             let socket = &this.request.socket;
-            if socket.shutdown(std::net::Shutdown::Write).is_ok() && !this.eof {
-                if let Some(linger) = this.request.options().close_linger {
-                    linger_before_close(socket.as_fd(), linger, false);
-                }
+            let lingers = this.request.options().close_linger.is_some();
+            if socket.shutdown(std::net::Shutdown::Write).is_ok() && !this.eof && lingers {
+                discard_arrived(socket.as_fd());
             }
             this.request.close_request();
         }

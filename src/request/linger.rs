@@ -76,29 +76,29 @@ impl Linger {
     /// Discards what has arrived without waiting; `true` when the linger is over for the
     /// peer's sake (it closed or reset, or sent more than a linger discards).
     pub(crate) fn discard_arrived(&mut self, fd: BorrowedFd<'_>) -> bool {
-        let mut scratch = [0u8; 4096];
-        loop {
-            match sys::recv_now(fd, &mut scratch) {
-                Ok(0) => return true, // the peer closed: nothing more can arrive
-                Ok(n) if self.discarded + n > DISCARD_MAX => return true,
-                Ok(n) => self.discarded += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
-                Err(_) => return true, // reset or gone: nothing to protect
-            }
-        }
+        discard(fd, &mut self.discarded)
     }
 }
 
-/// After a half-close: discards input until everything written is acknowledged, the peer
-/// closes, or `linger` passes (`wait` false: only what has already arrived, never waiting), so
-/// the close that follows sends no reset over an answer still on its way.
-pub(crate) fn linger_before_close(fd: BorrowedFd<'_>, linger: Duration, wait: bool) {
-    let mut lingering = Linger::new(Instant::now(), linger);
-    if wait {
-        lingering.run(fd);
-    } else {
-        lingering.discard_arrived(fd);
+/// After a half-close with nothing of ours on its way: discards what has already arrived,
+/// without waiting, so the close that follows sends no reset.
+pub(crate) fn discard_arrived(fd: BorrowedFd<'_>) {
+    discard(fd, &mut 0);
+}
+
+/// Reads and drops what has arrived, adding to `discarded`; `true` when the peer closed or
+/// reset, or the discarded input passed [`DISCARD_MAX`].
+fn discard(fd: BorrowedFd<'_>, discarded: &mut usize) -> bool {
+    let mut scratch = [0u8; 4096];
+    loop {
+        match sys::recv_now(fd, &mut scratch) {
+            Ok(0) => return true, // the peer closed: nothing more can arrive
+            Ok(n) if *discarded + n > DISCARD_MAX => return true,
+            Ok(n) => *discarded += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(_) => return true, // reset or gone: nothing to protect
+        }
     }
 }
 

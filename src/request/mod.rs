@@ -21,7 +21,7 @@ mod stream_socket;
 
 pub use datagram::DatagramRequest;
 pub use datagram_socket::DatagramSocket;
-pub(crate) use linger::{linger_before_close, Linger};
+pub(crate) use linger::{discard_arrived, Linger};
 pub use message_framing::{Delimited, Framed, MessageFraming};
 pub(crate) use min_rate::MessageClock;
 pub use min_rate::MinRate;

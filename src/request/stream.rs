@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::drain::{BusySpan, Liveness};
 use crate::error::RequestError;
-use crate::request::linger::linger_before_close;
+use crate::request::linger::{discard_arrived, Linger};
 use crate::request::message_framing::MessageFraming;
 use crate::request::pending_output::SharedOutput;
 use crate::request::socket_reader::{Gathered, ReadTimeouts};
@@ -360,7 +360,7 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         // descriptor of this socket survives elsewhere, e.g. in a forked child), then linger
         // here while what we sent is on its way.
         if let Some(linger) = self.begin_close() {
-            linger_before_close(self.socket.as_fd(), linger, true);
+            Linger::new(Instant::now(), linger).run(self.socket.as_fd());
         }
         self.close_request();
     }
@@ -391,10 +391,10 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         }
         match (linger, in_flight) {
             (Some(linger), true) => Some(linger),
-            (Some(linger), false) => {
+            (Some(_), false) => {
                 // Nothing on its way: discard what has arrived (so the close sends no reset),
                 // without waiting.
-                linger_before_close(self.socket.as_fd(), linger, false);
+                discard_arrived(self.socket.as_fd());
                 None
             }
             (None, _) => None,
