@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::error::TimedOut;
-use crate::request::stream_socket::read_piece;
+use crate::request::stream_socket::{read_piece, send_what_it_takes};
 use crate::stats::CloseReason;
 use crate::sys;
 
@@ -142,20 +142,17 @@ impl PendingOutput {
         while let Some(front) = self.pieces.front_mut() {
             match front {
                 Piece::Bytes { data, sent } => {
-                    match sys::send_now(fd, &data[*sent..]) {
-                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                        Ok(n) => {
-                            *sent += n;
-                            self.bytes -= n;
-                            self.last_progress = Instant::now();
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                        Err(e) => return Err(e),
+                    let left = send_what_it_takes(fd, &data[*sent..])?.len();
+                    let n = data.len() - *sent - left;
+                    if n > 0 {
+                        *sent += n;
+                        self.bytes -= n;
+                        self.last_progress = Instant::now();
                     }
-                    if *sent == data.len() {
-                        self.pieces.pop_front();
+                    if left > 0 {
+                        return Ok(()); // the socket is full
                     }
+                    self.pieces.pop_front();
                 }
                 Piece::File { .. } => self.file_piece_to_front(Vec::new())?,
             }

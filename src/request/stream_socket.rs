@@ -359,7 +359,7 @@ impl<T: StreamSocket> Write for SocketHalf<T> {
 }
 
 /// Sends what the socket takes of `buf` now, without waiting; returns the rest.
-fn send_what_it_takes<'b>(
+pub(crate) fn send_what_it_takes<'b>(
     fd: std::os::fd::BorrowedFd<'_>,
     mut buf: &'b [u8],
 ) -> io::Result<&'b [u8]> {
