@@ -57,10 +57,7 @@ macro_rules! inet_constructors {
             where
                 A: ToSocketAddrs + fmt::Debug,
             {
-                let mut server = Self::assemble(Self::inet_socket(address)?, handler, dispatch)?;
-                server.server_bind()?;
-                server.server_activate()?;
-                Ok(server)
+                Self::listening(Self::inet_socket(address)?, handler, dispatch)
             }
 
             /// The socket only, neither bound nor listening (Python's
@@ -119,10 +116,7 @@ macro_rules! unix_constructors {
             ///
             /// As [`new`](Self::new).
             pub fn with_dispatch(path: impl AsRef<Path>, handler: H, dispatch: M) -> Result<Self, Error> {
-                let mut server = Self::assemble(Self::unix_socket(path.as_ref())?, handler, dispatch)?;
-                server.server_bind()?;
-                server.server_activate()?;
-                Ok(server)
+                Self::listening(Self::unix_socket(path.as_ref())?, handler, dispatch)
             }
 
             /// The socket only, neither bound nor listening (Python's
@@ -216,10 +210,7 @@ where
     /// [`Error::Listen`] as in [`server_bind`](Self::server_bind) and
     /// [`server_activate`](Self::server_activate). On error the socket is closed.
     pub fn from_socket(socket: S, handler: H) -> Result<Self, Error> {
-        let mut server = Self::assemble(socket, handler, M::default())?;
-        server.server_bind()?;
-        server.server_activate()?;
-        Ok(server)
+        Self::listening(socket, handler, M::default())
     }
 }
 
@@ -230,6 +221,14 @@ where
     M: Dispatch,
     H: RequestHandler<S::Request>,
 {
+    /// A server around `socket`, bound and activated.
+    fn listening(socket: S, handler: H, dispatch: M) -> Result<Self, Error> {
+        let mut server = Self::assemble(socket, handler, dispatch)?;
+        server.server_bind()?;
+        server.server_activate()?;
+        Ok(server)
+    }
+
     /// A server around `socket`, neither bound nor activated.
     fn assemble(socket: S, handler: H, dispatch: M) -> Result<Self, Error> {
         let mut parts = SocketAndDispatch {
