@@ -59,6 +59,15 @@ impl RequestError {
         }
     }
 
+    /// [`from_io`](Self::from_io) for an error the caller keeps (it still returns it): a
+    /// timeout is copied, any other error kept as its kind and message.
+    pub(crate) fn from_io_ref(error: &io::Error) -> Self {
+        match TimedOut::of(error) {
+            Some(timed_out) => RequestError::TimedOut(timed_out),
+            None => RequestError::Handler(io::Error::new(error.kind(), error.to_string())),
+        }
+    }
+
     /// Turns a caught panic payload into [`RequestError::HandlerPanicked`].
     pub(crate) fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Self {
         let message = if let Some(text) = payload.downcast_ref::<&'static str>() {

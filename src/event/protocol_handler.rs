@@ -4,7 +4,7 @@ use std::io::{self, BufRead, BufWriter, Write};
 
 use crate::drain::BusySpan;
 
-use crate::error::{RequestError, TimedOut};
+use crate::error::RequestError;
 use crate::event::connection::{OutBuf, DEFAULT_WATERMARKS};
 use crate::event::protocol_driver::{Peer, ProtocolDriver};
 use crate::event::stream_session::StreamSession;
@@ -169,10 +169,7 @@ impl<P> ProtocolHandler<P> {
     fn remember(&mut self, error: &io::Error) {
         self.threaded
             .reason
-            .get_or_insert_with(|| match TimedOut::of(error) {
-                Some(timed_out) => RequestError::TimedOut(timed_out),
-                None => RequestError::Handler(io::Error::new(error.kind(), error.to_string())),
-            });
+            .get_or_insert_with(|| RequestError::from_io_ref(error));
     }
 
     fn closing(&self) -> bool {
