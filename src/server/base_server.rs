@@ -294,12 +294,6 @@ where
         self
     }
 
-    /// Drains gracefully and waits for the report: [`ShutdownHandle::shutdown_gracefully`].
-    /// Callers on other threads use [`shutdown_handle`](Self::shutdown_handle).
-    pub fn shutdown_gracefully(&self, timeout: Duration) -> Option<DrainReport> {
-        self.shutdown.shutdown_gracefully(timeout)
-    }
-
     /// The report of the server's last graceful drain (after `serve_forever` returned from
     /// one), if any.
     pub fn last_drain_report(&self) -> Option<DrainReport> {
