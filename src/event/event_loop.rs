@@ -278,10 +278,11 @@ impl Driver for SessionDriver {
 
     fn expired(&mut self, reactor: &mut Reactor<EventSession>, key: usize, now: Instant) {
         self.ctx.now = now;
-        if let Some(session) = reactor.get_mut(key) {
-            session.0.timed_out(now);
-        }
-        close(reactor, key, false);
+        let Some(session) = reactor.get_mut(key) else {
+            return;
+        };
+        let next = guarded(session.0.id(), || session.0.timed_out(now));
+        apply(reactor, key, next);
     }
 
     #[inline]
@@ -310,16 +311,7 @@ impl Driver for SessionDriver {
 
 fn adopt(reactor: &mut Reactor<EventSession>, mut session: EventSession, ctx: &mut LoopContext) {
     let next = guarded(session.0.id(), || session.0.start(ctx));
-    match next {
-        Next::Close => end(session, false),
-        Next::Watch(interest, deadline) => match reactor.insert(session, interest) {
-            Ok(key) => reactor.set_deadline(key, deadline),
-            Err((session, error)) => {
-                tracing::error!(conn_id = session.0.id(), %error, "cannot watch a connection; closing it");
-                end(session, false);
-            }
-        },
-    }
+    keep(reactor, session, next);
 }
 
 #[inline]
@@ -339,13 +331,36 @@ fn apply(reactor: &mut Reactor<EventSession>, key: usize, next: Next) {
 
 fn close(reactor: &mut Reactor<EventSession>, key: usize, stopping: bool) {
     if let Some(session) = reactor.remove(key) {
-        end(session, stopping);
+        finish(reactor, session, stopping);
     }
 }
 
-fn end(session: EventSession, stopping: bool) {
+/// Ends a session; a close that lingers stays in the reactor until it is done.
+fn finish(reactor: &mut Reactor<EventSession>, session: EventSession, stopping: bool) {
+    if let Some((lingering, next)) = end(session, stopping) {
+        keep(reactor, lingering, next);
+    }
+}
+
+/// Ends a session; `Some` with the close that lingers (never when the loop stops).
+fn end(session: EventSession, stopping: bool) -> Option<(EventSession, Next)> {
     let id = session.0.id();
-    guarded(id, || session.0.end(stopping));
+    guarded(id, || session.0.end(stopping))
+}
+
+/// Takes in a session (a new one, or a close that lingers) that goes on as `next` says.
+fn keep(reactor: &mut Reactor<EventSession>, session: EventSession, next: Next) {
+    match next {
+        Next::Close => finish(reactor, session, false),
+        Next::Watch(interest, deadline) => match reactor.insert(session, interest) {
+            Ok(key) => reactor.set_deadline(key, deadline),
+            Err((session, error)) => {
+                tracing::error!(conn_id = session.0.id(), %error, "cannot watch a connection; closing it");
+                // Closed at once: a close that cannot be watched does not linger either.
+                drop(end(session, false));
+            }
+        },
+    }
 }
 
 /// Sessions catch their callbacks' panics; this guards the loop against anything else.
@@ -378,7 +393,7 @@ impl Dispatch for EventLoop {
                 }
                 if self.loops.is_empty() {
                     tracing::error!("no event loop could be started; closing the connection");
-                    end(session, false);
+                    drop(end(session, false));
                     return;
                 }
                 let index = self.next % self.loops.len();

@@ -2,6 +2,7 @@
 
 mod connection;
 mod event_loop;
+mod lingering_close;
 mod protocol;
 mod protocol_driver;
 mod protocol_handler;

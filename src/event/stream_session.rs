@@ -11,13 +11,14 @@ use selectors::Interest;
 use crate::connections::{ConnectionGuard, Registry};
 use crate::drain::DrainLevel;
 use crate::error::{RequestError, TimedOut};
+use crate::event::lingering_close::LingeringClose;
 use crate::event::protocol_driver::{Peer, ProtocolDriver};
 use crate::event::{Connection, Protocol};
 use crate::hooks::ServerHooks;
 use crate::request::{
-    discard_arrived, MessageClock, MinRate, Request, StreamRequest, StreamSocket,
+    discard_arrived, Linger, MessageClock, MinRate, Request, StreamRequest, StreamSocket,
 };
-use crate::session::{LoopContext, Next, Session, SessionParts};
+use crate::session::{EventSession, LoopContext, Next, Session, SessionParts};
 use crate::stats::CloseReason;
 use crate::sys;
 
@@ -318,7 +319,7 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
         self.settle(ctx)
     }
 
-    fn timed_out(&mut self, now: Instant) {
+    fn timed_out(&mut self, now: Instant) -> Next {
         let write_expired = self
             .write_timeout
             .filter(|&t| !self.driver.out.is_empty() && self.last_progress + t <= now);
@@ -365,9 +366,10 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
         tracing::debug!(conn_id = self.id, %reason, "closing: timeout");
         self.reason.get_or_insert(reason);
         self.driver.state.aborted = true;
+        Next::Close
     }
 
-    fn end(self: Box<Self>, stopping: bool) {
+    fn end(self: Box<Self>, stopping: bool) -> Option<(EventSession, Next)> {
         let mut this = *self;
         if stopping && !this.driver.state.aborted {
             // The loop stops: send what can be sent without waiting, then close cleanly.
@@ -397,15 +399,27 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
             // Both sides are done and nothing is unread: close(2) alone sends the FIN, and no
             // other process holds this socket (a `shutdown(2)` would be one more syscall).
             this.request.close_request();
-        } else {
-            // Half-close, then drain what has already arrived (a loop never waits), so the
-            // close sends no reset over output the peer has not read yet.
+        } else if stopping || this.eof || close_reason == CloseReason::WriteTimeout {
+            // The loop stops, the peer has gone, or it stopped reading: half-close, drop what
+            // has already arrived (so the close sends no reset), and close without lingering.
             let socket = &this.request.socket;
             let lingers = this.request.options().close_linger.is_some();
             if socket.shutdown(std::net::Shutdown::Write).is_ok() && !this.eof && lingers {
                 discard_arrived(socket.as_fd());
             }
             this.request.close_request();
+        } else {
+            // Half-close; while what we sent is still on its way, linger over it in the loop
+            // (its input discarded), so the close sends no reset over an answer unread.
+            match this.request.begin_close() {
+                Some(linger) => {
+                    let linger = Linger::new(Instant::now(), linger);
+                    let guard = this.guard.take();
+                    return Some(LingeringClose::start(this.id, this.request, guard, linger));
+                }
+                None => this.request.close_request(),
+            }
         }
+        None
     }
 }

@@ -52,12 +52,15 @@ pub(crate) trait Session: Send {
     fn start(&mut self, ctx: &mut LoopContext) -> Next;
     /// Acts on readiness.
     fn ready(&mut self, readable: bool, writable: bool, ctx: &mut LoopContext) -> Next;
-    /// Its deadline passed (at `now`): first byte, idle, or write.
-    fn timed_out(&mut self, now: Instant);
+    /// Its deadline passed (at `now`): first byte, idle, or write — or, for a lingering close,
+    /// its next look.
+    fn timed_out(&mut self, now: Instant) -> Next;
     /// The server's drain began or moved on: close the connection if it is idle now.
     fn drain(&mut self, ctx: &mut LoopContext) -> Next;
-    /// Closes the connection and calls `connection_lost`. `stopping`: the loop stops.
-    fn end(self: Box<Self>, stopping: bool);
+    /// Closes the connection and calls `connection_lost`. `stopping`: the loop stops. `Some`
+    /// when the close lingers (its last output on its way): the loop keeps that entry, as the
+    /// `Next` says.
+    fn end(self: Box<Self>, stopping: bool) -> Option<(EventSession, Next)>;
 }
 
 impl AsFd for EventSession {
