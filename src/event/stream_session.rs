@@ -405,7 +405,7 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
             let socket = &this.request.socket;
             let lingers = this.request.options().close_linger.is_some();
             if socket.shutdown(std::net::Shutdown::Write).is_ok() && !this.eof && lingers {
-                discard_arrived(socket.as_fd());
+                let _ = discard_arrived(socket.as_fd());
             }
             this.request.close_request();
         } else {

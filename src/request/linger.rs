@@ -36,12 +36,16 @@ impl Linger {
 
     /// One look, without waiting: discards what has arrived; `true` once there is nothing
     /// more to wait for (the peer closed or reset, it sent more than a linger discards,
-    /// everything sent is acknowledged, or the time is up).
+    /// everything sent is acknowledged and the peer has stopped sending, or the time is up).
+    /// A peer still sending when we close would get a reset that can destroy our last answer
+    /// before it reads it; so while input keeps coming, the linger goes on.
     pub(crate) fn step(&mut self, fd: BorrowedFd<'_>, now: Instant) -> bool {
+        let before = self.discarded;
         if self.discard_arrived(fd) {
             return true;
         }
-        if sys::unacknowledged_output(fd).map_or(true, |pending| pending == 0) {
+        let still_sending = self.discarded > before;
+        if !still_sending && sys::unacknowledged_output(fd).map_or(true, |pending| pending == 0) {
             return true;
         }
         if now >= self.until {
@@ -81,9 +85,11 @@ impl Linger {
 }
 
 /// After a half-close with nothing of ours on its way: discards what has already arrived,
-/// without waiting, so the close that follows sends no reset.
-pub(crate) fn discard_arrived(fd: BorrowedFd<'_>) {
-    discard(fd, &mut 0);
+/// without waiting, so the close that follows sends no reset; `true` when something had
+/// arrived (the peer may still be sending) and the peer has not closed.
+pub(crate) fn discard_arrived(fd: BorrowedFd<'_>) -> bool {
+    let mut discarded = 0;
+    !discard(fd, &mut discarded) && discarded > 0
 }
 
 /// Reads and drops what has arrived, adding to `discarded`; `true` when the peer closed or
@@ -142,5 +148,32 @@ mod tests {
         drop(client);
         assert!(sys::wait_readable(fd, patience).unwrap());
         assert!(linger.step(fd, Instant::now()), "the peer closed");
+    }
+
+    #[test]
+    fn a_peer_still_sending_keeps_the_linger_going() {
+        let (server, mut client) = pair();
+        server.set_nonblocking(true).unwrap();
+        let fd = server.as_fd();
+        let patience = Some(Duration::from_secs(20));
+        let mut linger = Linger::new(Instant::now(), Duration::from_secs(60));
+        client.write_all(b"more").unwrap();
+        assert!(sys::wait_readable(fd, patience).unwrap());
+        // Nothing of ours is unacknowledged, but input came: a close now could reset.
+        assert!(
+            !linger.step(fd, Instant::now()),
+            "the peer is still sending"
+        );
+        assert!(
+            linger.step(fd, Instant::now()),
+            "it stopped: nothing more to wait for"
+        );
+        client.write_all(b"again").unwrap();
+        assert!(sys::wait_readable(fd, patience).unwrap());
+        assert!(
+            discard_arrived(fd),
+            "the free look says the peer may still be sending"
+        );
+        assert!(!discard_arrived(fd), "and nothing once it is all dropped");
     }
 }

@@ -391,12 +391,9 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         }
         match (linger, in_flight) {
             (Some(linger), true) => Some(linger),
-            (Some(_), false) => {
-                // Nothing on its way: discard what has arrived (so the close sends no reset),
-                // without waiting.
-                discard_arrived(self.socket.as_fd());
-                None
-            }
+            // Nothing on its way: discard what has arrived (so the close sends no reset),
+            // without waiting — unless the peer is still sending: then linger.
+            (Some(linger), false) => discard_arrived(self.socket.as_fd()).then_some(linger),
             (None, _) => None,
         }
     }
