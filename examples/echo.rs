@@ -4,9 +4,10 @@
 //! Run:   cargo run --release --example echo [-- OPTIONS]
 //!
 //!   --addr HOST:PORT        TCP (or, with --udp, UDP) address; default 127.0.0.1:9999
-//!   --mode MODE             threading (default) | sequential | forking | pool | event
+//!   --mode MODE             threading (default) | sequential | forking | pool | event |
+//!                           coroutine
 //!   --workers N             pool size with --mode pool (default: CPUs × 4); loop threads
-//!                           with --mode event (default: CPUs)
+//!                           with --mode event or coroutine (default: CPUs)
 //!   --max-connections N     hold at most N connections; more wait in the backlog (default: no
 //!                           bound)
 //!   --overload wait|refuse  past --max-connections: wait (default), or accept and close at once
@@ -46,6 +47,8 @@
 //! In --mode pool a connection holds a worker only while a message is in flight: between
 //! messages it is parked (StreamRequest::park). In --mode event the echo is a Protocol
 //! (asyncio-style callbacks) on event-loop threads. Event mode serves TCP and --unix only.
+//! In --mode coroutine the plain blocking echo (the threading mode's handler) runs on a
+//! coroutine per connection, on loop threads (Go's goroutines, gevent).
 //!
 //! At start it raises its soft descriptor limit to the hard one (a descriptor per connection).
 //!
@@ -78,14 +81,14 @@ use std::io::BufRead;
 
 use socketserver::proxy_protocol::{ProxyPolicy, TrustedNetwork};
 use socketserver::{
-    BaseServer, Connection, DatagramRequest, DatagramSocket, Dispatch, Error, EventLoop,
-    ForkingMixIn, InheritedSocket, Limits, Overload, PidFile, Privileges, Protocol,
+    BaseServer, Connection, Coroutines, DatagramRequest, DatagramSocket, Dispatch, Error,
+    EventLoop, ForkingMixIn, InheritedSocket, Limits, Overload, PidFile, Privileges, Protocol,
     ProtocolHandler, RequestHandler, Sequential, SocketKind, StreamOptions, StreamRequest,
     StreamSocket, TcpServer, TcpSocket, ThreadPool, ThreadingMixIn, UdpSocket, UnixDatagramSocket,
     UnixStreamSocket,
 };
 
-const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--proxy-protocol [--proxy-from CIDR,...]] [--processes N [--max-requests N]] [--reuse-port] [--udp | --unix PATH | --unix-dgram PATH]";
+const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event|coroutine] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--proxy-protocol [--proxy-from CIDR,...]] [--processes N [--max-requests N]] [--reuse-port] [--udp | --unix PATH | --unix-dgram PATH]";
 
 /// Echoes a stream until the client closes it.
 #[derive(Clone)]
@@ -658,6 +661,18 @@ fn main() -> ExitCode {
             |pool: &mut ThreadPool| {
                 if let Some(n) = workers {
                     pool.set_workers(n).set_queue_size(n);
+                }
+            },
+        ),
+        "coroutine" => run(
+            &transport,
+            &address,
+            inherited,
+            &settings,
+            StreamEcho,
+            |coroutines: &mut Coroutines| {
+                if let Some(n) = workers {
+                    coroutines.set_workers(n);
                 }
             },
         ),

@@ -4,11 +4,13 @@
 //!
 //!   --addr HOST:PORT        default 127.0.0.1:8000
 //!   --directory DIR         the directory served; default the current one
-//!   --mode MODE             pool (default) | event | threading | sequential | forking;
-//!                           event: a loop thread per CPU serves every connection
+//!   --mode MODE             pool (default) | event | threading | sequential | forking |
+//!                           coroutine; event: a loop thread per CPU serves every connection;
+//!                           coroutine: the blocking service on a coroutine per connection,
+//!                           on a loop thread per CPU
 //!   --workers N             pool size with --mode pool (default: CPUs × 4; idle keep-alive
 //!                           connections are parked, so a small pool serves many clients),
-//!                           loop threads with --mode event (default: CPUs)
+//!                           loop threads with --mode event or coroutine (default: CPUs)
 //!   --header-timeout SECS   a request head must arrive within SECS (default 10), else 408
 //!   --drain-timeout SECS    on SIGINT/SIGTERM, how long the drain may take (default 30)
 //!
@@ -23,12 +25,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use socketserver::{
-    BaseServer, Dispatch, EventLoop, ForkingMixIn, ProtocolHandler, RequestHandler, Sequential,
-    StreamOptions, StreamRequest, TcpSocket, ThreadPool, ThreadingMixIn,
+    BaseServer, Coroutines, Dispatch, EventLoop, ForkingMixIn, ProtocolHandler, RequestHandler,
+    Sequential, StreamOptions, StreamRequest, TcpSocket, ThreadPool, ThreadingMixIn,
 };
 use socketserver_http::{HttpLimits, HttpProtocol, HttpService, SimpleHttpRequestHandler};
 
-const USAGE: &str = "usage: http_server [--addr HOST:PORT] [--directory DIR] [--mode pool|event|threading|sequential|forking] [--workers N] [--header-timeout SECS] [--drain-timeout SECS]";
+const USAGE: &str = "usage: http_server [--addr HOST:PORT] [--directory DIR] [--mode pool|event|threading|sequential|forking|coroutine] [--workers N] [--header-timeout SECS] [--drain-timeout SECS]";
 
 struct Settings {
     address: String,
@@ -141,6 +143,11 @@ fn main() -> ExitCode {
                 }
             },
         ),
+        "coroutine" => run(&settings, service, |coroutines: &mut Coroutines| {
+            if let Some(n) = settings.workers {
+                coroutines.set_workers(n);
+            }
+        }),
         "threading" => run(&settings, service, |_: &mut ThreadingMixIn| {}),
         "sequential" => run(&settings, service, |_: &mut Sequential| {}),
         "forking" => run(&settings, service, |_: &mut ForkingMixIn| {}),

@@ -264,6 +264,7 @@
 
 mod activation;
 mod connections;
+pub mod coroutine;
 mod dispatch;
 mod drain;
 mod error;
@@ -291,7 +292,7 @@ mod transport;
 pub use activation::{start_successor, InheritedSocket, SocketKind};
 pub use connections::{ConnectionGuard, PanicPolicy, StatsHandle};
 pub use dispatch::{
-    Dispatch, ForkingMixIn, Job, RunOutcome, Sequential, ThreadPool, ThreadingMixIn,
+    Coroutines, Dispatch, ForkingMixIn, Job, RunOutcome, Sequential, ThreadPool, ThreadingMixIn,
 };
 pub use drain::{BusySpan, DrainOptions, DrainReport, DrainStage};
 pub use error::{Error, RequestError, TimedOut};
@@ -383,6 +384,16 @@ pub type PoolUnixStreamServer<H, K = DefaultHooks> = BaseServer<UnixStreamSocket
 /// A Unix datagram server whose datagrams are handled by a fixed [`ThreadPool`].
 pub type PoolUnixDatagramServer<H, K = DefaultHooks> =
     BaseServer<UnixDatagramSocket, ThreadPool, H, K>;
+
+/// A TCP server whose connections run their blocking handler on a coroutine of their own
+/// ([`Coroutines`]: Go's goroutines, gevent's greenlets).
+#[doc(alias = "gevent.server.StreamServer")]
+pub type CoroutineTcpServer<H, K = DefaultHooks> = BaseServer<TcpSocket, Coroutines, H, K>;
+
+/// A Unix stream server whose connections run their blocking handler on a coroutine of
+/// their own ([`Coroutines`]).
+pub type CoroutineUnixStreamServer<H, K = DefaultHooks> =
+    BaseServer<UnixStreamSocket, Coroutines, H, K>;
 
 /// A TCP server whose connections are [`Protocol`] callbacks on an [`EventLoop`] (asyncio's
 /// `loop.create_server(protocol_factory, host, port)`).

@@ -1,6 +1,6 @@
 //! [`Job`]: one accepted request on its way through a dispatch strategy.
 
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -38,6 +38,13 @@ pub trait Job: Send + 'static {
     /// How long a parked job may wait for input before [`end_parked`](Self::end_parked) with a
     /// timeout ([`StreamOptions::idle_timeout`](crate::StreamOptions::idle_timeout)).
     fn idle_timeout(&self) -> Option<Duration>;
+
+    /// The request's socket, shared: a loop that runs the job on a coroutine keeps it
+    /// registered (and open) until the coroutine has ended. `None` for a request without one.
+    #[doc(hidden)]
+    fn shared_socket(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        None
+    }
 
     /// Ends a parked job the server no longer serves (it closes, or no worker could take the
     /// job back) without running `handle` again: `finish`, then `shutdown_request`; counted

@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
+mod coroutines;
 mod forking;
 mod job;
 mod live_threads;
+mod offload_pool;
 mod parker;
 mod request_job;
 mod sequential;
@@ -14,6 +16,7 @@ mod threading;
 use crate::drain::DrainStage;
 use crate::shutdown::LoopWaker;
 
+pub use coroutines::Coroutines;
 pub use forking::ForkingMixIn;
 pub use job::{Job, RunOutcome};
 pub(crate) use live_threads::LiveThreads;

@@ -4,12 +4,13 @@
 
 mod parked;
 
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::connections::{ConnectionGuard, Registry};
+use crate::coroutine;
 use crate::dispatch::job::{Job, ParkedEvent, ParkedStep, RunOutcome};
 use crate::drain::{DrainProgress, Liveness};
 use crate::error::RequestError;
@@ -270,7 +271,8 @@ where
                 };
                 let timeout = deadline.map(|at| at.saturating_duration_since(Instant::now()));
                 let ready = match (writable, &job.liveness) {
-                    (true, _) => sys::wait_writable_for(fd, timeout),
+                    // (On a coroutine, each wait suspends it instead.)
+                    (true, _) => coroutine::wait(fd, true, timeout),
                     // Input already here is a message in flight, which a drain lets finish
                     // (looked for before the drain's check, so input that came earlier is
                     // never taken for idleness).
@@ -284,11 +286,11 @@ where
                             }
                             return true;
                         }
-                        let ready = sys::wait_readable(fd, timeout);
+                        let ready = coroutine::wait(fd, false, timeout);
                         liveness.leave_wait();
                         ready
                     }
-                    (false, None) => sys::wait_readable(fd, timeout),
+                    (false, None) => coroutine::wait(fd, false, timeout),
                 };
                 event = match ready {
                     Ok(true) if writable => ParkedEvent::Writable,
@@ -394,6 +396,10 @@ where
 
     fn parked_fd(&self) -> Option<BorrowedFd<'_>> {
         self.request.parking_fd()
+    }
+
+    fn shared_socket(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        self.request.shared_socket()
     }
 
     fn idle_timeout(&self) -> Option<Duration> {

@@ -188,6 +188,17 @@ impl Liveness {
         }
     }
 
+    /// Ends this one connection as a drain's deadline would (its errors are the server's, not
+    /// the handler's): both directions of its socket are shut down. For a loop that stops.
+    pub(crate) fn force_end(&self) {
+        self.forced.store(true, SeqCst);
+        let _held = self.fd_lock.lock();
+        let fd = self.fd.load(SeqCst);
+        if fd >= 0 {
+            sys::shutdown_raw(fd, std::net::Shutdown::Both);
+        }
+    }
+
     /// [`advance`](Self::advance) for a signal handler in a forked child: no lock, no
     /// allocation, only atomics and `shutdown(2)`.
     pub(crate) fn advance_from_signal(&self, level: DrainLevel) {

@@ -131,6 +131,12 @@ impl<S: DatagramSocket> Request for DatagramRequest<S> {
         &self.shutdown
     }
 
+    /// The server's socket: a coroutine runs the request, but never suspends on this socket,
+    /// which every datagram request shares (a reply that finds it full waits on the thread).
+    fn shared_socket(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        Some(Arc::clone(&self.socket) as Arc<dyn AsFd + Send + Sync>)
+    }
+
     fn prepare(&mut self) -> Result<(), RequestError> {
         if self.truncated && !self.deliver_truncated {
             return Err(RequestError::DatagramTooLarge {

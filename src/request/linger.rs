@@ -6,6 +6,7 @@ use std::io;
 use std::os::fd::BorrowedFd;
 use std::time::{Duration, Instant};
 
+use crate::coroutine;
 use crate::sys;
 
 /// The most input a linger discards before it gives up on the peer (one that keeps sending is
@@ -73,7 +74,8 @@ impl Linger {
             }
             let left = self.next_look(now).saturating_duration_since(now);
             // Wake on input, or look at the send queue again soon.
-            let _ = sys::wait_readable(fd, Some(left));
+            // (On a coroutine, suspended meanwhile.)
+            let _ = coroutine::wait(fd, false, Some(left));
         }
     }
 

@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, MutexGuard};
 
+use crate::coroutine;
 use crate::error::TimedOut;
 use crate::request::stream_socket::{read_piece, send_what_it_takes};
 use crate::stats::CloseReason;
-use crate::sys;
 
 /// The most files waiting to be sent on one connection (each holds a descriptor); past it a
 /// write waits for the peer, as one past the byte bound does.
@@ -219,7 +219,7 @@ impl PendingOutput {
             let left = self
                 .deadline()
                 .map(|at| at.saturating_duration_since(Instant::now()));
-            if left == Some(Duration::ZERO) || !sys::wait_writable_for(fd, left)? {
+            if left == Some(Duration::ZERO) || !coroutine::wait(fd, true, left)? {
                 return Err(self.expire());
             }
         }

@@ -2,7 +2,7 @@
 
 use std::fmt::Debug;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -79,6 +79,13 @@ pub trait Request: Send + Sized + 'static {
     /// The connection's descriptor, watched for input while the request is parked. Default:
     /// `None`.
     fn parking_fd(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+
+    /// The request's socket, shared, for a loop that must keep it registered (and open) after
+    /// the request itself has closed: a coroutine's loop. Default: `None`.
+    #[doc(hidden)]
+    fn shared_socket(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
         None
     }
 

@@ -119,6 +119,11 @@ impl<T: StreamSocket> SocketReader<T> {
         &self.half
     }
 
+    /// The socket half this reads from, to change how it waits.
+    pub(crate) fn half_mut(&mut self) -> &mut SocketHalf<T> {
+        &mut self.half
+    }
+
     /// Whether the peer's end-of-file has been read (it will send nothing more).
     pub fn has_seen_eof(&self) -> bool {
         self.eof_seen
@@ -167,7 +172,7 @@ impl<T: StreamSocket> SocketReader<T> {
 
     fn set_rcvtimeo(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         if self.rcvtimeo != timeout {
-            self.half.socket().set_recv_timeout(timeout)?;
+            self.half.set_read_wait(timeout)?;
             self.rcvtimeo = timeout;
         }
         Ok(())

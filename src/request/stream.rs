@@ -7,6 +7,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::coroutine;
 use crate::drain::{BusySpan, Liveness};
 use crate::error::RequestError;
 use crate::request::linger::{discard_arrived, Linger};
@@ -322,9 +323,21 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
 
     fn prepare(&mut self) -> Result<(), RequestError> {
         let options = self.options;
+        if coroutine::in_coroutine() {
+            // On a coroutine the socket never blocks the loop's thread: a read or write that
+            // would block suspends the coroutine, with the timeouts as its deadlines.
+            sys::set_nonblocking(self.socket.as_fd(), true).map_err(RequestError::Handler)?;
+            self.rfile.half_mut().suspend_when_blocked();
+            self.wfile.get_mut().suspend_when_blocked();
+        }
         if options.timeout.is_some() {
-            self.socket
-                .set_timeout(options.timeout)
+            self.rfile
+                .half_mut()
+                .set_read_wait(options.timeout)
+                .map_err(RequestError::Handler)?;
+            self.wfile
+                .get_mut()
+                .set_write_wait(options.timeout)
                 .map_err(RequestError::Handler)?;
         } else {
             self.rfile
@@ -412,6 +425,10 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
 
     fn parking_fd(&self) -> Option<BorrowedFd<'_>> {
         Some(self.socket.as_fd())
+    }
+
+    fn shared_socket(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        Some(Arc::clone(&self.socket) as Arc<dyn AsFd + Send + Sync>)
     }
 
     fn has_buffered_input(&self) -> bool {

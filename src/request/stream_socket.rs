@@ -8,6 +8,7 @@ use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::coroutine;
 use crate::error::TimedOut;
 use crate::request::pending_output::SharedOutput;
 use crate::stats::CloseReason;
@@ -144,6 +145,12 @@ pub struct SocketHalf<T> {
     send_timeout: Option<Duration>,
     /// The write timeout passed: the peer is not reading.
     send_timed_out: bool,
+    /// On a coroutine: the socket is non-blocking, and a read or write that would block
+    /// suspends the coroutine until the socket is ready.
+    suspends: bool,
+    /// How long one read or write waits (what `SO_RCVTIMEO`/`SO_SNDTIMEO` say on a thread):
+    /// the deadline of a suspended wait.
+    wait_limit: Option<Duration>,
     /// Output kept for the parker to send (shared by both halves of a request), when the
     /// strategy parks.
     pending: Option<Arc<SharedOutput>>,
@@ -155,6 +162,8 @@ impl<T: StreamSocket> SocketHalf<T> {
             socket,
             send_timeout: None,
             send_timed_out: false,
+            suspends: false,
+            wait_limit: None,
             pending: None,
         }
     }
@@ -171,9 +180,44 @@ impl<T: StreamSocket> SocketHalf<T> {
 
     /// Puts the framework's write timeout in force (`SO_SNDTIMEO`).
     pub(crate) fn arm_send_timeout(&mut self, after: Duration) -> io::Result<()> {
-        self.socket.set_send_timeout(Some(after))?;
+        self.set_write_wait(Some(after))?;
         self.send_timeout = Some(after);
         Ok(())
+    }
+
+    /// Runs on a coroutine from now on: a read or write that would block suspends it (the
+    /// socket is made non-blocking by the request).
+    pub(crate) fn suspend_when_blocked(&mut self) {
+        self.suspends = true;
+    }
+
+    /// How long a read may wait: `SO_RCVTIMEO` on a thread, the wait's deadline on a coroutine.
+    pub(crate) fn set_read_wait(&mut self, limit: Option<Duration>) -> io::Result<()> {
+        self.wait_limit = limit;
+        match self.suspends {
+            true => Ok(()),
+            false => self.socket.set_recv_timeout(limit),
+        }
+    }
+
+    /// How long a write may wait: `SO_SNDTIMEO` on a thread, the wait's deadline on a
+    /// coroutine.
+    pub(crate) fn set_write_wait(&mut self, limit: Option<Duration>) -> io::Result<()> {
+        self.wait_limit = limit;
+        match self.suspends {
+            true => Ok(()),
+            false => self.socket.set_send_timeout(limit),
+        }
+    }
+
+    /// On a coroutine, suspends until the socket is readable (`writable`) or this half's
+    /// wait limit passes: `Ok(true)` when it is ready. `Ok(false)` at once on a thread (the
+    /// blocking socket already waited).
+    fn wait_suspended(&self, writable: bool) -> io::Result<bool> {
+        if !self.suspends {
+            return Ok(false);
+        }
+        coroutine::wait(self.socket.as_fd(), writable, self.wait_limit)
     }
 
     /// Keeps what the socket does not take at once in `pending` instead of waiting.
@@ -206,6 +250,7 @@ impl<T: StreamSocket> SocketHalf<T> {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => rest = &rest[n..],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.wait_suspended(true)? => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.send_timeout.is_some() => {
                     self.send_timed_out = true;
                     return Err(TimedOut::new(
@@ -326,6 +371,10 @@ impl<T: StreamSocket> Read for SocketHalf<T> {
         loop {
             match self.socket.read_some(buf) {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // On a coroutine: suspended until input arrives; an expiry reads as the
+                // blocking socket's `SO_RCVTIMEO` would (`WouldBlock`).
+                Err(e)
+                    if e.kind() == io::ErrorKind::WouldBlock && self.wait_suspended(false)? => {}
                 other => return other,
             }
         }

@@ -4,7 +4,13 @@
 //! `Unsupported` error), making an accepted socket blocking, classifying `accept(2)` errors,
 //! peer credentials, abstract Unix addresses (or `Unsupported`), and `fork`/`waitpid`/`_exit`.
 
+mod fiber;
 mod process;
+
+pub(crate) use fiber::{
+    in_fiber, new_stack, own_fd, report_stack_overflows, suspend, Fiber, FiberStack, Resume,
+    Suspend,
+};
 
 pub(crate) use process::{
     become_user, child_drain_signals, close_in_child, exit_child, fork, lookup_group, lookup_user,

@@ -247,14 +247,18 @@ macro_rules! per_strategy_in_process {
                 fn pool() {
                     super::$scenario::<socketserver::ThreadPool>();
                 }
+                #[test]
+                fn coroutine() {
+                    super::$scenario::<socketserver::Coroutines>();
+                }
             }
         )*
     };
 }
 
 /// Runs a generic scenario `fn name<M: Dispatch + Default>()` once per strategy that serves
-/// its connections on threads of this process: a thread per connection, the pool and the
-/// event loop.
+/// its connections on threads of this process: a thread per connection, the pool, the
+/// event loop and the coroutines.
 #[macro_export]
 macro_rules! per_threaded_strategy {
     ($($scenario:ident),* $(,)?) => {
@@ -271,6 +275,10 @@ macro_rules! per_threaded_strategy {
                 #[test]
                 fn event() {
                     super::$scenario::<socketserver::EventLoop>();
+                }
+                #[test]
+                fn coroutine() {
+                    super::$scenario::<socketserver::Coroutines>();
                 }
             }
         )*
@@ -341,6 +349,10 @@ macro_rules! per_strategy {
                 #[test]
                 fn pool() {
                     super::$scenario::<socketserver::ThreadPool>();
+                }
+                #[test]
+                fn coroutine() {
+                    super::$scenario::<socketserver::Coroutines>();
                 }
             }
         )*

@@ -215,23 +215,27 @@ macro_rules! per_transport_and_strategy {
         $(
             mod $scenario {
                 use $crate::util::transports::{Tcp, Udp, UnixDatagramTransport, UnixStreamTransport};
-                use socketserver::{ForkingMixIn, Sequential, ThreadPool, ThreadingMixIn};
+                use socketserver::{Coroutines, ForkingMixIn, Sequential, ThreadPool, ThreadingMixIn};
                 #[test] fn tcp_sequential() { super::$scenario::<Tcp, Sequential>() }
                 #[test] fn tcp_threading() { super::$scenario::<Tcp, ThreadingMixIn>() }
                 #[test] fn tcp_forking() { $crate::util::in_subprocess(concat!(stringify!($scenario), "::tcp_forking"), || super::$scenario::<Tcp, ForkingMixIn>()) }
                 #[test] fn tcp_pool() { super::$scenario::<Tcp, ThreadPool>() }
+                #[test] fn tcp_coroutine() { super::$scenario::<Tcp, Coroutines>() }
                 #[test] fn udp_sequential() { super::$scenario::<Udp, Sequential>() }
                 #[test] fn udp_threading() { super::$scenario::<Udp, ThreadingMixIn>() }
                 #[test] fn udp_forking() { $crate::util::in_subprocess(concat!(stringify!($scenario), "::udp_forking"), || super::$scenario::<Udp, ForkingMixIn>()) }
                 #[test] fn udp_pool() { super::$scenario::<Udp, ThreadPool>() }
+                #[test] fn udp_coroutine() { super::$scenario::<Udp, Coroutines>() }
                 #[test] fn unix_stream_sequential() { super::$scenario::<UnixStreamTransport, Sequential>() }
                 #[test] fn unix_stream_threading() { super::$scenario::<UnixStreamTransport, ThreadingMixIn>() }
                 #[test] fn unix_stream_forking() { $crate::util::in_subprocess(concat!(stringify!($scenario), "::unix_stream_forking"), || super::$scenario::<UnixStreamTransport, ForkingMixIn>()) }
                 #[test] fn unix_stream_pool() { super::$scenario::<UnixStreamTransport, ThreadPool>() }
+                #[test] fn unix_stream_coroutine() { super::$scenario::<UnixStreamTransport, Coroutines>() }
                 #[test] fn unix_datagram_sequential() { super::$scenario::<UnixDatagramTransport, Sequential>() }
                 #[test] fn unix_datagram_threading() { super::$scenario::<UnixDatagramTransport, ThreadingMixIn>() }
                 #[test] fn unix_datagram_forking() { $crate::util::in_subprocess(concat!(stringify!($scenario), "::unix_datagram_forking"), || super::$scenario::<UnixDatagramTransport, ForkingMixIn>()) }
                 #[test] fn unix_datagram_pool() { super::$scenario::<UnixDatagramTransport, ThreadPool>() }
+                #[test] fn unix_datagram_coroutine() { super::$scenario::<UnixDatagramTransport, Coroutines>() }
             }
         )*
     };

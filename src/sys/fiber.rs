@@ -1,0 +1,275 @@
+//! [`Fiber`]: a stackful coroutine (the `corosensei` crate) that suspends from any depth of its
+//! call stack, and the thread-local link that lets code deep inside it suspend.
+//!
+//! A fiber is `!Send`: it runs and suspends on the thread that made it, always, so
+//! thread-locals and `!Send` values held across a suspension stay sound. Its stack is an
+//! `mmap` with a guard page below it; an overflow faults on the guard page and is reported by
+//! [`report_stack_overflows`] before the process dies, never run over other memory.
+
+use std::cell::Cell;
+use std::io;
+use std::os::fd::RawFd;
+use std::panic::{self, AssertUnwindSafe};
+use std::ptr;
+use std::time::Instant;
+
+use corosensei::stack::DefaultStack;
+use corosensei::{Coroutine, CoroutineResult, Yielder};
+
+/// A fiber's stack: reserved address space with a guard page; only the pages touched become
+/// resident.
+pub(crate) type FiberStack = DefaultStack;
+
+/// Reserves a stack of `size` bytes (rounded up to pages) plus its guard page.
+pub(crate) fn new_stack(size: usize) -> io::Result<FiberStack> {
+    DefaultStack::new(size)
+}
+
+/// What a suspended fiber waits for, as it tells the loop that resumes it.
+pub(crate) enum Suspend {
+    /// Its own socket to become readable (or `writable`), until `deadline`.
+    Io {
+        writable: bool,
+        deadline: Option<Instant>,
+    },
+    /// Only the time: resume at this instant.
+    Sleep(Instant),
+    /// Work to run off the loop; resume once it has run.
+    Offload(Box<dyn FnOnce() + Send>),
+    /// Nothing: let the loop's other fibers run first.
+    Yield,
+}
+
+/// Why a loop resumes a fiber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resume {
+    /// What it waited for happened (first resume: start).
+    Ready,
+    /// Its deadline passed first.
+    Expired,
+    /// The loop stops: give up waiting.
+    Stop,
+}
+
+type Link = Yielder<Resume, Suspend>;
+
+thread_local! {
+    /// The fiber running on this thread now: its `Yielder`, set while its body runs and
+    /// cleared while it is suspended (null: no fiber runs).
+    static RUNNING: Cell<*const Link> = const { Cell::new(ptr::null()) };
+    /// The socket of the fiber running now: the one descriptor its waits may suspend on.
+    static OWN_FD: Cell<RawFd> = const { Cell::new(-1) };
+    /// The guard page of the fiber running now (start, end), for the overflow report.
+    static GUARD: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
+/// Sets a thread-local cell for a scope and puts the old value back when the scope ends,
+/// unwinding included.
+struct Restore<T: Copy + 'static> {
+    cell: &'static std::thread::LocalKey<Cell<T>>,
+    old: T,
+}
+
+impl<T: Copy + 'static> Restore<T> {
+    fn set(cell: &'static std::thread::LocalKey<Cell<T>>, value: T) -> Self {
+        Restore {
+            cell,
+            old: cell.with(|c| c.replace(value)),
+        }
+    }
+}
+
+impl<T: Copy + 'static> Drop for Restore<T> {
+    fn drop(&mut self) {
+        self.cell.with(|c| c.set(self.old));
+    }
+}
+
+/// A stackful coroutine running a body to its end, suspending whenever the body (at any
+/// depth) calls [`suspend`].
+pub(crate) struct Fiber {
+    coroutine: Coroutine<Resume, Suspend, (), FiberStack>,
+    fd: RawFd,
+    guard: (usize, usize),
+}
+
+impl Fiber {
+    /// A fiber on `stack` that will run `body` (catching its panics) when first resumed;
+    /// `fd` is the socket it may suspend on.
+    pub(crate) fn new(stack: FiberStack, fd: RawFd, body: impl FnOnce() + 'static) -> Self {
+        let guard = guard_page(&stack);
+        let coroutine = Coroutine::with_stack(stack, move |link: &Link, _first: Resume| {
+            let _running = Restore::set(&RUNNING, link as *const Link);
+            // A body never unwinds into the loop; the job it runs catches its handler's panics.
+            if panic::catch_unwind(AssertUnwindSafe(body)).is_err() {
+                tracing::error!("a coroutine's body panicked");
+            }
+        });
+        Fiber {
+            coroutine,
+            fd,
+            guard,
+        }
+    }
+
+    /// Runs the fiber until it suspends (`Some`: what it waits for) or ends (`None`).
+    pub(crate) fn resume(&mut self, why: Resume) -> Option<Suspend> {
+        let _fd = Restore::set(&OWN_FD, self.fd);
+        let _guard = Restore::set(&GUARD, self.guard);
+        match self.coroutine.resume(why) {
+            CoroutineResult::Yield(waits_for) => Some(waits_for),
+            CoroutineResult::Return(()) => None,
+        }
+    }
+
+    /// The stack back, for another fiber, once the body has ended (`None` before: a suspended
+    /// body's frames still live on it).
+    pub(crate) fn into_stack(self) -> Option<FiberStack> {
+        if !self.coroutine.done() {
+            return None;
+        }
+        Some(self.coroutine.into_stack())
+    }
+}
+
+impl std::fmt::Debug for Fiber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fiber")
+            .field("fd", &self.fd)
+            .field("done", &self.coroutine.done())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The guard page's address range: the page below the stack's usable space.
+fn guard_page(stack: &FiberStack) -> (usize, usize) {
+    use corosensei::stack::Stack;
+    let limit = stack.limit().get();
+    let page = page_size();
+    (limit.saturating_sub(page), limit)
+}
+
+fn page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(size).unwrap_or(4096)
+}
+
+/// Whether this thread runs a fiber now.
+pub(crate) fn in_fiber() -> bool {
+    !RUNNING.with(Cell::get).is_null()
+}
+
+/// The socket of the fiber running now, if one runs.
+pub(crate) fn own_fd() -> Option<RawFd> {
+    in_fiber().then(|| OWN_FD.with(Cell::get))
+}
+
+/// Suspends the fiber running on this thread until its loop resumes it; `None` (at once) when
+/// no fiber runs here.
+pub(crate) fn suspend(waits_for: Suspend) -> Option<Resume> {
+    let link = RUNNING.with(Cell::get);
+    if link.is_null() {
+        return None;
+    }
+    // Cleared while suspended (another fiber, or the loop, runs on this thread meanwhile), and
+    // set back when resumed — also when resumed only to be unwound.
+    let _running = Restore::set(&RUNNING, link);
+    RUNNING.with(|c| c.set(ptr::null()));
+    // SAFETY: `link` was read from RUNNING, which holds the `Yielder` of the fiber running on
+    // this thread: set by that fiber's body (which receives the reference) for as long as the
+    // body runs, and cleared while it is suspended. We are inside that body now, so the
+    // Yielder, which corosensei keeps on the fiber's stack for the body's whole run, is alive.
+    let link = unsafe { &*link };
+    Some(link.suspend(waits_for))
+}
+
+/// Installs, once per process, a `SIGSEGV`/`SIGBUS` handler that recognises a fault on the
+/// guard page of the fiber running on the faulting thread, writes one line saying so to
+/// standard error, and lets the process die of the signal; any other fault goes to the
+/// handler that was there before (Rust's own, which reports a thread's stack overflow).
+pub(crate) fn report_stack_overflows() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        for signal in [libc::SIGSEGV, libc::SIGBUS] {
+            if let Err(error) = install_overflow_handler(signal) {
+                tracing::warn!(%error, signal, "cannot watch for coroutine stack overflows");
+            }
+        }
+    });
+}
+
+/// The handlers that were installed before ours, by signal.
+static PREVIOUS_SEGV: std::sync::OnceLock<libc::sigaction> = std::sync::OnceLock::new();
+static PREVIOUS_BUS: std::sync::OnceLock<libc::sigaction> = std::sync::OnceLock::new();
+
+fn install_overflow_handler(signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: a zeroed sigaction is a valid "no handler, empty mask" value.
+    let mut ours: libc::sigaction = unsafe { std::mem::zeroed() };
+    ours.sa_sigaction = on_fault as *const () as libc::sighandler_t;
+    // On the alternate stack (std gives every thread it starts one): the fiber's own stack is
+    // exhausted when this runs.
+    ours.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+    // SAFETY: a zeroed sigaction is valid; sigaction fills it in.
+    let mut previous: libc::sigaction = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers are to valid sigaction values for the duration of the call.
+    if unsafe { libc::sigaction(signal, &ours, &mut previous) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let slot = match signal {
+        libc::SIGSEGV => &PREVIOUS_SEGV,
+        _ => &PREVIOUS_BUS,
+    };
+    let _ = slot.set(previous);
+    Ok(())
+}
+
+/// The fault handler. Only async-signal-safe work: thread-local `Cell` reads (const
+/// initialised, no destructor), `write(2)`, `sigaction(2)`.
+extern "C" fn on_fault(
+    signal: libc::c_int,
+    info: *mut libc::siginfo_t,
+    context: *mut libc::c_void,
+) {
+    // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler.
+    let address = unsafe { (*info).si_addr() } as usize;
+    // Set only while a fiber runs on this thread (`Fiber::resume`).
+    let (start, end) = GUARD.with(Cell::get);
+    if start != 0 && start <= address && address < end {
+        const MESSAGE: &[u8] =
+            b"socketserver: a coroutine overflowed its stack (its guard page was hit); \
+the process is stopped. Give handlers more stack with Coroutines::set_stack_size.\n";
+        // SAFETY: write(2) on standard error with a valid buffer; async-signal-safe.
+        unsafe { libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len()) };
+        // SAFETY: restoring the default action, async-signal-safe; returning re-runs the
+        // faulting instruction, which now kills the process with this signal.
+        unsafe { libc::signal(signal, libc::SIG_DFL) };
+        return;
+    }
+    let previous = match signal {
+        libc::SIGSEGV => PREVIOUS_SEGV.get(),
+        _ => PREVIOUS_BUS.get(),
+    };
+    match previous {
+        Some(previous)
+            if previous.sa_sigaction != libc::SIG_DFL && previous.sa_sigaction != libc::SIG_IGN =>
+        {
+            if previous.sa_flags & libc::SA_SIGINFO != 0 {
+                // SAFETY: the previous handler was installed as an SA_SIGINFO handler with
+                // this signature; we pass on the kernel's own arguments.
+                let handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                    unsafe { std::mem::transmute(previous.sa_sigaction) };
+                handler(signal, info, context);
+            } else {
+                // SAFETY: the previous handler was installed as a plain handler.
+                let handler: extern "C" fn(libc::c_int) =
+                    unsafe { std::mem::transmute(previous.sa_sigaction) };
+                handler(signal);
+            }
+        }
+        _ => {
+            // SAFETY: as above: the default action, then the fault repeats and kills us.
+            unsafe { libc::signal(signal, libc::SIG_DFL) };
+        }
+    }
+}
