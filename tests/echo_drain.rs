@@ -12,7 +12,14 @@ mod util;
 use util::example_process::{assert_clean_exit, Example, Finished};
 use util::{assert_clean_eof, connect, exchange, tcp_refused};
 
-const MODES: [&str; 5] = ["threading", "sequential", "forking", "pool", "event"];
+const MODES: [&str; 6] = [
+    "threading",
+    "sequential",
+    "forking",
+    "pool",
+    "event",
+    "coroutine",
+];
 
 /// The one summary line on stderr.
 fn summary(finished: &Finished) -> String {
@@ -65,7 +72,7 @@ fn echo_drains_on_sigint_in_every_mode() {
 /// the grace) gets its answer, then a clean end-of-file.
 #[test]
 fn a_client_that_speaks_within_the_grace_is_answered() {
-    for mode in ["threading", "pool", "event", "forking"] {
+    for mode in ["threading", "pool", "event", "coroutine", "forking"] {
         let (echo, address) = Example::serve("echo", &["--mode", mode]);
         let mut client = connect(address);
         // Accepted or still in the backlog: either way it is served.
@@ -126,7 +133,7 @@ fn stuck_client(address: SocketAddr) -> (TcpStream, thread::JoinHandle<()>) {
 /// force a sequential server.)
 #[test]
 fn a_second_signal_closes_everything_at_once() {
-    for mode in ["threading", "forking", "pool", "event"] {
+    for mode in ["threading", "forking", "pool", "event", "coroutine"] {
         let (echo, address) = Example::serve("echo", &["--mode", mode, "--drain-timeout", "600"]);
         let (client, writing) = stuck_client(address);
         echo.signal(libc::SIGTERM);
@@ -144,7 +151,7 @@ fn a_second_signal_closes_everything_at_once() {
 /// `--drain-timeout`: what is still busy then is closed, and the echo exits 0.
 #[test]
 fn the_drain_timeout_closes_what_remains() {
-    for mode in ["threading", "pool", "event"] {
+    for mode in ["threading", "pool", "event", "coroutine"] {
         let (echo, address) = Example::serve("echo", &["--mode", mode, "--drain-timeout", "0.2"]);
         let (client, writing) = stuck_client(address);
         echo.signal(libc::SIGTERM);

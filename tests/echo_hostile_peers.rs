@@ -1,7 +1,7 @@
-//! The `echo` example against hostile peers, in pool and event mode: a peer that sends and
-//! never reads leaves the server's memory bounded (the echo stops reading it once its answers
-//! back up), and a thousand connections that stop in the middle of a message are closed by
-//! their timeouts while the server goes on echoing.
+//! The `echo` example against hostile peers, in pool, event and coroutine mode: a peer that
+//! sends and never reads leaves the server's memory bounded (the echo stops reading it once its
+//! answers back up), and a thousand connections that stop in the middle of a message are closed
+//! by their timeouts while the server goes on echoing.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -64,6 +64,11 @@ fn a_peer_that_never_reads_event() {
     a_peer_that_never_reads("event");
 }
 
+#[test]
+fn a_peer_that_never_reads_coroutine() {
+    a_peer_that_never_reads("coroutine");
+}
+
 /// A thousand connections send part of a line and stop: the idle timeout (half a second here)
 /// closes every one with a clean end-of-file after its echo; the server echoes meanwhile.
 fn connections_that_stop_mid_message(mode: &str) {
@@ -96,4 +101,9 @@ fn connections_that_stop_mid_message_pool() {
 #[test]
 fn connections_that_stop_mid_message_event() {
     connections_that_stop_mid_message("event");
+}
+
+#[test]
+fn connections_that_stop_mid_message_coroutine() {
+    connections_that_stop_mid_message("coroutine");
 }

@@ -1,4 +1,4 @@
-//! The example programs, end to end: `echo` (both modes), `seed_threading_echo`,
+//! The example programs, end to end: `echo` (in each mode), `seed_threading_echo`,
 //! `hello_server` and `hello_client`, run as processes the way a user runs them.
 //!
 //! The process harness (`Example`, `Finished`) is in `tests/util/example_process.rs`.
@@ -83,6 +83,16 @@ fn echo_event_exits_0_on_sigint() {
     echo_then_signal("event", libc::SIGINT);
 }
 
+#[test]
+fn echo_coroutine_exits_0_on_sigterm() {
+    echo_then_signal("coroutine", libc::SIGTERM);
+}
+
+#[test]
+fn echo_coroutine_exits_0_on_sigint() {
+    echo_then_signal("coroutine", libc::SIGINT);
+}
+
 fn exits_0_on_sigterm_with_a_client_connected(mode: &str) {
     let (echo, address) = Example::serve("echo", &["--mode", mode]);
     let mut client = connect(address);
@@ -112,6 +122,11 @@ fn echo_event_exits_0_on_sigterm_with_a_client_connected() {
 }
 
 #[test]
+fn echo_coroutine_exits_0_on_sigterm_with_a_client_connected() {
+    exits_0_on_sigterm_with_a_client_connected("coroutine");
+}
+
+#[test]
 fn echo_port_in_use_is_one_line_and_exit_1() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
@@ -122,9 +137,18 @@ fn echo_port_in_use_is_one_line_and_exit_1() {
 
 #[test]
 fn echo_event_port_in_use_is_one_line_and_exit_1() {
+    port_in_use_is_one_line_and_exit_1("event");
+}
+
+#[test]
+fn echo_coroutine_port_in_use_is_one_line_and_exit_1() {
+    port_in_use_is_one_line_and_exit_1("coroutine");
+}
+
+fn port_in_use_is_one_line_and_exit_1(mode: &str) {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = taken.local_addr().unwrap().to_string();
-    Example::spawn("echo", &["--addr", &address, "--mode", "event"])
+    Example::spawn("echo", &["--addr", &address, "--mode", mode])
         .finish()
         .assert_one_line_failure(1);
 }
@@ -232,7 +256,7 @@ fn echo_pool_exits_0_on_sigterm() {
     echo_then_signal("pool", libc::SIGTERM);
 }
 
-/// Eight clients at once against two workers (pool) or two loops (event).
+/// Eight clients at once against two workers (pool) or two loops (event, coroutine).
 fn echo_with_workers_flag(mode: &str) {
     let (echo, address) = Example::serve("echo", &["--mode", mode, "--workers", "2"]);
     let clients: Vec<_> = (0..8)
@@ -255,6 +279,11 @@ fn echo_event_with_workers_flag() {
 }
 
 #[test]
+fn echo_coroutine_with_workers_flag() {
+    echo_with_workers_flag("coroutine");
+}
+
+#[test]
 fn echo_event_with_a_datagram_transport_is_one_line_and_exit_2() {
     Example::spawn(
         "echo",
@@ -271,16 +300,27 @@ fn echo_bad_workers_is_one_line_and_exit_2() {
         .assert_one_line_failure(2);
 }
 
-#[test]
-fn echo_udp_echoes_datagrams() {
-    let (echo, address) = Example::serve("echo", &["--udp"]);
+/// `--udp` in `mode`: a datagram comes back to its sender.
+fn udp_echoes_datagrams(mode: &str) {
+    let (echo, address) = Example::serve("echo", &["--mode", mode, "--udp"]);
     let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(PATIENCE)).unwrap();
     client.send_to(b"datagram", address).unwrap();
     let mut reply = [0; 16];
     let n = client.recv(&mut reply).unwrap();
     assert_eq!(&reply[..n], b"datagram");
-    assert_clean_exit(&echo.stop_with(libc::SIGTERM, "echo --udp"));
+    assert_clean_exit(&echo.stop_with(libc::SIGTERM, &format!("echo --mode {mode} --udp")));
+}
+
+#[test]
+fn echo_udp_echoes_datagrams() {
+    udp_echoes_datagrams("threading");
+}
+
+/// Unlike the event loops, coroutines serve datagrams (each on the server's socket).
+#[test]
+fn echo_coroutine_udp_echoes_datagrams() {
+    udp_echoes_datagrams("coroutine");
 }
 
 /// A fresh directory for socket files, removed at the end.
@@ -335,6 +375,11 @@ fn echo_pool_unix_stream_echoes_and_removes_its_file() {
 #[test]
 fn echo_event_unix_stream_echoes_and_removes_its_file() {
     unix_stream_echoes_and_removes_its_file("event");
+}
+
+#[test]
+fn echo_coroutine_unix_stream_echoes_and_removes_its_file() {
+    unix_stream_echoes_and_removes_its_file("coroutine");
 }
 
 #[test]
@@ -400,6 +445,11 @@ fn echo_pool_max_connections_waits() {
 #[test]
 fn echo_event_max_connections_waits() {
     max_connections_waits("event");
+}
+
+#[test]
+fn echo_coroutine_max_connections_waits() {
+    max_connections_waits("coroutine");
 }
 
 #[test]
@@ -479,6 +529,11 @@ fn echo_event_idle_timeout_closes_a_silent_client() {
     idle_timeout_closes_a_silent_client("event");
 }
 
+#[test]
+fn echo_coroutine_idle_timeout_closes_a_silent_client() {
+    idle_timeout_closes_a_silent_client("coroutine");
+}
+
 /// `--write-timeout 0.3`: a client that sends and never reads is closed once the server's
 /// writes stall; its own sends then fail.
 fn write_timeout_closes_a_client_that_does_not_read(mode: &str) {
@@ -516,6 +571,11 @@ fn echo_threading_write_timeout_closes_a_client_that_does_not_read() {
 #[test]
 fn echo_event_write_timeout_closes_a_client_that_does_not_read() {
     write_timeout_closes_a_client_that_does_not_read("event");
+}
+
+#[test]
+fn echo_coroutine_write_timeout_closes_a_client_that_does_not_read() {
+    write_timeout_closes_a_client_that_does_not_read("coroutine");
 }
 
 #[test]

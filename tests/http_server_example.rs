@@ -68,6 +68,11 @@ fn http_server_event_mode_serves_a_directory_and_drains_on_sigterm() {
     serves_a_directory_and_drains_on_sigterm("event");
 }
 
+#[test]
+fn http_server_coroutine_mode_serves_a_directory_and_drains_on_sigterm() {
+    serves_a_directory_and_drains_on_sigterm("coroutine");
+}
+
 /// Every other strategy serves the same directory: a keep-alive pair of requests with curl
 /// (the second on the same connection), then a SIGTERM drain and exit 0.
 #[test]
@@ -188,4 +193,9 @@ fn redbot_finds_no_problem_pool() {
 #[test]
 fn redbot_finds_no_problem_event() {
     redbot_finds_no_problem("event");
+}
+
+#[test]
+fn redbot_finds_no_problem_coroutine() {
+    redbot_finds_no_problem("coroutine");
 }

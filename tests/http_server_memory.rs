@@ -1,9 +1,9 @@
-//! The `http_server` example's memory under hostile input, in each form (the default pool and
-//! the event loops): a chunked body that never ends (and one whose second chunk size once
-//! wrapped the length check), a 2 MiB chunk extension, 100 000 pipelined requests whose
-//! answers are never read, and 400 slowloris connections. The process's resident memory grows
-//! by less than the bounds `docs/security.md` states for what it holds, and the server goes on
-//! serving.
+//! The `http_server` example's memory under hostile input, in each form (the default pool, the
+//! event loops and the coroutines): a chunked body that never ends (and one whose second chunk
+//! size once wrapped the length check), a 2 MiB chunk extension, 100 000 pipelined requests
+//! whose answers are never read, and 400 slowloris connections. The process's resident memory
+//! grows by less than the bounds `docs/security.md` states for what it holds, and the server
+//! goes on serving.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -92,6 +92,11 @@ fn endless_chunked_bodies_event() {
     endless_chunked_bodies("event");
 }
 
+#[test]
+fn endless_chunked_bodies_coroutine() {
+    endless_chunked_bodies("coroutine");
+}
+
 /// A 2 MiB chunk extension is refused at the size line's bound (4 KiB): 400.
 fn a_long_chunk_extension(mode: &str) {
     let (server, address, _dir) = serve(mode);
@@ -113,6 +118,11 @@ fn a_long_chunk_extension_pool() {
 #[test]
 fn a_long_chunk_extension_event() {
     a_long_chunk_extension("event");
+}
+
+#[test]
+fn a_long_chunk_extension_coroutine() {
+    a_long_chunk_extension("coroutine");
 }
 
 /// 100 000 pipelined requests whose answers are never read: the server stops reading the
@@ -153,6 +163,11 @@ fn pipelined_requests_never_read_event() {
     pipelined_requests_never_read("event");
 }
 
+#[test]
+fn pipelined_requests_never_read_coroutine() {
+    pipelined_requests_never_read("coroutine");
+}
+
 /// 400 connections that each send part of a head and stop (slowloris): each costs its
 /// buffer (8 KiB for a head this short) and a timer, and nothing else.
 fn slowloris(mode: &str) {
@@ -183,6 +198,11 @@ fn slowloris_pool() {
 #[test]
 fn slowloris_event() {
     slowloris("event");
+}
+
+#[test]
+fn slowloris_coroutine() {
+    slowloris("coroutine");
 }
 
 /// 1 000 keep-alive connections that each got an answer and stay open, idle: each costs its
@@ -227,4 +247,9 @@ fn idle_keep_alive_pool() {
 #[test]
 fn idle_keep_alive_event() {
     idle_keep_alive("event");
+}
+
+#[test]
+fn idle_keep_alive_coroutine() {
+    idle_keep_alive("coroutine");
 }

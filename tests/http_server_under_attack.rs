@@ -1,9 +1,9 @@
 //! The `http_server` example under Debian's `slowhttptest`, as an attacker runs it: 500
 //! connections of slow headers (`-H`, slowloris), slow bodies (`-B`), slow reads (`-X`) and
 //! overlapping ranges (`-R`, the "Apache killer"), for up to 20 s each, against the default
-//! mode (a pool) and the event loops. slowhttptest's own probe connection asks for a page once
-//! a second meanwhile; the service must be available in at least 95 % of the seconds it
-//! sampled, and the server must still answer afterwards.
+//! mode (a pool), the event loops and the coroutines. slowhttptest's own probe connection asks
+//! for a page once a second meanwhile; the service must be available in at least 95 % of the
+//! seconds it sampled, and the server must still answer afterwards.
 //!
 //! `bench/slowhttptest.sh` runs the same attacks against every mode, and against two other
 //! servers run the same way, for the figures in `docs/security.md`.
@@ -111,4 +111,8 @@ attacks! {
     event_slow_bodies: "event", &["-B", "-s", "8192"], "page.html";
     event_slow_reads: "event", SLOW_READ, "large.bin";
     event_ranges: "event", &["-R"], "large.bin";
+    coroutine_slow_headers: "coroutine", &["-H"], "page.html";
+    coroutine_slow_bodies: "coroutine", &["-B", "-s", "8192"], "page.html";
+    coroutine_slow_reads: "coroutine", SLOW_READ, "large.bin";
+    coroutine_ranges: "coroutine", &["-R"], "large.bin";
 }
