@@ -243,20 +243,24 @@ where
     H: RequestHandler<R>,
     K: ServerHooks<R>,
 {
-    fn run_in_place(mut self) -> bool {
+    /// The job's whole life on this thread. The job stays in its box: it is moved only at its
+    /// end (the frames of a coroutine that waits here stay small).
+    fn run_in_place(mut self: Box<Self>) -> bool {
         self.in_place = true;
         let mut job = self;
         loop {
-            match job.run_here() {
-                Handled::Finished(ok) => return ok,
-                Handled::Parked(parked) => job = parked,
+            if let Some(outcome) = job.run_turn() {
+                match (*job).conclude_parked(outcome, None) {
+                    Handled::Finished(ok) => return ok,
+                    Handled::Parked(parked) => *job = parked,
+                }
             }
             // Parked on a strategy that keeps its thread: wait here, as the parker would.
             let mut event = ParkedEvent::Admitted;
             loop {
                 let (writable, deadline) = match job.parked_step(event, Instant::now()) {
                     ParkedStep::Resume => break,
-                    ParkedStep::Done => match job.finish_parked_here() {
+                    ParkedStep::Done => match (*job).finish_parked_here() {
                         Handled::Finished(ok) => return ok,
                         // In place, a close lingers where it runs; never handed back.
                         Handled::Parked(job) => {
@@ -281,7 +285,7 @@ where
                     (false, Some(liveness)) => {
                         let liveness = Arc::clone(liveness);
                         if liveness.enter_wait() {
-                            if let Handled::Parked(job) = job.end_idle_here() {
+                            if let Handled::Parked(job) = (*job).end_idle_here() {
                                 job.close_now();
                             }
                             return true;
@@ -305,7 +309,18 @@ where
         }
     }
 
-    fn run_here(mut self) -> Handled<Self> {
+    /// Runs the job until it ends or parks ([`Job::run_until_parked`]), in its box: a parked
+    /// job goes back as it came, without a move or a new allocation.
+    fn run_here(mut self: Box<Self>) -> RunOutcome {
+        match self.run_turn() {
+            None => RunOutcome::Parked(self),
+            Some(outcome) => (*self).conclude_parked(outcome, None).boxed(),
+        }
+    }
+
+    /// One turn of the handler; `None` when it parked the connection, else the request's
+    /// outcome, still to be concluded.
+    fn run_turn(&mut self) -> Option<Result<(), RequestError>> {
         let span = self.span();
         let _entered = span.enter();
         let _in_handler = InHandler::enter(self.request.shutdown_handle());
@@ -319,9 +334,9 @@ where
                 if let Some(guard) = &mut self.guard {
                     guard.set_parked(true);
                 }
-                Handled::Parked(self)
+                None
             }
-            Turn::Over(outcome) => self.conclude_parked(outcome, None),
+            Turn::Over(outcome) => Some(outcome),
         }
     }
 
@@ -442,11 +457,11 @@ where
     }
 
     fn run(self: Box<Self>) -> bool {
-        (*self).run_in_place()
+        self.run_in_place()
     }
 
     fn run_until_parked(self: Box<Self>) -> RunOutcome {
-        (*self).run_here().boxed()
+        self.run_here()
     }
 
     fn end_parked(self: Box<Self>) {
