@@ -141,12 +141,12 @@ impl std::fmt::Debug for Fiber {
     }
 }
 
-/// The guard page's address range: the page below the stack's usable space.
+/// The guard page's address range: the lowest page of the mapping (`limit` is the mapping's
+/// start; the usable stack begins one page above it).
 fn guard_page(stack: &FiberStack) -> (usize, usize) {
     use corosensei::stack::Stack;
     let limit = stack.limit().get();
-    let page = page_size();
-    (limit.saturating_sub(page), limit)
+    (limit, limit.saturating_add(page_size()))
 }
 
 fn page_size() -> usize {

@@ -32,6 +32,21 @@ pub fn example_path(name: &str) -> PathBuf {
     path
 }
 
+/// The release build of an example (`target/release/examples/<name>`), for bounds that hold
+/// for what users run, not for a debug build's larger frames. `tests/run` builds it.
+pub fn release_example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    // target/<profile>/deps/<test>-<hash> → target/release/examples/<name>
+    let target_dir = exe.ancestors().nth(3).unwrap();
+    let path = target_dir.join("release").join("examples").join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --release --example {name}` (tests/run does)",
+        path.display()
+    );
+    path
+}
+
 /// A running example; killed and reaped on drop unless [`finish`](Self::finish) reaped it.
 pub struct Example {
     name: &'static str,

@@ -1,0 +1,111 @@
+//! A coroutine that runs too long without suspending is named in a warning: its loop's other
+//! connections waited meanwhile. (A test binary of its own: it installs the process's
+//! `tracing` subscriber, which the loop threads log to.)
+
+mod util;
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use socketserver::{CoroutineTcpServer, StreamRequest};
+use tracing_subscriber::fmt::MakeWriter;
+
+use util::Serving;
+
+/// Everything the subscriber writes, kept for the test to read.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0.lock().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+/// A handler that computes for `spin` without suspending, then answers.
+fn spinning(spin: Duration) -> impl FnMut(&mut StreamRequest) -> io::Result<()> + Clone + Send {
+    move |request: &mut StreamRequest| {
+        let mut byte = [0; 1];
+        request.rfile.read_exact(&mut byte)?;
+        // The handler's own work (a computation): it never gives the loop back meanwhile.
+        let start = Instant::now();
+        while start.elapsed() < spin {
+            std::hint::spin_loop();
+        }
+        request.wfile.write_all(&byte)
+    }
+}
+
+fn exchange(address: std::net::SocketAddr) {
+    let mut client = TcpStream::connect(address).unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    client.write_all(b"x").unwrap();
+    let mut byte = [0; 1];
+    client.read_exact(&mut byte).unwrap();
+    assert_eq!(&byte, b"x");
+}
+
+#[test]
+fn a_coroutine_that_never_suspends_is_named() {
+    let captured = Captured::default();
+    tracing_subscriber::fmt()
+        .with_writer(captured.clone())
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .init();
+
+    // Under the threshold: no warning.
+    let mut server = CoroutineTcpServer::new("127.0.0.1:0", spinning(Duration::ZERO)).unwrap();
+    server
+        .dispatch_mut()
+        .set_workers(1)
+        .set_stall_warning(Duration::from_secs(3600));
+    let serving = Serving::start(server);
+    exchange(serving.address);
+    serving.stop().1.unwrap();
+    let quiet = String::from_utf8_lossy(&captured.0.lock()).into_owned();
+    assert!(!quiet.contains("held up its loop"), "{quiet}");
+
+    // Past it: the stalling coroutine's connection is named.
+    let mut server =
+        CoroutineTcpServer::new("127.0.0.1:0", spinning(Duration::from_millis(50))).unwrap();
+    server
+        .dispatch_mut()
+        .set_workers(1)
+        .set_stall_warning(Duration::from_millis(20));
+    let serving = Serving::start(server);
+    exchange(serving.address);
+    serving.stop().1.unwrap();
+    let logged = String::from_utf8_lossy(&captured.0.lock()).into_owned();
+    let warning = logged
+        .lines()
+        .find(|line| line.contains("held up its loop"))
+        .unwrap_or_else(|| panic!("no stall warning in:\n{logged}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(
+        warning.contains("conn_id="),
+        "it names the connection: {warning}"
+    );
+    assert!(
+        warning.contains("ran_ms="),
+        "and how long it ran: {warning}"
+    );
+}
