@@ -12,7 +12,8 @@
 //! * a **dispatch strategy** `M` decides how each accepted request runs (Python's mix-ins):
 //!   [`Sequential`] on the serving thread, [`ThreadingMixIn`] on a thread per request,
 //!   [`ForkingMixIn`] in a child process per request, [`ThreadPool`] on a fixed set of
-//!   workers, [`EventLoop`] as callbacks on a few event-loop threads;
+//!   workers, [`EventLoop`] as callbacks on a few event-loop threads, [`Coroutines`] on a
+//!   coroutine per connection on a few loop threads;
 //! * a **handler** `H` serves one request ([`RequestHandler`]: `setup`, `handle`, `finish`),
 //!   reading and writing a [`StreamRequest`] (`rfile`, a buffered [`SocketReader`]; `wfile`,
 //!   over a [`SocketHalf`]; `client_address`; on a Unix stream,
@@ -47,25 +48,27 @@
 //! The named combinations are one-line aliases carrying Python's names for rustdoc search
 //! ([`SequentialTcpServer`] is Python's `TCPServer`; the name `TcpServer` is the trait):
 //!
-//! | transport | [`Sequential`] | [`ThreadingMixIn`] | [`ForkingMixIn`] | [`ThreadPool`] | [`EventLoop`] |
-//! |---|---|---|---|---|---|
-//! | [`TcpSocket`] | [`SequentialTcpServer`] | [`ThreadingTcpServer`] | [`ForkingTcpServer`] | [`PoolTcpServer`] | [`EventTcpServer`] |
-//! | [`UdpSocket`] | [`UdpServer`] | [`ThreadingUdpServer`] | [`ForkingUdpServer`] | [`PoolUdpServer`] | — |
-//! | [`UnixStreamSocket`] | [`UnixStreamServer`] | [`ThreadingUnixStreamServer`] | [`ForkingUnixStreamServer`] | [`PoolUnixStreamServer`] | [`EventUnixStreamServer`] |
-//! | [`UnixDatagramSocket`] | [`UnixDatagramServer`] | [`ThreadingUnixDatagramServer`] | [`ForkingUnixDatagramServer`] | [`PoolUnixDatagramServer`] | — |
+//! | transport | [`Sequential`] | [`ThreadingMixIn`] | [`ForkingMixIn`] | [`ThreadPool`] | [`EventLoop`] | [`Coroutines`] |
+//! |---|---|---|---|---|---|---|
+//! | [`TcpSocket`] | [`SequentialTcpServer`] | [`ThreadingTcpServer`] | [`ForkingTcpServer`] | [`PoolTcpServer`] | [`EventTcpServer`] | [`CoroutineTcpServer`] |
+//! | [`UdpSocket`] | [`UdpServer`] | [`ThreadingUdpServer`] | [`ForkingUdpServer`] | [`PoolUdpServer`] | — | (`BaseServer<UdpSocket, Coroutines, H>`) |
+//! | [`UnixStreamSocket`] | [`UnixStreamServer`] | [`ThreadingUnixStreamServer`] | [`ForkingUnixStreamServer`] | [`PoolUnixStreamServer`] | [`EventUnixStreamServer`] | [`CoroutineUnixStreamServer`] |
+//! | [`UnixDatagramSocket`] | [`UnixDatagramServer`] | [`ThreadingUnixDatagramServer`] | [`ForkingUnixDatagramServer`] | [`PoolUnixDatagramServer`] | — | (`BaseServer<UnixDatagramSocket, Coroutines, H>`) |
 //!
-//! # Three ways a request can run
+//! # Four ways a request can run
 //!
 //! | way | strategies | a waiting connection costs | pick it for |
 //! |---|---|---|---|
 //! | a thread or a process for the connection's whole life (Python's way) | [`Sequential`], [`ThreadingMixIn`], [`ForkingMixIn`], [`ThreadPool`] | a thread (or a process) | short requests, handlers that block on other things (a database), isolation (forking) |
 //! | **parked** between messages: a blocking handler calls [`StreamRequest::park`] and returns | [`ThreadPool`], [`ThreadingMixIn`] (the others wait in place) | a registration in the strategy's parker thread; no thread | persistent connections (keep-alive, chat) served by plain blocking code under a bounded pool |
 //! | **callbacks** on an event loop: a [`Protocol`] (`data_received`, …) | [`EventLoop`] ([`EventTcpServer`], [`EventUnixStreamServer`]) | a slab entry and the protocol's fields; no thread, no buffer | many connections, high message rates, the least memory; handlers that never block |
+//! | **blocking code on coroutines**: the same handler, each connection on a stackful coroutine that suspends where its socket would block (Go, gevent, Java's virtual threads) | [`Coroutines`] ([`CoroutineTcpServer`], [`CoroutineUnixStreamServer`]) | a suspended stack: the pages it touched (about 12 KiB for an echo), no thread | many connections with plain blocking handlers, at the event loop's speed; handlers whose other blocking work goes through [`coroutine::offload`] |
 //!
-//! The last two share one mechanism: connections registered in a selector (epoll on Linux)
+//! The last three share one mechanism: connections registered in a selector (epoll on Linux)
 //! with their deadlines ([`StreamOptions::idle_timeout`] and the others) in a timer heap, held
-//! by one loop thread (the strategy's parker, or each event-loop thread), so a waiting
-//! connection costs no thread of its own.
+//! by one loop thread (the strategy's parker, each event-loop thread, or each coroutine loop),
+//! so a waiting connection costs no thread of its own. [`coroutine`] says what blocks a
+//! coroutine's loop and the way out.
 //!
 //! A parked handler can also wait for a whole message, not just its first byte:
 //! [`StreamRequest::park_until`] with a [`MessageFraming`] ([`Delimited`] for lines and other
@@ -80,7 +83,8 @@
 //! * `new(address, handler)` on a named combination (e.g. `ThreadingTcpServer::new`) — create,
 //!   bind and activate; [`with_dispatch`](BaseServer::with_dispatch)`(address, handler,
 //!   strategy)` to give the strategy with its settings ([`ThreadPool::with_workers`],
-//!   [`EventLoop::with_workers`], [`ThreadingMixIn::with_max_threads`],
+//!   [`EventLoop::with_workers`], [`Coroutines::with_workers`],
+//!   [`ThreadingMixIn::with_max_threads`],
 //!   [`ForkingMixIn::with_max_children`]); or `unbound(address, handler)` (Python's
 //!   `bind_and_activate=False`) to set socket options first, then
 //!   [`server_bind`](BaseServer::server_bind) and

@@ -32,7 +32,7 @@ pub use threading::ThreadingMixIn;
 /// How the server runs each accepted request: Python's `process_request` and the
 /// `server_close` part of its mix-ins.
 ///
-/// Five come with the crate:
+/// Six come with the crate:
 ///
 /// | strategy | runs each request | Python / peers |
 /// |---|---|---|
@@ -41,6 +41,7 @@ pub use threading::ThreadingMixIn;
 /// | [`ForkingMixIn`] | in a child process of its own | `ForkingMixIn` |
 /// | [`ThreadPool`] | on one of a fixed set of worker threads (a parked connection holds none) | Go's, Java's executors |
 /// | [`EventLoop`](crate::EventLoop) | as [`Protocol`](crate::Protocol) callbacks on a few loop threads | `asyncio` |
+/// | [`Coroutines`] | on a stackful coroutine of its own, on a few loop threads | Go's goroutines, gevent, Java's virtual threads |
 ///
 /// A strategy receives a boxed [`Job`] and must end it exactly once: [`Job::run`] (serve it,
 /// report errors, shut the request down), [`Job::fail`] (report why it could not be served,
