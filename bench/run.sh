@@ -9,8 +9,8 @@
 #        bench/run.sh --quick     1 short round: a smoke run (about 2 minutes once built)
 #        bench/run.sh --publish   also write docs/benchmarks.png and the tables in
 #                                 docs/benchmarks.md (between the bench:results markers)
-#        --event-workers N        pass --workers N to `echo --mode event` (default: not
-#                                 passed, one loop thread per CPU)
+#        --event-workers N        pass --workers N to `echo --mode event` and `--mode
+#                                 coroutine` (default: not passed, one loop thread per CPU)
 #
 # Writes target/bench/{report.md,results.json,chart.tsv,benchmarks.png}. Honours
 # CARGO_TARGET_DIR for the binaries, and CC for the C server (default gcc). All traffic stays

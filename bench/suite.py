@@ -15,7 +15,7 @@ Run it through ``bench/run.sh`` (which builds the binaries and raises the descri
 
 Servers (each started on port 0 or a fresh Unix path, ready when it prints
 ``listening on ADDR``, stopped by its PID with SIGTERM): our ``echo`` example in every
-strategy (sequential, threading, pool, forking, event; and the pool with 8 workers at 128
+strategy (sequential, threading, pool, forking, event, coroutine; and the pool with 8 workers at 128
 connections, which needs parking), the plain std::net baseline ``std_echo``, ``tokio_echo``, a
 single-threaded C epoll server (``bench/c/epoll_echo.c``, the physical-limit reference, TCP
 only) and Python's socketserver (``bench/python_servers.py``). Load: ``loadgen``. A server
@@ -62,6 +62,7 @@ MARK_END = "<!-- bench:results:end -->"
 
 BASELINE = "std"
 EVENT = "ours event"
+COROUTINE = "ours coroutine"
 C_EPOLL = "c epoll"
 POOL_PARKING = "ours pool, 8 workers"
 
@@ -100,10 +101,12 @@ class ServerKind:
 
 
 def ours(mode, fixed_workers=None):
-    """Our echo example in `mode`; `--workers` only for pool and event, and only when set."""
+    """Our echo example in `mode`; `--workers` only for pool, event and coroutine, and only
+    when set."""
     def argv(bins, workers):
         workers = fixed_workers or workers
-        extra = ["--workers", str(workers)] if (mode in ("pool", "event") and workers) else []
+        takes = mode in ("pool", "event", "coroutine")
+        extra = ["--workers", str(workers)] if (takes and workers) else []
         return [str(bins / "examples" / "echo"), "--mode", mode] + extra
     return argv
 
@@ -124,6 +127,8 @@ SERVERS = {
         # wait in a selector instead of holding a worker).
         ServerKind(POOL_PARKING, ours("pool", fixed_workers=8)),
         ServerKind("ours event", ours("event"), workers_from="event"),
+        # The plain blocking echo on a coroutine per connection, with as many loops as event.
+        ServerKind(COROUTINE, ours("coroutine"), workers_from="event"),
         ServerKind("ours forking", ours("forking"), forks=True),
         ServerKind("std", lambda bins, workers: [str(bins / "std_echo")]),
         ServerKind("tokio", lambda bins, workers: [str(bins / "tokio_echo")]),
@@ -373,10 +378,11 @@ ALL_TCP = ["ours sequential", "ours threading", "ours pool", "ours forking", "st
 # one connection at a time, a pool needs as many workers, and both forking servers stop
 # accepting at max_children = 40.
 PERSISTENT = [s for s in ALL_TCP if s != "ours sequential"]
-# The event-driven strategy and its two references, tokio and one C epoll thread: in every TCP
-# echo and connect scenario and in both idle ones (the event strategy also over Unix sockets;
-# it serves no datagrams, and the C server only TCP).
-EVENT_PEERS = [EVENT, C_EPOLL]
+# The event-driven strategy and its two references, tokio and one C epoll thread, and the
+# coroutines (blocking code on loops): in every TCP echo and connect scenario and in both idle
+# ones (the event strategy also over Unix sockets; it serves no datagrams, and the C server
+# only TCP).
+EVENT_PEERS = [EVENT, COROUTINE, C_EPOLL]
 
 SCENARIOS = [
     Scenario("echo-1", "echo, 1 connection × 64 B", "echo", ALL_TCP + EVENT_PEERS,
@@ -392,7 +398,7 @@ SCENARIOS = [
     Scenario("connect-16", "connect, 16 loops × 64 B", "connect",
              ALL_TCP + EVENT_PEERS + ["python threading, backlog 5"], unit="conn/s"),
     Scenario("unix-16", "Unix stream echo, 16 connections × 64 B", "echo",
-             ["ours threading", "ours pool", EVENT, "ours forking", "std", "tokio",
+             ["ours threading", "ours pool", EVENT, COROUTINE, "ours forking", "std", "tokio",
               "python threading"], transport="unix", pool_workers=16),
     Scenario("udp-16", "UDP round trips, 16 sockets × 64 B", "udp", ALL_TCP, transport="udp",
              unit="round trips/s", timeout="500ms"),
@@ -973,6 +979,17 @@ class Report:
                    lambda v: v >= 0.9)
             target(f"server CPU per request: event / tokio, {key}", key, EVENT, "tokio",
                    "≤ 1.0×", lambda v: v <= 1.0, field="cpu_us_per_req")
+        # Blocking handlers on coroutines against the callbacks of the event strategy, and
+        # against a thread per connection; their CPU per request against event's.
+        for key in ("echo-16", "echo-128"):
+            target(f"coroutine / event, {key}", key, COROUTINE, EVENT, "≥ 0.9×",
+                   lambda v: v >= 0.9)
+            target(f"coroutine / std, {key}", key, COROUTINE, "std", "≥ 1.2× (16 cores)",
+                   lambda v: v >= 1.2)
+            target(f"server CPU per request: coroutine / event, {key}", key, COROUTINE, EVENT,
+                   "≤ 1.2×", lambda v: v <= 1.2, field="cpu_us_per_req")
+        target("10 000 idle connections, peak RSS: coroutine / event (report only)",
+               "idle-10000", COROUTINE, EVENT, "–", lambda v: None)
         for key in ("idle-2000", "idle-10000"):
             for other in ("tokio", C_EPOLL):
                 target(f"{key}, peak RSS: event / {other} (report only)", key, EVENT, other,

@@ -5,6 +5,7 @@ use std::io;
 use std::sync::{Arc, Weak};
 use std::thread;
 
+use crossbeam_channel::{unbounded, Receiver, RecvTimeoutError, Sender};
 use parking_lot::{Condvar, Mutex};
 
 use crate::dispatch::live_threads::LiveThreads;
@@ -35,10 +36,16 @@ use crate::shutdown::LoopWaker;
 /// resource.
 ///
 /// **Parking**: a handler that returns after
-/// [`StreamRequest::park`](crate::StreamRequest::park) ends its thread; the connection waits
-/// in the strategy's parker thread (one selector for every parked connection) and a new thread
+/// [`StreamRequest::park`](crate::StreamRequest::park) frees its thread; the connection waits
+/// in the strategy's parker thread (one selector for every parked connection) and a thread
 /// runs the next `handle` when input arrives. Threads resumed this way are not held back by
 /// `max_threads`, which bounds accepting new connections.
+///
+/// **A short-lived thread cache**: a thread whose request ended or parked waits up to 1 s for
+/// the next one (a resumed connection's message, or a new connection) before it ends, so a
+/// server whose connections park between messages does not start a thread per message. At
+/// most [`IDLE_THREADS`](Self::IDLE_THREADS) wait so; [`active_count`](Self::active_count)
+/// counts only threads running a request, and `server_close` ends the waiting ones.
 ///
 /// Rust threads never keep a process alive after `main` returns, so `daemon_threads` only
 /// decides whether `server_close` waits for them.
@@ -66,11 +73,27 @@ pub struct ThreadingMixIn {
 /// What the strategy shares with its threads and its parker.
 struct Shared {
     running: Mutex<Running>,
+    /// Threads waiting for their next request, and the way to hand them one.
+    idle: Mutex<Idle>,
+    handoff: Receiver<Option<Box<dyn Job>>>,
     all_done: Condvar,
     waker: Mutex<Option<LoopWaker>>,
     thread_name: Mutex<Arc<str>>,
     parker: Parker,
 }
+
+/// The thread cache: how many threads wait on `handoff` now. A request is handed over, and a
+/// waiting thread that timed out gives up, under this lock, so no job is ever left in the
+/// channel with nobody to take it.
+struct Idle {
+    waiting: usize,
+    to_waiting: Sender<Option<Box<dyn Job>>>,
+    /// `server_close` ran: finished threads end instead of waiting.
+    closed: bool,
+}
+
+/// How long a finished request thread waits for another request before it ends.
+const IDLE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Default)]
 struct Running {
@@ -80,6 +103,9 @@ struct Running {
 }
 
 impl ThreadingMixIn {
+    /// The most finished request threads that wait for the next request (the thread cache).
+    pub const IDLE_THREADS: usize = 64;
+
     /// The defaults of Python's `ThreadingMixIn` (see the table above).
     pub fn new() -> Self {
         let live = LiveThreads::default();
@@ -89,8 +115,15 @@ impl ThreadingMixIn {
                 Some(shared) => shared.start_resumed(job),
                 None => job.end_parked(),
             });
+            let (to_waiting, handoff) = unbounded();
             Shared {
                 running: Mutex::new(Running::default()),
+                idle: Mutex::new(Idle {
+                    waiting: 0,
+                    to_waiting,
+                    closed: false,
+                }),
+                handoff,
                 all_done: Condvar::new(),
                 waker: Mutex::new(None),
                 thread_name: Mutex::new(Arc::from("socketserver-request")),
@@ -192,24 +225,33 @@ impl ThreadingMixIn {
 }
 
 impl Shared {
-    /// Runs `job` on a new thread until it ends or parks; gives it back if no thread starts.
+    /// Runs `job` on a waiting thread of the cache, or on a new thread, until it ends or parks;
+    /// gives it back if no thread starts.
     fn spawn(self: &Arc<Self>, job: Box<dyn Job>) -> Result<(), (Box<dyn Job>, io::Error)> {
+        self.running.lock().count += 1;
+        let job = {
+            let mut idle = self.idle.lock();
+            if idle.waiting > 0 {
+                idle.waiting -= 1;
+                // The receiver lives in `self`: the channel never disconnects.
+                let _ = idle.to_waiting.send(Some(job));
+                return Ok(());
+            }
+            job
+        };
         let id = job.id();
         // The slot lets us take the job back if the thread cannot be spawned.
         let slot = Arc::new(Mutex::new(Some(job)));
         let theirs = Arc::clone(&slot);
         let shared = Arc::clone(self);
         let name = format!("{}-{id}", self.thread_name.lock());
-        self.running.lock().count += 1;
         let spawned = thread::Builder::new().name(name).spawn(move || {
-            if let Some(job) = theirs.lock().take() {
-                if let RunOutcome::Parked(parked) = job.run_until_parked() {
-                    if let Err(refused) = shared.parker.park(parked) {
-                        refused.end_parked();
-                    }
-                }
+            let mut next = theirs.lock().take();
+            while let Some(job) = next {
+                shared.run(job);
+                shared.finish();
+                next = shared.wait_for_next();
             }
-            shared.finish();
         });
         match spawned {
             Ok(_) => Ok(()),
@@ -219,6 +261,49 @@ impl Shared {
                 Err((job, error))
             }
         }
+    }
+
+    /// One request on this thread, until it ends or parks.
+    fn run(&self, job: Box<dyn Job>) {
+        if let RunOutcome::Parked(parked) = job.run_until_parked() {
+            if let Err(refused) = self.parker.park(parked) {
+                refused.end_parked();
+            }
+        }
+    }
+
+    /// A finished request thread waits (up to [`IDLE_WAIT`]) for the next request handed to
+    /// it; `None`: it ends.
+    fn wait_for_next(&self) -> Option<Box<dyn Job>> {
+        {
+            let mut idle = self.idle.lock();
+            if idle.closed || idle.waiting >= ThreadingMixIn::IDLE_THREADS {
+                return None;
+            }
+            idle.waiting += 1;
+        }
+        match self.handoff.recv_timeout(IDLE_WAIT) {
+            Ok(next) => next,
+            Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => {
+                let mut idle = self.idle.lock();
+                // Handed a request just as the wait ended: the hand-over counted on us.
+                if let Ok(next) = self.handoff.try_recv() {
+                    return next;
+                }
+                idle.waiting -= 1;
+                None
+            }
+        }
+    }
+
+    /// `server_close`: the waiting threads end, and finished ones no longer wait.
+    fn close_cache(&self) {
+        let mut idle = self.idle.lock();
+        idle.closed = true;
+        for _ in 0..idle.waiting {
+            let _ = idle.to_waiting.send(None);
+        }
+        idle.waiting = 0;
     }
 
     /// A parked connection's input arrived: run it on a new thread.
@@ -291,6 +376,7 @@ impl Dispatch for ThreadingMixIn {
         // Parked connections end now (their `finish` runs), whatever the knobs say: nothing
         // would ever wake them again.
         self.shared.parker.close();
+        self.shared.close_cache();
         if self.block_on_close && !self.daemon_threads {
             // After a forced close the sockets are shut down: only a handler that ignores its
             // socket still runs, and it is reported rather than waited for.
