@@ -1,5 +1,6 @@
-//! The threading strategy: finished request threads are not kept, a bound on concurrent handler
-//! threads, thread names, `block_on_close` and `daemon_threads`.
+//! The threading strategy: finished request threads are not kept beyond a short-lived cache
+//! that serves a parked connection's next messages, a bound on concurrent handler threads,
+//! thread names, `block_on_close` and `daemon_threads`.
 
 mod util;
 
@@ -41,6 +42,56 @@ fn finished_threads_are_forgotten() {
     );
     server.server_close();
     assert_eq!(server.dispatch().active_count(), 0);
+}
+
+/// A connection that parks between messages is served by the thread the cache kept, not by a
+/// new thread per message.
+#[test]
+fn a_parked_connections_messages_reuse_a_cached_thread() {
+    let threads: Arc<Mutex<std::collections::HashSet<thread::ThreadId>>> = Arc::default();
+    let seen = Arc::clone(&threads);
+    let handler = move |request: &mut StreamRequest| {
+        let mut line = String::new();
+        if io::BufRead::read_line(&mut request.rfile, &mut line)? == 0 {
+            return Ok(());
+        }
+        seen.lock().unwrap().insert(thread::current().id());
+        request.wfile.write_all(line.as_bytes())?;
+        request.park();
+        Ok(())
+    };
+    let mut server = ThreadingTcpServer::new("127.0.0.1:0", handler).unwrap();
+    let mut client = connect(server.server_address().unwrap());
+    // Accepted and dispatched; its later messages come through the parker.
+    server.handle_request().unwrap();
+    let mut reader = io::BufReader::new(client.try_clone().unwrap());
+    for n in 0..20 {
+        if n > 0 {
+            // The last message's thread has finished and waits in the cache.
+            assert!(
+                util::eventually(|| server.dispatch().idle_threads() == 1
+                    && server.dispatch().active_count() == 0),
+                "message {n}: no thread waits in the cache"
+            );
+        }
+        let line = format!("message {n}\n");
+        client.write_all(line.as_bytes()).unwrap();
+        let mut answer = String::new();
+        io::BufRead::read_line(&mut reader, &mut answer).unwrap();
+        assert_eq!(answer, line);
+    }
+    assert_eq!(
+        threads.lock().unwrap().len(),
+        1,
+        "20 messages of a parked connection ran on one cached thread"
+    );
+    drop(client);
+    server.server_close();
+    assert_eq!(
+        server.dispatch().idle_threads(),
+        0,
+        "server_close ends the cache"
+    );
 }
 
 /// Counts accepted requests and loop wake-ups.

@@ -191,9 +191,14 @@ impl ThreadingMixIn {
         self
     }
 
-    /// How many request threads are running now (the only thing the strategy tracks).
+    /// How many request threads are running a request now.
     pub fn active_count(&self) -> usize {
         self.shared.running.lock().count
+    }
+
+    /// How many finished request threads wait in the thread cache for the next request.
+    pub fn idle_threads(&self) -> usize {
+        self.shared.idle.lock().waiting
     }
 
     /// Blocks until no request thread is running, or `deadline` passes.
