@@ -25,8 +25,9 @@
 //! so a handler written with them runs under every strategy.
 //!
 //! A coroutine that runs for more than [`Coroutines::set_stall_warning`](crate::Coroutines::set_stall_warning)
-//! (10 ms by default) without suspending is named in a `tracing` warning: its loop's other
-//! connections waited that long.
+//! (10 ms by default) without suspending is named in a `tracing` warning: while it still runs
+//! (a watch thread looks at every loop; so a handler that never suspends is found too), and
+//! with how long it ran once it suspends. Its loop's other connections waited that long.
 //!
 //! What the strategy cannot make safe: a `std` or `parking_lot` lock held across a read or
 //! write that suspends can be wanted by another coroutine of the same loop, which then blocks

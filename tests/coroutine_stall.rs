@@ -1,11 +1,13 @@
-//! A coroutine that runs too long without suspending is named in a warning: its loop's other
-//! connections waited meanwhile. (A test binary of its own: it installs the process's
+//! A coroutine that runs too long without suspending is named in a warning — while it still
+//! runs, so a handler that never suspends is found too — since its loop's other connections
+//! wait meanwhile. (A test binary of its own: it installs the process's
 //! `tracing` subscriber, which the loop threads log to.)
 
 mod util;
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -108,4 +110,33 @@ fn a_coroutine_that_never_suspends_is_named() {
         warning.contains("ran_ms="),
         "and how long it ran: {warning}"
     );
+
+    // A handler that does not suspend until the test sees the warning: found while it runs.
+    let release = Arc::new(AtomicBool::new(false));
+    let released = Arc::clone(&release);
+    let stuck = move |request: &mut StreamRequest| -> io::Result<()> {
+        let mut byte = [0; 1];
+        request.rfile.read_exact(&mut byte)?;
+        // Never gives the loop back until told (as a handler stuck in a computation would).
+        while !released.load(Ordering::SeqCst) {
+            std::hint::spin_loop();
+        }
+        request.wfile.write_all(&byte)
+    };
+    let mut server = CoroutineTcpServer::new("127.0.0.1:0", stuck).unwrap();
+    server
+        .dispatch_mut()
+        .set_workers(1)
+        .set_stall_warning(Duration::from_millis(20));
+    let serving = Serving::start(server);
+    let mut client = TcpStream::connect(serving.address).unwrap();
+    client.write_all(b"x").unwrap();
+    let found = util::eventually(|| {
+        String::from_utf8_lossy(&captured.0.lock()).contains("still runs without suspending")
+    });
+    release.store(true, Ordering::SeqCst);
+    assert!(found, "no warning while the coroutine ran");
+    let mut byte = [0; 1];
+    client.read_exact(&mut byte).unwrap();
+    serving.stop().1.unwrap();
 }

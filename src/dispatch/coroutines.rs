@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use selectors::Interest;
 
 use crate::dispatch::offload_pool::OffloadPool;
+use crate::dispatch::stall_watch::{LoopPulse, StallWatch};
 use crate::dispatch::{Dispatch, Job, LiveThreads};
 use crate::drain::Liveness;
 use crate::error::RequestError;
@@ -40,7 +41,7 @@ use crate::sys::{self, Fiber, FiberStack, Resume, Suspend};
 /// |---|---|---|
 /// | [`workers`](Self::set_workers) | CPUs | loop threads; connections are spread over them in turn |
 /// | [`stack_size`](Self::set_stack_size) | 256 KiB | each coroutine's stack (address space; only touched pages are memory), with a guard page below it |
-/// | [`stall_warning`](Self::set_stall_warning) | 10 ms | a coroutine that runs this long without suspending is named in a warning |
+/// | [`stall_warning`](Self::set_stall_warning) | 10 ms | a coroutine that runs this long without suspending is named in a warning (while it runs, by one watch thread, and when it suspends) |
 /// | [`offload_threads`](Self::set_offload_threads) | 8 | helper threads for [`offload`](crate::coroutine::offload), started as needed |
 /// | [`thread_name`](Self::set_thread_name) | `"socketserver-coroutines"` | loops are named `<name>-<n>` |
 ///
@@ -96,6 +97,8 @@ pub struct Coroutines {
     loops: Vec<LoopThread>,
     next: usize,
     live: LiveThreads,
+    /// Names a coroutine that still runs past `stall_warning`; started with the loops.
+    stall_watch: Option<StallWatch>,
 }
 
 struct LoopThread {
@@ -139,6 +142,7 @@ impl Coroutines {
             loops: Vec::new(),
             next: 0,
             live: LiveThreads::default(),
+            stall_watch: None,
         }
     }
 
@@ -222,7 +226,14 @@ impl Coroutines {
             format!("{}-offload", self.thread_name),
             self.live.clone(),
         ));
-        for n in 0..self.workers {
+        let (stall_watch, pulses) = StallWatch::start(
+            self.workers,
+            self.stall_warning,
+            format!("{}-stall-watch", self.thread_name),
+            &self.live,
+        );
+        self.stall_watch = Some(stall_watch);
+        for (n, pulse) in pulses.into_iter().enumerate() {
             let mailbox = match Mailbox::new() {
                 Ok(mailbox) => mailbox,
                 Err(error) => {
@@ -237,6 +248,7 @@ impl Coroutines {
                 let mut driver = FiberDriver {
                     mailbox: Arc::clone(&theirs),
                     offload,
+                    pulse,
                     settings,
                     spare_stacks: Vec::new(),
                     generation: 0,
@@ -293,6 +305,8 @@ impl AsFd for Task {
 struct FiberDriver {
     mailbox: Arc<Mailbox<Message>>,
     offload: Arc<OffloadPool>,
+    /// What the stall watch sees of this loop.
+    pulse: Arc<LoopPulse>,
     settings: Settings,
     spare_stacks: Vec<FiberStack>,
     generation: u64,
@@ -350,7 +364,9 @@ impl FiberDriver {
             return;
         };
         let started = Instant::now();
+        self.pulse.running(task.id, started);
         let suspended = task.fiber.resume(why);
+        self.pulse.idle();
         let ran = started.elapsed();
         if ran >= self.settings.stall_warning {
             tracing::warn!(
@@ -520,6 +536,9 @@ impl Dispatch for Coroutines {
             if let Some(thread) = loop_thread.thread.take() {
                 let _ = thread.join();
             }
+        }
+        if let Some(mut watch) = self.stall_watch.take() {
+            watch.stop();
         }
     }
 }

@@ -10,6 +10,7 @@ mod offload_pool;
 mod parker;
 mod request_job;
 mod sequential;
+mod stall_watch;
 mod thread_pool;
 mod threading;
 
