@@ -62,10 +62,13 @@ fn load_through_haproxy_survives_a_drain_and_a_hot_restart() {
     let dir = TempDir::new();
     let restart_pid_file = dir.join("restarted.pid");
     let (draining, a) = Example::serve("echo", &["--proxy-protocol"]);
+    // The one hot-restarted runs the blocking echo on coroutines (the successor too).
     let (restarted, b) = Example::serve(
         "echo",
         &[
             "--proxy-protocol",
+            "--mode",
+            "coroutine",
             "--pid-file",
             restart_pid_file.to_str().unwrap(),
         ],

@@ -26,7 +26,7 @@ fn one_exchange(address: SocketAddr, message: &[u8]) {
 
 #[test]
 fn a_killed_worker_is_replaced_and_sigterm_drains_them_all() {
-    for mode in ["threading", "pool", "event"] {
+    for mode in ["threading", "pool", "event", "coroutine"] {
         let (master, address) = Example::serve("echo", &["--processes", "2", "--mode", mode]);
         assert!(
             eventually(|| workers(master.pid()).len() == 2),

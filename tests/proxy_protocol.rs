@@ -99,6 +99,11 @@ fn carried_address_reaches_the_handler_pool() {
     carried_address_reaches_the_handler::<ThreadPool>();
 }
 
+#[test]
+fn carried_address_reaches_the_handler_coroutine() {
+    carried_address_reaches_the_handler::<socketserver::Coroutines>();
+}
+
 /// A header that arrives in pieces is waited for in the loop's selector, then served.
 #[test]
 fn a_header_in_pieces_is_waited_for() {

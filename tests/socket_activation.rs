@@ -106,9 +106,18 @@ impl Child2 {
 
 #[test]
 fn echo_serves_an_inherited_tcp_socket() {
+    serves_an_inherited_tcp_socket(&[]);
+}
+
+#[test]
+fn echo_coroutine_serves_an_inherited_tcp_socket() {
+    serves_an_inherited_tcp_socket(&["--mode", "coroutine"]);
+}
+
+fn serves_an_inherited_tcp_socket(echo_args: &[&str]) {
     let port = free_tcp_port();
     let address = format!("127.0.0.1:{port}");
-    let (running, mut output) = activate(&["-l", &address], &[], 1);
+    let (running, mut output) = activate(&["-l", &address], echo_args, 1);
     let mut client = connect(address.parse().unwrap());
     exchange(&mut client, b"activated");
     assert_eq!(output.ready_line(), format!("listening on {address}"));

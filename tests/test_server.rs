@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::time::Duration;
 
-use socketserver::{Leak, StreamRequest, TestServer, ThreadingTcpServer};
+use socketserver::{CoroutineTcpServer, Leak, StreamRequest, TestServer, ThreadingTcpServer};
 
 mod util;
 
@@ -31,6 +31,24 @@ fn a_clean_stop_reports_what_the_server_did() {
         (1, 1)
     );
     assert_eq!(stopped.live_workers, 0);
+}
+
+/// Under coroutines a connection still open at the stop is ended by its loop (its socket shut
+/// down, its handler run to its end): nothing outlives the server, and the client reads the
+/// end of its stream.
+#[test]
+fn coroutines_end_their_connections_at_the_stop() {
+    let server = TestServer::start(CoroutineTcpServer::new("127.0.0.1:0", echo).unwrap());
+    let mut client = connect(server.address());
+    client.write_all(b"x").unwrap();
+    let mut reply = [0];
+    client.read_exact(&mut reply).unwrap(); // the coroutine is suspended in its next read
+    let stopped = server.stop(PATIENCE).unwrap();
+    stopped.result.unwrap();
+    assert_eq!(stopped.live_workers, 0);
+    assert_eq!(stopped.stats.accepted, 1);
+    let mut rest = Vec::new();
+    assert_eq!(client.read_to_end(&mut rest).unwrap(), 0, "{rest:?}");
 }
 
 #[test]
