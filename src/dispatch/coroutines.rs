@@ -5,11 +5,12 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use selectors::Interest;
 
+use crate::dispatch::loop_threads::LoopThreads;
 use crate::dispatch::offload_pool::OffloadPool;
 use crate::dispatch::stall_watch::{LoopPulse, StallWatch};
 use crate::dispatch::{Dispatch, Job, LiveThreads};
@@ -94,16 +95,10 @@ pub struct Coroutines {
     offload_threads: usize,
     thread_name: String,
     /// Started with the first connection (so a pre-fork worker starts its own after `fork`).
-    loops: Vec<LoopThread>,
-    next: usize,
+    loops: LoopThreads<Message>,
     live: LiveThreads,
     /// Names a coroutine that still runs past `stall_warning`; started with the loops.
     stall_watch: Option<StallWatch>,
-}
-
-struct LoopThread {
-    mailbox: Arc<Mailbox<Message>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 enum Message {
@@ -139,8 +134,7 @@ impl Coroutines {
             stall_warning: Duration::from_millis(10),
             offload_threads: 8,
             thread_name: "socketserver-coroutines".to_owned(),
-            loops: Vec::new(),
-            next: 0,
+            loops: LoopThreads::new(),
             live: LiveThreads::default(),
             stall_watch: None,
         }
@@ -233,38 +227,22 @@ impl Coroutines {
             &self.live,
         );
         self.stall_watch = Some(stall_watch);
-        for (n, pulse) in pulses.into_iter().enumerate() {
-            let mailbox = match Mailbox::new() {
-                Ok(mailbox) => mailbox,
-                Err(error) => {
-                    tracing::error!(%error, "cannot create a loop's waker");
-                    continue;
-                }
-            };
-            let theirs = Arc::clone(&mailbox);
-            let offload = Arc::clone(&offload);
-            let builder = thread::Builder::new().name(format!("{}-{n}", self.thread_name));
-            let spawned = self.live.spawn(builder, move || {
+        self.loops.start(
+            self.workers,
+            &self.thread_name,
+            &self.live,
+            move |n, mailbox: Arc<Mailbox<Message>>| {
                 let mut driver = FiberDriver {
-                    mailbox: Arc::clone(&theirs),
-                    offload,
-                    pulse,
+                    mailbox: Arc::clone(&mailbox),
+                    offload: Arc::clone(&offload),
+                    pulse: Arc::clone(&pulses[n]),
                     settings,
                     spare_stacks: Vec::new(),
                     generation: 0,
                 };
-                if let Err(error) = drive(&theirs, 1024, &mut driver) {
-                    tracing::error!(%error, "a coroutine loop stopped");
-                }
-            });
-            match spawned {
-                Ok(thread) => self.loops.push(LoopThread {
-                    mailbox,
-                    thread: Some(thread),
-                }),
-                Err(error) => tracing::error!(%error, "cannot spawn a coroutine loop thread"),
-            }
-        }
+                drive(&mailbox, 1024, &mut driver)
+            },
+        );
         tracing::info!(workers = self.loops.len(), "coroutine loops started");
     }
 }
@@ -513,15 +491,11 @@ impl Dispatch for Coroutines {
         if self.loops.is_empty() {
             self.start();
         }
-        if self.loops.is_empty() {
+        if let Err(Message::Adopt(job)) = self.loops.post_next(Message::Adopt(job)) {
             job.fail(RequestError::Dispatch(io::Error::other(
                 "no coroutine loop could be started",
             )));
-            return;
         }
-        let index = self.next % self.loops.len();
-        self.next = self.next.wrapping_add(1);
-        self.loops[index].mailbox.post(Message::Adopt(job));
     }
 
     fn live_workers(&self) -> usize {
@@ -529,14 +503,7 @@ impl Dispatch for Coroutines {
     }
 
     fn server_close(&mut self) {
-        for loop_thread in &self.loops {
-            loop_thread.mailbox.post(Message::Stop);
-        }
-        for mut loop_thread in self.loops.drain(..) {
-            if let Some(thread) = loop_thread.thread.take() {
-                let _ = thread.join();
-            }
-        }
+        self.loops.stop_and_join(|| Message::Stop);
         if let Some(mut watch) = self.stall_watch.take() {
             watch.stop();
         }

@@ -4,10 +4,10 @@ use std::fmt;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Instant;
 
-use crate::dispatch::{Dispatch, Job, LiveThreads};
+use crate::dispatch::{Dispatch, Job, LiveThreads, LoopThreads};
 use crate::drain::{DrainProgress, DrainStage};
 use crate::error::RequestError;
 use crate::event::connection::DEFAULT_WATERMARKS;
@@ -90,16 +90,10 @@ pub struct EventLoop {
     read_buffer_size: usize,
     thread_name: String,
     /// Started with the first connection.
-    loops: Vec<LoopThread>,
-    next: usize,
+    loops: LoopThreads<Message>,
     live: LiveThreads,
     /// The server's drain level (the server's own once attached).
     progress: Arc<DrainProgress>,
-}
-
-struct LoopThread {
-    mailbox: Arc<Mailbox<Message>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 enum Message {
@@ -127,8 +121,7 @@ impl EventLoop {
             low_watermark: DEFAULT_WATERMARKS.1,
             read_buffer_size: 64 * 1024,
             thread_name: "socketserver-loop".to_owned(),
-            loops: Vec::new(),
-            next: 0,
+            loops: LoopThreads::new(),
             live: LiveThreads::default(),
             progress: DrainProgress::new(),
         }
@@ -201,30 +194,12 @@ impl EventLoop {
             read_buffer_size: self.read_buffer_size,
             progress: Arc::clone(&self.progress),
         };
-        for n in 0..self.workers {
-            let mailbox = match Mailbox::new() {
-                Ok(mailbox) => mailbox,
-                Err(error) => {
-                    tracing::error!(%error, "cannot create a loop's waker");
-                    continue;
-                }
-            };
-            let theirs = Arc::clone(&mailbox);
-            let settings = settings.clone();
-            let builder = thread::Builder::new().name(format!("{}-{n}", self.thread_name));
-            let spawned = self.live.spawn(builder, move || {
-                if let Err(error) = run_loop(&theirs, settings) {
-                    tracing::error!(%error, "an event loop stopped");
-                }
-            });
-            match spawned {
-                Ok(thread) => self.loops.push(LoopThread {
-                    mailbox,
-                    thread: Some(thread),
-                }),
-                Err(error) => tracing::error!(%error, "cannot spawn a loop thread"),
-            }
-        }
+        self.loops.start(
+            self.workers,
+            &self.thread_name,
+            &self.live,
+            move |_, mailbox: Arc<Mailbox<Message>>| run_loop(&mailbox, settings.clone()),
+        );
         tracing::info!(workers = self.loops.len(), "event loops started");
     }
 }
@@ -391,14 +366,12 @@ impl Dispatch for EventLoop {
                 if self.loops.is_empty() {
                     self.start();
                 }
-                if self.loops.is_empty() {
+                if let Err(Message::Adopt(session)) =
+                    self.loops.post_next(Message::Adopt(session))
+                {
                     tracing::error!("no event loop could be started; closing the connection");
                     drop(end(session, false));
-                    return;
                 }
-                let index = self.next % self.loops.len();
-                self.next = self.next.wrapping_add(1);
-                self.loops[index].mailbox.post(Message::Adopt(session));
             }
             Err(job) => job.fail(RequestError::Dispatch(io::Error::other(
                 "EventLoop runs Protocol handlers over stream sockets: wrap the protocol in \
@@ -417,20 +390,11 @@ impl Dispatch for EventLoop {
 
     fn drain_idle(&mut self, _stage: DrainStage) {
         // The sessions read the level itself; the loops only look at them again now.
-        for loop_thread in &self.loops {
-            loop_thread.mailbox.post(Message::Drain);
-        }
+        self.loops.post_all(|| Message::Drain);
     }
 
     fn server_close(&mut self) {
-        for loop_thread in &self.loops {
-            loop_thread.mailbox.post(Message::Stop);
-        }
-        for mut loop_thread in self.loops.drain(..) {
-            if let Some(thread) = loop_thread.thread.take() {
-                let _ = thread.join();
-            }
-        }
+        self.loops.stop_and_join(|| Message::Stop);
     }
 }
 
