@@ -1,6 +1,7 @@
 //! The thread-pool strategy: a worker survives a panic, a full queue stops accepting
-//! (backpressure), `block_on_close` drains the queue and joins the workers, and dropping a
-//! server never hangs on an idle pool.
+//! (backpressure), `block_on_close` drains the queue and joins the workers, dropping a
+//! server never hangs on an idle pool, and the workers themselves wait for parked
+//! connections (no parker thread between them and their next message).
 
 mod util;
 
@@ -33,6 +34,50 @@ impl ServerHooks<StreamRequest> for Counters {
     fn service_actions(&self) {
         self.wakes.fetch_add(1, Ordering::SeqCst);
     }
+}
+
+/// Echoes one line, then parks until the next.
+fn parking_line_echo(request: &mut StreamRequest) -> io::Result<()> {
+    let mut line = Vec::new();
+    if request.rfile.read_until(b'\n', &mut line)? == 0 {
+        return Ok(());
+    }
+    request.wfile.write_all(&line)?;
+    request.park();
+    Ok(())
+}
+
+/// One worker serves fifty parked connections with no other thread: it leads the wait for
+/// their next messages itself and runs each one it sees arrive (there is no parker thread to
+/// hand them over).
+#[test]
+fn one_worker_waits_for_and_serves_fifty_parked_connections() {
+    let mut server = PoolTcpServer::new("127.0.0.1:0", parking_line_echo).unwrap();
+    server.dispatch_mut().set_workers(1).set_queue_size(64);
+    let address = server.server_address().unwrap();
+    let mut clients = Vec::new();
+    for _ in 0..50 {
+        let client = connect(address);
+        server.handle_request().unwrap();
+        let reader = io::BufReader::new(client.try_clone().unwrap());
+        clients.push((client, reader));
+    }
+    for round in 0..3 {
+        for (n, (client, reader)) in clients.iter_mut().enumerate() {
+            let line = format!("{round} {n}\n");
+            client.write_all(line.as_bytes()).unwrap();
+            let mut answer = String::new();
+            reader.read_line(&mut answer).unwrap();
+            assert_eq!(answer, line);
+        }
+    }
+    assert_eq!(
+        socketserver::Dispatch::live_workers(server.dispatch()),
+        1,
+        "the one worker is the only thread the pool runs"
+    );
+    drop(clients);
+    server.server_close();
 }
 
 #[test]

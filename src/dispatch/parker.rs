@@ -39,15 +39,19 @@ struct Running {
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-enum Message {
+/// What other threads post to a parker's loop.
+pub(crate) enum Message {
     Park(Box<dyn Job>),
     /// A graceful drain began or moved on: end the parked jobs that count as idle now.
     Drain,
     Close,
+    /// Nothing for the parked jobs: the loop's driver has other work to look at (the pool's
+    /// leader: a request queued while no worker waits for one).
+    Nudge,
 }
 
 /// A parked job in the reactor.
-struct Parked(Box<dyn Job>);
+pub(crate) struct Parked(Box<dyn Job>);
 
 impl AsFd for Parked {
     fn as_fd(&self) -> BorrowedFd<'_> {
@@ -139,9 +143,10 @@ fn park_loop(mailbox: &Mailbox<Message>, resume: &Resume) -> io::Result<()> {
     drive(mailbox, 256, &mut ParkerDriver { resume })
 }
 
-/// The parker as a kind of loop: its entries are parked jobs.
-struct ParkerDriver<'a> {
-    resume: &'a Resume,
+/// The parker as a kind of loop: its entries are parked jobs. Driven by the parker thread,
+/// or by the pool's workers in turn (`thread_pool.rs`).
+pub(crate) struct ParkerDriver<'a> {
+    pub(crate) resume: &'a Resume,
 }
 
 impl Driver for ParkerDriver<'_> {
@@ -157,6 +162,7 @@ impl Driver for ParkerDriver<'_> {
                 }
             }
             Message::Close => return Flow::Stop,
+            Message::Nudge => {}
         }
         Flow::Continue
     }
@@ -184,7 +190,14 @@ impl Driver for ParkerDriver<'_> {
     }
 }
 
-fn admit(reactor: &mut Reactor<Parked>, job: Box<dyn Job>, now: Instant, resume: &Resume) {
+/// Takes `job` into the reactor and moves it on at once (`Admitted`): it may be resumed or
+/// ended right away.
+pub(crate) fn admit(
+    reactor: &mut Reactor<Parked>,
+    job: Box<dyn Job>,
+    now: Instant,
+    resume: &Resume,
+) {
     match reactor.insert(Parked(job), None) {
         Ok(key) => {
             step(reactor, key, ParkedEvent::Admitted, now, resume);
@@ -282,7 +295,7 @@ fn end_and_keep_closing(
 }
 
 /// Ends a job the server no longer serves (the parker closes).
-fn end(job: Box<dyn Job>) {
+pub(crate) fn end(job: Box<dyn Job>) {
     // Jobs catch their handlers' panics; this guards the parker against anything else.
     if panic::catch_unwind(AssertUnwindSafe(|| job.end_parked())).is_err() {
         tracing::error!("ending a parked connection panicked");

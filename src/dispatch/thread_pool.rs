@@ -1,18 +1,21 @@
 //! [`ThreadPool`]: a fixed set of worker threads fed through a bounded queue.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
+use std::time::Instant;
 
-use crossbeam_channel::{bounded, select_biased, unbounded, Receiver, Sender, TrySendError};
+use parking_lot::{Condvar, Mutex};
 
 use crate::dispatch::live_threads::LiveThreads;
-use crate::dispatch::parker::{Parker, Resume};
+use crate::dispatch::parker::{self, Message, Parked, ParkerDriver, Resume};
 use crate::dispatch::{Dispatch, Job, RunOutcome};
 use crate::drain::DrainStage;
 use crate::error::RequestError;
+use crate::reactor::{drive_until, end_all, Driver, Flow, Mailbox, Reactor};
 use crate::shutdown::LoopWaker;
 
 type Task = Box<dyn Job>;
@@ -32,10 +35,15 @@ type Task = Box<dyn Job>;
 ///
 /// **Parking**: a connection holds its worker while its handler runs. A handler that
 /// returns between messages after [`StreamRequest::park`](crate::StreamRequest::park) gives
-/// the worker back: the connection waits in the pool's parker thread (one selector for all
-/// parked connections, with their idle deadlines) and is queued for a worker when its next
-/// message arrives, ahead of new connections. So `N` workers serve any number of persistent,
-/// mostly idle connections. A handler that never parks holds its worker for the connection's
+/// the worker back: the connection waits in the pool's selector (one for all parked
+/// connections, with their idle deadlines), which the workers watch in turn — leader and
+/// followers: one idle worker waits in the selector, and when a parked connection's next
+/// message arrives that worker runs it itself and another idle worker takes over the wait.
+/// Other connections that became ready at the same moment are queued for the other workers,
+/// ahead of new connections. So a message crosses no thread on its way to a handler, more
+/// workers never add a queue to go through, and `N` workers serve any number of persistent,
+/// mostly idle connections. While every worker runs a handler, parked connections wait (their
+/// deadlines, their output for slow readers and their gathering go on when one is free). A handler that never parks holds its worker for the connection's
 /// whole life, as in Python: `N` workers then serve at most `N` connections at once, and a
 /// keep-alive connection blocks a worker even while it sends nothing.
 ///
@@ -45,8 +53,8 @@ type Task = Box<dyn Job>;
 /// is kept and sent by the parker ([`StreamOptions::max_pending_output`](crate::StreamOptions::max_pending_output)),
 /// so a client that sends or reads slowly (slowloris, slow reads) costs a buffer and a timer,
 /// not a worker. `socketserver-http`'s `HttpService` works this way. Parking has a price per
-/// message (two hand-offs between threads and two selector updates): it pays when connections
-/// outnumber workers; with a worker per connection, not parking is faster.
+/// message (two selector updates, and a hand-over of the wait between workers): it pays when
+/// connections outnumber workers; with a worker per connection, not parking is faster.
 ///
 /// A handler that panics is reported through `handle_error`; the worker survives. Dropping the
 /// server never hangs on an idle pool: closing the queue ends the workers.
@@ -74,21 +82,49 @@ pub struct ThreadPool {
     waker: Option<LoopWaker>,
     /// Started with the first request.
     running: Option<Running>,
-    /// Holds parked connections; created with the workers.
-    parker: Option<Arc<Parker>>,
-    /// The workers and the parker, while they run.
+    /// The workers, while they run.
     live: LiveThreads,
-    /// Set by the loop when it stops accepting because the queue is full; the worker that
-    /// takes the next request clears it and wakes the loop.
-    loop_waits: Arc<AtomicBool>,
     /// A drain's deadline passed: `server_close` waits briefly, then lets the workers go.
     forced: bool,
 }
 
 struct Running {
-    queue: Sender<Task>,
-    resumed: Receiver<Task>,
+    shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
+}
+
+/// What the workers share: the queues, the parked connections' reactor (held by the worker
+/// that leads, or here while none does), and the way to wake them.
+struct Shared {
+    state: Mutex<State>,
+    /// Idle workers wait here for a request, or for the lead.
+    work_ready: Condvar,
+    /// The parked connections' mail (parks, drains, the close); its waker ends the leader's
+    /// wait.
+    mailbox: Arc<Mailbox<Message>>,
+    /// What the reactor's holder resumed in its last turn: only the holder pushes (through
+    /// `resume`) and takes.
+    batch: Arc<Mutex<Vec<Task>>>,
+    resume: Resume,
+    queue_size: usize,
+    /// Set by the loop when it stops accepting because the queue is full; the worker that
+    /// takes the next request clears it and wakes the loop.
+    loop_waits: AtomicBool,
+    waker: Option<LoopWaker>,
+}
+
+struct State {
+    /// Accepted connections waiting for a worker (at most `queue_size`).
+    new: VecDeque<Task>,
+    /// Parked connections whose next message has arrived, waiting for a worker.
+    resumed: VecDeque<Task>,
+    /// The parked connections, while no worker leads (`None` while one does, and once closed).
+    reactor: Option<Reactor<Parked>>,
+    /// A worker holds the reactor.
+    leading: bool,
+    /// Workers waiting on `work_ready`.
+    idle: usize,
+    closed: bool,
 }
 
 impl ThreadPool {
@@ -102,9 +138,7 @@ impl ThreadPool {
             thread_name: "socketserver-worker".to_owned(),
             waker: None,
             running: None,
-            parker: None,
             live: LiveThreads::default(),
-            loop_waits: Arc::new(AtomicBool::new(false)),
             forced: false,
         }
     }
@@ -162,7 +196,7 @@ impl ThreadPool {
     pub fn queued(&self) -> usize {
         self.running
             .as_ref()
-            .map_or(0, |running| running.queue.len())
+            .map_or(0, |running| running.shared.state.lock().new.len())
     }
 
     /// Worker threads started so far (0 before the first request).
@@ -176,38 +210,43 @@ impl ThreadPool {
     pub fn resumed_waiting(&self) -> usize {
         self.running
             .as_ref()
-            .map_or(0, |running| running.resumed.len())
+            .map_or(0, |running| running.shared.state.lock().resumed.len())
     }
 
-    fn start(&mut self) -> &Running {
-        let (queue, tasks) = bounded::<Task>(self.queue_size);
-        let (resumer, resumed) = unbounded::<Task>();
-        let resume: Resume = Arc::new(move |task| {
-            // The receiver lives as long as a worker does; without workers the job ends here.
-            if let Err(returned) = resumer.send(task) {
-                returned.into_inner().end_parked();
-            }
-        });
-        let parker = Arc::new(Parker::new(
-            &format!("{}-parker", self.thread_name),
+    fn start(&mut self) -> Option<&Running> {
+        let mailbox = Mailbox::new()
+            .map_err(|error| tracing::error!(%error, "cannot create the pool's waker"))
+            .ok()?;
+        let reactor = Reactor::new(256)
+            .and_then(|mut reactor| reactor.watch_waker(mailbox.waker()).map(|()| reactor))
+            .map_err(|error| tracing::error!(%error, "cannot create the pool's selector"))
+            .ok()?;
+        let batch: Arc<Mutex<Vec<Task>>> = Arc::default();
+        let theirs = Arc::clone(&batch);
+        let resume: Resume = Arc::new(move |task| theirs.lock().push(task));
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                new: VecDeque::with_capacity(self.queue_size),
+                resumed: VecDeque::new(),
+                reactor: Some(reactor),
+                leading: false,
+                idle: 0,
+                closed: false,
+            }),
+            work_ready: Condvar::new(),
+            mailbox,
+            batch,
             resume,
-            self.live.clone(),
-        ));
-        self.parker = Some(Arc::clone(&parker));
+            queue_size: self.queue_size,
+            loop_waits: AtomicBool::new(false),
+            waker: self.waker.clone(),
+        });
         let threads = (0..self.workers)
             .filter_map(|n| {
-                let inboxes = Inboxes {
-                    tasks: tasks.clone(),
-                    resumed: resumed.clone(),
-                };
-                let loop_waits = Arc::clone(&self.loop_waits);
-                let waker = self.waker.clone();
-                let parker = Arc::clone(&parker);
+                let shared = Arc::clone(&shared);
                 let builder = thread::Builder::new().name(format!("{}-{n}", self.thread_name));
                 self.live
-                    .spawn(builder, move || {
-                        work(&inboxes, &parker, &loop_waits, waker.as_ref());
-                    })
+                    .spawn(builder, move || work(&shared))
                     .map_err(|error| tracing::error!(%error, "cannot spawn a pool worker"))
                     .ok()
             })
@@ -217,53 +256,232 @@ impl ThreadPool {
             queue_size = self.queue_size,
             "thread pool started"
         );
-        self.running.insert(Running {
-            queue,
-            resumed,
-            threads,
-        })
+        Some(self.running.insert(Running { shared, threads }))
     }
 }
 
-/// Where a worker takes work from.
-struct Inboxes {
-    /// New connections, from the loop (bounded: the loop's backpressure).
-    tasks: Receiver<Task>,
-    /// Parked connections whose input arrived, from the parker.
-    resumed: Receiver<Task>,
+/// A worker's life: run requests (resumed connections first, then new ones), lead the wait
+/// for parked connections when idle, until the pool closes and nothing is left.
+fn work(shared: &Shared) {
+    while let Some(task) = shared.next_task() {
+        let mut next = Some(task);
+        while let Some(task) = next.take() {
+            // Jobs catch their own panics; this guards the worker against anything else.
+            match panic::catch_unwind(AssertUnwindSafe(|| task.run_until_parked())) {
+                Ok(RunOutcome::Parked(parked)) => next = shared.park(parked),
+                Ok(RunOutcome::Finished(_)) => {}
+                Err(_) => tracing::error!("a pool task panicked outside its handler"),
+            }
+        }
+    }
 }
 
-/// A worker's life: take resumed connections first, then new ones, until the queue closes.
-fn work(inboxes: &Inboxes, parker: &Parker, loop_waits: &AtomicBool, waker: Option<&LoopWaker>) {
-    loop {
-        let task = select_biased! {
-            recv(inboxes.resumed) -> task => task.ok(),
-            recv(inboxes.tasks) -> task => match task {
-                Ok(task) => {
-                    if loop_waits.swap(false, Ordering::SeqCst) {
-                        if let Some(waker) = waker {
-                            waker.wake();
-                        }
-                    }
-                    Some(task)
+impl Shared {
+    /// The next request for this worker: a resumed connection, a new one, or — when there is
+    /// none and no worker leads — what arrives while this worker leads the wait. `None` once
+    /// the pool is closed and nothing is left.
+    fn next_task(&self) -> Option<Task> {
+        let mut state = self.state.lock();
+        loop {
+            if let Some(task) = state.resumed.pop_front() {
+                self.pass_on(&state);
+                return Some(task);
+            }
+            if let Some(task) = state.new.pop_front() {
+                self.pass_on(&state);
+                drop(state);
+                self.took_new();
+                return Some(task);
+            }
+            if state.closed {
+                return None;
+            }
+            if let Some(reactor) = state.reactor.take() {
+                state.leading = true;
+                drop(state);
+                let (reactor, kept) = self.lead(reactor);
+                match reactor {
+                    // The lead passes to a worker that waits, if one does.
+                    Some(reactor) => self.give_back(reactor, true),
+                    None => self.state.lock().leading = false,
                 }
-                // Closed: the parker is closed too, so nothing more will be resumed.
-                Err(_) => inboxes.resumed.try_recv().ok(),
-            },
+                if let Some(task) = kept {
+                    return Some(task);
+                }
+                state = self.state.lock();
+                continue;
+            }
+            state.idle += 1;
+            self.work_ready.wait(&mut state);
+            state.idle -= 1;
+        }
+    }
+
+    /// Leads: drives the parked connections until one is resumed (it is returned, for this
+    /// worker to run; others resumed with it are queued for the rest) or a request waits that
+    /// no idle worker will take. Gives the reactor back, or `None` once the pool closed.
+    fn lead(&self, mut reactor: Reactor<Parked>) -> (Option<Reactor<Parked>>, Option<Task>) {
+        let mut driver = ParkerDriver {
+            resume: &self.resume,
         };
-        let Some(task) = task else {
+        let flow = drive_until(&mut reactor, &self.mailbox, &mut driver, |_| {
+            !self.batch.lock().is_empty() || self.work_waits()
+        });
+        let closing = !matches!(flow, Ok(Flow::Continue));
+        if let Err(error) = &flow {
+            tracing::error!(%error, "the pool's selector failed; ending its parked connections");
+        }
+        if closing {
+            self.state.lock().closed = true;
+            end_all(&mut reactor, &self.mailbox, &mut driver);
+        }
+        let kept = self.share_batch(closing);
+        ((!closing).then_some(reactor), kept)
+    }
+
+    /// A worker took a queued request: if more wait, it wakes one idle worker for the next.
+    /// Waking one at a time, each by the last one woken, keeps as many workers awake as the
+    /// queue needs and no more: a batch of readiness wakes no crowd that then fights over the
+    /// CPUs (more workers must not make the pool slower).
+    /// So is one woken when nobody leads the wait for parked connections while this worker
+    /// runs a request.
+    fn pass_on(&self, state: &State) {
+        let work_left = !(state.new.is_empty() && state.resumed.is_empty());
+        if state.idle > 0 && (work_left || state.reactor.is_some()) {
+            self.work_ready.notify_one();
+        }
+    }
+
+    /// The reactor's holder gives it back (`leading` ends): kept for the next leader, or, if
+    /// the pool closed meanwhile, its parked connections ended here. `wake`: an idle worker is
+    /// woken to lead (the holder goes on to run a request).
+    fn give_back(&self, mut reactor: Reactor<Parked>, wake: bool) {
+        let mut state = self.state.lock();
+        state.leading = false;
+        if state.closed {
+            drop(state);
+            let mut driver = ParkerDriver {
+                resume: &self.resume,
+            };
+            end_all(&mut reactor, &self.mailbox, &mut driver);
+            let _ = self.share_batch(true);
+            return;
+        }
+        state.reactor = Some(reactor);
+        if wake && state.idle > 0 {
+            self.work_ready.notify_one();
+        }
+    }
+
+    /// A request waits and no worker waits to take it: the leader takes it.
+    fn work_waits(&self) -> bool {
+        let state = self.state.lock();
+        state.idle == 0 && !(state.new.is_empty() && state.resumed.is_empty())
+    }
+
+    /// Takes what the reactor's holder resumed: the first is returned (the holder runs it), the
+    /// rest queued for the other workers. When `closing`, all of them run (their input is
+    /// here), queued.
+    fn share_batch(&self, closing: bool) -> Option<Task> {
+        let mut resumed = std::mem::take(&mut *self.batch.lock());
+        if resumed.is_empty() {
+            return None;
+        }
+        let kept = (!closing).then(|| resumed.remove(0));
+        if !resumed.is_empty() {
+            let mut state = self.state.lock();
+            state.resumed.extend(resumed);
+            // One idle worker; it wakes the next if more wait (`pass_on`).
+            if state.idle > 0 {
+                self.work_ready.notify_one();
+            }
+        }
+        kept
+    }
+
+    /// A worker's request parked: it waits in the reactor (admitted here while no worker
+    /// leads, else by the leader). Returns it when its next message is here already (this
+    /// worker runs it on).
+    fn park(&self, job: Task) -> Option<Task> {
+        if job.parked_fd().is_none() {
+            job.end_parked();
+            return None;
+        }
+        let mut state = self.state.lock();
+        if state.closed {
+            drop(state);
+            job.end_parked();
+            return None;
+        }
+        let Some(mut reactor) = state.reactor.take() else {
+            drop(state);
+            self.mailbox.post(Message::Park(job));
+            return None;
+        };
+        state.leading = true;
+        drop(state);
+        parker::admit(&mut reactor, job, Instant::now(), &self.resume);
+        let kept = self.share_batch(false);
+        // This worker leads next itself, unless it runs a resumed request first: then an idle
+        // worker takes the lead.
+        self.give_back(reactor, kept.is_some());
+        kept
+    }
+
+    /// A new request was taken: wake the loop if it waits for room in the queue.
+    fn took_new(&self) {
+        if self.loop_waits.swap(false, Ordering::SeqCst) {
+            if let Some(waker) = &self.waker {
+                waker.wake();
+            }
+        }
+    }
+
+    /// A graceful drain began or moved on: end the idle parked connections (here while no
+    /// worker leads, else by the leader).
+    fn drain(&self) {
+        let mut state = self.state.lock();
+        let Some(mut reactor) = state.reactor.take() else {
+            if state.leading {
+                self.mailbox.post(Message::Drain);
+            }
             return;
         };
-        // Jobs catch their own panics; this guards the worker against anything else.
-        let parked = panic::catch_unwind(AssertUnwindSafe(|| task.run_until_parked()));
-        match parked {
-            Ok(RunOutcome::Parked(parked)) => {
-                if let Err(refused) = parker.park(parked) {
-                    refused.end_parked();
-                }
+        state.leading = true;
+        drop(state);
+        let mut driver = ParkerDriver {
+            resume: &self.resume,
+        };
+        let _ = driver.message(&mut reactor, Message::Drain, Instant::now());
+        // What the drain resumed (its input had arrived) is queued for the workers.
+        if let Some(task) = self.share_batch(false) {
+            self.state.lock().resumed.push_front(task);
+        }
+        self.give_back(reactor, false);
+        let state = self.state.lock();
+        if state.idle > 0 {
+            self.work_ready.notify_all();
+        }
+    }
+
+    /// Closes the pool: parked connections end (here while no worker leads, else by the
+    /// leader, told so), later parks are refused, and workers end once the queues are empty.
+    fn close(&self) {
+        let mut state = self.state.lock();
+        state.closed = true;
+        let reactor = state.reactor.take();
+        let leading = state.leading;
+        self.work_ready.notify_all();
+        drop(state);
+        match reactor {
+            Some(mut reactor) => {
+                let mut driver = ParkerDriver {
+                    resume: &self.resume,
+                };
+                end_all(&mut reactor, &self.mailbox, &mut driver);
             }
-            Ok(RunOutcome::Finished(_)) => {}
-            Err(_) => tracing::error!("a pool task panicked outside its handler"),
+            None if leading => self.mailbox.post(Message::Close),
+            None => {}
         }
     }
 }
@@ -281,23 +499,34 @@ impl Dispatch for ThreadPool {
 
     fn process_request(&mut self, job: Box<dyn Job>) {
         let running = match self.running {
-            Some(ref running) => running,
+            Some(ref running) => Some(running),
             None => self.start(),
         };
-        if running.threads.is_empty() {
+        let Some(running) = running.filter(|running| !running.threads.is_empty()) else {
             job.fail(RequestError::Dispatch(std::io::Error::other(
                 "no pool worker could be started",
             )));
             return;
-        }
+        };
+        let shared = &running.shared;
+        let mut state = shared.state.lock();
         // The loop checks `has_capacity` first, so the queue has room; should it not, the
         // request is failed rather than blocking the loop.
-        if let Err(error) = running.queue.try_send(job) {
-            let (task, reason) = match error {
-                TrySendError::Full(task) => (task, "the pool's queue is full"),
-                TrySendError::Disconnected(task) => (task, "the pool is closed"),
+        if state.closed || state.new.len() >= shared.queue_size {
+            let reason = match state.closed {
+                true => "the pool is closed",
+                false => "the pool's queue is full",
             };
-            task.fail(RequestError::Dispatch(std::io::Error::other(reason)));
+            drop(state);
+            job.fail(RequestError::Dispatch(std::io::Error::other(reason)));
+            return;
+        }
+        state.new.push_back(job);
+        if state.idle > 0 {
+            shared.work_ready.notify_one();
+        } else if state.leading {
+            // Every other worker is busy: the leader takes it.
+            shared.mailbox.post(Message::Nudge);
         }
     }
 
@@ -305,13 +534,15 @@ impl Dispatch for ThreadPool {
         let Some(running) = &self.running else {
             return true;
         };
-        if !running.queue.is_full() {
+        let shared = &running.shared;
+        let full = || shared.state.lock().new.len() >= shared.queue_size;
+        if !full() {
             return true;
         }
         // Ask the next worker that takes a request to wake us, then look again in case one
         // did between the two checks.
-        self.loop_waits.store(true, Ordering::SeqCst);
-        !running.queue.is_full()
+        shared.loop_waits.store(true, Ordering::SeqCst);
+        !full()
     }
 
     fn attach(&mut self, waker: LoopWaker) {
@@ -324,8 +555,8 @@ impl Dispatch for ThreadPool {
 
     fn drain_idle(&mut self, _stage: DrainStage) {
         // Queued connections are served as usual; parked ones that are idle end.
-        if let Some(parker) = &self.parker {
-            parker.drain();
+        if let Some(running) = &self.running {
+            running.shared.drain();
         }
     }
 
@@ -335,14 +566,11 @@ impl Dispatch for ThreadPool {
 
     fn server_close(&mut self) {
         // Parked connections end first (their `finish` runs); a connection that parks after
-        // this is ended by its worker.
-        if let Some(parker) = self.parker.take() {
-            parker.close();
-        }
-        let Some(Running { queue, threads, .. }) = self.running.take() else {
+        // this is ended by its worker, and the workers end once the queue is empty.
+        let Some(Running { shared, threads }) = self.running.take() else {
             return;
         };
-        drop(queue); // workers end once the queue is empty
+        shared.close();
         if self.forced {
             // Their sockets are shut down: only a handler that ignores its socket still runs.
             let deadline = std::time::Instant::now() + crate::dispatch::FORCED_CLOSE_WAIT;

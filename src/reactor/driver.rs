@@ -53,14 +53,29 @@ pub(crate) fn drive<D: Driver>(
 ) -> io::Result<()> {
     let mut reactor: Reactor<D::Entry> = Reactor::new(capacity)?;
     reactor.watch_waker(mailbox.waker())?;
+    let result = drive_until(&mut reactor, mailbox, driver, |_| false).map(drop);
+    end_all(&mut reactor, mailbox, driver);
+    result
+}
+
+/// The turns of [`drive`] on a reactor the caller keeps (registered with the mailbox's waker):
+/// until a message says stop (`Ok(Flow::Stop)`), or until `yield_now` says the driver has
+/// something to do elsewhere (`Ok(Flow::Continue)`: asked before each wait and after acting on
+/// what was ready). For a loop that threads take turns to drive (the pool's leader).
+pub(crate) fn drive_until<D: Driver>(
+    reactor: &mut Reactor<D::Entry>,
+    mailbox: &Mailbox<D::Message>,
+    driver: &mut D,
+    mut yield_now: impl FnMut(&mut D) -> bool,
+) -> io::Result<Flow> {
     let mut expired = Vec::new();
     let mut ready = Vec::new();
-    let result = 'driving: loop {
+    loop {
         // One clock read for the mail and the deadlines of this turn.
         let now = Instant::now();
         while let Some(message) = mailbox.try_take() {
-            if driver.message(&mut reactor, message, now) == Flow::Stop {
-                break 'driving Ok(());
+            if driver.message(reactor, message, now) == Flow::Stop {
+                return Ok(Flow::Stop);
             }
         }
         // Collected first: acting on one may arm a deadline that is already due, which is
@@ -70,18 +85,31 @@ pub(crate) fn drive<D: Driver>(
             expired.push(key);
         }
         for &key in &expired {
-            driver.expired(&mut reactor, key, now);
+            driver.expired(reactor, key, now);
         }
-        if let Err(error) = mailbox.wait(&mut reactor) {
-            break Err(error);
+        if yield_now(driver) {
+            return Ok(Flow::Continue);
         }
+        mailbox.wait(reactor)?;
         let now = Instant::now();
         ready.clear();
         ready.extend_from_slice(reactor.ready());
         for &event in &ready {
-            driver.ready(&mut reactor, event, now);
+            driver.ready(reactor, event, now);
         }
-    };
+        if yield_now(driver) {
+            return Ok(Flow::Continue);
+        }
+    }
+}
+
+/// The end of a loop: ends every entry `reactor` still holds, then every message still in the
+/// mailbox.
+pub(crate) fn end_all<D: Driver>(
+    reactor: &mut Reactor<D::Entry>,
+    mailbox: &Mailbox<D::Message>,
+    driver: &mut D,
+) {
     let held = reactor.drain();
     if !held.is_empty() {
         tracing::debug!(
@@ -95,5 +123,4 @@ pub(crate) fn drive<D: Driver>(
     while let Some(message) = mailbox.try_take() {
         driver.leftover(message);
     }
-    result
 }

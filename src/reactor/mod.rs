@@ -10,6 +10,6 @@ mod mailbox;
 mod reactor;
 mod timer_heap;
 
-pub(crate) use driver::{drive, Driver, Flow};
+pub(crate) use driver::{drive, drive_until, end_all, Driver, Flow};
 pub(crate) use mailbox::Mailbox;
 pub(crate) use reactor::{Reactor, Ready};
