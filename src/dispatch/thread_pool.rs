@@ -124,6 +124,9 @@ struct State {
     leading: bool,
     /// Workers waiting on `work_ready`.
     idle: usize,
+    /// Of those, woken and not yet back: one wake-up at a time is enough (the woken worker
+    /// wakes the next if work remains).
+    waking: usize,
     closed: bool,
 }
 
@@ -231,6 +234,7 @@ impl ThreadPool {
                 reactor: Some(reactor),
                 leading: false,
                 idle: 0,
+                waking: 0,
                 closed: false,
             }),
             work_ready: Condvar::new(),
@@ -284,11 +288,11 @@ impl Shared {
         let mut state = self.state.lock();
         loop {
             if let Some(task) = state.resumed.pop_front() {
-                self.pass_on(&state);
+                self.pass_on(&mut state);
                 return Some(task);
             }
             if let Some(task) = state.new.pop_front() {
-                self.pass_on(&state);
+                self.pass_on(&mut state);
                 drop(state);
                 self.took_new();
                 return Some(task);
@@ -314,6 +318,7 @@ impl Shared {
             state.idle += 1;
             self.work_ready.wait(&mut state);
             state.idle -= 1;
+            state.waking = state.waking.saturating_sub(1);
         }
     }
 
@@ -339,16 +344,24 @@ impl Shared {
         ((!closing).then_some(reactor), kept)
     }
 
+    /// Wakes one idle worker, unless one is already on its way.
+    fn wake_one(&self, state: &mut State) {
+        if state.idle > state.waking && state.waking == 0 {
+            state.waking += 1;
+            self.work_ready.notify_one();
+        }
+    }
+
     /// A worker took a queued request: if more wait, it wakes one idle worker for the next.
     /// Waking one at a time, each by the last one woken, keeps as many workers awake as the
     /// queue needs and no more: a batch of readiness wakes no crowd that then fights over the
     /// CPUs (more workers must not make the pool slower).
     /// So is one woken when nobody leads the wait for parked connections while this worker
     /// runs a request.
-    fn pass_on(&self, state: &State) {
+    fn pass_on(&self, state: &mut State) {
         let work_left = !(state.new.is_empty() && state.resumed.is_empty());
-        if state.idle > 0 && (work_left || state.reactor.is_some()) {
-            self.work_ready.notify_one();
+        if work_left || state.reactor.is_some() {
+            self.wake_one(state);
         }
     }
 
@@ -368,8 +381,8 @@ impl Shared {
             return;
         }
         state.reactor = Some(reactor);
-        if wake && state.idle > 0 {
-            self.work_ready.notify_one();
+        if wake {
+            self.wake_one(&mut state);
         }
     }
 
@@ -392,9 +405,7 @@ impl Shared {
             let mut state = self.state.lock();
             state.resumed.extend(resumed);
             // One idle worker; it wakes the next if more wait (`pass_on`).
-            if state.idle > 0 {
-                self.work_ready.notify_one();
-            }
+            self.wake_one(&mut state);
         }
         kept
     }
@@ -523,7 +534,7 @@ impl Dispatch for ThreadPool {
         }
         state.new.push_back(job);
         if state.idle > 0 {
-            shared.work_ready.notify_one();
+            shared.wake_one(&mut state);
         } else if state.leading {
             // Every other worker is busy: the leader takes it.
             shared.mailbox.post(Message::Nudge);
