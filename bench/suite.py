@@ -65,6 +65,7 @@ EVENT = "ours event"
 COROUTINE = "ours coroutine"
 C_EPOLL = "c epoll"
 POOL_PARKING = "ours pool, 8 workers"
+POOL_PARKING_32 = "ours pool, 32 workers"
 
 
 def log(message):
@@ -126,6 +127,8 @@ SERVERS = {
         # The pool with parking: 8 workers whatever the connection count (idle connections
         # wait in a selector instead of holding a worker).
         ServerKind(POOL_PARKING, ours("pool", fixed_workers=8)),
+        # The same with four times the workers: more workers must not make it slower.
+        ServerKind(POOL_PARKING_32, ours("pool", fixed_workers=32)),
         ServerKind("ours event", ours("event"), workers_from="event"),
         # The plain blocking echo on a coroutine per connection, with as many loops as event.
         ServerKind(COROUTINE, ours("coroutine"), workers_from="event"),
@@ -391,7 +394,8 @@ SCENARIOS = [
              pool_workers=16),
     # POOL_PARKING: 8 workers for 128 connections, only possible with parking.
     Scenario("echo-128", "echo, 128 connections × 64 B", "echo",
-             [s for s in PERSISTENT if "forking" not in s] + EVENT_PEERS + [POOL_PARKING],
+             [s for s in PERSISTENT if "forking" not in s] + EVENT_PEERS
+             + [POOL_PARKING, POOL_PARKING_32],
              connections=128, pool_workers=128),
     Scenario("echo-16k", "echo, 16 connections × 16 KiB", "echo", PERSISTENT + EVENT_PEERS,
              size=16384, pool_workers=16),
@@ -834,6 +838,8 @@ class Report:
                    if s.pool_workers and "ours pool" in s.servers else "")
         if POOL_PARKING in s.servers:
             workers += f"; `{POOL_PARKING}`: `echo --mode pool --workers 8` (parking)"
+        if POOL_PARKING_32 in s.servers:
+            workers += f"; `{POOL_PARKING_32}`: `echo --mode pool --workers 32`"
         event_workers = getattr(a, "event_workers", None)
         if EVENT in s.servers and event_workers:
             workers += f"; `ours event` with `--workers {event_workers}`"
@@ -1009,6 +1015,8 @@ class Report:
                        f"{'met' if met else '**not met**'} |")
         else:
             out.append(f"| {text} | ≥ 0.8×, 0 errors | no data | **not met** |")
+        target("echo-128, pool with parking: 32 workers / 8 workers", "echo-128",
+               POOL_PARKING_32, POOL_PARKING, "≥ 1.0×", lambda v: v >= 1.0)
         f = self.s.forks
         if f and f["result"]:
             out.append(f"| issue 5: {f['requests_asked']:,} forked requests, zombies afterwards "
