@@ -6,13 +6,14 @@
 #   bash bench/pool_workers.sh [ROUNDS]          (default 5 rounds of 3 s per server)
 #
 # On a machine with many cores, SERVER_CPUS and LOAD_CPUS (taskset lists, e.g. 0-7 and 8-15)
-# pin the server and loadgen apart. Everything listens on 127.0.0.1 and is stopped at the end.
+# pin the server and loadgen apart. Honours CARGO_TARGET_DIR. Everything listens on 127.0.0.1
+# and is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds="${1:-5}"
 cargo build -q --release -p socketserver --example echo
 cargo build -q --release -p socketserver-loadgen
-bin=target/release
+bin="${CARGO_TARGET_DIR:-target}/release"
 server_pin=(); load_pin=()
 [ -n "${SERVER_CPUS:-}" ] && server_pin=(taskset -c "$SERVER_CPUS")
 [ -n "${LOAD_CPUS:-}" ] && load_pin=(taskset -c "$LOAD_CPUS")
