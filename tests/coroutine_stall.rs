@@ -54,6 +54,22 @@ fn spinning(spin: Duration) -> impl FnMut(&mut StreamRequest) -> io::Result<()> 
     }
 }
 
+type OneLoop<H> =
+    Serving<socketserver::TcpSocket, socketserver::Coroutines, H, socketserver::DefaultHooks>;
+
+/// A coroutine server on one loop thread, warning past `stall_warning`.
+fn one_loop<H>(handler: H, stall_warning: Duration) -> OneLoop<H>
+where
+    H: socketserver::RequestHandler<StreamRequest>,
+{
+    let mut server = CoroutineTcpServer::new("127.0.0.1:0", handler).unwrap();
+    server
+        .dispatch_mut()
+        .set_workers(1)
+        .set_stall_warning(stall_warning);
+    Serving::start(server)
+}
+
 fn exchange(address: std::net::SocketAddr) {
     let mut client = TcpStream::connect(address).unwrap();
     client
@@ -75,25 +91,17 @@ fn a_coroutine_that_never_suspends_is_named() {
         .init();
 
     // Under the threshold: no warning.
-    let mut server = CoroutineTcpServer::new("127.0.0.1:0", spinning(Duration::ZERO)).unwrap();
-    server
-        .dispatch_mut()
-        .set_workers(1)
-        .set_stall_warning(Duration::from_secs(3600));
-    let serving = Serving::start(server);
+    let serving = one_loop(spinning(Duration::ZERO), Duration::from_secs(3600));
     exchange(serving.address);
     serving.stop().1.unwrap();
     let quiet = String::from_utf8_lossy(&captured.0.lock()).into_owned();
     assert!(!quiet.contains("held up its loop"), "{quiet}");
 
     // Past it: the stalling coroutine's connection is named.
-    let mut server =
-        CoroutineTcpServer::new("127.0.0.1:0", spinning(Duration::from_millis(50))).unwrap();
-    server
-        .dispatch_mut()
-        .set_workers(1)
-        .set_stall_warning(Duration::from_millis(20));
-    let serving = Serving::start(server);
+    let serving = one_loop(
+        spinning(Duration::from_millis(50)),
+        Duration::from_millis(20),
+    );
     exchange(serving.address);
     serving.stop().1.unwrap();
     let logged = String::from_utf8_lossy(&captured.0.lock()).into_owned();
@@ -123,12 +131,7 @@ fn a_coroutine_that_never_suspends_is_named() {
         }
         request.wfile.write_all(&byte)
     };
-    let mut server = CoroutineTcpServer::new("127.0.0.1:0", stuck).unwrap();
-    server
-        .dispatch_mut()
-        .set_workers(1)
-        .set_stall_warning(Duration::from_millis(20));
-    let serving = Serving::start(server);
+    let serving = one_loop(stuck, Duration::from_millis(20));
     let mut client = TcpStream::connect(serving.address).unwrap();
     client.write_all(b"x").unwrap();
     let found = util::eventually(|| {
