@@ -177,9 +177,10 @@ impl<T: StreamSocket> StreamRequest<T> {
     ///
     /// | strategy | while parked |
     /// |---|---|
-    /// | [`ThreadPool`](crate::ThreadPool) | the worker is freed; one parker thread watches every parked connection and queues it for a worker when input arrives |
-    /// | [`ThreadingMixIn`](crate::ThreadingMixIn) | the thread ends; a new one runs the next `handle` |
+    /// | [`ThreadPool`](crate::ThreadPool) | the worker is freed; idle workers take turns watching every parked connection, and the one that sees input arrive runs the next `handle` |
+    /// | [`ThreadingMixIn`](crate::ThreadingMixIn) | the thread is freed (it waits a moment for other work); one parker thread watches every parked connection and a thread runs the next `handle` |
     /// | [`Sequential`](crate::Sequential), [`ForkingMixIn`](crate::ForkingMixIn) | the serving thread or the child waits for input in place (`poll(2)`); nothing is freed, the semantics are the same |
+    /// | [`Coroutines`](crate::Coroutines) | the coroutine waits in place, suspended: its loop runs the others |
     ///
     /// # Examples
     ///
