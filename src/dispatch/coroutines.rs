@@ -239,6 +239,7 @@ impl Coroutines {
                     settings,
                     spare_stacks: Vec::new(),
                     generation: 0,
+                    last_resume_end: Instant::now(),
                 };
                 drive(&mailbox, 1024, &mut driver)
             },
@@ -288,6 +289,9 @@ struct FiberDriver {
     settings: Settings,
     spare_stacks: Vec<FiberStack>,
     generation: u64,
+    /// When the last resume ended: the next one, in the same turn, starts then (one clock
+    /// read per resume instead of two).
+    last_resume_end: Instant,
 }
 
 impl FiberDriver {
@@ -341,11 +345,14 @@ impl FiberDriver {
         let Some(task) = reactor.get_mut(key) else {
             return;
         };
-        let started = Instant::now();
+        // The turn's clock, or the end of the resume before this one in the same turn.
+        let started = now.max(self.last_resume_end);
         self.pulse.running(task.id, started);
         let suspended = task.fiber.resume(why);
         self.pulse.idle();
-        let ran = started.elapsed();
+        let ended = Instant::now();
+        self.last_resume_end = ended;
+        let ran = ended.saturating_duration_since(started);
         if ran >= self.settings.stall_warning {
             tracing::warn!(
                 conn_id = task.id,
