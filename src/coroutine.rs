@@ -80,14 +80,14 @@ pub fn sleep(duration: Duration) {
         return;
     }
     // A resume for any other reason (the loop stops) ends the sleep early.
-    let _ = sys::suspend(Suspend::Sleep(until));
+    let _ = suspend(Suspend::Sleep(until));
 }
 
 /// Lets the loop's other coroutines run before this one goes on; on a plain thread,
 /// `std::thread::yield_now`. For long computations on a coroutine.
 #[doc(alias = "gosched")]
 pub fn yield_now() {
-    if sys::suspend(Suspend::Yield).is_none() {
+    if suspend(Suspend::Yield).is_none() {
         std::thread::yield_now();
     }
 }
@@ -125,12 +125,59 @@ where
         let result = panic::catch_unwind(AssertUnwindSafe(work));
         *theirs.lock() = Some(result);
     });
-    let resumed = sys::suspend(Suspend::Offload(boxed));
+    let resumed = suspend(Suspend::Offload(boxed));
     let result = slot.lock().take();
     match (result, resumed) {
         (Some(Ok(value)), _) => Ok(value),
         (Some(Err(payload)), _) => panic::resume_unwind(payload),
         (None, _) => Err(closing()),
+    }
+}
+
+/// Suspends the running coroutine (`None` at once off a coroutine). The `tracing` spans it has
+/// entered are left while it is suspended and entered again when it resumes, so the loop's
+/// other coroutines do not run, and log, inside them.
+fn suspend(waits_for: Suspend) -> Option<Resume> {
+    if !sys::in_fiber() {
+        return None;
+    }
+    let entered = leave_spans();
+    let resumed = sys::suspend(waits_for);
+    enter_spans(entered);
+    resumed
+}
+
+/// The most spans a coroutine may have entered that are carried across a suspension.
+const MOST_SPANS: usize = 32;
+
+/// Exits every span entered on this thread (all the running coroutine's: a loop enters none),
+/// innermost first; returns them.
+fn leave_spans() -> Vec<tracing::Span> {
+    let mut entered = Vec::new();
+    loop {
+        let span = tracing::Span::current();
+        let Some(id) = span.id() else {
+            break;
+        };
+        if entered.len() == MOST_SPANS
+            || entered
+                .iter()
+                .any(|s: &tracing::Span| s.id() == Some(id.clone()))
+        {
+            break;
+        }
+        tracing::dispatcher::get_default(|dispatch| dispatch.exit(&id));
+        entered.push(span);
+    }
+    entered
+}
+
+/// Enters again the spans [`leave_spans`] exited, outermost first.
+fn enter_spans(entered: Vec<tracing::Span>) {
+    for span in entered.iter().rev() {
+        if let Some(id) = span.id() {
+            tracing::dispatcher::get_default(|dispatch| dispatch.enter(&id));
+        }
     }
 }
 
@@ -151,7 +198,7 @@ pub(crate) fn wait(
 ) -> io::Result<bool> {
     if timeout != Some(Duration::ZERO) && sys::own_fd() == Some(fd.as_raw_fd()) {
         let deadline = timeout.and_then(|after| Instant::now().checked_add(after));
-        return match sys::suspend(Suspend::Io { writable, deadline }) {
+        return match suspend(Suspend::Io { writable, deadline }) {
             Some(Resume::Ready) => Ok(true),
             Some(Resume::Expired) => Ok(false),
             Some(Resume::Stop) | None => Err(closing()),

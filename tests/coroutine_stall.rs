@@ -1,6 +1,7 @@
-//! A coroutine that runs too long without suspending is named in a warning — while it still
-//! runs, so a handler that never suspends is found too — since its loop's other connections
-//! wait meanwhile. (A test binary of its own: it installs the process's
+//! What coroutines tell `tracing`: a coroutine that runs too long without suspending is named
+//! in a warning — while it still runs, so a handler that never suspends is found too — since
+//! its loop's other connections wait meanwhile; and a coroutine's spans are its own, not the
+//! other coroutines' of its loop. (A test binary of its own: it installs the process's
 //! `tracing` subscriber, which the loop threads log to.)
 
 mod util;
@@ -81,14 +82,81 @@ fn exchange(address: std::net::SocketAddr) {
     assert_eq!(&byte, b"x");
 }
 
+/// The process's subscriber (installed once): warnings and warning-level spans, as text.
+fn captured() -> &'static Captured {
+    static CAPTURED: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    CAPTURED.get_or_init(|| {
+        let captured = Captured::default();
+        tracing_subscriber::fmt()
+            .with_writer(captured.clone())
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .init();
+        captured
+    })
+}
+
+/// Two connections on one loop, each inside a span of its own across a read that suspends:
+/// what each logs after its read is inside its own span, not inside the span of the one that
+/// ran last.
+#[test]
+fn a_coroutines_spans_are_its_own() {
+    let captured = captured();
+    let handler = |request: &mut StreamRequest| -> io::Result<()> {
+        let mut byte = [0; 1];
+        request.rfile.read_exact(&mut byte)?;
+        let who = char::from(byte[0]);
+        let span = tracing::warn_span!("spanned", who = %who);
+        let _inside = span.enter();
+        // Suspends until the test sends the second byte; the other connection runs meanwhile.
+        request.rfile.read_exact(&mut byte)?;
+        tracing::warn!(me = %who, "after the suspending read");
+        request.wfile.write_all(&byte)
+    };
+    let serving = one_loop(handler, Duration::from_secs(3600));
+    let connect = || {
+        let client = TcpStream::connect(serving.address).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        client
+    };
+    let (mut a, mut b) = (connect(), connect());
+    a.write_all(b"a").unwrap();
+    b.write_all(b"b").unwrap();
+    // Both have entered their span and wait in their second read: `b` last.
+    assert!(util::eventually(
+        || util::server_read_everything(&a) && util::server_read_everything(&b)
+    ));
+    let mut byte = [0; 1];
+    for client in [&mut a, &mut b] {
+        client.write_all(b".").unwrap();
+        client.read_exact(&mut byte).unwrap();
+    }
+    serving.stop().1.unwrap();
+    let logged = String::from_utf8_lossy(&captured.0.lock()).into_owned();
+    let lines: Vec<&str> = logged
+        .lines()
+        .filter(|line| line.contains("after the suspending read"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{logged}");
+    for line in lines {
+        let me = if line.contains("me=a") { 'a' } else { 'b' };
+        assert!(
+            line.contains(&format!("spanned{{who={me}}}")),
+            "an event of connection {me} is inside its own span: {line}"
+        );
+        let other = if me == 'a' { 'b' } else { 'a' };
+        assert!(
+            !line.contains(&format!("who={other}")),
+            "an event of connection {me} is inside the other's span: {line}"
+        );
+    }
+}
+
 #[test]
 fn a_coroutine_that_never_suspends_is_named() {
-    let captured = Captured::default();
-    tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_max_level(tracing::Level::WARN)
-        .with_ansi(false)
-        .init();
+    let captured = captured();
 
     // Under the threshold: no warning.
     let serving = one_loop(spinning(Duration::ZERO), Duration::from_secs(3600));
