@@ -112,6 +112,11 @@ fn event_refuses_at_max_connections() {
 }
 
 #[test]
+fn coroutine_refuses_at_max_connections() {
+    refuse_policy::<socketserver::Coroutines>();
+}
+
+#[test]
 fn per_source_limit_over_ipv4_closes_the_extra_connection_and_serves_other_sources() {
     let server = echo_server::<ThreadingMixIn>(Limits {
         max_per_source: Some(1),
