@@ -25,8 +25,9 @@ use crate::sys::{self, Fiber, FiberStack, Resume, Suspend};
 /// threads. A read or write of the connection's socket that would block suspends the
 /// coroutine and registers interest in the loop's selector (epoll); the loop resumes it when
 /// the socket is ready or its timeout passes, and runs other coroutines meanwhile. So a
-/// waiting connection costs a suspended stack (the pages it touched, a few KiB) and no thread,
-/// and a message costs no hand-off between threads.
+/// waiting connection costs a suspended stack (the pages it touched, a few KiB; after a second
+/// of waiting only those above the frame it waits in) and no thread, and a message costs no
+/// hand-off between threads.
 ///
 /// Everything the other strategies have works the same: the timeouts (first byte, idle, read,
 /// write, minimum rate) become the waits' deadlines; a graceful drain ends a coroutine that
@@ -124,6 +125,10 @@ const DEFAULT_STACK_SIZE: usize = 256 * 1024;
 const SPARE_STACKS: usize = 64;
 /// How many times a stopping loop resumes a coroutine that does not end before it unwinds it.
 const STOP_RESUMES: usize = 64;
+/// How long a coroutine waits for its socket before the stack pages below where it stands go
+/// back to the kernel (an idle connection then costs the stack it uses, not the deepest it
+/// ever used).
+const RELEASE_STACK_AFTER: Duration = Duration::from_secs(1);
 
 impl Coroutines {
     /// A coroutine strategy with the defaults in the table above.
@@ -261,6 +266,10 @@ struct Task {
     /// Tells this task from a later one under the same key (for work handed off).
     generation: u64,
     waiting: Waiting,
+    /// The deadline its wait asked for (the reactor's may be earlier: the stack's release).
+    deadline: Option<Instant>,
+    /// Its stack's unused pages go back to the kernel at this time if it still waits then.
+    release_at: Option<Instant>,
 }
 
 /// What a suspended task waits for.
@@ -329,6 +338,8 @@ impl FiberDriver {
             id,
             generation: self.generation,
             waiting: Waiting::Time,
+            deadline: None,
+            release_at: None,
         };
         match reactor.insert(task, None) {
             Ok(key) => self.resume(reactor, key, Resume::Ready, now),
@@ -388,6 +399,13 @@ impl FiberDriver {
             }
         };
         task.waiting = waiting;
+        task.deadline = deadline;
+        // A wait for the socket that lasts gives the unused stack back (once per wait).
+        task.release_at = (waiting == Waiting::Socket)
+            .then(|| now.checked_add(RELEASE_STACK_AFTER))
+            .flatten()
+            .filter(|at| deadline.is_none_or(|until| *at < until));
+        let deadline = task.release_at.or(deadline);
         if let Err(error) = reactor.set_interest(key, interest) {
             // The wait cannot be watched: give it up at once (the coroutine sees an expiry).
             tracing::error!(%error, "cannot watch a coroutine's socket");
@@ -429,6 +447,23 @@ impl Driver for FiberDriver {
     }
 
     fn expired(&mut self, reactor: &mut Reactor<Task>, key: usize, now: Instant) {
+        if let Some(task) = reactor.get_mut(key) {
+            if task.release_at.is_some_and(|at| at <= now)
+                && task.deadline.is_none_or(|until| now < until)
+            {
+                // Still waiting, and its own deadline is later: only the stack's release.
+                task.release_at = None;
+                let released = task.fiber.release_unused_stack();
+                tracing::trace!(
+                    conn_id = task.id,
+                    released,
+                    "an idle coroutine's stack released"
+                );
+                let deadline = task.deadline;
+                reactor.set_deadline(key, deadline);
+                return;
+            }
+        }
         let why = match reactor.get_mut(key).map(|task| task.waiting) {
             Some(Waiting::Socket) => Resume::Expired,
             Some(Waiting::Time) => Resume::Ready,

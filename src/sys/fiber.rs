@@ -61,6 +61,9 @@ thread_local! {
     static OWN_FD: Cell<RawFd> = const { Cell::new(-1) };
     /// The guard page of the fiber running now (start, end), for the overflow report.
     static GUARD: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// Where the fiber that suspended last stood in its stack (an address in `suspend`'s
+    /// frame): everything it still needs is above it.
+    static SUSPENDED_AT: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Sets a thread-local cell for a scope and puts the old value back when the scope ends,
@@ -91,6 +94,8 @@ pub(crate) struct Fiber {
     coroutine: Coroutine<Resume, Suspend, (), FiberStack>,
     fd: RawFd,
     guard: (usize, usize),
+    /// Where it stood in its stack when it last suspended (0: it has not).
+    suspended_at: usize,
 }
 
 impl Fiber {
@@ -109,6 +114,7 @@ impl Fiber {
             coroutine,
             fd,
             guard,
+            suspended_at: 0,
         }
     }
 
@@ -117,8 +123,36 @@ impl Fiber {
         let _fd = Restore::set(&OWN_FD, self.fd);
         let _guard = Restore::set(&GUARD, self.guard);
         match self.coroutine.resume(why) {
-            CoroutineResult::Yield(waits_for) => Some(waits_for),
+            CoroutineResult::Yield(waits_for) => {
+                self.suspended_at = SUSPENDED_AT.with(Cell::get);
+                Some(waits_for)
+            }
             CoroutineResult::Return(()) => None,
+        }
+    }
+
+    /// Gives the kernel back the pages of a suspended fiber's stack below where it stands
+    /// (less a page, for the frames of the switch itself): what deeper calls touched before
+    /// is dead now, and reads as zeros if it is touched again. Returns how many bytes.
+    pub(crate) fn release_unused_stack(&self) -> usize {
+        let page = page_size();
+        let start = self.guard.1;
+        let end = (self.suspended_at & !(page - 1)).saturating_sub(page);
+        if self.suspended_at == 0 || self.coroutine.done() || end <= start {
+            return 0;
+        }
+        // SAFETY: [start, end) lies within this fiber's own stack mapping: above its guard page
+        // and at least a page below the address in `suspend`'s frame where the fiber stands
+        // suspended. The fiber's live frames (its body's, and the few words of the context
+        // switch below `suspend`'s frame) are all above `end`; nothing else points into this
+        // range. MADV_DONTNEED on private anonymous memory only drops the pages: the next touch
+        // maps a zeroed page, and the stack is written before it is read as it grows down.
+        let released =
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        if released == 0 {
+            end - start
+        } else {
+            0
         }
     }
 
@@ -176,6 +210,8 @@ pub(crate) fn suspend(waits_for: Suspend) -> Option<Resume> {
     // set back when resumed — also when resumed only to be unwound.
     let _running = Restore::set(&RUNNING, link);
     RUNNING.with(|c| c.set(ptr::null()));
+    let here = 0u8;
+    SUSPENDED_AT.with(|c| c.set(std::hint::black_box(&here) as *const u8 as usize));
     // SAFETY: `link` was read from RUNNING, which holds the `Yielder` of the fiber running on
     // this thread: set by that fiber's body (which receives the reference) for as long as the
     // body runs, and cleared while it is suspended. We are inside that body now, so the
@@ -271,5 +307,68 @@ the process is stopped. Give handlers more stack with Coroutines::set_stack_size
             // SAFETY: as above: the default action, then the fault repeats and kills us.
             unsafe { libc::signal(signal, libc::SIG_DFL) };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::rc::Rc;
+
+    /// Touches about `kib` KiB of stack below its caller, a KiB per frame.
+    #[inline(never)]
+    fn deep(kib: u8) -> u8 {
+        let mut frame = [kib; 1024];
+        std::hint::black_box(&mut frame);
+        match kib {
+            0 => frame[1023],
+            _ => deep(kib - 1).wrapping_add(frame[1023]),
+        }
+    }
+
+    /// How many pages of [start, end) are resident.
+    fn resident_pages(start: usize, end: usize) -> usize {
+        let mut flags = vec![0u8; (end - start).div_ceil(page_size())];
+        // SAFETY: [start, end) is page-aligned and lies within one live mapping (a fiber's
+        // stack above its guard page); `flags` has a byte for each of its pages.
+        let done =
+            unsafe { libc::mincore(start as *mut libc::c_void, end - start, flags.as_mut_ptr()) };
+        assert_eq!(done, 0, "mincore: {}", io::Error::last_os_error());
+        flags.iter().filter(|flag| *flag & 1 == 1).count()
+    }
+
+    #[test]
+    fn a_suspended_fibers_unused_stack_goes_back_and_its_live_frames_stay() {
+        use corosensei::stack::Stack;
+        let stack = new_stack(256 * 1024).unwrap();
+        let top = stack.base().get();
+        let ended_with = Rc::new(Cell::new(0u64));
+        let ended = Rc::clone(&ended_with);
+        let mut fiber = Fiber::new(stack, -1, move || {
+            std::hint::black_box(deep(128));
+            let kept = std::hint::black_box(0x5eed_f00d_u64);
+            suspend(Suspend::Yield);
+            // The released pages serve again, and the frame it suspended in is intact.
+            std::hint::black_box(deep(128));
+            ended.set(kept);
+        });
+        assert!(matches!(fiber.resume(Resume::Ready), Some(Suspend::Yield)));
+        let bottom = fiber.guard.1;
+        let before = resident_pages(bottom, top);
+        assert!(
+            before >= 128 * 1024 / page_size(),
+            "{before} pages resident"
+        );
+
+        let released = fiber.release_unused_stack();
+        let after = resident_pages(bottom, top);
+        assert!(released >= 120 * 1024, "{released} bytes released");
+        assert!(
+            after * page_size() <= top - fiber.suspended_at + 2 * page_size(),
+            "{after} pages still resident ({before} before)"
+        );
+
+        assert!(fiber.resume(Resume::Ready).is_none());
+        assert_eq!(ended_with.get(), 0x5eed_f00d);
     }
 }
