@@ -250,24 +250,17 @@ where
         let mut job = self;
         loop {
             if let Some(outcome) = job.run_turn() {
-                match (*job).conclude_parked(outcome, None) {
-                    Handled::Finished(ok) => return ok,
-                    Handled::Parked(parked) => *job = parked,
-                }
+                job = match job.conclude_turn(outcome) {
+                    Ok(ok) => return ok,
+                    Err(parked) => parked,
+                };
             }
             // Parked on a strategy that keeps its thread: wait here, as the parker would.
             let mut event = ParkedEvent::Admitted;
             loop {
                 let (writable, deadline) = match job.parked_step(event, Instant::now()) {
                     ParkedStep::Resume => break,
-                    ParkedStep::Done => match (*job).finish_parked_here() {
-                        Handled::Finished(ok) => return ok,
-                        // In place, a close lingers where it runs; never handed back.
-                        Handled::Parked(job) => {
-                            job.close_now();
-                            return true;
-                        }
-                    },
+                    ParkedStep::Done => return job.finish_parked_in_place(),
                     ParkedStep::Wait { writable, deadline } => (writable, deadline),
                 };
                 let Some(fd) = job.parked_fd() else {
@@ -285,10 +278,7 @@ where
                     (false, Some(liveness)) => {
                         let liveness = Arc::clone(liveness);
                         if liveness.enter_wait() {
-                            if let Handled::Parked(job) = (*job).end_idle_here() {
-                                job.close_now();
-                            }
-                            return true;
+                            return job.end_idle_in_place();
                         }
                         let ready = coroutine::wait(fd, false, timeout);
                         liveness.leave_wait();
@@ -300,13 +290,71 @@ where
                     Ok(true) if writable => ParkedEvent::Writable,
                     Ok(true) => ParkedEvent::Readable,
                     Ok(false) => ParkedEvent::Expired,
-                    Err(error) => {
-                        let outcome = job.finish_after(Err(RequestError::from_io(error)));
-                        return job.conclude(outcome, None);
-                    }
+                    Err(error) => return job.fail_in_place(error),
                 };
             }
         }
+    }
+
+    // What `run_in_place` does with the whole job by value lives out of line, so that the
+    // frame a coroutine waits in (all of `run_in_place`'s) reserves no room for a moved job:
+    // an idle coroutine's stack is that much shallower.
+
+    /// Concludes a turn's outcome: `Ok` with the result once the job has ended, or the job
+    /// back (in its box) when it parks.
+    #[inline(never)]
+    fn conclude_turn(
+        mut self: Box<Self>,
+        outcome: Result<(), RequestError>,
+    ) -> Result<bool, Box<Self>> {
+        match (*self).conclude_parked(outcome, None) {
+            Handled::Finished(ok) => Ok(ok),
+            Handled::Parked(parked) => {
+                *self = parked;
+                Err(self)
+            }
+        }
+    }
+
+    /// Ends a parked job whose wait is over for good, here.
+    #[inline(never)]
+    #[expect(
+        clippy::boxed_local,
+        reason = "the move out of the box happens here, not in the caller's frame"
+    )]
+    fn finish_parked_in_place(self: Box<Self>) -> bool {
+        match (*self).finish_parked_here() {
+            Handled::Finished(ok) => ok,
+            // In place, a close lingers where it runs; never handed back.
+            Handled::Parked(job) => {
+                job.close_now();
+                true
+            }
+        }
+    }
+
+    /// Ends a job a drain found idle, here.
+    #[inline(never)]
+    #[expect(
+        clippy::boxed_local,
+        reason = "the move out of the box happens here, not in the caller's frame"
+    )]
+    fn end_idle_in_place(self: Box<Self>) -> bool {
+        if let Handled::Parked(job) = (*self).end_idle_here() {
+            job.close_now();
+        }
+        true
+    }
+
+    /// Ends a job whose wait failed.
+    #[inline(never)]
+    #[expect(
+        clippy::boxed_local,
+        reason = "the move out of the box happens here, not in the caller's frame"
+    )]
+    fn fail_in_place(mut self: Box<Self>, error: std::io::Error) -> bool {
+        let outcome = self.finish_after(Err(RequestError::from_io(error)));
+        (*self).conclude(outcome, None)
     }
 
     /// Runs the job until it ends or parks ([`Job::run_until_parked`]), in its box: a parked
