@@ -546,3 +546,152 @@ per_threaded_strategy!(a_large_body_streams_under);
 /// Keeps imports used in every configuration.
 #[allow(dead_code)]
 fn _types(_: TcpStream, _: AtomicBool) {}
+
+/// Sends a file with `Connection::send_file` from `connection_made` on, going on in
+/// `resume_writing`, and closes once it is all sent; records the calls and why it ended.
+struct FileSender {
+    path: std::path::PathBuf,
+    file: Option<(std::fs::File, u64)>,
+    resumed: Arc<AtomicUsize>,
+    unsupported: Arc<AtomicBool>,
+    lost: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+impl Clone for FileSender {
+    /// A fresh connection's sender: no file open yet.
+    fn clone(&self) -> Self {
+        FileSender {
+            path: self.path.clone(),
+            file: None,
+            resumed: Arc::clone(&self.resumed),
+            unsupported: Arc::clone(&self.unsupported),
+            lost: Arc::clone(&self.lost),
+        }
+    }
+}
+
+impl FileSender {
+    fn new(path: std::path::PathBuf) -> Self {
+        FileSender {
+            path,
+            file: None,
+            resumed: Arc::default(),
+            unsupported: Arc::default(),
+            lost: Arc::default(),
+        }
+    }
+
+    fn send_more(&mut self, conn: &mut Connection<'_>) {
+        let Some((file, left)) = &mut self.file else {
+            return;
+        };
+        match conn.send_file(&[], file, *left) {
+            Ok(sent) => {
+                *left -= sent;
+                if *left == 0 {
+                    self.file = None;
+                    conn.close();
+                }
+            }
+            Err(error) if error.kind() == io::ErrorKind::Unsupported => {
+                self.unsupported.store(true, Ordering::SeqCst);
+                conn.abort();
+            }
+            Err(_) => conn.abort(),
+        }
+    }
+}
+
+impl Protocol for FileSender {
+    fn connection_made(&mut self, conn: &mut Connection<'_>) -> io::Result<()> {
+        let file = std::fs::File::open(&self.path)?;
+        let len = file.metadata()?.len();
+        self.file = Some((file, len));
+        self.send_more(conn);
+        Ok(())
+    }
+    fn data_received(&mut self, _conn: &mut Connection<'_>, _data: &[u8]) -> io::Result<()> {
+        Ok(())
+    }
+    fn resume_writing(&mut self, conn: &mut Connection<'_>) {
+        self.resumed.fetch_add(1, Ordering::SeqCst);
+        self.send_more(conn);
+    }
+    fn connection_lost(&mut self, reason: Option<&RequestError>) {
+        self.lost
+            .lock()
+            .unwrap()
+            .push(reason.map(ToString::to_string));
+    }
+}
+
+/// A file sent from the page cache (`sendfile`) on an event loop: paced by a slow reader
+/// (the socket fills, `resume_writing` goes on once it takes more, and every byte arrives in
+/// order), while a peer that never reads is cut by the write timeout like any other output;
+/// under a thread strategy the call says `Unsupported` (the protocol writes bytes instead).
+#[test]
+fn send_file_is_paced_by_the_reader_and_bounded_by_the_write_timeout() {
+    const LEN: u32 = 512 << 10;
+    let dir = TempDir::new();
+    let path = dir.join("big.bin");
+    let contents: Vec<u8> = (0..LEN).map(|i| (i % 253) as u8).collect();
+    std::fs::write(&path, &contents).unwrap();
+    let sender = FileSender::new(path.clone());
+    let (resumed, lost) = (Arc::clone(&sender.resumed), Arc::clone(&sender.lost));
+    let mut server = EventTcpServer::new("127.0.0.1:0", ProtocolHandler::new(sender)).unwrap();
+    server.dispatch_mut().set_workers(1);
+    server.socket_mut().set_stream_options(StreamOptions {
+        write_timeout: Some(Duration::from_millis(300)),
+        ..StreamOptions::default()
+    });
+    let listener = server.socket().socket().unwrap();
+    listener.set_send_buffer_size(4096).unwrap();
+    let serving = TestServer::start(server);
+
+    // A reader with a small receive buffer (so the kernel's buffers cannot take the whole
+    // file at once): everything arrives, in order.
+    let mut reader = util::connect_reading_slowly(serving.address());
+    let mut got = Vec::with_capacity(contents.len());
+    let mut piece = vec![0; 64 * 1024];
+    loop {
+        let n = reader.read(&mut piece).unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&piece[..n]);
+    }
+    assert!(got == contents, "{} of {} bytes, in order?", got.len(), LEN);
+    assert!(
+        resumed.load(Ordering::SeqCst) >= 1,
+        "the socket filled at least once and the protocol went on in resume_writing"
+    );
+
+    // A peer that never reads: the write timeout ends it.
+    let silent = connect(serving.address());
+    assert!(
+        eventually(|| serving.stats().closed_write_timeout == 1),
+        "{:?}",
+        serving.stats()
+    );
+    drop(silent);
+    serving.stop(PATIENCE).unwrap().result.unwrap();
+    let lost = lost.lock().unwrap().clone();
+    assert_eq!(lost.len(), 2, "{lost:?}");
+    assert_eq!(lost[0], None, "the whole file went: {lost:?}");
+    assert!(lost[1].is_some(), "the silent peer timed out: {lost:?}");
+
+    // On a thread the call is refused: a slow reader must not hold the thread in the kernel.
+    let sender = FileSender::new(path);
+    let unsupported = Arc::clone(&sender.unsupported);
+    let server = BaseServer::<TcpSocket, socketserver::ThreadingMixIn, _>::new(
+        "127.0.0.1:0",
+        ProtocolHandler::new(sender),
+    )
+    .unwrap();
+    let serving = TestServer::start(server);
+    let mut client = connect(serving.address());
+    let mut rest = Vec::new();
+    let _ = client.read_to_end(&mut rest);
+    assert!(unsupported.load(Ordering::SeqCst));
+    serving.stop(PATIENCE).unwrap().result.unwrap();
+}

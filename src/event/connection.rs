@@ -63,6 +63,11 @@ pub(crate) struct ConnState {
     /// A message ended (`set_busy(false)`) since the loop last looked: the next busy time is
     /// a new message, with a fresh read-timeout clock.
     pub(crate) message_ended: bool,
+    /// `send_file` found the socket full: `resume_writing` is due once it takes more, and
+    /// until then the connection counts as backed up.
+    pub(crate) file_waits: bool,
+    /// On an event loop (its socket never blocks): `send_file` may send from the page cache.
+    pub(crate) on_loop: bool,
 }
 
 impl OutBuf {
@@ -152,6 +157,92 @@ impl<T: StreamSocket> Connection<'_, T> {
         if !rest.is_empty() {
             self.out.extend(rest);
         }
+    }
+
+    /// Sends `head`, then up to `len` bytes of `file` from its position straight from the
+    /// kernel's page cache to the socket (`sendfile(2)`: no copy through this process, no
+    /// buffer), and returns how many bytes of the file went. The head (a response's, say)
+    /// leaves in the same packet as the file's start.
+    ///
+    /// The file is sent only while nothing written before is waiting; when output waits, or
+    /// the socket fills, it stops (the head, if it was not taken, is kept as
+    /// [`write`](Self::write) keeps bytes), and the framework calls
+    /// [`resume_writing`](crate::Protocol::resume_writing) once the socket takes more — as
+    /// after a `pause_writing`, and with the same rules meanwhile: no input is read from this
+    /// peer, and the write timeout runs. So a protocol sends a large file by calling this
+    /// again (with an empty head) in `resume_writing` until all of it went, never holding any
+    /// of it in memory.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported`, with nothing written, under a thread strategy (there a socket may block,
+    /// and a slow reader must not hold a thread in the kernel: write the file's bytes, which
+    /// the framework paces) and where the system has no such call or the file cannot be sent
+    /// this way (not a regular file); the file cannot be read, or it ended before `len` bytes
+    /// (the response it belongs to cannot be completed: abort the connection). The socket's
+    /// own errors are a failed write: the connection closes, as after a failed
+    /// [`write`](Self::write).
+    pub fn send_file(&mut self, head: &[u8], file: &std::fs::File, len: u64) -> io::Result<u64> {
+        use std::os::fd::AsFd;
+        if !self.state.on_loop {
+            return Err(io::ErrorKind::Unsupported.into());
+        }
+        if self.is_closing() {
+            return Ok(0);
+        }
+        self.state.unanswered = false;
+        if !self.out.is_empty() || self.state.file_waits {
+            // Output waits: the file goes once it has gone.
+            self.out.extend(head);
+            self.state.file_waits = len > 0;
+            return Ok(0);
+        }
+        if !head.is_empty() {
+            let more = len > 0;
+            match crate::sys::send_head(self.socket.as_fd(), head, more) {
+                Ok(n) if n == head.len() => {}
+                Ok(n) => {
+                    self.out.extend(&head[n..]);
+                    self.state.file_waits = more;
+                    return Ok(0);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.out.extend(head);
+                    self.state.file_waits = more;
+                    return Ok(0);
+                }
+                Err(e) => {
+                    self.state.write_error = Some(e);
+                    return Ok(0);
+                }
+            }
+        }
+        let mut sent = 0;
+        while sent < len {
+            // At most 1 GiB a call: what one sendfile(2) moves anyway.
+            let count = usize::try_from(len - sent)
+                .unwrap_or(usize::MAX)
+                .min(1 << 30);
+            match crate::sys::send_file(self.socket.as_fd(), file.as_fd(), count) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "a file shrank while it was sent",
+                    ))
+                }
+                Ok(n) => sent += n as u64,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.state.file_waits = true;
+                    break;
+                }
+                Err(e) if is_socket_error(&e) => {
+                    self.state.write_error = Some(e);
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(sent)
     }
 
     /// Bytes written and not yet taken by the socket (asyncio's `get_write_buffer_size`).
@@ -263,4 +354,16 @@ impl<T: StreamSocket> fmt::Debug for Connection<'_, T> {
             .field("state", &self.state)
             .finish_non_exhaustive()
     }
+}
+
+/// Whether a `sendfile` error is the socket's (the peer went away), not the file's.
+fn is_socket_error(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::NotConnected
+            | io::ErrorKind::TimedOut
+    )
 }

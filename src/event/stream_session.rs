@@ -220,21 +220,27 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
         // After the peer's end of input nothing can call the protocol again: once its output
         // is sent, the connection is done whatever `eof_received` said.
         let done = self.driver.state.closing || self.eof;
-        if self.driver.state.aborted || (done && self.driver.out.is_empty()) {
+        // A file the socket could not take whole is output still to send (`send_file`).
+        let sending = !self.driver.out.is_empty() || self.driver.state.file_waits;
+        if self.driver.state.aborted || (done && !sending) {
             return Next::Close;
         }
         let reading = !self.eof
             && !self.driver.state.closing
             && !self.driver.state.reading_paused
-            && !self.driver.backed_up();
-        let interest = match (reading, !self.driver.out.is_empty()) {
+            && !self.driver.backed_up()
+            && !self.driver.state.file_waits;
+        let interest = match (reading, sending) {
             (true, true) => Some(Interest::READABLE | Interest::WRITABLE),
             (true, false) => Some(Interest::READABLE),
             (false, true) => Some(Interest::WRITABLE),
             (false, false) => None,
         };
-        // Output that shrank (or just started) restarts the write timeout.
-        if self.driver.out.len() < self.pending_seen || self.pending_seen == 0 {
+        // Output that shrank (or just started) restarts the write timeout; a file waiting for
+        // the socket restarts it where the socket took some (in `ready`).
+        if !self.driver.state.file_waits
+            && (self.driver.out.len() < self.pending_seen || self.pending_seen == 0)
+        {
             self.last_progress = ctx.now;
         }
         self.pending_seen = self.driver.out.len();
@@ -248,7 +254,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             .and_then(|t| self.last_input.checked_add(t));
         let output_deadline = self
             .write_timeout
-            .filter(|_| !self.driver.out.is_empty())
+            .filter(|_| sending)
             .and_then(|t| self.last_progress.checked_add(t));
         let message_deadline = self.message_deadline(ctx.now).filter(|_| reading);
         let deadline = [input_deadline, output_deadline, message_deadline]
@@ -297,6 +303,7 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
             self.fail(RequestError::Handler(error));
             return Next::Close;
         }
+        self.driver.state.on_loop = true;
         tracing::debug!(conn_id = self.id, peer = ?self.request.client_address, "connection made");
         self.call(|protocol, conn| protocol.connection_made(conn));
         self.settle(ctx)
@@ -309,6 +316,15 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
                 return Next::Close;
             }
         }
+        if writable && self.driver.out.is_empty() && self.driver.state.file_waits {
+            // The socket takes more of the file `send_file` left: the protocol goes on.
+            self.driver.state.file_waits = false;
+            self.last_progress = ctx.now;
+            self.call(|protocol, conn| {
+                protocol.resume_writing(conn);
+                Ok(())
+            });
+        }
         if readable && !self.eof && !self.driver.state.closing && !self.driver.state.aborted {
             self.read(ctx);
         }
@@ -320,9 +336,10 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
     }
 
     fn timed_out(&mut self, now: Instant) -> Next {
+        let sending = !self.driver.out.is_empty() || self.driver.state.file_waits;
         let write_expired = self
             .write_timeout
-            .filter(|&t| !self.driver.out.is_empty() && self.last_progress + t <= now);
+            .filter(|&t| sending && self.last_progress + t <= now);
         let message_expired = self.message.and_then(|clock| {
             clock
                 .deadline(self.driver.read_timeout, self.min_rate)

@@ -265,6 +265,38 @@ impl<T: StreamSocket> SocketHalf<T> {
         Ok(())
     }
 
+    /// Sends `len` bytes of `file` from its position straight from the page cache
+    /// (`sendfile(2)`), waiting as a blocking write does (suspending on a coroutine). Returns
+    /// what is left to send some other way: all of it when the file or the socket cannot be
+    /// sent this way (nothing was sent), else 0.
+    fn send_file_blocking(&mut self, file: &std::fs::File, len: u64) -> io::Result<u64> {
+        let mut left = len;
+        while left > 0 {
+            let count = usize::try_from(left).unwrap_or(usize::MAX).min(1 << 30);
+            match sys::send_file(self.socket.as_fd(), file.as_fd(), count) {
+                Ok(0) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "a file shrank while it was sent",
+                    ))
+                }
+                Ok(n) => left -= n as u64,
+                Err(e) if e.kind() == io::ErrorKind::Unsupported && left == len => return Ok(len),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.wait_suspended(true)? => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.send_timeout.is_some() => {
+                    self.send_timed_out = true;
+                    return Err(TimedOut::new(
+                        CloseReason::WriteTimeout,
+                        self.send_timeout.unwrap_or_default(),
+                    )
+                    .into_io());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(0)
+    }
+
     /// A write when output may be kept for later: what the socket takes now goes, the rest is
     /// kept if nothing else is, or if it fits under the bound with what is; otherwise
     /// everything kept goes first, waiting, and then `buf` as a blocking write.
@@ -303,9 +335,12 @@ impl<T: StreamSocket> SocketHalf<T> {
         self.send_blocking(rest)
     }
 
-    /// Sends `head`, then `len` bytes of `file` after what was written (the head in the same
-    /// send as the file's first piece): kept for the parker when the strategy parks (a piece
-    /// at a time as the peer reads), else copied now, blocking.
+    /// Sends `head`, then `len` bytes of `file` after what was written: kept for the parker
+    /// when the strategy parks (the head in the same send as the file's first piece, then a
+    /// piece at a time as the peer reads: the parker must never wait on a slow peer, and
+    /// `sendfile(2)` cannot be told not to wait on a blocking socket), else sent now, blocking
+    /// — a file of [`SENDFILE_FROM`] bytes or more from the page cache with `sendfile(2)`, a
+    /// shorter one read behind its head into one send.
     pub(crate) fn write_file(
         &mut self,
         head: &[u8],
@@ -322,9 +357,17 @@ impl<T: StreamSocket> SocketHalf<T> {
             drop(kept);
             self.send_pending()?;
         }
-        let mut piece = Vec::with_capacity(head.len() + len.min(FILE_PIECE as u64) as usize);
-        piece.extend_from_slice(head);
         let mut left = len;
+        let mut piece = Vec::new();
+        if len >= SENDFILE_FROM {
+            self.send_blocking(head)?;
+            left = self.send_file_blocking(&file, len)?;
+            if left == 0 {
+                return Ok(());
+            }
+        } else {
+            piece.extend_from_slice(head);
+        }
         loop {
             left -= read_piece(&mut file, left, &mut piece)? as u64;
             self.send_blocking(&piece)?;
@@ -338,6 +381,11 @@ impl<T: StreamSocket> SocketHalf<T> {
 
 /// The size of the pieces a file is sent in.
 pub(crate) const FILE_PIECE: usize = 64 * 1024;
+
+/// The shortest file a blocking write sends with `sendfile(2)` (when output is not kept for
+/// the parker): below it, reading the file behind its head (one send for both) costs less
+/// than a second system call.
+pub(crate) const SENDFILE_FROM: u64 = 16 * 1024;
 
 /// Appends the next piece of `file` to `buffer`: at most [`FILE_PIECE`] bytes, at most `left`.
 /// Returns how many. A file that ends before `left` is an error: what was announced (a

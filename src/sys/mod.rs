@@ -246,6 +246,83 @@ pub(crate) fn send_now(fd: std::os::fd::BorrowedFd<'_>, buf: &[u8]) -> io::Resul
     Ok(n as usize)
 }
 
+/// Sends up to `count` bytes of `file`, from its position (which advances), to the socket
+/// `out` with `sendfile(2)`: the kernel moves them from the page cache, never through this
+/// process. On a non-blocking socket `WouldBlock` when it takes nothing; `Ok(0)` when the file
+/// has nothing left at its position.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) fn send_file(
+    out: std::os::fd::BorrowedFd<'_>,
+    file: std::os::fd::BorrowedFd<'_>,
+    count: usize,
+) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: both descriptors are open for the call. The offset pointer is null: the
+        // file's own position is read and advanced; nothing is read or written through a
+        // pointer of ours.
+        let n = unsafe {
+            libc::sendfile(
+                out.as_raw_fd(),
+                file.as_raw_fd(),
+                std::ptr::null_mut(),
+                count,
+            )
+        };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let error = io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(libc::EINTR) => {}
+            // This socket or this file cannot be sent this way (not a regular file, say).
+            Some(libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP) => {
+                return Err(io::ErrorKind::Unsupported.into())
+            }
+            _ => return Err(error),
+        }
+    }
+}
+
+/// No `sendfile(2)` of Linux's kind here: the caller reads and writes the file instead.
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) fn send_file(
+    _out: std::os::fd::BorrowedFd<'_>,
+    _file: std::os::fd::BorrowedFd<'_>,
+    _count: usize,
+) -> io::Result<usize> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// Sends what the socket takes of `head` now, without waiting, as `send_now` does; with `more`
+/// (`MSG_MORE`, Linux) the kernel holds it for what follows at once (a file's start), so both
+/// leave in one packet.
+pub(crate) fn send_head(
+    fd: std::os::fd::BorrowedFd<'_>,
+    head: &[u8],
+    more: bool,
+) -> io::Result<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if more {
+        use std::os::fd::AsRawFd;
+        let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL | libc::MSG_MORE;
+        loop {
+            // SAFETY: `head` is valid for `head.len()` readable bytes; `fd` is open for the
+            // call.
+            let n = unsafe { libc::send(fd.as_raw_fd(), head.as_ptr().cast(), head.len(), flags) };
+            if n >= 0 {
+                return Ok(n as usize);
+            }
+            let error = io::Error::last_os_error();
+            if error.kind() != io::ErrorKind::Interrupted {
+                return Err(error);
+            }
+        }
+    }
+    let _ = more;
+    send_now(fd, head)
+}
+
 /// Sets or clears non-blocking mode on a connected socket (the event loop's sockets never
 /// block), with one `ioctl(FIONBIO)` where socket2 would make two `fcntl` calls: this runs
 /// once per connection on the event loop's hot path.
