@@ -15,6 +15,7 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; for n in 1 2; do nginx -c "$work/nginx$n.conf" -s stop 2>/dev/null; done; rm -rf "$work"' EXIT
 mkdir -p "$work/site"
 head -c 1024 /dev/urandom > "$work/site/small.bin"
+head -c 65536 /dev/urandom > "$work/site/medium.bin"
 head -c 1G /dev/zero > "$work/site/big.bin"
 chmod -R a+rX "$work" # nginx's workers run as www-data
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -47,7 +48,7 @@ sleep 1
 for p in "$nginx_port" "$nginx2_port" "$ours_port" "$event_port" "$event1_port" "$python_port" "$coroutine_port" "$threading_port"; do
     curl -sf -o /dev/null "http://127.0.0.1:$p/small.bin" || { echo "http_bench: port $p does not serve the file" >&2; exit 1; }
 done
-rps() { wrk -t 2 -c 16 -d 3 "http://127.0.0.1:$1/small.bin" | awk '/Requests\/sec/ {print $2}'; }
+rps() { wrk -t 2 -c 16 -d 3 "http://127.0.0.1:$1/${2:-small.bin}" | awk '/Requests\/sec/ {print $2}'; }
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
 nginx_rps=$(rps "$nginx_port"); nginx2_rps=$(rps "$nginx2_port")
 ours_rps=$(rps "$ours_port"); event_rps=$(rps "$event_port"); event1_rps=$(rps "$event1_port")
@@ -62,5 +63,10 @@ echo "  http_server (pool of 4)        $ours_rps req/s  ($(ratio "$ours_rps" "$n
 echo "  http_server --mode coroutine   $coroutine_rps req/s  ($(ratio "$coroutine_rps" "$event_rps")x the event form)"
 echo "  http_server --mode threading   $threading_rps req/s  ($(ratio "$threading_rps" "$ours_rps")x the pool)"
 echo "  python -m http.server          $python_rps req/s"
+nginx2_medium=$(rps "$nginx2_port" medium.bin); event_medium=$(rps "$event_port" medium.bin); ours_medium=$(rps "$ours_port" medium.bin)
+echo "64 KiB file, keep-alive, wrk -t2 -c16 -d3:"
+echo "  nginx, 2 workers               $nginx2_medium req/s"
+echo "  http_server --mode event       $event_medium req/s  ($(ratio "$event_medium" "$nginx2_medium")x nginx with 2 workers)"
+echo "  http_server (pool of 4)        $ours_medium req/s  ($(ratio "$ours_medium" "$nginx2_medium")x nginx with 2 workers)"
 speed() { curl -s -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$1/big.bin" | awk '{printf "%.0f MB/s", $1/1e6}'; }
 echo "1 GiB file, curl: nginx $(speed "$nginx_port"), http_server --mode event $(speed "$event_port"), pool $(speed "$ours_port")"

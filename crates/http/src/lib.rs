@@ -66,6 +66,7 @@ mod chunked;
 mod date;
 mod event_wire;
 mod exchange;
+mod file_validators;
 mod framing;
 #[doc(hidden)]
 pub mod fuzzing;

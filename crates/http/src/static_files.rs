@@ -5,13 +5,21 @@ use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
 use std::fs::{self, File, Metadata};
 use std::io::{self, Seek, SeekFrom};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+
 use crate::byte_ranges::{parse_ranges, ByteRanges};
-use crate::date::{http_date, parse_http_date};
+use crate::date::parse_http_date;
 use crate::exchange::{escape_html, Exchange};
+use crate::file_validators::FileValidators;
 use crate::handler::HttpHandler;
 
 /// Serves the files under one directory: Python's `SimpleHTTPRequestHandler`
@@ -31,7 +39,14 @@ use crate::handler::HttpHandler;
 ///   `Content-Range: bytes */LEN`).
 /// - Never anything outside the directory: `..`, percent-encoded dots or slashes, absolute
 ///   paths, NUL bytes, and symbolic links that lead out are all refused (404). Python follows
-///   symlinks out of the tree and drops the connection on a `%00`.
+///   symlinks out of the tree and drops the connection on a `%00`. A path is opened in one
+///   system call where the kernel allows (Linux 5.6's `openat2` with `RESOLVE_BENEATH`,
+///   relative to the directory opened once), so no request walks the path component by
+///   component; a path the kernel will not resolve beneath the directory that way (an absolute
+///   symbolic link, even one that stays inside) and a kernel without `openat2` take the
+///   portable way: the path resolved in full (`realpath`) and held to the directory.
+/// - Only regular files and directories are served (a FIFO or a device is not found), and a
+///   file is opened without waiting (`O_NONBLOCK`), so a FIFO in the tree cannot hold a worker.
 /// - Files and listings say `Cache-Control: no-cache` ([`with_cache_control`](Self::with_cache_control))
 ///   and carry a validator (a file's `ETag` and `Last-Modified`, a listing's `ETag` from its
 ///   contents), so caches ask again and get a 304 while nothing changed; a redirect says
@@ -43,7 +58,27 @@ use crate::handler::HttpHandler;
 #[derive(Debug, Clone)]
 pub struct SimpleHttpRequestHandler {
     root: PathBuf,
+    /// The root, opened once: paths are resolved beneath it.
+    root_dir: Arc<OwnedFd>,
     cache_control: String,
+}
+
+/// Whether `openat2` is known not to work here (an old kernel, or a seccomp filter that
+/// refuses it): from then on every path takes the portable way.
+static OPENAT2_MISSING: AtomicBool = AtomicBool::new(false);
+
+/// How a file is opened: read-only, not inherited, and never waiting (a FIFO's open would wait
+/// for a writer; a regular file's reads are not affected).
+fn open_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NONBLOCK | OFlags::NOCTTY
+}
+
+/// Why a path names nothing this handler serves.
+enum Refused {
+    /// Not there, outside the root, or not a plain name: 404.
+    NotFound,
+    /// There, and not ours to read: 403.
+    Forbidden,
 }
 
 impl SimpleHttpRequestHandler {
@@ -53,8 +88,15 @@ impl SimpleHttpRequestHandler {
     ///
     /// The directory cannot be resolved (it does not exist).
     pub fn new(directory: impl AsRef<Path>) -> io::Result<Self> {
+        let root = fs::canonicalize(directory)?;
+        let root_dir = rustix::fs::open(
+            &root,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
         Ok(SimpleHttpRequestHandler {
-            root: fs::canonicalize(directory)?,
+            root,
+            root_dir: Arc::new(root_dir),
             cache_control: "no-cache".to_owned(),
         })
     }
@@ -70,33 +112,84 @@ impl SimpleHttpRequestHandler {
         self
     }
 
-    /// The file a request target names, if it is inside the root, and the decoded path as
-    /// text (for a listing's title); `None` otherwise (404). Names are bytes: a name that is
-    /// not UTF-8 is reached through its percent-encoded bytes, as its listing links it.
-    pub(crate) fn resolve(&self, target: &str) -> Option<(PathBuf, String)> {
+    /// The path a request target names below the root, made only of plain names, and the
+    /// decoded path as text (for a listing's title); `None` otherwise (404). Names are bytes:
+    /// a name that is not UTF-8 is reached through its percent-encoded bytes, as its listing
+    /// links it.
+    fn target_path(target: &str) -> Option<(PathBuf, String)> {
         let path = target.split(['?', '#']).next().unwrap_or("/");
         let decoded = percent_decode(path)?;
         if !decoded.starts_with(b"/") || decoded.contains(&0) || decoded.contains(&b'\\') {
             return None;
         }
-        let mut file = self.root.clone();
+        let mut relative = PathBuf::new();
         for segment in decoded.split(|&b| b == b'/') {
             let name = OsStr::from_bytes(segment);
             match Path::new(name).components().next() {
                 None => {}
-                Some(Component::Normal(normal)) if normal == name => file.push(name),
+                Some(Component::Normal(normal)) if normal == name => relative.push(name),
                 _ => return None, // "..", ".", or anything that is not a plain name
             }
         }
         let shown = String::from_utf8_lossy(&decoded).into_owned();
-        Some((self.inside(&file)?, shown))
+        Some((relative, shown))
     }
 
-    /// Where `path` really is (symbolic links followed), if that is inside the root: links
-    /// must not lead out of it.
-    fn inside(&self, path: &Path) -> Option<PathBuf> {
-        let real = fs::canonicalize(path).ok()?;
-        real.starts_with(&self.root).then_some(real)
+    /// Opens `relative` (plain names) if it is inside the root, symbolic links followed; with
+    /// the path it has there (for its type and a listing).
+    fn open(&self, relative: &Path) -> Result<(File, PathBuf), Refused> {
+        if !OPENAT2_MISSING.load(Ordering::Relaxed) {
+            let name = match relative.as_os_str().is_empty() {
+                true => Path::new("."),
+                false => relative,
+            };
+            let opened = rustix::fs::openat2(
+                &*self.root_dir,
+                name,
+                open_flags(),
+                Mode::empty(),
+                ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
+            );
+            match opened {
+                Ok(fd) => return Ok((File::from(fd), self.root.join(relative))),
+                // Not beneath the root as the kernel resolves it: an escape, or an absolute
+                // link that may still lead inside. The portable way decides.
+                Err(Errno::XDEV) => {}
+                Err(Errno::NOSYS | Errno::PERM | Errno::INVAL) => {
+                    tracing::debug!("openat2 is not available: paths are resolved in full");
+                    OPENAT2_MISSING.store(true, Ordering::Relaxed);
+                }
+                Err(Errno::ACCESS) => return Err(Refused::Forbidden),
+                Err(_) => return Err(Refused::NotFound),
+            }
+        }
+        self.open_resolved(&self.root.join(relative))
+    }
+
+    /// The portable way: where `path` really is (symbolic links followed, `realpath`), if that
+    /// is inside the root (links must not lead out of it), opened there.
+    fn open_resolved(&self, path: &Path) -> Result<(File, PathBuf), Refused> {
+        let real = fs::canonicalize(path).map_err(|_| Refused::NotFound)?;
+        if !real.starts_with(&self.root) {
+            return Err(Refused::NotFound);
+        }
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(open_flags().bits() as i32)
+            .open(&real)
+            .map_err(|error| match error.kind() {
+                io::ErrorKind::PermissionDenied => Refused::Forbidden,
+                _ => Refused::NotFound,
+            })?;
+        Ok((file, real))
+    }
+
+    /// The file a request target names, if it is inside the root, and the decoded path as
+    /// text; `None` otherwise (404, or 403).
+    pub(crate) fn resolve(&self, target: &str) -> Option<(PathBuf, String)> {
+        let (relative, shown) = Self::target_path(target)?;
+        let (_file, path) = self.open(&relative).ok()?;
+        Some((path, shown))
     }
 
     fn serve_directory(&self, ex: &mut Exchange<'_>, dir: &Path, shown: &str) -> io::Result<()> {
@@ -142,10 +235,12 @@ impl SimpleHttpRequestHandler {
         ex.write_body(page.as_bytes())
     }
 
-    /// Serves `file`, open at `path`, whose metadata is `metadata`.
+    /// Serves `file`, opened from `relative` and found at `path`, whose metadata is
+    /// `metadata`.
     fn serve_file(
         &self,
         ex: &mut Exchange<'_>,
+        relative: &Path,
         path: &Path,
         mut file: File,
         metadata: &Metadata,
@@ -155,10 +250,10 @@ impl SimpleHttpRequestHandler {
         let modified_secs = modified
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let etag = format!("\"{modified_secs:x}-{length:x}\"");
-        let last_modified = http_date(modified);
+        let validators = FileValidators::of(modified_secs, length);
+        let (etag, last_modified) = (&validators.etag, &validators.last_modified);
         let not_modified = match ex.request().header("If-None-Match") {
-            Some(_) => if_none_match(ex, &etag),
+            Some(_) => if_none_match(ex, etag),
             // Compared as dates, in any of HTTP's three forms (RFC 9110 13.1.3): a cache
             // may send back a later date than ours. A date that does not parse is ignored.
             None => ex
@@ -170,14 +265,14 @@ impl SimpleHttpRequestHandler {
         if not_modified {
             ex.send_response(304)?;
             ex.send_header("Cache-Control", &self.cache_control)?;
-            ex.send_header("ETag", &etag)?;
-            ex.send_header("Last-Modified", &last_modified)?;
+            ex.send_header("ETag", etag)?;
+            ex.send_header("Last-Modified", last_modified)?;
             return ex.end_headers();
         }
         let mime = mime_guess::from_path(path).first_or_octet_stream();
         let ranges = match ex.request().header("Range") {
             // A range of a file that changed since the client's copy is useless to it.
-            Some(_) if !if_range_holds(ex, &etag, &last_modified) => ByteRanges::Whole,
+            Some(_) if !if_range_holds(ex, etag, last_modified) => ByteRanges::Whole,
             Some(range) => parse_ranges(range, length),
             None => ByteRanges::Whole,
         };
@@ -195,8 +290,8 @@ impl SimpleHttpRequestHandler {
         };
         ex.send_response(if whole { 200 } else { 206 })?;
         ex.send_header("Cache-Control", &self.cache_control)?;
-        ex.send_header("Last-Modified", &last_modified)?;
-        ex.send_header("ETag", &etag)?;
+        ex.send_header("Last-Modified", last_modified)?;
+        ex.send_header("ETag", etag)?;
         ex.send_header("Accept-Ranges", "bytes")?;
         if let [(start, end)] = parts[..] {
             ex.send_header("Content-Type", mime.essence_str())?;
@@ -215,7 +310,7 @@ impl SimpleHttpRequestHandler {
         }
         // Several ranges: one multipart/byteranges body, each part from its own handle on the
         // file (an event loop sends them after the handler returns).
-        let boundary = boundary_for(&etag);
+        let boundary = boundary_for(etag);
         let part_heads: Vec<String> = parts
             .iter()
             .map(|&(start, end)| {
@@ -239,7 +334,10 @@ impl SimpleHttpRequestHandler {
         drop(file);
         for (head, &(start, end)) in part_heads.iter().zip(&parts) {
             ex.write_body(head.as_bytes())?;
-            let mut part = File::open(path)?;
+            // The same file again (the path was held to the root when it was opened first).
+            let (mut part, _) = self
+                .open(relative)
+                .map_err(|_| io::Error::new(io::ErrorKind::NotFound, "the file went away"))?;
             part.seek(SeekFrom::Start(start))?;
             ex.write_file(part, end - start)?;
         }
@@ -249,23 +347,25 @@ impl SimpleHttpRequestHandler {
 
 impl HttpHandler for SimpleHttpRequestHandler {
     fn do_get(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
-        let Some((path, shown)) = self.resolve(&ex.request().target) else {
+        let Some((relative, shown)) = Self::target_path(&ex.request().target) else {
             return ex.send_error(404, "File not found");
         };
-        let file = match File::open(&path) {
-            Ok(file) => file,
-            Err(error) if error.kind() == io::ErrorKind::PermissionDenied => {
-                return ex.send_error(403, "Permission denied")
-            }
-            Err(error) => return Err(error),
+        let (file, path) = match self.open(&relative) {
+            Ok(opened) => opened,
+            Err(Refused::NotFound) => return ex.send_error(404, "File not found"),
+            Err(Refused::Forbidden) => return ex.send_error(403, "Permission denied"),
         };
         let metadata = file.metadata()?;
-        if !metadata.is_dir() {
+        if metadata.is_file() {
             if shown.ends_with('/') {
                 // A file is not a directory: `/file/` is not found (as Python and nginx say).
                 return ex.send_error(404, "File not found");
             }
-            return self.serve_file(ex, &path, file, &metadata);
+            return self.serve_file(ex, &relative, &path, file, &metadata);
+        }
+        if !metadata.is_dir() {
+            // A FIFO, a socket or a device: nothing a file server sends.
+            return ex.send_error(404, "File not found");
         }
         if !shown.ends_with('/') {
             ex.send_response(301)?;
@@ -275,19 +375,16 @@ impl HttpHandler for SimpleHttpRequestHandler {
             return ex.end_headers();
         }
         // The index is held to the root like any other file.
-        if let Some(index) = self.inside(&path.join("index.html")) {
-            match File::open(&index) {
-                Ok(file) => {
-                    let metadata = file.metadata()?;
-                    if metadata.is_file() {
-                        return self.serve_file(ex, &index, file, &metadata);
-                    }
+        let index = relative.join("index.html");
+        match self.open(&index) {
+            Ok((file, index_path)) => {
+                let metadata = file.metadata()?;
+                if metadata.is_file() {
+                    return self.serve_file(ex, &index, &index_path, file, &metadata);
                 }
-                Err(error) if error.kind() == io::ErrorKind::PermissionDenied => {
-                    return ex.send_error(403, "Permission denied")
-                }
-                Err(_) => {} // no index: the listing
             }
+            Err(Refused::Forbidden) => return ex.send_error(403, "Permission denied"),
+            Err(Refused::NotFound) => {} // no index: the listing
         }
         self.serve_directory(ex, &path, &shown)
     }

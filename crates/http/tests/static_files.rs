@@ -149,6 +149,53 @@ fn every_way_out_of_the_directory_is_refused(form: Form) {
 }
 both_forms!(every_way_out_of_the_directory_is_refused);
 
+/// Links that stay inside are followed however they are written (relative, absolute, to a
+/// directory), links that lead out are not however they are written, and what is neither a
+/// file nor a directory is not served: a FIFO is answered at once (404), never waited on.
+fn links_inside_and_things_that_are_not_files(form: Form) {
+    use std::os::unix::fs::symlink;
+    let tree = Tree::new();
+    let served = tree.served();
+    symlink("a.txt", served.join("relative-in")).unwrap();
+    symlink(served.join("a.txt"), served.join("absolute-in")).unwrap();
+    symlink("sub", served.join("sub-link")).unwrap();
+    symlink("../secret.txt", served.join("relative-out")).unwrap();
+    symlink("sub/../../secret.txt", served.join("winding-out")).unwrap();
+    let made = Command::new("mkfifo")
+        .arg(served.join("fifo"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let server = start(&tree, form);
+    let address = server.address();
+    for target in ["/relative-in", "/absolute-in"] {
+        let (head, body) = get(address, target, "");
+        assert!(head.starts_with("HTTP/1.1 200 "), "{target}: {head}");
+        assert_eq!(body, b"hello from a\n", "{target}");
+    }
+    let (head, body) = get(address, "/sub-link/", "");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert_eq!(body, b"<p>sub index</p>");
+    for target in ["/relative-out", "/winding-out", "/fifo"] {
+        let (head, body) = get(address, target, "");
+        assert!(head.starts_with("HTTP/1.1 404 "), "{target}: {head}");
+        assert!(
+            !String::from_utf8_lossy(&body).contains("outside"),
+            "{target}"
+        );
+    }
+    // A range of a file reached through a link is read from the same file, part by part.
+    let (head, body) = get(address, "/absolute-in", "Range: bytes=0-1,4-5\r\n");
+    assert!(head.starts_with("HTTP/1.1 206 "), "{head}");
+    let body = String::from_utf8_lossy(&body);
+    assert!(
+        body.contains("\r\n\r\nhe\r\n") && body.contains("\r\n\r\no \r\n"),
+        "{body}"
+    );
+    server.stop();
+}
+both_forms!(links_inside_and_things_that_are_not_files);
+
 fn ranges(form: Form) {
     let tree = Tree::new();
     let server = start(&tree, form);

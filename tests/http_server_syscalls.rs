@@ -1,0 +1,148 @@
+//! How `http_server` finds and sends a file, seen with the real `strace` over the example: the
+//! path is opened in one system call (`openat2` beneath the served directory, Linux 5.6+),
+//! never resolved component by component (`realpath`'s way: a failing `readlink` for every
+//! component, four for a file three directories deep); and on the event loops a large file
+//! goes from the page cache to the socket (`sendfile`), not through the process.
+
+use std::io::{Read, Write};
+use std::process::Command;
+
+mod util;
+
+use util::connect;
+use util::example_process::{example_path, Example};
+use util::transports::TempDir;
+
+const REQUESTS: usize = 20;
+
+/// Serves a small file `REQUESTS` times and a large one once under `mode`, with `strace`
+/// watching; returns what it saw.
+fn traced_requests(mode: &str) -> String {
+    let dir = TempDir::new();
+    let site = dir.join("site");
+    std::fs::create_dir_all(site.join("a/b")).unwrap();
+    std::fs::write(site.join("a/b/file.txt"), "deep inside\n").unwrap();
+    let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(site.join("big.bin"), &big).unwrap();
+    let trace = dir.join("trace");
+    let mut command = Command::new("strace");
+    command
+        .args([
+            "-f",
+            "-qq",
+            "-e",
+            "trace=readlink,readlinkat,openat2,sendfile",
+            "-o",
+        ])
+        .arg(&trace)
+        .arg("--")
+        .arg(example_path("http_server"))
+        .args(["--addr", "127.0.0.1:0", "--mode", mode, "--workers", "1"])
+        .arg("--directory")
+        .arg(&site);
+    let (strace, address) = Example::serve_command("http_server", command);
+    let mut client = connect(address.parse().unwrap());
+    for _ in 0..REQUESTS {
+        client
+            .write_all(b"GET /a/b/file.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        let mut piece = [0; 512];
+        while !got.ends_with(b"deep inside\n") {
+            let n = client.read(&mut piece).unwrap();
+            assert!(n > 0, "the server closed the connection");
+            got.extend_from_slice(&piece[..n]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200 "));
+    }
+    client
+        .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut reply = Vec::new();
+    let mut piece = [0; 65536];
+    let head_end = loop {
+        let n = client.read(&mut piece).unwrap();
+        assert!(n > 0, "the server closed the connection");
+        reply.extend_from_slice(&piece[..n]);
+        if let Some(at) = reply.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    while reply.len() < head_end + big.len() {
+        let n = client.read(&mut piece).unwrap();
+        assert!(n > 0, "the server closed the connection mid-body");
+        reply.extend_from_slice(&piece[..n]);
+    }
+    assert!(reply.starts_with(b"HTTP/1.1 200 "));
+    assert!(reply[head_end..] == big[..], "the body arrived intact");
+    drop(client);
+    // The server is strace's child: stop it, and strace ends with it.
+    let children =
+        std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", strace.pid())).unwrap();
+    let server: libc::pid_t = children.split_whitespace().next().unwrap().parse().unwrap();
+    // SAFETY: kill(2) has no memory-safety preconditions; the pid is the traced server, which
+    // strace (our child) has not reaped while it still traces it.
+    assert_eq!(unsafe { libc::kill(server, libc::SIGTERM) }, 0);
+    let finished = strace.finish();
+    assert!(finished.status.success(), "{finished:#?}");
+    std::fs::read_to_string(&trace).unwrap()
+}
+
+/// Checks that every request opened its file in one `openat2` and walked no path; returns
+/// the trace.
+fn a_file_is_opened_in_one_system_call(mode: &str) -> String {
+    let traced = traced_requests(mode);
+    let opens = traced
+        .lines()
+        .filter(|line| line.contains("openat2(") && line.contains("\"a/b/file.txt\""))
+        .count();
+    // (Below the served directory: resolving the directory itself, once at start, may walk.)
+    let readlinks = traced
+        .lines()
+        .filter(|line| line.contains("readlink") && line.contains("/site/"))
+        .count();
+    assert_eq!(
+        opens, REQUESTS,
+        "{mode}: one openat2 per request:\n{traced}"
+    );
+    assert_eq!(readlinks, 0, "{mode}: no path walk:\n{traced}");
+    traced
+}
+
+fn sendfiles(traced: &str) -> usize {
+    traced
+        .lines()
+        .filter(|line| line.contains("sendfile("))
+        .count()
+}
+
+/// On the event loops the large file goes from the page cache.
+#[test]
+fn event() {
+    let traced = a_file_is_opened_in_one_system_call("event");
+    assert!(
+        sendfiles(&traced) >= 1,
+        "the large file went by sendfile:\n{traced}"
+    );
+}
+
+/// On a coroutine too (its socket never blocks: a full socket suspends it).
+#[test]
+fn coroutine() {
+    let traced = a_file_is_opened_in_one_system_call("coroutine");
+    assert!(
+        sendfiles(&traced) >= 1,
+        "the large file went by sendfile:\n{traced}"
+    );
+}
+
+/// The pool and the thread-per-connection strategy park idle keep-alive connections, and keep
+/// what a slow peer has not taken for the parker, a piece at a time: a worker never waits in
+/// `sendfile` (it cannot be told not to wait on a blocking socket).
+#[test]
+fn pool_and_threading() {
+    for mode in ["pool", "threading"] {
+        let traced = a_file_is_opened_in_one_system_call(mode);
+        assert_eq!(sendfiles(&traced), 0, "{mode}: {traced}");
+    }
+}
