@@ -5,7 +5,7 @@ use std::io;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use crate::request::StreamSocket;
+use crate::request::{file_shrank, is_peer_gone, StreamSocket};
 use crate::shutdown::ShutdownHandle;
 
 /// One connection as a [`Protocol`](crate::Protocol) callback sees it: asyncio's `Transport`.
@@ -224,18 +224,13 @@ impl<T: StreamSocket> Connection<'_, T> {
                 .unwrap_or(usize::MAX)
                 .min(1 << 30);
             match crate::sys::send_file(self.socket.as_fd(), file.as_fd(), count) {
-                Ok(0) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "a file shrank while it was sent",
-                    ))
-                }
+                Ok(0) => return Err(file_shrank()),
                 Ok(n) => sent += n as u64,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.state.file_waits = true;
                     break;
                 }
-                Err(e) if is_socket_error(&e) => {
+                Err(e) if is_peer_gone(&e) || e.kind() == io::ErrorKind::TimedOut => {
                     self.state.write_error = Some(e);
                     break;
                 }
@@ -354,16 +349,4 @@ impl<T: StreamSocket> fmt::Debug for Connection<'_, T> {
             .field("state", &self.state)
             .finish_non_exhaustive()
     }
-}
-
-/// Whether a `sendfile` error is the socket's (the peer went away), not the file's.
-fn is_socket_error(error: &io::Error) -> bool {
-    matches!(
-        error.kind(),
-        io::ErrorKind::BrokenPipe
-            | io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::NotConnected
-            | io::ErrorKind::TimedOut
-    )
 }

@@ -29,6 +29,8 @@ pub use peer_credentials::PeerCredentials;
 pub use request::Request;
 pub use request_context::RequestContext;
 pub use socket_reader::SocketReader;
+pub(crate) use stream::is_peer_gone;
 pub use stream::StreamRequest;
 pub use stream_options::StreamOptions;
+pub(crate) use stream_socket::file_shrank;
 pub use stream_socket::{SocketHalf, StreamSocket};

@@ -301,7 +301,7 @@ impl<T: StreamSocket> StreamRequest<T> {
 }
 
 /// True for errors that mean the peer has gone away.
-fn is_peer_gone(error: &io::Error) -> bool {
+pub(crate) fn is_peer_gone(error: &io::Error) -> bool {
     matches!(
         error.kind(),
         io::ErrorKind::BrokenPipe

@@ -242,6 +242,17 @@ impl<T: StreamSocket> SocketHalf<T> {
         &self.socket
     }
 
+    /// The write timeout passed (a write found the socket still full when it ended): noted,
+    /// and the error that ends the connection.
+    fn write_timed_out(&mut self) -> io::Error {
+        self.send_timed_out = true;
+        TimedOut::new(
+            CloseReason::WriteTimeout,
+            self.send_timeout.unwrap_or_default(),
+        )
+        .into_io()
+    }
+
     /// `sendall` on the blocking socket: every byte, or an error.
     fn send_blocking(&mut self, buf: &[u8]) -> io::Result<()> {
         let mut rest = buf;
@@ -252,12 +263,7 @@ impl<T: StreamSocket> SocketHalf<T> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.wait_suspended(true)? => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.send_timeout.is_some() => {
-                    self.send_timed_out = true;
-                    return Err(TimedOut::new(
-                        CloseReason::WriteTimeout,
-                        self.send_timeout.unwrap_or_default(),
-                    )
-                    .into_io());
+                    return Err(self.write_timed_out());
                 }
                 Err(e) => return Err(e),
             }
@@ -274,22 +280,12 @@ impl<T: StreamSocket> SocketHalf<T> {
         while left > 0 {
             let count = usize::try_from(left).unwrap_or(usize::MAX).min(1 << 30);
             match sys::send_file(self.socket.as_fd(), file.as_fd(), count) {
-                Ok(0) => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "a file shrank while it was sent",
-                    ))
-                }
+                Ok(0) => return Err(file_shrank()),
                 Ok(n) => left -= n as u64,
                 Err(e) if e.kind() == io::ErrorKind::Unsupported && left == len => return Ok(len),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.wait_suspended(true)? => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && self.send_timeout.is_some() => {
-                    self.send_timed_out = true;
-                    return Err(TimedOut::new(
-                        CloseReason::WriteTimeout,
-                        self.send_timeout.unwrap_or_default(),
-                    )
-                    .into_io());
+                    return Err(self.write_timed_out());
                 }
                 Err(e) => return Err(e),
             }
@@ -379,6 +375,15 @@ impl<T: StreamSocket> SocketHalf<T> {
     }
 }
 
+/// The error of a file that ended before the length announced for it (a `Content-Length`
+/// that cannot be kept: the connection must end).
+pub(crate) fn file_shrank() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "a file shrank while it was sent",
+    )
+}
+
 /// The size of the pieces a file is sent in.
 pub(crate) const FILE_PIECE: usize = 64 * 1024;
 
@@ -401,12 +406,7 @@ pub(crate) fn read_piece(
     let read = loop {
         match file.read(&mut buffer[start..]) {
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Ok(0) if want > 0 => {
-                break Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "a file shrank while it was sent",
-                ))
-            }
+            Ok(0) if want > 0 => break Err(file_shrank()),
             other => break other,
         }
     };

@@ -177,8 +177,9 @@ impl<'a> Exchange<'a> {
     }
 
     /// Writes `len` bytes of `file`, from its current position, as body (nothing for a `HEAD`
-    /// request): a buffer at a time, never the whole file in memory. On an event loop the file
-    /// goes on as the client reads, without holding the loop. A file that turns out shorter
+    /// request), never the whole file in memory: from the page cache (`sendfile(2)`, for 16 KiB
+    /// or more) on an event loop and in a write that sends at once, else a buffer at a time. On
+    /// an event loop the file goes on as the client reads, without holding the loop. A file that turns out shorter
     /// than `len` ends the connection (its `Content-Length` cannot be kept).
     pub fn write_file(&mut self, file: File, len: u64) -> io::Result<()> {
         if self.request.method == "HEAD" {

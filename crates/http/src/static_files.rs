@@ -51,8 +51,9 @@ use crate::handler::HttpHandler;
 ///   and carry a validator (a file's `ETag` and `Last-Modified`, a listing's `ETag` from its
 ///   contents), so caches ask again and get a 304 while nothing changed; a redirect says
 ///   `no-store`.
-/// - Files are streamed a 64 KiB buffer at a time ([`Exchange::write_file`]), never read
-///   whole; on an event loop, as the client reads.
+/// - Files are streamed ([`Exchange::write_file`]), never read whole: from the page cache
+///   (`sendfile(2)`) where nothing has to wait on a slow client for it, else a 64 KiB buffer
+///   at a time; on an event loop, as the client reads.
 /// - `POST`, `PUT` and `DELETE` are answered 405 with `Allow: GET, HEAD`; other methods 501.
 #[doc(alias = "SimpleHTTPRequestHandler")]
 #[derive(Debug, Clone)]
