@@ -547,8 +547,9 @@ per_threaded_strategy!(a_large_body_streams_under);
 #[allow(dead_code)]
 fn _types(_: TcpStream, _: AtomicBool) {}
 
-/// Sends a file with `Connection::send_file` from `connection_made` on, going on in
-/// `resume_writing`, and closes once it is all sent; records the calls and why it ended.
+/// Sends a file with `Connection::send_file` once the peer has said something (its request),
+/// going on in `resume_writing`, and closes once it is all sent; between messages meanwhile (a
+/// drain sees no message in flight, only the file). Records the calls and why it ended.
 struct FileSender {
     path: std::path::PathBuf,
     file: Option<(std::fs::File, u64)>,
@@ -603,14 +604,14 @@ impl FileSender {
 }
 
 impl Protocol for FileSender {
-    fn connection_made(&mut self, conn: &mut Connection<'_>) -> io::Result<()> {
-        let file = std::fs::File::open(&self.path)?;
-        let len = file.metadata()?.len();
-        self.file = Some((file, len));
-        self.send_more(conn);
-        Ok(())
-    }
-    fn data_received(&mut self, _conn: &mut Connection<'_>, _data: &[u8]) -> io::Result<()> {
+    fn data_received(&mut self, conn: &mut Connection<'_>, _data: &[u8]) -> io::Result<()> {
+        if self.file.is_none() {
+            let file = std::fs::File::open(&self.path)?;
+            let len = file.metadata()?.len();
+            self.file = Some((file, len));
+            self.send_more(conn);
+        }
+        conn.set_busy(false);
         Ok(())
     }
     fn resume_writing(&mut self, conn: &mut Connection<'_>) {
@@ -651,6 +652,7 @@ fn send_file_is_paced_by_the_reader_and_bounded_by_the_write_timeout() {
     // A reader with a small receive buffer (so the kernel's buffers cannot take the whole
     // file at once): everything arrives, in order.
     let mut reader = util::connect_reading_slowly(serving.address());
+    reader.write_all(b"x").unwrap();
     let mut got = Vec::with_capacity(contents.len());
     let mut piece = vec![0; 64 * 1024];
     loop {
@@ -667,7 +669,8 @@ fn send_file_is_paced_by_the_reader_and_bounded_by_the_write_timeout() {
     );
 
     // A peer that never reads: the write timeout ends it.
-    let silent = connect(serving.address());
+    let mut silent = connect(serving.address());
+    silent.write_all(b"x").unwrap();
     assert!(
         eventually(|| serving.stats().closed_write_timeout == 1),
         "{:?}",
@@ -690,8 +693,48 @@ fn send_file_is_paced_by_the_reader_and_bounded_by_the_write_timeout() {
     .unwrap();
     let serving = TestServer::start(server);
     let mut client = connect(serving.address());
+    client.write_all(b"x").unwrap();
     let mut rest = Vec::new();
     let _ = client.read_to_end(&mut rest);
     assert!(unsupported.load(Ordering::SeqCst));
     serving.stop(PATIENCE).unwrap().result.unwrap();
+}
+
+/// A graceful drain lets a file `send_file` has not finished go on to its end: the
+/// connection is not idle while the socket holds the rest back, and it counts as finished.
+#[test]
+fn a_drain_lets_a_file_in_flight_finish() {
+    const LEN: u32 = 512 << 10;
+    let dir = TempDir::new();
+    let path = dir.join("big.bin");
+    let contents: Vec<u8> = (0..LEN).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&path, &contents).unwrap();
+    let mut server =
+        EventTcpServer::new("127.0.0.1:0", ProtocolHandler::new(FileSender::new(path))).unwrap();
+    server.dispatch_mut().set_workers(1);
+    let listener = server.socket().socket().unwrap();
+    listener.set_send_buffer_size(4096).unwrap();
+    let serving = TestServer::start(server);
+    let mut reader = util::connect_reading_slowly(serving.address());
+    // The peer has spoken and the protocol is between messages: only the file keeps the
+    // connection from being idle.
+    reader.write_all(b"x").unwrap();
+    let mut got = vec![0; 4096];
+    reader.read_exact(&mut got).unwrap(); // the file is on its way, the rest held back
+    let draining = std::thread::spawn(move || serving.drain(PATIENCE).unwrap().0);
+    let mut piece = vec![0; 64 * 1024];
+    loop {
+        let n = reader.read(&mut piece).unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&piece[..n]);
+    }
+    let report = draining.join().unwrap();
+    assert!(got == contents, "{} of {} bytes, in order?", got.len(), LEN);
+    assert_eq!(
+        (report.finished, report.idle_closed, report.forced),
+        (1, 0, 0),
+        "{report:?}"
+    );
 }

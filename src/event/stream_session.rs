@@ -179,13 +179,15 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             let next = self.next(ctx);
             let level = ctx.drain.level();
             let draining = level != DrainLevel::Serving;
-            if draining && (self.driver.state.in_message() || !self.driver.out.is_empty()) {
+            // A file `send_file` has not finished is output still to send.
+            let sending = !self.driver.out.is_empty() || self.driver.state.file_waits;
+            if draining && (self.driver.state.in_message() || sending) {
                 // A message in flight when (or after) the drain began finishes during it.
                 self.served_while_draining = true;
             }
             let idle = draining
                 && next != Next::Close
-                && self.driver.out.is_empty()
+                && !sending
                 && !self.driver.state.in_message()
                 && !self.driver.state.reading_paused
                 && (self.got_input || level >= DrainLevel::GraceOver);
