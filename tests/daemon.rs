@@ -79,16 +79,22 @@ fn echo_drops_root_after_binding_a_low_port() {
         );
         return;
     }
-    // A free port below 1024 (bound here first to see that it is free).
-    let port = (900..1024)
+    // A free port below 1024: the first that echo can bind (one found free can be taken
+    // by something else on the machine before echo binds it; then the next is tried).
+    let (echo, bound, address) = (900..1024)
         .rev()
-        .find(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_ok())
+        .find_map(|port| {
+            let address = format!("127.0.0.1:{port}");
+            let mut command =
+                std::process::Command::new(util::example_process::example_path("echo"));
+            command.args(["--addr", &address, "--user", "nobody", "--group", "nogroup"]);
+            match Example::try_serve_command("echo", command) {
+                Ok((echo, bound)) => Some((echo, bound, address)),
+                Err(stderr) if stderr.contains("Address already in use") => None,
+                Err(stderr) => panic!("echo could not start: {stderr}"),
+            }
+        })
         .expect("a free port below 1024");
-    let address = format!("127.0.0.1:{port}");
-    let (echo, bound) = Example::serve_with(
-        "echo",
-        &["--addr", &address, "--user", "nobody", "--group", "nogroup"],
-    );
     assert_eq!(bound, address);
     let (uid, gid) = ids(echo.pid());
     assert_eq!(uid, "65534 65534 65534 65534");

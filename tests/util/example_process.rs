@@ -149,13 +149,23 @@ impl Example {
     /// Starts a server as [`spawn_command`](Self::spawn_command) does; returns it with ADDR
     /// from its ready line.
     pub fn serve_command(name: &'static str, command: Command) -> (Example, String) {
+        Example::try_serve_command(name, command).unwrap_or_else(|stderr| {
+            panic!("{name} closed stdout without a ready line; stderr:\n{stderr}")
+        })
+    }
+
+    /// As [`serve_command`](Self::serve_command), or the example's stderr when it ended
+    /// without a ready line (it could not start: a port taken meanwhile, say).
+    pub fn try_serve_command(
+        name: &'static str,
+        command: Command,
+    ) -> Result<(Example, String), String> {
         let mut example = Example::spawn_command(name, command);
         let line = match example.stdout.recv_timeout(PATIENCE) {
             Ok(line) => line,
             Err(RecvTimeoutError::Timeout) => panic!("{name}: no ready line within {PATIENCE:?}"),
             Err(RecvTimeoutError::Disconnected) => {
-                let stderr = example.stderr.recv_timeout(PATIENCE).unwrap_or_default();
-                panic!("{name} closed stdout without a ready line; stderr:\n{stderr}")
+                return Err(example.stderr.recv_timeout(PATIENCE).unwrap_or_default());
             }
         };
         let address = line
@@ -163,7 +173,7 @@ impl Example {
             .unwrap_or_else(|| panic!("{name}: unexpected first line {line:?}"))
             .to_owned();
         example.seen.push(line);
-        (example, address)
+        Ok((example, address))
     }
 
     /// The process id.
