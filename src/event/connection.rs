@@ -191,31 +191,32 @@ impl<T: StreamSocket> Connection<'_, T> {
             return Ok(0);
         }
         self.state.unanswered = false;
-        if !self.out.is_empty() || self.state.file_waits {
-            // Output waits: the file goes once it has gone.
-            self.out.extend(head);
+        // The head goes now only when nothing waits before it; what it does not take is kept,
+        // and the file goes once that has gone.
+        let free = self.out.is_empty() && !self.state.file_waits;
+        let sent_now = match free && !head.is_empty() {
+            true => crate::sys::send_now_more(self.socket.as_fd(), head),
+            false => Ok(0),
+        };
+        let taken = match sent_now {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                0
+            }
+            Err(e) => {
+                self.state.write_error = Some(e);
+                return Ok(0);
+            }
+        };
+        if !free || taken < head.len() {
+            self.out.extend(&head[taken..]);
             self.state.file_waits = len > 0;
             return Ok(0);
-        }
-        if !head.is_empty() {
-            let more = len > 0;
-            match crate::sys::send_head(self.socket.as_fd(), head, more) {
-                Ok(n) if n == head.len() => {}
-                Ok(n) => {
-                    self.out.extend(&head[n..]);
-                    self.state.file_waits = more;
-                    return Ok(0);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.out.extend(head);
-                    self.state.file_waits = more;
-                    return Ok(0);
-                }
-                Err(e) => {
-                    self.state.write_error = Some(e);
-                    return Ok(0);
-                }
-            }
         }
         let mut sent = 0;
         while sent < len {

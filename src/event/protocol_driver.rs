@@ -118,6 +118,12 @@ impl<P> ProtocolDriver<P> {
         None
     }
 
+    /// Whether output is still to send: bytes the socket has not taken, or a file
+    /// `send_file` left for when it takes more.
+    pub(crate) fn sending(&self) -> bool {
+        !self.out.is_empty() || self.state.file_waits
+    }
+
     /// Whether the output is past the high watermark (reading from the peer stops).
     pub(crate) fn backed_up(&self) -> bool {
         self.backed_up

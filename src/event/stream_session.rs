@@ -179,8 +179,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             let next = self.next(ctx);
             let level = ctx.drain.level();
             let draining = level != DrainLevel::Serving;
-            // A file `send_file` has not finished is output still to send.
-            let sending = !self.driver.out.is_empty() || self.driver.state.file_waits;
+            let sending = self.driver.sending();
             if draining && (self.driver.state.in_message() || sending) {
                 // A message in flight when (or after) the drain began finishes during it.
                 self.served_while_draining = true;
@@ -222,8 +221,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
         // After the peer's end of input nothing can call the protocol again: once its output
         // is sent, the connection is done whatever `eof_received` said.
         let done = self.driver.state.closing || self.eof;
-        // A file the socket could not take whole is output still to send (`send_file`).
-        let sending = !self.driver.out.is_empty() || self.driver.state.file_waits;
+        let sending = self.driver.sending();
         if self.driver.state.aborted || (done && !sending) {
             return Next::Close;
         }
@@ -338,7 +336,7 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
     }
 
     fn timed_out(&mut self, now: Instant) -> Next {
-        let sending = !self.driver.out.is_empty() || self.driver.state.file_waits;
+        let sending = self.driver.sending();
         let write_expired = self
             .write_timeout
             .filter(|&t| sending && self.last_progress + t <= now);

@@ -353,17 +353,18 @@ impl<T: StreamSocket> SocketHalf<T> {
             drop(kept);
             self.send_pending()?;
         }
-        let mut left = len;
-        let mut piece = Vec::new();
+        let (mut head, mut left) = (head, len);
         if len >= SENDFILE_FROM {
             self.send_blocking(head)?;
+            head = &[];
             left = self.send_file_blocking(&file, len)?;
             if left == 0 {
                 return Ok(());
             }
-        } else {
-            piece.extend_from_slice(head);
         }
+        // The head (unless it went already) with the file's first piece: one send.
+        let mut piece = Vec::with_capacity(head.len() + left.min(FILE_PIECE as u64) as usize);
+        piece.extend_from_slice(head);
         loop {
             left -= read_piece(&mut file, left, &mut piece)? as u64;
             self.send_blocking(&piece)?;

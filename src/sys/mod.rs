@@ -233,13 +233,38 @@ pub(crate) fn recv_now(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> io::R
 /// Sends what the socket takes now, without waiting (`send(2)` with `MSG_DONTWAIT` and
 /// `MSG_NOSIGNAL`): `WouldBlock` when it takes nothing.
 pub(crate) fn send_now(fd: std::os::fd::BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    send_flagged(fd, buf, 0)
+}
+
+/// [`send_now`] with `more` (`MSG_MORE`, Linux): the kernel holds the bytes for what follows
+/// at once (a file's start after its head), so both leave in one packet.
+pub(crate) fn send_now_more(fd: std::os::fd::BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    return send_flagged(fd, buf, libc::MSG_MORE);
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    return send_flagged(fd, buf, 0);
+}
+
+/// `send(2)` without waiting and without `SIGPIPE`, with `extra` flags.
+fn send_flagged(
+    fd: std::os::fd::BorrowedFd<'_>,
+    buf: &[u8],
+    extra: libc::c_int,
+) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
     #[cfg(any(target_os = "linux", target_os = "android"))]
     const FLAGS: libc::c_int = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     const FLAGS: libc::c_int = libc::MSG_DONTWAIT;
     // SAFETY: `buf` is valid for `buf.len()` readable bytes; `fd` is open for the call.
-    let n = unsafe { libc::send(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), FLAGS) };
+    let n = unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            FLAGS | extra,
+        )
+    };
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -292,35 +317,6 @@ pub(crate) fn send_file(
     _count: usize,
 ) -> io::Result<usize> {
     Err(io::ErrorKind::Unsupported.into())
-}
-
-/// Sends what the socket takes of `head` now, without waiting, as `send_now` does; with `more`
-/// (`MSG_MORE`, Linux) the kernel holds it for what follows at once (a file's start), so both
-/// leave in one packet.
-pub(crate) fn send_head(
-    fd: std::os::fd::BorrowedFd<'_>,
-    head: &[u8],
-    more: bool,
-) -> io::Result<usize> {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    if more {
-        use std::os::fd::AsRawFd;
-        let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL | libc::MSG_MORE;
-        loop {
-            // SAFETY: `head` is valid for `head.len()` readable bytes; `fd` is open for the
-            // call.
-            let n = unsafe { libc::send(fd.as_raw_fd(), head.as_ptr().cast(), head.len(), flags) };
-            if n >= 0 {
-                return Ok(n as usize);
-            }
-            let error = io::Error::last_os_error();
-            if error.kind() != io::ErrorKind::Interrupted {
-                return Err(error);
-            }
-        }
-    }
-    let _ = more;
-    send_now(fd, head)
 }
 
 /// Sets or clears non-blocking mode on a connected socket (the event loop's sockets never

@@ -118,9 +118,6 @@ impl Outgoing {
                     }
                 }
             }
-            let Some(Piece::File { file, left }) = self.pieces.front_mut() else {
-                break;
-            };
             match read_piece(file, *left, &mut self.buffer) {
                 Ok(n) => {
                     *left -= n as u64;

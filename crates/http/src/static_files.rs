@@ -137,8 +137,9 @@ impl SimpleHttpRequestHandler {
     }
 
     /// Opens `relative` (plain names) if it is inside the root, symbolic links followed; with
-    /// the path it has there (for its type and a listing).
-    fn open(&self, relative: &Path) -> Result<(File, PathBuf), Refused> {
+    /// the real path when the portable way found it (beneath the root as asked otherwise: see
+    /// [`located`](Self::located)).
+    fn open(&self, relative: &Path) -> Result<(File, Option<PathBuf>), Refused> {
         if !OPENAT2_MISSING.load(Ordering::Relaxed) {
             let name = match relative.as_os_str().is_empty() {
                 true => Path::new("."),
@@ -152,7 +153,7 @@ impl SimpleHttpRequestHandler {
                 ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS,
             );
             match opened {
-                Ok(fd) => return Ok((File::from(fd), self.root.join(relative))),
+                Ok(fd) => return Ok((File::from(fd), None)),
                 // Not beneath the root as the kernel resolves it: an escape, or an absolute
                 // link that may still lead inside. The portable way decides.
                 Err(Errno::XDEV) => {}
@@ -169,7 +170,7 @@ impl SimpleHttpRequestHandler {
 
     /// The portable way: where `path` really is (symbolic links followed, `realpath`), if that
     /// is inside the root (links must not lead out of it), opened there.
-    fn open_resolved(&self, path: &Path) -> Result<(File, PathBuf), Refused> {
+    fn open_resolved(&self, path: &Path) -> Result<(File, Option<PathBuf>), Refused> {
         let real = fs::canonicalize(path).map_err(|_| Refused::NotFound)?;
         if !real.starts_with(&self.root) {
             return Err(Refused::NotFound);
@@ -182,15 +183,21 @@ impl SimpleHttpRequestHandler {
                 io::ErrorKind::PermissionDenied => Refused::Forbidden,
                 _ => Refused::NotFound,
             })?;
-        Ok((file, real))
+        Ok((file, Some(real)))
+    }
+
+    /// Where a path [`open`](Self::open) opened is: the real path the portable way found, or
+    /// the one asked for beneath the root.
+    fn located(&self, relative: &Path, real: Option<PathBuf>) -> PathBuf {
+        real.unwrap_or_else(|| self.root.join(relative))
     }
 
     /// The file a request target names, if it is inside the root, and the decoded path as
     /// text; `None` otherwise (404, or 403).
     pub(crate) fn resolve(&self, target: &str) -> Option<(PathBuf, String)> {
         let (relative, shown) = Self::target_path(target)?;
-        let (_file, path) = self.open(&relative).ok()?;
-        Some((path, shown))
+        let (_file, real) = self.open(&relative).ok()?;
+        Some((self.located(&relative, real), shown))
     }
 
     fn serve_directory(&self, ex: &mut Exchange<'_>, dir: &Path, shown: &str) -> io::Result<()> {
@@ -236,13 +243,13 @@ impl SimpleHttpRequestHandler {
         ex.write_body(page.as_bytes())
     }
 
-    /// Serves `file`, opened from `relative` and found at `path`, whose metadata is
-    /// `metadata`.
+    /// Serves `file`, opened from `relative` (its type guessed from `named`'s extension),
+    /// whose metadata is `metadata`.
     fn serve_file(
         &self,
         ex: &mut Exchange<'_>,
         relative: &Path,
-        path: &Path,
+        named: &Path,
         mut file: File,
         metadata: &Metadata,
     ) -> io::Result<()> {
@@ -270,7 +277,7 @@ impl SimpleHttpRequestHandler {
             ex.send_header("Last-Modified", last_modified)?;
             return ex.end_headers();
         }
-        let mime = mime_guess::from_path(path).first_or_octet_stream();
+        let mime = mime_guess::from_path(named).first_or_octet_stream();
         let ranges = match ex.request().header("Range") {
             // A range of a file that changed since the client's copy is useless to it.
             Some(_) if !if_range_holds(ex, etag, last_modified) => ByteRanges::Whole,
@@ -351,7 +358,7 @@ impl HttpHandler for SimpleHttpRequestHandler {
         let Some((relative, shown)) = Self::target_path(&ex.request().target) else {
             return ex.send_error(404, "File not found");
         };
-        let (file, path) = match self.open(&relative) {
+        let (file, real) = match self.open(&relative) {
             Ok(opened) => opened,
             Err(Refused::NotFound) => return ex.send_error(404, "File not found"),
             Err(Refused::Forbidden) => return ex.send_error(403, "Permission denied"),
@@ -362,7 +369,8 @@ impl HttpHandler for SimpleHttpRequestHandler {
                 // A file is not a directory: `/file/` is not found (as Python and nginx say).
                 return ex.send_error(404, "File not found");
             }
-            return self.serve_file(ex, &relative, &path, file, &metadata);
+            let named = real.as_deref().unwrap_or(&relative);
+            return self.serve_file(ex, &relative, named, file, &metadata);
         }
         if !metadata.is_dir() {
             // A FIFO, a socket or a device: nothing a file server sends.
@@ -378,16 +386,17 @@ impl HttpHandler for SimpleHttpRequestHandler {
         // The index is held to the root like any other file.
         let index = relative.join("index.html");
         match self.open(&index) {
-            Ok((file, index_path)) => {
+            Ok((file, index_real)) => {
                 let metadata = file.metadata()?;
                 if metadata.is_file() {
-                    return self.serve_file(ex, &index, &index_path, file, &metadata);
+                    let named = index_real.as_deref().unwrap_or(&index);
+                    return self.serve_file(ex, &index, named, file, &metadata);
                 }
             }
             Err(Refused::Forbidden) => return ex.send_error(403, "Permission denied"),
             Err(Refused::NotFound) => {} // no index: the listing
         }
-        self.serve_directory(ex, &path, &shown)
+        self.serve_directory(ex, &self.located(&relative, real), &shown)
     }
 
     /// 405 with `Allow: GET, HEAD` (Python answers 501, as if POST were unknown).
