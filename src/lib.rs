@@ -291,6 +291,7 @@ mod signals;
 mod stats;
 mod sys;
 mod testing;
+pub mod tls;
 mod transport;
 
 pub use activation::{start_successor, InheritedSocket, SocketKind};
@@ -299,7 +300,7 @@ pub use dispatch::{
     Coroutines, Dispatch, ForkingMixIn, Job, RunOutcome, Sequential, ThreadPool, ThreadingMixIn,
 };
 pub use drain::{BusySpan, DrainOptions, DrainReport, DrainStage};
-pub use error::{Error, RequestError, TimedOut};
+pub use error::{Error, RequestError, TimedOut, TlsError};
 pub use event::{Connection, EventLoop, Protocol, ProtocolHandler};
 pub use handler::RequestHandler;
 pub use hooks::{DefaultHooks, ServerHooks};
@@ -307,14 +308,15 @@ pub use limits::{Limits, Overload};
 pub use prefork::{Prefork, PreforkReport};
 pub use process_control::{PidFile, Privileges};
 pub use request::{
-    DatagramRequest, DatagramSocket, Delimited, Framed, MessageFraming, MinRate, PeerCredentials,
-    Request, RequestContext, SocketHalf, SocketReader, StreamOptions, StreamRequest, StreamSocket,
+    DatagramRequest, DatagramSocket, Delimited, Framed, Handshake, MessageFraming, MinRate,
+    PeerCredentials, Request, RequestContext, SocketHalf, SocketReader, StreamOptions,
+    StreamRequest, StreamSocket,
 };
 pub use server::BaseServer;
 pub use session::{EventSession, SessionParts};
 pub use shutdown::{LoopWaker, ShutdownHandle};
 pub use signals::SignalHandling;
-pub use stats::{CloseReason, ServerStats};
+pub use stats::{CloseReason, ServerStats, TlsFailure, TlsFailures};
 pub use sys::raise_fd_limit;
 pub use testing::{Leak, Stopped, TestServer};
 pub use transport::{TcpServer, TcpSocket, UdpSocket, UnixDatagramSocket, UnixStreamSocket};

@@ -53,6 +53,74 @@ pub struct ServerStats {
     /// Times the loop paused accepting: out of descriptors or memory, at `max_connections`
     /// with [`Overload::Wait`](crate::Overload::Wait), or at the descriptor reserve.
     pub accept_pauses: u64,
+    /// TLS connections that did not finish their handshake (or failed in TLS later), by why.
+    pub closed_tls: TlsFailures,
+}
+
+/// TLS connections closed for a failure of TLS itself, one counter per [`TlsFailure`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TlsFailures {
+    /// The handshake was not over by its deadline (a silent or dripping client).
+    pub handshake_timeout: u64,
+    /// The client spoke something else than TLS (plaintext to a TLS port).
+    pub not_tls: u64,
+    /// The client closed before its first TLS byte (port scans, TCP health checks).
+    pub closed_before_hello: u64,
+    /// The client offered nothing this server accepts (versions, cipher suites, names).
+    pub peer_incompatible: u64,
+    /// The client's certificate was missing or not trusted.
+    pub client_certificate_rejected: u64,
+    /// The client sent an alert that ended the connection.
+    pub alert_received: u64,
+    /// Any other TLS failure (a record that does not decrypt, a protocol violation).
+    pub other: u64,
+}
+
+impl TlsFailures {
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.handshake_timeout
+            + self.not_tls
+            + self.closed_before_hello
+            + self.peer_incompatible
+            + self.client_certificate_rejected
+            + self.alert_received
+            + self.other
+    }
+
+    /// The counter of `failure`.
+    pub(crate) fn counter(&mut self, failure: TlsFailure) -> &mut u64 {
+        match failure {
+            TlsFailure::HandshakeTimeout => &mut self.handshake_timeout,
+            TlsFailure::NotTls => &mut self.not_tls,
+            TlsFailure::ClosedBeforeHello => &mut self.closed_before_hello,
+            TlsFailure::PeerIncompatible => &mut self.peer_incompatible,
+            TlsFailure::ClientCertificateRejected => &mut self.client_certificate_rejected,
+            TlsFailure::AlertReceived => &mut self.alert_received,
+            TlsFailure::Other => &mut self.other,
+        }
+    }
+}
+
+/// Why TLS ended a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// The handshake was not over by its deadline.
+    HandshakeTimeout,
+    /// The first bytes were not a TLS record (plaintext to a TLS port).
+    NotTls,
+    /// The peer closed before sending a TLS byte.
+    ClosedBeforeHello,
+    /// The peer offered nothing acceptable.
+    PeerIncompatible,
+    /// The client's certificate was missing or not trusted.
+    ClientCertificateRejected,
+    /// The peer sent a fatal alert.
+    AlertReceived,
+    /// Another TLS error.
+    Other,
 }
 
 impl ServerStats {
@@ -69,6 +137,7 @@ impl ServerStats {
             + self.closed_drained
             + self.closed_read_timeout
             + self.closed_too_slow
+            + self.closed_tls.total()
     }
 }
 
@@ -99,4 +168,6 @@ pub enum CloseReason {
     /// A graceful drain closed it while it was idle (between messages, or silent past the
     /// first-byte grace).
     Drained,
+    /// TLS failed (the handshake, or a record later).
+    Tls(TlsFailure),
 }

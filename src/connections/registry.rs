@@ -245,6 +245,7 @@ impl Registry {
                     CloseReason::Drained => &mut state.stats.closed_drained,
                     CloseReason::ReadTimeout => &mut state.stats.closed_read_timeout,
                     CloseReason::TooSlow => &mut state.stats.closed_too_slow,
+                    CloseReason::Tls(failure) => state.stats.closed_tls.counter(failure),
                 };
                 *counter += 1;
             }

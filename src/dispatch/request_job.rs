@@ -113,6 +113,11 @@ where
         let request = &mut self.request;
         let handler = &mut self.handler;
         if !self.started {
+            if request.handshaking() {
+                // The opening handshake goes on parked (never waiting here), and the handler
+                // first sees the connection once it is over.
+                return Turn::Parked;
+            }
             self.started = true;
             if let Some(liveness) = &self.liveness {
                 request.attach_liveness(Arc::clone(liveness));

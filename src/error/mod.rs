@@ -5,7 +5,9 @@
 mod request_error;
 mod server_error;
 mod timed_out;
+mod tls_error;
 
 pub use request_error::RequestError;
 pub use server_error::Error;
 pub use timed_out::TimedOut;
+pub use tls_error::TlsError;

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::error::TimedOut;
+use crate::error::{TimedOut, TlsError};
 use crate::stats::CloseReason;
 
 /// Why one request ended in failure: what [`handle_error`](crate::ServerHooks::handle_error)
@@ -44,6 +44,11 @@ pub enum RequestError {
         /// The sender.
         peer: String,
     },
+    /// TLS ended the connection (its handshake, or a record later). Not reported through
+    /// `handle_error` when the handshake failed: the handler never had the connection; logged
+    /// instead (at `debug` for a peer that closed before its first byte).
+    #[error("{0}")]
+    Tls(TlsError),
     /// The dispatch strategy could not start the request (e.g. no thread could be spawned).
     #[error("cannot dispatch the request: {0}; the system is out of threads or processes")]
     Dispatch(#[source] io::Error),
@@ -53,6 +58,9 @@ impl RequestError {
     /// A handler's error: [`TimedOut`](Self::TimedOut) when it carries one of the
     /// framework's timeouts, else [`Handler`](Self::Handler).
     pub(crate) fn from_io(error: io::Error) -> Self {
+        if let Some(tls) = TlsError::of(&error) {
+            return RequestError::Tls(tls.clone());
+        }
         match TimedOut::of(&error) {
             Some(timed_out) => RequestError::TimedOut(timed_out),
             None => RequestError::Handler(error),
@@ -62,6 +70,9 @@ impl RequestError {
     /// [`from_io`](Self::from_io) for an error the caller keeps (it still returns it): a
     /// timeout is copied, any other error kept as its kind and message.
     pub(crate) fn from_io_ref(error: &io::Error) -> Self {
+        if let Some(tls) = TlsError::of(error) {
+            return RequestError::Tls(tls.clone());
+        }
         match TimedOut::of(error) {
             Some(timed_out) => RequestError::TimedOut(timed_out),
             None => RequestError::Handler(io::Error::new(error.kind(), error.to_string())),
@@ -86,6 +97,7 @@ impl RequestError {
         match self {
             RequestError::TimedOut(timed_out) => timed_out.reason(),
             RequestError::HandlerPanicked { .. } => CloseReason::Panicked,
+            RequestError::Tls(tls) => CloseReason::Tls(tls.failure()),
             _ => CloseReason::Error,
         }
     }
@@ -99,6 +111,7 @@ impl From<RequestError> for io::Error {
             RequestError::HandlerPanicked { .. } => io::ErrorKind::Other,
             RequestError::TimedOut(_) => io::ErrorKind::TimedOut,
             RequestError::DatagramTooLarge { .. } => io::ErrorKind::InvalidData,
+            RequestError::Tls(_) => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, error)
     }

@@ -40,6 +40,9 @@ pub(crate) const DEFAULT_WATERMARKS: (usize, usize) = (64 * 1024, 16 * 1024);
 pub(crate) struct OutBuf {
     bytes: Vec<u8>,
     start: usize,
+    /// The socket holds output of its own (TLS records of bytes already written) that it
+    /// has not sent: the connection still waits to write.
+    held: bool,
 }
 
 /// What the callbacks asked for, and what went wrong.
@@ -75,8 +78,19 @@ impl OutBuf {
         self.bytes.len() - self.start
     }
 
+    /// Whether bytes wait here (the socket may hold more of its own).
+    fn has_bytes(&self) -> bool {
+        self.start < self.bytes.len()
+    }
+
+    /// Whether nothing waits to be sent: no bytes here, none held by the socket.
     pub(crate) fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len() == 0 && !self.held
+    }
+
+    /// Notes whether `socket` holds output of its own after a write.
+    pub(crate) fn note_held<T: StreamSocket>(&mut self, socket: &T) {
+        self.held = socket.holds_output();
     }
 
     fn extend(&mut self, data: &[u8]) {
@@ -85,7 +99,7 @@ impl OutBuf {
 
     /// Sends what the socket takes; `Ok` when nothing is left or the socket is full.
     pub(crate) fn send<T: StreamSocket>(&mut self, socket: &T) -> io::Result<()> {
-        while !self.is_empty() {
+        while self.has_bytes() {
             match socket.write_some(&self.bytes[self.start..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.start += n,
@@ -94,9 +108,10 @@ impl OutBuf {
                 Err(e) => return Err(e),
             }
         }
-        if self.is_empty() {
+        if !self.has_bytes() {
             // Give the memory back: an idle connection holds no buffer.
             *self = OutBuf::default();
+            self.held = !socket.flush_held()?;
         }
         Ok(())
     }
@@ -157,6 +172,7 @@ impl<T: StreamSocket> Connection<'_, T> {
         if !rest.is_empty() {
             self.out.extend(rest);
         }
+        self.out.held |= self.socket.holds_output();
     }
 
     /// Sends `head`, then up to `len` bytes of `file` from its position straight from the
@@ -183,7 +199,6 @@ impl<T: StreamSocket> Connection<'_, T> {
     /// own errors are a failed write: the connection closes, as after a failed
     /// [`write`](Self::write).
     pub fn send_file(&mut self, head: &[u8], file: &std::fs::File, len: u64) -> io::Result<u64> {
-        use std::os::fd::AsFd;
         if !self.state.on_loop {
             return Err(io::ErrorKind::Unsupported.into());
         }
@@ -195,7 +210,7 @@ impl<T: StreamSocket> Connection<'_, T> {
         // and the file goes once that has gone.
         let free = self.out.is_empty() && !self.state.file_waits;
         let sent_now = match free && !head.is_empty() {
-            true => crate::sys::send_now_more(self.socket.as_fd(), head),
+            true => self.socket.send_now_more(head),
             false => Ok(0),
         };
         let taken = match sent_now {
@@ -224,7 +239,7 @@ impl<T: StreamSocket> Connection<'_, T> {
             let count = usize::try_from(len - sent)
                 .unwrap_or(usize::MAX)
                 .min(1 << 30);
-            match crate::sys::send_file(self.socket.as_fd(), file.as_fd(), count) {
+            match self.socket.send_file_now(file, count) {
                 Ok(0) => return Err(file_shrank()),
                 Ok(n) => sent += n as u64,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
@@ -238,6 +253,7 @@ impl<T: StreamSocket> Connection<'_, T> {
                 Err(e) => return Err(e),
             }
         }
+        self.out.note_held(self.socket);
         Ok(sent)
     }
 

@@ -10,17 +10,16 @@ use selectors::Interest;
 
 use crate::connections::{ConnectionGuard, Registry};
 use crate::drain::DrainLevel;
-use crate::error::{RequestError, TimedOut};
+use crate::error::{RequestError, TimedOut, TlsError};
 use crate::event::lingering_close::LingeringClose;
 use crate::event::protocol_driver::{Peer, ProtocolDriver};
 use crate::event::{Connection, Protocol};
 use crate::hooks::ServerHooks;
 use crate::request::{
-    discard_arrived, Linger, MessageClock, MinRate, Request, StreamRequest, StreamSocket,
+    discard_arrived, Handshake, Linger, MessageClock, MinRate, Request, StreamRequest, StreamSocket,
 };
 use crate::session::{EventSession, LoopContext, Next, Session, SessionParts};
-use crate::stats::CloseReason;
-use crate::sys;
+use crate::stats::{CloseReason, TlsFailure};
 
 /// A [`Protocol`] over a stream request.
 pub(crate) struct StreamSession<T: StreamSocket, P> {
@@ -54,6 +53,9 @@ pub(crate) struct StreamSession<T: StreamSocket, P> {
     /// It had a message in flight, or input arrived, while a drain was on: its close at the
     /// next boundary is a message finished, not an idle connection closed.
     served_while_draining: bool,
+    /// The protocol has the connection (`connection_made` ran): not before the opening
+    /// handshake is over.
+    made: bool,
 }
 
 impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
@@ -81,7 +83,57 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             reason: None,
             drained: false,
             served_while_draining: false,
+            made: false,
         }
+    }
+
+    /// The protocol gets the connection.
+    fn make(&mut self, ctx: &mut LoopContext) -> Next {
+        self.made = true;
+        tracing::debug!(conn_id = self.id, peer = ?self.request.client_address, "connection made");
+        self.call(|protocol, conn| protocol.connection_made(conn));
+        // Bytes that came with the handshake's end are decrypted already: no readiness will
+        // say they are here.
+        self.read_held(ctx);
+        self.settle(ctx)
+    }
+
+    /// Moves the opening handshake on with what has arrived; once it is over, the protocol
+    /// gets the connection.
+    fn handshake(&mut self, ctx: &mut LoopContext) -> Next {
+        let deadline = self.request.socket.handshake_deadline();
+        let interest = match self.request.socket.advance_handshake() {
+            Ok(Handshake::Done) => return self.make(ctx),
+            Ok(Handshake::WantRead) => Interest::READABLE,
+            Ok(Handshake::WantWrite) => Interest::WRITABLE,
+            Err(error) => {
+                let error = RequestError::from_io(error);
+                match &error {
+                    RequestError::Tls(tls) if tls.failure() == TlsFailure::ClosedBeforeHello => {
+                        tracing::debug!(conn_id = self.id, %error, "handshake failed");
+                    }
+                    _ => {
+                        tracing::info!(conn_id = self.id, peer = ?self.request.client_address, %error, "handshake failed")
+                    }
+                }
+                self.reason = Some(error);
+                self.driver.state.aborted = true;
+                return Next::Close;
+            }
+        };
+        Next::Watch(Some(interest), deadline)
+    }
+
+    /// Reads again while the socket holds input the descriptor no longer shows (decrypted
+    /// TLS records) and the protocol still takes input.
+    fn read_held(&mut self, ctx: &mut LoopContext) {
+        while self.request.socket.holds_input()
+            && !self.eof
+            && !self.driver.state.closing
+            && !self.driver.state.aborted
+            && !self.driver.state.reading_paused
+            && self.read(ctx)
+        {}
     }
 
     /// Runs one callback with a [`Connection`]; an `Err` or a panic is reported and ends the
@@ -299,17 +351,21 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
             self.fail(error);
             return Next::Close;
         }
-        if let Err(error) = sys::set_nonblocking(self.request.socket.as_fd(), true) {
+        if let Err(error) = self.request.socket.set_nonblocking(true) {
             self.fail(RequestError::Handler(error));
             return Next::Close;
         }
         self.driver.state.on_loop = true;
-        tracing::debug!(conn_id = self.id, peer = ?self.request.client_address, "connection made");
-        self.call(|protocol, conn| protocol.connection_made(conn));
-        self.settle(ctx)
+        match self.request.socket.handshaking() {
+            true => self.handshake(ctx),
+            false => self.make(ctx),
+        }
     }
 
     fn ready(&mut self, readable: bool, writable: bool, ctx: &mut LoopContext) -> Next {
+        if !self.made {
+            return self.handshake(ctx);
+        }
         if writable && !self.driver.out.is_empty() {
             if let Err(error) = self.driver.out.send(&*self.request.socket) {
                 self.lost(error);
@@ -327,15 +383,30 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
         }
         if readable && !self.eof && !self.driver.state.closing && !self.driver.state.aborted {
             self.read(ctx);
+            self.read_held(ctx);
         }
         self.settle(ctx)
     }
 
     fn drain(&mut self, ctx: &mut LoopContext) -> Next {
+        if !self.made {
+            return self.handshake(ctx);
+        }
         self.settle(ctx)
     }
 
     fn timed_out(&mut self, now: Instant) -> Next {
+        if !self.made {
+            let error = TlsError::new(
+                TlsFailure::HandshakeTimeout,
+                "the handshake was not over by its deadline",
+            );
+            let error = RequestError::Tls(error);
+            tracing::info!(conn_id = self.id, peer = ?self.request.client_address, %error, "handshake failed");
+            self.reason = Some(error);
+            self.driver.state.aborted = true;
+            return Next::Close;
+        }
         let sending = self.driver.sending();
         let write_expired = self
             .write_timeout
@@ -404,12 +475,17 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
             guard.set_reason(close_reason);
         }
         let protocol = &mut this.driver.protocol;
-        if panic::catch_unwind(AssertUnwindSafe(|| {
-            protocol.connection_lost(reason.as_ref())
-        }))
-        .is_err()
+        if this.made
+            && panic::catch_unwind(AssertUnwindSafe(|| {
+                protocol.connection_lost(reason.as_ref())
+            }))
+            .is_err()
         {
             tracing::error!(conn_id = this.id, "connection_lost panicked");
+        }
+        if this.made && !this.driver.state.aborted {
+            // A clean end: the peer learns it was not cut short (TLS's close_notify).
+            this.request.socket.close_notify();
         }
         tracing::debug!(conn_id = this.id, reason = ?close_reason, "connection closed");
         if this.eof && this.driver.out.is_empty() && !this.driver.state.aborted {

@@ -33,4 +33,4 @@ pub(crate) use stream::is_peer_gone;
 pub use stream::StreamRequest;
 pub use stream_options::StreamOptions;
 pub(crate) use stream_socket::file_shrank;
-pub use stream_socket::{SocketHalf, StreamSocket};
+pub use stream_socket::{Handshake, SocketHalf, StreamSocket};

@@ -5,7 +5,6 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io;
 use std::ops::{Deref, DerefMut};
-use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,7 +13,7 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::coroutine;
 use crate::error::TimedOut;
-use crate::request::stream_socket::{read_piece, send_what_it_takes};
+use crate::request::stream_socket::{read_piece, send_what_it_takes, StreamSocket};
 use crate::stats::CloseReason;
 
 /// The most files waiting to be sent on one connection (each holds a descriptor); past it a
@@ -39,6 +38,8 @@ pub(crate) struct PendingOutput {
     last_progress: Instant,
     /// The write timeout passed: the peer is not reading.
     timed_out: bool,
+    /// The socket holds output of its own (TLS records) that it has not sent yet.
+    held: bool,
 }
 
 #[derive(Debug)]
@@ -59,11 +60,22 @@ impl PendingOutput {
             write_timeout,
             last_progress: Instant::now(),
             timed_out: false,
+            held: false,
         }
     }
 
+    /// Whether nothing waits: no pieces, and nothing the socket holds of its own.
     pub(crate) fn is_empty(&self) -> bool {
-        self.pieces.is_empty()
+        self.pieces.is_empty() && !self.held
+    }
+
+    /// Notes whether `socket` holds output of its own after a write that went past this
+    /// output (it then waits here, to be sent as the rest is).
+    pub(crate) fn note_held<T: StreamSocket>(&mut self, socket: &T) {
+        if !self.held && socket.holds_output() {
+            self.held = true;
+            self.last_progress = Instant::now();
+        }
     }
 
     /// The bytes kept now (files not counted).
@@ -137,12 +149,19 @@ impl PendingOutput {
     ///
     /// The socket's error, or a file that cannot be read (or ended before its length: the
     /// response it belongs to cannot be completed, so the connection must end).
-    pub(crate) fn send_now(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
+    pub(crate) fn send_now<T: StreamSocket>(&mut self, socket: &T) -> io::Result<()> {
+        if self.held {
+            if !socket.flush_held()? {
+                return Ok(()); // the socket is full
+            }
+            self.held = false;
+            self.last_progress = Instant::now();
+        }
         self.join_head_to_file()?;
         while let Some(front) = self.pieces.front_mut() {
             match front {
                 Piece::Bytes { data, sent } => {
-                    let left = send_what_it_takes(fd, &data[*sent..])?.len();
+                    let left = send_what_it_takes(socket, &data[*sent..])?.len();
                     let n = data.len() - *sent - left;
                     if n > 0 {
                         *sent += n;
@@ -157,6 +176,7 @@ impl PendingOutput {
                 Piece::File { .. } => self.file_piece_to_front(Vec::new())?,
             }
         }
+        self.held = socket.holds_output();
         Ok(())
     }
 
@@ -210,16 +230,16 @@ impl PendingOutput {
     ///
     /// As [`send_now`](Self::send_now); an expired write timeout is a
     /// [`TimedOut`] error.
-    pub(crate) fn send_all(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
+    pub(crate) fn send_all<T: StreamSocket>(&mut self, socket: &T) -> io::Result<()> {
         loop {
-            self.send_now(fd)?;
+            self.send_now(socket)?;
             if self.is_empty() {
                 return Ok(());
             }
             let left = self
                 .deadline()
                 .map(|at| at.saturating_duration_since(Instant::now()));
-            if left == Some(Duration::ZERO) || !coroutine::wait(fd, true, left)? {
+            if left == Some(Duration::ZERO) || !coroutine::wait(socket.as_fd(), true, left)? {
                 return Err(self.expire());
             }
         }
@@ -228,6 +248,7 @@ impl PendingOutput {
     /// Drops everything pending (the connection is being closed without it).
     pub(crate) fn discard(&mut self) {
         self.pieces.clear();
+        self.held = false;
         self.bytes = 0;
         self.files = 0;
     }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::drain::Liveness;
+use crate::request::stream_socket::Handshake;
 use crate::shutdown::ShutdownHandle;
 
 /// One request as a handler sees it: a connection (stream transports) or a datagram.
@@ -86,6 +87,29 @@ pub trait Request: Send + Sized + 'static {
     /// the request itself has closed: a coroutine's loop. Default: `None`.
     #[doc(hidden)]
     fn shared_socket(&self) -> Option<Arc<dyn AsFd + Send + Sync>> {
+        None
+    }
+
+    /// Whether an opening handshake (TLS) must finish before the handler runs: the request
+    /// waits for it parked, as for input. Default: `false`.
+    #[doc(hidden)]
+    fn handshaking(&self) -> bool {
+        false
+    }
+
+    /// Moves the opening handshake on without waiting. Default: done.
+    ///
+    /// # Errors
+    ///
+    /// Why it failed.
+    #[doc(hidden)]
+    fn advance_handshake(&mut self) -> io::Result<Handshake> {
+        Ok(Handshake::Done)
+    }
+
+    /// When the opening handshake must be over. Default: `None`.
+    #[doc(hidden)]
+    fn handshake_deadline(&self) -> Option<Instant> {
         None
     }
 

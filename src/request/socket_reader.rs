@@ -11,7 +11,6 @@ use crate::request::message_framing::{Framed, MessageFraming};
 use crate::request::pending_output::SharedOutput;
 use crate::request::{MessageClock, MinRate, SocketHalf, StreamSocket};
 use crate::stats::CloseReason;
-use crate::sys;
 
 /// A buffered reader over a stream socket: Python's `rfile`. Implements [`Read`] and
 /// [`BufRead`] (`read_line`, `lines`, `read_until`, …).
@@ -237,14 +236,14 @@ impl<T: StreamSocket> SocketReader<T> {
         }
         if let Some(pending) = self.pending_output.as_ref().filter(|p| p.is_waiting()) {
             // The peer may wait for our answer before it sends more: it goes first.
-            pending.lock().send_all(self.half.socket().as_fd())?;
+            pending.lock().send_all(self.half.socket())?;
         }
         let Some(liveness) = self.liveness.take() else {
             return self.recv_blocking(out, None);
         };
         let result = if liveness.enter_wait() {
             tracing::debug!("idle while the server drains: ending at this message boundary");
-            match sys::recv_now(self.half.socket().as_fd(), out) {
+            match self.half.socket().recv_now(out) {
                 Ok(n) if n > 0 => self.received(Ok(n), out.len()),
                 _ => Ok(0),
             }
@@ -395,8 +394,7 @@ impl<T: StreamSocket> SocketReader<T> {
                 return Gathered::Complete;
             }
             self.make_room(bound);
-            let fd = self.half.socket().as_fd();
-            match sys::recv_now(fd, &mut self.buf[self.filled..]) {
+            match self.half.socket().recv_now(&mut self.buf[self.filled..]) {
                 Ok(0) => self.gathered_end = Some(Ok(())),
                 Ok(n) => self.gathered(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

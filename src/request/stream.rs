@@ -14,6 +14,7 @@ use crate::request::linger::{discard_arrived, Linger};
 use crate::request::message_framing::MessageFraming;
 use crate::request::pending_output::SharedOutput;
 use crate::request::socket_reader::{Gathered, ReadTimeouts};
+use crate::request::stream_socket::Handshake;
 use crate::request::{
     Request, RequestContext, SocketHalf, SocketReader, StreamOptions, StreamSocket,
 };
@@ -283,7 +284,7 @@ impl<T: StreamSocket> StreamRequest<T> {
     fn drop_pending_output(&mut self) {
         if let Some(pending) = self.pending_output.take() {
             let mut pending = pending.lock();
-            let _ = pending.send_now(self.socket.as_fd());
+            let _ = pending.send_now(&*self.socket);
             if !pending.is_empty() {
                 tracing::debug!(
                     bytes = pending.len(),
@@ -292,6 +293,22 @@ impl<T: StreamSocket> StreamRequest<T> {
                 pending.discard();
             }
         }
+    }
+
+    /// The socket, the client's address and the options, for a transport that wraps what
+    /// another accepted (TLS). Called before anything was read or written.
+    pub(crate) fn into_parts(self) -> (T, T::Address, StreamOptions) {
+        let StreamRequest {
+            rfile,
+            wfile,
+            socket,
+            client_address,
+            options,
+            ..
+        } = self;
+        drop((rfile, wfile));
+        let socket = Arc::into_inner(socket).expect("nothing else holds a fresh request's socket");
+        (socket, client_address, options)
     }
 
     /// Whether [`park`](Self::park) was called and has not taken effect yet.
@@ -327,7 +344,9 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         if coroutine::in_coroutine() {
             // On a coroutine the socket never blocks the loop's thread: a read or write that
             // would block suspends the coroutine, with the timeouts as its deadlines.
-            sys::set_nonblocking(self.socket.as_fd(), true).map_err(RequestError::Handler)?;
+            self.socket
+                .set_nonblocking(true)
+                .map_err(RequestError::Handler)?;
             self.rfile.half_mut().suspend_when_blocked();
             self.wfile.get_mut().suspend_when_blocked();
         }
@@ -395,6 +414,7 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         // Only output still on its way needs the close to wait; an idle connection's answers
         // were acknowledged long ago (and thousands of them close one after another). Asked
         // before the half-close, which queues a FIN of its own.
+        self.socket.close_notify();
         let in_flight = linger.is_some()
             && sys::unacknowledged_output(self.socket.as_fd()).map_or(true, |n| n > 0);
         if let Err(error) = self.socket.shutdown(Shutdown::Write) {
@@ -433,7 +453,19 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
     }
 
     fn has_buffered_input(&self) -> bool {
-        !self.rfile.buffer().is_empty()
+        !self.rfile.buffer().is_empty() || self.socket.holds_input()
+    }
+
+    fn handshaking(&self) -> bool {
+        self.socket.handshaking()
+    }
+
+    fn advance_handshake(&mut self) -> io::Result<Handshake> {
+        self.socket.advance_handshake()
+    }
+
+    fn handshake_deadline(&self) -> Option<Instant> {
+        self.socket.handshake_deadline()
     }
 
     fn begin_turn(&mut self) {
@@ -471,7 +503,7 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
             return Ok(None);
         };
         let mut pending = pending.lock();
-        pending.send_now(self.socket.as_fd())?;
+        pending.send_now(&*self.socket)?;
         if pending.is_empty() {
             return Ok(None);
         }

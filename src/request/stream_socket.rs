@@ -90,6 +90,118 @@ pub trait StreamSocket: AsFd + Send + Sync + 'static {
         let _ = address;
         None
     }
+
+    /// Reads what has already arrived, never waiting: `WouldBlock` when nothing has. The
+    /// loops that hold parked connections read this way. Default: `recv(2)` with
+    /// `MSG_DONTWAIT` on the descriptor.
+    ///
+    /// # Errors
+    ///
+    /// The OS error (a wrapper's own, e.g. a TLS error, as `InvalidData`).
+    fn recv_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+        sys::recv_now(self.as_fd(), buf)
+    }
+
+    /// Sends what the socket takes now, never waiting: `WouldBlock` when it takes nothing.
+    /// Default: `send(2)` with `MSG_DONTWAIT | MSG_NOSIGNAL`.
+    ///
+    /// # Errors
+    ///
+    /// The OS error.
+    fn send_now(&self, buf: &[u8]) -> io::Result<usize> {
+        sys::send_now(self.as_fd(), buf)
+    }
+
+    /// [`send_now`](Self::send_now) for bytes that more will follow at once (a file's start
+    /// after its head): Linux's `MSG_MORE`, so both leave in one packet. Default: so.
+    ///
+    /// # Errors
+    ///
+    /// The OS error.
+    fn send_now_more(&self, buf: &[u8]) -> io::Result<usize> {
+        sys::send_now_more(self.as_fd(), buf)
+    }
+
+    /// Sends up to `count` bytes of `file` from its position (which advances), never waiting:
+    /// `WouldBlock` when the socket takes nothing, `Ok(0)` at the file's end, `Unsupported`
+    /// when this socket or file cannot be sent this way. Default: `sendfile(2)`.
+    ///
+    /// # Errors
+    ///
+    /// The OS error, or the file's.
+    fn send_file_now(&self, file: &std::fs::File, count: usize) -> io::Result<usize> {
+        sys::send_file(self.as_fd(), file.as_fd(), count)
+    }
+
+    /// Sets or clears non-blocking mode. Default: `ioctl(FIONBIO)` on the descriptor.
+    ///
+    /// # Errors
+    ///
+    /// The OS error.
+    fn set_nonblocking(&self, on: bool) -> io::Result<()> {
+        sys::set_nonblocking(self.as_fd(), on)
+    }
+
+    /// Whether the socket holds output of its own that the descriptor has not taken yet (a
+    /// TLS record encrypted from bytes already written): the writer must wait for the socket
+    /// to be writable and call [`flush_held`](Self::flush_held). Default: `false`.
+    fn holds_output(&self) -> bool {
+        false
+    }
+
+    /// Sends what the socket holds of its own output, never waiting; `Ok(true)` once nothing
+    /// is held. Default: `Ok(true)`.
+    ///
+    /// # Errors
+    ///
+    /// The OS error.
+    fn flush_held(&self) -> io::Result<bool> {
+        Ok(true)
+    }
+
+    /// Whether input has arrived that the descriptor no longer shows (TLS records already
+    /// decrypted): a reader reads before it waits for readiness. Default: `false`.
+    fn holds_input(&self) -> bool {
+        false
+    }
+
+    /// Whether an opening handshake (TLS) must finish before the connection carries a
+    /// handler's bytes. Default: `false`.
+    fn handshaking(&self) -> bool {
+        false
+    }
+
+    /// Moves the opening handshake on with what has arrived, never waiting, and says what it
+    /// waits for next. Default: [`Handshake::Done`].
+    ///
+    /// # Errors
+    ///
+    /// Why the handshake failed (a wrapper's error, e.g. [`TlsError`](crate::TlsError),
+    /// inside the `io::Error`).
+    fn advance_handshake(&self) -> io::Result<Handshake> {
+        Ok(Handshake::Done)
+    }
+
+    /// When the opening handshake must be over (an absolute deadline, from the accept).
+    /// Default: `None`.
+    fn handshake_deadline(&self) -> Option<std::time::Instant> {
+        None
+    }
+
+    /// The connection ends cleanly: a wrapper says so to its peer (TLS's `close_notify`),
+    /// sending what the socket takes now. Default: nothing.
+    fn close_notify(&self) {}
+}
+
+/// Where an opening handshake stands ([`StreamSocket::advance_handshake`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handshake {
+    /// It is over: the connection carries the handler's bytes.
+    Done,
+    /// It waits for the peer's next bytes.
+    WantRead,
+    /// It waits for the socket to take what it has to send.
+    WantWrite,
 }
 
 impl StreamSocket for TcpStream {
@@ -230,7 +342,7 @@ impl<T: StreamSocket> SocketHalf<T> {
         let Some(pending) = &self.pending else {
             return Ok(());
         };
-        let result = pending.lock().send_all(self.socket.as_fd());
+        let result = pending.lock().send_all(&*self.socket);
         if result.as_ref().is_err_and(|e| TimedOut::of(e).is_some()) {
             self.send_timed_out = true;
         }
@@ -268,6 +380,21 @@ impl<T: StreamSocket> SocketHalf<T> {
                 Err(e) => return Err(e),
             }
         }
+        self.flush_held_blocking()
+    }
+
+    /// Waits until the socket has sent what it holds of its own (TLS records of bytes already
+    /// written), as a blocking write waits.
+    fn flush_held_blocking(&mut self) -> io::Result<()> {
+        while !self.socket.flush_held()? {
+            let ready = match self.suspends {
+                true => self.wait_suspended(true)?,
+                false => coroutine::wait(self.socket.as_fd(), true, self.send_timeout)?,
+            };
+            if !ready {
+                return Err(self.write_timed_out());
+            }
+        }
         Ok(())
     }
 
@@ -279,7 +406,7 @@ impl<T: StreamSocket> SocketHalf<T> {
         let mut left = len;
         while left > 0 {
             let count = usize::try_from(left).unwrap_or(usize::MAX).min(1 << 30);
-            match sys::send_file(self.socket.as_fd(), file.as_fd(), count) {
+            match self.socket.send_file_now(file, count) {
                 Ok(0) => return Err(file_shrank()),
                 Ok(n) => left -= n as u64,
                 Err(e) if e.kind() == io::ErrorKind::Unsupported && left == len => return Ok(len),
@@ -290,6 +417,7 @@ impl<T: StreamSocket> SocketHalf<T> {
                 Err(e) => return Err(e),
             }
         }
+        self.flush_held_blocking()?;
         Ok(0)
     }
 
@@ -297,20 +425,21 @@ impl<T: StreamSocket> SocketHalf<T> {
     /// kept if nothing else is, or if it fits under the bound with what is; otherwise
     /// everything kept goes first, waiting, and then `buf` as a blocking write.
     fn write_deferring(&mut self, pending: &SharedOutput, buf: &[u8]) -> io::Result<()> {
-        let fd = self.socket.as_fd();
+        let socket = &*self.socket;
         let mut rest = buf;
         if !pending.is_waiting() {
             // Nothing kept (and only this half adds to it): straight to the socket, no lock.
-            rest = send_what_it_takes(fd, rest)?;
-            if rest.is_empty() {
+            rest = send_what_it_takes(socket, rest)?;
+            if rest.is_empty() && !socket.holds_output() {
                 return Ok(());
             }
         }
         let mut kept = pending.lock();
         // Older output first: keep the order, and move it along while we are here.
-        kept.send_now(fd)?;
+        kept.send_now(socket)?;
         if kept.is_empty() {
-            rest = send_what_it_takes(fd, rest)?;
+            rest = send_what_it_takes(socket, rest)?;
+            kept.note_held(socket);
         }
         if rest.is_empty() {
             return Ok(());
@@ -322,7 +451,7 @@ impl<T: StreamSocket> SocketHalf<T> {
             return Ok(());
         }
         // Past the bound: wait for the peer, as any blocking write does.
-        let sent = kept.send_all(fd);
+        let sent = kept.send_all(socket);
         drop(kept);
         if sent.as_ref().is_err_and(|e| TimedOut::of(e).is_some()) {
             self.send_timed_out = true;
@@ -348,7 +477,7 @@ impl<T: StreamSocket> SocketHalf<T> {
             if kept.takes_a_file() {
                 kept.push_bytes(head);
                 kept.push_file(file, len);
-                return kept.send_now(self.socket.as_fd());
+                return kept.send_now(&*self.socket);
             }
             drop(kept);
             self.send_pending()?;
@@ -449,7 +578,7 @@ impl<T: StreamSocket> Write for SocketHalf<T> {
     fn flush(&mut self) -> io::Result<()> {
         if let Some(pending) = &self.pending {
             if pending.is_waiting() {
-                pending.lock().send_now(self.socket.as_fd())?;
+                pending.lock().send_now(&*self.socket)?;
             }
         }
         Ok(())
@@ -457,12 +586,12 @@ impl<T: StreamSocket> Write for SocketHalf<T> {
 }
 
 /// Sends what the socket takes of `buf` now, without waiting; returns the rest.
-pub(crate) fn send_what_it_takes<'b>(
-    fd: std::os::fd::BorrowedFd<'_>,
+pub(crate) fn send_what_it_takes<'b, T: StreamSocket>(
+    socket: &T,
     mut buf: &'b [u8],
 ) -> io::Result<&'b [u8]> {
     while !buf.is_empty() {
-        match sys::send_now(fd, buf) {
+        match socket.send_now(buf) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => buf = &buf[n..],
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

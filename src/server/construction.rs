@@ -221,6 +221,28 @@ where
     M: Dispatch,
     H: RequestHandler<S::Request>,
 {
+    /// [`from_socket`](Self::from_socket) with the strategy and its settings given: a server
+    /// around a transport built by hand (a [`TlsSocket`](crate::tls::TlsSocket), a custom
+    /// [`TcpServer`]), bound and activated.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_socket`](Self::from_socket).
+    pub fn with_transport(socket: S, handler: H, dispatch: M) -> Result<Self, Error> {
+        Self::listening(socket, handler, dispatch)
+    }
+
+    /// [`from_inherited`](Self::from_inherited) with the strategy and its settings given.
+    ///
+    /// # Errors
+    ///
+    /// As [`from_socket`](Self::from_socket).
+    pub fn inherited_with(socket: S, handler: H, dispatch: M) -> Result<Self, Error> {
+        let mut server = Self::assemble(socket, handler, dispatch)?;
+        server.server_activate()?;
+        Ok(server)
+    }
+
     /// A server around `socket`, bound and activated.
     fn listening(socket: S, handler: H, dispatch: M) -> Result<Self, Error> {
         let mut server = Self::assemble(socket, handler, dispatch)?;
@@ -282,9 +304,7 @@ where
     ///
     /// As [`from_socket`](Self::from_socket).
     pub fn from_inherited(socket: S, handler: H) -> Result<Self, Error> {
-        let mut server = Self::assemble(socket, handler, M::default())?;
-        server.server_activate()?;
-        Ok(server)
+        Self::inherited_with(socket, handler, M::default())
     }
 }
 

@@ -17,6 +17,7 @@ use socketserver::{
 
 pub mod example_process;
 pub mod exchange_load;
+pub mod tls;
 pub mod transports;
 
 /// The line Python's suite sends.

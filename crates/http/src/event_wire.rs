@@ -2,21 +2,21 @@
 
 use std::fs::File;
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 
 use socketserver::Connection;
 
 use crate::outgoing::Outgoing;
-use crate::wire::Wire;
+use crate::wire::{HttpSocket, Wire};
 
 /// A request answered through the connection's buffer: writes never block the loop, files
 /// go out as the client reads.
-pub(crate) struct EventWire<'w, 'c> {
-    pub(crate) conn: &'w mut Connection<'c, TcpStream>,
+pub(crate) struct EventWire<'w, 'c, T: HttpSocket> {
+    pub(crate) conn: &'w mut Connection<'c, T>,
     pub(crate) outgoing: &'w mut Outgoing,
 }
 
-impl Wire for EventWire<'_, '_> {
+impl<T: HttpSocket> Wire for EventWire<'_, '_, T> {
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.outgoing.write(self.conn, bytes);
         Ok(())

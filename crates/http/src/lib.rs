@@ -90,6 +90,7 @@ pub use request::{HttpRequest, Version};
 pub use service::HttpService;
 pub use static_files::SimpleHttpRequestHandler;
 pub use status::reason_phrase;
+pub use wire::HttpSocket;
 
 use socketserver::{
     BaseServer, EventLoop, ForkingMixIn, ProtocolHandler, Sequential, TcpSocket, ThreadPool,

@@ -2,11 +2,10 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::net::TcpStream;
 
 use socketserver::Connection;
 
-use crate::wire::read_piece;
+use crate::wire::{read_piece, HttpSocket};
 
 /// What is left of the responses on a connection beyond its output buffer. A file of at least
 /// [`SENDFILE_FROM`] bytes goes from the page cache to the socket (`Connection::send_file`)
@@ -42,7 +41,7 @@ impl Outgoing {
     }
 
     /// Writes `bytes` after what is queued.
-    pub(crate) fn write(&mut self, conn: &mut Connection<'_, TcpStream>, bytes: &[u8]) {
+    pub(crate) fn write<T: HttpSocket>(&mut self, conn: &mut Connection<'_, T>, bytes: &[u8]) {
         match self.pieces.is_empty() {
             true => conn.write(bytes),
             false => self.pieces.push_back(Piece::Bytes(bytes.to_vec())),
@@ -51,9 +50,9 @@ impl Outgoing {
 
     /// Queues `head`, then `len` bytes of `file`, and sends what the connection takes now
     /// (the head with the file's first buffer, in one write).
-    pub(crate) fn write_file(
+    pub(crate) fn write_file<T: HttpSocket>(
         &mut self,
-        conn: &mut Connection<'_, TcpStream>,
+        conn: &mut Connection<'_, T>,
         head: Vec<u8>,
         file: File,
         len: u64,
@@ -71,7 +70,7 @@ impl Outgoing {
     /// framework then calls `resume_writing` once the client has read it down) or nothing is
     /// left. A file that cannot be read, or ends early, aborts the connection: its response's
     /// length cannot be kept.
-    pub(crate) fn pump(&mut self, conn: &mut Connection<'_, TcpStream>) {
+    pub(crate) fn pump<T: HttpSocket>(&mut self, conn: &mut Connection<'_, T>) {
         let (high, _) = conn.write_buffer_limits();
         while conn.write_buffer_size() <= high && !conn.is_closing() {
             let file_next = matches!(self.pieces.get(1), Some(Piece::File { .. }));

@@ -1,10 +1,11 @@
 //! [`HttpProtocol`]: the HTTP layer as a [`Protocol`], for the event strategy.
 
 use std::io;
-use std::net::TcpStream;
 use std::time::Duration;
 
 use socketserver::{Connection, Protocol};
+
+use crate::wire::HttpSocket;
 
 use crate::chunked::{ChunkedDecoder, ChunkedError};
 use crate::event_wire::EventWire;
@@ -89,7 +90,7 @@ impl<H: HttpHandler> HttpProtocol<H> {
     /// response is still going out, or while the answers already written are past the high
     /// watermark (a client that pipelines requests and reads no answers gets no more
     /// answered: the loop stops reading it, and the rest waits for `resume_writing`).
-    fn serve(&mut self, conn: &mut Connection<'_, TcpStream>) -> io::Result<()> {
+    fn serve<T: HttpSocket>(&mut self, conn: &mut Connection<'_, T>) -> io::Result<()> {
         let (high, _) = conn.write_buffer_limits();
         while self.outgoing.is_empty()
             && !self.close_after
@@ -127,7 +128,7 @@ impl<H: HttpHandler> HttpProtocol<H> {
 
     /// Takes a head from `input` if one has arrived; refuses a head over the limits or
     /// malformed. Returns whether a request is now pending.
-    fn take_head(&mut self, conn: &mut Connection<'_, TcpStream>) -> bool {
+    fn take_head<T: HttpSocket>(&mut self, conn: &mut Connection<'_, T>) -> bool {
         if self.input.is_empty() {
             return false;
         }
@@ -169,7 +170,7 @@ impl<H: HttpHandler> HttpProtocol<H> {
     }
 
     /// The pending request's body, once it has arrived whole.
-    fn take_body(&mut self, conn: &mut Connection<'_, TcpStream>) -> Option<Vec<u8>> {
+    fn take_body<T: HttpSocket>(&mut self, conn: &mut Connection<'_, T>) -> Option<Vec<u8>> {
         let pending = self.pending.as_mut()?;
         let body = match &mut pending.body {
             Body::Length(length) => (self.input.len() as u64 >= *length)
@@ -204,9 +205,9 @@ impl<H: HttpHandler> HttpProtocol<H> {
     }
 
     /// Runs the handler on a complete request.
-    fn respond(
+    fn respond<T: HttpSocket>(
         &mut self,
-        conn: &mut Connection<'_, TcpStream>,
+        conn: &mut Connection<'_, T>,
         head: HttpRequest,
         body: &[u8],
     ) -> io::Result<()> {
@@ -223,7 +224,7 @@ impl<H: HttpHandler> HttpProtocol<H> {
     }
 
     /// Answers a request that cannot be served and ends the connection.
-    fn refuse(&mut self, conn: &mut Connection<'_, TcpStream>, code: u16, why: &str) {
+    fn refuse<T: HttpSocket>(&mut self, conn: &mut Connection<'_, T>, code: u16, why: &str) {
         tracing::debug!(code, why, peer = %conn.client_address(), "refusing a request");
         self.outgoing.write(conn, &refusal(code, why));
         self.close_after = true;
@@ -239,13 +240,13 @@ impl<H: HttpHandler> Clone for HttpProtocol<H> {
     }
 }
 
-impl<H: HttpHandler> Protocol for HttpProtocol<H> {
-    fn connection_made(&mut self, conn: &mut Connection<'_>) -> io::Result<()> {
+impl<H: HttpHandler, T: HttpSocket> Protocol<T> for HttpProtocol<H> {
+    fn connection_made(&mut self, conn: &mut Connection<'_, T>) -> io::Result<()> {
         self.server_read_timeout = conn.read_timeout();
         Ok(())
     }
 
-    fn data_received(&mut self, conn: &mut Connection<'_>, data: &[u8]) -> io::Result<()> {
+    fn data_received(&mut self, conn: &mut Connection<'_, T>, data: &[u8]) -> io::Result<()> {
         if self.close_after {
             return Ok(()); // the connection ends after what is going out
         }
@@ -253,7 +254,7 @@ impl<H: HttpHandler> Protocol for HttpProtocol<H> {
         self.serve(conn)
     }
 
-    fn resume_writing(&mut self, conn: &mut Connection<'_>) {
+    fn resume_writing(&mut self, conn: &mut Connection<'_, T>) {
         self.outgoing.pump(conn);
         if self.outgoing.is_empty() {
             if let Err(error) = self.serve(conn) {
@@ -263,7 +264,7 @@ impl<H: HttpHandler> Protocol for HttpProtocol<H> {
         }
     }
 
-    fn read_timed_out(&mut self, conn: &mut Connection<'_>) {
+    fn read_timed_out(&mut self, conn: &mut Connection<'_, T>) {
         if self.outgoing.is_empty() {
             conn.write(&refusal(408, "the request did not arrive in time"));
         }

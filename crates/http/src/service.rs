@@ -2,10 +2,11 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use socketserver::{BusySpan, Framed, MessageFraming, RequestHandler, SocketReader, StreamRequest};
+
+use crate::wire::HttpSocket;
 
 use crate::chunked::{read_chunked, ChunkedError};
 use crate::exchange::{error_page, start_head, Exchange, CONTINUE};
@@ -65,7 +66,7 @@ impl<H: HttpHandler> HttpService<H> {
 
     /// Parks the connection until the next request's head has arrived, under the header
     /// timeout.
-    fn wait_for_head(&self, stream: &mut StreamRequest<TcpStream>) {
+    fn wait_for_head<T: HttpSocket>(&self, stream: &mut StreamRequest<T>) {
         stream
             .rfile
             .set_read_timeout(self.limits.head_timeout(self.server_read_timeout));
@@ -89,15 +90,15 @@ impl<H: fmt::Debug> fmt::Debug for HttpService<H> {
     }
 }
 
-impl<H: HttpHandler> RequestHandler<StreamRequest<TcpStream>> for HttpService<H> {
-    fn setup(&mut self, stream: &mut StreamRequest<TcpStream>) -> io::Result<()> {
+impl<H: HttpHandler, T: HttpSocket> RequestHandler<StreamRequest<T>> for HttpService<H> {
+    fn setup(&mut self, stream: &mut StreamRequest<T>) -> io::Result<()> {
         self.server_read_timeout = stream.rfile.read_timeout();
         // Wait for the first request without a thread.
         self.wait_for_head(stream);
         Ok(())
     }
 
-    fn handle(&mut self, stream: &mut StreamRequest<TcpStream>) -> io::Result<()> {
+    fn handle(&mut self, stream: &mut StreamRequest<T>) -> io::Result<()> {
         let (head, framing, busy) = match self.pending.take() {
             Some(Pending {
                 head,
@@ -175,8 +176,8 @@ enum BodyError {
 /// Reads a body that has arrived whole from `rfile` (it never waits then). A body that did
 /// not arrive whole tells why: the client closed (400), its time ran out (408), it grew past
 /// what the server gathers (413), or its chunked encoding is malformed (400).
-fn read_whole_body(
-    rfile: &mut SocketReader<TcpStream>,
+fn read_whole_body<T: HttpSocket>(
+    rfile: &mut SocketReader<T>,
     framing: Framing,
     max_body: u64,
 ) -> Result<Vec<u8>, BodyError> {
@@ -226,7 +227,7 @@ pub(crate) fn expects_continue(request: &HttpRequest) -> bool {
 
 /// A request could not be read: a timeout is answered 408 (the client is told), anything
 /// else is the connection's error.
-fn fail_reading(stream: &mut StreamRequest<TcpStream>, error: io::Error) -> io::Result<()> {
+fn fail_reading<T: HttpSocket>(stream: &mut StreamRequest<T>, error: io::Error) -> io::Result<()> {
     match error.kind() {
         io::ErrorKind::TimedOut => refuse(stream, 408, "the request did not arrive in time"),
         _ => Err(error),
@@ -235,7 +236,7 @@ fn fail_reading(stream: &mut StreamRequest<TcpStream>, error: io::Error) -> io::
 
 /// Answers a request that could not be read with `code` and closes: always with a status line
 /// (Python sends a 400 page without one when the version is not valid).
-fn refuse(stream: &mut StreamRequest<TcpStream>, code: u16, why: &str) -> io::Result<()> {
+fn refuse<T: HttpSocket>(stream: &mut StreamRequest<T>, code: u16, why: &str) -> io::Result<()> {
     tracing::debug!(code, why, peer = %stream.client_address(), "refusing a request");
     stream.wfile.write_all(&refusal(code, why))?;
     stream.wfile.flush()

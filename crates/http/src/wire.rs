@@ -3,9 +3,15 @@
 
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 
-use socketserver::StreamRequest;
+use socketserver::{StreamRequest, StreamSocket};
+
+/// A stream socket with an IP peer that HTTP can be served over: a [`TcpStream`](std::net::TcpStream), or
+/// a [`TlsStream`](socketserver::tls::TlsStream) over one.
+pub trait HttpSocket: StreamSocket<Address = SocketAddr> {}
+
+impl<T: StreamSocket<Address = SocketAddr>> HttpSocket for T {}
 
 /// The connection under an [`Exchange`](crate::Exchange).
 pub(crate) trait Wire {
@@ -28,7 +34,7 @@ pub(crate) const FILE_BUFFER: usize = 64 * 1024;
 
 /// A blocking strategy's connection (its writes kept for the parker when the client reads
 /// slowly).
-impl Wire for StreamRequest<TcpStream> {
+impl<T: HttpSocket> Wire for StreamRequest<T> {
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.wfile.write_all(bytes)
     }

@@ -5,12 +5,12 @@ use std::time::Instant;
 
 use crate::dispatch::job::{Job, ParkedEvent, ParkedStep};
 use crate::dispatch::request_job::{input_ready, Handled, RequestJob};
-use crate::error::RequestError;
+use crate::error::{RequestError, TlsError};
 use crate::handler::RequestHandler;
 use crate::hooks::ServerHooks;
-use crate::request::{Linger, Request};
+use crate::request::{Handshake, Linger, Request};
 use crate::shutdown::InHandler;
-use crate::stats::CloseReason;
+use crate::stats::{CloseReason, TlsFailure};
 
 /// A request that is over, on its way out in the parker.
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +28,9 @@ pub(crate) enum ParkedEnd {
     TimedOut,
     /// Sending its output failed (the write timeout, or the peer went away).
     Failed(std::io::Error),
+    /// The opening handshake failed or ran out of time: the handler never had the
+    /// connection.
+    Handshake(std::io::Error),
 }
 
 impl<R, H, K> RequestJob<R, H, K>
@@ -75,7 +78,11 @@ where
                 "closing a parked connection: the server closes"
             );
         }
-        let outcome = self.finish_after(Ok(()));
+        // A job still in its opening handshake never ran `setup`: no `finish` either.
+        let outcome = match self.started {
+            true => self.finish_after(Ok(())),
+            false => Ok(()),
+        };
         let reason = match (&outcome, timed_out) {
             (Err(_), _) => None,
             (Ok(()), true) if self.request.has_received_input() => Some(CloseReason::IdleTimeout),
@@ -214,6 +221,7 @@ where
                 self.conclude_parked(outcome, None)
             }
             Some(ParkedEnd::TimedOut) => self.end_parked_here(true),
+            Some(ParkedEnd::Handshake(error)) => self.end_handshake(error),
             None => {
                 self.close_now();
                 Handled::Finished(true)
@@ -221,10 +229,55 @@ where
         }
     }
 
+    /// The opening handshake's step: moved on with what has arrived, never waiting.
+    fn step_handshake(&mut self, event: ParkedEvent, now: Instant) -> ParkedStep {
+        let deadline = self.request.handshake_deadline();
+        let wait = match self.request.advance_handshake() {
+            Ok(Handshake::Done) => return ParkedStep::Resume,
+            Ok(wait) => wait,
+            Err(error) => {
+                self.parked_end = Some(ParkedEnd::Handshake(error));
+                return ParkedStep::Done;
+            }
+        };
+        if deadline.is_some_and(|at| at <= now) && event != ParkedEvent::Admitted {
+            let error = TlsError::new(
+                TlsFailure::HandshakeTimeout,
+                "the handshake was not over by its deadline",
+            );
+            self.parked_end = Some(ParkedEnd::Handshake(error.into_io()));
+            return ParkedStep::Done;
+        }
+        ParkedStep::Wait {
+            writable: wait == Handshake::WantWrite,
+            deadline,
+        }
+    }
+
+    /// Ends a job whose opening handshake failed: counted and logged (the handler never had
+    /// it, so `handle_error` is not called), then closed.
+    fn end_handshake(mut self, error: std::io::Error) -> Handled<Self> {
+        let error = RequestError::from_io(error);
+        let peer = self.request.client_address().clone();
+        match &error {
+            RequestError::Tls(tls) if tls.failure() == TlsFailure::ClosedBeforeHello => {
+                tracing::debug!(conn_id = self.id, ?peer, %error, "handshake failed");
+            }
+            _ => tracing::info!(conn_id = self.id, ?peer, %error, "handshake failed"),
+        }
+        if let Some(guard) = &mut self.guard {
+            guard.set_reason(error.close_reason());
+        }
+        self.close_or_park(Instant::now())
+    }
+
     /// Where the parked job stands after `event` ([`Job::parked_step`]).
     pub(super) fn step_parked(&mut self, event: ParkedEvent, now: Instant) -> ParkedStep {
         if event == ParkedEvent::Admitted {
             self.parked_at = now;
+        }
+        if !self.started && self.request.handshaking() && self.closing.is_none() {
+            return self.step_handshake(event, now);
         }
         // Output first: while any waits, no input is read (the peer's answers are backed up).
         if let Some(step) = self.step_output(now) {

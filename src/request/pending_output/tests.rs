@@ -1,5 +1,4 @@
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -22,7 +21,7 @@ fn what_the_socket_does_not_take_waits_and_goes_in_order() {
     let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
     pending.push_bytes(&data[..100_000]);
     pending.push_bytes(&data[100_000..]);
-    pending.send_now(ours.as_fd()).unwrap();
+    pending.send_now(&ours).unwrap();
     assert!(
         !pending.is_empty(),
         "a small socket buffer cannot take 200 kB at once"
@@ -33,7 +32,7 @@ fn what_the_socket_does_not_take_waits_and_goes_in_order() {
         theirs.read_exact(&mut got).unwrap();
         got
     });
-    pending.send_all(ours.as_fd()).unwrap();
+    pending.send_all(&ours).unwrap();
     assert!(pending.is_empty());
     assert_eq!(pending.len(), 0);
     assert!(reader.join().unwrap() == data);
@@ -60,7 +59,7 @@ fn files_go_a_piece_at_a_time_after_the_bytes_before_them() {
         theirs.read_exact(&mut got).unwrap();
         got
     });
-    pending.send_all(ours.as_fd()).unwrap();
+    pending.send_all(&ours).unwrap();
     let got = reader.join().unwrap();
     std::fs::remove_file(&path).unwrap();
     assert_eq!(&got[..5], b"head:");
@@ -75,7 +74,7 @@ fn a_file_shorter_than_announced_is_an_error() {
     std::fs::write(&path, b"short").unwrap();
     let mut pending = PendingOutput::new(1024, None);
     pending.push_file(std::fs::File::open(&path).unwrap(), 100);
-    let error = pending.send_now(ours.as_fd()).unwrap_err();
+    let error = pending.send_now(&ours).unwrap_err();
     std::fs::remove_file(&path).unwrap();
     assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
 }
@@ -85,7 +84,7 @@ fn a_peer_that_reads_nothing_meets_the_write_timeout() {
     let (ours, mut theirs) = pair();
     let mut pending = PendingOutput::new(1 << 20, Some(Duration::from_millis(50)));
     pending.push_bytes(&vec![7; 500_000]);
-    let error = pending.send_all(ours.as_fd()).unwrap_err();
+    let error = pending.send_all(&ours).unwrap_err();
     let timed_out = TimedOut::of(&error).expect("the write timeout");
     assert_eq!(timed_out.reason(), CloseReason::WriteTimeout);
     assert!(pending.timed_out());

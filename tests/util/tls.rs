@@ -1,0 +1,196 @@
+//! TLS for the tests: certificates made at test time (rcgen; no key material in the
+//! repository), written where outside clients can read them, and an in-process rustls client.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+/// A certificate authority and what it signed.
+pub struct Authority {
+    pub cert: rcgen::Certificate,
+    key: KeyPair,
+}
+
+/// A certificate and its key, as PEM.
+#[derive(Clone)]
+pub struct Identity {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl Authority {
+    pub fn new(name: &str) -> Authority {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, name);
+        let cert = params.self_signed(&key).unwrap();
+        Authority { cert, key }
+    }
+
+    /// A leaf certificate for `names` (ECDSA P-256), signed by this authority.
+    pub fn issue(&self, names: &[&str]) -> Identity {
+        let key = KeyPair::generate().unwrap();
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let mut params = CertificateParams::new(names).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "test");
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        Identity {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+
+    pub fn pem(&self) -> String {
+        self.cert.pem()
+    }
+
+    pub fn der(&self) -> CertificateDer<'static> {
+        self.cert.der().clone()
+    }
+}
+
+impl Identity {
+    pub fn der(&self) -> CertificateDer<'static> {
+        CertificateDer::from_pem_slice(self.cert_pem.as_bytes()).unwrap()
+    }
+
+    pub fn key(&self) -> PrivateKeyDer<'static> {
+        PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).unwrap()
+    }
+
+    pub fn config(&self) -> socketserver::tls::TlsConfig {
+        socketserver::tls::TlsConfig::from_pem(self.cert_pem.as_bytes(), self.key_pem.as_bytes())
+            .unwrap()
+    }
+}
+
+/// A directory of PEM files for outside clients, removed when dropped.
+pub struct PemFiles {
+    pub dir: PathBuf,
+}
+
+impl PemFiles {
+    pub fn new(label: &str) -> PemFiles {
+        let dir = std::env::temp_dir().join(format!(
+            "socketserver-tls-{label}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        PemFiles { dir }
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for PemFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// How an in-process client connects.
+#[derive(Clone)]
+pub struct Client {
+    pub config: Arc<ClientConfig>,
+    pub name: String,
+}
+
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+impl Client {
+    /// A client trusting `ca`, asking for `name`.
+    pub fn new(ca: &Authority, name: &str) -> Client {
+        Client::build(
+            ca,
+            name,
+            &[&rustls::version::TLS13, &rustls::version::TLS12],
+            None,
+            &[],
+        )
+    }
+
+    pub fn build(
+        ca: &Authority,
+        name: &str,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+        identity: Option<&Identity>,
+        alpn: &[&[u8]],
+    ) -> Client {
+        let mut roots = RootCertStore::empty();
+        roots.add(ca.der()).unwrap();
+        let builder = ClientConfig::builder_with_provider(provider())
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_root_certificates(roots);
+        let mut config = match identity {
+            Some(identity) => builder
+                .with_client_auth_cert(vec![identity.der()], identity.key())
+                .unwrap(),
+            None => builder.with_no_client_auth(),
+        };
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        Client {
+            config: Arc::new(config),
+            name: name.to_owned(),
+        }
+    }
+
+    /// Connects and completes the handshake.
+    pub fn connect(
+        &self,
+        address: SocketAddr,
+    ) -> io::Result<StreamOwned<ClientConnection, TcpStream>> {
+        let socket = TcpStream::connect(address)?;
+        socket.set_read_timeout(Some(super::PATIENCE))?;
+        let name = ServerName::try_from(self.name.clone()).unwrap();
+        let connection = ClientConnection::new(Arc::clone(&self.config), name).unwrap();
+        let mut stream = StreamOwned::new(connection, socket);
+        while stream.conn.is_handshaking() {
+            stream.conn.complete_io(&mut stream.sock)?;
+        }
+        Ok(stream)
+    }
+}
+
+/// Sends a line and reads one back.
+pub fn line_exchange(stream: &mut impl ReadWriteStream, line: &[u8]) -> Vec<u8> {
+    stream.write_all(line).unwrap();
+    stream.flush().unwrap();
+    let mut got = Vec::new();
+    let mut byte = [0; 1];
+    while got.last() != Some(&b'\n') {
+        match stream.read(&mut byte).unwrap() {
+            0 => break,
+            _ => got.push(byte[0]),
+        }
+    }
+    got
+}
+
+pub trait ReadWriteStream: Read + Write {}
+impl<T: Read + Write> ReadWriteStream for T {}
+
+/// Whether `path` names a program on PATH.
+pub fn have(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| Path::new(&dir).join(program).is_file())
+    })
+}
