@@ -38,6 +38,10 @@
 //!   --udp                   serve UDP datagrams at --addr instead of TCP
 //!   --unix PATH             serve a Unix stream socket at PATH instead
 //!   --unix-dgram PATH       serve a Unix datagram socket at PATH instead
+//!   --tls-cert PEM --tls-key PEM  (TCP) speak TLS (Python 3.14's flags): the certificate
+//!                           chain and its key; SIGUSR1 reloads both files (a bad file keeps
+//!                           the old ones, one stderr line says why; SIGHUP's hot restart
+//!                           reads them anyway). Try: openssl s_client -connect 127.0.0.1:9999
 //!
 //! Try:   nc 127.0.0.1 9999                  (type lines; they come back)
 //!        nc -u 127.0.0.1 9999               (with --udp)
@@ -80,6 +84,7 @@ use std::process::ExitCode;
 use std::io::BufRead;
 
 use socketserver::proxy_protocol::{ProxyPolicy, TrustedNetwork};
+use socketserver::tls::{TlsAcceptor, TlsSocket, TlsStream};
 use socketserver::{
     BaseServer, Connection, Coroutines, DatagramRequest, DatagramSocket, Dispatch, Error,
     EventLoop, ForkingMixIn, InheritedSocket, Limits, Overload, PidFile, Privileges, Protocol,
@@ -88,7 +93,7 @@ use socketserver::{
     UnixStreamSocket,
 };
 
-const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event|coroutine] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--proxy-protocol [--proxy-from CIDR,...]] [--processes N [--max-requests N]] [--reuse-port] [--udp | --unix PATH | --unix-dgram PATH]";
+const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event|coroutine] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--proxy-protocol [--proxy-from CIDR,...]] [--processes N [--max-requests N]] [--reuse-port] [--udp | --unix PATH | --unix-dgram PATH] [--tls-cert PEM --tls-key PEM]";
 
 /// Echoes a stream until the client closes it.
 #[derive(Clone)]
@@ -159,6 +164,8 @@ struct Settings {
     reuse_port: bool,
     /// The name of the socket this echo inherited, handed on in a hot restart.
     listener_name: String,
+    /// `--tls-cert` and `--tls-key`, read.
+    tls: Option<TlsAcceptor>,
 }
 
 impl Default for Settings {
@@ -171,6 +178,7 @@ impl Default for Settings {
             proxy: None,
             reuse_port: false,
             listener_name: "echo".to_owned(),
+            tls: None,
         }
     }
 }
@@ -315,7 +323,8 @@ fn run<M, E>(
 where
     M: Dispatch + Default,
     E: RequestHandler<StreamRequest<std::net::TcpStream>>
-        + RequestHandler<StreamRequest<std::os::unix::net::UnixStream>>,
+        + RequestHandler<StreamRequest<std::os::unix::net::UnixStream>>
+        + RequestHandler<StreamRequest<TlsStream>>,
 {
     fn configured<S: TcpServer, M: Dispatch, H>(
         server: Result<BaseServer<S, M, H>, Error>,
@@ -352,6 +361,31 @@ where
         (transport, None) => transport,
     };
     match transport {
+        Transport::Tcp if settings.tls.is_some() => {
+            let acceptor = settings.tls.clone().expect("checked by the guard");
+            let tls_of = |mut tcp: TcpSocket| {
+                tcp.set_stream_options(StreamOptions {
+                    disable_nagle_algorithm: true,
+                    ..settings.options
+                });
+                tcp.set_proxy_protocol(settings.proxy.clone());
+                TlsSocket::new(tcp, acceptor.clone())
+            };
+            let built = match inherited {
+                Some(socket) => TcpSocket::from_inherited(socket)
+                    .and_then(|tcp| BaseServer::inherited_with(tls_of(tcp), stream, M::default())),
+                None => resolve(address).and_then(|address| {
+                    let mut tcp = TcpSocket::new(address)?;
+                    tcp.set_allow_reuse_port(settings.reuse_port);
+                    BaseServer::with_transport(tls_of(tcp), stream, M::default())
+                }),
+            };
+            serve(
+                configured(built, settings.limits, configure),
+                settings,
+                |bound| bound.to_string(),
+            )
+        }
         Transport::Tcp => {
             let built =
                 bind_or_adopt(
@@ -424,6 +458,17 @@ where
     }
 }
 
+/// The first address `address` names.
+fn resolve(address: &str) -> Result<std::net::SocketAddr, Error> {
+    use std::net::ToSocketAddrs;
+    address.to_socket_addrs()?.next().ok_or_else(|| {
+        Error::Io(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{address} names no address"),
+        ))
+    })
+}
+
 /// The socket a service manager passed in (`LISTEN_FDS`), if any: the one named `name`, or
 /// the first.
 fn inherited_socket(name: Option<&str>) -> Result<Option<InheritedSocket>, String> {
@@ -472,6 +517,7 @@ fn main() -> ExitCode {
     let mut daemon = Daemon::default();
     let mut proxy = false;
     let mut proxy_from: Option<Vec<TrustedNetwork>> = None;
+    let (mut tls_cert, mut tls_key) = (None, None);
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -498,6 +544,8 @@ fn main() -> ExitCode {
             | "--group"
             | "--proxy-from"
             | "--processes"
+            | "--tls-cert"
+            | "--tls-key"
             | "--max-requests" => {
                 let Some(value) = args.next() else {
                     eprintln!("echo: {arg} needs a value; {USAGE}");
@@ -505,6 +553,8 @@ fn main() -> ExitCode {
                 };
                 match arg.as_str() {
                     "--fd-name" => fd_name = Some(value),
+                    "--tls-cert" => tls_cert = Some(value),
+                    "--tls-key" => tls_key = Some(value),
                     "--proxy-from" => {
                         let parsed: Result<Vec<TrustedNetwork>, String> =
                             value.split(',').map(str::parse).collect();
@@ -619,6 +669,23 @@ fn main() -> ExitCode {
             policy.trusted = networks;
         }
         settings.proxy = Some(policy);
+    }
+    match common::TlsFiles::from_flags(tls_cert, tls_key) {
+        Ok(None) => {}
+        Ok(Some(_)) if !matches!(transport, Transport::Tcp) => {
+            eprintln!("echo: --tls-cert serves TCP only; {USAGE}");
+            return ExitCode::from(2);
+        }
+        // Read (and checked) before anything is bound or forked: the pre-fork workers share
+        // the ticket keys made here.
+        Ok(Some(files)) => match files.acceptor("echo", |config| config) {
+            Ok(acceptor) => settings.tls = Some(acceptor),
+            Err(message) => return common::exit_status("echo", Err(message)),
+        },
+        Err(message) => {
+            eprintln!("echo: {message}; {USAGE}");
+            return ExitCode::from(2);
+        }
     }
     let inherited = match inherited_socket(fd_name.as_deref()) {
         Ok(inherited) => inherited,

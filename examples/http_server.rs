@@ -13,6 +13,14 @@
 //!                           loop threads with --mode event or coroutine (default: CPUs)
 //!   --header-timeout SECS   a request head must arrive within SECS (default 10), else 408
 //!   --drain-timeout SECS    on SIGINT/SIGTERM, how long the drain may take (default 30)
+//!   --tls-cert PEM --tls-key PEM  serve HTTPS (Python 3.14's flags): the certificate chain
+//!                           and its key; ALPN offers http/1.1; plaintext to the port is
+//!                           answered 400 and closed. SIGUSR1 reloads both files (a bad file
+//!                           keeps the old ones, one stderr line says why)
+//!
+//! A test certificate: openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256
+//!   -nodes -days 30 -subj /CN=localhost -addext subjectAltName=DNS:localhost
+//!   -keyout key.pem -out cert.pem     (then: curl --cacert cert.pem https://localhost:8000/)
 //!
 //! Once listening it prints one line, `listening on ADDR`. SIGINT or SIGTERM drains it (idle
 //! keep-alive connections closed at once, responses in flight finished), one stderr line
@@ -24,13 +32,16 @@ mod common;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use std::net::ToSocketAddrs;
+
+use socketserver::tls::{TlsConfig, TlsSocket, TlsStream};
 use socketserver::{
     BaseServer, Coroutines, Dispatch, EventLoop, ForkingMixIn, ProtocolHandler, RequestHandler,
-    Sequential, StreamOptions, StreamRequest, TcpSocket, ThreadPool, ThreadingMixIn,
+    Sequential, StreamOptions, StreamRequest, TcpServer, TcpSocket, ThreadPool, ThreadingMixIn,
 };
 use socketserver_http::{HttpLimits, HttpProtocol, HttpService, SimpleHttpRequestHandler};
 
-const USAGE: &str = "usage: http_server [--addr HOST:PORT] [--directory DIR] [--mode pool|event|threading|sequential|forking|coroutine] [--workers N] [--header-timeout SECS] [--drain-timeout SECS]";
+const USAGE: &str = "usage: http_server [--addr HOST:PORT] [--directory DIR] [--mode pool|event|threading|sequential|forking|coroutine] [--workers N] [--header-timeout SECS] [--drain-timeout SECS] [--tls-cert PEM --tls-key PEM]";
 
 struct Settings {
     address: String,
@@ -38,6 +49,17 @@ struct Settings {
     workers: Option<usize>,
     header_timeout: Duration,
     drain_timeout: Duration,
+    tls: Option<common::TlsFiles>,
+}
+
+/// What Go's `net/http` answers a plaintext request to a TLS port.
+const PLAINTEXT_ANSWER: &[u8] = b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+
+/// HTTPS: ALPN's http/1.1, and a 400 for plaintext.
+fn https(config: TlsConfig) -> TlsConfig {
+    config
+        .alpn_protocols(&[b"http/1.1"])
+        .plaintext_answer(Some(PLAINTEXT_ANSWER))
 }
 
 fn run<M, H>(
@@ -47,19 +69,49 @@ fn run<M, H>(
 ) -> Result<(), String>
 where
     M: Dispatch + Default,
-    H: RequestHandler<StreamRequest>,
+    H: RequestHandler<StreamRequest> + RequestHandler<StreamRequest<TlsStream>>,
 {
     let handler = SimpleHttpRequestHandler::new(&settings.directory)
         .map_err(|e| format!("cannot serve {:?}: {e}", settings.directory))?;
     let mut limits = HttpLimits::default();
     limits.header_timeout = Some(settings.header_timeout);
-    let mut server =
-        BaseServer::<TcpSocket, M, _>::new(&settings.address, handler_of(handler, limits))
-            .map_err(|e| e.to_string())?;
-    server.socket_mut().set_stream_options(StreamOptions {
+    let options = StreamOptions {
         disable_nagle_algorithm: true,
         ..StreamOptions::default()
-    });
+    };
+    let handler = handler_of(handler, limits);
+    let Some(tls) = &settings.tls else {
+        let mut server = BaseServer::<TcpSocket, M, _>::new(&settings.address, handler)
+            .map_err(|e| e.to_string())?;
+        server.socket_mut().set_stream_options(options);
+        return serve(settings, server, configure);
+    };
+    let acceptor = tls.acceptor("http_server", https)?;
+    let address = settings
+        .address
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut found| found.next())
+        .ok_or_else(|| format!("cannot resolve {}", settings.address))?;
+    let mut tcp = TcpSocket::new(address).map_err(|e| e.to_string())?;
+    tcp.set_stream_options(options);
+    let server = BaseServer::with_transport(TlsSocket::new(tcp, acceptor), handler, M::default())
+        .map_err(|e| e.to_string())?;
+    serve(settings, server, configure)
+}
+
+/// Configures the strategy, prints the ready line and serves until a signal drains it.
+fn serve<S, M, H>(
+    settings: &Settings,
+    mut server: BaseServer<S, M, H>,
+    configure: impl Fn(&mut M),
+) -> Result<(), String>
+where
+    S: TcpServer,
+    S::Address: std::fmt::Display,
+    M: Dispatch,
+    H: RequestHandler<S::Request>,
+{
     configure(server.dispatch_mut());
     let bound = server.server_address().map_err(|e| e.to_string())?;
     common::serve_until_signal(
@@ -78,7 +130,9 @@ fn main() -> ExitCode {
         workers: None,
         header_timeout: Duration::from_secs(10),
         drain_timeout: Duration::from_secs(30),
+        tls: None,
     };
+    let (mut tls_cert, mut tls_key) = (None, None);
     let mut mode = "pool".to_owned();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -89,6 +143,8 @@ fn main() -> ExitCode {
             "--workers",
             "--header-timeout",
             "--drain-timeout",
+            "--tls-cert",
+            "--tls-key",
         ];
         if !known.contains(&arg.as_str()) {
             eprintln!("http_server: unknown argument {arg:?}; {USAGE}");
@@ -109,6 +165,8 @@ fn main() -> ExitCode {
             "--addr" => settings.address = value.clone(),
             "--directory" => settings.directory = value.clone(),
             "--mode" => mode = value.clone(),
+            "--tls-cert" => tls_cert = Some(value.clone()),
+            "--tls-key" => tls_key = Some(value.clone()),
             "--workers" => match value.parse::<usize>() {
                 Ok(n) if n > 0 => settings.workers = Some(n),
                 _ => {
@@ -127,6 +185,13 @@ fn main() -> ExitCode {
             _ => unreachable!("{arg} is one of the known flags"),
         }
     }
+    settings.tls = match common::TlsFiles::from_flags(tls_cert, tls_key) {
+        Ok(tls) => tls,
+        Err(error) => {
+            eprintln!("http_server: {error}; {USAGE}");
+            return ExitCode::from(2);
+        }
+    };
     let service = |handler, limits| HttpService::new(handler).with_limits(limits);
     let result = match mode.as_str() {
         "pool" => run(&settings, service, |pool: &mut ThreadPool| {

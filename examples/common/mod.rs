@@ -86,3 +86,60 @@ pub fn exit_status(name: &str, result: Result<(), String>) -> ExitCode {
         }
     }
 }
+
+/// The certificate and key files of `--tls-cert` and `--tls-key` (Python 3.14's flags).
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: String,
+    pub key: String,
+}
+
+impl TlsFiles {
+    /// Both flags or neither: `Err` with the usage message otherwise.
+    pub fn from_flags(cert: Option<String>, key: Option<String>) -> Result<Option<Self>, String> {
+        match (cert, key) {
+            (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+            (None, None) => Ok(None),
+            _ => Err("--tls-cert and --tls-key go together".to_owned()),
+        }
+    }
+
+    /// The configuration the files make, `adjust`ed (ALPN, a plaintext answer).
+    pub fn config(
+        &self,
+        adjust: fn(socketserver::tls::TlsConfig) -> socketserver::tls::TlsConfig,
+    ) -> Result<socketserver::tls::TlsConfig, String> {
+        socketserver::tls::TlsConfig::from_pem_files(&self.cert, &self.key)
+            .map(adjust)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The acceptor, and a thread that reloads the files on SIGUSR1 (SIGHUP is the hot
+    /// restart, which reads them anyway): off the serving path; a file that fails keeps the
+    /// certificate in force, with one stderr line saying why.
+    pub fn acceptor(
+        &self,
+        name: &'static str,
+        adjust: fn(socketserver::tls::TlsConfig) -> socketserver::tls::TlsConfig,
+    ) -> Result<socketserver::tls::TlsAcceptor, String> {
+        let acceptor =
+            socketserver::tls::TlsAcceptor::new(self.config(adjust)?).map_err(|e| e.to_string())?;
+        let mut signals = signal_hook::iterator::Signals::new([signal_hook::consts::SIGUSR1])
+            .map_err(|e| format!("cannot watch SIGUSR1: {e}"))?;
+        let (files, reloading) = (self.clone(), acceptor.clone());
+        std::thread::spawn(move || {
+            for _ in signals.forever() {
+                match files
+                    .config(adjust)
+                    .and_then(|config| reloading.reload(config).map_err(|e| e.to_string()))
+                {
+                    Ok(()) => eprintln!("{name}: TLS certificate reloaded"),
+                    Err(error) => {
+                        eprintln!("{name}: TLS reload failed, the old certificate stays: {error}")
+                    }
+                }
+            }
+        });
+        Ok(acceptor)
+    }
+}
