@@ -30,6 +30,9 @@ struct Shared {
     ticketer: Arc<dyn ProducesTickets>,
 }
 
+/// The longest session state a ticket carries (a client's certificate chain makes it long).
+const LONGEST_TICKET: usize = 16 * 1024;
+
 /// One configuration in force.
 pub(crate) struct Settings {
     pub(crate) rustls: Arc<ServerConfig>,
@@ -52,6 +55,11 @@ impl TlsAcceptor {
                 origin: "the session ticket keys".to_owned(),
                 problem: e.to_string(),
             })?;
+        // rustls' ticketer refuses a ticket longer than the longest it has issued in this
+        // process, and a forked child has issued none: one ticket of the longest size taken
+        // (room for a client's certificate chain), issued here, before any fork, sets that
+        // bound for every child.
+        let _ = ticketer.encrypt(&[0; LONGEST_TICKET]);
         let settings = settings(&config, Arc::clone(&ticketer))?;
         Ok(TlsAcceptor {
             shared: Arc::new(Shared {

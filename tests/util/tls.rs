@@ -3,7 +3,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
@@ -147,6 +147,9 @@ impl Client {
             None => builder.with_no_client_auth(),
         };
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        // Every connection a full handshake: a resumed one shows the certificate of the
+        // session it resumes, not the one the server presents now.
+        config.resumption = rustls::client::Resumption::disabled();
         Client {
             config: Arc::new(config),
             name: name.to_owned(),
@@ -187,10 +190,3 @@ pub fn line_exchange(stream: &mut impl ReadWriteStream, line: &[u8]) -> Vec<u8> 
 
 pub trait ReadWriteStream: Read + Write {}
 impl<T: Read + Write> ReadWriteStream for T {}
-
-/// Whether `path` names a program on PATH.
-pub fn have(program: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| {
-        std::env::split_paths(&paths).any(|dir| Path::new(&dir).join(program).is_file())
-    })
-}
