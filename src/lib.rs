@@ -198,6 +198,16 @@
 //!   fail with a [`Leak`] when a connection, a thread or a child outlives it; a clean stop
 //!   gives the closed server and its counters as [`Stopped`].
 //!
+//! # TLS
+//!
+//! [`tls::TlsSocket`] wraps a stream transport: every strategy serves TLS, handlers keep
+//! `rfile`/`wfile` (over a [`tls::TlsStream`], Python's `SSLSocket`), protocols keep receiving
+//! plaintext. The handshake waits where input waits (no worker, thread or loop is held by a
+//! silent client) under an absolute deadline; [`tls::TlsConfig`] sets certificates (by SNI),
+//! ALPN, client certificates and limits; [`tls::TlsAcceptor::reload`] swaps certificates
+//! without a restart; failures are [`TlsError`]s counted by [`TlsFailure`] in
+//! [`ServerStats::closed_tls`]. See the [`tls`] module.
+//!
 //! # Deployment
 //!
 //! What a service around the server needs, each one call:

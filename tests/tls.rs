@@ -49,10 +49,14 @@ fn describe(req: &mut TlsRequest) -> io::Result<()> {
     Ok(())
 }
 
-fn one_line_in_both_versions<M: Dispatch + Default>() {
+fn one_line_in_both_versions<M, H>(handler: H)
+where
+    M: Dispatch + Default,
+    H: socketserver::RequestHandler<TlsRequest>,
+{
     let ca = Authority::new("test CA");
     let identity = ca.issue(&["localhost"]);
-    let server = TestServer::start(tls_server::<M, _>(identity.config(), describe));
+    let server = TestServer::start(tls_server::<M, _>(identity.config(), handler));
     for (version, name) in [
         (&rustls::version::TLS13, "TLSv1.3"),
         (&rustls::version::TLS12, "TLSv1.2"),
@@ -77,7 +81,32 @@ fn one_line_in_both_versions<M: Dispatch + Default>() {
     assert_eq!(stopped.stats.closed_completed, 2);
 }
 
-per_strategy!(one_line_in_both_versions);
+mod one_line_in_both_versions {
+    #[test]
+    fn sequential() {
+        super::one_line_in_both_versions::<socketserver::Sequential, _>(super::describe);
+    }
+    #[test]
+    fn threading() {
+        super::one_line_in_both_versions::<socketserver::ThreadingMixIn, _>(super::describe);
+    }
+    #[test]
+    fn forking() {
+        super::one_line_in_both_versions::<socketserver::ForkingMixIn, _>(super::describe);
+    }
+    #[test]
+    fn pool() {
+        super::one_line_in_both_versions::<socketserver::ThreadPool, _>(super::describe);
+    }
+    #[test]
+    fn coroutine() {
+        super::one_line_in_both_versions::<socketserver::Coroutines, _>(super::describe);
+    }
+    #[test]
+    fn event() {
+        super::one_line_in_both_versions::<socketserver::EventLoop, _>(super::describe_protocol());
+    }
+}
 
 /// [`describe`] as a protocol, for the event loop.
 #[derive(Clone, Default)]
@@ -374,6 +403,27 @@ fn sni_picks_the_certificate() {
     server.stop(PATIENCE).unwrap();
 }
 
+/// A client that does not trust our certificate says so with an alert: counted as one.
+#[test]
+fn a_client_that_refuses_the_certificate_is_counted() {
+    let ca = Authority::new("test CA");
+    let identity = ca.issue(&["localhost"]);
+    let server = TestServer::start(tls_server::<socketserver::ThreadPool, _>(
+        identity.config(),
+        describe,
+    ));
+    let stranger = Authority::new("a CA the server's certificate is not from");
+    assert!(Client::new(&stranger, "localhost")
+        .connect(server.address())
+        .is_err());
+    assert!(util::eventually(|| server
+        .stats()
+        .closed_tls
+        .alert_received
+        == 1));
+    server.stop(PATIENCE).unwrap();
+}
+
 #[test]
 fn alpn_is_agreed_and_a_client_without_a_common_protocol_is_refused() {
     let ca = Authority::new("test CA");
@@ -442,6 +492,54 @@ fn client_certificates_are_required_and_checked() {
         .client_certificate_rejected
         == 2));
     server.stop(PATIENCE).unwrap();
+}
+
+/// Optional client certificates: a client without one is served (no chain), one with a
+/// trusted one shows it.
+#[test]
+fn client_certificates_may_be_optional() {
+    let ca = Authority::new("server CA");
+    let identity = ca.issue(&["localhost"]);
+    let clients_ca = Authority::new("clients CA");
+    let config = identity
+        .config()
+        .client_auth_pem(
+            clients_ca.pem().as_bytes(),
+            socketserver::tls::ClientAuth::Optional,
+        )
+        .unwrap();
+    // On the event loop: a protocol sees the chain too.
+    let server = TestServer::start(tls_server::<socketserver::EventLoop, _>(
+        config,
+        socketserver::ProtocolHandler::new(CountProtocol),
+    ));
+    let versions = [&rustls::version::TLS13];
+    let good = clients_ca.issue(&["client"]);
+    for (identity, expected) in [(None, "0\n"), (Some(&good), "1\n")] {
+        let client = Client::build(&ca, "localhost", &versions, identity, &[]);
+        let mut stream = client.connect(server.address()).unwrap();
+        stream.write_all(b"?").unwrap();
+        let mut got = String::new();
+        io::BufReader::new(&mut stream).read_line(&mut got).unwrap();
+        assert_eq!(got, expected);
+    }
+    server.stop(PATIENCE).unwrap();
+}
+
+/// Answers each input with the length of the client's certificate chain.
+#[derive(Clone)]
+struct CountProtocol;
+
+impl socketserver::Protocol<TlsStream> for CountProtocol {
+    fn data_received(
+        &mut self,
+        conn: &mut socketserver::Connection<'_, TlsStream>,
+        _data: &[u8],
+    ) -> io::Result<()> {
+        let chain = conn.socket().info().unwrap().peer_certificates().len();
+        conn.write(format!("{chain}\n").as_bytes());
+        Ok(())
+    }
 }
 
 /// A reload puts new certificates in force for new connections; open ones keep theirs; a bad

@@ -61,6 +61,11 @@ fn stop(example: Example) {
 
 /// Runs `program` with `args`, `input` on stdin; its stdout and stderr together.
 fn run(program: &str, args: &[&str], input: &[u8]) -> String {
+    run_within(program, args, input, PATIENCE)
+}
+
+/// [`run`], for a program that may take up to `limit`.
+fn run_within(program: &str, args: &[&str], input: &[u8], limit: std::time::Duration) -> String {
     let mut child = Command::new(program)
         .args(args)
         .stdin(Stdio::piped())
@@ -69,11 +74,8 @@ fn run(program: &str, args: &[&str], input: &[u8]) -> String {
         .spawn()
         .unwrap_or_else(|e| panic!("{program} must be installed (tests/run installs it): {e}"));
     child.stdin.take().unwrap().write_all(input).unwrap();
-    let output = util::join_within(
-        std::thread::spawn(move || child.wait_with_output()),
-        PATIENCE,
-    )
-    .unwrap();
+    let output =
+        util::join_within(std::thread::spawn(move || child.wait_with_output()), limit).unwrap();
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
     text
@@ -329,4 +331,56 @@ fn sigusr1_reloads_the_certificate_with_connections_open() {
         "{:?}",
         finished.stderr_lines()
     );
+}
+
+/// testssl.sh (Debian's `testssl`) scans http_server --tls-cert: protocols, cipher
+/// categories, forward secrecy, server defaults and the known vulnerabilities, with no finding
+/// of HIGH or CRITICAL severity.
+#[test]
+fn testssl_finds_nothing_high_or_critical() {
+    let pki = Pki::new("testssl");
+    pki.files.write("index.html", "<p>hello</p>\n");
+    let directory = pki.arg("");
+    let (example, address) = serve("http_server", &pki, &["--directory", &directory]);
+    let json = pki.arg("findings.json");
+    let target = format!("https://localhost:{}/", address.port());
+    // A full scan of these sections takes testssl about half a minute.
+    let out = run_within(
+        "testssl",
+        &[
+            "--quiet",
+            "--color",
+            "0",
+            "--warnings",
+            "off",
+            "--ip",
+            "127.0.0.1",
+            "--add-ca",
+            &pki.arg("ca.pem"),
+            "--severity",
+            "HIGH",
+            "--jsonfile",
+            &json,
+            "-p",
+            "-s",
+            "-f",
+            "-S",
+            "-U",
+            &target,
+        ],
+        b"",
+        std::time::Duration::from_secs(240),
+    );
+    let findings = std::fs::read_to_string(&json).unwrap_or_else(|e| panic!("{e}: {out}"));
+    // Each finding is one object with an "id" and a "severity"; testssl's own notes about
+    // the scan are of other severities, filtered out by --severity.
+    let serious: Vec<&str> = findings
+        .lines()
+        .filter(|line| {
+            line.contains("\"severity\"") && (line.contains("HIGH") || line.contains("CRITICAL"))
+        })
+        .collect();
+    assert!(serious.is_empty(), "{serious:#?}\n{findings}");
+    assert!(out.contains("TLS 1.3"), "the scan ran: {out}");
+    stop(example);
 }

@@ -197,6 +197,9 @@ where
             (Err(RequestError::Handler(error)), None) if forced => {
                 tracing::debug!(conn_id = self.id, %error, "closed by the drain's deadline");
             }
+            (Err(RequestError::Tls(error)), None) => {
+                error.log(self.id, self.request.client_address());
+            }
             (Err(error), None) => self.report(error),
             (Ok(()), _) => {}
         }

@@ -45,8 +45,9 @@ pub enum RequestError {
         peer: String,
     },
     /// TLS ended the connection (its handshake, or a record later). Not reported through
-    /// `handle_error` when the handshake failed: the handler never had the connection; logged
-    /// instead (at `debug` for a peer that closed before its first byte).
+    /// `handle_error` (the peer failed, not the handler; after a failed handshake the handler
+    /// never had the connection): logged instead, at `debug` for a peer that closed before its
+    /// first byte or ended with an alert, at `info` otherwise.
     #[error("{0}")]
     Tls(TlsError),
     /// The dispatch strategy could not start the request (e.g. no thread could be spawned).

@@ -43,6 +43,18 @@ impl TlsError {
         error.get_ref()?.downcast_ref::<TlsError>()
     }
 
+    /// Logs it for the connection it ended: at `debug` for a peer that closed before its
+    /// first byte (port scans, health checks) or ended with an alert of its own, at `info`
+    /// otherwise. Never through `handle_error`: it is the peer's failure, not the handler's.
+    pub(crate) fn log(&self, conn_id: u64, peer: &dyn fmt::Debug) {
+        match self.failure {
+            TlsFailure::ClosedBeforeHello | TlsFailure::AlertReceived => {
+                tracing::debug!(conn_id, ?peer, error = %self, "TLS failed");
+            }
+            _ => tracing::info!(conn_id, ?peer, error = %self, "TLS failed"),
+        }
+    }
+
     pub(crate) fn into_io(self) -> io::Error {
         let kind = match self.failure {
             TlsFailure::HandshakeTimeout => io::ErrorKind::TimedOut,

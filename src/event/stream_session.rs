@@ -92,9 +92,6 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
         self.made = true;
         tracing::debug!(conn_id = self.id, peer = ?self.request.client_address, "connection made");
         self.call(|protocol, conn| protocol.connection_made(conn));
-        // Bytes that came with the handshake's end are decrypted already: no readiness will
-        // say they are here.
-        self.read_held(ctx);
         self.settle(ctx)
     }
 
@@ -109,9 +106,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             Err(error) => {
                 let error = RequestError::from_io(error);
                 match &error {
-                    RequestError::Tls(tls) if tls.failure() == TlsFailure::ClosedBeforeHello => {
-                        tracing::debug!(conn_id = self.id, %error, "handshake failed");
-                    }
+                    RequestError::Tls(tls) => tls.log(self.id, &self.request.client_address),
                     _ => {
                         tracing::info!(conn_id = self.id, peer = ?self.request.client_address, %error, "handshake failed")
                     }
@@ -127,13 +122,16 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
     /// Reads again while the socket holds input the descriptor no longer shows (decrypted
     /// TLS records) and the protocol still takes input.
     fn read_held(&mut self, ctx: &mut LoopContext) {
-        while self.request.socket.holds_input()
+        while self.reads_held() && self.read(ctx) {}
+    }
+
+    /// Whether the socket holds decrypted input the protocol takes now.
+    fn reads_held(&self) -> bool {
+        self.request.socket.holds_input()
             && !self.eof
             && !self.driver.state.closing
             && !self.driver.state.aborted
             && !self.driver.state.reading_paused
-            && self.read(ctx)
-        {}
     }
 
     /// Runs one callback with a [`Connection`]; an `Err` or a panic is reported and ends the
@@ -228,6 +226,9 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
         // Bounded: a peer that keeps sending to a protocol that answers nothing is closed at the
         // drain's deadline instead.
         for _ in 0..16 {
+            // Input the socket holds decrypted (it came with the handshake's end, with other
+            // records, or while reading was paused): no readiness will say it is here.
+            self.read_held(ctx);
             let next = self.next(ctx);
             let level = ctx.drain.level();
             let draining = level != DrainLevel::Serving;
@@ -243,6 +244,11 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
                 && !self.driver.state.reading_paused
                 && (self.got_input || level >= DrainLevel::GraceOver);
             if !idle {
+                // A callback may have resumed reading with input already decrypted: read it
+                // now (the loop is bounded), no readiness will come for it.
+                if next != Next::Close && self.reads_held() {
+                    continue;
+                }
                 return next;
             }
             if !self.read(ctx) {
@@ -383,7 +389,6 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
         }
         if readable && !self.eof && !self.driver.state.closing && !self.driver.state.aborted {
             self.read(ctx);
-            self.read_held(ctx);
         }
         self.settle(ctx)
     }
@@ -401,9 +406,8 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
                 TlsFailure::HandshakeTimeout,
                 "the handshake was not over by its deadline",
             );
-            let error = RequestError::Tls(error);
-            tracing::info!(conn_id = self.id, peer = ?self.request.client_address, %error, "handshake failed");
-            self.reason = Some(error);
+            error.log(self.id, &self.request.client_address);
+            self.reason = Some(RequestError::Tls(error));
             self.driver.state.aborted = true;
             return Next::Close;
         }

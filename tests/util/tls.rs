@@ -40,6 +40,18 @@ impl Authority {
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
         let mut params = CertificateParams::new(names).unwrap();
         params.distinguished_name.push(DnType::CommonName, "test");
+        // Where revocation would be published, as a real certificate says (a scanner
+        // reports a certificate without it; nothing here fetches it).
+        params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+            uris: vec!["http://localhost/test-ca.crl".to_owned()],
+        }];
+        // Valid from yesterday for 90 days, as a real one (rcgen's default spans centuries).
+        let day = |offset: i64| {
+            let (year, month, day) = date_from_today(offset);
+            rcgen::date_time_ymd(year, month, day)
+        };
+        params.not_before = day(-1);
+        params.not_after = day(90);
         let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
         Identity {
             cert_pem: cert.pem(),
@@ -69,6 +81,28 @@ impl Identity {
         socketserver::tls::TlsConfig::from_pem(self.cert_pem.as_bytes(), self.key_pem.as_bytes())
             .unwrap()
     }
+}
+
+/// The civil date (UTC) `offset` days from today (Howard Hinnant's days-to-civil).
+fn date_from_today(offset: i64) -> (i32, u8, u8) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let days = (now.as_secs() / 86_400) as i64 + offset + 719_468;
+    let era = days.div_euclid(146_097);
+    let day_of_era = days.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let shifted_month = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * shifted_month + 2) / 5 + 1;
+    let month = if shifted_month < 10 {
+        shifted_month + 3
+    } else {
+        shifted_month - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year as i32, month as u8, day as u8)
 }
 
 /// A directory of PEM files for outside clients, removed when dropped.

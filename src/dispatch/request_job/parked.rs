@@ -258,12 +258,11 @@ where
     /// it, so `handle_error` is not called), then closed.
     fn end_handshake(mut self, error: std::io::Error) -> Handled<Self> {
         let error = RequestError::from_io(error);
-        let peer = self.request.client_address().clone();
         match &error {
-            RequestError::Tls(tls) if tls.failure() == TlsFailure::ClosedBeforeHello => {
-                tracing::debug!(conn_id = self.id, ?peer, %error, "handshake failed");
+            RequestError::Tls(tls) => tls.log(self.id, self.request.client_address()),
+            _ => {
+                tracing::info!(conn_id = self.id, peer = ?self.request.client_address(), %error, "handshake failed")
             }
-            _ => tracing::info!(conn_id = self.id, ?peer, %error, "handshake failed"),
         }
         if let Some(guard) = &mut self.guard {
             guard.set_reason(error.close_reason());

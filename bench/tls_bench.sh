@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# TLS figures: handshakes per server CPU-second (full and resumed) against nginx with the same
+# ECDSA P-256 certificate, keep-alive HTTPS next to our plaintext and nginx's TLS, the memory
+# of idle TLS connections, and handshake latency with silent clients attached. One script, so
+# the ratios come from one machine state.
+#
+#   bash bench/tls_bench.sh            (needs openssl, wrk, nginx, curl, python3)
+#
+# Everything listens on 127.0.0.1, runs for a few seconds, and is stopped at the end.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for tool in openssl wrk nginx curl python3; do
+    command -v "$tool" >/dev/null || { echo "tls_bench: $tool is missing" >&2; exit 1; }
+done
+cargo build -q --release --example http_server --example echo
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; nginx -c "$work/nginx.conf" -s stop 2>/dev/null; rm -rf "$work"' EXIT
+mkdir -p "$work/site"
+head -c 1024 /dev/urandom > "$work/site/small.bin"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+chmod -R a+rX "$work" # nginx's workers run as www-data
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+nginx_port=$(port); event_port=$(port); pool_port=$(port); plain_port=$(port)
+cat > "$work/nginx.conf" <<CONF
+worker_processes 2;
+pid $work/nginx.pid;
+error_log $work/nginx-error.log;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets on;
+    server {
+        listen 127.0.0.1:$nginx_port ssl;
+        ssl_certificate $work/cert.pem;
+        ssl_certificate_key $work/key.pem;
+        root $work/site;
+    }
+}
+CONF
+nginx -c "$work/nginx.conf"
+tls=(--tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
+target/release/examples/http_server --addr "127.0.0.1:$event_port" --directory "$work/site" --mode event "${tls[@]}" >/dev/null 2>&1 &
+event_pid=$!
+target/release/examples/http_server --addr "127.0.0.1:$pool_port" --directory "$work/site" --workers 4 "${tls[@]}" >/dev/null 2>&1 &
+target/release/examples/http_server --addr "127.0.0.1:$plain_port" --directory "$work/site" --mode event >/dev/null 2>&1 &
+sleep 1
+for p in "$nginx_port" "$event_port" "$pool_port"; do
+    curl -sf --cacert "$work/cert.pem" --resolve "localhost:$p:127.0.0.1" -o /dev/null "https://localhost:$p/small.bin" \
+        || { echo "tls_bench: port $p does not serve the file over TLS" >&2; exit 1; }
+done
+ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
+# CPU seconds (user + system) of the processes given, from /proc.
+cpu() { python3 - "$@" <<'PY'
+import os, sys
+tick = os.sysconf("SC_CLK_TCK")
+total = 0
+for pid in sys.argv[1:]:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    total += int(fields[11]) + int(fields[12])
+print(total / tick)
+PY
+}
+nginx_workers=$(pgrep -P "$(cat "$work/nginx.pid")" | tr '\n' ' ')
+# Handshakes per server CPU-second: openssl s_time for 4 s, the server's CPU time around it.
+handshakes() { # port, pids..., then s_time's mode flag last
+    local p=$1 mode=${!#}; shift; set -- "${@:1:$(($#-1))}"
+    local before after count
+    before=$(cpu "$@")
+    count=$(openssl s_time -connect "127.0.0.1:$p" -tls1_3 "$mode" -time 4 2>/dev/null | awk '/connections in/ {print $1; exit}')
+    after=$(cpu "$@")
+    python3 -c "print(f'{$count/max($after-$before, 1e-9):.0f}')"
+}
+nginx_full=$(handshakes "$nginx_port" $nginx_workers -new)
+ours_full=$(handshakes "$event_port" "$event_pid" -new)
+nginx_resumed=$(handshakes "$nginx_port" $nginx_workers -reuse)
+ours_resumed=$(handshakes "$event_port" "$event_pid" -reuse)
+echo "TLS 1.3 handshakes per server CPU-second (ECDSA P-256, openssl s_time -time 4):"
+echo "  nginx, 2 workers               full $nginx_full, resumed $nginx_resumed"
+echo "  http_server --mode event       full $ours_full ($(ratio "$ours_full" "$nginx_full")x nginx), resumed $ours_resumed ($(ratio "$ours_resumed" "$nginx_resumed")x nginx)"
+rps() { wrk -t 2 -c 16 -d 3 "$1" | awk '/Requests\/sec/ {print $2}'; }
+nginx_rps=$(rps "https://127.0.0.1:$nginx_port/small.bin")
+event_rps=$(rps "https://127.0.0.1:$event_port/small.bin")
+pool_rps=$(rps "https://127.0.0.1:$pool_port/small.bin")
+plain_rps=$(rps "http://127.0.0.1:$plain_port/small.bin")
+echo "keep-alive HTTPS, 1 KiB file, wrk -t2 -c16 -d3:"
+echo "  nginx TLS, 2 workers           $nginx_rps req/s"
+echo "  http_server --mode event TLS   $event_rps req/s  ($(ratio "$event_rps" "$plain_rps")x our plaintext, $(ratio "$event_rps" "$nginx_rps")x nginx TLS)"
+echo "  http_server (pool of 4) TLS    $pool_rps req/s  ($(ratio "$pool_rps" "$nginx_rps")x nginx TLS)"
+echo "  http_server --mode event plain $plain_rps req/s"
+# Memory: 2000 idle connections after the handshake, TLS against plaintext, per strategy.
+idle_memory() { # mode
+    local mode=$1 tls_port plain_port tls_pid plain_pid
+    tls_port=$(port); plain_port=$(port)
+    target/release/examples/echo --addr "127.0.0.1:$tls_port" --mode "$mode" "${tls[@]}" >/dev/null 2>&1 & tls_pid=$!
+    target/release/examples/echo --addr "127.0.0.1:$plain_port" --mode "$mode" >/dev/null 2>&1 & plain_pid=$!
+    sleep 0.5
+    python3 - "$work/cert.pem" "$tls_port" "$tls_pid" "$plain_port" "$plain_pid" <<'PY'
+import socket, ssl, sys, time
+ca, tls_port, tls_pid, plain_port, plain_pid = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
+def rss(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+def held(port, pid, wrap):
+    before = rss(pid)
+    conns = []
+    for _ in range(2000):
+        s = socket.create_connection(("127.0.0.1", port))
+        if wrap:
+            s = wrap(s)
+        s.sendall(b"x")
+        s.recv(1)
+        conns.append(s)
+    time.sleep(1.5)  # an idle coroutine gives its stack pages back after a second
+    after = rss(pid)
+    for s in conns:
+        s.close()
+    return (after - before) / 2000
+ctx = ssl.create_default_context(cafile=ca)
+ctx.check_hostname = False
+tls = held(tls_port, tls_pid, lambda s: ctx.wrap_socket(s, server_hostname="localhost"))
+plain = held(plain_port, plain_pid, None)
+print(f"{tls:.1f} {plain:.1f}")
+PY
+    kill "$tls_pid" "$plain_pid"
+}
+echo "RSS per idle connection after one echoed byte, 2000 connections (KiB):"
+for mode in event coroutine; do
+    read -r tls_kib plain_kib < <(idle_memory "$mode")
+    echo "  echo --mode $mode: TLS $tls_kib, plaintext $plain_kib, TLS costs $(python3 -c "print(f'{$tls_kib-$plain_kib:.1f}')") more"
+done
+# Handshake latency with 500 silent TCP clients attached, against none, per strategy.
+latency() { # mode
+    local mode=$1 p pid
+    p=$(port)
+    target/release/examples/echo --addr "127.0.0.1:$p" --mode "$mode" "${tls[@]}" >/dev/null 2>&1 & pid=$!
+    sleep 0.5
+    python3 - "$work/cert.pem" "$p" <<'PY'
+import socket, ssl, sys, time
+ca, port = sys.argv[1], int(sys.argv[2])
+ctx = ssl.create_default_context(cafile=ca)
+ctx.check_hostname = False
+def p99():
+    times = []
+    for _ in range(200):
+        start = time.perf_counter()
+        s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)), server_hostname="localhost")
+        times.append(time.perf_counter() - start)
+        s.close()
+    times.sort()
+    return times[int(len(times) * 0.99) - 1] * 1000
+idle = p99()
+silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(500)]
+loaded = p99()
+print(f"{idle:.2f} {loaded:.2f}")
+PY
+    kill "$pid"
+}
+echo "TLS handshake p99 (ms, 200 handshakes, Python's ssl): idle, and with 500 silent TCP clients attached:"
+for mode in pool threading event coroutine; do
+    read -r idle loaded < <(latency "$mode")
+    echo "  echo --mode $mode: $idle idle, $loaded with 500 silent ($(ratio "$loaded" "$idle")x)"
+done
