@@ -13,6 +13,7 @@ for tool in openssl wrk nginx curl python3; do
     command -v "$tool" >/dev/null || { echo "tls_bench: $tool is missing" >&2; exit 1; }
 done
 cargo build -q --release --example http_server --example echo
+cargo build -q --release -p socketserver-bench --bin tls_handshakes
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null; nginx -c "$work/nginx.conf" -s stop 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$work/site"
@@ -21,7 +22,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
     -addext subjectAltName=DNS:localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 chmod -R a+rX "$work" # nginx's workers run as www-data
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-nginx_port=$(port); event_port=$(port); pool_port=$(port); plain_port=$(port)
+nginx_port=$(port); nginx_plain_port=$(port); event_port=$(port); pool_port=$(port); plain_port=$(port)
 cat > "$work/nginx.conf" <<CONF
 worker_processes 2;
 pid $work/nginx.pid;
@@ -38,6 +39,7 @@ http {
         ssl_certificate_key $work/key.pem;
         root $work/site;
     }
+    server { listen 127.0.0.1:$nginx_plain_port; root $work/site; }
 }
 CONF
 nginx -c "$work/nginx.conf"
@@ -46,6 +48,7 @@ target/release/examples/http_server --addr "127.0.0.1:$event_port" --directory "
 event_pid=$!
 target/release/examples/http_server --addr "127.0.0.1:$pool_port" --directory "$work/site" --workers 4 "${tls[@]}" >/dev/null 2>&1 &
 target/release/examples/http_server --addr "127.0.0.1:$plain_port" --directory "$work/site" --mode event >/dev/null 2>&1 &
+plain_pid=$!
 sleep 1
 for p in "$nginx_port" "$event_port" "$pool_port"; do
     curl -sf --cacert "$work/cert.pem" --resolve "localhost:$p:127.0.0.1" -o /dev/null "https://localhost:$p/small.bin" \
@@ -64,32 +67,45 @@ print(total / tick)
 PY
 }
 nginx_workers=$(pgrep -P "$(cat "$work/nginx.pid")" | tr '\n' ' ')
-# Handshakes per server CPU-second: openssl s_time for 4 s, the server's CPU time around it.
-handshakes() { # port, pids..., then s_time's mode flag last
-    local p=$1 mode=${!#}; shift; set -- "${@:1:$(($#-1))}"
+# Handshakes per server CPU-second: TLS 1.3 connections (each a handshake and one request for
+# the 1 KiB file) for 4 s from the tls_handshakes client, full or resumed with the ticket of
+# the connection before (openssl s_time -reuse cannot resume in TLS 1.3), and the server's CPU
+# time around them.
+handshakes() { # port, mode, pids...
+    local p=$1 mode=$2; shift 2
     local before after count
     before=$(cpu "$@")
-    count=$(openssl s_time -connect "127.0.0.1:$p" -tls1_3 "$mode" -time 4 2>/dev/null | awk '/connections in/ {print $1; exit}')
+    count=$(target/release/tls_handshakes "127.0.0.1:$p" 4 "$mode" | awk '{print $1}')
     after=$(cpu "$@")
     python3 -c "print(f'{$count/max($after-$before, 1e-9):.0f}')"
 }
-nginx_full=$(handshakes "$nginx_port" $nginx_workers -new)
-ours_full=$(handshakes "$event_port" "$event_pid" -new)
-nginx_resumed=$(handshakes "$nginx_port" $nginx_workers -reuse)
-ours_resumed=$(handshakes "$event_port" "$event_pid" -reuse)
-echo "TLS 1.3 handshakes per server CPU-second (ECDSA P-256, openssl s_time -time 4):"
+nginx_full=$(handshakes "$nginx_port" full $nginx_workers)
+ours_full=$(handshakes "$event_port" full "$event_pid")
+nginx_resumed=$(handshakes "$nginx_port" resumed $nginx_workers)
+ours_resumed=$(handshakes "$event_port" resumed "$event_pid")
+echo "TLS 1.3 connections per server CPU-second (ECDSA P-256; each a handshake and a 1 KiB response):"
 echo "  nginx, 2 workers               full $nginx_full, resumed $nginx_resumed"
 echo "  http_server --mode event       full $ours_full ($(ratio "$ours_full" "$nginx_full")x nginx), resumed $ours_resumed ($(ratio "$ours_resumed" "$nginx_resumed")x nginx)"
-rps() { wrk -t 2 -c 16 -d 3 "$1" | awk '/Requests\/sec/ {print $2}'; }
-nginx_rps=$(rps "https://127.0.0.1:$nginx_port/small.bin")
-event_rps=$(rps "https://127.0.0.1:$event_port/small.bin")
-pool_rps=$(rps "https://127.0.0.1:$pool_port/small.bin")
-plain_rps=$(rps "http://127.0.0.1:$plain_port/small.bin")
-echo "keep-alive HTTPS, 1 KiB file, wrk -t2 -c16 -d3:"
-echo "  nginx TLS, 2 workers           $nginx_rps req/s"
-echo "  http_server --mode event TLS   $event_rps req/s  ($(ratio "$event_rps" "$plain_rps")x our plaintext, $(ratio "$event_rps" "$nginx_rps")x nginx TLS)"
-echo "  http_server (pool of 4) TLS    $pool_rps req/s  ($(ratio "$pool_rps" "$nginx_rps")x nginx TLS)"
-echo "  http_server --mode event plain $plain_rps req/s"
+# Requests per second, and the server's CPU microseconds per request (wrk's own TLS work
+# shares these two cores, so the server's cost per request is the fairer TLS-to-plain ratio).
+rps() { # url, pids...
+    local url=$1 before after rate; shift
+    before=$(cpu "$@")
+    rate=$(wrk -t 2 -c 16 -d 3 "$url" | awk '/Requests\/sec/ {print $2}')
+    after=$(cpu "$@")
+    python3 -c "print(f'{$rate:.0f} {($after-$before)*1e6/($rate*3):.1f}')"
+}
+read -r nginx_rps nginx_us < <(rps "https://127.0.0.1:$nginx_port/small.bin" $nginx_workers)
+read -r nginx_plain_rps nginx_plain_us < <(rps "http://127.0.0.1:$nginx_plain_port/small.bin" $nginx_workers)
+read -r event_rps event_us < <(rps "https://127.0.0.1:$event_port/small.bin" "$event_pid")
+read -r plain_rps plain_us < <(rps "http://127.0.0.1:$plain_port/small.bin" "$plain_pid")
+pool_rps=$(rps "https://127.0.0.1:$pool_port/small.bin" "$event_pid" | awk '{print $1}')
+echo "keep-alive, 1 KiB file, wrk -t2 -c16 -d3 (req/s; server CPU µs per request):"
+echo "  nginx, 2 workers: TLS          $nginx_rps; $nginx_us µs  ($(ratio "$nginx_rps" "$nginx_plain_rps")x its plaintext rate, $(ratio "$nginx_plain_us" "$nginx_us")x its plaintext CPU per request)"
+echo "  nginx, 2 workers: plaintext    $nginx_plain_rps; $nginx_plain_us µs"
+echo "  http_server --mode event: TLS  $event_rps; $event_us µs  ($(ratio "$event_rps" "$plain_rps")x our plaintext rate, $(ratio "$plain_us" "$event_us")x our plaintext CPU per request; $(ratio "$event_rps" "$nginx_rps")x nginx TLS)"
+echo "  http_server --mode event: plain $plain_rps; $plain_us µs"
+echo "  http_server (pool of 4): TLS   $pool_rps  ($(ratio "$pool_rps" "$nginx_rps")x nginx TLS)"
 # Memory: 2000 idle connections after the handshake, TLS against plaintext, per strategy.
 idle_memory() { # mode
     local mode=$1 tls_port plain_port tls_pid plain_pid

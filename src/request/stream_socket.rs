@@ -112,6 +112,16 @@ pub trait StreamSocket: AsFd + Send + Sync + 'static {
         sys::send_now(self.as_fd(), buf)
     }
 
+    /// [`send_now`](Self::send_now) of several pieces, in order, in one call (`sendmsg(2)`):
+    /// returns how many bytes went, from the first piece on. Default: so.
+    ///
+    /// # Errors
+    ///
+    /// The OS error.
+    fn send_vectored_now(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        sys::send_vectored_now(self.as_fd(), bufs)
+    }
+
     /// [`send_now`](Self::send_now) for bytes that more will follow at once (a file's start
     /// after its head): Linux's `MSG_MORE`, so both leave in one packet. Default: so.
     ///

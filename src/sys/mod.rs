@@ -245,6 +245,34 @@ pub(crate) fn send_now_more(fd: std::os::fd::BorrowedFd<'_>, buf: &[u8]) -> io::
     return send_flagged(fd, buf, 0);
 }
 
+/// Sends what the socket takes of `bufs`, in order, in one `sendmsg(2)` without waiting and
+/// without `SIGPIPE`: `WouldBlock` when it takes nothing.
+pub(crate) fn send_vectored_now(
+    fd: std::os::fd::BorrowedFd<'_>,
+    bufs: &[io::IoSlice<'_>],
+) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    const FLAGS: libc::c_int = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    const FLAGS: libc::c_int = libc::MSG_DONTWAIT;
+    // At most IOV_MAX (1024 on Linux) pieces in one call; the caller sends the rest next.
+    let bufs = &bufs[..bufs.len().min(1024)];
+    // SAFETY: an all-zero msghdr is valid (no name, no control data); `msg_iov` then points
+    // at `bufs`, whose `IoSlice`s have the layout of `iovec` (std guarantees it on Unix) and
+    // stay borrowed for the call; `fd` is open for the call.
+    let n = unsafe {
+        let mut message: libc::msghdr = std::mem::zeroed();
+        message.msg_iov = bufs.as_ptr().cast_mut().cast();
+        message.msg_iovlen = bufs.len() as _;
+        libc::sendmsg(fd.as_raw_fd(), &message, FLAGS)
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
 /// `send(2)` without waiting and without `SIGPIPE`, with `extra` flags.
 fn send_flagged(
     fd: std::os::fd::BorrowedFd<'_>,

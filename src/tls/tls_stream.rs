@@ -474,6 +474,12 @@ impl<S: StreamSocket> Write for Now<'_, S> {
         self.0.send_now(buf)
     }
 
+    /// Every record rustls holds in one send (a handshake's whole flight leaves together, so
+    /// the client answers it at once instead of waiting on Nagle for its first part's ACK).
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.0.send_vectored_now(bufs)
+    }
+
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
