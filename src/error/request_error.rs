@@ -80,6 +80,15 @@ impl RequestError {
         }
     }
 
+    /// Logs why an opening handshake failed: a TLS failure by its kind
+    /// ([`TlsError::log`]), anything else (a reset during the handshake) at `debug`.
+    pub(crate) fn log_handshake_failure(&self, conn_id: u64, peer: &dyn std::fmt::Debug) {
+        match self {
+            RequestError::Tls(tls) => tls.log(conn_id, peer),
+            other => tracing::debug!(conn_id, ?peer, error = %other, "handshake failed"),
+        }
+    }
+
     /// Turns a caught panic payload into [`RequestError::HandlerPanicked`].
     pub(crate) fn from_panic(payload: Box<dyn std::any::Any + Send>) -> Self {
         let message = if let Some(text) = payload.downcast_ref::<&'static str>() {

@@ -55,6 +55,14 @@ impl TlsError {
         }
     }
 
+    /// The handshake's absolute deadline passed.
+    pub(crate) fn handshake_timed_out() -> Self {
+        TlsError::new(
+            TlsFailure::HandshakeTimeout,
+            "the handshake was not over by its deadline",
+        )
+    }
+
     pub(crate) fn into_io(self) -> io::Error {
         let kind = match self.failure {
             TlsFailure::HandshakeTimeout => io::ErrorKind::TimedOut,

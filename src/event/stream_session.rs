@@ -19,7 +19,7 @@ use crate::request::{
     discard_arrived, Handshake, Linger, MessageClock, MinRate, Request, StreamRequest, StreamSocket,
 };
 use crate::session::{EventSession, LoopContext, Next, Session, SessionParts};
-use crate::stats::{CloseReason, TlsFailure};
+use crate::stats::CloseReason;
 
 /// A [`Protocol`] over a stream request.
 pub(crate) struct StreamSession<T: StreamSocket, P> {
@@ -105,12 +105,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             Ok(Handshake::WantWrite) => Interest::WRITABLE,
             Err(error) => {
                 let error = RequestError::from_io(error);
-                match &error {
-                    RequestError::Tls(tls) => tls.log(self.id, &self.request.client_address),
-                    _ => {
-                        tracing::info!(conn_id = self.id, peer = ?self.request.client_address, %error, "handshake failed")
-                    }
-                }
+                error.log_handshake_failure(self.id, &self.request.client_address);
                 self.reason = Some(error);
                 self.driver.state.aborted = true;
                 return Next::Close;
@@ -402,12 +397,9 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
 
     fn timed_out(&mut self, now: Instant) -> Next {
         if !self.made {
-            let error = TlsError::new(
-                TlsFailure::HandshakeTimeout,
-                "the handshake was not over by its deadline",
-            );
-            error.log(self.id, &self.request.client_address);
-            self.reason = Some(RequestError::Tls(error));
+            let error = RequestError::Tls(TlsError::handshake_timed_out());
+            error.log_handshake_failure(self.id, &self.request.client_address);
+            self.reason = Some(error);
             self.driver.state.aborted = true;
             return Next::Close;
         }

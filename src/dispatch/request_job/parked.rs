@@ -10,7 +10,7 @@ use crate::handler::RequestHandler;
 use crate::hooks::ServerHooks;
 use crate::request::{Handshake, Linger, Request};
 use crate::shutdown::InHandler;
-use crate::stats::{CloseReason, TlsFailure};
+use crate::stats::CloseReason;
 
 /// A request that is over, on its way out in the parker.
 #[derive(Debug, Clone, Copy)]
@@ -241,11 +241,8 @@ where
             }
         };
         if deadline.is_some_and(|at| at <= now) && event != ParkedEvent::Admitted {
-            let error = TlsError::new(
-                TlsFailure::HandshakeTimeout,
-                "the handshake was not over by its deadline",
-            );
-            self.parked_end = Some(ParkedEnd::Handshake(error.into_io()));
+            let error = TlsError::handshake_timed_out().into_io();
+            self.parked_end = Some(ParkedEnd::Handshake(error));
             return ParkedStep::Done;
         }
         ParkedStep::Wait {
@@ -258,12 +255,7 @@ where
     /// it, so `handle_error` is not called), then closed.
     fn end_handshake(mut self, error: std::io::Error) -> Handled<Self> {
         let error = RequestError::from_io(error);
-        match &error {
-            RequestError::Tls(tls) => tls.log(self.id, self.request.client_address()),
-            _ => {
-                tracing::info!(conn_id = self.id, peer = ?self.request.client_address(), %error, "handshake failed")
-            }
-        }
+        error.log_handshake_failure(self.id, self.request.client_address());
         if let Some(guard) = &mut self.guard {
             guard.set_reason(error.close_reason());
         }
