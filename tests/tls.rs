@@ -10,7 +10,7 @@ use std::time::Duration;
 use socketserver::tls::{TlsAcceptor, TlsConfig, TlsSocket, TlsStream};
 use socketserver::{BaseServer, Dispatch, StreamRequest, TcpSocket, TestServer};
 
-use util::tls::{line_exchange, Authority, Client};
+use util::tls::{client_hello, line_exchange, with_client_auth, Authority, Client};
 use util::PATIENCE;
 
 type TlsRequest = StreamRequest<TlsStream>;
@@ -261,18 +261,6 @@ mod silent_clients_pin_nothing {
     }
 }
 
-/// The ClientHello a rustls client sends first, as bytes.
-fn client_hello(ca: &Authority) -> Vec<u8> {
-    let client = Client::new(ca, "localhost");
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut connection = rustls::ClientConnection::new(client.config, name).unwrap();
-    let mut hello = Vec::new();
-    while connection.wants_write() {
-        connection.write_tls(&mut hello).unwrap();
-    }
-    hello
-}
-
 /// A client that sends its ClientHello a byte at a time is cut at the handshake's deadline,
 /// counted from the accept, however often its bytes come.
 fn a_dripping_hello_is_cut_at_the_deadline<M, H>(handler: H)
@@ -454,17 +442,8 @@ fn alpn_is_agreed_and_a_client_without_a_common_protocol_is_refused() {
 
 #[test]
 fn client_certificates_are_required_and_checked() {
-    let ca = Authority::new("server CA");
-    let identity = ca.issue(&["localhost"]);
-    let clients_ca = Authority::new("clients CA");
+    let (ca, clients_ca, config) = with_client_auth(socketserver::tls::ClientAuth::Required);
     let other_ca = Authority::new("someone else's CA");
-    let config = identity
-        .config()
-        .client_auth_pem(
-            clients_ca.pem().as_bytes(),
-            socketserver::tls::ClientAuth::Required,
-        )
-        .unwrap();
     let count = |req: &mut TlsRequest| {
         let chain = req.socket().info().unwrap().peer_certificates().len();
         writeln!(req.wfile, "{chain}")
@@ -498,16 +477,7 @@ fn client_certificates_are_required_and_checked() {
 /// trusted one shows it.
 #[test]
 fn client_certificates_may_be_optional() {
-    let ca = Authority::new("server CA");
-    let identity = ca.issue(&["localhost"]);
-    let clients_ca = Authority::new("clients CA");
-    let config = identity
-        .config()
-        .client_auth_pem(
-            clients_ca.pem().as_bytes(),
-            socketserver::tls::ClientAuth::Optional,
-        )
-        .unwrap();
+    let (ca, clients_ca, config) = with_client_auth(socketserver::tls::ClientAuth::Optional);
     // On the event loop: a protocol sees the chain too.
     let server = TestServer::start(tls_server::<socketserver::EventLoop, _>(
         config,

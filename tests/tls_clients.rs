@@ -257,13 +257,7 @@ fn sessions_resume_across_forked_children() {
 
 /// The ServerHello's random of one handshake, from the raw bytes.
 fn server_random(ca: &Authority, address: SocketAddr) -> [u8; 32] {
-    let client = Client::new(ca, "localhost");
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut connection = rustls::ClientConnection::new(client.config, name).unwrap();
-    let mut hello = Vec::new();
-    while connection.wants_write() {
-        connection.write_tls(&mut hello).unwrap();
-    }
+    let hello = util::tls::client_hello(ca);
     let mut socket = TcpStream::connect(address).unwrap();
     socket.set_read_timeout(Some(PATIENCE)).unwrap();
     socket.write_all(&hello).unwrap();

@@ -207,6 +207,33 @@ impl Client {
     }
 }
 
+/// The ClientHello a rustls client trusting `ca` sends first, as bytes.
+pub fn client_hello(ca: &Authority) -> Vec<u8> {
+    let client = Client::new(ca, "localhost");
+    let name = ServerName::try_from("localhost").unwrap();
+    let mut connection = ClientConnection::new(client.config, name).unwrap();
+    let mut hello = Vec::new();
+    while connection.wants_write() {
+        connection.write_tls(&mut hello).unwrap();
+    }
+    hello
+}
+
+/// A server CA, a clients' CA, and a configuration that asks for client certificates
+/// (`auth`) signed by the second.
+pub fn with_client_auth(
+    auth: socketserver::tls::ClientAuth,
+) -> (Authority, Authority, socketserver::tls::TlsConfig) {
+    let ca = Authority::new("server CA");
+    let clients_ca = Authority::new("clients CA");
+    let config = ca
+        .issue(&["localhost"])
+        .config()
+        .client_auth_pem(clients_ca.pem().as_bytes(), auth)
+        .unwrap();
+    (ca, clients_ca, config)
+}
+
 /// Sends a line and reads one back.
 pub fn line_exchange(stream: &mut impl ReadWriteStream, line: &[u8]) -> Vec<u8> {
     stream.write_all(line).unwrap();
