@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # TLS figures: handshakes per server CPU-second (full and resumed) against nginx with the same
-# ECDSA P-256 certificate, keep-alive HTTPS next to our plaintext and nginx's TLS, the memory
-# of idle TLS connections, and handshake latency with silent clients attached. One script, so
-# the ratios come from one machine state.
+# ECDSA P-256 certificate and suites, keep-alive HTTPS next to our plaintext and nginx's TLS,
+# the memory of idle TLS connections, and handshake latency with silent clients attached. One
+# script, so the ratios come from one machine state.
 #
-#   bash bench/tls_bench.sh            (needs openssl, wrk, nginx, curl, python3)
+#   bash bench/tls_bench.sh            (needs openssl, wrk, nginx, curl, python3, taskset)
 #
+# The servers compared (nginx with one worker, http_server with one event loop) run on core 0
+# and the load on core 1, so the clients' own TLS work does not take the servers' CPU.
 # Everything listens on 127.0.0.1, runs for a few seconds, and is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for tool in openssl wrk nginx curl python3; do
+for tool in openssl wrk nginx curl python3 taskset; do
     command -v "$tool" >/dev/null || { echo "tls_bench: $tool is missing" >&2; exit 1; }
 done
 cargo build -q --release --example http_server --example echo
@@ -22,9 +24,9 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -su
     -addext subjectAltName=DNS:localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 chmod -R a+rX "$work" # nginx's workers run as www-data
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-nginx_port=$(port); nginx_plain_port=$(port); event_port=$(port); pool_port=$(port); plain_port=$(port)
+nginx_tls=$(port); nginx_plain=$(port); ours_tls=$(port); ours_plain=$(port); pool_tls=$(port)
 cat > "$work/nginx.conf" <<CONF
-worker_processes 2;
+worker_processes 1;
 pid $work/nginx.pid;
 error_log $work/nginx-error.log;
 events { worker_connections 4096; }
@@ -38,23 +40,23 @@ http {
     ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256;
     ssl_ciphers ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305;
     server {
-        listen 127.0.0.1:$nginx_port ssl;
+        listen 127.0.0.1:$nginx_tls ssl;
         ssl_certificate $work/cert.pem;
         ssl_certificate_key $work/key.pem;
         root $work/site;
     }
-    server { listen 127.0.0.1:$nginx_plain_port; root $work/site; }
+    server { listen 127.0.0.1:$nginx_plain; root $work/site; }
 }
 CONF
-nginx -c "$work/nginx.conf"
+taskset -c 0 nginx -c "$work/nginx.conf"
 tls=(--tls-cert "$work/cert.pem" --tls-key "$work/key.pem")
-target/release/examples/http_server --addr "127.0.0.1:$event_port" --directory "$work/site" --mode event "${tls[@]}" >/dev/null 2>&1 &
-event_pid=$!
-target/release/examples/http_server --addr "127.0.0.1:$pool_port" --directory "$work/site" --workers 4 "${tls[@]}" >/dev/null 2>&1 &
-target/release/examples/http_server --addr "127.0.0.1:$plain_port" --directory "$work/site" --mode event >/dev/null 2>&1 &
-plain_pid=$!
+taskset -c 0 target/release/examples/http_server --addr "127.0.0.1:$ours_tls" --directory "$work/site" --mode event --workers 1 "${tls[@]}" >/dev/null 2>&1 &
+ours_tls_pid=$!
+taskset -c 0 target/release/examples/http_server --addr "127.0.0.1:$ours_plain" --directory "$work/site" --mode event --workers 1 >/dev/null 2>&1 &
+ours_plain_pid=$!
+target/release/examples/http_server --addr "127.0.0.1:$pool_tls" --directory "$work/site" --workers 4 "${tls[@]}" >/dev/null 2>&1 &
 sleep 1
-for p in "$nginx_port" "$event_port" "$pool_port"; do
+for p in "$nginx_tls" "$ours_tls" "$pool_tls"; do
     curl -sf --cacert "$work/cert.pem" --resolve "localhost:$p:127.0.0.1" -o /dev/null "https://localhost:$p/small.bin" \
         || { echo "tls_bench: port $p does not serve the file over TLS" >&2; exit 1; }
 done
@@ -70,46 +72,45 @@ for pid in sys.argv[1:]:
 print(total / tick)
 PY
 }
-nginx_workers=$(pgrep -P "$(cat "$work/nginx.pid")" | tr '\n' ' ')
+nginx_worker=$(pgrep -P "$(cat "$work/nginx.pid")" | tr '\n' ' ')
 # Handshakes per server CPU-second: TLS 1.3 connections (each a handshake and one request for
-# the 1 KiB file) for 4 s from the tls_handshakes client, full or resumed with the ticket of
-# the connection before (openssl s_time -reuse cannot resume in TLS 1.3), and the server's CPU
-# time around them.
+# the 1 KiB file) for 4 s from the tls_handshakes client on core 1, full or resumed with the
+# ticket of the connection before (openssl s_time -reuse cannot resume in TLS 1.3), and the
+# server's CPU time around them.
 handshakes() { # port, mode, pids...
     local p=$1 mode=$2; shift 2
     local before after count
     before=$(cpu "$@")
-    count=$(target/release/tls_handshakes "127.0.0.1:$p" 4 "$mode" | awk '{print $1}')
+    count=$(taskset -c 1 target/release/tls_handshakes "127.0.0.1:$p" 4 "$mode" | awk '{print $1}')
     after=$(cpu "$@")
     python3 -c "print(f'{$count/max($after-$before, 1e-9):.0f}')"
 }
-nginx_full=$(handshakes "$nginx_port" full $nginx_workers)
-ours_full=$(handshakes "$event_port" full "$event_pid")
-nginx_resumed=$(handshakes "$nginx_port" resumed $nginx_workers)
-ours_resumed=$(handshakes "$event_port" resumed "$event_pid")
-echo "TLS 1.3 connections per server CPU-second (ECDSA P-256; each a handshake and a 1 KiB response):"
-echo "  nginx, 2 workers               full $nginx_full, resumed $nginx_resumed"
-echo "  http_server --mode event       full $ours_full ($(ratio "$ours_full" "$nginx_full")x nginx), resumed $ours_resumed ($(ratio "$ours_resumed" "$nginx_resumed")x nginx)"
-# Requests per second, and the server's CPU microseconds per request (wrk's own TLS work
-# shares these two cores, so the server's cost per request is the fairer TLS-to-plain ratio).
+nginx_full=$(handshakes "$nginx_tls" full $nginx_worker)
+ours_full=$(handshakes "$ours_tls" full "$ours_tls_pid")
+nginx_resumed=$(handshakes "$nginx_tls" resumed $nginx_worker)
+ours_resumed=$(handshakes "$ours_tls" resumed "$ours_tls_pid")
+echo "TLS 1.3 connections per server CPU-second (ECDSA P-256; each a handshake and a 1 KiB response; server on core 0, client on core 1):"
+echo "  nginx, 1 worker                full $nginx_full, resumed $nginx_resumed"
+echo "  http_server --mode event -w 1  full $ours_full ($(ratio "$ours_full" "$nginx_full")x nginx), resumed $ours_resumed ($(ratio "$ours_resumed" "$nginx_resumed")x nginx)"
+# Keep-alive requests per second, and the server's CPU microseconds per request.
 rps() { # url, pids...
     local url=$1 before after rate; shift
     before=$(cpu "$@")
-    rate=$(wrk -t 2 -c 16 -d 3 "$url" | awk '/Requests\/sec/ {print $2}')
+    rate=$(taskset -c 1 wrk -t 1 -c 16 -d 3 "$url" | awk '/Requests\/sec/ {print $2}')
     after=$(cpu "$@")
     python3 -c "print(f'{$rate:.0f} {($after-$before)*1e6/($rate*3):.1f}')"
 }
-read -r nginx_rps nginx_us < <(rps "https://127.0.0.1:$nginx_port/small.bin" $nginx_workers)
-read -r nginx_plain_rps nginx_plain_us < <(rps "http://127.0.0.1:$nginx_plain_port/small.bin" $nginx_workers)
-read -r event_rps event_us < <(rps "https://127.0.0.1:$event_port/small.bin" "$event_pid")
-read -r plain_rps plain_us < <(rps "http://127.0.0.1:$plain_port/small.bin" "$plain_pid")
-pool_rps=$(rps "https://127.0.0.1:$pool_port/small.bin" "$event_pid" | awk '{print $1}')
-echo "keep-alive, 1 KiB file, wrk -t2 -c16 -d3 (req/s; server CPU µs per request):"
-echo "  nginx, 2 workers: TLS          $nginx_rps; $nginx_us µs  ($(ratio "$nginx_rps" "$nginx_plain_rps")x its plaintext rate, $(ratio "$nginx_plain_us" "$nginx_us")x its plaintext CPU per request)"
-echo "  nginx, 2 workers: plaintext    $nginx_plain_rps; $nginx_plain_us µs"
-echo "  http_server --mode event: TLS  $event_rps; $event_us µs  ($(ratio "$event_rps" "$plain_rps")x our plaintext rate, $(ratio "$plain_us" "$event_us")x our plaintext CPU per request; $(ratio "$event_rps" "$nginx_rps")x nginx TLS)"
-echo "  http_server --mode event: plain $plain_rps; $plain_us µs"
-echo "  http_server (pool of 4): TLS   $pool_rps  ($(ratio "$pool_rps" "$nginx_rps")x nginx TLS)"
+read -r nginx_rps nginx_us < <(rps "https://127.0.0.1:$nginx_tls/small.bin" $nginx_worker)
+read -r nginx_plain_rps nginx_plain_us < <(rps "http://127.0.0.1:$nginx_plain/small.bin" $nginx_worker)
+read -r tls_rps tls_us < <(rps "https://127.0.0.1:$ours_tls/small.bin" "$ours_tls_pid")
+read -r plain_rps plain_us < <(rps "http://127.0.0.1:$ours_plain/small.bin" "$ours_plain_pid")
+pool_rps=$(taskset -c 1 wrk -t 1 -c 16 -d 3 "https://127.0.0.1:$pool_tls/small.bin" | awk '/Requests\/sec/ {printf "%.0f", $2}')
+echo "keep-alive, 1 KiB file, wrk -t1 -c16 -d3 on core 1 (req/s; server CPU µs per request):"
+echo "  nginx, 1 worker: TLS           $nginx_rps; $nginx_us µs  ($(ratio "$nginx_rps" "$nginx_plain_rps")x its plaintext rate)"
+echo "  nginx, 1 worker: plaintext     $nginx_plain_rps; $nginx_plain_us µs"
+echo "  http_server --mode event -w 1: TLS $tls_rps; $tls_us µs  ($(ratio "$tls_rps" "$plain_rps")x our plaintext rate, $(ratio "$tls_rps" "$nginx_rps")x nginx TLS)"
+echo "  http_server --mode event -w 1: plaintext $plain_rps; $plain_us µs"
+echo "  http_server (pool of 4, not pinned): TLS $pool_rps"
 # Memory: 2000 idle connections after the handshake, TLS against plaintext, per strategy.
 idle_memory() { # mode
     local mode=$1 tls_port plain_port tls_pid plain_pid

@@ -132,17 +132,17 @@ impl Fiber {
     }
 
     /// Gives the kernel back the pages of a suspended fiber's stack below where it stands
-    /// (less a page, for the frames of the switch itself): what deeper calls touched before
-    /// is dead now, and reads as zeros if it is touched again. Returns how many bytes.
+    /// (less [`SWITCH_ROOM`], for the frames of the switch itself): what deeper calls touched
+    /// before is dead now, and reads as zeros if it is touched again. Returns how many bytes.
     pub(crate) fn release_unused_stack(&self) -> usize {
         let page = page_size();
         let start = self.guard.1;
-        let end = (self.suspended_at & !(page - 1)).saturating_sub(page);
+        let end = self.suspended_at.saturating_sub(SWITCH_ROOM) & !(page - 1);
         if self.suspended_at == 0 || self.coroutine.done() || end <= start {
             return 0;
         }
         // SAFETY: [start, end) lies within this fiber's own stack mapping: above its guard page
-        // and at least a page below the address in `suspend`'s frame where the fiber stands
+        // and at least SWITCH_ROOM below the address in `suspend`'s frame where the fiber stands
         // suspended. The fiber's live frames (its body's, and the few words of the context
         // switch below `suspend`'s frame) are all above `end`; nothing else points into this
         // range. MADV_DONTNEED on private anonymous memory only drops the pages: the next touch
@@ -182,6 +182,12 @@ fn guard_page(stack: &FiberStack) -> (usize, usize) {
     let limit = stack.limit().get();
     (limit, limit.saturating_add(page_size()))
 }
+
+/// How far below the address `suspend` records the fiber's live frames may reach: the rest
+/// of `suspend`'s frame, corosensei's `Yielder::suspend` and its context switch (a few
+/// registers and return addresses). Generous: a whole page was kept before, and an idle
+/// coroutine then kept that page whenever a deeper call had touched it (TLS's do).
+const SWITCH_ROOM: usize = 1024;
 
 fn page_size() -> usize {
     // SAFETY: sysconf has no memory-safety preconditions.
