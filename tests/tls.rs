@@ -391,6 +391,122 @@ fn sni_picks_the_certificate() {
     server.stop(PATIENCE).unwrap();
 }
 
+/// What the handshake settled, as the handler sees it: version, SNI, ALPN, the length of the
+/// client's chain.
+fn negotiated(info: &socketserver::tls::TlsInfo) -> String {
+    let alpn = info.alpn_protocol().map(String::from_utf8_lossy);
+    format!(
+        "{} {} {} {}\n",
+        info.version(),
+        info.server_name().unwrap_or("-"),
+        alpn.as_deref().unwrap_or("-"),
+        info.peer_certificates().len()
+    )
+}
+
+fn negotiation_handler(req: &mut TlsRequest) -> io::Result<()> {
+    let mut byte = [0; 1];
+    req.rfile.read_exact(&mut byte)?;
+    let answer = negotiated(req.socket().info().unwrap());
+    req.wfile.write_all(answer.as_bytes())
+}
+
+#[derive(Clone)]
+struct NegotiationProtocol;
+
+impl socketserver::Protocol<TlsStream> for NegotiationProtocol {
+    fn data_received(
+        &mut self,
+        conn: &mut socketserver::Connection<'_, TlsStream>,
+        _data: &[u8],
+    ) -> io::Result<()> {
+        let answer = negotiated(conn.socket().info().unwrap());
+        conn.write(answer.as_bytes());
+        conn.close();
+        Ok(())
+    }
+}
+
+/// SNI picks certificate A or B, ALPN is agreed, a client certificate is required, checked
+/// and shown: under every strategy (the handshake is the same code everywhere, driven by
+/// different loops).
+fn sni_alpn_and_client_certificates<M, H>(handler: H)
+where
+    M: Dispatch + Default,
+    H: socketserver::RequestHandler<TlsRequest>,
+{
+    let (ca, clients_ca, _) = with_client_auth(socketserver::tls::ClientAuth::Required);
+    let (a, b) = (ca.issue(&["a.test"]), ca.issue(&["b.test"]));
+    let config = a
+        .config()
+        .with_name_pem("b.test", b.cert_pem.as_bytes(), b.key_pem.as_bytes())
+        .unwrap()
+        .alpn_protocols(&[b"http/1.1"])
+        .client_auth_pem(
+            clients_ca.pem().as_bytes(),
+            socketserver::tls::ClientAuth::Required,
+        )
+        .unwrap();
+    let server = TestServer::start(tls_server::<M, _>(config, handler));
+    let versions = [&rustls::version::TLS13, &rustls::version::TLS12];
+    let good = clients_ca.issue(&["client"]);
+    for (name, expected) in [("a.test", &a), ("b.test", &b)] {
+        let client = Client::build(&ca, name, &versions, Some(&good), &[b"h2", b"http/1.1"]);
+        let mut stream = client.connect(server.address()).unwrap();
+        assert_eq!(
+            stream.conn.peer_certificates().unwrap()[0],
+            expected.der(),
+            "{name}"
+        );
+        stream.write_all(b"?").unwrap();
+        let mut got = String::new();
+        io::BufReader::new(&mut stream).read_line(&mut got).unwrap();
+        assert_eq!(got, format!("TLSv1.3 {name} http/1.1 1\n"));
+    }
+    // Without a certificate, and with one from another CA: refused (at the first read).
+    for identity in [None, Some(Authority::new("another CA").issue(&["client"]))] {
+        let client = Client::build(&ca, "a.test", &versions, identity.as_ref(), &[]);
+        let refused = client.connect(server.address()).and_then(|mut stream| {
+            stream.write_all(b"?")?;
+            let mut byte = [0; 1];
+            stream.read(&mut byte)
+        });
+        assert!(refused.is_err(), "{refused:?}");
+    }
+    server.stop(PATIENCE).unwrap();
+}
+
+mod sni_alpn_and_client_certificates {
+    use super::*;
+
+    #[test]
+    fn sequential() {
+        sni_alpn_and_client_certificates::<socketserver::Sequential, _>(negotiation_handler);
+    }
+    #[test]
+    fn threading() {
+        sni_alpn_and_client_certificates::<socketserver::ThreadingMixIn, _>(negotiation_handler);
+    }
+    #[test]
+    fn forking() {
+        sni_alpn_and_client_certificates::<socketserver::ForkingMixIn, _>(negotiation_handler);
+    }
+    #[test]
+    fn pool() {
+        sni_alpn_and_client_certificates::<socketserver::ThreadPool, _>(negotiation_handler);
+    }
+    #[test]
+    fn coroutine() {
+        sni_alpn_and_client_certificates::<socketserver::Coroutines, _>(negotiation_handler);
+    }
+    #[test]
+    fn event() {
+        sni_alpn_and_client_certificates::<socketserver::EventLoop, _>(
+            socketserver::ProtocolHandler::new(NegotiationProtocol),
+        );
+    }
+}
+
 /// A client that does not trust our certificate says so with an alert: counted as one.
 #[test]
 fn a_client_that_refuses_the_certificate_is_counted() {

@@ -71,13 +71,19 @@ impl TlsAcceptor {
 
     /// Builds and checks `config` on the caller's thread, then puts it in force for every
     /// connection accepted from now on; connections in flight keep theirs. On error the
-    /// configuration in force stays.
+    /// configuration in force stays, and one `warn` line says why.
     ///
     /// # Errors
     ///
     /// As [`new`](Self::new).
     pub fn reload(&self, config: TlsConfig) -> Result<(), TlsConfigError> {
-        let settings = settings(&config, Arc::clone(&self.shared.ticketer))?;
+        let settings = match settings(&config, Arc::clone(&self.shared.ticketer)) {
+            Ok(settings) => settings,
+            Err(error) => {
+                tracing::warn!(%error, "TLS reload refused; the configuration in force stays");
+                return Err(error);
+            }
+        };
         *self.shared.current.write() = Arc::new(settings);
         tracing::info!(?config, "TLS configuration reloaded");
         Ok(())
