@@ -223,6 +223,39 @@ impl<S: StreamSocket> TlsStream<S> {
         self.handshaking.store(false, Ordering::Release);
     }
 
+    /// Reads decrypted bytes, reading and processing records as they arrive; waits (without
+    /// the lock) when `waits` and nothing has come, else says `WouldBlock`.
+    fn read(&self, buf: &mut [u8], waits: bool) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let mut state = self.lock();
+            match state.connection.reader().read(buf) {
+                Ok(n) => {
+                    state.plaintext = state.plaintext.saturating_sub(n);
+                    self.held_input
+                        .store(state.plaintext > 0, Ordering::Release);
+                    // `Ok(0)`: the peer's close_notify, a clean end of input.
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                // The peer closed without close_notify: a truncation, never a normal end.
+                Err(e) => return Err(e),
+            }
+            match self.read_records(&mut state)? {
+                Records::Arrived | Records::Closed => continue,
+                Records::Nothing => {}
+            }
+            drop(state);
+            if !waits || !self.wait(false)? {
+                // Nothing yet (non-blocking), or the read timeout passed (what a blocking
+                // socket's SO_RCVTIMEO says).
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock()
     }
@@ -252,34 +285,7 @@ impl<S: StreamSocket> StreamSocket for TlsStream<S> {
     type Address = S::Address;
 
     fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        loop {
-            let mut state = self.lock();
-            match state.connection.reader().read(buf) {
-                Ok(n) => {
-                    state.plaintext = state.plaintext.saturating_sub(n);
-                    self.held_input
-                        .store(state.plaintext > 0, Ordering::Release);
-                    // `Ok(0)`: the peer's close_notify, a clean end of input.
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                // The peer closed without close_notify: a truncation, never a normal end.
-                Err(e) => return Err(e),
-            }
-            match self.read_records(&mut state)? {
-                Records::Arrived | Records::Closed => continue,
-                Records::Nothing => {}
-            }
-            drop(state);
-            if self.nonblocking() || !self.wait(false)? {
-                // Nothing yet (non-blocking), or the read timeout passed (what a blocking
-                // socket's SO_RCVTIMEO says).
-                return Err(io::ErrorKind::WouldBlock.into());
-            }
-        }
+        self.read(buf, !self.nonblocking())
     }
 
     fn write_some(&self, buf: &[u8]) -> io::Result<usize> {
@@ -335,10 +341,7 @@ impl<S: StreamSocket> StreamSocket for TlsStream<S> {
     }
 
     fn recv_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        let was = self.nonblocking.swap(true, Ordering::Relaxed);
-        let read = self.read_some(buf);
-        self.nonblocking.store(was, Ordering::Relaxed);
-        read
+        self.read(buf, false)
     }
 
     fn send_now(&self, buf: &[u8]) -> io::Result<usize> {
