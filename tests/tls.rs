@@ -15,6 +15,22 @@ use util::PATIENCE;
 
 type TlsRequest = StreamRequest<TlsStream>;
 
+/// One test per strategy, `$scenario::<Strategy, _>(handler)`, each strategy with its handler
+/// (a blocking one, or a protocol for the event loop).
+macro_rules! per_strategy_with {
+    ($scenario:ident { $($test:ident: $strategy:ident => $handler:expr),* $(,)? }) => {
+        mod $scenario {
+            use super::*;
+            $(
+                #[test]
+                fn $test() {
+                    $scenario::<socketserver::$strategy, _>($handler);
+                }
+            )*
+        }
+    };
+}
+
 /// A TLS server over 127.0.0.1:0 with strategy `M`.
 fn tls_server<M, H>(config: TlsConfig, handler: H) -> BaseServer<TlsSocket, M, H>
 where
@@ -81,32 +97,14 @@ where
     assert_eq!(stopped.stats.closed_completed, 2);
 }
 
-mod one_line_in_both_versions {
-    #[test]
-    fn sequential() {
-        super::one_line_in_both_versions::<socketserver::Sequential, _>(super::describe);
-    }
-    #[test]
-    fn threading() {
-        super::one_line_in_both_versions::<socketserver::ThreadingMixIn, _>(super::describe);
-    }
-    #[test]
-    fn forking() {
-        super::one_line_in_both_versions::<socketserver::ForkingMixIn, _>(super::describe);
-    }
-    #[test]
-    fn pool() {
-        super::one_line_in_both_versions::<socketserver::ThreadPool, _>(super::describe);
-    }
-    #[test]
-    fn coroutine() {
-        super::one_line_in_both_versions::<socketserver::Coroutines, _>(super::describe);
-    }
-    #[test]
-    fn event() {
-        super::one_line_in_both_versions::<socketserver::EventLoop, _>(super::describe_protocol());
-    }
-}
+per_strategy_with!(one_line_in_both_versions {
+    sequential: Sequential => describe,
+    threading: ThreadingMixIn => describe,
+    forking: ForkingMixIn => describe,
+    pool: ThreadPool => describe,
+    coroutine: Coroutines => describe,
+    event: EventLoop => describe_protocol(),
+});
 
 /// [`describe`] as a protocol, for the event loop.
 #[derive(Clone, Default)]
@@ -242,24 +240,12 @@ impl Configure for socketserver::ThreadingMixIn {
     }
 }
 
-mod silent_clients_pin_nothing {
-    #[test]
-    fn pool() {
-        super::silent_clients_pin_nothing::<socketserver::ThreadPool, _>(super::describe);
-    }
-    #[test]
-    fn threading() {
-        super::silent_clients_pin_nothing::<socketserver::ThreadingMixIn, _>(super::describe);
-    }
-    #[test]
-    fn event() {
-        super::silent_clients_pin_nothing::<socketserver::EventLoop, _>(super::describe_protocol());
-    }
-    #[test]
-    fn coroutine() {
-        super::silent_clients_pin_nothing::<socketserver::Coroutines, _>(super::describe);
-    }
-}
+per_strategy_with!(silent_clients_pin_nothing {
+    pool: ThreadPool => describe,
+    threading: ThreadingMixIn => describe,
+    event: EventLoop => describe_protocol(),
+    coroutine: Coroutines => describe,
+});
 
 /// A client that sends its ClientHello a byte at a time is cut at the handshake's deadline,
 /// counted from the accept, however often its bytes come.
@@ -313,38 +299,13 @@ where
     server.stop(PATIENCE).unwrap();
 }
 
-mod a_dripping_hello_is_cut_at_the_deadline {
-    #[test]
-    fn pool() {
-        super::a_dripping_hello_is_cut_at_the_deadline::<socketserver::ThreadPool, _>(
-            super::describe,
-        );
-    }
-    #[test]
-    fn threading() {
-        super::a_dripping_hello_is_cut_at_the_deadline::<socketserver::ThreadingMixIn, _>(
-            super::describe,
-        );
-    }
-    #[test]
-    fn event() {
-        super::a_dripping_hello_is_cut_at_the_deadline::<socketserver::EventLoop, _>(
-            super::describe_protocol(),
-        );
-    }
-    #[test]
-    fn coroutine() {
-        super::a_dripping_hello_is_cut_at_the_deadline::<socketserver::Coroutines, _>(
-            super::describe,
-        );
-    }
-    #[test]
-    fn sequential() {
-        super::a_dripping_hello_is_cut_at_the_deadline::<socketserver::Sequential, _>(
-            super::describe,
-        );
-    }
-}
+per_strategy_with!(a_dripping_hello_is_cut_at_the_deadline {
+    pool: ThreadPool => describe,
+    threading: ThreadingMixIn => describe,
+    event: EventLoop => describe_protocol(),
+    coroutine: Coroutines => describe,
+    sequential: Sequential => describe,
+});
 
 #[test]
 fn plaintext_to_the_tls_port_gets_the_configured_answer_and_a_close() {
@@ -476,36 +437,14 @@ where
     server.stop(PATIENCE).unwrap();
 }
 
-mod sni_alpn_and_client_certificates {
-    use super::*;
-
-    #[test]
-    fn sequential() {
-        sni_alpn_and_client_certificates::<socketserver::Sequential, _>(negotiation_handler);
-    }
-    #[test]
-    fn threading() {
-        sni_alpn_and_client_certificates::<socketserver::ThreadingMixIn, _>(negotiation_handler);
-    }
-    #[test]
-    fn forking() {
-        sni_alpn_and_client_certificates::<socketserver::ForkingMixIn, _>(negotiation_handler);
-    }
-    #[test]
-    fn pool() {
-        sni_alpn_and_client_certificates::<socketserver::ThreadPool, _>(negotiation_handler);
-    }
-    #[test]
-    fn coroutine() {
-        sni_alpn_and_client_certificates::<socketserver::Coroutines, _>(negotiation_handler);
-    }
-    #[test]
-    fn event() {
-        sni_alpn_and_client_certificates::<socketserver::EventLoop, _>(
-            socketserver::ProtocolHandler::new(NegotiationProtocol),
-        );
-    }
-}
+per_strategy_with!(sni_alpn_and_client_certificates {
+    sequential: Sequential => negotiation_handler,
+    threading: ThreadingMixIn => negotiation_handler,
+    forking: ForkingMixIn => negotiation_handler,
+    pool: ThreadPool => negotiation_handler,
+    coroutine: Coroutines => negotiation_handler,
+    event: EventLoop => socketserver::ProtocolHandler::new(NegotiationProtocol),
+});
 
 /// A client that does not trust our certificate says so with an alert: counted as one.
 #[test]

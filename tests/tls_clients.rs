@@ -54,6 +54,14 @@ fn serve(name: &'static str, pki: &Pki, extra: &[&str]) -> (Example, SocketAddr)
     Example::serve(name, &args)
 }
 
+/// http_server --tls-cert over the PKI's directory, with `extra` arguments.
+fn serve_directory(pki: &Pki, extra: &[&str]) -> (Example, SocketAddr) {
+    let directory = pki.arg("");
+    let mut args = vec!["--directory", directory.as_str()];
+    args.extend_from_slice(extra);
+    serve("http_server", pki, &args)
+}
+
 fn stop(example: Example) {
     let finished = example.stop_with(libc::SIGTERM, "SIGTERM");
     assert_clean_exit(&finished);
@@ -88,13 +96,8 @@ fn curl_fetches_files_over_https_in_every_mode() {
         .map(|i| char::from(b'a' + (i % 26) as u8))
         .collect();
     pki.files.write("page.txt", &body);
-    let directory = pki.arg("");
     for mode in ["pool", "event", "coroutine", "threading"] {
-        let (example, address) = serve(
-            "http_server",
-            &pki,
-            &["--mode", mode, "--directory", &directory],
-        );
+        let (example, address) = serve_directory(&pki, &["--mode", mode]);
         let url = format!("https://localhost:{}/page.txt", address.port());
         let resolve = format!("localhost:{}:127.0.0.1", address.port());
         let got = run(
@@ -125,8 +128,7 @@ fn curl_fetches_files_over_https_in_every_mode() {
 fn openssl_sees_close_notify_and_alpn() {
     let pki = Pki::new("openssl");
     pki.files.write("hello.txt", "hello\n");
-    let directory = pki.arg("");
-    let (example, address) = serve("http_server", &pki, &["--directory", &directory]);
+    let (example, address) = serve_directory(&pki, &[]);
     let connect = address.to_string();
     for version in ["-tls1_3", "-tls1_2"] {
         let request = b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
@@ -334,8 +336,7 @@ fn sigusr1_reloads_the_certificate_with_connections_open() {
 fn testssl_finds_nothing_high_or_critical() {
     let pki = Pki::new("testssl");
     pki.files.write("index.html", "<p>hello</p>\n");
-    let directory = pki.arg("");
-    let (example, address) = serve("http_server", &pki, &["--directory", &directory]);
+    let (example, address) = serve_directory(&pki, &[]);
     let json = pki.arg("findings.json");
     let target = format!("https://localhost:{}/", address.port());
     // A full scan of these sections takes testssl about half a minute.

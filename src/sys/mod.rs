@@ -230,6 +230,12 @@ pub(crate) fn recv_now(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> io::R
     Ok(n as usize)
 }
 
+/// Every send that must not wait: `MSG_DONTWAIT`, and no `SIGPIPE` where the flag exists.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SEND_FLAGS: libc::c_int = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const SEND_FLAGS: libc::c_int = libc::MSG_DONTWAIT;
+
 /// Sends what the socket takes now, without waiting (`send(2)` with `MSG_DONTWAIT` and
 /// `MSG_NOSIGNAL`): `WouldBlock` when it takes nothing.
 pub(crate) fn send_now(fd: std::os::fd::BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
@@ -252,10 +258,6 @@ pub(crate) fn send_vectored_now(
     bufs: &[io::IoSlice<'_>],
 ) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    const FLAGS: libc::c_int = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    const FLAGS: libc::c_int = libc::MSG_DONTWAIT;
     // At most IOV_MAX (1024 on Linux) pieces in one call; the caller sends the rest next.
     let bufs = &bufs[..bufs.len().min(1024)];
     // SAFETY: an all-zero msghdr is valid (no name, no control data); `msg_iov` then points
@@ -265,7 +267,7 @@ pub(crate) fn send_vectored_now(
         let mut message: libc::msghdr = std::mem::zeroed();
         message.msg_iov = bufs.as_ptr().cast_mut().cast();
         message.msg_iovlen = bufs.len() as _;
-        libc::sendmsg(fd.as_raw_fd(), &message, FLAGS)
+        libc::sendmsg(fd.as_raw_fd(), &message, SEND_FLAGS)
     };
     if n < 0 {
         return Err(io::Error::last_os_error());
@@ -280,17 +282,13 @@ fn send_flagged(
     extra: libc::c_int,
 ) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
-    #[cfg(any(target_os = "linux", target_os = "android"))]
-    const FLAGS: libc::c_int = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    const FLAGS: libc::c_int = libc::MSG_DONTWAIT;
     // SAFETY: `buf` is valid for `buf.len()` readable bytes; `fd` is open for the call.
     let n = unsafe {
         libc::send(
             fd.as_raw_fd(),
             buf.as_ptr().cast(),
             buf.len(),
-            FLAGS | extra,
+            SEND_FLAGS | extra,
         )
     };
     if n < 0 {
