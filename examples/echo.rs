@@ -42,6 +42,11 @@
 //!                           chain and its key; SIGUSR1 reloads both files (a bad file keeps
 //!                           the old ones, one stderr line says why; SIGHUP's hot restart
 //!                           reads them anyway). Try: openssl s_client -connect 127.0.0.1:9999
+//!   --inetd                 serve the one connection on standard input (inetd, xinetd,
+//!                           `systemd-socket-activate --inetd`, socat EXEC:) with --mode's
+//!                           strategy, then exit 0; no ready line (standard output is the
+//!                           connection). Standard input that is not a connected TCP or Unix
+//!                           stream socket: one stderr line, exit 1
 //!
 //! Try:   nc 127.0.0.1 9999                  (type lines; they come back)
 //!        nc -u 127.0.0.1 9999               (with --udp)
@@ -60,7 +65,8 @@
 //! LISTEN_FDS, as `systemd-socket-activate -l 127.0.0.1:9999 echo` does), it serves the
 //! inherited socket instead of binding --addr: a stream socket by default (TCP or Unix by its
 //! family), a datagram socket with --udp or --unix-dgram; a socket of the wrong type is one
-//! stderr line and exit 1. With NOTIFY_SOCKET set it sends READY=1 once listening, STOPPING=1
+//! stderr line and exit 1. A connected socket (systemd's Accept=yes, `systemd-socket-activate
+//! --accept`) is one connection: served as with --inetd, then exit 0. With NOTIFY_SOCKET set it sends READY=1 once listening, STOPPING=1
 //! when a drain starts, and WATCHDOG=1 from its serving loop every third of WATCHDOG_USEC (so no
 //! gap reaches half of it).
 //!
@@ -86,14 +92,14 @@ use std::io::BufRead;
 use socketserver::proxy_protocol::{ProxyPolicy, TrustedNetwork};
 use socketserver::tls::{TlsAcceptor, TlsSocket, TlsStream};
 use socketserver::{
-    BaseServer, Connection, Coroutines, DatagramRequest, DatagramSocket, Dispatch, Error,
-    EventLoop, ForkingMixIn, InheritedSocket, Limits, Overload, PidFile, Privileges, Protocol,
-    ProtocolHandler, RequestHandler, Sequential, SocketKind, StreamOptions, StreamRequest,
-    StreamSocket, TcpServer, TcpSocket, ThreadPool, ThreadingMixIn, UdpSocket, UnixDatagramSocket,
-    UnixStreamSocket,
+    BaseServer, ConnectedSocket, Connection, Coroutines, DatagramRequest, DatagramSocket, Dispatch,
+    Error, EventLoop, ForkingMixIn, InheritedSocket, Limits, Overload, PidFile, Privileges,
+    Protocol, ProtocolHandler, RequestHandler, Sequential, SocketKind, StreamOptions,
+    StreamRequest, StreamSocket, TcpServer, TcpSocket, ThreadPool, ThreadingMixIn, UdpSocket,
+    UnixDatagramSocket, UnixStreamSocket,
 };
 
-const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event|coroutine] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--proxy-protocol [--proxy-from CIDR,...]] [--processes N [--max-requests N]] [--reuse-port] [--udp | --unix PATH | --unix-dgram PATH] [--tls-cert PEM --tls-key PEM]";
+const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event|coroutine] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--proxy-protocol [--proxy-from CIDR,...]] [--processes N [--max-requests N]] [--reuse-port] [--udp | --unix PATH | --unix-dgram PATH] [--tls-cert PEM --tls-key PEM] [--inetd]";
 
 /// Echoes a stream until the client closes it.
 #[derive(Clone)]
@@ -166,6 +172,9 @@ struct Settings {
     listener_name: String,
     /// `--tls-cert` and `--tls-key`, read.
     tls: Option<TlsAcceptor>,
+    /// Serving one connection handed over (`--inetd`, or systemd's `Accept=yes`), not a
+    /// listening socket.
+    one_connection: bool,
 }
 
 impl Default for Settings {
@@ -179,6 +188,7 @@ impl Default for Settings {
             reuse_port: false,
             listener_name: "echo".to_owned(),
             tls: None,
+            one_connection: false,
         }
     }
 }
@@ -219,6 +229,11 @@ where
         }
         privileges.apply().map_err(|e| e.to_string())?;
     }
+    if settings.one_connection {
+        // A connection handed over: serve it and exit. No ready line (standard output may be
+        // the connection itself) and no hot restart (there is no listening socket to pass on).
+        return common::serve_until_signal_with("echo", &mut server, None, drain_timeout, None);
+    }
     if let Some(processes) = daemon.processes {
         // Pre-fork: this process binds and supervises; the workers serve.
         let ready_line = format!("listening on {}", shown(&bound));
@@ -256,7 +271,7 @@ where
     common::serve_until_signal_with(
         "echo",
         &mut server,
-        &shown(&bound),
+        Some(&shown(&bound)),
         drain_timeout,
         Some(Box::new(restart)),
     )
@@ -343,6 +358,42 @@ where
             .map(|path| path.display().to_string())
             .unwrap_or_default()
     };
+    // One connection handed over (inetd's standard input, systemd's Accept=yes): serve it with
+    // the same handler, then exit.
+    match inherited.as_ref().map(InheritedSocket::kind) {
+        Some(SocketKind::Tcp { listening: false }) => {
+            let built = inherited
+                .map(ConnectedSocket::<std::net::TcpStream>::from_inherited)
+                .expect("matched Some")
+                .and_then(|mut socket| {
+                    socket.set_stream_options(StreamOptions {
+                        disable_nagle_algorithm: true,
+                        ..settings.options
+                    });
+                    BaseServer::from_socket(socket, stream)
+                });
+            return serve(
+                configured(built, settings.limits, configure),
+                settings,
+                |a| a.to_string(),
+            );
+        }
+        Some(SocketKind::UnixStream { listening: false }) => {
+            let built = inherited
+                .map(ConnectedSocket::<std::os::unix::net::UnixStream>::from_inherited)
+                .expect("matched Some")
+                .and_then(|mut socket| {
+                    socket.set_stream_options(settings.options);
+                    BaseServer::from_socket(socket, stream)
+                });
+            return serve(
+                configured(built, settings.limits, configure),
+                settings,
+                path_of,
+            );
+        }
+        _ => {}
+    }
     // Started by a service manager (socket activation): serve what it passed in, of the kind
     // the flags ask for (stream by default; TCP or Unix by the socket's family).
     let inherited_unix = inherited.as_ref().map(|socket| {
@@ -518,10 +569,12 @@ fn main() -> ExitCode {
     let mut proxy = false;
     let mut proxy_from: Option<Vec<TrustedNetwork>> = None;
     let (mut tls_cert, mut tls_key) = (None, None);
+    let mut inetd = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--udp" => transport = Transport::Udp,
+            "--inetd" => inetd = true,
             "--proxy-protocol" => proxy = true,
             "--reuse-port" => {
                 settings.reuse_port = true;
@@ -687,12 +740,44 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let inherited = match inherited_socket(fd_name.as_deref()) {
+    if inetd
+        && (fd_name.is_some()
+            || settings.daemon.processes.is_some()
+            || settings.tls.is_some()
+            || matches!(transport, Transport::Udp | Transport::UnixDatagram(_)))
+    {
+        eprintln!("echo: --inetd serves the stream connection on standard input in this process, without TLS: no --fd-name, --processes, --tls-cert, --udp or --unix-dgram; {USAGE}");
+        return ExitCode::from(2);
+    }
+    let inherited = match inetd {
+        true => InheritedSocket::from_stdin()
+            .map(Some)
+            .map_err(|e| format!("--inetd: {e}")),
+        false => inherited_socket(fd_name.as_deref()),
+    };
+    let inherited = match inherited {
         Ok(inherited) => inherited,
         Err(message) => return common::exit_status("echo", Err(message)),
     };
     if let Some(socket) = &inherited {
         settings.listener_name = socket.name().to_owned();
+        settings.one_connection = matches!(
+            socket.kind(),
+            SocketKind::Tcp { listening: false } | SocketKind::UnixStream { listening: false }
+        );
+    }
+    if inetd && !settings.one_connection {
+        let kind = inherited
+            .as_ref()
+            .map_or(SocketKind::NotASocket, InheritedSocket::kind);
+        return common::exit_status(
+            "echo",
+            Err(format!("--inetd: standard input is not a connected TCP or Unix stream socket ({kind:?}); run by inetd, systemd-socket-activate --inetd, or socat EXEC:")),
+        );
+    }
+    if settings.one_connection && (settings.daemon.processes.is_some() || settings.tls.is_some()) {
+        eprintln!("echo: a connection handed over (--inetd, Accept=yes) is served by this process alone and without TLS: no --processes or --tls-cert; {USAGE}");
+        return ExitCode::from(2);
     }
     let result = match mode.as_str() {
         "threading" => run(

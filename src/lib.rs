@@ -329,7 +329,10 @@ pub use signals::SignalHandling;
 pub use stats::{CloseReason, ServerStats, TlsFailure, TlsFailures};
 pub use sys::raise_fd_limit;
 pub use testing::{Leak, Stopped, TestServer};
-pub use transport::{TcpServer, TcpSocket, UdpSocket, UnixDatagramSocket, UnixStreamSocket};
+pub use transport::{
+    ConnectedSocket, ConnectedStream, TcpServer, TcpSocket, UdpSocket, UnixDatagramSocket,
+    UnixStreamSocket,
+};
 
 /// A TCP server that handles one request at a time on the serving thread: Python's
 /// `TCPServer`.

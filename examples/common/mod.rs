@@ -37,14 +37,15 @@ where
     M: Dispatch,
     H: RequestHandler<S::Request>,
 {
-    serve_until_signal_with(name, server, shown, drain_timeout, None)
+    serve_until_signal_with(name, server, Some(shown), drain_timeout, None)
 }
 
-/// [`serve_until_signal`], with what SIGHUP does (nothing without a hook).
+/// [`serve_until_signal`], with what SIGHUP does (nothing without a hook); `shown: None` prints
+/// no ready line (in inetd mode standard output is the connection).
 pub fn serve_until_signal_with<S, M, H>(
     name: &str,
     server: &mut BaseServer<S, M, H>,
-    shown: &str,
+    shown: Option<&str>,
     drain_timeout: Duration,
     on_hangup: Option<Box<dyn FnMut() + Send>>,
 ) -> Result<(), String>
@@ -53,12 +54,14 @@ where
     M: Dispatch,
     H: RequestHandler<S::Request>,
 {
-    let ready_line = format!("listening on {shown}");
     let mut signals = SignalHandling::new().drain_timeout(drain_timeout);
     if let Some(hook) = on_hangup {
         signals = signals.on_hangup(hook);
     }
-    let signals = signals.on_ready(move || print_ready(&ready_line));
+    if let Some(shown) = shown {
+        let ready_line = format!("listening on {shown}");
+        signals = signals.on_ready(move || print_ready(&ready_line));
+    }
     match server.serve_until_signal(signals) {
         Ok(Some(report)) => {
             eprintln!("{name}: {report}");

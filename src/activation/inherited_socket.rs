@@ -100,6 +100,27 @@ impl InheritedSocket {
         Ok(sockets)
     }
 
+    /// Takes the connection on standard input, as inetd, xinetd, `systemd-socket-activate
+    /// --inetd` (`StandardInput=socket`) and socat's `EXEC:` pass it (Net::Server's inetd
+    /// personality): a new descriptor for it, named `"stdin"`, serve it with
+    /// [`ConnectedSocket`](crate::ConnectedSocket). Descriptors 0 and 1, and 2 when it is the
+    /// same socket, are pointed at `/dev/null`, so closing the connection reaches the peer at
+    /// once and nothing printed or logged goes to it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] when descriptor 0 is closed or `/dev/null` cannot be opened. Whether it
+    /// is a socket at all is checked by the transport that takes it.
+    #[doc(alias = "inetd")]
+    pub fn from_stdin() -> Result<InheritedSocket, Error> {
+        let fd = sys::take_stdin_connection()?;
+        tracing::info!("took the connection on standard input");
+        Ok(InheritedSocket {
+            fd,
+            name: "stdin".to_owned(),
+        })
+    }
+
     /// The name the service manager gave it (`FileDescriptorName=`; `LISTEN_FDNAMES`), or
     /// `"unknown"`.
     pub fn name(&self) -> &str {

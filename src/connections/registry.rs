@@ -42,6 +42,8 @@ struct State {
     per_source: HashMap<IpAddr, usize>,
     /// The loop stopped accepting for want of a slot and waits for a release.
     loop_waits: bool,
+    /// The transport gives no more requests: the loop waits for the last connection to end.
+    loop_waits_for_none: bool,
     /// Descriptors open when serving started, and the soft limit then.
     descriptors_at_start: usize,
     descriptor_limit: Option<usize>,
@@ -63,6 +65,7 @@ impl Registry {
                 stats: ServerStats::default(),
                 per_source: HashMap::new(),
                 loop_waits: false,
+                loop_waits_for_none: false,
                 descriptors_at_start: 0,
                 descriptor_limit: None,
                 recent_panics: VecDeque::new(),
@@ -202,6 +205,14 @@ impl Registry {
         self.state.lock().at_drain_start
     }
 
+    /// Whether no connection is open; if one is, the last release wakes the loop (its
+    /// transport gives no more requests, and it returns once they have ended).
+    pub(crate) fn none_open_or_wake_when_none(&self) -> bool {
+        let mut state = self.state.lock();
+        state.loop_waits_for_none = true;
+        state.stats.open == 0
+    }
+
     /// Connections open now.
     pub(crate) fn open(&self) -> usize {
         self.state.lock().stats.open
@@ -251,7 +262,8 @@ impl Registry {
             }
             // While a drain runs, every close may be the last one the loop waits for.
             let draining = self.progress.level() != DrainLevel::Serving;
-            std::mem::take(&mut state.loop_waits) || draining
+            let none_left = state.loop_waits_for_none && state.stats.open == 0;
+            std::mem::take(&mut state.loop_waits) || draining || none_left
         };
         if wake {
             self.waker.wake();

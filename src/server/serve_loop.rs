@@ -102,6 +102,12 @@ where
             }
             self.parts.dispatch.service_actions();
             self.hooks.service_actions();
+            // A transport with no more requests to give (a handed-over connection, served):
+            // the loop's work ends with its last connection.
+            if self.parts.socket.exhausted() && self.registry.none_open_or_wake_when_none() {
+                tracing::info!("the transport has no more requests and none is open");
+                return Ok(());
+            }
         }
     }
 

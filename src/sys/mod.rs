@@ -6,6 +6,7 @@
 
 mod fiber;
 mod process;
+mod stdio;
 
 pub(crate) use fiber::{
     in_fiber, new_stack, own_fd, report_stack_overflows, suspend, Fiber, FiberStack, Resume,
@@ -17,6 +18,7 @@ pub(crate) use process::{
     process_exists, reap, restore_signal_mask, signal_child, spawn_inheriting, try_reap,
     ChildDrain, ChildStatus, Forked,
 };
+pub(crate) use stdio::take_stdin_connection;
 
 use std::io;
 

@@ -1,11 +1,13 @@
 //! Transports: the sockets a server can own. Each implements [`TcpServer`].
 
+mod connected;
 mod tcp;
 mod udp;
 mod unix_datagram;
 mod unix_path;
 mod unix_stream;
 
+pub use connected::{ConnectedSocket, ConnectedStream};
 pub use tcp::TcpSocket;
 pub use udp::UdpSocket;
 pub use unix_datagram::UnixDatagramSocket;
@@ -101,6 +103,14 @@ pub trait TcpServer: Send + 'static {
     /// transports return `false`, because their requests reply through this socket.
     fn child_closes_socket(&self) -> bool {
         true
+    }
+
+    /// Whether the transport will never give another request: a
+    /// [`ConnectedSocket`] whose one connection was taken. Then
+    /// [`serve_forever`](crate::BaseServer::serve_forever) returns once every connection has
+    /// ended. Default `false` (a listening socket always may).
+    fn exhausted(&self) -> bool {
+        false
     }
 
     /// Closes the socket. Called once by [`BaseServer::server_close`](crate::BaseServer::server_close).
