@@ -77,8 +77,13 @@
 //! grace, and it exits 0 once none remain, or at --drain-timeout after closing the rest; one
 //! stderr line `echo: drained in …` summarises the drain. A second SIGINT or SIGTERM closes
 //! everything at once (exit 0). SIGHUP is a hot restart: a new copy of echo inherits the
-//! listening socket, and once it is ready this one drains and exits 0. A bad address, a port or path in use: one line on stderr and exit status 1 (2 for
-//! bad command-line usage). Logs go to stderr, filtered by RUST_LOG
+//! listening socket, and once it is ready this one drains and exits 0 (with --processes: a new
+//! master and its workers take over, then the old workers drain and the old master exits 0).
+//! Under systemd (Type=notify, NotifyAccess=all) the new copy says MAINPID=<its pid> and
+//! READY=1, and the old one says nothing more (no STOPPING=1: that would stop the service); a
+//! failed restart is one stderr line `echo: hot restart failed: …; still serving`. A bad
+//! address, a port or path in use: one line on stderr and exit status 1 (2 for bad
+//! command-line usage). Logs go to stderr, filtered by RUST_LOG
 //! (e.g. RUST_LOG=socketserver=debug).
 
 mod common;
@@ -237,10 +242,24 @@ where
     if let Some(processes) = daemon.processes {
         // Pre-fork: this process binds and supervises; the workers serve.
         let ready_line = format!("listening on {}", shown(&bound));
+        // SIGHUP: a new master with its own workers takes over the listening socket, then
+        // this tree drains.
+        let listener = server
+            .fileno()
+            .map(|fd| std::os::fd::AsRawFd::as_raw_fd(&fd));
+        let name = settings.listener_name.clone();
         let report = socketserver::Prefork::new(processes)
             .max_requests(daemon.max_requests)
             .drain_timeout(drain_timeout)
             .on_ready(move || common::print_ready(&ready_line))
+            .on_hangup(move || {
+                let Some(listener) = listener else {
+                    return false;
+                };
+                socketserver::start_successor(&[listener], &[&name], RESTART_READY_TIMEOUT)
+                    .inspect_err(|error| eprintln!("echo: {error}; still serving"))
+                    .is_ok()
+            })
             .run(&mut server)
             .map_err(|e| e.to_string())?;
         eprintln!(

@@ -3,22 +3,12 @@
 //! fresh `echo`, which serves it with its usual handler and exits.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 mod util;
 
 use util::example_process::example_path;
-use util::{connect, exchange, free_tcp_port, PATIENCE};
-
-/// A child killed and reaped on drop (a failed assertion leaves no process behind).
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use util::{connect, exchange, free_tcp_port, Reaped, PATIENCE};
 
 /// Runs `socat - EXEC:"echo --inetd ARGS",stderr` with `input` on its standard input: the
 /// peer's view (what came back) and socat's stderr. `stderr` gives echo the connection as
@@ -44,13 +34,13 @@ fn through_socat(echo_args: &str, input: &[u8]) -> (Vec<u8>, String, bool) {
     let writer = std::thread::spawn(move || stdin.write_all(&input));
     let mut stdout = child.stdout.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
-    let mut child = Reaped(child);
+    let mut child = Reaped::new(child);
     let mut back = Vec::new();
     stdout.read_to_end(&mut back).unwrap();
     let mut errors = String::new();
     stderr.read_to_string(&mut errors).unwrap();
     let written = writer.join().unwrap();
-    let status = child.0.wait().unwrap();
+    let status = child.child().wait().unwrap();
     assert!(
         written.is_ok(),
         "socat stopped reading: {written:?}; {errors}"
@@ -148,7 +138,7 @@ fn activate_per_connection(
             "the activator ended early"
         );
     }
-    (Reaped(child), stderr)
+    (Reaped::new(child), stderr)
 }
 
 /// Reads the activator's stderr until it reports `children` exits; returns their codes.

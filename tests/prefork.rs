@@ -132,3 +132,52 @@ fn the_master_notifies_for_the_workers() {
     while !next().contains("STOPPING=1") {}
     assert!(master.finish().status.success());
 }
+
+/// SIGHUP to the master: a new master with its own workers takes over the listening socket
+/// (its pid replaces the old one in the pid file), the old workers drain and the old master
+/// exits. Under continuous connect/echo/close load through ten restarts, no exchange fails.
+#[test]
+fn ten_hot_restarts_of_a_pre_fork_tree_under_load_fail_no_exchange() {
+    let dir = util::transports::TempDir::new();
+    let pid_file = dir.join("echo.pid");
+    let (first, address) = Example::serve(
+        "echo",
+        &["--processes", "2", "--pid-file", pid_file.to_str().unwrap()],
+    );
+    let load = util::exchange_load::ExchangeLoad::start(address, 4);
+    let mut master = first.pid();
+    assert!(eventually(|| workers(master).len() == 2), "two workers");
+    for restart in 1..=10 {
+        let before = load.done();
+        let old_workers = workers(master);
+        send_signal(master, libc::SIGHUP);
+        let old = master;
+        master = util::wait_for_successor(&pid_file, old, &format!("restart {restart}"));
+        assert!(
+            old_workers
+                .iter()
+                .all(|&pid| eventually(|| process_gone(pid))),
+            "restart {restart}: the old workers drained and exited"
+        );
+        assert!(
+            eventually(|| workers(master).len() == 2),
+            "restart {restart}: the new master runs two workers"
+        );
+        assert!(
+            eventually(|| load.done() > before + 20),
+            "restart {restart}: the load goes on"
+        );
+    }
+    load.finish_without_failures();
+    send_signal(master, libc::SIGTERM);
+    assert!(
+        eventually(|| process_gone(master)),
+        "the last master exits on SIGTERM"
+    );
+    assert!(
+        eventually(|| !pid_file.exists()),
+        "and removes the pid file"
+    );
+    let finished = first.finish();
+    assert!(finished.status.success(), "{finished:#?}");
+}

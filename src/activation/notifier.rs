@@ -5,6 +5,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use sd_notify::NotifyState;
@@ -17,22 +18,48 @@ use crate::sys;
 /// Notices are best effort: a failure is logged, never fatal. The `sd-notify` crate formats
 /// them; `send` below sends them itself, to a path or an abstract `@` socket (`sd-notify`
 /// reaches only paths).
+///
+/// A hot restart's new copy (started by [`start_successor`](crate::start_successor)) says
+/// `MAINPID=<its pid>` with its `READY=1`, so the manager follows the service to it, and then
+/// tells the old copy on a socket of the old copy's own (`HANDOVER_READY_VARIABLE`). From then
+/// on the old copy says nothing to the manager ([`handed_over`]): not `STOPPING=1` as it
+/// drains, which systemd would take as the whole service stopping.
 #[derive(Debug)]
 pub(crate) struct Notifier {
     watchdog: Option<Duration>,
     next_ping: Option<Instant>,
     /// A pre-fork worker: its master speaks for it.
     silent: bool,
+    /// A hot restart's new copy: where the old copy waits for our `READY=1`.
+    predecessor: Option<std::ffi::OsString>,
+}
+
+/// The variable that gives a hot restart's new copy the old copy's socket for `READY=1`.
+pub(crate) const HANDOVER_READY_VARIABLE: &str = "SOCKETSERVER_HANDOVER_READY";
+
+/// Set once a new copy of this program serves in its place: this process no longer speaks for
+/// the service.
+static HANDED_OVER: AtomicBool = AtomicBool::new(false);
+
+/// This process has handed the service over to the new copy `pid` (a hot restart). As the main
+/// process still, it says `MAINPID=<pid>` itself too: the new copy's own `MAINPID=` counts
+/// only with `NotifyAccess=all`, and without either the manager would take this process's
+/// exit for the service's. Every notice it would send from now on (watchdog pings,
+/// `STOPPING=1` as it drains) is dropped.
+pub(crate) fn handed_over(pid: u32) {
+    send(&[NotifyState::MainPid(pid)]);
+    HANDED_OVER.store(true, Ordering::SeqCst);
 }
 
 impl Notifier {
-    /// Reads `WATCHDOG_USEC` (and `WATCHDOG_PID`) once.
+    /// Reads `WATCHDOG_USEC` (and `WATCHDOG_PID`) and the hot restart's variable once.
     pub(crate) fn from_env() -> Self {
         let watchdog = sd_notify::watchdog_enabled().filter(|usec| !usec.is_zero());
         Notifier {
             watchdog,
             next_ping: None,
             silent: false,
+            predecessor: std::env::var_os(HANDOVER_READY_VARIABLE),
         }
     }
 
@@ -43,12 +70,26 @@ impl Notifier {
         self.next_ping = None;
     }
 
-    /// The loop serves: `READY=1` with a status line, and the first watchdog ping.
+    /// The loop serves: `READY=1` with a status line, and the first watchdog ping. A hot
+    /// restart's new copy says `MAINPID=` first, then tells the old copy (after the manager,
+    /// so that the manager knows the new main process before the old one can exit).
     pub(crate) fn ready(&mut self, status: &str) {
         if self.silent {
             return;
         }
-        send(&[NotifyState::Ready, NotifyState::Status(status)]);
+        match self.predecessor.take() {
+            None => send(&[NotifyState::Ready, NotifyState::Status(status)]),
+            Some(predecessor) => {
+                send(&[
+                    NotifyState::MainPid(std::process::id()),
+                    NotifyState::Ready,
+                    NotifyState::Status(status),
+                ]);
+                if let Err(error) = send_to(&predecessor, b"READY=1\n") {
+                    tracing::warn!(%error, "could not tell the old copy that this one is ready");
+                }
+            }
+        }
         self.ping(Instant::now());
     }
 
@@ -99,6 +140,10 @@ fn send(states: &[NotifyState<'_>]) {
     let Some(target) = std::env::var_os("NOTIFY_SOCKET") else {
         return;
     };
+    if HANDED_OVER.load(Ordering::SeqCst) {
+        tracing::debug!(?states, "handed over: the new copy speaks for the service");
+        return;
+    }
     let message: String = states.iter().map(|state| format!("{state}\n")).collect();
     if let Err(error) = send_to(&target, message.as_bytes()) {
         tracing::warn!(%error, ?target, "could not notify the service manager");

@@ -7,16 +7,27 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
+use crate::activation::notifier::{handed_over, HANDOVER_READY_VARIABLE};
 use crate::error::Error;
 use crate::sys;
 
 /// Starts a new copy of this program (same executable, arguments and environment) that
 /// inherits `listeners` in systemd's socket-activation format (`LISTEN_FDS`, `LISTEN_PID`,
-/// `LISTEN_FDNAMES` from `names`), and waits until it says `READY=1` on a notify socket of
-/// ours (the `NOTIFY_SOCKET` protocol; `serve_forever` sends it once serving). Returns the new
-/// process's pid. Then drain this server
+/// `LISTEN_FDNAMES` from `names`), and waits until it says `READY=1` on a socket of ours
+/// (`serve_forever` or [`Prefork::run`](crate::Prefork::run) says it once serving). Returns
+/// the new process's pid. Then drain this server
 /// ([`ShutdownHandle::drain`](crate::ShutdownHandle::drain)): both processes accept from the
 /// same listening sockets meanwhile, so no connection is refused or reset.
+///
+/// Under systemd (`Type=notify`, which needs `NotifyAccess=all` for this), the new copy keeps
+/// the service manager's `NOTIFY_SOCKET` and `WATCHDOG_USEC`, and tells it
+/// `MAINPID=<new pid>` with `READY=1` before it tells this process; this process, the main
+/// one until then, says `MAINPID=<new pid>` too (which also serves units left at
+/// `NotifyAccess=main`). systemd then follows the service to the new process, and this one's
+/// exit is not the service's. Once the new copy is ready this process sends the manager
+/// nothing more (no watchdog pings, and no `STOPPING=1`
+/// as it drains: systemd would take that, from any process it accepts notices from, as the
+/// whole service stopping, and stop the new copy too).
 ///
 /// The new copy is not reaped by this process: it outlives it (re-parented to init or the
 /// nearest subreaper). A pid file passes from this process to the new copy:
@@ -59,7 +70,10 @@ pub fn start_successor(
     env.push(b"LISTEN_PID=0000000000\0".to_vec());
     env.push(entry(b"LISTEN_FDS", listeners.len().to_string().as_bytes()));
     env.push(entry(b"LISTEN_FDNAMES", names.join(":").as_bytes()));
-    env.push(entry(b"NOTIFY_SOCKET", format!("@{name}").as_bytes()));
+    env.push(entry(
+        HANDOVER_READY_VARIABLE.as_bytes(),
+        format!("@{name}").as_bytes(),
+    ));
     let pid = sys::spawn_inheriting(&program, &argv, &mut env, listeners)
         .map_err(|e| fail(format!("cannot start the new copy: {e}")))?;
     tracing::info!(pid, "started a new copy; waiting for it to be ready");
@@ -85,6 +99,7 @@ pub fn start_successor(
             let message = String::from_utf8_lossy(&buffer[..n]);
             if message.lines().any(|line| line == "READY=1") {
                 tracing::info!(pid, "the new copy is ready");
+                handed_over(pid as u32);
                 return Ok(pid as u32);
             }
         }
@@ -96,15 +111,14 @@ fn entry(key: &[u8], value: &[u8]) -> Vec<u8> {
     [key, b"=", value, b"\0"].concat()
 }
 
-/// Variables this process's own service manager set, which must not reach the new copy.
+/// Variables that describe this process's start and must not reach the new copy as they are:
+/// the sockets passed to us (the new copy gets its own), the pid the watchdog watched (the new
+/// copy pings as itself; `WATCHDOG_USEC` and `NOTIFY_SOCKET` pass on), and our own
+/// predecessor's hand-over socket.
 fn is_handover_variable(key: &OsStr) -> bool {
     matches!(
         key.as_bytes(),
-        b"LISTEN_PID"
-            | b"LISTEN_FDS"
-            | b"LISTEN_FDNAMES"
-            | b"NOTIFY_SOCKET"
-            | b"WATCHDOG_PID"
-            | b"WATCHDOG_USEC"
-    ) || key.as_bytes().contains(&0)
+        b"LISTEN_PID" | b"LISTEN_FDS" | b"LISTEN_FDNAMES" | b"WATCHDOG_PID"
+    ) || key.as_bytes() == HANDOVER_READY_VARIABLE.as_bytes()
+        || key.as_bytes().contains(&0)
 }

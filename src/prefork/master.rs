@@ -36,6 +36,9 @@ const HANGUP: Token = Token(2);
 /// - replaces a worker that ends (killed, crashed, or recycled) at once;
 /// - recycles workers: with [`max_requests`](Self::max_requests) a worker drains and ends
 ///   after that many connections (Net::Server's answer to slow leaks), and is replaced;
+/// - on SIGHUP calls [`on_hangup`](Self::on_hangup)'s hook, if any: a hot restart, where a new
+///   master with its own workers takes over the listening socket
+///   ([`start_successor`](crate::start_successor)) and this tree then drains as on SIGTERM;
 /// - on SIGTERM or SIGINT sends SIGTERM to every worker (each drains gracefully, as
 ///   [`serve_until_signal`](crate::BaseServer::serve_until_signal) does) and returns once all
 ///   are reaped; a second signal kills them (SIGKILL);
@@ -68,6 +71,7 @@ pub struct Prefork {
     max_requests: Option<u64>,
     drain_timeout: Duration,
     on_ready: Option<Arc<dyn Fn() + Send + Sync>>,
+    on_hangup: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
 }
 
 impl fmt::Debug for Prefork {
@@ -77,6 +81,7 @@ impl fmt::Debug for Prefork {
             .field("max_requests", &self.max_requests)
             .field("drain_timeout", &self.drain_timeout)
             .field("on_ready", &self.on_ready.is_some())
+            .field("on_hangup", &self.on_hangup.is_some())
             .finish()
     }
 }
@@ -97,6 +102,7 @@ impl Prefork {
             max_requests: None,
             drain_timeout: Duration::from_secs(30),
             on_ready: None,
+            on_hangup: None,
         }
     }
 
@@ -117,6 +123,38 @@ impl Prefork {
     /// master instead of draining it), as [`SignalHandling::on_ready`] does for one process.
     pub fn on_ready(mut self, ready: impl Fn() + Send + Sync + 'static) -> Self {
         self.on_ready = Some(Arc::new(ready));
+        self
+    }
+
+    /// What SIGHUP does in the master (by default it is logged and ignored): `restart` runs in
+    /// the master's loop and returns whether a new master now serves the listening sockets —
+    /// typically [`start_successor`](crate::start_successor) with the server's
+    /// [`fileno`](crate::BaseServer::fileno), which returns once the new master's workers run.
+    /// Then this tree drains as on SIGTERM (the workers finish what they serve; the kernel
+    /// queues new connections for the new tree meanwhile) and [`run`](Self::run) returns. On
+    /// `false` this tree goes on serving.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::os::fd::AsRawFd;
+    /// use std::time::Duration;
+    /// use socketserver::{Prefork, StreamRequest, ThreadingTcpServer};
+    ///
+    /// let echo = |req: &mut StreamRequest| std::io::copy(&mut req.rfile, &mut req.wfile).map(drop);
+    /// let mut server = ThreadingTcpServer::new("127.0.0.1:9999", echo)?;
+    /// let listener = server.fileno().expect("listening").as_raw_fd();
+    /// Prefork::new(4)
+    ///     .on_hangup(move || {
+    ///         socketserver::start_successor(&[listener], &["web"], Duration::from_secs(10))
+    ///             .inspect_err(|error| eprintln!("{error}; still serving"))
+    ///             .is_ok()
+    ///     })
+    ///     .run(&mut server)?;
+    /// # Ok::<(), socketserver::Error>(())
+    /// ```
+    pub fn on_hangup(mut self, restart: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.on_hangup = Some(Arc::new(restart));
         self
     }
 
@@ -175,12 +213,20 @@ impl Prefork {
                     _ => &signals.hangup,
                 };
                 let received = drain_pipe(stream);
+                // A hot restart that a new master took over ends this tree as SIGTERM does.
+                let handed_over = token == HANGUP
+                    && !stopping
+                    && self.on_hangup.as_ref().is_some_and(|restart| {
+                        tracing::info!("pre-fork master: SIGHUP, starting a new master");
+                        restart()
+                    });
                 match token {
-                    STOP if !stopping => {
+                    STOP | HANGUP if !stopping && (token == STOP || handed_over) => {
                         stopping = true;
                         notifier.stopping();
                         tracing::info!(
                             workers = workers.len(),
+                            handed_over,
                             "pre-fork master: draining the workers"
                         );
                         for &pid in workers.keys() {
@@ -193,7 +239,10 @@ impl Prefork {
                             sys::signal_child(pid, libc::SIGKILL);
                         }
                     }
-                    HANGUP => tracing::info!("pre-fork master: SIGHUP ignored"),
+                    HANGUP if self.on_hangup.is_none() => {
+                        tracing::info!("pre-fork master: SIGHUP ignored")
+                    }
+                    HANGUP if !stopping => tracing::info!("pre-fork master: still serving"),
                     _ => {}
                 }
             }

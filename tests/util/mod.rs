@@ -17,6 +17,7 @@ use socketserver::{
 
 pub mod example_process;
 pub mod exchange_load;
+pub mod notify_listener;
 pub mod tls;
 pub mod transports;
 
@@ -542,4 +543,42 @@ pub fn threads_blocked_reading(name: &str) -> usize {
             read("comm").trim_end().starts_with(name) && read("wchan") == "wait_woken"
         })
         .count()
+}
+
+/// A child process killed and reaped on drop, so a failed assertion leaves none behind.
+pub struct Reaped(std::process::Child);
+
+impl Reaped {
+    pub fn new(child: std::process::Child) -> Reaped {
+        Reaped(child)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    pub fn child(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+
+    /// Its exit code, once it has exited by itself (fails the test after PATIENCE).
+    pub fn wait_code(&mut self) -> Option<i32> {
+        let mut status = None;
+        assert!(
+            eventually(|| {
+                status = self.0.try_wait().unwrap();
+                status.is_some()
+            }),
+            "pid {} did not exit",
+            self.0.id()
+        );
+        status.unwrap().code()
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
