@@ -1,5 +1,7 @@
 //! [`ServerStats`] and [`CloseReason`]: what a server has done, cheaply.
 
+use crate::drain::DrainReport;
+
 /// A snapshot of a server's counters, from [`BaseServer::stats`](crate::BaseServer::stats) or a
 /// [`StatsHandle`](crate::StatsHandle) (any thread). Counters only grow; `open`, `parked` are
 /// the present.
@@ -55,6 +57,32 @@ pub struct ServerStats {
     pub accept_pauses: u64,
     /// TLS connections that did not finish their handshake (or failed in TLS later), by why.
     pub closed_tls: TlsFailures,
+    /// Handler runs: each call of a blocking handler's `handle`, whether it returned, failed
+    /// or panicked — once per connection for a handler that does not park; for one that
+    /// parks between messages, once per resume (each message, and the resume that finds the
+    /// peer's end-of-file or a read timeout); once per datagram. Counted as the call starts,
+    /// with one atomic add. Not counted: `setup` and `finish`, a connection turned away
+    /// before its handler ran, a [`Protocol`](crate::Protocol)'s callbacks on an event loop
+    /// (its own layer counts its messages: an HTTP server's request observer), and what a
+    /// forked child ([`ForkingMixIn`](crate::ForkingMixIn)) runs: its counts stay in its own
+    /// memory.
+    pub requests: u64,
+    /// Payload bytes received: a TCP connection's (for TLS, the records on the wire) counted
+    /// once, from `TCP_INFO`, when it closes — so a connection still open has not added its
+    /// bytes yet — and each datagram's as it arrives. Not counted: Unix-socket connections,
+    /// connections turned away at accept, connections a forked child served, and TCP
+    /// connections on platforms other than Linux.
+    pub received_bytes: u64,
+    /// Payload bytes sent, counted as [`received_bytes`](Self::received_bytes) is: a TCP
+    /// connection's when it closes (what the kernel transmitted, retransmissions not counted
+    /// twice, plus what it still held unsent then), and each datagram answer's as it is sent.
+    pub sent_bytes: u64,
+    /// Graceful drains finished (each
+    /// [`ShutdownHandle::shutdown_gracefully`](crate::ShutdownHandle::shutdown_gracefully) or
+    /// drain that ran to its end).
+    pub drains: u64,
+    /// The last finished drain's report, once one has finished.
+    pub last_drain: Option<DrainReport>,
 }
 
 /// TLS connections closed for a failure of TLS itself, one counter per [`TlsFailure`].

@@ -4,7 +4,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -29,10 +29,23 @@ pub(crate) enum Refusal {
 pub(crate) struct Registry {
     state: Mutex<State>,
     parked: AtomicUsize,
+    /// Counted without the lock.
+    throughput: Throughput,
     waker: LoopWaker,
     shutdown: ShutdownHandle,
     /// The server's drain level: raised here only, shared with every connection.
     progress: Arc<DrainProgress>,
+}
+
+/// The counters that move with every request (not only with every connection): atomics,
+/// on a cache line of their own so that counting does not slow the threads that read
+/// `parked` or take the lock.
+#[derive(Default)]
+#[repr(align(128))]
+struct Throughput {
+    requests: AtomicU64,
+    received: AtomicU64,
+    sent: AtomicU64,
 }
 
 struct State {
@@ -74,6 +87,7 @@ impl Registry {
                 at_drain_start: None,
             }),
             parked: AtomicUsize::new(0),
+            throughput: Throughput::default(),
             waker,
             progress: Arc::clone(shutdown.drain_progress()),
             shutdown,
@@ -139,6 +153,23 @@ impl Registry {
     /// Counts an accepted request that is not a connection (a datagram).
     pub(crate) fn accepted_datagram(&self) {
         self.state.lock().stats.accepted += 1;
+    }
+
+    /// Counts a run of a handler's `handle`.
+    pub(crate) fn count_request(&self) {
+        self.throughput.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts bytes a request carried (a datagram and its answer, a connection as it closes).
+    pub(crate) fn count_traffic(&self, received: u64, sent: u64) {
+        if received > 0 {
+            self.throughput
+                .received
+                .fetch_add(received, Ordering::Relaxed);
+        }
+        if sent > 0 {
+            self.throughput.sent.fetch_add(sent, Ordering::Relaxed);
+        }
     }
 
     /// Takes a slot for a connection from `source`, or says why not.
@@ -232,10 +263,10 @@ impl Registry {
 
     /// A connection ended (its guard dropped).
     pub(crate) fn release(&self, key: usize, source: Option<IpAddr>, reason: Option<CloseReason>) {
-        let wake = {
+        let (wake, liveness) = {
             let mut state = self.state.lock();
             state.stats.open -= 1;
-            state.entries.try_remove(key);
+            let liveness = state.entries.try_remove(key);
             if let Some(key) = source {
                 if let Some(count) = state.per_source.get_mut(&key) {
                     *count -= 1;
@@ -263,10 +294,16 @@ impl Registry {
             // While a drain runs, every close may be the last one the loop waits for.
             let draining = self.progress.level() != DrainLevel::Serving;
             let none_left = state.loop_waits_for_none && state.stats.open == 0;
-            std::mem::take(&mut state.loop_waits) || draining || none_left
+            let wake = std::mem::take(&mut state.loop_waits) || draining || none_left;
+            (wake, liveness)
         };
         if wake {
             self.waker.wake();
+        }
+        // What the connection carried, recorded as its socket closed (before this).
+        if let Some(liveness) = liveness {
+            let (received, sent) = liveness.traffic();
+            self.count_traffic(received, sent);
         }
     }
 
@@ -320,6 +357,13 @@ impl Registry {
     pub(crate) fn stats(&self) -> ServerStats {
         let mut stats = self.state.lock().stats;
         stats.parked = self.parked.load(Ordering::Relaxed);
+        stats.requests = self.throughput.requests.load(Ordering::Relaxed);
+        stats.received_bytes = self.throughput.received.load(Ordering::Relaxed);
+        stats.sent_bytes = self.throughput.sent.load(Ordering::Relaxed);
+        // The drains are the shutdown handle's, read under its lock after ours is released
+        // (the handle calls into the registry with its own held).
+        stats.drains = self.shutdown.drains_finished();
+        stats.last_drain = self.shutdown.last_drain_report();
         stats
     }
 }

@@ -89,6 +89,11 @@ where
         guard: Option<ConnectionGuard>,
     ) -> Self {
         let liveness = guard.as_ref().map(|guard| Arc::clone(guard.liveness()));
+        let mut request = request;
+        if liveness.is_some() {
+            // Its registry entry carries what the connection recorded to the counters.
+            request.count_traffic_in(liveness.clone());
+        }
         RequestJob {
             id,
             request,
@@ -140,6 +145,9 @@ where
         }
         loop {
             request.begin_turn();
+            if !self.detached {
+                self.registry.count_request();
+            }
             let handled = catch(|| handler.handle(request));
             let parks = request.take_park_request();
             request.end_turn();
@@ -207,8 +215,14 @@ where
             Ok(()) => CloseReason::Completed,
             Err(error) => error.close_reason(),
         });
-        if let Some(guard) = &mut self.guard {
-            guard.set_reason(reason);
+        match &mut self.guard {
+            Some(guard) => guard.set_reason(reason),
+            // A datagram: counted now (a connection's bytes are counted as it closes).
+            None if !self.detached => {
+                let (received, sent) = self.request.message_traffic();
+                self.registry.count_traffic(received, sent);
+            }
+            None => {}
         }
         tracing::debug!(conn_id = self.id, ?reason, "request done");
     }
@@ -446,7 +460,9 @@ where
         self.conclude(Err(error), None);
     }
 
-    fn close_now_without_shutdown(self) {
+    fn close_now_without_shutdown(mut self) {
+        // The parent's copy after a fork: the connection's bytes are the child's, uncounted.
+        self.request.count_traffic_in(None);
         self.request.close_request();
     }
 }

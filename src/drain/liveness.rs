@@ -46,6 +46,10 @@ pub struct Liveness {
     served_while_draining: AtomicBool,
     /// The drain's deadline ended it.
     forced: AtomicBool,
+    /// Payload bytes received and sent, recorded as the connection closes (its registry
+    /// entry carries them to the server's counters).
+    received: AtomicU64,
+    sent: AtomicU64,
 }
 
 impl Liveness {
@@ -61,7 +65,20 @@ impl Liveness {
             idle_closed: AtomicBool::new(false),
             served_while_draining: AtomicBool::new(false),
             forced: AtomicBool::new(false),
+            received: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
         }
+    }
+
+    /// The connection is closing: the bytes it carried, for the server's counters.
+    pub(crate) fn record_traffic(&self, received: u64, sent: u64) {
+        self.received.store(received, SeqCst);
+        self.sent.store(sent, SeqCst);
+    }
+
+    /// The bytes [`record_traffic`](Self::record_traffic) recorded (none yet: zeros).
+    pub(crate) fn traffic(&self) -> (u64, u64) {
+        (self.received.load(SeqCst), self.sent.load(SeqCst))
     }
 
     pub(crate) fn level(&self) -> DrainLevel {

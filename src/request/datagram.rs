@@ -61,6 +61,10 @@ pub struct DatagramRequest<S: DatagramSocket = UdpSocket> {
     truncated: bool,
     deliver_truncated: bool,
     max_packet_size: usize,
+    /// The bytes of the packet as received (more than kept when it was truncated).
+    received: usize,
+    /// The bytes of the answer sent.
+    sent: usize,
 }
 
 impl<S: DatagramSocket> DatagramRequest<S> {
@@ -90,6 +94,8 @@ impl<S: DatagramSocket> DatagramRequest<S> {
             truncated,
             deliver_truncated,
             max_packet_size,
+            received,
+            sent: 0,
         })
     }
 
@@ -162,7 +168,10 @@ impl<S: DatagramSocket> Request for DatagramRequest<S> {
             }
         };
         match sent {
-            Ok(_) => Ok(()),
+            Ok(sent) => {
+                self.sent = sent;
+                Ok(())
+            }
             // A Unix datagram client that closed (its path is gone) cannot be answered; like a
             // vanished stream peer, that is not the handler's failure.
             Err(error)
@@ -176,6 +185,10 @@ impl<S: DatagramSocket> Request for DatagramRequest<S> {
             }
             Err(error) => Err(error),
         }
+    }
+
+    fn message_traffic(&self) -> (u64, u64) {
+        (self.received as u64, self.sent as u64)
     }
 
     fn close_request(self) {}

@@ -217,6 +217,21 @@ pub trait Request: Send + Sized + 'static {
         let _ = liveness;
     }
 
+    /// Where the connection records the bytes it carried as it closes (`None`: nowhere, e.g.
+    /// the parent's copy after a fork, whose child serves the connection). The framework
+    /// sets it once per connection. Default: ignores it.
+    #[doc(hidden)]
+    fn count_traffic_in(&mut self, liveness: Option<Arc<Liveness>>) {
+        let _ = liveness;
+    }
+
+    /// The bytes a request that is not a connection carried, received and sent (a datagram
+    /// and its answer), once it is complete. Default: none.
+    #[doc(hidden)]
+    fn message_traffic(&self) -> (u64, u64) {
+        (0, 0)
+    }
+
     /// The request is parked: free what it does not need while it waits (an empty read
     /// buffer). Default: nothing.
     #[doc(hidden)]

@@ -76,6 +76,8 @@ pub struct StreamRequest<T: StreamSocket = TcpStream> {
     pending_output: Option<Arc<SharedOutput>>,
     /// The connection's drain state, when its server tracks it.
     liveness: Option<Arc<Liveness>>,
+    /// Where the bytes the connection carried are recorded as it closes.
+    traffic: Option<Arc<Liveness>>,
 }
 
 impl<T: StreamSocket> StreamRequest<T> {
@@ -98,6 +100,7 @@ impl<T: StreamSocket> StreamRequest<T> {
             framing: None,
             pending_output: None,
             liveness: None,
+            traffic: None,
         }
     }
 
@@ -569,7 +572,17 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         self.liveness = Some(liveness);
     }
 
+    fn count_traffic_in(&mut self, liveness: Option<Arc<Liveness>>) {
+        self.traffic = liveness;
+    }
+
     fn close_request(self) {
+        if let Some(traffic) = &self.traffic {
+            // One `getsockopt(2)` per connection, as it closes: nothing on the I/O path.
+            if let Some((received, sent)) = sys::tcp_traffic(self.socket.as_fd()) {
+                traffic.record_traffic(received, sent);
+            }
+        }
         if let Some(liveness) = &self.liveness {
             liveness.detach_fd();
         }

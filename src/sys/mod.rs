@@ -7,6 +7,7 @@
 mod fiber;
 mod process;
 mod stdio;
+mod tcp_info;
 
 pub(crate) use fiber::{
     in_fiber, new_stack, own_fd, report_stack_overflows, suspend, Fiber, FiberStack, Resume,
@@ -19,6 +20,7 @@ pub(crate) use process::{
     ChildDrain, ChildStatus, Forked,
 };
 pub(crate) use stdio::take_stdin_connection;
+pub(crate) use tcp_info::tcp_traffic;
 
 use std::io;
 
