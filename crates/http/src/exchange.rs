@@ -249,14 +249,19 @@ impl<'a> Exchange<'a> {
 
     /// After the handler: a response was sent (else 500), the output flushed. Returns whether
     /// the connection may carry another request (a body the handler did not read is already
-    /// off the connection: nothing of it is left to mistake for the next request).
-    pub(crate) fn finish(mut self) -> io::Result<bool> {
-        if self.status.is_none() {
-            self.send_error(500, "the handler sent no response")?;
-        }
+    /// off the connection: nothing of it is left to mistake for the next request), and the
+    /// response's status.
+    pub(crate) fn finish(mut self) -> io::Result<(bool, u16)> {
+        let status = match self.status {
+            Some(status) => status,
+            None => {
+                self.send_error(500, "the handler sent no response")?;
+                500
+            }
+        };
         self.send_head()?;
         self.wire.flush()?;
-        Ok(!self.close)
+        Ok((!self.close, status))
     }
 }
 

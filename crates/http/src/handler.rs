@@ -1,8 +1,10 @@
 //! [`HttpHandler`]: what a server does with each method (Python's `do_GET` and friends).
 
 use std::io;
+use std::time::Instant;
 
 use crate::exchange::Exchange;
+use crate::observer::RequestObserver;
 
 /// The methods a handler serves, each with the request's [`Exchange`]: Python's
 /// `BaseHTTPRequestHandler` subclass with `do_GET`, `do_HEAD`, `do_POST`…
@@ -60,10 +62,19 @@ fn not_implemented(ex: &mut Exchange<'_>) -> io::Result<()> {
 }
 
 /// Calls the handler's method for the request's method and completes the exchange; returns
-/// whether the connection may carry another request.
-pub(crate) fn answer<H: HttpHandler>(handler: &mut H, mut ex: Exchange<'_>) -> io::Result<bool> {
+/// whether the connection may carry another request. With an observer, tells it of the
+/// response once complete, timed from `head_at` (the request's head complete).
+pub(crate) fn answer<H: HttpHandler>(
+    handler: &mut H,
+    mut ex: Exchange<'_>,
+    observed: Option<(&dyn RequestObserver, Instant)>,
+) -> io::Result<bool> {
     dispatch(handler, &mut ex)?;
-    ex.finish()
+    let (keep, status) = ex.finish()?;
+    if let Some((observer, head_at)) = observed {
+        observer.request_done(status, head_at.elapsed());
+    }
+    Ok(keep)
 }
 
 fn dispatch<H: HttpHandler>(handler: &mut H, ex: &mut Exchange<'_>) -> io::Result<()> {

@@ -1,7 +1,8 @@
 //! [`HttpProtocol`]: the HTTP layer as a [`Protocol`], for the event strategy.
 
 use std::io;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use socketserver::{Connection, Protocol};
 
@@ -14,6 +15,7 @@ use crate::framing::{framing, Framing};
 use crate::handler::{answer, HttpHandler};
 use crate::head::{check_bounds, head_end, parse};
 use crate::limits::HttpLimits;
+use crate::observer::RequestObserver;
 use crate::outgoing::Outgoing;
 use crate::request::HttpRequest;
 use crate::service::{expects_continue, refusal};
@@ -50,11 +52,15 @@ pub struct HttpProtocol<H> {
     close_after: bool,
     /// The server's read timeout (a head is bounded tighter).
     server_read_timeout: Option<Duration>,
+    /// Told of each answered request.
+    observer: Option<Arc<dyn RequestObserver>>,
 }
 
 #[derive(Debug)]
 struct Pending {
     head: HttpRequest,
+    /// When the head was complete, if an observer times it.
+    head_at: Option<Instant>,
     body: Body,
     continue_sent: bool,
 }
@@ -77,12 +83,21 @@ impl<H: HttpHandler> HttpProtocol<H> {
             outgoing: Outgoing::default(),
             close_after: false,
             server_read_timeout: None,
+            observer: None,
         }
     }
 
     /// Serves with these limits.
     pub fn with_limits(mut self, limits: HttpLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Tells `observer` of every request the handler answers, with its status and how long
+    /// it took ([`RequestObserver`] says what is measured; here the response is complete once
+    /// it is in the connection's output buffer). Default: none, and nothing is measured.
+    pub fn with_observer(mut self, observer: Arc<dyn RequestObserver>) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -104,7 +119,7 @@ impl<H: HttpHandler> HttpProtocol<H> {
                 break;
             };
             let pending = self.pending.take().expect("a head was taken");
-            self.respond(conn, pending.head, &body)?;
+            self.respond(conn, pending.head, pending.head_at, &body)?;
             // This request is done: a pipelined one after it has a clock of its own.
             conn.set_busy(false);
         }
@@ -161,8 +176,10 @@ impl<H: HttpHandler> HttpProtocol<H> {
                 return false;
             }
         };
+        let head_at = self.observer.as_ref().map(|_| Instant::now());
         self.pending = Some(Pending {
             head,
+            head_at,
             body,
             continue_sent: false,
         });
@@ -209,14 +226,18 @@ impl<H: HttpHandler> HttpProtocol<H> {
         &mut self,
         conn: &mut Connection<'_, T>,
         head: HttpRequest,
+        head_at: Option<Instant>,
         body: &[u8],
     ) -> io::Result<()> {
         let HttpProtocol {
-            handler, outgoing, ..
+            handler,
+            outgoing,
+            observer,
+            ..
         } = self;
         let mut wire = EventWire { conn, outgoing };
         let ex = Exchange::new(&mut wire, head, body);
-        if !answer(handler, ex)? {
+        if !answer(handler, ex, observer.as_deref().zip(head_at))? {
             self.close_after = true;
             self.input.clear();
         }
@@ -236,7 +257,10 @@ impl<H: HttpHandler> HttpProtocol<H> {
 /// Each connection starts from the handler and the limits, with nothing received.
 impl<H: HttpHandler> Clone for HttpProtocol<H> {
     fn clone(&self) -> Self {
-        HttpProtocol::new(self.handler.clone()).with_limits(self.limits)
+        HttpProtocol {
+            observer: self.observer.clone(),
+            ..HttpProtocol::new(self.handler.clone()).with_limits(self.limits)
+        }
     }
 }
 

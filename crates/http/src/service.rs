@@ -2,7 +2,8 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use socketserver::{BusySpan, Framed, MessageFraming, RequestHandler, SocketReader, StreamRequest};
 
@@ -14,6 +15,7 @@ use crate::framing::{framing, Framing};
 use crate::handler::{answer, HttpHandler};
 use crate::head::{read_head, HeadError};
 use crate::limits::HttpLimits;
+use crate::observer::RequestObserver;
 use crate::request::{HttpRequest, Version};
 use crate::request_framing::{BodyFraming, HeadFraming};
 use crate::status::Refusal;
@@ -37,11 +39,15 @@ pub struct HttpService<H> {
     pending: Option<Pending>,
     /// The server's read timeout (a head's is tighter).
     server_read_timeout: Option<Duration>,
+    /// Told of each answered request.
+    observer: Option<Arc<dyn RequestObserver>>,
 }
 
 /// A request waiting for its body.
 struct Pending {
     head: HttpRequest,
+    /// When its head was complete, if an observer times it.
+    head_at: Option<Instant>,
     framing: Framing,
     /// The request is in flight until it is answered.
     _busy: BusySpan,
@@ -55,12 +61,45 @@ impl<H: HttpHandler> HttpService<H> {
             limits: HttpLimits::default(),
             pending: None,
             server_read_timeout: None,
+            observer: None,
         }
     }
 
     /// Serves with these limits.
     pub fn with_limits(mut self, limits: HttpLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Tells `observer` of every request the handler answers, with its status and how long
+    /// it took ([`RequestObserver`] says what is measured). Default: none, and nothing is
+    /// measured.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    /// use std::time::Duration;
+    /// use socketserver_http::{HttpService, RequestObserver, SimpleHttpRequestHandler};
+    ///
+    /// #[derive(Debug, Default)]
+    /// struct Answered(AtomicU64);
+    ///
+    /// impl RequestObserver for Answered {
+    ///     fn request_done(&self, _status: u16, _elapsed: Duration) {
+    ///         self.0.fetch_add(1, Ordering::Relaxed);
+    ///     }
+    /// }
+    ///
+    /// let answered = Arc::new(Answered::default());
+    /// let handler = SimpleHttpRequestHandler::new(".")?;
+    /// let service = HttpService::new(handler).with_observer(answered.clone());
+    /// # let _ = service;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_observer(mut self, observer: Arc<dyn RequestObserver>) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -77,7 +116,10 @@ impl<H: HttpHandler> HttpService<H> {
 /// Each connection starts from the handler and the limits, with no request in flight.
 impl<H: HttpHandler> Clone for HttpService<H> {
     fn clone(&self) -> Self {
-        HttpService::new(self.handler.clone()).with_limits(self.limits)
+        HttpService {
+            observer: self.observer.clone(),
+            ..HttpService::new(self.handler.clone()).with_limits(self.limits)
+        }
     }
 }
 
@@ -99,12 +141,13 @@ impl<H: HttpHandler, T: HttpSocket> RequestHandler<StreamRequest<T>> for HttpSer
     }
 
     fn handle(&mut self, stream: &mut StreamRequest<T>) -> io::Result<()> {
-        let (head, framing, busy) = match self.pending.take() {
+        let (head, head_at, framing, busy) = match self.pending.take() {
             Some(Pending {
                 head,
+                head_at,
                 framing,
                 _busy,
-            }) => (head, framing, _busy),
+            }) => (head, head_at, framing, _busy),
             None => {
                 // The head is here (or it broke a limit, or its time ran out): one request is
                 // in flight until it is answered.
@@ -118,6 +161,7 @@ impl<H: HttpHandler, T: HttpSocket> RequestHandler<StreamRequest<T>> for HttpSer
                     Err(HeadError::Status((code, why))) => return refuse(stream, code, why),
                     Err(HeadError::Io(error)) => return fail_reading(stream, error),
                 };
+                let head_at = self.observer.as_ref().map(|_| Instant::now());
                 tracing::debug!(method = %head.method, target = %head.target, peer = %stream.client_address(), "request");
                 let framing = match framing(&head, &self.limits) {
                     Ok(framing) => framing,
@@ -140,13 +184,14 @@ impl<H: HttpHandler, T: HttpSocket> RequestHandler<StreamRequest<T>> for HttpSer
                     }
                     self.pending = Some(Pending {
                         head,
+                        head_at,
                         framing,
                         _busy: busy,
                     });
                     stream.park_until(body_framing);
                     return Ok(());
                 }
-                (head, framing, busy)
+                (head, head_at, framing, busy)
             }
         };
         // The body is here whole (or its arrival failed: reading it says how).
@@ -156,7 +201,8 @@ impl<H: HttpHandler, T: HttpSocket> RequestHandler<StreamRequest<T>> for HttpSer
             Err(BodyError::Io(error)) => return fail_reading(stream, error),
         };
         let ex = Exchange::new(stream, head, &body);
-        let keep = answer(&mut self.handler, ex)?;
+        let observed = self.observer.as_deref().zip(head_at);
+        let keep = answer(&mut self.handler, ex, observed)?;
         drop(busy);
         if keep {
             self.wait_for_head(stream);
