@@ -42,6 +42,11 @@
 //!                           chain and its key; SIGUSR1 reloads both files (a bad file keeps
 //!                           the old ones, one stderr line says why; SIGHUP's hot restart
 //!                           reads them anyway). Try: openssl s_client -connect 127.0.0.1:9999
+//!   --metrics HOST:PORT     serve the server's counters in Prometheus' format at
+//!                           http://HOST:PORT/metrics, on a listener and a thread of their own
+//!                           (one stderr line `echo: metrics on http://ADDR/metrics` gives the
+//!                           real port); with --mode pool or event also a histogram of the time
+//!                           to echo each message. Not with --processes or --inetd (exit 2)
 //!   --inetd                 serve the one connection on standard input (inetd, xinetd,
 //!                           `systemd-socket-activate --inetd`, socat EXEC:) with --mode's
 //!                           strategy, then exit 0; no ready line (standard output is the
@@ -88,9 +93,11 @@
 
 mod common;
 
+use std::cell::Cell;
 use std::io;
-
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
 
 use std::io::BufRead;
 
@@ -103,8 +110,10 @@ use socketserver::{
     StreamRequest, StreamSocket, TcpServer, TcpSocket, ThreadPool, ThreadingMixIn, UdpSocket,
     UnixDatagramSocket, UnixStreamSocket,
 };
+use socketserver_metrics::prometheus_client::registry::{Registry, Unit};
+use socketserver_metrics::{LatencyHistogram, MetricsEndpoint, ServerMetrics};
 
-const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event|coroutine] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--proxy-protocol [--proxy-from CIDR,...]] [--processes N [--max-requests N]] [--reuse-port] [--udp | --unix PATH | --unix-dgram PATH] [--tls-cert PEM --tls-key PEM] [--inetd]";
+const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event|coroutine] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--proxy-protocol [--proxy-from CIDR,...]] [--processes N [--max-requests N]] [--reuse-port] [--udp | --unix PATH | --unix-dgram PATH] [--tls-cert PEM --tls-key PEM] [--inetd] [--metrics HOST:PORT]";
 
 /// Echoes a stream until the client closes it.
 #[derive(Clone)]
@@ -118,9 +127,11 @@ impl<S: StreamSocket> RequestHandler<StreamRequest<S>> for StreamEcho {
 }
 
 /// Echoes what has arrived, then parks until more does: a pool worker is held only while a
-/// message is in flight.
+/// message is in flight. With `--metrics`, each message's echo is timed.
 #[derive(Clone)]
-struct ParkingEcho;
+struct ParkingEcho {
+    latency: Option<LatencyHistogram>,
+}
 
 impl<S: StreamSocket> RequestHandler<StreamRequest<S>> for ParkingEcho {
     fn setup(&mut self, request: &mut StreamRequest<S>) -> io::Result<()> {
@@ -129,6 +140,7 @@ impl<S: StreamSocket> RequestHandler<StreamRequest<S>> for ParkingEcho {
     }
 
     fn handle(&mut self, request: &mut StreamRequest<S>) -> io::Result<()> {
+        let started = self.latency.as_ref().map(|_| Instant::now());
         let data = request.rfile.fill_buf()?;
         if data.is_empty() {
             return Ok(()); // the client closed: the connection ends
@@ -137,17 +149,29 @@ impl<S: StreamSocket> RequestHandler<StreamRequest<S>> for ParkingEcho {
         io::Write::write_all(&mut request.wfile, data)?;
         request.rfile.consume(n);
         request.park();
+        if let (Some(latency), Some(started)) = (&self.latency, started) {
+            latency.observe(started.elapsed());
+        }
         Ok(())
     }
 }
 
-/// The echo as event-loop callbacks.
+/// The echo as event-loop callbacks. With `--metrics`, each message's echo is timed.
 #[derive(Clone)]
-struct EchoProtocol;
+struct EchoProtocol {
+    latency: Option<LatencyHistogram>,
+}
 
 impl<S: StreamSocket> Protocol<S> for EchoProtocol {
     fn data_received(&mut self, conn: &mut Connection<'_, S>, data: &[u8]) -> io::Result<()> {
-        conn.write(data);
+        match &self.latency {
+            None => conn.write(data),
+            Some(latency) => {
+                let started = Instant::now();
+                conn.write(data);
+                latency.observe(started.elapsed());
+            }
+        }
         Ok(())
     }
 }
@@ -180,6 +204,14 @@ struct Settings {
     /// Serving one connection handed over (`--inetd`, or systemd's `Accept=yes`), not a
     /// listening socket.
     one_connection: bool,
+    /// `--metrics ADDR`.
+    metrics: Option<String>,
+    /// The metrics socket a hot restart handed over (named `metrics`), served instead of
+    /// binding `--metrics` again (the old copy still holds that address).
+    metrics_socket: Cell<Option<InheritedSocket>>,
+    /// With `--metrics`, under `--mode pool` and `event` (where a message is one call of the
+    /// handler): each message's echo, timed.
+    message_latency: Option<LatencyHistogram>,
 }
 
 impl Default for Settings {
@@ -194,6 +226,9 @@ impl Default for Settings {
             listener_name: "echo".to_owned(),
             tls: None,
             one_connection: false,
+            metrics: None,
+            metrics_socket: Cell::new(None),
+            message_latency: None,
         }
     }
 }
@@ -234,6 +269,7 @@ where
         }
         privileges.apply().map_err(|e| e.to_string())?;
     }
+    let metrics = start_metrics(settings, server.stats_handle())?;
     if settings.one_connection {
         // A connection handed over: serve it and exit. No ready line (standard output may be
         // the connection itself) and no hot restart (there is no listening socket to pass on).
@@ -275,11 +311,18 @@ where
         .map(|fd| std::os::fd::AsRawFd::as_raw_fd(&fd));
     let handle = server.shutdown_handle();
     let name = settings.listener_name.clone();
+    // The metrics socket goes to the new copy too: it cannot bind the address while this
+    // copy, draining, still holds it.
+    let metrics_fd = metrics.as_ref().map(MetricsEndpoint::fileno);
     let restart = move || {
         let Some(listener) = listener else {
             return;
         };
-        match socketserver::start_successor(&[listener], &[&name], RESTART_READY_TIMEOUT) {
+        let (sockets, names) = match metrics_fd {
+            Some(metrics) => (vec![listener, metrics], vec![name.as_str(), METRICS_SOCKET]),
+            None => (vec![listener], vec![name.as_str()]),
+        };
+        match socketserver::start_successor(&sockets, &names, RESTART_READY_TIMEOUT) {
             Ok(pid) => {
                 tracing::info!(pid, "hot restart: the new copy serves; draining");
                 handle.drain(drain_timeout);
@@ -294,6 +337,38 @@ where
         drain_timeout,
         Some(Box::new(restart)),
     )
+}
+
+/// The name a hot restart gives the metrics socket it hands over.
+const METRICS_SOCKET: &str = "metrics";
+
+/// With `--metrics ADDR`: the server's counters (and the message histogram) on
+/// `http://ADDR/metrics`, served on a thread of its own; one stderr line says where.
+fn start_metrics(
+    settings: &Settings,
+    stats: socketserver::StatsHandle,
+) -> Result<Option<MetricsEndpoint>, String> {
+    let Some(address) = &settings.metrics else {
+        return Ok(None);
+    };
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(ServerMetrics::new(stats)));
+    if let Some(latency) = &settings.message_latency {
+        registry.register_with_unit(
+            "echo_message_duration",
+            "Time to echo one message: from the handler's call to the echo written",
+            Unit::Seconds,
+            latency.clone(),
+        );
+    }
+    let registry = Arc::new(registry);
+    let endpoint = match settings.metrics_socket.take() {
+        Some(inherited) => MetricsEndpoint::from_inherited(inherited, registry),
+        None => MetricsEndpoint::bind(address.as_str(), registry),
+    }
+    .map_err(|e| format!("--metrics {address}: {e}"))?;
+    eprintln!("echo: metrics on http://{}/metrics", endpoint.local_addr());
+    Ok(Some(endpoint))
 }
 
 /// How long a hot restart waits for the new copy to say it is ready.
@@ -539,10 +614,25 @@ fn resolve(address: &str) -> Result<std::net::SocketAddr, Error> {
     })
 }
 
-/// The socket a service manager passed in (`LISTEN_FDS`), if any: the one named `name`, or
-/// the first.
-fn inherited_socket(name: Option<&str>) -> Result<Option<InheritedSocket>, String> {
-    let sockets = InheritedSocket::take_all().map_err(|e| e.to_string())?;
+/// The sockets a service manager (or a hot restart) passed in (`LISTEN_FDS`), if any: the one
+/// to serve (named `name`, or else the first) and, with `--metrics`, the one named `metrics`.
+fn inherited_sockets(
+    name: Option<&str>,
+    metrics: bool,
+) -> Result<(Option<InheritedSocket>, Option<InheritedSocket>), String> {
+    let mut sockets = InheritedSocket::take_all().map_err(|e| e.to_string())?;
+    let metrics_socket = sockets
+        .iter()
+        .position(|socket| metrics && socket.name() == METRICS_SOCKET)
+        .map(|at| sockets.remove(at));
+    Ok((inherited_socket(sockets, name)?, metrics_socket))
+}
+
+/// Of `sockets`, the one named `name`, or the first.
+fn inherited_socket(
+    sockets: Vec<InheritedSocket>,
+    name: Option<&str>,
+) -> Result<Option<InheritedSocket>, String> {
     if sockets.is_empty() {
         return match name {
             Some(name) => Err(format!(
@@ -618,6 +708,7 @@ fn main() -> ExitCode {
             | "--processes"
             | "--tls-cert"
             | "--tls-key"
+            | "--metrics"
             | "--max-requests" => {
                 let Some(value) = args.next() else {
                     eprintln!("echo: {arg} needs a value; {USAGE}");
@@ -627,6 +718,7 @@ fn main() -> ExitCode {
                     "--fd-name" => fd_name = Some(value),
                     "--tls-cert" => tls_cert = Some(value),
                     "--tls-key" => tls_key = Some(value),
+                    "--metrics" => settings.metrics = Some(value),
                     "--proxy-from" => {
                         let parsed: Result<Vec<TrustedNetwork>, String> =
                             value.split(',').map(str::parse).collect();
@@ -759,6 +851,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    if settings.metrics.is_some() && (inetd || settings.daemon.processes.is_some()) {
+        eprintln!("echo: --metrics serves one process's counters: not with --inetd or --processes; {USAGE}");
+        return ExitCode::from(2);
+    }
+    if settings.metrics.is_some() && matches!(mode.as_str(), "pool" | "event") {
+        settings.message_latency = Some(LatencyHistogram::new());
+    }
     if inetd
         && (fd_name.is_some()
             || settings.daemon.processes.is_some()
@@ -772,7 +871,12 @@ fn main() -> ExitCode {
         true => InheritedSocket::from_stdin()
             .map(Some)
             .map_err(|e| format!("--inetd: {e}")),
-        false => inherited_socket(fd_name.as_deref()),
+        false => inherited_sockets(fd_name.as_deref(), settings.metrics.is_some()).map(
+            |(inherited, metrics)| {
+                settings.metrics_socket.set(metrics);
+                inherited
+            },
+        ),
     };
     let inherited = match inherited {
         Ok(inherited) => inherited,
@@ -794,8 +898,12 @@ fn main() -> ExitCode {
             Err(format!("--inetd: standard input is not a connected TCP or Unix stream socket ({kind:?}); run by inetd, systemd-socket-activate --inetd, or socat EXEC:")),
         );
     }
-    if settings.one_connection && (settings.daemon.processes.is_some() || settings.tls.is_some()) {
-        eprintln!("echo: a connection handed over (--inetd, Accept=yes) is served by this process alone and without TLS: no --processes or --tls-cert; {USAGE}");
+    if settings.one_connection
+        && (settings.daemon.processes.is_some()
+            || settings.tls.is_some()
+            || settings.metrics.is_some())
+    {
+        eprintln!("echo: a connection handed over (--inetd, Accept=yes) is served by this process alone, without TLS or metrics: no --processes, --tls-cert or --metrics; {USAGE}");
         return ExitCode::from(2);
     }
     let result = match mode.as_str() {
@@ -828,7 +936,9 @@ fn main() -> ExitCode {
             &address,
             inherited,
             &settings,
-            ParkingEcho,
+            ParkingEcho {
+                latency: settings.message_latency.clone(),
+            },
             |pool: &mut ThreadPool| {
                 if let Some(n) = workers {
                     pool.set_workers(n).set_queue_size(n);
@@ -857,7 +967,9 @@ fn main() -> ExitCode {
                 &address,
                 inherited,
                 &settings,
-                ProtocolHandler::new(EchoProtocol),
+                ProtocolHandler::new(EchoProtocol {
+                    latency: settings.message_latency.clone(),
+                }),
                 |event: &mut EventLoop| {
                     if let Some(n) = workers {
                         event.set_workers(n);

@@ -17,6 +17,12 @@
 //!                           and its key; ALPN offers http/1.1; plaintext to the port is
 //!                           answered 400 and closed. SIGUSR1 reloads both files (a bad file
 //!                           keeps the old ones, one stderr line says why)
+//!   --metrics HOST:PORT     serve Prometheus metrics at http://HOST:PORT/metrics, on a
+//!                           listener of its own (never from the directory): the server's
+//!                           counters (socketserver_*) and the http_request_duration_seconds
+//!                           histogram; port 0 picks a free one. Once it listens, one stderr
+//!                           line: `http_server: metrics on http://ADDR/metrics`
+//!                           (try: curl http://127.0.0.1:9100/metrics)
 //!
 //! A test certificate: openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256
 //!   -nodes -days 30 -subj /CN=localhost -addext subjectAltName=DNS:localhost
@@ -30,6 +36,7 @@
 mod common;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use std::net::ToSocketAddrs;
@@ -39,9 +46,13 @@ use socketserver::{
     BaseServer, Coroutines, Dispatch, EventLoop, ForkingMixIn, ProtocolHandler, RequestHandler,
     Sequential, StreamOptions, StreamRequest, TcpServer, TcpSocket, ThreadPool, ThreadingMixIn,
 };
-use socketserver_http::{HttpLimits, HttpProtocol, HttpService, SimpleHttpRequestHandler};
+use socketserver_http::{
+    HttpLimits, HttpProtocol, HttpService, RequestObserver, SimpleHttpRequestHandler,
+};
+use socketserver_metrics::prometheus_client::registry::{Registry, Unit};
+use socketserver_metrics::{LatencyHistogram, MetricsEndpoint, ServerMetrics};
 
-const USAGE: &str = "usage: http_server [--addr HOST:PORT] [--directory DIR] [--mode pool|event|threading|sequential|forking|coroutine] [--workers N] [--header-timeout SECS] [--drain-timeout SECS] [--tls-cert PEM --tls-key PEM]";
+const USAGE: &str = "usage: http_server [--addr HOST:PORT] [--directory DIR] [--mode pool|event|threading|sequential|forking|coroutine] [--workers N] [--header-timeout SECS] [--drain-timeout SECS] [--tls-cert PEM --tls-key PEM] [--metrics HOST:PORT]";
 
 struct Settings {
     address: String,
@@ -50,6 +61,16 @@ struct Settings {
     header_timeout: Duration,
     drain_timeout: Duration,
     tls: Option<common::TlsFiles>,
+    /// `--metrics`: where to serve them, and the request latencies they include.
+    metrics: Option<(String, LatencyHistogram)>,
+}
+
+impl Settings {
+    /// What observes each answered request: the latency histogram, with `--metrics`.
+    fn observer(&self) -> Option<Arc<dyn RequestObserver>> {
+        let (_, latency) = self.metrics.as_ref()?;
+        Some(Arc::new(latency.clone()))
+    }
 }
 
 /// What Go's `net/http` answers a plaintext request to a TLS port.
@@ -114,6 +135,27 @@ where
 {
     configure(server.dispatch_mut());
     let bound = server.server_address().map_err(|e| e.to_string())?;
+    // Serves until this function returns: after the drain, so a scrape sees it.
+    let _endpoint = match &settings.metrics {
+        Some((address, latency)) => {
+            let mut registry = Registry::default();
+            registry.register_collector(Box::new(ServerMetrics::new(server.stats_handle())));
+            registry.register_with_unit(
+                "http_request_duration",
+                "HTTP requests answered, from the complete head to the complete response",
+                Unit::Seconds,
+                latency.clone(),
+            );
+            let endpoint = MetricsEndpoint::bind(address.as_str(), Arc::new(registry))
+                .map_err(|e| format!("cannot serve metrics on {address}: {e}"))?;
+            eprintln!(
+                "http_server: metrics on http://{}/metrics",
+                endpoint.local_addr()
+            );
+            Some(endpoint)
+        }
+        None => None,
+    };
     common::serve_until_signal(
         "http_server",
         &mut server,
@@ -131,6 +173,7 @@ fn main() -> ExitCode {
         header_timeout: Duration::from_secs(10),
         drain_timeout: Duration::from_secs(30),
         tls: None,
+        metrics: None,
     };
     let (mut tls_cert, mut tls_key) = (None, None);
     let mut mode = "pool".to_owned();
@@ -145,6 +188,7 @@ fn main() -> ExitCode {
             "--drain-timeout",
             "--tls-cert",
             "--tls-key",
+            "--metrics",
         ];
         if !known.contains(&arg.as_str()) {
             eprintln!("http_server: unknown argument {arg:?}; {USAGE}");
@@ -167,6 +211,7 @@ fn main() -> ExitCode {
             "--mode" => mode = value.clone(),
             "--tls-cert" => tls_cert = Some(value.clone()),
             "--tls-key" => tls_key = Some(value.clone()),
+            "--metrics" => settings.metrics = Some((value.clone(), LatencyHistogram::new())),
             "--workers" => match value.parse::<usize>() {
                 Ok(n) if n > 0 => settings.workers = Some(n),
                 _ => {
@@ -192,7 +237,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let service = |handler, limits| HttpService::new(handler).with_limits(limits);
+    let observer = settings.observer();
+    let service = |handler, limits| {
+        let service = HttpService::new(handler).with_limits(limits);
+        match &observer {
+            Some(observer) => service.with_observer(Arc::clone(observer)),
+            None => service,
+        }
+    };
     let result = match mode.as_str() {
         "pool" => run(&settings, service, |pool: &mut ThreadPool| {
             if let Some(n) = settings.workers {
@@ -201,7 +253,13 @@ fn main() -> ExitCode {
         }),
         "event" => run(
             &settings,
-            |handler, limits| ProtocolHandler::new(HttpProtocol::new(handler).with_limits(limits)),
+            |handler, limits| {
+                let protocol = HttpProtocol::new(handler).with_limits(limits);
+                ProtocolHandler::new(match &observer {
+                    Some(observer) => protocol.with_observer(Arc::clone(observer)),
+                    None => protocol,
+                })
+            },
             |loops: &mut EventLoop| {
                 if let Some(n) = settings.workers {
                     loops.set_workers(n);
