@@ -58,15 +58,14 @@ fi
 mkdir -p "$work/site"
 head -c 1024 /dev/urandom > "$work/site/small.bin"
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# Starts the variant `$1` (base: REV's build; off: ours; on: ours with --metrics) with ARGS on
-# CPU 0; sets PORT and PID once it answers.
-start() {
-    local variant=$1; shift
-    local program=$ours extra=()
-    [ "$variant" = base ] && program=$base
+# Starts PROGRAM (with --metrics when the variant `$1` is `on`) with ARGS on CPU 0, at a free
+# port; sets PORT and PID once it answers.
+launch() {
+    local variant=$1 program=$2; shift 2
+    local extra=()
     [ "$variant" = on ] && extra=(--metrics 127.0.0.1:0)
     PORT=$(port)
-    taskset -c 0 "$program" --directory "$work/site" --addr "127.0.0.1:$PORT" "${extra[@]}" "$@" >/dev/null 2>&1 &
+    taskset -c 0 "$program" --addr "127.0.0.1:$PORT" "${extra[@]}" "$@" >/dev/null 2>&1 &
     PID=$!
     for _ in $(seq 100); do
         python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT)).close()" 2>/dev/null && return
@@ -74,19 +73,18 @@ start() {
     done
     echo "metrics_cost: $program $* did not start" >&2; exit 1
 }
-# Starts echo (off: without --metrics; on: with it) with ARGS on CPU 0; sets PORT and PID.
+# Starts the http_server variant `$1` (base: REV's build; off: ours; on: ours with --metrics)
+# with ARGS.
+start() {
+    local variant=$1; shift
+    local program=$ours
+    [ "$variant" = base ] && program=$base
+    launch "$variant" "$program" --directory "$work/site" "$@"
+}
+# Starts echo (off: without --metrics; on: with it) with ARGS.
 start_echo() {
     local variant=$1; shift
-    local extra=()
-    [ "$variant" = on ] && extra=(--metrics 127.0.0.1:0)
-    PORT=$(port)
-    taskset -c 0 "$echo_program" --addr "127.0.0.1:$PORT" "${extra[@]}" "$@" >/dev/null 2>&1 &
-    PID=$!
-    for _ in $(seq 100); do
-        python3 -c "import socket; socket.create_connection(('127.0.0.1',$PORT)).close()" 2>/dev/null && return
-        sleep 0.05
-    done
-    echo "metrics_cost: echo $* did not start" >&2; exit 1
+    launch "$variant" "$echo_program" "$@"
 }
 stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; }
 # The server's CPU time so far, in clock ticks (utime + stime of /proc/PID/stat).

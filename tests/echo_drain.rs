@@ -10,16 +10,7 @@ use std::thread;
 mod util;
 
 use util::example_process::{assert_clean_exit, Example, Finished};
-use util::{assert_clean_eof, connect, exchange, tcp_refused};
-
-const MODES: [&str; 6] = [
-    "threading",
-    "sequential",
-    "forking",
-    "pool",
-    "event",
-    "coroutine",
-];
+use util::{assert_clean_eof, connect, exchange, tcp_refused, MODES};
 
 /// The one summary line on stderr.
 fn summary(finished: &Finished) -> String {

@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 mod util;
 
 use util::example_process::example_path;
-use util::{connect, exchange, free_tcp_port, Reaped, PATIENCE};
+use util::{activator_listens, connect, exchange, free_tcp_port, Reaped, MODES, PATIENCE};
 
 /// Runs `socat - EXEC:"echo --inetd ARGS",stderr` with `input` on its standard input: the
 /// peer's view (what came back) and socat's stderr. `stderr` gives echo the connection as
@@ -56,14 +56,7 @@ fn payload() -> Vec<u8> {
 #[test]
 fn socat_exec_gets_every_byte_back_under_every_strategy() {
     let input = payload();
-    for mode in [
-        "threading",
-        "sequential",
-        "forking",
-        "pool",
-        "event",
-        "coroutine",
-    ] {
+    for mode in MODES {
         let (back, errors, success) = through_socat(&format!("--mode {mode}"), &input);
         assert!(success, "{mode}: socat failed: {errors}");
         assert!(
@@ -130,14 +123,7 @@ fn activate_per_connection(
         .spawn()
         .expect("systemd-socket-activate (Debian's systemd package) must be installed");
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("Listening on") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "the activator ended early"
-        );
-    }
+    activator_listens(&mut stderr, 1);
     (Reaped::new(child), stderr)
 }
 

@@ -11,7 +11,9 @@ mod util;
 
 use util::example_process::{example_path, Example};
 use util::transports::TempDir;
-use util::{connect, connect_unix, exchange, free_tcp_port, send_signal, PATIENCE};
+use util::{
+    activator_listens, connect, connect_unix, exchange, free_tcp_port, send_signal, PATIENCE,
+};
 
 /// A child process killed on drop unless it was waited for.
 struct Running(Option<Child>);
@@ -70,17 +72,7 @@ fn activate(activator_args: &[&str], echo_args: &[&str], sockets: usize) -> (Run
         .expect("systemd-socket-activate (Debian's systemd package) must be installed");
     let stdout = BufReader::new(child.stdout.take().unwrap());
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut listening = 0;
-    while listening < sockets {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "systemd-socket-activate ended early"
-        );
-        if line.starts_with("Listening on") {
-            listening += 1;
-        }
-    }
+    activator_listens(&mut stderr, sockets);
     child.stderr = None;
     let rest = std::thread::spawn(move || {
         let mut text = String::new();

@@ -2,7 +2,7 @@
 //! verify` accepts them, and the echo they start hands the service over as systemd needs it —
 //! a stand-in for systemd's notify socket records which process says what, in order.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -12,7 +12,9 @@ use util::example_process::example_path;
 use util::exchange_load::ExchangeLoad;
 use util::notify_listener::{Notice, NotifyListener};
 use util::transports::TempDir;
-use util::{connect, eventually, exchange, free_tcp_port, process_gone, send_signal};
+use util::{
+    activator_listens, connect, eventually, exchange, free_tcp_port, process_gone, send_signal,
+};
 
 const UNITS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/systemd");
 const INSTALLED_PATH: &str = "/usr/local/bin/socketserver-echo";
@@ -118,14 +120,7 @@ fn hand_over(extra: &[&str]) {
     // It says when it listens; what follows is read to the end by a thread, so no write of
     // the activator or of echo meets a closed pipe.
     let mut stderr = BufReader::new(activator.child().stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("Listening on") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "the activator ended early"
-        );
-    }
+    activator_listens(&mut stderr, 1);
     let rest = std::thread::spawn(move || {
         let mut text = String::new();
         let _ = stderr.read_to_string(&mut text);

@@ -21,6 +21,33 @@ pub mod notify_listener;
 pub mod tls;
 pub mod transports;
 
+/// Every `--mode` of the examples.
+pub const MODES: [&str; 6] = [
+    "threading",
+    "sequential",
+    "forking",
+    "pool",
+    "event",
+    "coroutine",
+];
+
+/// Reads `systemd-socket-activate`'s stderr until it has said `Listening on` for `sockets`
+/// sockets (it then waits for the first connection).
+pub fn activator_listens(stderr: &mut impl BufRead, sockets: usize) {
+    let mut listening = 0;
+    let mut line = String::new();
+    while listening < sockets {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "systemd-socket-activate ended early"
+        );
+        if line.starts_with("Listening on") {
+            listening += 1;
+        }
+    }
+}
+
 /// The line Python's suite sends.
 pub const TEST_LINE: &[u8] = b"hello world\n";
 
