@@ -4,6 +4,7 @@
 mod connection_guard;
 mod panic_policy;
 mod registry;
+mod sharded_counter;
 mod stats_handle;
 
 pub use connection_guard::ConnectionGuard;

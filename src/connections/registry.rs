@@ -11,6 +11,7 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use slab::Slab;
 
+use crate::connections::sharded_counter::ShardedCounter;
 use crate::connections::{ConnectionGuard, PanicPolicy};
 use crate::drain::{DrainLevel, DrainProgress, DrainTarget, Liveness};
 use crate::error::Error;
@@ -38,12 +39,12 @@ pub(crate) struct Registry {
 }
 
 /// The counters that move with every request (not only with every connection): atomics,
-/// on a cache line of their own so that counting does not slow the threads that read
-/// `parked` or take the lock.
+/// on cache lines of their own so that counting does not slow the threads that read
+/// `parked` or take the lock; the request count in shards, as every worker adds to it.
 #[derive(Default)]
 #[repr(align(128))]
 struct Throughput {
-    requests: AtomicU64,
+    requests: ShardedCounter,
     received: AtomicU64,
     sent: AtomicU64,
 }
@@ -157,7 +158,7 @@ impl Registry {
 
     /// Counts a run of a handler's `handle`.
     pub(crate) fn count_request(&self) {
-        self.throughput.requests.fetch_add(1, Ordering::Relaxed);
+        self.throughput.requests.add(1);
     }
 
     /// Counts bytes a request carried (a datagram and its answer, a connection as it closes).
@@ -357,7 +358,7 @@ impl Registry {
     pub(crate) fn stats(&self) -> ServerStats {
         let mut stats = self.state.lock().stats;
         stats.parked = self.parked.load(Ordering::Relaxed);
-        stats.requests = self.throughput.requests.load(Ordering::Relaxed);
+        stats.requests = self.throughput.requests.get();
         stats.received_bytes = self.throughput.received.load(Ordering::Relaxed);
         stats.sent_bytes = self.throughput.sent.load(Ordering::Relaxed);
         // The drains are the shutdown handle's, read under its lock after ours is released

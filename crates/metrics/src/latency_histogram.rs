@@ -1,7 +1,7 @@
 //! [`LatencyHistogram`]: durations in buckets, observed without a lock.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,6 +39,12 @@ const BOUNDS_NANOS: [u64; 17] = {
 /// `Histogram` takes a lock per observation, which many threads answering requests would
 /// contend on; this one is encoded through the same histogram encoder
 /// ([`EncodeMetric`]), so a scrape reads the same `_bucket`, `_sum` and `_count` series.
+///
+/// The counters are kept in shards, each on cache lines of its own, and a thread always counts
+/// in the same shard (threads take shards in turn): threads on different cores do not pull
+/// one cache line back and forth for every request (two threads timing requests flat out on
+/// one shared set of counters took twice as long per request as one thread). A scrape adds
+/// the shards up.
 ///
 /// Buckets (seconds): 50 µs, 100 µs, 250 µs, 500 µs, 1 ms, 2.5 ms, 5 ms, 10 ms, 25 ms, 50 ms,
 /// 100 ms, 250 ms, 500 ms, 1 s, 2.5 s, 5 s, 10 s, `+Inf`. A scrape reads the counters one by
@@ -82,12 +88,40 @@ pub struct LatencyHistogram {
     shared: Arc<Counters>,
 }
 
-/// The counters, shared by every clone.
+/// The counters, shared by every clone: one shard per group of threads.
 #[derive(Default)]
 struct Counters {
+    shards: [Shard; SHARDS],
+}
+
+/// How many shards: threads beyond it share them in turn.
+const SHARDS: usize = 16;
+
+/// One shard's counters, on cache lines no other shard's share.
+#[derive(Default)]
+#[repr(align(128))]
+struct Shard {
     /// Observations per bucket (not cumulative), `+Inf` last.
     buckets: [AtomicU64; BOUNDS.len() + 1],
     sum_nanos: AtomicU64,
+}
+
+/// The next shard a thread takes, in turn.
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// This thread's shard, taken at its first observation.
+    static SHARD: usize = NEXT_SHARD.fetch_add(1, Relaxed) % SHARDS;
+}
+
+impl Counters {
+    /// Observations in bucket `index`, over every shard.
+    fn bucket(&self, index: usize) -> u64 {
+        self.shards
+            .iter()
+            .map(|shard| shard.buckets[index].load(Relaxed))
+            .sum()
+    }
 }
 
 impl LatencyHistogram {
@@ -101,22 +135,27 @@ impl LatencyHistogram {
     pub fn observe(&self, elapsed: Duration) {
         let nanos = u64::try_from(elapsed.as_nanos()).map_or(MAX_NANOS, |n| n.min(MAX_NANOS));
         let bucket = BOUNDS_NANOS.partition_point(|&bound| bound < nanos);
-        self.shared.buckets[bucket].fetch_add(1, Relaxed);
-        self.shared.sum_nanos.fetch_add(nanos, Relaxed);
+        let shard = &self.shared.shards[SHARD.with(|shard| *shard)];
+        shard.buckets[bucket].fetch_add(1, Relaxed);
+        shard.sum_nanos.fetch_add(nanos, Relaxed);
     }
 
     /// The observations so far.
     pub fn count(&self) -> u64 {
-        self.shared
-            .buckets
-            .iter()
-            .map(|bucket| bucket.load(Relaxed))
+        (0..=BOUNDS.len())
+            .map(|index| self.shared.bucket(index))
             .sum()
     }
 
     /// The sum of the observed durations.
     pub fn sum(&self) -> Duration {
-        Duration::from_nanos(self.shared.sum_nanos.load(Relaxed))
+        let nanos = self
+            .shared
+            .shards
+            .iter()
+            .map(|shard| shard.sum_nanos.load(Relaxed))
+            .fold(0u64, u64::saturating_add);
+        Duration::from_nanos(nanos)
     }
 }
 
@@ -128,9 +167,9 @@ impl EncodeMetric for LatencyHistogram {
             .copied()
             // The encoder writes `f64::MAX` as `+Inf`.
             .chain([f64::MAX])
-            .zip(&self.shared.buckets)
-            .map(|(bound, bucket)| {
-                let n = bucket.load(Relaxed);
+            .enumerate()
+            .map(|(index, bound)| {
+                let n = self.shared.bucket(index);
                 count += n;
                 (bound, n)
             })

@@ -18,11 +18,8 @@ fn a_duration_on_a_bound_counts_in_that_bucket() {
     histogram.observe(Duration::from_nanos(50_001)); // le 0.0001
     histogram.observe(Duration::from_secs(11)); // +Inf
     histogram.observe(Duration::MAX); // +Inf, a day in the sum
-    let counts: Vec<u64> = histogram
-        .shared
-        .buckets
-        .iter()
-        .map(|bucket| bucket.load(std::sync::atomic::Ordering::Relaxed))
+    let counts: Vec<u64> = (0..=BOUNDS.len())
+        .map(|index| histogram.shared.bucket(index))
         .collect();
     assert_eq!(counts[0], 1);
     assert_eq!(counts[1], 1);
@@ -31,4 +28,24 @@ fn a_duration_on_a_bound_counts_in_that_bucket() {
     let day = Duration::from_secs(24 * 3600);
     let sum = Duration::from_nanos(50_000 + 50_001) + Duration::from_secs(11) + day;
     assert_eq!(histogram.sum(), sum);
+}
+
+/// Threads count in shards of their own; every observation is in the total, whichever shard
+/// took it.
+#[test]
+fn observations_from_many_threads_all_count() {
+    let histogram = LatencyHistogram::new();
+    std::thread::scope(|scope| {
+        for thread in 0..40u64 {
+            let histogram = histogram.clone();
+            scope.spawn(move || {
+                for _ in 0..100 {
+                    histogram.observe(Duration::from_micros(10 + thread));
+                }
+            });
+        }
+    });
+    assert_eq!(histogram.count(), 4_000);
+    let micros: u64 = (0..40u64).map(|thread| (10 + thread) * 100).sum();
+    assert_eq!(histogram.sum(), Duration::from_micros(micros));
 }
