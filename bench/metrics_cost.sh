@@ -19,7 +19,9 @@
 # -c16 on a 1 KiB file, keep-alive; and event with `Connection: close` (a connection per
 # request: the per-close TCP_INFO read at its most frequent). echo: --mode event --workers 1
 # and --mode pool --workers 2, the modes where it times each message. Every server listens on
-# 127.0.0.1 and is stopped at the end. Honours CARGO_TARGET_DIR.
+# 127.0.0.1 and is stopped at the end. Last, crates/bench's histogram_cost times what one
+# timed request adds (two clock reads and an observation, on one thread and on every core).
+# Honours CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=5
@@ -159,3 +161,5 @@ done
 for key in "echo event-1" "echo pool"; do
     compare "$key" off on
 done
+# The cost itself, below these runs' noise: two clock reads and one observation per request.
+cargo run -q --release -p socketserver-bench --bin histogram_cost
