@@ -50,8 +50,9 @@
 //!   --inetd                 serve the one connection on standard input (inetd, xinetd,
 //!                           `systemd-socket-activate --inetd`, socat EXEC:) with --mode's
 //!                           strategy, then exit 0; no ready line (standard output is the
-//!                           connection). Standard input that is not a connected TCP or Unix
-//!                           stream socket: one stderr line, exit 1
+//!                           connection); with --tls-cert the connection speaks TLS (TCP
+//!                           only), as behind stunnel. Standard input that is not a connected
+//!                           TCP or Unix stream socket: one stderr line, exit 1
 //!
 //! Try:   nc 127.0.0.1 9999                  (type lines; they come back)
 //!        nc -u 127.0.0.1 9999               (with --udp)
@@ -456,21 +457,39 @@ where
     // the same handler, then exit.
     match inherited.as_ref().map(InheritedSocket::kind) {
         Some(SocketKind::Tcp { listening: false }) => {
-            let built = inherited
+            let socket = inherited
                 .map(ConnectedSocket::<std::net::TcpStream>::from_inherited)
                 .expect("matched Some")
-                .and_then(|mut socket| {
+                .map(|mut socket| {
                     socket.set_stream_options(StreamOptions {
                         disable_nagle_algorithm: true,
                         ..settings.options
                     });
-                    BaseServer::from_socket(socket, stream)
+                    socket
                 });
-            return serve(
-                configured(built, settings.limits, configure),
-                settings,
-                |a| a.to_string(),
-            );
+            let shown = |address: &std::net::SocketAddr| address.to_string();
+            return match &settings.tls {
+                // inetd in front of TLS, as with stunnel: the handshake on the connection.
+                Some(acceptor) => {
+                    let built = socket.and_then(|socket| {
+                        let tls = TlsSocket::new(socket, acceptor.clone());
+                        BaseServer::with_transport(tls, stream, M::default())
+                    });
+                    serve(
+                        configured(built, settings.limits, configure),
+                        settings,
+                        shown,
+                    )
+                }
+                None => {
+                    let built = socket.and_then(|socket| BaseServer::from_socket(socket, stream));
+                    serve(
+                        configured(built, settings.limits, configure),
+                        settings,
+                        shown,
+                    )
+                }
+            };
         }
         Some(SocketKind::UnixStream { listening: false }) => {
             let built = inherited
@@ -861,10 +880,9 @@ fn main() -> ExitCode {
     if inetd
         && (fd_name.is_some()
             || settings.daemon.processes.is_some()
-            || settings.tls.is_some()
             || matches!(transport, Transport::Udp | Transport::UnixDatagram(_)))
     {
-        eprintln!("echo: --inetd serves the stream connection on standard input in this process, without TLS: no --fd-name, --processes, --tls-cert, --udp or --unix-dgram; {USAGE}");
+        eprintln!("echo: --inetd serves the stream connection on standard input in this process: no --fd-name, --processes, --udp or --unix-dgram; {USAGE}");
         return ExitCode::from(2);
     }
     let inherited = match inetd {
@@ -898,12 +916,16 @@ fn main() -> ExitCode {
             Err(format!("--inetd: standard input is not a connected TCP or Unix stream socket ({kind:?}); run by inetd, systemd-socket-activate --inetd, or socat EXEC:")),
         );
     }
+    let unix_connection = matches!(
+        inherited.as_ref().map(InheritedSocket::kind),
+        Some(SocketKind::UnixStream { listening: false })
+    );
     if settings.one_connection
         && (settings.daemon.processes.is_some()
-            || settings.tls.is_some()
-            || settings.metrics.is_some())
+            || settings.metrics.is_some()
+            || (unix_connection && settings.tls.is_some()))
     {
-        eprintln!("echo: a connection handed over (--inetd, Accept=yes) is served by this process alone, without TLS or metrics: no --processes, --tls-cert or --metrics; {USAGE}");
+        eprintln!("echo: a connection handed over (--inetd, Accept=yes) is served by this process alone, without metrics, and over TLS only when it is TCP: no --processes or --metrics (nor --tls-cert for a Unix connection); {USAGE}");
         return ExitCode::from(2);
     }
     let result = match mode.as_str() {

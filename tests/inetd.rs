@@ -4,10 +4,12 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
 
 mod util;
 
 use util::example_process::example_path;
+use util::tls::{line_exchange, Authority, Client, PemFiles};
 use util::{activator_listens, connect, exchange, free_tcp_port, Reaped, MODES, PATIENCE};
 
 /// Runs `socat - EXEC:"echo --inetd ARGS",stderr` with `input` on its standard input: the
@@ -107,7 +109,7 @@ fn activate_per_connection(
     address: &str,
     inetd: bool,
     echo_args: &[&str],
-) -> (Reaped, BufReader<std::process::ChildStderr>) {
+) -> (Reaped, Receiver<String>) {
     let mut command = Command::new("systemd-socket-activate");
     command.args(["--accept", "-l", address]);
     if inetd {
@@ -124,19 +126,27 @@ fn activate_per_connection(
         .expect("systemd-socket-activate (Debian's systemd package) must be installed");
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     activator_listens(&mut stderr, 1);
-    (Reaped::new(child), stderr)
+    // The rest, line by line, read on a thread: a child that never exits fails the test
+    // after PATIENCE instead of hanging it.
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in stderr.lines() {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (Reaped::new(child), received)
 }
 
 /// Reads the activator's stderr until it reports `children` exits; returns their codes.
-fn child_exits(stderr: &mut BufReader<std::process::ChildStderr>, children: usize) -> Vec<String> {
+fn child_exits(stderr: &Receiver<String>, children: usize) -> Vec<String> {
     let mut exits = Vec::new();
-    let mut line = String::new();
     while exits.len() < children {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "the activator ended early"
-        );
+        let line = stderr
+            .recv_timeout(PATIENCE)
+            .expect("the activator reports each child's exit");
         if let Some(at) = line.find(" died with ") {
             exits.push(line[at + " died with ".len()..].trim().to_owned());
         }
@@ -146,7 +156,7 @@ fn child_exits(stderr: &mut BufReader<std::process::ChildStderr>, children: usiz
 
 fn serves_each_connection(inetd: bool, echo_args: &[&str]) {
     let address = format!("127.0.0.1:{}", free_tcp_port());
-    let (_activator, mut stderr) = activate_per_connection(&address, inetd, echo_args);
+    let (_activator, stderr) = activate_per_connection(&address, inetd, echo_args);
     for message in [&b"first connection"[..], b"second connection"] {
         let mut client = connect(address.parse().unwrap());
         exchange(&mut client, message);
@@ -158,7 +168,7 @@ fn serves_each_connection(inetd: bool, echo_args: &[&str]) {
         client.read_to_end(&mut rest).unwrap();
         assert!(rest.is_empty());
     }
-    assert_eq!(child_exits(&mut stderr, 2), ["code 0", "code 0"]);
+    assert_eq!(child_exits(&stderr, 2), ["code 0", "code 0"]);
 }
 
 /// systemd's `Accept=yes`: the connection arrives as descriptor 3 (`LISTEN_FDS=1`), a socket
@@ -175,4 +185,38 @@ fn accept_yes_connections_are_each_served_by_a_fresh_echo() {
 fn inetd_style_activation_serves_the_connection_on_standard_input() {
     serves_each_connection(true, &["--inetd"]);
     serves_each_connection(true, &["--inetd", "--mode", "coroutine"]);
+}
+
+/// `--inetd --tls-cert`: the handed-over connection speaks TLS (inetd in front of TLS, as with
+/// stunnel): a rustls client's handshake, the echo, and a clean close_notify each way.
+#[test]
+fn inetd_mode_speaks_tls_over_the_connection() {
+    let ca = Authority::new("inetd CA");
+    let files = PemFiles::new("inetd-tls");
+    let identity = ca.issue(&["localhost"]);
+    let cert = files.write("cert.pem", &identity.cert_pem);
+    let key = files.write("key.pem", &identity.key_pem);
+    let address = format!("127.0.0.1:{}", free_tcp_port());
+    let echo_args = [
+        "--inetd",
+        "--mode",
+        "event",
+        "--tls-cert",
+        cert.to_str().unwrap(),
+        "--tls-key",
+        key.to_str().unwrap(),
+    ];
+    let (_activator, stderr) = activate_per_connection(&address, true, &echo_args);
+    let client = Client::new(&ca, "localhost");
+    for line in [&b"first over TLS\n"[..], b"second over TLS\n"] {
+        let mut stream = client.connect(address.parse().unwrap()).unwrap();
+        assert_eq!(line_exchange(&mut stream, line), line);
+        stream.conn.send_close_notify();
+        stream.flush().unwrap();
+        // The server's close_notify ends the stream cleanly (no truncation error).
+        let mut rest = Vec::new();
+        stream.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty());
+    }
+    assert_eq!(child_exits(&stderr, 2), ["code 0", "code 0"]);
 }

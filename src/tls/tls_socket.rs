@@ -87,6 +87,10 @@ where
         self.inner.child_closes_socket()
     }
 
+    fn exhausted(&self) -> bool {
+        self.inner.exhausted()
+    }
+
     fn server_close(&mut self) {
         self.inner.server_close();
     }
