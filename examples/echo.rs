@@ -97,7 +97,6 @@ mod common;
 use std::cell::Cell;
 use std::io;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use std::io::BufRead;
@@ -111,8 +110,7 @@ use socketserver::{
     StreamRequest, StreamSocket, TcpServer, TcpSocket, ThreadPool, ThreadingMixIn, UdpSocket,
     UnixDatagramSocket, UnixStreamSocket,
 };
-use socketserver_metrics::prometheus_client::registry::{Registry, Unit};
-use socketserver_metrics::{LatencyHistogram, MetricsEndpoint, ServerMetrics};
+use socketserver_metrics::{LatencyHistogram, MetricsEndpoint};
 
 const USAGE: &str = "usage: echo [--addr HOST:PORT] [--mode threading|sequential|forking|pool|event|coroutine] [--workers N] [--max-connections N] [--overload wait|refuse] [--max-per-ip N] [--idle-timeout SECS] [--first-byte-timeout SECS] [--write-timeout SECS] [--drain-timeout SECS] [--fd-name NAME] [--pid-file PATH] [--user NAME [--group NAME]] [--proxy-protocol [--proxy-from CIDR,...]] [--processes N [--max-requests N]] [--reuse-port] [--udp | --unix PATH | --unix-dgram PATH] [--tls-cert PEM --tls-key PEM] [--inetd] [--metrics HOST:PORT]";
 
@@ -344,7 +342,7 @@ where
 const METRICS_SOCKET: &str = "metrics";
 
 /// With `--metrics ADDR`: the server's counters (and the message histogram) on
-/// `http://ADDR/metrics`, served on a thread of its own; one stderr line says where.
+/// `http://ADDR/metrics`, served on a thread of their own; one stderr line says where.
 fn start_metrics(
     settings: &Settings,
     stats: socketserver::StatsHandle,
@@ -352,24 +350,15 @@ fn start_metrics(
     let Some(address) = &settings.metrics else {
         return Ok(None);
     };
-    let mut registry = Registry::default();
-    registry.register_collector(Box::new(ServerMetrics::new(stats)));
-    if let Some(latency) = &settings.message_latency {
-        registry.register_with_unit(
+    let histogram = settings.message_latency.as_ref().map(|latency| {
+        (
             "echo_message_duration",
             "Time to echo one message: from the handler's call to the echo written",
-            Unit::Seconds,
             latency.clone(),
-        );
-    }
-    let registry = Arc::new(registry);
-    let endpoint = match settings.metrics_socket.take() {
-        Some(inherited) => MetricsEndpoint::from_inherited(inherited, registry),
-        None => MetricsEndpoint::bind(address.as_str(), registry),
-    }
-    .map_err(|e| format!("--metrics {address}: {e}"))?;
-    eprintln!("echo: metrics on http://{}/metrics", endpoint.local_addr());
-    Ok(Some(endpoint))
+        )
+    });
+    let inherited = settings.metrics_socket.take();
+    common::serve_metrics("echo", address, inherited, stats, histogram).map(Some)
 }
 
 /// How long a hot restart waits for the new copy to say it is ready.

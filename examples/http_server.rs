@@ -49,8 +49,7 @@ use socketserver::{
 use socketserver_http::{
     HttpLimits, HttpProtocol, HttpService, RequestObserver, SimpleHttpRequestHandler,
 };
-use socketserver_metrics::prometheus_client::registry::{Registry, Unit};
-use socketserver_metrics::{LatencyHistogram, MetricsEndpoint, ServerMetrics};
+use socketserver_metrics::LatencyHistogram;
 
 const USAGE: &str = "usage: http_server [--addr HOST:PORT] [--directory DIR] [--mode pool|event|threading|sequential|forking|coroutine] [--workers N] [--header-timeout SECS] [--drain-timeout SECS] [--tls-cert PEM --tls-key PEM] [--metrics HOST:PORT]";
 
@@ -137,23 +136,17 @@ where
     let bound = server.server_address().map_err(|e| e.to_string())?;
     // Serves until this function returns: after the drain, so a scrape sees it.
     let _endpoint = match &settings.metrics {
-        Some((address, latency)) => {
-            let mut registry = Registry::default();
-            registry.register_collector(Box::new(ServerMetrics::new(server.stats_handle())));
-            registry.register_with_unit(
+        Some((address, latency)) => Some(common::serve_metrics(
+            "http_server",
+            address,
+            None,
+            server.stats_handle(),
+            Some((
                 "http_request_duration",
                 "HTTP requests answered, from the complete head to the complete response",
-                Unit::Seconds,
                 latency.clone(),
-            );
-            let endpoint = MetricsEndpoint::bind(address.as_str(), Arc::new(registry))
-                .map_err(|e| format!("cannot serve metrics on {address}: {e}"))?;
-            eprintln!(
-                "http_server: metrics on http://{}/metrics",
-                endpoint.local_addr()
-            );
-            Some(endpoint)
-        }
+            )),
+        )?),
         None => None,
     };
     common::serve_until_signal(

@@ -146,3 +146,38 @@ impl TlsFiles {
         Ok(acceptor)
     }
 }
+
+/// `--metrics ADDR`: the server's counters (from `stats`) and `histogram` (its name, help and
+/// the histogram), served at `http://ADDR/metrics` on a listener and thread of their own — or
+/// on `inherited`, the metrics socket a hot restart handed over. One stderr line
+/// `{name}: metrics on http://ADDR/metrics` gives the real address.
+///
+/// # Errors
+///
+/// A message for the one stderr line: the address cannot be used.
+pub fn serve_metrics(
+    name: &str,
+    address: &str,
+    inherited: Option<socketserver::InheritedSocket>,
+    stats: socketserver::StatsHandle,
+    histogram: Option<(&str, &str, socketserver_metrics::LatencyHistogram)>,
+) -> Result<socketserver_metrics::MetricsEndpoint, String> {
+    use socketserver_metrics::prometheus_client::registry::{Registry, Unit};
+    use socketserver_metrics::{MetricsEndpoint, ServerMetrics};
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(ServerMetrics::new(stats)));
+    if let Some((metric, help, latency)) = histogram {
+        registry.register_with_unit(metric, help, Unit::Seconds, latency);
+    }
+    let registry = std::sync::Arc::new(registry);
+    let endpoint = match inherited {
+        Some(socket) => MetricsEndpoint::from_inherited(socket, registry),
+        None => MetricsEndpoint::bind(address, registry),
+    }
+    .map_err(|e| format!("cannot serve metrics on {address}: {e}"))?;
+    eprintln!(
+        "{name}: metrics on http://{}/metrics",
+        endpoint.local_addr()
+    );
+    Ok(endpoint)
+}

@@ -578,8 +578,8 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
 
     fn close_request(self) {
         if let Some(traffic) = &self.traffic {
-            // One `getsockopt(2)` per connection, as it closes: nothing on the I/O path.
-            if let Some((received, sent)) = sys::tcp_traffic(self.socket.as_fd()) {
+            // One `getsockopt(2)` per TCP connection, as it closes: nothing on the I/O path.
+            if let Some((received, sent)) = self.socket.wire_traffic() {
                 traffic.record_traffic(received, sent);
             }
         }

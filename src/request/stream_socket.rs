@@ -201,6 +201,14 @@ pub trait StreamSocket: AsFd + Send + Sync + 'static {
     /// The connection ends cleanly: a wrapper says so to its peer (TLS's `close_notify`),
     /// sending what the socket takes now. Default: nothing.
     fn close_notify(&self) {}
+
+    /// The bytes the connection has carried, received and sent, as the kernel counts them
+    /// (TCP's `TCP_INFO`; a wrapper gives its transport's, so TLS counts the records on the
+    /// wire); read once, as the connection closes, for
+    /// [`ServerStats`](crate::ServerStats). Default: `None`, not known (Unix sockets).
+    fn wire_traffic(&self) -> Option<(u64, u64)> {
+        None
+    }
 }
 
 /// Where an opening handshake stands ([`StreamSocket::advance_handshake`]).
@@ -216,6 +224,10 @@ pub enum Handshake {
 
 impl StreamSocket for TcpStream {
     type Address = std::net::SocketAddr;
+
+    fn wire_traffic(&self) -> Option<(u64, u64)> {
+        sys::tcp_traffic(self.as_fd())
+    }
 
     fn read_some(&self, buf: &mut [u8]) -> io::Result<usize> {
         (&*self).read(buf)

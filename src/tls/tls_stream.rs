@@ -394,6 +394,10 @@ impl<S: StreamSocket> StreamSocket for TlsStream<S> {
         self.held_input.load(Ordering::Acquire)
     }
 
+    fn wire_traffic(&self) -> Option<(u64, u64)> {
+        self.socket.wire_traffic()
+    }
+
     fn handshaking(&self) -> bool {
         self.handshaking.load(Ordering::Acquire)
     }

@@ -9,26 +9,33 @@ use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use socketserver_http::RequestObserver;
 
-/// The buckets' upper bounds in seconds, 50 µs to 10 s in 1-2.5-5 steps (`+Inf` follows):
-/// from a small answer on loopback to a request at the end of any sensible timeout.
-const BOUNDS: [f64; 17] = [
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-    1.0, 2.5, 5.0, 10.0,
+/// The buckets' upper bounds in microseconds, 50 µs to 10 s in 1-2.5-5 steps (`+Inf`
+/// follows): from a small answer on loopback to a request at the end of any sensible timeout.
+const BOUNDS_MICROS: [u64; 17] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000, 2_500_000, 5_000_000, 10_000_000,
 ];
 
 /// The most one observation adds to the sum: a day.
 const MAX_NANOS: u64 = 24 * 3600 * 1_000_000_000;
 
-/// [`BOUNDS`] in nanoseconds, for the observe path (integer compares only).
+/// [`BOUNDS_MICROS`] in seconds, as a scrape shows them.
+const BOUNDS: [f64; 17] = {
+    let mut seconds = [0.0; 17];
+    let mut i = 0;
+    while i < BOUNDS_MICROS.len() {
+        seconds[i] = BOUNDS_MICROS[i] as f64 / 1e6;
+        i += 1;
+    }
+    seconds
+};
+
+/// [`BOUNDS_MICROS`] in nanoseconds, for the observe path (integer compares only).
 const BOUNDS_NANOS: [u64; 17] = {
     let mut nanos = [0; 17];
-    let micros: [u64; 17] = [
-        50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
-        1_000_000, 2_500_000, 5_000_000, 10_000_000,
-    ];
     let mut i = 0;
-    while i < micros.len() {
-        nanos[i] = micros[i] * 1_000;
+    while i < BOUNDS_MICROS.len() {
+        nanos[i] = BOUNDS_MICROS[i] * 1_000;
         i += 1;
     }
     nanos
