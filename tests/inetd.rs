@@ -2,15 +2,17 @@
 //! `systemd-socket-activate --accept` (with and without `--inetd`) hand one connection to a
 //! fresh `echo`, which serves it with its usual handler and exits.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Read, Write};
 use std::process::{Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::sync::mpsc::Receiver;
 
 mod util;
 
 use util::example_process::example_path;
 use util::tls::{line_exchange, Authority, Client, PemFiles};
-use util::{activator_listens, connect, exchange, free_tcp_port, Reaped, MODES, PATIENCE};
+use util::{
+    activator_listens, connect, exchange, free_tcp_port, lines_of, Reaped, MODES, PATIENCE,
+};
 
 /// Runs `socat - EXEC:"echo --inetd ARGS",stderr` with `input` on its standard input: the
 /// peer's view (what came back) and socat's stderr. `stderr` gives echo the connection as
@@ -128,16 +130,7 @@ fn activate_per_connection(
     activator_listens(&mut stderr, 1);
     // The rest, line by line, read on a thread: a child that never exits fails the test
     // after PATIENCE instead of hanging it.
-    let (lines, received) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in stderr.lines() {
-            let Ok(line) = line else { break };
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    (Reaped::new(child), received)
+    (Reaped::new(child), lines_of(stderr))
 }
 
 /// Reads the activator's stderr until it reports `children` exits; returns their codes.

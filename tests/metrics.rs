@@ -6,7 +6,6 @@
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -23,7 +22,7 @@ mod util;
 use util::example_process::{example_path, Example};
 use util::tls::{Authority, Client, PemFiles};
 use util::transports::TempDir;
-use util::{Serving, PATIENCE};
+use util::{lines_of, Serving, PATIENCE};
 
 // ---------------------------------------------------------------------------------------------
 // The counters.
@@ -139,6 +138,8 @@ fn a_drain_is_counted_with_its_report() {
     idle.write_all(b"line\n").unwrap();
     let mut echoed = [0; 5];
     idle.read_exact(&mut echoed).unwrap();
+    // Idle once parked: the client may read the answer before the handler has parked.
+    assert!(util::eventually(|| stats.stats().parked == 1));
     let report = serving
         .handle
         .shutdown_gracefully(PATIENCE)
@@ -211,20 +212,6 @@ impl Drop for MetricsExample {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// The lines `pipe` gives, as they come, on a thread of their own.
-fn lines_of(pipe: impl Read + Send + 'static) -> Receiver<String> {
-    let (lines, received) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(pipe).lines() {
-            let Ok(line) = line else { break };
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    received
 }
 
 /// One HTTP/1.1 exchange on a new connection that closes after it; the whole answer.

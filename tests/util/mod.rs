@@ -609,3 +609,18 @@ impl Drop for Reaped {
         let _ = self.0.wait();
     }
 }
+
+/// The lines `pipe` gives, as they come, read on a thread of their own until the writers
+/// close it. Lines nobody waits for any more are read and dropped: closing the pipe would make
+/// the child's next write to it fail (Rust's `eprintln!` panics on that), so a server that logs
+/// one more line, or the new copy of a hot restart that inherited the pipe, would die.
+pub fn lines_of(pipe: impl io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (lines, received) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(pipe).lines() {
+            let Ok(line) = line else { break };
+            let _ = lines.send(line);
+        }
+    });
+    received
+}
