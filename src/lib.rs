@@ -310,17 +310,17 @@ pub use dispatch::{
     Coroutines, Dispatch, ForkingMixIn, Job, RunOutcome, Sequential, ThreadPool, ThreadingMixIn,
 };
 pub use drain::{BusySpan, DrainOptions, DrainReport, DrainStage};
-pub use error::{Error, RequestError, TimedOut, TlsError};
-pub use event::{Connection, EventLoop, Protocol, ProtocolHandler};
+pub use error::{Error, HandleError, RequestError, TimedOut, TlsError};
+pub use event::{Connection, ConnectionHandle, EventLoop, Protocol, ProtocolHandler, TimerId};
 pub use handler::RequestHandler;
 pub use hooks::{DefaultHooks, ServerHooks};
 pub use limits::{Limits, Overload};
 pub use prefork::{Prefork, PreforkReport};
 pub use process_control::{PidFile, Privileges};
 pub use request::{
-    DatagramRequest, DatagramSocket, Delimited, Framed, Handshake, MessageFraming, MinRate,
-    PeerCredentials, Request, RequestContext, SocketHalf, SocketReader, StreamOptions,
-    StreamRequest, StreamSocket,
+    ConnectionWriter, DatagramRequest, DatagramSocket, Delimited, Framed, Handshake,
+    MessageFraming, MinRate, PeerCredentials, Request, RequestContext, SocketHalf, SocketReader,
+    StreamOptions, StreamRequest, StreamSocket, WhenFull, Written,
 };
 pub use server::BaseServer;
 pub use session::{EventSession, SessionParts};

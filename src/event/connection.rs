@@ -5,6 +5,9 @@ use std::io;
 use std::net::TcpStream;
 use std::time::Duration;
 
+use crate::event::connection_handle::LoopLink;
+use crate::event::connection_timers::{ConnectionTimers, TimerId};
+use crate::event::ConnectionHandle;
 use crate::request::{file_shrank, is_peer_gone, StreamSocket};
 use crate::shutdown::ShutdownHandle;
 
@@ -71,6 +74,10 @@ pub(crate) struct ConnState {
     pub(crate) file_waits: bool,
     /// On an event loop (its socket never blocks): `send_file` may send from the page cache.
     pub(crate) on_loop: bool,
+    /// The protocol's timers (on an event loop).
+    pub(crate) timers: ConnectionTimers,
+    /// Where the connection's loop is, for handles (on an event loop).
+    pub(crate) link: Option<LoopLink>,
 }
 
 impl OutBuf {
@@ -355,6 +362,114 @@ impl<T: StreamSocket> Connection<'_, T> {
     /// The handle that stops the server.
     pub fn shutdown_handle(&self) -> &ShutdownHandle {
         self.shutdown
+    }
+
+    /// Calls [`Protocol::timer_fired`](crate::Protocol::timer_fired) on this connection's loop
+    /// thread once `delay` has passed: asyncio's `loop.call_later`. A timer costs no thread
+    /// and no system call; it is cancelled with [`cancel_timer`](Self::cancel_timer), and with
+    /// the connection when it ends. For heartbeats, a protocol's own step deadlines, or output
+    /// batched over a few milliseconds.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` under a thread strategy: timers run on an [`EventLoop`](crate::EventLoop)
+    /// (a thread strategy's handler can use its own read timeouts).
+    ///
+    /// # Examples
+    ///
+    /// A heartbeat every 10 ms until the client has had three:
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::time::Duration;
+    /// use socketserver::{Connection, EventTcpServer, Protocol, ProtocolHandler, TimerId};
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Heartbeat {
+    ///     beats: u32,
+    /// }
+    ///
+    /// impl Protocol for Heartbeat {
+    ///     fn connection_made(&mut self, conn: &mut Connection<'_>) -> std::io::Result<()> {
+    ///         conn.call_later(Duration::from_millis(10))?;
+    ///         Ok(())
+    ///     }
+    ///     fn data_received(&mut self, _: &mut Connection<'_>, _: &[u8]) -> std::io::Result<()> {
+    ///         Ok(())
+    ///     }
+    ///     fn timer_fired(&mut self, conn: &mut Connection<'_>, _: TimerId) -> std::io::Result<()> {
+    ///         self.beats += 1;
+    ///         conn.write(b"beat\n");
+    ///         match self.beats {
+    ///             3 => conn.close(),
+    ///             _ => drop(conn.call_later(Duration::from_millis(10))?),
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// let mut server = EventTcpServer::new("127.0.0.1:0", ProtocolHandler::new(Heartbeat::default()))?;
+    /// let address = server.server_address()?;
+    /// let stop = server.shutdown_handle();
+    /// let serving = std::thread::spawn(move || server.serve_forever());
+    ///
+    /// let mut heard = String::new();
+    /// std::net::TcpStream::connect(address)?.read_to_string(&mut heard)?;
+    /// assert_eq!(heard, "beat\nbeat\nbeat\n");
+    ///
+    /// stop.shutdown();
+    /// serving.join().unwrap()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn call_later(&mut self, delay: Duration) -> io::Result<TimerId> {
+        // Past what the clock can say: never, as good as a timer that does not fire.
+        let at = std::time::Instant::now()
+            .checked_add(delay)
+            .unwrap_or_else(|| std::time::Instant::now() + Duration::from_secs(100 * 365 * 86_400));
+        self.call_at(at)
+    }
+
+    /// Calls [`Protocol::timer_fired`](crate::Protocol::timer_fired) at `when` (at once, on
+    /// the loop's next turn, if it has passed): asyncio's `loop.call_at`. As
+    /// [`call_later`](Self::call_later).
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` under a thread strategy.
+    pub fn call_at(&mut self, when: std::time::Instant) -> io::Result<TimerId> {
+        if self.state.link.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "timers run on an event loop",
+            ));
+        }
+        Ok(self.state.timers.add(when))
+    }
+
+    /// Cancels a timer (asyncio's `TimerHandle.cancel`): `false` when it has already fired or
+    /// been cancelled.
+    pub fn cancel_timer(&mut self, timer: TimerId) -> bool {
+        self.state.timers.cancel(timer)
+    }
+
+    /// A handle other threads and other connections use to write to this connection, close it,
+    /// or run a closure on its loop (see [`ConnectionHandle`]). All handles of a connection
+    /// share one state; making one costs an allocation the first time, nothing after.
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` under a thread strategy, where the connection's thread is blocked or
+    /// parked: there a blocking handler's [`StreamRequest::writer`](crate::StreamRequest::writer)
+    /// is the way in.
+    pub fn handle(&mut self) -> io::Result<ConnectionHandle<T>> {
+        let high_watermark = self.limits.0;
+        match &mut self.state.link {
+            Some(link) => Ok(ConnectionHandle::new(link.shared(high_watermark))),
+            None => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "handles reach connections on an event loop",
+            )),
+        }
     }
 }
 

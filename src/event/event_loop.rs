@@ -12,7 +12,7 @@ use crate::drain::{DrainProgress, DrainStage};
 use crate::error::RequestError;
 use crate::event::connection::DEFAULT_WATERMARKS;
 use crate::reactor::{drive, Driver, Flow, Mailbox, Reactor, Ready};
-use crate::session::{EventSession, LoopContext, Next};
+use crate::session::{EventSession, HandleOp, HandlePoster, LoopContext, Next};
 use crate::shutdown::LoopWaker;
 
 /// Runs connections as callbacks on `N` loop threads, each waiting in its own selector (epoll
@@ -100,7 +100,20 @@ enum Message {
     Adopt(EventSession),
     /// The server's drain began or moved on: look at every session again.
     Drain,
+    /// A [`ConnectionHandle`](crate::ConnectionHandle)'s operation for the session under
+    /// `key`, if it is still connection `id`.
+    Handle {
+        key: usize,
+        id: u64,
+        op: HandleOp,
+    },
     Stop,
+}
+
+impl HandlePoster for Mailbox<Message> {
+    fn post(&self, key: usize, id: u64, op: HandleOp) {
+        Mailbox::post(self, Message::Handle { key, id, op });
+    }
 }
 
 /// A loop's settings, copied into it when it starts.
@@ -205,7 +218,8 @@ impl EventLoop {
 }
 
 /// One loop thread: adopt connections, act on readiness and deadlines, until told to stop.
-fn run_loop(mailbox: &Mailbox<Message>, settings: Settings) -> io::Result<()> {
+fn run_loop(mailbox: &Arc<Mailbox<Message>>, settings: Settings) -> io::Result<()> {
+    let poster: Arc<dyn HandlePoster> = Arc::clone(mailbox) as _;
     let mut driver = SessionDriver {
         ctx: LoopContext {
             buffer: vec![0; settings.read_buffer_size],
@@ -213,6 +227,8 @@ fn run_loop(mailbox: &Mailbox<Message>, settings: Settings) -> io::Result<()> {
             high_watermark: settings.high_watermark,
             low_watermark: settings.low_watermark,
             drain: settings.progress,
+            key: 0,
+            poster,
         },
     };
     drive(mailbox, 1024, &mut driver)
@@ -242,8 +258,18 @@ impl Driver for SessionDriver {
                     let Some(session) = reactor.get_mut(key) else {
                         continue;
                     };
+                    ctx.key = key;
                     let next = guarded(session.0.id(), || session.0.drain(ctx));
                     apply(reactor, key, next);
+                }
+            }
+            Message::Handle { key, id, op } => {
+                // The connection may have ended, and its key gone to another since.
+                if let Some(session) = reactor.get_mut(key).filter(|s| s.0.id() == id) {
+                    ctx.key = key;
+                    if let Some(next) = guarded(id, || session.0.handle_op(op, ctx)) {
+                        apply(reactor, key, next);
+                    }
                 }
             }
             Message::Stop => return Flow::Stop,
@@ -252,11 +278,13 @@ impl Driver for SessionDriver {
     }
 
     fn expired(&mut self, reactor: &mut Reactor<EventSession>, key: usize, now: Instant) {
-        self.ctx.now = now;
+        let ctx = &mut self.ctx;
+        ctx.now = now;
+        ctx.key = key;
         let Some(session) = reactor.get_mut(key) else {
             return;
         };
-        let next = guarded(session.0.id(), || session.0.timed_out(now));
+        let next = guarded(session.0.id(), || session.0.timed_out(now, ctx));
         apply(reactor, key, next);
     }
 
@@ -264,6 +292,7 @@ impl Driver for SessionDriver {
     fn ready(&mut self, reactor: &mut Reactor<EventSession>, ready: Ready, now: Instant) {
         let ctx = &mut self.ctx;
         ctx.now = now;
+        ctx.key = ready.key;
         let Some(session) = reactor.get_mut(ready.key) else {
             return;
         };
@@ -285,6 +314,8 @@ impl Driver for SessionDriver {
 }
 
 fn adopt(reactor: &mut Reactor<EventSession>, mut session: EventSession, ctx: &mut LoopContext) {
+    // The key `keep` will insert it under: nothing is inserted in between.
+    ctx.key = reactor.next_key();
     let next = guarded(session.0.id(), || session.0.start(ctx));
     keep(reactor, session, next);
 }

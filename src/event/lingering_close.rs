@@ -73,7 +73,7 @@ impl<T: StreamSocket> Session for LingeringClose<T> {
         self.look(ctx.now)
     }
 
-    fn timed_out(&mut self, now: Instant) -> Next {
+    fn timed_out(&mut self, now: Instant, _ctx: &mut LoopContext) -> Next {
         self.look(now)
     }
 

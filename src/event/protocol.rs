@@ -4,7 +4,7 @@ use std::io;
 use std::net::TcpStream;
 
 use crate::error::RequestError;
-use crate::event::Connection;
+use crate::event::{Connection, TimerId};
 use crate::request::StreamSocket;
 
 /// A connection's handler written as callbacks: Python's `asyncio.Protocol`, Perl's
@@ -132,6 +132,17 @@ pub trait Protocol<T: StreamSocket = TcpStream>: Clone + Send + 'static {
     /// only the idle wait. Default: nothing.
     fn read_timed_out(&mut self, conn: &mut Connection<'_, T>) {
         let _ = conn;
+    }
+
+    /// A timer set with [`Connection::call_later`] or [`Connection::call_at`] came due (on
+    /// the connection's loop thread; asyncio's timer callback). Default: nothing.
+    ///
+    /// # Errors
+    ///
+    /// An error closes the connection (reported through `handle_error`).
+    fn timer_fired(&mut self, conn: &mut Connection<'_, T>, timer: TimerId) -> io::Result<()> {
+        let _ = (conn, timer);
+        Ok(())
     }
 
     /// The connection is closed, for `reason` (`None`: a clean close by either side). Called

@@ -11,14 +11,15 @@ use selectors::Interest;
 use crate::connections::{ConnectionGuard, Registry};
 use crate::drain::DrainLevel;
 use crate::error::{RequestError, TimedOut, TlsError};
+use crate::event::connection_handle::LoopLink;
 use crate::event::lingering_close::LingeringClose;
 use crate::event::protocol_driver::{Peer, ProtocolDriver};
-use crate::event::{Connection, Protocol};
+use crate::event::{CallSoon, Connection, Protocol};
 use crate::hooks::ServerHooks;
 use crate::request::{
     discard_arrived, Handshake, Linger, MessageClock, MinRate, Request, StreamRequest, StreamSocket,
 };
-use crate::session::{EventSession, LoopContext, Next, Session, SessionParts};
+use crate::session::{EventSession, HandleOp, LoopContext, Next, Session, SessionParts};
 use crate::stats::CloseReason;
 
 /// A [`Protocol`] over a stream request.
@@ -56,6 +57,9 @@ pub(crate) struct StreamSession<T: StreamSocket, P> {
     /// The protocol has the connection (`connection_made` ran): not before the opening
     /// handshake is over.
     made: bool,
+    /// The earliest of the read, write and message timeouts when the loop last looked (not
+    /// the protocol's timers): whether a deadline that passed is a timeout.
+    timeout_at: Option<Instant>,
 }
 
 impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
@@ -84,6 +88,7 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             drained: false,
             served_while_draining: false,
             made: false,
+            timeout_at: None,
         }
     }
 
@@ -310,10 +315,18 @@ impl<T: StreamSocket, P: Protocol<T>> StreamSession<T, P> {
             .filter(|_| sending)
             .and_then(|t| self.last_progress.checked_add(t));
         let message_deadline = self.message_deadline(ctx.now).filter(|_| reading);
-        let deadline = [input_deadline, output_deadline, message_deadline]
+        self.timeout_at = [input_deadline, output_deadline, message_deadline]
             .into_iter()
             .flatten()
             .min();
+        let state = &self.driver.state;
+        let deadline = match state.timers.next() {
+            Some(timer) => Some(self.timeout_at.map_or(timer, |at| at.min(timer))),
+            None => self.timeout_at,
+        };
+        if let Some(link) = &state.link {
+            link.note_buffered(self.driver.out.len());
+        }
         Next::Watch(interest, deadline)
     }
 
@@ -346,6 +359,12 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
 
     fn start(&mut self, ctx: &mut LoopContext) -> Next {
         self.driver.limits = (ctx.high_watermark, ctx.low_watermark);
+        self.driver.state.link = Some(LoopLink {
+            poster: Arc::clone(&ctx.poster),
+            key: ctx.key,
+            id: self.id,
+            shared: None,
+        });
         self.last_input = ctx.now;
         self.last_progress = ctx.now;
         if let Err(error) = self.request.prepare_nonblocking() {
@@ -395,13 +414,23 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
         self.settle(ctx)
     }
 
-    fn timed_out(&mut self, now: Instant) -> Next {
+    fn timed_out(&mut self, now: Instant, ctx: &mut LoopContext) -> Next {
         if !self.made {
             let error = RequestError::Tls(TlsError::handshake_timed_out());
             error.log_handshake_failure(self.id, &self.request.client_address);
             self.reason = Some(error);
             self.driver.state.aborted = true;
             return Next::Close;
+        }
+        // The protocol's timers first: one may answer, or close, before a timeout would.
+        while !self.driver.state.aborted {
+            let Some(timer) = self.driver.state.timers.take_due(now) else {
+                break;
+            };
+            self.call(|protocol, conn| protocol.timer_fired(conn, timer));
+        }
+        if self.driver.state.aborted || self.timeout_at.is_none_or(|at| at > now) {
+            return self.settle(ctx);
         }
         let sending = self.driver.sending();
         let write_expired = self
@@ -453,8 +482,46 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
         Next::Close
     }
 
+    fn handle_op(&mut self, op: HandleOp, ctx: &mut LoopContext) -> Option<Next> {
+        if self.driver.state.aborted {
+            return None;
+        }
+        match op {
+            HandleOp::Write(bytes) => {
+                if let Some(link) = &self.driver.state.link {
+                    link.note_delivered(bytes.len());
+                }
+                self.call(|_, conn| {
+                    conn.write(&bytes);
+                    Ok(())
+                });
+            }
+            HandleOp::Close => self.driver.state.closing = true,
+            HandleOp::Disconnect => self.lost(io::Error::new(
+                io::ErrorKind::WriteZero,
+                "the peer did not read: its output passed the high watermark",
+            )),
+            HandleOp::Call(callback) => match callback.downcast::<CallSoon<T>>() {
+                Ok(callback) => {
+                    self.call(|_, conn| {
+                        callback(conn);
+                        Ok(())
+                    });
+                }
+                Err(_) => tracing::error!(
+                    conn_id = self.id,
+                    "a handle posted a closure for another stream type"
+                ),
+            },
+        }
+        Some(self.settle(ctx))
+    }
+
     fn end(self: Box<Self>, stopping: bool) -> Option<(EventSession, Next)> {
         let mut this = *self;
+        if let Some(link) = &this.driver.state.link {
+            link.close();
+        }
         if stopping && !this.driver.state.aborted {
             // The loop stops: send what can be sent without waiting, then close cleanly.
             let _ = this.driver.out.send(&*this.request.socket);

@@ -121,6 +121,11 @@ impl<E: AsFd> Reactor<E> {
         Ok(key)
     }
 
+    /// The key the next [`insert`](Self::insert) will use.
+    pub(crate) fn next_key(&self) -> usize {
+        self.slots.vacant_key()
+    }
+
     /// Removes a connection (unregistering it) and returns it.
     pub(crate) fn remove(&mut self, key: usize) -> Option<E> {
         let slot = self.slots.try_remove(key)?;

@@ -1,6 +1,7 @@
 //! What a handler is given: the [`Request`] trait, and its stream and datagram requests with
 //! their readers, writers, options and framings.
 
+mod connection_writer;
 mod datagram;
 mod datagram_socket;
 mod linger;
@@ -18,7 +19,9 @@ mod socket_reader;
 mod stream;
 mod stream_options;
 mod stream_socket;
+mod when_full;
 
+pub use connection_writer::ConnectionWriter;
 pub use datagram::DatagramRequest;
 pub use datagram_socket::DatagramSocket;
 pub(crate) use linger::{discard_arrived, Linger};
@@ -34,3 +37,4 @@ pub use stream::StreamRequest;
 pub use stream_options::StreamOptions;
 pub(crate) use stream_socket::file_shrank;
 pub use stream_socket::{Handshake, SocketHalf, StreamSocket};
+pub use when_full::{WhenFull, Written};

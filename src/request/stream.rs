@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::coroutine;
 use crate::drain::{BusySpan, Liveness};
 use crate::error::RequestError;
+use crate::request::connection_writer::{ConnectionWriter, WriterSlot};
 use crate::request::linger::{discard_arrived, Linger};
 use crate::request::message_framing::MessageFraming;
 use crate::request::pending_output::SharedOutput;
@@ -78,7 +79,14 @@ pub struct StreamRequest<T: StreamSocket = TcpStream> {
     liveness: Option<Arc<Liveness>>,
     /// Where the bytes the connection carried are recorded as it closes.
     traffic: Option<Arc<Liveness>>,
+    /// The connection's writers, once one is made; they end when the request is dropped.
+    writers: WriterSlot<T>,
 }
+
+/// The high watermark of a request's [`ConnectionWriter`]s, in bytes the peer has not taken
+/// from the kernel: about what an event loop's connection holds at its default watermark, its
+/// 64 KiB plus the kernel's own send buffer.
+const DEFAULT_WRITER_WATERMARK: usize = 256 * 1024;
 
 impl<T: StreamSocket> StreamRequest<T> {
     /// Wraps an accepted connection. Transports call this; handlers receive the result.
@@ -101,7 +109,24 @@ impl<T: StreamSocket> StreamRequest<T> {
             pending_output: None,
             liveness: None,
             traffic: None,
+            writers: WriterSlot::default(),
         }
+    }
+
+    /// A writer other threads and other connections' handlers use to send to this connection
+    /// (see [`ConnectionWriter`]): a chat or notification server's fan-out under a blocking
+    /// strategy. All writers of a request share one state; its high watermark is 256 KiB of output
+    /// the peer has not taken (the kernel's send queue is its only buffer).
+    ///
+    /// # Errors
+    ///
+    /// `Unsupported` for a socket that cannot be written from two threads (TLS).
+    pub fn writer(&mut self) -> io::Result<ConnectionWriter<T>> {
+        self.writers.writer(
+            &self.socket,
+            DEFAULT_WRITER_WATERMARK,
+            self.options.write_timeout,
+        )
     }
 
     /// Marks the connection as in the middle of a message until the returned span is
@@ -406,6 +431,7 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
     }
 
     fn begin_close(&mut self) -> Option<Duration> {
+        self.writers.close();
         // Output still kept here cannot wait any longer (the parker is closing, or the request
         // ends where nothing parks): what the socket takes now, and no more.
         self.drop_pending_output();

@@ -202,6 +202,13 @@ pub trait StreamSocket: AsFd + Send + Sync + 'static {
     /// sending what the socket takes now. Default: nothing.
     fn close_notify(&self) {}
 
+    /// Whether [`send_now`](Self::send_now) may be called from another thread while the
+    /// handler uses the socket (a [`ConnectionWriter`](crate::ConnectionWriter)). Default:
+    /// `true`, as for a plain descriptor; a wrapper with state of its own (TLS) says `false`.
+    fn writes_from_other_threads(&self) -> bool {
+        true
+    }
+
     /// The bytes the connection has carried, received and sent, as the kernel counts them
     /// (TCP's `TCP_INFO`; a wrapper gives its transport's, so TLS counts the records on the
     /// wire); read once, as the connection closes, for

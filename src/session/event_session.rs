@@ -9,6 +9,7 @@ use std::time::Instant;
 use selectors::Interest;
 
 use crate::drain::DrainProgress;
+use crate::session::handle_op::{HandleOp, HandlePoster};
 
 /// A connection on its way to an [`EventLoop`](crate::EventLoop), made by
 /// [`Job::into_event_session`](crate::Job::into_event_session). Opaque.
@@ -32,6 +33,16 @@ pub(crate) struct LoopContext {
     pub(crate) low_watermark: usize,
     /// The server's drain level.
     pub(crate) drain: Arc<DrainProgress>,
+    /// The reactor key of the session the loop is calling (for its handles).
+    pub(crate) key: usize,
+    /// Where handles post to this loop.
+    pub(crate) poster: Arc<dyn HandlePoster>,
+}
+
+impl fmt::Debug for dyn HandlePoster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HandlePoster")
+    }
 }
 
 /// What the loop does with a session after an event.
@@ -54,7 +65,13 @@ pub(crate) trait Session: Send {
     fn ready(&mut self, readable: bool, writable: bool, ctx: &mut LoopContext) -> Next;
     /// Its deadline passed (at `now`): first byte, idle, or write — or, for a lingering close,
     /// its next look.
-    fn timed_out(&mut self, now: Instant) -> Next;
+    fn timed_out(&mut self, now: Instant, ctx: &mut LoopContext) -> Next;
+    /// A handle's operation for this session; `None`: nothing changed (it is not a
+    /// connection that handles reach, e.g. a close that lingers).
+    fn handle_op(&mut self, op: HandleOp, ctx: &mut LoopContext) -> Option<Next> {
+        let _ = (op, ctx);
+        None
+    }
     /// The server's drain began or moved on: close the connection if it is idle now.
     fn drain(&mut self, ctx: &mut LoopContext) -> Next;
     /// Closes the connection and calls `connection_lost`. `stopping`: the loop stops. `Some`

@@ -137,6 +137,15 @@ pub(crate) fn readable_now(fd: std::os::fd::BorrowedFd<'_>) -> bool {
     wait_readable(fd, Some(std::time::Duration::ZERO)).unwrap_or(false)
 }
 
+/// Raises the socket's send buffer (`SO_SNDBUF`) to at least `bytes`; a larger one is kept.
+pub(crate) fn grow_send_buffer(fd: std::os::fd::BorrowedFd<'_>, bytes: usize) -> io::Result<()> {
+    let socket = socket2::SockRef::from(&fd);
+    if socket.send_buffer_size()? < bytes {
+        socket.set_send_buffer_size(bytes)?;
+    }
+    Ok(())
+}
+
 /// Bytes this socket has sent and the peer has not acknowledged yet, plus bytes not sent
 /// (`ioctl(SIOCOUTQ)`): 0 means everything written has arrived.
 #[cfg(any(target_os = "linux", target_os = "android"))]

@@ -434,6 +434,10 @@ impl<S: StreamSocket> StreamSocket for TlsStream<S> {
         self.handshaking().then_some(self.deadline)
     }
 
+    fn writes_from_other_threads(&self) -> bool {
+        false
+    }
+
     fn close_notify(&self) {
         if self.handshaking() {
             return;
