@@ -190,6 +190,31 @@ impl ChunkedDecoder {
         self.part == Part::Done
     }
 
+    /// Moves the data decoded so far into `out`, which must have room for it (feeding no more
+    /// input than `out` holds makes sure); returns how many bytes.
+    pub(crate) fn take_data(&mut self, out: &mut [u8]) -> usize {
+        let Some(body) = &mut self.body else {
+            return 0;
+        };
+        let n = body.len();
+        out[..n].copy_from_slice(body);
+        body.clear();
+        n
+    }
+
+    /// A copy that only counts, from where this one is: to see whether the rest of a body
+    /// has arrived without taking it.
+    pub(crate) fn counting_copy(&self) -> Self {
+        ChunkedDecoder {
+            part: self.part,
+            line: self.line.clone(),
+            body: None,
+            decoded: self.decoded,
+            limit: self.limit,
+            trailers: self.trailers,
+        }
+    }
+
     /// The decoded body (empty when only counting).
     pub(crate) fn into_body(self) -> Vec<u8> {
         self.body.unwrap_or_default()

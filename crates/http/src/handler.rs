@@ -69,7 +69,13 @@ pub(crate) fn answer<H: HttpHandler>(
     mut ex: Exchange<'_>,
     observed: Option<(&dyn RequestObserver, Instant)>,
 ) -> io::Result<bool> {
-    dispatch(handler, &mut ex)?;
+    if let Err(error) = dispatch(handler, &mut ex) {
+        // A handler that gives up on a body the server refuses (`?` on a read) has the
+        // refusal answered for it (413, 400, 408); any other failure is the connection's.
+        if ex.answered() || ex.body_refused().is_none() {
+            return Err(error);
+        }
+    }
     let (keep, status) = ex.finish()?;
     if let Some((observer, head_at)) = observed {
         observer.request_done(status, head_at.elapsed());

@@ -8,17 +8,18 @@ use socketserver::{Connection, Protocol};
 
 use crate::wire::HttpSocket;
 
+use crate::body_reader::{Body as ExchangeBody, CONTINUE};
 use crate::chunked::{ChunkedDecoder, ChunkedError};
+use crate::error_format::ErrorFormat;
 use crate::event_wire::EventWire;
-use crate::exchange::{Exchange, CONTINUE};
+use crate::exchange::{refusal, Exchange};
 use crate::framing::{framing, Framing};
 use crate::handler::{answer, HttpHandler};
 use crate::head::{check_bounds, head_end, parse};
 use crate::limits::HttpLimits;
 use crate::observer::RequestObserver;
 use crate::outgoing::Outgoing;
-use crate::request::HttpRequest;
-use crate::service::{expects_continue, refusal};
+use crate::request::{expects_continue, HttpRequest};
 
 /// Serves HTTP/1.0 and 1.1 with an [`HttpHandler`] as a [`Protocol`]: the handler type of an
 /// event-driven HTTP server ([`EventHttpServer`](crate::EventHttpServer)), where a few loop
@@ -36,10 +37,20 @@ use crate::service::{expects_continue, refusal};
 /// long computation), or every connection of that loop waits. Static files and in-memory
 /// answers fit; a handler that blocks belongs on a pool ([`HttpService`](crate::HttpService)
 /// under [`ThreadPool`](socketserver::ThreadPool)).
+///
+/// Bodies are always gathered whole here (the handler must not wait for one), so
+/// [`Exchange::body_reader`] is a cursor over the gathered bytes;
+/// [`max_gathered_body`](HttpLimits::max_gathered_body) does not apply.
+///
+/// An [`EventHttpServer`](crate::EventHttpServer) is made from an
+/// [`HttpService`](crate::HttpService), as every other HTTP server is, and serves it as this
+/// type; `HttpProtocol::new(handler).into()` makes the same service.
 #[derive(Debug)]
 pub struct HttpProtocol<H> {
     handler: H,
     limits: HttpLimits,
+    /// How error responses are written.
+    error_format: ErrorFormat,
     /// Bytes received and not served yet: a partial request, or pipelined ones.
     input: Vec<u8>,
     /// How much of `input` was searched for the end of a head.
@@ -77,6 +88,7 @@ impl<H: HttpHandler> HttpProtocol<H> {
         HttpProtocol {
             handler,
             limits: HttpLimits::default(),
+            error_format: ErrorFormat::default(),
             input: Vec::new(),
             scanned: 0,
             pending: None,
@@ -91,6 +103,31 @@ impl<H: HttpHandler> HttpProtocol<H> {
     pub fn with_limits(mut self, limits: HttpLimits) -> Self {
         self.limits = limits;
         self
+    }
+
+    /// Writes error responses in `format`, as
+    /// [`HttpService::with_error_format`](crate::HttpService::with_error_format) does.
+    #[doc(alias = "error_message_format")]
+    #[doc(alias = "error_content_type")]
+    pub fn with_error_format(mut self, format: ErrorFormat) -> Self {
+        self.error_format = format;
+        self
+    }
+
+    /// Sets the observer, or none.
+    pub(crate) fn with_observer_option(
+        mut self,
+        observer: Option<Arc<dyn RequestObserver>>,
+    ) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// The parts a service is made of.
+    pub(crate) fn into_parts(
+        self,
+    ) -> (H, HttpLimits, ErrorFormat, Option<Arc<dyn RequestObserver>>) {
+        (self.handler, self.limits, self.error_format, self.observer)
     }
 
     /// Tells `observer` of every request the handler answers, with its status and how long
@@ -233,10 +270,11 @@ impl<H: HttpHandler> HttpProtocol<H> {
             handler,
             outgoing,
             observer,
+            error_format,
             ..
         } = self;
         let mut wire = EventWire { conn, outgoing };
-        let ex = Exchange::new(&mut wire, head, body);
+        let ex = Exchange::new(&mut wire, head, ExchangeBody::Whole(body), *error_format);
         if !answer(handler, ex, observer.as_deref().zip(head_at))? {
             self.close_after = true;
             self.input.clear();
@@ -247,7 +285,8 @@ impl<H: HttpHandler> HttpProtocol<H> {
     /// Answers a request that cannot be served and ends the connection.
     fn refuse<T: HttpSocket>(&mut self, conn: &mut Connection<'_, T>, code: u16, why: &str) {
         tracing::debug!(code, why, peer = %conn.client_address(), "refusing a request");
-        self.outgoing.write(conn, &refusal(code, why));
+        self.outgoing
+            .write(conn, &refusal(code, why, self.error_format));
         self.close_after = true;
         self.pending = None;
         self.input.clear();
@@ -259,7 +298,9 @@ impl<H: HttpHandler> Clone for HttpProtocol<H> {
     fn clone(&self) -> Self {
         HttpProtocol {
             observer: self.observer.clone(),
-            ..HttpProtocol::new(self.handler.clone()).with_limits(self.limits)
+            ..HttpProtocol::new(self.handler.clone())
+                .with_limits(self.limits)
+                .with_error_format(self.error_format)
         }
     }
 }
@@ -290,7 +331,11 @@ impl<H: HttpHandler, T: HttpSocket> Protocol<T> for HttpProtocol<H> {
 
     fn read_timed_out(&mut self, conn: &mut Connection<'_, T>) {
         if self.outgoing.is_empty() {
-            conn.write(&refusal(408, "the request did not arrive in time"));
+            conn.write(&refusal(
+                408,
+                "the request did not arrive in time",
+                self.error_format,
+            ));
         }
     }
 }

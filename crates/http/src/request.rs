@@ -51,3 +51,11 @@ impl HttpRequest {
         }
     }
 }
+
+/// Whether the client waits for `100 Continue` before it sends the body.
+pub(crate) fn expects_continue(request: &HttpRequest) -> bool {
+    request.version == Version::Http11
+        && request
+            .header("Expect")
+            .is_some_and(|expect| expect.trim().eq_ignore_ascii_case("100-continue"))
+}

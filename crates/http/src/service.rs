@@ -5,18 +5,24 @@ use std::io::{self, Read, Write};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use socketserver::{BusySpan, Framed, MessageFraming, RequestHandler, SocketReader, StreamRequest};
+use socketserver::{
+    BusySpan, EventSession, Framed, MessageFraming, ProtocolHandler, RequestHandler, SessionParts,
+    SocketReader, StreamRequest,
+};
 
 use crate::wire::HttpSocket;
 
+use crate::body_reader::{Body, CONTINUE};
 use crate::chunked::{read_chunked, ChunkedError};
-use crate::exchange::{error_page, start_head, Exchange, CONTINUE};
+use crate::error_format::ErrorFormat;
+use crate::exchange::{refusal, Exchange};
 use crate::framing::{framing, Framing};
 use crate::handler::{answer, HttpHandler};
 use crate::head::{read_head, HeadError};
 use crate::limits::HttpLimits;
 use crate::observer::RequestObserver;
-use crate::request::{HttpRequest, Version};
+use crate::protocol::HttpProtocol;
+use crate::request::{expects_continue, HttpRequest};
 use crate::request_framing::{BodyFraming, HeadFraming};
 use crate::status::Refusal;
 
@@ -32,9 +38,42 @@ use crate::status::Refusal;
 /// files as the client reads). Each request is in flight from its first byte to its answer,
 /// so a graceful drain closes idle keep-alive connections at once and lets requests finish.
 /// Pipelined requests are answered in order.
+///
+/// The same value makes every HTTP server, the event one included:
+/// `PoolHttpServer::new(address, HttpService::new(handler))`,
+/// `EventHttpServer::new(address, HttpService::new(handler))` — on an
+/// [`EventLoop`](socketserver::EventLoop) it is served as [`HttpProtocol`], with the same
+/// handler, limits, error format and observer.
+///
+/// # Examples
+///
+/// ```
+/// use socketserver_http::{
+///     ErrorFormat, EventHttpServer, Exchange, HttpHandler, HttpLimits, HttpService, PoolHttpServer,
+/// };
+///
+/// #[derive(Clone)]
+/// struct Api;
+///
+/// impl HttpHandler for Api {
+///     fn do_get(&mut self, ex: &mut Exchange<'_>) -> std::io::Result<()> {
+///         ex.send_json(200, br#"{"ok":true}"#)
+///     }
+/// }
+///
+/// let service = HttpService::new(Api)
+///     .with_limits(HttpLimits::new().with_max_body(64 * 1024))
+///     .with_error_format(ErrorFormat::Json);
+/// let pool = PoolHttpServer::new("127.0.0.1:0", service.clone())?;
+/// let event = EventHttpServer::new("127.0.0.1:0", service)?;
+/// # drop((pool, event));
+/// # Ok::<(), socketserver::Error>(())
+/// ```
 pub struct HttpService<H> {
     handler: H,
     limits: HttpLimits,
+    /// How error responses are written (the handler's and the server's own).
+    error_format: ErrorFormat,
     /// A request whose head has been read and whose body is being gathered.
     pending: Option<Pending>,
     /// The server's read timeout (a head's is tighter).
@@ -59,6 +98,7 @@ impl<H: HttpHandler> HttpService<H> {
         HttpService {
             handler,
             limits: HttpLimits::default(),
+            error_format: ErrorFormat::default(),
             pending: None,
             server_read_timeout: None,
             observer: None,
@@ -68,6 +108,17 @@ impl<H: HttpHandler> HttpService<H> {
     /// Serves with these limits.
     pub fn with_limits(mut self, limits: HttpLimits) -> Self {
         self.limits = limits;
+        self
+    }
+
+    /// Writes error responses in `format` (Python's `error_message_format` and
+    /// `error_content_type`): [`Exchange::send_error`]'s, and the refusals the server answers
+    /// before the handler runs (413 for a body over the limit, 400, 408, 414, 431…). Default:
+    /// [`ErrorFormat::Html`].
+    #[doc(alias = "error_message_format")]
+    #[doc(alias = "error_content_type")]
+    pub fn with_error_format(mut self, format: ErrorFormat) -> Self {
+        self.error_format = format;
         self
     }
 
@@ -118,7 +169,34 @@ impl<H: HttpHandler> Clone for HttpService<H> {
     fn clone(&self) -> Self {
         HttpService {
             observer: self.observer.clone(),
-            ..HttpService::new(self.handler.clone()).with_limits(self.limits)
+            ..HttpService::new(self.handler.clone())
+                .with_limits(self.limits)
+                .with_error_format(self.error_format)
+        }
+    }
+}
+
+/// A service's settings in the event form (what an event loop serves an [`HttpService`] as).
+impl<H: HttpHandler> From<HttpService<H>> for HttpProtocol<H> {
+    fn from(service: HttpService<H>) -> Self {
+        let (handler, limits, error_format, observer) = service.into_parts();
+        HttpProtocol::new(handler)
+            .with_limits(limits)
+            .with_error_format(error_format)
+            .with_observer_option(observer)
+    }
+}
+
+/// The event form's settings as a service: `HttpProtocol::new(h).into()` still makes an
+/// [`EventHttpServer`](crate::EventHttpServer)'s handler.
+impl<H: HttpHandler> From<HttpProtocol<H>> for HttpService<H> {
+    fn from(protocol: HttpProtocol<H>) -> Self {
+        let (handler, limits, error_format, observer) = protocol.into_parts();
+        HttpService {
+            observer,
+            ..HttpService::new(handler)
+                .with_limits(limits)
+                .with_error_format(error_format)
         }
     }
 }
@@ -141,6 +219,7 @@ impl<H: HttpHandler, T: HttpSocket> RequestHandler<StreamRequest<T>> for HttpSer
     }
 
     fn handle(&mut self, stream: &mut StreamRequest<T>) -> io::Result<()> {
+        let format = self.error_format;
         let (head, head_at, framing, busy) = match self.pending.take() {
             Some(Pending {
                 head,
@@ -158,15 +237,23 @@ impl<H: HttpHandler, T: HttpSocket> RequestHandler<StreamRequest<T>> for HttpSer
                 let head = match head {
                     Ok(Some(head)) => head,
                     Ok(None) => return Ok(()),
-                    Err(HeadError::Status((code, why))) => return refuse(stream, code, why),
-                    Err(HeadError::Io(error)) => return fail_reading(stream, error),
+                    Err(HeadError::Status((code, why))) => {
+                        return refuse(stream, code, why, format)
+                    }
+                    Err(HeadError::Io(error)) => return fail_reading(stream, error, format),
                 };
                 let head_at = self.observer.as_ref().map(|_| Instant::now());
                 tracing::debug!(method = %head.method, target = %head.target, peer = %stream.client_address(), "request");
                 let framing = match framing(&head, &self.limits) {
                     Ok(framing) => framing,
-                    Err((code, why)) => return refuse(stream, code, why),
+                    Err((code, why)) => return refuse(stream, code, why, format),
                 };
+                if self.streams(framing) {
+                    // Longer than what is gathered: the handler reads it as it arrives.
+                    let body =
+                        Body::streamed(framing, self.limits.max_body, expects_continue(&head));
+                    return self.respond(stream, head, head_at, body, busy);
+                }
                 let mut body_framing = match framing {
                     Framing::Empty => None,
                     Framing::Length(length) => Some(BodyFraming::Length(length)),
@@ -197,10 +284,44 @@ impl<H: HttpHandler, T: HttpSocket> RequestHandler<StreamRequest<T>> for HttpSer
         // The body is here whole (or its arrival failed: reading it says how).
         let body = match read_whole_body(&mut stream.rfile, framing, self.limits.max_body) {
             Ok(body) => body,
-            Err(BodyError::Status((code, why))) => return refuse(stream, code, why),
-            Err(BodyError::Io(error)) => return fail_reading(stream, error),
+            Err(BodyError::Status((code, why))) => return refuse(stream, code, why, format),
+            Err(BodyError::Io(error)) => return fail_reading(stream, error, format),
         };
-        let ex = Exchange::new(stream, head, &body);
+        self.respond(stream, head, head_at, Body::Whole(&body), busy)
+    }
+
+    /// On an event loop: served as [`HttpProtocol`].
+    fn into_event_session(
+        self,
+        parts: SessionParts<StreamRequest<T>>,
+    ) -> Result<EventSession, (Self, SessionParts<StreamRequest<T>>)> {
+        // On an event loop the service is served as its event form.
+        ProtocolHandler::new(HttpProtocol::from(self))
+            .into_event_session(parts)
+            .map_err(|(handler, parts)| (HttpService::from(handler.protocol().clone()), parts))
+    }
+}
+
+impl<H: HttpHandler> HttpService<H> {
+    /// Whether a body framed so is read by the handler as it arrives, not gathered first.
+    fn streams(&self, framing: Framing) -> bool {
+        match framing {
+            Framing::Empty => false,
+            Framing::Length(length) => length > self.limits.max_gathered_body,
+            Framing::Chunked => self.limits.max_gathered_body < self.limits.max_body,
+        }
+    }
+
+    /// Runs the handler on a request, then waits for the next one if the connection stays.
+    fn respond<T: HttpSocket>(
+        &mut self,
+        stream: &mut StreamRequest<T>,
+        head: HttpRequest,
+        head_at: Option<Instant>,
+        body: Body<'_>,
+        busy: BusySpan,
+    ) -> io::Result<()> {
+        let ex = Exchange::new(stream, head, body, self.error_format);
         let observed = self.observer.as_deref().zip(head_at);
         let keep = answer(&mut self.handler, ex, observed)?;
         drop(busy);
@@ -208,6 +329,13 @@ impl<H: HttpHandler, T: HttpSocket> RequestHandler<StreamRequest<T>> for HttpSer
             self.wait_for_head(stream);
         }
         Ok(())
+    }
+
+    /// The parts the event form is made of.
+    pub(crate) fn into_parts(
+        self,
+    ) -> (H, HttpLimits, ErrorFormat, Option<Arc<dyn RequestObserver>>) {
+        (self.handler, self.limits, self.error_format, self.observer)
     }
 }
 
@@ -263,41 +391,30 @@ fn read_whole_body<T: HttpSocket>(
     }
 }
 
-/// Whether the client waits for `100 Continue` before it sends the body.
-pub(crate) fn expects_continue(request: &HttpRequest) -> bool {
-    request.version == Version::Http11
-        && request
-            .header("Expect")
-            .is_some_and(|expect| expect.trim().eq_ignore_ascii_case("100-continue"))
-}
-
 /// A request could not be read: a timeout is answered 408 (the client is told), anything
 /// else is the connection's error.
-fn fail_reading<T: HttpSocket>(stream: &mut StreamRequest<T>, error: io::Error) -> io::Result<()> {
+fn fail_reading<T: HttpSocket>(
+    stream: &mut StreamRequest<T>,
+    error: io::Error,
+    format: ErrorFormat,
+) -> io::Result<()> {
     match error.kind() {
-        io::ErrorKind::TimedOut => refuse(stream, 408, "the request did not arrive in time"),
+        io::ErrorKind::TimedOut => {
+            refuse(stream, 408, "the request did not arrive in time", format)
+        }
         _ => Err(error),
     }
 }
 
 /// Answers a request that could not be read with `code` and closes: always with a status line
 /// (Python sends a 400 page without one when the version is not valid).
-fn refuse<T: HttpSocket>(stream: &mut StreamRequest<T>, code: u16, why: &str) -> io::Result<()> {
+fn refuse<T: HttpSocket>(
+    stream: &mut StreamRequest<T>,
+    code: u16,
+    why: &str,
+    format: ErrorFormat,
+) -> io::Result<()> {
     tracing::debug!(code, why, peer = %stream.client_address(), "refusing a request");
-    stream.wfile.write_all(&refusal(code, why))?;
+    stream.wfile.write_all(&refusal(code, why, format))?;
     stream.wfile.flush()
-}
-
-/// A complete response that refuses a request, then closes the connection.
-pub(crate) fn refusal(code: u16, why: &str) -> Vec<u8> {
-    let body = error_page(code, why);
-    let mut out = Vec::with_capacity(256 + body.len());
-    start_head(&mut out, code);
-    // Writing to a Vec cannot fail.
-    let _ = write!(
-        out,
-        "Content-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    out
 }

@@ -18,7 +18,8 @@ use rustix::io::Errno;
 
 use crate::byte_ranges::{parse_ranges, ByteRanges};
 use crate::date::parse_http_date;
-use crate::exchange::{escape_html, Exchange};
+use crate::error_format::escape_html;
+use crate::exchange::Exchange;
 use crate::file_validators::FileValidators;
 use crate::handler::HttpHandler;
 

@@ -3,7 +3,8 @@
 /// A status that refuses a request, and why (for the error page).
 pub(crate) type Refusal = (u16, &'static str);
 
-/// The reason phrase HTTP gives `code` (`"OK"` for 200), or `""` for an unknown code.
+/// The reason phrase HTTP gives `code` (`"OK"` for 200, `"Created"` for 201), or `""` for a
+/// code that has none.
 pub fn reason_phrase(code: u16) -> &'static str {
     match code {
         100 => "Continue",
@@ -26,6 +27,10 @@ pub fn reason_phrase(code: u16) -> &'static str {
         500 => "Internal Server Error",
         501 => "Not Implemented",
         505 => "HTTP Version Not Supported",
-        _ => "",
+        // The rest as the `http` crate names them (IANA's registry).
+        _ => http::StatusCode::from_u16(code)
+            .ok()
+            .and_then(|status| status.canonical_reason())
+            .unwrap_or(""),
     }
 }

@@ -2,10 +2,10 @@
 //! stream request, or an event loop's connection.
 
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::net::SocketAddr;
 
-use socketserver::{StreamRequest, StreamSocket};
+use socketserver::{SocketReader, StreamRequest, StreamSocket};
 
 /// A stream socket with an IP peer that HTTP can be served over: a [`TcpStream`](std::net::TcpStream), or
 /// a [`TlsStream`](socketserver::tls::TlsStream) over one.
@@ -27,6 +27,24 @@ pub(crate) trait Wire {
     /// Sends `head` (the response head, if not sent yet), then `len` bytes of `file` from its
     /// position as the body, a buffer at a time; the head leaves with the file's first piece.
     fn write_file(&mut self, head: Vec<u8>, file: File, len: u64) -> io::Result<()>;
+
+    /// The blocking reader a streamed request body is read from; `None` on an event loop
+    /// (its bodies are gathered whole).
+    fn body_input(&mut self) -> Option<&mut dyn BodyInput> {
+        None
+    }
+}
+
+/// A blocking connection's reader, as a streamed body reads it.
+pub(crate) trait BodyInput: BufRead {
+    /// What has arrived and not been read: never waits.
+    fn buffered(&self) -> &[u8];
+}
+
+impl<T: StreamSocket> BodyInput for SocketReader<T> {
+    fn buffered(&self) -> &[u8] {
+        self.buffer()
+    }
 }
 
 /// The size of a file's pieces.
@@ -51,6 +69,10 @@ impl<T: HttpSocket> Wire for StreamRequest<T> {
         // The loop that parks the connection sends the file as the client reads (a pool's
         // worker moves on at once); the head leaves with its first piece.
         self.send_file(&head, file, len)
+    }
+
+    fn body_input(&mut self) -> Option<&mut dyn BodyInput> {
+        Some(&mut self.rfile)
     }
 }
 

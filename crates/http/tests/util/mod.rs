@@ -7,10 +7,11 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use socketserver::{
-    DrainReport, EventLoop, PoolTcpServer, ProtocolHandler, ServerStats, TcpSocket, TestServer,
-    ThreadPool,
+    DrainReport, EventLoop, PoolTcpServer, ServerStats, TcpSocket, TestServer, ThreadPool,
 };
-use socketserver_http::{EventHttpServer, HttpHandler, HttpLimits, HttpProtocol, HttpService};
+use socketserver_http::{
+    EventHttpServer, HttpHandler, HttpLimits, HttpProtocol, HttpService, PoolHttpServer,
+};
 
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -19,14 +20,14 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 pub enum Form {
     /// `HttpService` on a pool of this many workers.
     Pool(usize),
-    /// `HttpProtocol` on event loops.
+    /// `HttpProtocol` on event loops (an `EventHttpServer`, made from an `HttpService`).
     Event,
 }
 
 /// A running server of either form.
 pub enum Served<H: HttpHandler> {
     Pool(TestServer<TcpSocket, ThreadPool, HttpService<H>>),
-    Event(TestServer<TcpSocket, EventLoop, ProtocolHandler<HttpProtocol<H>>>),
+    Event(TestServer<TcpSocket, EventLoop, HttpService<H>>),
 }
 
 impl<H: HttpHandler> Served<H> {
@@ -60,6 +61,21 @@ impl<H: HttpHandler> Served<H> {
 }
 
 impl<H: HttpHandler> Served<H> {
+    /// Serves `service` in `form`: both made the same way.
+    pub fn start_service(form: Form, service: HttpService<H>) -> Self {
+        match form {
+            Form::Pool(workers) => {
+                let mut server = PoolHttpServer::new("127.0.0.1:0", service).unwrap();
+                server.dispatch_mut().set_workers(workers);
+                Served::Pool(TestServer::start(server))
+            }
+            Form::Event => {
+                let server = EventHttpServer::new("127.0.0.1:0", service).unwrap();
+                Served::Event(TestServer::start(server))
+            }
+        }
+    }
+
     pub fn start(form: Form, handler: H, limits: HttpLimits) -> Self {
         match form {
             Form::Pool(workers) => {
@@ -69,6 +85,7 @@ impl<H: HttpHandler> Served<H> {
                 Served::Pool(TestServer::start(server))
             }
             Form::Event => {
+                // The older way still compiles: the protocol converts into the service.
                 let protocol = HttpProtocol::new(handler).with_limits(limits);
                 let server = EventHttpServer::new("127.0.0.1:0", protocol.into()).unwrap();
                 Served::Event(TestServer::start(server))
