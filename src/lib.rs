@@ -257,6 +257,42 @@
 //! # Ok::<(), socketserver::Error>(())
 //! ```
 //!
+//! # Timers, fan-out and talking between connections
+//!
+//! A protocol on an [`EventLoop`] sets timers on its own loop thread
+//! ([`Connection::call_later`], [`call_at`](Connection::call_at),
+//! [`cancel_timer`](Connection::cancel_timer); they come back in
+//! [`Protocol::timer_fired`] and end with the connection). Other threads and other
+//! connections reach it through a [`ConnectionHandle`] ([`Connection::handle`]): write, close,
+//! or run a closure on its loop. A blocking handler's connection is reached through a
+//! [`ConnectionWriter`] ([`StreamRequest::writer`]). A peer that reads slower than others
+//! write to it cannot grow the server's memory: past its high watermark each write says what
+//! happens ([`WhenFull`]: refuse, drop, or disconnect). `examples/chat.rs` is a chat server
+//! built on both.
+//!
+//! # Coming from
+//!
+//! Each familiar name is a rustdoc alias: searching for `call_later`, `ThreadingTCPServer` or
+//! `spawn_blocking` finds the item. The full Python table is `docs/python-mapping.md`.
+//!
+//! | from | the familiar thing | here |
+//! |---|---|---|
+//! | Python `socketserver` | `ThreadingTCPServer(addr, Handler)`, `serve_forever`, `shutdown` | [`ThreadingTcpServer::new`](BaseServer::new)`(addr, handler)`, [`BaseServer::serve_forever`], [`ShutdownHandle::shutdown`] |
+//! | | `StreamRequestHandler.rfile` / `wfile`, `handle()` | [`StreamRequest::rfile`] / [`wfile`](StreamRequest::wfile), [`RequestHandler::handle`] |
+//! | | `ThreadingMixIn`, `ForkingMixIn` | [`ThreadingMixIn`], [`ForkingMixIn`]; also [`ThreadPool`], [`EventLoop`], [`Coroutines`] |
+//! | Python `http.server` | `BaseHTTPRequestHandler`, `do_GET`, `send_error` | crate `socketserver-http`: `HttpHandler`, `do_get`, `Exchange::send_error` (its "Coming from" section) |
+//! | asyncio | `loop.create_server(factory)`, `Protocol`, `Transport.write` | [`EventTcpServer`]`::new(addr, `[`ProtocolHandler::new`]`(protocol))`, [`Protocol`], [`Connection::write`] |
+//! | | `loop.call_later`, `loop.call_at`, `TimerHandle.cancel` | [`Connection::call_later`], [`Connection::call_at`], [`Connection::cancel_timer`] |
+//! | | `loop.call_soon_threadsafe(transport.write, data)` | [`ConnectionHandle::write`], [`ConnectionHandle::call_soon`] |
+//! | | `set_write_buffer_limits`, `pause_writing` | [`EventLoop::set_watermarks`], [`Protocol::pause_writing`] |
+//! | tokio | `tokio::spawn` per accepted connection | a [`RequestHandler`] under a strategy: [`Coroutines`] runs each on a coroutine of its own, blocking code unchanged |
+//! | | `tokio::time::sleep`, `interval` | [`coroutine::sleep`] in a handler; [`Connection::call_later`] in a protocol |
+//! | | `spawn_blocking`, `block_in_place` | [`coroutine::offload`] |
+//! | | an `mpsc`/`broadcast` channel per client for fan-out | [`ConnectionHandle`] or [`ConnectionWriter`], with [`WhenFull`] for slow receivers |
+//! | | `AsyncRead`/`AsyncWrite`, `BufReader::lines` | [`StreamRequest::rfile`] (`BufRead`), [`StreamRequest::wfile`] (`Write`) |
+//! | | `axum::serve(listener, app)` with graceful shutdown | [`BaseServer::serve_until_signal`], [`ShutdownHandle::drain`] |
+//! | hyper | `service_fn`, `Request`/`Response`, `StatusCode` | crate `socketserver-http`: `HttpHandler`, the `http` crate's types on `HttpRequest` and `Exchange` (its "Coming from" section) |
+//!
 //! # Writing a transport or a strategy
 //!
 //! A transport implements [`TcpServer`]: its `get_request` receives a [`RequestContext`]
