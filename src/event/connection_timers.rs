@@ -66,7 +66,6 @@ impl ConnectionTimers {
     }
 
     /// How many are pending.
-    #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.pending.len()
     }

@@ -422,8 +422,13 @@ impl<T: StreamSocket, P: Protocol<T>> Session for StreamSession<T, P> {
             self.driver.state.aborted = true;
             return Next::Close;
         }
-        // The protocol's timers first: one may answer, or close, before a timeout would.
-        while !self.driver.state.aborted {
+        // The protocol's timers first: one may answer, or close, before a timeout would. At
+        // most those pending now: a callback that sets a timer already due (`call_at` in the
+        // past) has it fired on the loop's next turn, not in an endless loop here.
+        for _ in 0..self.driver.state.timers.len() {
+            if self.driver.state.aborted {
+                break;
+            }
             let Some(timer) = self.driver.state.timers.take_due(now) else {
                 break;
             };
