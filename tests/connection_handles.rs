@@ -215,29 +215,34 @@ fn registered_server() -> (
     (Serving::start(server), registered)
 }
 
+/// Four threads write 100 lines each (`writer N line I`) through `write`; each is taken.
+fn write_from_four_threads(
+    write: impl Fn(&[u8]) -> Result<Written, HandleError> + Clone + Send + 'static,
+) {
+    let threads: Vec<_> = (0..4)
+        .map(|n| {
+            let write = write.clone();
+            std::thread::spawn(move || {
+                for i in 0..100 {
+                    let line = format!("writer {n} line {i}\n");
+                    assert_eq!(write(line.as_bytes()), Ok(Written::Queued));
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
 #[test]
 fn handles_write_close_and_run_closures_on_the_loop_from_other_threads() {
     let (serving, registered) = registered_server();
     let mut client = connect(serving.address);
     let handle = registered.recv_timeout(PATIENCE).unwrap();
     let loop_thread = Arc::new(parking_lot::Mutex::new(None));
-    let writers: Vec<_> = (0..4)
-        .map(|n| {
-            let handle = handle.clone();
-            std::thread::spawn(move || {
-                for i in 0..100 {
-                    let line = format!("writer {n} line {i}\n");
-                    assert_eq!(
-                        handle.write(line.as_bytes(), WhenFull::Refuse),
-                        Ok(Written::Queued)
-                    );
-                }
-            })
-        })
-        .collect();
-    for writer in writers {
-        writer.join().unwrap();
-    }
+    let writing = handle.clone();
+    write_from_four_threads(move |line| writing.write(line, WhenFull::Refuse));
     let seen = Arc::clone(&loop_thread);
     handle
         .call_soon(move |conn| {
@@ -358,23 +363,8 @@ fn writers_reach_a_blocking_handler_s_connection_from_other_threads() {
     let serving = Serving::start(server);
     let client = connect(serving.address);
     let writer = registered.recv_timeout(PATIENCE).unwrap();
-    let threads: Vec<_> = (0..4)
-        .map(|n| {
-            let writer = writer.clone();
-            std::thread::spawn(move || {
-                for i in 0..100 {
-                    let line = format!("writer {n} line {i}\n");
-                    assert_eq!(
-                        writer.write(line.as_bytes(), WhenFull::Refuse),
-                        Ok(Written::Queued)
-                    );
-                }
-            })
-        })
-        .collect();
-    for thread in threads {
-        thread.join().unwrap();
-    }
+    let writing = writer.clone();
+    write_from_four_threads(move |line| writing.write(line, WhenFull::Refuse));
     let mut reader = BufReader::new(client.try_clone().unwrap());
     for n in 0..400 {
         let mut line = String::new();

@@ -22,6 +22,7 @@ use crate::error_format::escape_html;
 use crate::exchange::Exchange;
 use crate::file_validators::FileValidators;
 use crate::handler::HttpHandler;
+use crate::target::hex_value;
 
 /// Serves the files under one directory: Python's `SimpleHTTPRequestHandler`
 /// (`python -m http.server`), with what it lacks.
@@ -480,15 +481,6 @@ pub(crate) fn percent_decode(text: &str) -> Option<Vec<u8>> {
         }
     }
     Some(out)
-}
-
-fn hex_value(digit: u8) -> Option<u8> {
-    match digit {
-        b'0'..=b'9' => Some(digit - b'0'),
-        b'a'..=b'f' => Some(digit - b'a' + 10),
-        b'A'..=b'F' => Some(digit - b'A' + 10),
-        _ => None,
-    }
 }
 
 /// Quotes a file name's bytes for a link.
