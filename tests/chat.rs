@@ -52,13 +52,13 @@ fn line(seq: usize, epoch: Instant) -> Vec<u8> {
 
 /// What one reader thread saw: per client, the lines in order; and each line's delivery time.
 struct Heard {
-    complete: usize,
+    clients: Vec<TcpStream>,
     latencies: Vec<Duration>,
 }
 
-/// Reads `clients` (non-blocking, in an epoll selector) until each has had `LINES` lines;
-/// checks each line whole and in order.
-fn read_all(clients: Vec<TcpStream>, epoch: Instant) -> Heard {
+/// Reads `clients` (non-blocking, in an epoll selector) until each has had lines `first` to
+/// `first + LINES`; checks each line whole and in order.
+fn read_all(clients: Vec<TcpStream>, first: usize, epoch: Instant) -> Heard {
     let mut selector = DefaultSelector::new().unwrap();
     for (i, client) in clients.iter().enumerate() {
         client.set_nonblocking(true).unwrap();
@@ -68,15 +68,15 @@ fn read_all(clients: Vec<TcpStream>, epoch: Instant) -> Heard {
     }
     let mut events = Events::with_capacity(clients.len());
     let mut partial: Vec<Vec<u8>> = vec![Vec::new(); clients.len()];
-    let mut lines = vec![0usize; clients.len()];
+    let mut lines = vec![first; clients.len()];
     let mut latencies = Vec::new();
     let mut buf = vec![0; 256 * 1024];
     let deadline = Instant::now() + PATIENCE * 3;
-    while lines.iter().any(|&n| n < LINES) {
+    while lines.iter().any(|&n| n < first + LINES) {
         assert!(
             Instant::now() < deadline,
             "lines still missing: {:?}",
-            lines.iter().filter(|&&n| n < LINES).count()
+            lines.iter().filter(|&&n| n < first + LINES).count()
         );
         selector
             .select(&mut events, Some(Duration::from_millis(100)))
@@ -113,17 +113,51 @@ fn read_all(clients: Vec<TcpStream>, epoch: Instant) -> Heard {
             }
         }
     }
-    Heard {
-        complete: lines.len(),
-        latencies,
+    Heard { clients, latencies }
+}
+
+/// Sends lines `first..first + LINES` from `sender`, paced, while `READERS` threads read
+/// them at every one of `readers`; gives the readers back with every line's delivery time,
+/// sorted.
+fn flood(
+    sender: &mut TcpStream,
+    readers: Vec<TcpStream>,
+    first: usize,
+    epoch: Instant,
+) -> (Vec<TcpStream>, Vec<Duration>) {
+    let mut shares: Vec<Vec<TcpStream>> = (0..READERS).map(|_| Vec::new()).collect();
+    for (i, client) in readers.into_iter().enumerate() {
+        shares[i % READERS].push(client);
     }
+    let threads: Vec<_> = shares
+        .into_iter()
+        .map(|share| std::thread::spawn(move || read_all(share, first, epoch)))
+        .collect();
+    for seq in first..first + LINES {
+        sender.write_all(&line(seq, epoch)).unwrap();
+        // Pacing the load (50 MB/s of fan-out in all), not synchronising: the readers keep
+        // up, so their delivery times show what a silent member costs them.
+        std::thread::sleep(PACE);
+    }
+    let mut readers = Vec::new();
+    let mut latencies = Vec::new();
+    for thread in threads {
+        let heard = util::join_within(thread, PATIENCE * 4);
+        readers.extend(heard.clients);
+        latencies.extend(heard.latencies);
+    }
+    latencies.sort();
+    (readers, latencies)
+}
+
+/// "p50 …, p99 …, max …" of sorted delivery times.
+fn percentiles(sorted: &[Duration]) -> String {
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q) as usize];
+    format!("p50 {:?}, p99 {:?}, max {:?}", at(0.5), at(0.99), at(1.0))
 }
 
 fn a_thousand_clients_and_one_that_never_reads(mode: &str) {
     let (server, address) = start(mode);
-    // The one that never reads: a small receive buffer, so its backlog builds at the server.
-    let mut silent = connect_reading_slowly(address);
-    read_welcome(&mut silent);
     let mut sender = util::connect(address);
     read_welcome(&mut sender);
     let mut readers = Vec::new();
@@ -133,69 +167,49 @@ fn a_thousand_clients_and_one_that_never_reads(mode: &str) {
         read_welcome(&mut client);
         readers.push(client);
     }
-    let resident_before = server.resident_bytes();
     let epoch = Instant::now();
-    let mut shares: Vec<Vec<TcpStream>> = (0..READERS).map(|_| Vec::new()).collect();
-    for (i, client) in readers.into_iter().enumerate() {
-        shares[i % READERS].push(client);
-    }
-    let threads: Vec<_> = shares
-        .into_iter()
-        .map(|share| std::thread::spawn(move || read_all(share, epoch)))
-        .collect();
-    for seq in 0..LINES {
-        sender.write_all(&line(seq, epoch)).unwrap();
-        // Pacing the load (50 MB/s of fan-out in all), not synchronising: the others keep
-        // up, so their delivery times show what the silent one costs them.
-        std::thread::sleep(PACE);
-    }
-    let mut complete = 0;
-    let mut latencies = Vec::new();
-    for thread in threads {
-        let heard = util::join_within(thread, PATIENCE * 4);
-        complete += heard.complete;
-        latencies.extend(heard.latencies);
-    }
-    assert_eq!(complete, CLIENTS - 2);
+    // First without the silent member, for comparison; then with it.
+    let (readers, alone) = flood(&mut sender, readers, 0, epoch);
+    // The one that never reads: a small receive buffer, so its backlog builds at the server.
+    let mut silent = connect_reading_slowly(address);
+    read_welcome(&mut silent);
+    let resident_before = server.resident_bytes();
+    let (readers, with_silent) = flood(&mut sender, readers, LINES, epoch);
     let resident_after = server.resident_bytes();
+    assert_eq!(readers.len(), CLIENTS - 2);
 
-    // The silent one was dropped: what it can still read ends well short of all the lines.
+    // The silent one was dropped: what it can still read ends well short of its lines.
     silent.set_read_timeout(Some(PATIENCE)).unwrap();
     let mut got = 0;
     let mut buf = [0; 65536];
-    let ended = loop {
+    loop {
         match silent.read(&mut buf) {
-            Ok(0) => break true,
+            Ok(0) => break,
             Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
             Err(e) => panic!("the silent client was not disconnected: {e} after {got} bytes"),
         }
-    };
-    assert!(ended);
+    }
     assert!(
         got < LINES * LINE_LEN,
         "the silent client got everything: {got} bytes"
     );
 
-    latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
     let grown = resident_after.saturating_sub(resident_before);
     eprintln!(
-        "chat --mode {mode}: {} lines delivered to {} readers; delivery p50 {:?}, p99 {:?}, max {:?}; \
-         the silent client got {got} bytes before its disconnect; server RSS {} → {} KiB",
-        latencies.len(),
+        "chat --mode {mode}: {} readers, {LINES} lines each round; delivery without a silent \
+         member: {}; with one: {}; the silent client got {got} bytes before its disconnect; \
+         server RSS {} → {} KiB",
         CLIENTS - 2,
-        at(0.5),
-        at(0.99),
-        at(1.0),
+        percentiles(&alone),
+        percentiles(&with_silent),
         resident_before / 1024,
         resident_after / 1024,
     );
-    // Bounded: the whole flood was 160 MiB of output; a server that kept a backlog per
-    // member, or per line, would hold it.
+    // Bounded: the round sent 160 MiB of output; a server that kept a backlog per member, or
+    // per line, would hold it.
     assert!(grown < 32 << 20, "the server grew by {grown} bytes");
-    drop(sender);
-    drop(silent);
+    drop((sender, silent, readers));
     let finished = server.stop_with(libc::SIGTERM, &format!("chat --mode {mode}"));
     assert!(finished.status.success(), "{:?}", finished.status);
 }
