@@ -43,12 +43,10 @@ use std::net::ToSocketAddrs;
 
 use socketserver::tls::{TlsConfig, TlsSocket, TlsStream};
 use socketserver::{
-    BaseServer, Coroutines, Dispatch, EventLoop, ForkingMixIn, ProtocolHandler, RequestHandler,
-    Sequential, StreamOptions, StreamRequest, TcpServer, TcpSocket, ThreadPool, ThreadingMixIn,
+    BaseServer, Coroutines, Dispatch, EventLoop, ForkingMixIn, RequestHandler, Sequential,
+    StreamOptions, StreamRequest, TcpServer, TcpSocket, ThreadPool, ThreadingMixIn,
 };
-use socketserver_http::{
-    HttpLimits, HttpProtocol, HttpService, RequestObserver, SimpleHttpRequestHandler,
-};
+use socketserver_http::{HttpLimits, HttpService, RequestObserver, SimpleHttpRequestHandler};
 use socketserver_metrics::LatencyHistogram;
 
 const USAGE: &str = "usage: http_server [--addr HOST:PORT] [--directory DIR] [--mode pool|event|threading|sequential|forking|coroutine] [--workers N] [--header-timeout SECS] [--drain-timeout SECS] [--tls-cert PEM --tls-key PEM] [--metrics HOST:PORT]";
@@ -244,21 +242,12 @@ fn main() -> ExitCode {
                 pool.set_workers(n).set_queue_size(n);
             }
         }),
-        "event" => run(
-            &settings,
-            |handler, limits| {
-                let protocol = HttpProtocol::new(handler).with_limits(limits);
-                ProtocolHandler::new(match &observer {
-                    Some(observer) => protocol.with_observer(Arc::clone(observer)),
-                    None => protocol,
-                })
-            },
-            |loops: &mut EventLoop| {
-                if let Some(n) = settings.workers {
-                    loops.set_workers(n);
-                }
-            },
-        ),
+        // The same service: on the event loops it is served as its event form.
+        "event" => run(&settings, service, |loops: &mut EventLoop| {
+            if let Some(n) = settings.workers {
+                loops.set_workers(n);
+            }
+        }),
         "coroutine" => run(&settings, service, |coroutines: &mut Coroutines| {
             if let Some(n) = settings.workers {
                 coroutines.set_workers(n);
