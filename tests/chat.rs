@@ -223,3 +223,22 @@ fn chat_on_the_event_loop() {
 fn chat_on_coroutines() {
     a_thousand_clients_and_one_that_never_reads("coroutine");
 }
+
+#[test]
+fn chat_bad_usage_is_one_line_and_exit_2_and_a_taken_port_exit_1() {
+    for args in [
+        &["--mode", "pool"][..],
+        &["--when-full", "refuse"],
+        &["--workers", "many"],
+        &["--addr"],
+    ] {
+        Example::spawn("chat", args)
+            .finish()
+            .assert_one_line_failure(2);
+    }
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    Example::spawn("chat", &["--addr", &address])
+        .finish()
+        .assert_one_line_failure(1);
+}
