@@ -17,6 +17,11 @@
 //!                           and its key; ALPN offers http/1.1; plaintext to the port is
 //!                           answered 400 and closed. SIGUSR1 reloads both files (a bad file
 //!                           keeps the old ones, one stderr line says why)
+//!   --processes N           pre-fork: this process binds and supervises N worker processes,
+//!                           each serving the listening socket in --mode (a killed worker is
+//!                           replaced); SIGTERM drains them all, then one stderr line
+//!                           `http_server: N workers started, R replaced, S still running`.
+//!                           Divide --workers among them. Not with --metrics (exit 2)
 //!   --metrics HOST:PORT     serve Prometheus metrics at http://HOST:PORT/metrics, on a
 //!                           listener of its own (never from the directory): the server's
 //!                           counters (socketserver_*) and the http_request_duration_seconds
@@ -43,13 +48,13 @@ use std::net::ToSocketAddrs;
 
 use socketserver::tls::{TlsConfig, TlsSocket, TlsStream};
 use socketserver::{
-    BaseServer, Coroutines, Dispatch, EventLoop, ForkingMixIn, RequestHandler, Sequential,
+    BaseServer, Coroutines, Dispatch, EventLoop, ForkingMixIn, Prefork, RequestHandler, Sequential,
     StreamOptions, StreamRequest, TcpServer, TcpSocket, ThreadPool, ThreadingMixIn,
 };
 use socketserver_http::{HttpLimits, HttpService, RequestObserver, SimpleHttpRequestHandler};
 use socketserver_metrics::LatencyHistogram;
 
-const USAGE: &str = "usage: http_server [--addr HOST:PORT] [--directory DIR] [--mode pool|event|threading|sequential|forking|coroutine] [--workers N] [--header-timeout SECS] [--drain-timeout SECS] [--tls-cert PEM --tls-key PEM] [--metrics HOST:PORT]";
+const USAGE: &str = "usage: http_server [--addr HOST:PORT] [--directory DIR] [--mode pool|event|threading|sequential|forking|coroutine] [--workers N] [--header-timeout SECS] [--drain-timeout SECS] [--tls-cert PEM --tls-key PEM] [--processes N] [--metrics HOST:PORT]";
 
 struct Settings {
     address: String,
@@ -60,6 +65,8 @@ struct Settings {
     tls: Option<common::TlsFiles>,
     /// `--metrics`: where to serve them, and the request latencies they include.
     metrics: Option<(String, LatencyHistogram)>,
+    /// `--processes`: pre-fork workers.
+    processes: Option<usize>,
 }
 
 impl Settings {
@@ -132,6 +139,20 @@ where
 {
     configure(server.dispatch_mut());
     let bound = server.server_address().map_err(|e| e.to_string())?;
+    if let Some(processes) = settings.processes {
+        // Pre-fork: this process binds and supervises; the workers serve.
+        let ready_line = format!("listening on {bound}");
+        let report = Prefork::new(processes)
+            .drain_timeout(settings.drain_timeout)
+            .on_ready(move || common::print_ready(&ready_line))
+            .run(&mut server)
+            .map_err(|e| e.to_string())?;
+        eprintln!(
+            "http_server: {} workers started, {} replaced, {} still running",
+            report.started, report.replaced, report.still_running
+        );
+        return Ok(());
+    }
     // Serves until this function returns: after the drain, so a scrape sees it.
     let _endpoint = match &settings.metrics {
         Some((address, latency)) => Some(common::serve_metrics(
@@ -165,6 +186,7 @@ fn main() -> ExitCode {
         drain_timeout: Duration::from_secs(30),
         tls: None,
         metrics: None,
+        processes: None,
     };
     let (mut tls_cert, mut tls_key) = (None, None);
     let mut mode = "pool".to_owned();
@@ -180,6 +202,7 @@ fn main() -> ExitCode {
             "--tls-cert",
             "--tls-key",
             "--metrics",
+            "--processes",
         ];
         if !known.contains(&arg.as_str()) {
             eprintln!("http_server: unknown argument {arg:?}; {USAGE}");
@@ -203,10 +226,11 @@ fn main() -> ExitCode {
             "--tls-cert" => tls_cert = Some(value.clone()),
             "--tls-key" => tls_key = Some(value.clone()),
             "--metrics" => settings.metrics = Some((value.clone(), LatencyHistogram::new())),
-            "--workers" => match value.parse::<usize>() {
-                Ok(n) if n > 0 => settings.workers = Some(n),
+            "--workers" | "--processes" => match value.parse::<usize>() {
+                Ok(n) if n > 0 && arg == "--workers" => settings.workers = Some(n),
+                Ok(n) if n > 0 => settings.processes = Some(n),
                 _ => {
-                    eprintln!("http_server: --workers needs a positive number; {USAGE}");
+                    eprintln!("http_server: {arg} needs a positive number; {USAGE}");
                     return ExitCode::from(2);
                 }
             },
@@ -220,6 +244,12 @@ fn main() -> ExitCode {
             },
             _ => unreachable!("{arg} is one of the known flags"),
         }
+    }
+    if settings.metrics.is_some() && settings.processes.is_some() {
+        eprintln!(
+            "http_server: --metrics serves one process's counters: not with --processes; {USAGE}"
+        );
+        return ExitCode::from(2);
     }
     settings.tls = match common::TlsFiles::from_flags(tls_cert, tls_key) {
         Ok(tls) => tls,

@@ -181,3 +181,89 @@ fn ten_hot_restarts_of_a_pre_fork_tree_under_load_fail_no_exchange() {
     let finished = first.finish();
     assert!(finished.status.success(), "{finished:#?}");
 }
+
+/// One `GET` of `path`, answered 200 with the file's bytes.
+fn get_ok(address: SocketAddr, path: &str) {
+    let mut client = connect(address);
+    client
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+    let mut reply = Vec::new();
+    client.read_to_end(&mut reply).unwrap();
+    let expected = std::fs::read(path.trim_start_matches('/')).unwrap();
+    assert!(
+        reply.starts_with(b"HTTP/1.1 200 OK\r\n"),
+        "{}",
+        String::from_utf8_lossy(&reply)
+    );
+    assert!(reply.ends_with(&expected));
+}
+
+#[test]
+fn http_server_runs_pre_forked_workers_in_the_pool_and_on_event_loops() {
+    for mode in ["pool", "event"] {
+        let (master, address) = Example::serve(
+            "http_server",
+            &[
+                "--processes",
+                "2",
+                "--mode",
+                mode,
+                "--workers",
+                "1",
+                "--directory",
+                ".",
+            ],
+        );
+        assert!(
+            eventually(|| workers(master.pid()).len() == 2),
+            "{mode}: two workers"
+        );
+        get_ok(address, "/README.md");
+        let before = workers(master.pid());
+        send_signal(before[0], libc::SIGKILL);
+        assert!(
+            eventually(|| {
+                let now = workers(master.pid());
+                now.len() == 2 && !now.contains(&before[0])
+            }),
+            "{mode}: the killed worker is replaced"
+        );
+        get_ok(address, "/Cargo.toml");
+        let all = workers(master.pid());
+        let finished = master.stop_with(
+            libc::SIGTERM,
+            &format!("http_server --processes 2 --mode {mode}"),
+        );
+        assert_clean_exit(&finished);
+        assert!(
+            all.iter().all(|&pid| process_gone(pid)),
+            "{mode}: no worker left"
+        );
+        assert!(
+            finished
+                .stderr
+                .contains("http_server: 3 workers started, 1 replaced, 0 still running"),
+            "{finished:#?}"
+        );
+    }
+}
+
+#[test]
+fn http_server_metrics_are_one_process_s_not_with_processes() {
+    Example::spawn(
+        "http_server",
+        &[
+            "--processes",
+            "2",
+            "--metrics",
+            "127.0.0.1:0",
+            "--addr",
+            "127.0.0.1:0",
+        ],
+    )
+    .finish()
+    .assert_one_line_failure(2);
+}
