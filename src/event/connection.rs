@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::event::connection_handle::LoopLink;
 use crate::event::connection_timers::{ConnectionTimers, TimerId};
 use crate::event::ConnectionHandle;
-use crate::request::{file_shrank, is_peer_gone, StreamSocket};
+use crate::request::{file_shrank, is_peer_gone, StreamSocket, SENDFILE_CHUNK};
 use crate::shutdown::ShutdownHandle;
 
 /// One connection as a [`Protocol`](crate::Protocol) callback sees it: asyncio's `Transport`.
@@ -242,10 +242,9 @@ impl<T: StreamSocket> Connection<'_, T> {
         }
         let mut sent = 0;
         while sent < len {
-            // At most 1 GiB a call: what one sendfile(2) moves anyway.
             let count = usize::try_from(len - sent)
                 .unwrap_or(usize::MAX)
-                .min(1 << 30);
+                .min(SENDFILE_CHUNK);
             match self.socket.send_file_now(file, count) {
                 Ok(0) => return Err(file_shrank()),
                 Ok(n) => sent += n as u64,

@@ -35,6 +35,6 @@ pub use socket_reader::SocketReader;
 pub(crate) use stream::is_peer_gone;
 pub use stream::StreamRequest;
 pub use stream_options::StreamOptions;
-pub(crate) use stream_socket::file_shrank;
+pub(crate) use stream_socket::{file_shrank, SENDFILE_CHUNK};
 pub use stream_socket::{Handshake, SocketHalf, StreamSocket};
 pub use when_full::{WhenFull, Written};
