@@ -539,7 +539,7 @@ impl<T: StreamSocket> SocketHalf<T> {
 /// The most one `sendfile(2)` call is asked to move (nginx's `sendfile_max_chunk`, 2 MiB): a
 /// call of a gigabyte holds the socket's lock for all of it, and the acknowledgements that
 /// would open the window further wait behind it. A 1 GiB download over loopback went from
-/// about nginx's throughput to 1.3 times it with this bound (docs/benchmarks.md).
+/// about nginx's throughput to 1.1–1.3 times it with this bound (docs/benchmarks.md).
 pub(crate) const SENDFILE_CHUNK: usize = 2 << 20;
 
 /// The error of a file that ended before the length announced for it (a `Content-Length`
