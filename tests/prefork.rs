@@ -19,6 +19,19 @@ fn workers(master: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Kills one of the master's two workers; the master starts another.
+fn kill_a_worker_and_see_it_replaced(master: u32, mode: &str) {
+    let before = workers(master);
+    send_signal(before[0], libc::SIGKILL);
+    assert!(
+        eventually(|| {
+            let now = workers(master);
+            now.len() == 2 && !now.contains(&before[0])
+        }),
+        "{mode}: the killed worker is replaced"
+    );
+}
+
 fn one_exchange(address: SocketAddr, message: &[u8]) {
     let mut client = connect(address);
     exchange(&mut client, message);
@@ -33,15 +46,7 @@ fn a_killed_worker_is_replaced_and_sigterm_drains_them_all() {
             "{mode}: two workers"
         );
         one_exchange(address, b"hello\n");
-        let before = workers(master.pid());
-        send_signal(before[0], libc::SIGKILL);
-        assert!(
-            eventually(|| {
-                let now = workers(master.pid());
-                now.len() == 2 && !now.contains(&before[0])
-            }),
-            "{mode}: the killed worker is replaced"
-        );
+        kill_a_worker_and_see_it_replaced(master.pid(), mode);
         one_exchange(address, b"still served\n");
         // An idle client at SIGTERM gets a clean end-of-file; the master exits 0.
         let mut idle = connect(address);
@@ -222,15 +227,7 @@ fn http_server_runs_pre_forked_workers_in_the_pool_and_on_event_loops() {
             "{mode}: two workers"
         );
         get_ok(address, "/README.md");
-        let before = workers(master.pid());
-        send_signal(before[0], libc::SIGKILL);
-        assert!(
-            eventually(|| {
-                let now = workers(master.pid());
-                now.len() == 2 && !now.contains(&before[0])
-            }),
-            "{mode}: the killed worker is replaced"
-        );
+        kill_a_worker_and_see_it_replaced(master.pid(), mode);
         get_ok(address, "/Cargo.toml");
         let all = workers(master.pid());
         let finished = master.stop_with(

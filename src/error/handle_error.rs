@@ -18,9 +18,4 @@ pub enum HandleError {
     /// [`WhenFull::Disconnect`](crate::WhenFull::Disconnect): the connection is being closed.
     #[error("the connection's output was past its high watermark: disconnected")]
     Disconnected,
-    /// The connection cannot take writes from elsewhere: a thread strategy's
-    /// [`Connection`](crate::Connection) (use [`StreamRequest::writer`](crate::StreamRequest::writer)
-    /// there), or a TLS connection's writer.
-    #[error("this connection cannot be written from another thread")]
-    Unsupported,
 }

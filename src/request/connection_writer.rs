@@ -96,6 +96,15 @@ impl<T> Default for WriterSlot<T> {
     }
 }
 
+impl<T> WriterSlot<T> {
+    /// The request closes: writers write no more.
+    pub(crate) fn close(&mut self) {
+        if let Some(shared) = self.0.take() {
+            shared.socket.lock().take();
+        }
+    }
+}
+
 impl<T: StreamSocket> WriterSlot<T> {
     /// A writer for `socket`, the first one setting the slot up.
     pub(crate) fn writer(
@@ -129,20 +138,11 @@ impl<T: StreamSocket> WriterSlot<T> {
         self.0 = Some(Arc::clone(&shared));
         Ok(ConnectionWriter { shared })
     }
-
-    /// The request closes: writers write no more.
-    pub(crate) fn close(&mut self) {
-        if let Some(shared) = self.0.take() {
-            shared.socket.lock().take();
-        }
-    }
 }
 
 impl<T> Drop for WriterSlot<T> {
     fn drop(&mut self) {
-        if let Some(shared) = self.0.take() {
-            shared.socket.lock().take();
-        }
+        self.close();
     }
 }
 

@@ -356,6 +356,12 @@ impl SimpleHttpRequestHandler {
 }
 
 impl HttpHandler for SimpleHttpRequestHandler {
+    /// `POST`, `PUT` and `DELETE` are 405 with `Allow: GET, HEAD` (Python answers 501, as if
+    /// they were unknown).
+    fn allowed_methods(&self) -> &'static [&'static str] {
+        &["GET", "HEAD"]
+    }
+
     fn do_get(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
         let Some((relative, shown)) = Self::target_path(&ex.request().target) else {
             return ex.send_error(404, "File not found");
@@ -399,21 +405,6 @@ impl HttpHandler for SimpleHttpRequestHandler {
             Err(Refused::NotFound) => {} // no index: the listing
         }
         self.serve_directory(ex, &self.located(&relative, real), &shown)
-    }
-
-    /// 405 with `Allow: GET, HEAD` (Python answers 501, as if POST were unknown).
-    fn do_post(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
-        ex.send_method_not_allowed(&["GET", "HEAD"])
-    }
-
-    /// 405, as `POST`.
-    fn do_put(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
-        ex.send_method_not_allowed(&["GET", "HEAD"])
-    }
-
-    /// 405, as `POST`.
-    fn do_delete(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
-        ex.send_method_not_allowed(&["GET", "HEAD"])
     }
 }
 

@@ -203,19 +203,12 @@ impl HttpHandler for MetricsHandler {
         ex.write_body(body.as_bytes())
     }
 
-    fn do_post(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
-        ex.send_method_not_allowed(&["GET", "HEAD"])
+    fn allowed_methods(&self) -> &'static [&'static str] {
+        &["GET", "HEAD"]
     }
 
-    fn do_put(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
-        ex.send_method_not_allowed(&["GET", "HEAD"])
-    }
-
-    fn do_delete(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
-        ex.send_method_not_allowed(&["GET", "HEAD"])
-    }
-
+    /// 405 too: the endpoint serves only `GET` and `HEAD`.
     fn do_other(&mut self, ex: &mut Exchange<'_>) -> io::Result<()> {
-        ex.send_method_not_allowed(&["GET", "HEAD"])
+        ex.send_method_not_allowed(self.allowed_methods())
     }
 }
