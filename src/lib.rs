@@ -75,8 +75,8 @@
 //! delimited messages, or your own, which answers with [`Framed`]) has the bytes gathered
 //! without a worker, so a peer that sends slowly costs a buffer and a timer.
 //! [`StreamRequest::send_file`] sends a response head and a file after it; under a strategy
-//! that parks, the file goes a piece at a time as the client reads, and the worker moves on
-//! at once.
+//! that parks, what the client has not taken goes from the page cache (`sendfile(2)`) as it
+//! reads, and the worker moves on at once.
 //!
 //! # Methods for callers
 //!

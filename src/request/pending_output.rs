@@ -13,7 +13,9 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::coroutine;
 use crate::error::TimedOut;
-use crate::request::stream_socket::{read_piece, send_what_it_takes, StreamSocket};
+use crate::request::stream_socket::{
+    file_shrank, read_piece, send_what_it_takes, StreamSocket, SENDFILE_CHUNK,
+};
 use crate::stats::CloseReason;
 
 /// The most files waiting to be sent on one connection (each holds a descriptor); past it a
@@ -40,6 +42,9 @@ pub(crate) struct PendingOutput {
     timed_out: bool,
     /// The socket holds output of its own (TLS records) that it has not sent yet.
     held: bool,
+    /// `sendfile(2)` said it cannot send these files on this socket (TLS, or a file that is
+    /// not in a page cache): files go through a buffer, a piece at a time.
+    no_sendfile: bool,
 }
 
 #[derive(Debug)]
@@ -61,6 +66,7 @@ impl PendingOutput {
             last_progress: Instant::now(),
             timed_out: false,
             held: false,
+            no_sendfile: false,
         }
     }
 
@@ -150,6 +156,25 @@ impl PendingOutput {
     /// The socket's error, or a file that cannot be read (or ended before its length: the
     /// response it belongs to cannot be completed, so the connection must end).
     pub(crate) fn send_now<T: StreamSocket>(&mut self, socket: &T) -> io::Result<()> {
+        self.send_pieces(socket, FilesGo::ThroughABuffer)
+    }
+
+    /// [`send_now`](Self::send_now) from the loop that holds the parked connection of a
+    /// blocking socket: files go with `sendfile(2)` from the page cache, in calls of at most
+    /// [`SENDFILE_CHUNK`], instead of through a buffer 64 KiB at a time. `sendfile(2)` has no
+    /// `MSG_DONTWAIT`, so the socket is made non-blocking for the call and blocking again
+    /// after it: while the connection is parked its handler is not running, so nothing else
+    /// waits on the socket meanwhile (the handler's own writes keep reading files into a
+    /// buffer for that reason: another of its threads may be reading).
+    ///
+    /// # Errors
+    ///
+    /// As [`send_now`](Self::send_now), and the socket's error when its mode cannot be set.
+    pub(crate) fn send_now_parked<T: StreamSocket>(&mut self, socket: &T) -> io::Result<()> {
+        self.send_pieces(socket, FilesGo::BySendfile)
+    }
+
+    fn send_pieces<T: StreamSocket>(&mut self, socket: &T, files: FilesGo) -> io::Result<()> {
         if self.held {
             if !socket.flush_held()? {
                 return Ok(()); // the socket is full
@@ -157,7 +182,9 @@ impl PendingOutput {
             self.held = false;
             self.last_progress = Instant::now();
         }
-        self.join_head_to_file()?;
+        if files == FilesGo::ThroughABuffer || self.no_sendfile {
+            self.join_head_to_file()?;
+        }
         while let Some(front) = self.pieces.front_mut() {
             match front {
                 Piece::Bytes { data, sent } => {
@@ -172,6 +199,22 @@ impl PendingOutput {
                         return Ok(()); // the socket is full
                     }
                     self.pieces.pop_front();
+                }
+                Piece::File { file, left } if files == FilesGo::BySendfile && !self.no_sendfile => {
+                    let before = *left;
+                    let sent = send_file_parked(socket, file, left);
+                    if *left < before {
+                        self.last_progress = Instant::now();
+                    }
+                    match sent? {
+                        FileSent::All => {
+                            self.pieces.pop_front();
+                            self.files -= 1;
+                        }
+                        FileSent::SocketFull => return Ok(()),
+                        // From the file's position on, through a buffer.
+                        FileSent::Unsupported => self.no_sendfile = true,
+                    }
                 }
                 Piece::File { .. } => self.file_piece_to_front(Vec::new())?,
             }
@@ -252,6 +295,55 @@ impl PendingOutput {
         self.bytes = 0;
         self.files = 0;
     }
+}
+
+/// How [`PendingOutput`] sends the files it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FilesGo {
+    /// Read a piece at a time into bytes that are sent: never waits, whatever the socket's
+    /// mode.
+    ThroughABuffer,
+    /// `sendfile(2)`, the socket non-blocking for the call.
+    BySendfile,
+}
+
+/// How far [`send_file_parked`] got.
+enum FileSent {
+    All,
+    SocketFull,
+    /// Nothing sent this way: the socket or the file cannot be.
+    Unsupported,
+}
+
+/// Sends the rest of `file` (`left` bytes from its position, counted down as they go) with
+/// `sendfile(2)` until the socket is full, on a blocking socket made non-blocking for the
+/// call.
+fn send_file_parked<T: StreamSocket>(
+    socket: &T,
+    file: &File,
+    left: &mut u64,
+) -> io::Result<FileSent> {
+    socket.set_nonblocking(true)?;
+    let sent = loop {
+        if *left == 0 {
+            break Ok(FileSent::All);
+        }
+        let count = usize::try_from(*left)
+            .unwrap_or(usize::MAX)
+            .min(SENDFILE_CHUNK);
+        match socket.send_file_now(file, count) {
+            Ok(0) => break Err(file_shrank()),
+            Ok(n) => *left -= n as u64,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break Ok(FileSent::SocketFull),
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => break Ok(FileSent::Unsupported),
+            Err(e) => break Err(e),
+        }
+    };
+    // Blocking again whatever happened: the handler's reads and writes wait on it.
+    let restored = socket.set_nonblocking(false);
+    let sent = sent?;
+    restored?;
+    Ok(sent)
 }
 
 /// A [`PendingOutput`] shared by a request's `wfile`, its `rfile` and the parker, with a flag

@@ -284,10 +284,10 @@ impl<T: StreamSocket> StreamRequest<T> {
 
     /// Sends `head` and then `len` bytes of `file`, from its current position, after what
     /// `wfile` has written (`head` — a response head, say; it may be empty — leaves in the same
-    /// send as the file's first piece): under a strategy that parks connections the loop that
-    /// holds the connection sends the file a piece at a time as the client reads (the worker
-    /// moves on at once); elsewhere it is copied now, 64 KiB at a time. The file is never read
-    /// whole.
+    /// send as the file's first piece): under a strategy that parks connections what the
+    /// socket does not take at once is sent by the loop that holds the connection as the client
+    /// reads, from the page cache (`sendfile(2)`), and the worker moves on at once; elsewhere it
+    /// is sent now, a file of 16 KiB or more by `sendfile(2)`. The file is never read whole.
     ///
     /// # Errors
     ///
@@ -532,7 +532,11 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
             return Ok(None);
         };
         let mut pending = pending.lock();
-        pending.send_now(&*self.socket)?;
+        match self.wfile.get_ref().suspends() {
+            // A coroutine's socket is non-blocking already, and must stay so.
+            true => pending.send_now(&*self.socket)?,
+            false => pending.send_now_parked(&*self.socket)?,
+        }
         if pending.is_empty() {
             return Ok(None);
         }

@@ -102,8 +102,8 @@ pub struct StreamOptions {
     /// bytes already: one response written at once costs no more than it did); later writes
     /// are kept while the total stays under this bound, and a write past it waits for the
     /// client (up to the write timeout). Files given to
-    /// [`StreamRequest::send_file`](crate::StreamRequest::send_file) are kept as files, sent a
-    /// piece at a time. While output is kept, no input is read from that client (its answers
+    /// [`StreamRequest::send_file`](crate::StreamRequest::send_file) are kept as files (not
+    /// counted here), sent from the page cache as the client reads. While output is kept, no input is read from that client (its answers
     /// are backed up). Default 64 KiB (an event loop's high watermark). `0`: every write waits
     /// for the client, as in Python.
     pub max_pending_output: usize,

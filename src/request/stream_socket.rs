@@ -332,6 +332,12 @@ impl<T: StreamSocket> SocketHalf<T> {
         self.suspends = true;
     }
 
+    /// Whether this half runs on a coroutine (its socket is non-blocking, and a wait suspends
+    /// the coroutine).
+    pub(crate) fn suspends(&self) -> bool {
+        self.suspends
+    }
+
     /// How long a read may wait: `SO_RCVTIMEO` on a thread, the wait's deadline on a coroutine.
     pub(crate) fn set_read_wait(&mut self, limit: Option<Duration>) -> io::Result<()> {
         self.wait_limit = limit;
@@ -492,9 +498,10 @@ impl<T: StreamSocket> SocketHalf<T> {
     }
 
     /// Sends `head`, then `len` bytes of `file` after what was written: kept for the parker
-    /// when the strategy parks (the head in the same send as the file's first piece, then a
-    /// piece at a time as the peer reads: the parker must never wait on a slow peer, and
-    /// `sendfile(2)` cannot be told not to wait on a blocking socket), else sent now, blocking
+    /// when the strategy parks (here the head in the same send as the file's first pieces, read
+    /// 64 KiB at a time until the socket is full: another thread of the handler may be reading
+    /// this socket, so its mode stays blocking; the parker then sends the rest from the page
+    /// cache, [`PendingOutput::send_now_parked`]), else sent now, blocking
     /// — a file of [`SENDFILE_FROM`] bytes or more from the page cache with `sendfile(2)`, a
     /// shorter one read behind its head into one send.
     pub(crate) fn write_file(

@@ -54,8 +54,8 @@ use crate::target::hex_value;
 ///   contents), so caches ask again and get a 304 while nothing changed; a redirect says
 ///   `no-store`.
 /// - Files are streamed ([`Exchange::write_file`]), never read whole: from the page cache
-///   (`sendfile(2)`) where nothing has to wait on a slow client for it, else a 64 KiB buffer
-///   at a time; on an event loop, as the client reads.
+///   (`sendfile(2)`) as the client reads — on an event loop, or by the loop that holds a
+///   pool's parked connections — and a short one read behind its head into one send.
 /// - `POST`, `PUT` and `DELETE` are answered 405 with `Allow: GET, HEAD`; other methods 501.
 #[doc(alias = "SimpleHTTPRequestHandler")]
 #[derive(Debug, Clone)]

@@ -1,4 +1,5 @@
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -103,4 +104,52 @@ fn the_bound_is_on_bytes_kept() {
     assert!(!pending.fits(usize::MAX), "no overflow in the sum");
     pending.discard();
     assert!(pending.is_empty() && pending.fits(10));
+}
+
+/// Whether `socket` is in non-blocking mode.
+fn is_nonblocking(socket: &UnixStream) -> bool {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_GETFL reads the open descriptor's flags; no pointer is passed.
+    let flags = unsafe { libc::fcntl(socket.as_raw_fd(), libc::F_GETFL) };
+    assert!(flags >= 0);
+    flags & libc::O_NONBLOCK != 0
+}
+
+/// The parker sends a file from the page cache (`sendfile(2)`) on a blocking socket without
+/// waiting for the peer: it stops when the socket is full, with nothing read into a buffer,
+/// and leaves the socket blocking as the handler expects it.
+#[test]
+fn parked_files_go_by_sendfile_and_never_wait() {
+    let (ours, mut theirs) = pair();
+    ours.set_nonblocking(false).unwrap();
+    let path = std::env::temp_dir().join(format!("pending-parked-{}", std::process::id()));
+    let contents: Vec<u8> = (0..3_000_000u32).map(|i| (i % 247) as u8).collect();
+    std::fs::write(&path, &contents).unwrap();
+    let mut pending = PendingOutput::new(1024, None);
+    pending.push_bytes(b"head:");
+    pending.push_file(std::fs::File::open(&path).unwrap(), contents.len() as u64);
+    // Nobody reads yet: a blocking sendfile(2) would wait here for ever.
+    pending.send_now_parked(&ours).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    assert!(!pending.is_empty(), "3 MB do not fit a 4 KiB socket");
+    assert_eq!(
+        pending.len(),
+        0,
+        "nothing of the file was read into a buffer"
+    );
+    assert!(!is_nonblocking(&ours), "the socket is blocking again");
+    let reader = std::thread::spawn(move || {
+        let mut got = vec![0; 5 + 3_000_000];
+        theirs.read_exact(&mut got).unwrap();
+        got
+    });
+    while !pending.is_empty() {
+        assert!(coroutine::wait(ours.as_fd(), true, Some(Duration::from_secs(10))).unwrap());
+        pending.send_now_parked(&ours).unwrap();
+        assert_eq!(pending.len(), 0);
+    }
+    assert!(!is_nonblocking(&ours));
+    let got = reader.join().unwrap();
+    assert_eq!(&got[..5], b"head:");
+    assert!(got[5..] == contents[..]);
 }
