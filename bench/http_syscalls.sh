@@ -3,7 +3,9 @@
 # `http_server --mode event --workers 1` (one loop thread), each under `strace -c -f` for the
 # same fixed wrk run (1 KiB file, keep-alive, wrk -t1 -c4 -d2). Prints each server's calls per
 # request (every call the process made, start-up included, over the requests wrk counted) and
-# its busiest calls.
+# its busiest calls. nginx runs first, so the file is more than a second old when ours serves
+# it: kept in memory by the loop (SimpleHttpRequestHandler::with_small_file_cache), each request
+# a `recv`, a `stat` of the path and a `send`.
 #
 #   bash bench/http_syscalls.sh          (needs strace, wrk, nginx: apt-get install strace wrk nginx-light)
 #

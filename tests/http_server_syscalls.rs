@@ -7,6 +7,7 @@
 
 use std::io::{Read, Write};
 use std::process::Command;
+use std::time::Duration;
 
 mod util;
 
@@ -27,23 +28,13 @@ fn traced_requests(mode: &str) -> String {
     let big: Vec<u8> = (0..8_000_000u32).map(|i| (i % 251) as u8).collect();
     std::fs::write(site.join("big.bin"), &big).unwrap();
     let trace = dir.join("trace");
-    let mut command = Command::new("strace");
-    command
-        .args([
-            "-f",
-            "-qq",
-            "-e",
-            "trace=readlink,readlinkat,openat2,sendfile,epoll_ctl",
-            "-o",
-        ])
-        .arg(&trace)
-        .arg("--")
-        .arg(example_path("http_server"))
-        .args(["--addr", "127.0.0.1:0", "--mode", mode, "--workers", "1"])
-        .arg("--directory")
-        .arg(&site);
-    let (strace, address) = Example::serve_command("http_server", command);
-    let mut client = connect(address.parse().unwrap());
+    let (strace, address) = traced_server(
+        mode,
+        &site,
+        &trace,
+        "readlink,readlinkat,openat2,sendfile,epoll_ctl",
+    );
+    let mut client = connect(address);
     for _ in 0..REQUESTS {
         client
             .write_all(b"GET /a/b/file.txt HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -58,7 +49,7 @@ fn traced_requests(mode: &str) -> String {
         assert!(got.starts_with(b"HTTP/1.1 200 "));
     }
     drop(client);
-    let mut client = connect_reading_slowly(address.parse().unwrap());
+    let mut client = connect_reading_slowly(address);
     client
         .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
@@ -87,6 +78,32 @@ fn traced_requests(mode: &str) -> String {
     assert!(reply.starts_with(b"HTTP/1.1 200 "));
     assert!(reply[head_end..] == big[..], "the body arrived intact");
     drop(client);
+    stop_traced(strace, &trace)
+}
+
+/// `http_server --mode MODE --workers 1` serving `site` under `strace`, which writes the
+/// `calls` it makes to `trace`; and the address it serves.
+fn traced_server(
+    mode: &str,
+    site: &std::path::Path,
+    trace: &std::path::Path,
+    calls: &str,
+) -> (Example, std::net::SocketAddr) {
+    let mut command = Command::new("strace");
+    command
+        .args(["-f", "-qq", "-e", &format!("trace={calls}"), "-o"])
+        .arg(trace)
+        .arg("--")
+        .arg(example_path("http_server"))
+        .args(["--addr", "127.0.0.1:0", "--mode", mode, "--workers", "1"])
+        .arg("--directory")
+        .arg(site);
+    let (strace, address) = Example::serve_command("http_server", command);
+    (strace, address.parse().unwrap())
+}
+
+/// Stops the server `strace` runs, and strace with it; returns the trace.
+fn stop_traced(strace: Example, trace: &std::path::Path) -> String {
     // The server is strace's child: stop it, and strace ends with it.
     let children =
         std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", strace.pid())).unwrap();
@@ -96,7 +113,7 @@ fn traced_requests(mode: &str) -> String {
     assert_eq!(unsafe { libc::kill(server, libc::SIGTERM) }, 0);
     let finished = strace.finish();
     assert!(finished.status.success(), "{finished:#?}");
-    std::fs::read_to_string(&trace).unwrap()
+    std::fs::read_to_string(trace).unwrap()
 }
 
 /// Checks that every request opened its file in one `openat2` and walked no path; returns
@@ -168,4 +185,59 @@ fn pool_and_threading() {
             "{mode}: the large file's rest went by sendfile:\n{traced}"
         );
     }
+}
+
+/// A small file that last changed more than a second ago is kept in memory by the thread that
+/// served it: asked for again, it costs a `stat` of its path (`newfstatat`, no descriptor)
+/// instead of an `openat2`, a read and a `close` — the file is opened once (or again after a
+/// second, when its path is resolved beneath the directory again).
+fn a_settled_small_file_is_served_from_memory(mode: &str) {
+    let dir = TempDir::new();
+    let site = dir.join("site");
+    std::fs::create_dir_all(site.join("a/b")).unwrap();
+    std::fs::write(site.join("a/b/kept.txt"), "kept in memory\n").unwrap();
+    // Time passing, not synchronisation: only a file changed over a second ago is kept.
+    std::thread::sleep(Duration::from_millis(1100));
+    let trace = dir.join("trace");
+    let (strace, address) = traced_server(mode, &site, &trace, "openat2,newfstatat,close");
+    let mut client = connect(address);
+    for _ in 0..REQUESTS {
+        client
+            .write_all(b"GET /a/b/kept.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut got = Vec::new();
+        let mut piece = [0; 512];
+        while !got.ends_with(b"kept in memory\n") {
+            let n = client.read(&mut piece).unwrap();
+            assert!(n > 0, "the server closed the connection");
+            got.extend_from_slice(&piece[..n]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200 "));
+    }
+    drop(client);
+    let traced = stop_traced(strace, &trace);
+    let calls = |name: &str| {
+        traced
+            .lines()
+            .filter(|line| line.contains(name) && line.contains("\"a/b/kept.txt\""))
+            .count()
+    };
+    assert!(
+        calls("openat2(") <= 2,
+        "{mode}: opened once (twice if a second passed):\n{traced}"
+    );
+    assert!(
+        calls("newfstatat(") >= REQUESTS - 2,
+        "{mode}: the other requests stat the path:\n{traced}"
+    );
+}
+
+#[test]
+fn kept_in_memory_event() {
+    a_settled_small_file_is_served_from_memory("event");
+}
+
+#[test]
+fn kept_in_memory_pool() {
+    a_settled_small_file_is_served_from_memory("pool");
 }

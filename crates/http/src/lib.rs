@@ -169,6 +169,7 @@ mod protocol;
 mod request;
 mod request_framing;
 mod service;
+mod small_files;
 mod static_files;
 mod status;
 mod target;

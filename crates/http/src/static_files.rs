@@ -3,17 +3,18 @@
 
 use std::ffi::{OsStr, OsString};
 use std::fmt::Write as _;
-use std::fs::{self, File, Metadata};
+use std::fs::{self, File};
 use std::io::{self, Seek, SeekFrom};
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::fs::{FileType, Mode, OFlags, ResolveFlags, Stat};
 use rustix::io::Errno;
 
 use crate::byte_ranges::{parse_ranges, ByteRanges};
@@ -22,6 +23,7 @@ use crate::error_format::escape_html;
 use crate::exchange::Exchange;
 use crate::file_validators::FileValidators;
 use crate::handler::HttpHandler;
+use crate::small_files::{FileVersion, SmallFiles, KEPT_BELOW};
 use crate::target::hex_value;
 
 /// Serves the files under one directory: Python's `SimpleHTTPRequestHandler`
@@ -56,6 +58,9 @@ use crate::target::hex_value;
 /// - Files are streamed ([`Exchange::write_file`]), never read whole: from the page cache
 ///   (`sendfile(2)`) as the client reads — on an event loop, or by the loop that holds a
 ///   pool's parked connections — and a short one read behind its head into one send.
+/// - Files under 16 KiB are kept in memory by the thread that served them
+///   ([`with_small_file_cache`](Self::with_small_file_cache)), and served again after one
+///   `stat` of the path proves the file is the same and unchanged: no open, read or close.
 /// - `POST`, `PUT` and `DELETE` are answered 405 with `Allow: GET, HEAD`; other methods 501.
 #[doc(alias = "SimpleHTTPRequestHandler")]
 #[derive(Debug, Clone)]
@@ -64,6 +69,19 @@ pub struct SimpleHttpRequestHandler {
     /// The root, opened once: paths are resolved beneath it.
     root_dir: Arc<OwnedFd>,
     cache_control: String,
+    /// Tells this directory's kept files from another handler's on the same thread (clones
+    /// share it: they serve the same directory).
+    id: u64,
+    keep_small_files: bool,
+}
+
+/// The next handler's [`id`](SimpleHttpRequestHandler::id).
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// A file's body: open, or the bytes kept of it.
+enum FileBody {
+    Open(File),
+    Kept(Rc<[u8]>),
 }
 
 /// Whether `openat2` is known not to work here (an old kernel, or a seccomp filter that
@@ -101,7 +119,43 @@ impl SimpleHttpRequestHandler {
             root,
             root_dir: Arc::new(root_dir),
             cache_control: "no-cache".to_owned(),
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            keep_small_files: true,
         })
+    }
+
+    /// Whether files under 16 KiB are kept in memory by the thread that served them. Default
+    /// `true`.
+    ///
+    /// A kept file is served only while it is provably the same, unchanged file: each request
+    /// stats its path (one system call, no descriptor) and compares the device, the inode, the
+    /// size, the mode and both change times — every write, `chmod`, link, unlink or rename
+    /// moves the change time. A file changed less than a second before it was read is not
+    /// kept (a write in the same clock tick could leave its times as they were), and each
+    /// path is opened again the full way at least once a second, so the traversal rules hold
+    /// as for any other request. A request for a kept file costs `recv`, `stat` and `send`
+    /// where nginx makes six calls. At most 512 files and 2 MiB per thread, 64 MiB in the
+    /// process. Turn it off for a file system whose times cannot be trusted to change (a
+    /// network file system with coarse attribute caching, say).
+    ///
+    /// ```
+    /// use socketserver_http::SimpleHttpRequestHandler;
+    ///
+    /// let handler = SimpleHttpRequestHandler::new(".")?.with_small_file_cache(false);
+    /// # let _ = handler;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn with_small_file_cache(mut self, on: bool) -> Self {
+        self.keep_small_files = on;
+        self
+    }
+
+    /// This thread's kept files of this directory.
+    fn small_files(&self) -> SmallFiles<'_, OwnedFd> {
+        SmallFiles {
+            owner: self.id,
+            root: &self.root_dir,
+        }
     }
 
     /// The `Cache-Control` of every answer (files, listings, redirects). Default `no-cache`:
@@ -245,21 +299,65 @@ impl SimpleHttpRequestHandler {
         ex.write_body(page.as_bytes())
     }
 
-    /// Serves `file`, opened from `relative` (its type guessed from `named`'s extension),
-    /// whose metadata is `metadata`.
-    fn serve_file(
+    /// Serves `file`, just opened from `relative` (its type guessed from `named`'s extension),
+    /// whose status is `stat`: from memory, kept for the next request, when it is short.
+    fn serve_opened(
         &self,
         ex: &mut Exchange<'_>,
         relative: &Path,
         named: &Path,
-        mut file: File,
-        metadata: &Metadata,
+        file: File,
+        stat: &Stat,
     ) -> io::Result<()> {
-        let length = metadata.len();
-        let modified = metadata.modified().unwrap_or(UNIX_EPOCH);
-        let modified_secs = modified
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let length = stat.st_size as u64;
+        let modified_secs = u64::try_from(stat.st_mtime).unwrap_or(0);
+        let mime = mime_guess::from_path(named).first_or_octet_stream();
+        let mime = mime.essence_str();
+        if self.keep_small_files && length < KEPT_BELOW {
+            let mut body = vec![0; length as usize];
+            // Read from the start without moving the position: a file that shrank meanwhile
+            // is sent the usual way (which ends the connection when it cannot keep the length).
+            if file.read_exact_at(&mut body, 0).is_ok() {
+                let body: Rc<[u8]> = body.into();
+                let version = FileVersion::of(stat);
+                self.small_files().keep(
+                    relative,
+                    version,
+                    Rc::clone(&body),
+                    mime.into(),
+                    modified_secs,
+                );
+                return self.serve_file(
+                    ex,
+                    relative,
+                    mime,
+                    FileBody::Kept(body),
+                    modified_secs,
+                    length,
+                );
+            }
+        }
+        self.serve_file(
+            ex,
+            relative,
+            mime,
+            FileBody::Open(file),
+            modified_secs,
+            length,
+        )
+    }
+
+    /// Serves a file's `body` (`length` bytes, modified at `modified_secs`, of type `mime`),
+    /// found at `relative`.
+    fn serve_file(
+        &self,
+        ex: &mut Exchange<'_>,
+        relative: &Path,
+        mime: &str,
+        body: FileBody,
+        modified_secs: u64,
+        length: u64,
+    ) -> io::Result<()> {
         let validators = FileValidators::of(modified_secs, length);
         let (etag, last_modified) = (&validators.etag, &validators.last_modified);
         let not_modified = match ex.request().header("If-None-Match") {
@@ -279,7 +377,6 @@ impl SimpleHttpRequestHandler {
             ex.send_header("Last-Modified", last_modified)?;
             return ex.end_headers();
         }
-        let mime = mime_guess::from_path(named).first_or_octet_stream();
         let ranges = match ex.request().header("Range") {
             // A range of a file that changed since the client's copy is useless to it.
             Some(_) if !if_range_holds(ex, etag, last_modified) => ByteRanges::Whole,
@@ -304,7 +401,7 @@ impl SimpleHttpRequestHandler {
         ex.send_header("ETag", etag)?;
         ex.send_header("Accept-Ranges", "bytes")?;
         if let [(start, end)] = parts[..] {
-            ex.send_header("Content-Type", mime.essence_str())?;
+            ex.send_header("Content-Type", mime)?;
             ex.send_header("Content-Length", &(end - start).to_string())?;
             if !whole {
                 ex.send_header(
@@ -313,10 +410,15 @@ impl SimpleHttpRequestHandler {
                 )?;
             }
             ex.end_headers()?;
-            if start > 0 {
-                file.seek(SeekFrom::Start(start))?;
-            }
-            return ex.write_file(file, end - start);
+            return match body {
+                FileBody::Kept(bytes) => ex.write_body(&bytes[start as usize..end as usize]),
+                FileBody::Open(mut file) => {
+                    if start > 0 {
+                        file.seek(SeekFrom::Start(start))?;
+                    }
+                    ex.write_file(file, end - start)
+                }
+            };
         }
         // Several ranges: one multipart/byteranges body, each part from its own handle on the
         // file (an event loop sends them after the handler returns).
@@ -325,8 +427,7 @@ impl SimpleHttpRequestHandler {
             .iter()
             .map(|&(start, end)| {
                 format!(
-                    "\r\n--{boundary}\r\nContent-Type: {}\r\nContent-Range: bytes {start}-{}/{length}\r\n\r\n",
-                    mime.essence_str(),
+                    "\r\n--{boundary}\r\nContent-Type: {mime}\r\nContent-Range: bytes {start}-{}/{length}\r\n\r\n",
                     end - 1
                 )
             })
@@ -341,9 +442,16 @@ impl SimpleHttpRequestHandler {
         )?;
         ex.send_header("Content-Length", &total.to_string())?;
         ex.end_headers()?;
-        drop(file);
+        let kept = match body {
+            FileBody::Kept(bytes) => Some(bytes),
+            FileBody::Open(_) => None,
+        };
         for (head, &(start, end)) in part_heads.iter().zip(&parts) {
             ex.write_body(head.as_bytes())?;
+            if let Some(bytes) = &kept {
+                ex.write_body(&bytes[start as usize..end as usize])?;
+                continue;
+            }
             // The same file again (the path was held to the root when it was opened first).
             let (mut part, _) = self
                 .open(relative)
@@ -366,21 +474,36 @@ impl HttpHandler for SimpleHttpRequestHandler {
         let Some((relative, shown)) = Self::target_path(&ex.request().target) else {
             return ex.send_error(404, "File not found");
         };
+        if self.keep_small_files && !shown.ends_with('/') {
+            if let Some(kept) = self.small_files().get(&relative) {
+                let body = FileBody::Kept(Rc::clone(&kept.body));
+                let length = kept.body.len() as u64;
+                return self.serve_file(
+                    ex,
+                    &relative,
+                    &kept.mime,
+                    body,
+                    kept.modified_secs,
+                    length,
+                );
+            }
+        }
         let (file, real) = match self.open(&relative) {
             Ok(opened) => opened,
             Err(Refused::NotFound) => return ex.send_error(404, "File not found"),
             Err(Refused::Forbidden) => return ex.send_error(403, "Permission denied"),
         };
-        let metadata = file.metadata()?;
-        if metadata.is_file() {
+        let stat = rustix::fs::fstat(&file)?;
+        let kind = FileType::from_raw_mode(stat.st_mode);
+        if kind.is_file() {
             if shown.ends_with('/') {
                 // A file is not a directory: `/file/` is not found (as Python and nginx say).
                 return ex.send_error(404, "File not found");
             }
             let named = real.as_deref().unwrap_or(&relative);
-            return self.serve_file(ex, &relative, named, file, &metadata);
+            return self.serve_opened(ex, &relative, named, file, &stat);
         }
-        if !metadata.is_dir() {
+        if !kind.is_dir() {
             // A FIFO, a socket or a device: nothing a file server sends.
             return ex.send_error(404, "File not found");
         }
@@ -395,10 +518,10 @@ impl HttpHandler for SimpleHttpRequestHandler {
         let index = relative.join("index.html");
         match self.open(&index) {
             Ok((file, index_real)) => {
-                let metadata = file.metadata()?;
-                if metadata.is_file() {
+                let stat = rustix::fs::fstat(&file)?;
+                if FileType::from_raw_mode(stat.st_mode).is_file() {
                     let named = index_real.as_deref().unwrap_or(&index);
-                    return self.serve_file(ex, &index, named, file, &metadata);
+                    return self.serve_opened(ex, &index, named, file, &stat);
                 }
             }
             Err(Refused::Forbidden) => return ex.send_error(403, "Permission denied"),

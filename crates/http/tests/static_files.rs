@@ -440,3 +440,108 @@ fn conformance_findings(form: Form) {
     server.stop();
 }
 both_forms!(conformance_findings);
+
+/// Waits until every one of `paths` last changed more than a second ago: only such files are
+/// kept in memory (a file changed in the clock tick it was read in could change again with
+/// its times unchanged). Time passing, not synchronisation: nothing else is waited for.
+fn let_settle(paths: &[PathBuf]) {
+    use std::os::unix::fs::MetadataExt;
+    for path in paths {
+        let meta = std::fs::metadata(path).unwrap();
+        let changed = std::time::UNIX_EPOCH
+            + std::time::Duration::new(meta.ctime() as u64, meta.ctime_nsec() as u32);
+        let settled = changed + std::time::Duration::from_millis(1100);
+        if let Ok(left) = settled.duration_since(std::time::SystemTime::now()) {
+            std::thread::sleep(left);
+        }
+    }
+}
+
+/// Small files kept in memory are served only while they are the same, unchanged file: a
+/// write in place, a rename over it, its removal, a directory on its path replaced by a link
+/// that leads out — each is seen by the next request. Ranges, several ranges and `HEAD` come
+/// from the kept bytes as from the file.
+fn kept_small_files_follow_every_change(form: Form) {
+    let tree = Tree::new();
+    let served = tree.served();
+    std::fs::create_dir_all(served.join("k/inner")).unwrap();
+    std::fs::create_dir_all(tree.0.join("elsewhere")).unwrap();
+    let names = [
+        "k/same.txt",
+        "k/renamed.txt",
+        "k/gone.txt",
+        "k/inner/deep.txt",
+        "k/ranged.txt",
+    ];
+    for name in names {
+        std::fs::write(served.join(name), format!("first {name}")).unwrap();
+    }
+    std::fs::write(served.join("k/ranged.txt"), "0123456789").unwrap();
+    std::fs::write(tree.0.join("elsewhere/deep.txt"), "outside the tree").unwrap();
+    let_settle(&names.map(|name| served.join(name)));
+    let server = start(&tree, form);
+    let address = server.address();
+    // Asked for on several connections, so every worker or loop may keep its own copy.
+    for _ in 0..4 {
+        for name in names {
+            let (head, body) = get(address, &format!("/{name}"), "");
+            assert!(head.starts_with("HTTP/1.1 200 "), "{name}: {head}");
+            let expected = match name {
+                "k/ranged.txt" => "0123456789".to_owned(),
+                _ => format!("first {name}"),
+            };
+            assert_eq!(body, expected.as_bytes(), "{name}");
+        }
+    }
+
+    // Written in place, the same length: the new bytes.
+    std::fs::write(served.join("k/same.txt"), "FIRST k/same.txt").unwrap();
+    let (_, body) = get(address, "/k/same.txt", "");
+    assert_eq!(body, b"FIRST k/same.txt");
+    // Replaced by a rename: the new file.
+    std::fs::write(tree.0.join("replacement"), "second").unwrap();
+    std::fs::rename(tree.0.join("replacement"), served.join("k/renamed.txt")).unwrap();
+    let (_, body) = get(address, "/k/renamed.txt", "");
+    assert_eq!(body, b"second");
+    // Removed: not found.
+    std::fs::remove_file(served.join("k/gone.txt")).unwrap();
+    let (head, _) = get(address, "/k/gone.txt", "");
+    assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
+    // A directory on the path moved away and replaced by a link out of the tree, to a file
+    // of the same name: refused, never the kept bytes.
+    std::fs::rename(served.join("k/inner"), served.join("k/moved")).unwrap();
+    std::os::unix::fs::symlink("../../elsewhere", served.join("k/inner")).unwrap();
+    let (head, body) = get(address, "/k/inner/deep.txt", "");
+    assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
+    assert!(!String::from_utf8_lossy(&body).contains("first"));
+
+    // The kept file's ranges and HEAD.
+    let (head, body) = get(address, "/k/ranged.txt", "Range: bytes=2-4\r\n");
+    assert!(head.starts_with("HTTP/1.1 206 "), "{head}");
+    assert_eq!(header(&head, "Content-Range"), Some("bytes 2-4/10"));
+    assert_eq!(body, b"234");
+    let (head, body) = get(address, "/k/ranged.txt", "Range: bytes=0-1,5-6\r\n");
+    assert!(head.starts_with("HTTP/1.1 206 "), "{head}");
+    let body = String::from_utf8_lossy(&body).into_owned();
+    assert!(
+        body.contains("Content-Range: bytes 0-1/10\r\n\r\n01\r\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("Content-Range: bytes 5-6/10\r\n\r\n56\r\n"),
+        "{body}"
+    );
+    let reply = exchange_to_close(
+        address,
+        b"HEAD /k/ranged.txt HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let reply = String::from_utf8_lossy(&reply).into_owned();
+    assert!(reply.starts_with("HTTP/1.1 200 "), "{reply}");
+    assert!(reply.contains("Content-Length: 10\r\n"), "{reply}");
+    assert!(
+        reply.ends_with("\r\n\r\n"),
+        "no body after a HEAD's head: {reply}"
+    );
+    server.stop();
+}
+both_forms!(kept_small_files_follow_every_change);
