@@ -133,6 +133,9 @@ impl<'a> Exchange<'a> {
     pub fn send_response(&mut self, code: u16) -> io::Result<()> {
         self.send_head()?;
         self.head.clear();
+        // Room for a head's usual fields (and a small body after them): one allocation, not
+        // a doubling for every few fields.
+        self.head.reserve(512);
         self.head_ended = false;
         start_head(&mut self.head, code);
         self.status = Some(code);

@@ -2,11 +2,11 @@
 //! of the file on each thread instead of once per request.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use crate::date::http_date;
+use crate::fnv::FnvMap;
 
 /// The validators of one version of a file (its modification second and length).
 #[derive(Debug)]
@@ -20,7 +20,7 @@ pub(crate) struct FileValidators {
 const MOST_KEPT: usize = 256;
 
 thread_local! {
-    static KEPT: RefCell<HashMap<(u64, u64), Rc<FileValidators>>> = RefCell::new(HashMap::new());
+    static KEPT: RefCell<FnvMap<(u64, u64), Rc<FileValidators>>> = RefCell::new(FnvMap::default());
 }
 
 impl FileValidators {

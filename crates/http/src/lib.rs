@@ -156,6 +156,7 @@ mod error_format;
 mod event_wire;
 mod exchange;
 mod file_validators;
+mod fnv;
 mod framing;
 #[doc(hidden)]
 pub mod fuzzing;

@@ -13,14 +13,16 @@
 //! even when it reaches the same file.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rustix::fs::{AtFlags, Stat};
+
+use crate::fnv::FnvMap;
 
 /// Files shorter than this are kept (longer ones go by `sendfile(2)` from the page cache).
 pub(crate) const KEPT_BELOW: u64 = 16 * 1024;
@@ -81,6 +83,8 @@ impl FileVersion {
 /// One kept file: its bytes and what its responses say about it.
 #[derive(Debug)]
 pub(crate) struct KeptFile {
+    /// The handler (the served directory) it was kept for.
+    owner: u64,
     version: FileVersion,
     /// When its path was last resolved beneath the served directory.
     resolved_at: Instant,
@@ -91,10 +95,11 @@ pub(crate) struct KeptFile {
     pub(crate) modified_secs: u64,
 }
 
-/// One thread's kept files, keyed by the handler that served them and the path asked for.
+/// One thread's kept files, keyed by the path asked for (its bytes: hashing a `Path` walks its
+/// components). Two handlers on one thread asking for the same path take turns.
 #[derive(Debug, Default)]
 struct Kept {
-    files: HashMap<(u64, PathBuf), Rc<KeptFile>>,
+    files: FnvMap<Box<[u8]>, Rc<KeptFile>>,
     bytes: usize,
 }
 
@@ -105,7 +110,7 @@ impl Kept {
         self.files.clear();
     }
 
-    fn remove(&mut self, key: &(u64, PathBuf)) {
+    fn remove(&mut self, key: &[u8]) {
         if let Some(gone) = self.files.remove(key) {
             self.bytes -= gone.body.len();
             KEPT_BYTES.fetch_sub(gone.body.len(), Ordering::Relaxed);
@@ -138,13 +143,16 @@ impl<D: AsFd> SmallFiles<'_, D> {
     pub(crate) fn get(&self, relative: &Path) -> Option<Rc<KeptFile>> {
         KEPT.with(|kept| {
             let mut kept = kept.borrow_mut();
-            let key = (self.owner, relative.to_path_buf());
-            let found = Rc::clone(kept.files.get(&key)?);
+            let key = relative.as_os_str().as_bytes();
+            let found = Rc::clone(kept.files.get(key)?);
+            if found.owner != self.owner {
+                return None;
+            }
             let same = found.resolved_at.elapsed() < RESOLVED_FOR
                 && rustix::fs::statat(self.root, relative, AtFlags::empty())
                     .is_ok_and(|stat| FileVersion::of(&stat) == found.version);
             if !same {
-                kept.remove(&key);
+                kept.remove(key);
                 return None;
             }
             Some(found)
@@ -169,8 +177,8 @@ impl<D: AsFd> SmallFiles<'_, D> {
         }
         KEPT.with(|kept| {
             let mut kept = kept.borrow_mut();
-            let key = (self.owner, relative.to_path_buf());
-            kept.remove(&key);
+            let key = relative.as_os_str().as_bytes();
+            kept.remove(key);
             if kept.files.len() >= MOST_FILES || kept.bytes + body.len() > MOST_BYTES_PER_THREAD {
                 kept.clear();
             }
@@ -181,13 +189,14 @@ impl<D: AsFd> SmallFiles<'_, D> {
             }
             kept.bytes += body.len();
             let file = KeptFile {
+                owner: self.owner,
                 version,
                 resolved_at: Instant::now(),
                 body,
                 mime,
                 modified_secs,
             };
-            kept.files.insert(key, Rc::new(file));
+            kept.files.insert(key.into(), Rc::new(file));
         });
     }
 }

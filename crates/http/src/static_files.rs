@@ -22,6 +22,7 @@ use crate::date::parse_http_date;
 use crate::error_format::escape_html;
 use crate::exchange::Exchange;
 use crate::file_validators::FileValidators;
+use crate::fnv::fnv1a;
 use crate::handler::HttpHandler;
 use crate::small_files::{FileVersion, SmallFiles, KEPT_BELOW};
 use crate::target::hex_value;
@@ -179,7 +180,7 @@ impl SimpleHttpRequestHandler {
         if !decoded.starts_with(b"/") || decoded.contains(&0) || decoded.contains(&b'\\') {
             return None;
         }
-        let mut relative = PathBuf::new();
+        let mut relative = PathBuf::with_capacity(decoded.len());
         for segment in decoded.split(|&b| b == b'/') {
             let name = OsStr::from_bytes(segment);
             match Path::new(name).components().next() {
@@ -188,7 +189,8 @@ impl SimpleHttpRequestHandler {
                 _ => return None, // "..", ".", or anything that is not a plain name
             }
         }
-        let shown = String::from_utf8_lossy(&decoded).into_owned();
+        let shown = String::from_utf8(decoded)
+            .unwrap_or_else(|not_utf8| String::from_utf8_lossy(not_utf8.as_bytes()).into_owned());
         Some((relative, shown))
     }
 
@@ -383,11 +385,12 @@ impl SimpleHttpRequestHandler {
             Some(range) => parse_ranges(range, length),
             None => ByteRanges::Whole,
         };
-        let (parts, whole) = match ranges {
-            ByteRanges::Whole => (vec![(0, length)], true),
+        let the_whole = [(0, length)];
+        let (parts, whole) = match &ranges {
+            ByteRanges::Whole => (&the_whole[..], true),
             // Even a range that covers the whole file is answered 206 with its Content-Range,
             // as RFC 9110 and nginx do (`bytes=0-15` of a 15-byte file: `bytes 0-14/15`).
-            ByteRanges::Parts(parts) => (parts, false),
+            ByteRanges::Parts(parts) => (&parts[..], false),
             ByteRanges::Unsatisfiable => {
                 ex.send_response(416)?;
                 ex.send_header("Content-Range", &format!("bytes */{length}"))?;
@@ -446,7 +449,7 @@ impl SimpleHttpRequestHandler {
             FileBody::Kept(bytes) => Some(bytes),
             FileBody::Open(_) => None,
         };
-        for (head, &(start, end)) in part_heads.iter().zip(&parts) {
+        for (head, &(start, end)) in part_heads.iter().zip(parts) {
             ex.write_body(head.as_bytes())?;
             if let Some(bytes) = &kept {
                 ex.write_body(&bytes[start as usize..end as usize])?;
@@ -544,13 +547,6 @@ fn if_none_match(ex: &Exchange<'_>, etag: &str) -> bool {
     ex.request().header("If-None-Match").is_some_and(|tags| {
         tags.split(',')
             .any(|tag| tag.trim() == etag || tag.trim() == "*")
-    })
-}
-
-/// FNV-1a, 64 bits: a listing's validator (it tells pages apart, it guards nothing).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
 
