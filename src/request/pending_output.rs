@@ -14,7 +14,7 @@ use parking_lot::{Mutex, MutexGuard};
 use crate::coroutine;
 use crate::error::TimedOut;
 use crate::request::stream_socket::{
-    file_shrank, read_piece, send_what_it_takes, StreamSocket, SENDFILE_CHUNK,
+    file_shrank, read_piece, send_what_it_takes_with, StreamSocket, SENDFILE_CHUNK,
 };
 use crate::stats::CloseReason;
 
@@ -159,18 +159,22 @@ impl PendingOutput {
         self.send_pieces(socket, FilesGo::ThroughABuffer)
     }
 
-    /// [`send_now`](Self::send_now) from the loop that holds the parked connection of a
-    /// blocking socket: files go with `sendfile(2)` from the page cache, in calls of at most
-    /// [`SENDFILE_CHUNK`], instead of through a buffer 64 KiB at a time. `sendfile(2)` has no
-    /// `MSG_DONTWAIT`, so the socket is made non-blocking for the call and blocking again
-    /// after it: while the connection is parked its handler is not running, so nothing else
-    /// waits on the socket meanwhile (the handler's own writes keep reading files into a
-    /// buffer for that reason: another of its threads may be reading).
+    /// [`send_now`](Self::send_now) on a blocking socket that nothing else waits on meanwhile:
+    /// files go with `sendfile(2)` from the page cache, in calls of at most
+    /// [`SENDFILE_CHUNK`], instead of through a buffer 64 KiB at a time (bytes just before a
+    /// file with `MSG_MORE`, in its first packet). `sendfile(2)` has no `MSG_DONTWAIT`, so the
+    /// socket is made non-blocking for the call and blocking again after it; a thread blocked
+    /// on the socket meanwhile would see `WouldBlock`. Callers: the loop that holds a parked
+    /// connection (its handler is not running), and `StreamRequest::send_file` (which holds
+    /// the whole request, both halves).
     ///
     /// # Errors
     ///
     /// As [`send_now`](Self::send_now), and the socket's error when its mode cannot be set.
-    pub(crate) fn send_now_parked<T: StreamSocket>(&mut self, socket: &T) -> io::Result<()> {
+    pub(crate) fn send_now_from_page_cache<T: StreamSocket>(
+        &mut self,
+        socket: &T,
+    ) -> io::Result<()> {
         self.send_pieces(socket, FilesGo::BySendfile)
     }
 
@@ -185,10 +189,17 @@ impl PendingOutput {
         if files == FilesGo::ThroughABuffer || self.no_sendfile {
             self.join_head_to_file()?;
         }
-        while let Some(front) = self.pieces.front_mut() {
+        loop {
+            // Bytes before a file `sendfile(2)` sends leave with its start, in one packet.
+            let file_follows = files == FilesGo::BySendfile
+                && !self.no_sendfile
+                && matches!(self.pieces.get(1), Some(Piece::File { .. }));
+            let Some(front) = self.pieces.front_mut() else {
+                break;
+            };
             match front {
                 Piece::Bytes { data, sent } => {
-                    let left = send_what_it_takes(socket, &data[*sent..])?.len();
+                    let left = send_what_it_takes_with(socket, &data[*sent..], file_follows)?.len();
                     let n = data.len() - *sent - left;
                     if n > 0 {
                         *sent += n;

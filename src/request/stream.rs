@@ -284,10 +284,13 @@ impl<T: StreamSocket> StreamRequest<T> {
 
     /// Sends `head` and then `len` bytes of `file`, from its current position, after what
     /// `wfile` has written (`head` — a response head, say; it may be empty — leaves in the same
-    /// send as the file's first piece): under a strategy that parks connections what the
-    /// socket does not take at once is sent by the loop that holds the connection as the client
-    /// reads, from the page cache (`sendfile(2)`), and the worker moves on at once; elsewhere it
-    /// is sent now, a file of 16 KiB or more by `sendfile(2)`. The file is never read whole.
+    /// send as the file's first piece): a file of 16 KiB or more from the page cache
+    /// (`sendfile(2)`), a shorter one read behind the head. Under a strategy that parks
+    /// connections what the socket does not take at once is sent by the loop that holds the
+    /// connection as the client reads, and the worker moves on at once (the socket is
+    /// non-blocking for the moments `sendfile(2)` runs: a copy of it used by another thread
+    /// meanwhile would see `WouldBlock`); elsewhere it is sent now. The file is never read
+    /// whole.
     ///
     /// # Errors
     ///
@@ -535,7 +538,7 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
         match self.wfile.get_ref().suspends() {
             // A coroutine's socket is non-blocking already, and must stay so.
             true => pending.send_now(&*self.socket)?,
-            false => pending.send_now_parked(&*self.socket)?,
+            false => pending.send_now_from_page_cache(&*self.socket)?,
         }
         if pending.is_empty() {
             return Ok(None);

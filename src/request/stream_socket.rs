@@ -498,12 +498,12 @@ impl<T: StreamSocket> SocketHalf<T> {
     }
 
     /// Sends `head`, then `len` bytes of `file` after what was written: kept for the parker
-    /// when the strategy parks (here the head in the same send as the file's first pieces, read
-    /// 64 KiB at a time until the socket is full: another thread of the handler may be reading
-    /// this socket, so its mode stays blocking; the parker then sends the rest from the page
-    /// cache, [`PendingOutput::send_now_parked`]), else sent now, blocking
-    /// — a file of [`SENDFILE_FROM`] bytes or more from the page cache with `sendfile(2)`, a
-    /// shorter one read behind its head into one send.
+    /// when the strategy parks — sent here until the socket is full, a file of
+    /// [`SENDFILE_FROM`] bytes or more from the page cache
+    /// ([`PendingOutput::send_now_from_page_cache`]: only `StreamRequest::send_file` calls
+    /// this, holding both halves of the request, so nothing else waits on the socket), a
+    /// shorter one read behind its head into one send; the parker sends the rest as the peer
+    /// reads — else sent now, blocking, the same way.
     pub(crate) fn write_file(
         &mut self,
         head: &[u8],
@@ -515,7 +515,10 @@ impl<T: StreamSocket> SocketHalf<T> {
             if kept.takes_a_file() {
                 kept.push_bytes(head);
                 kept.push_file(file, len);
-                return kept.send_now(&*self.socket);
+                return match len >= SENDFILE_FROM && !self.suspends {
+                    true => kept.send_now_from_page_cache(&*self.socket),
+                    false => kept.send_now(&*self.socket),
+                };
             }
             drop(kept);
             self.send_pending()?;
@@ -632,10 +635,24 @@ impl<T: StreamSocket> Write for SocketHalf<T> {
 /// Sends what the socket takes of `buf` now, without waiting; returns the rest.
 pub(crate) fn send_what_it_takes<'b, T: StreamSocket>(
     socket: &T,
+    buf: &'b [u8],
+) -> io::Result<&'b [u8]> {
+    send_what_it_takes_with(socket, buf, false)
+}
+
+/// [`send_what_it_takes`], saying (`more`) that more follows at once (`MSG_MORE`: a head
+/// before the file `sendfile(2)` sends, in one packet).
+pub(crate) fn send_what_it_takes_with<'b, T: StreamSocket>(
+    socket: &T,
     mut buf: &'b [u8],
+    more: bool,
 ) -> io::Result<&'b [u8]> {
     while !buf.is_empty() {
-        match socket.send_now(buf) {
+        let sent = match more {
+            true => socket.send_now_more(buf),
+            false => socket.send_now(buf),
+        };
+        match sent {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => buf = &buf[n..],
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -680,3 +697,6 @@ impl StreamSocket for std::os::unix::net::UnixStream {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -129,7 +129,7 @@ fn parked_files_go_by_sendfile_and_never_wait() {
     pending.push_bytes(b"head:");
     pending.push_file(std::fs::File::open(&path).unwrap(), contents.len() as u64);
     // Nobody reads yet: a blocking sendfile(2) would wait here for ever.
-    pending.send_now_parked(&ours).unwrap();
+    pending.send_now_from_page_cache(&ours).unwrap();
     std::fs::remove_file(&path).unwrap();
     assert!(!pending.is_empty(), "3 MB do not fit a 4 KiB socket");
     assert_eq!(
@@ -145,7 +145,7 @@ fn parked_files_go_by_sendfile_and_never_wait() {
     });
     while !pending.is_empty() {
         assert!(coroutine::wait(ours.as_fd(), true, Some(Duration::from_secs(10))).unwrap());
-        pending.send_now_parked(&ours).unwrap();
+        pending.send_now_from_page_cache(&ours).unwrap();
         assert_eq!(pending.len(), 0);
     }
     assert!(!is_nonblocking(&ours));
