@@ -1,72 +1,135 @@
 #!/usr/bin/env bash
 # HTTP small-file and large-file figures: our http_server against nginx and Python's
-# http.server, run in one script so the ratios come from one machine state.
+# http.server, run in one script so the ratios come from one machine state. Each wrk run gives
+# the rate and the 99th-percentile latency.
 #
 #   bash bench/http_bench.sh            (needs wrk, nginx and curl: apt-get install wrk nginx-light curl)
+#
+# The defaults fit a 2-core machine. On a larger one (issue 22's 16 cores: servers on 8, load
+# on the other 8), with binaries built elsewhere:
+#
+#   WORKERS=8 POOL_WORKERS=8 SERVER_CPUS=0-7 LOAD_CPUS=8-15 WRK_ARGS="-t8 -c256 -d5" \
+#       HTTP_SERVER=path/to/http_server bash bench/http_bench.sh
+#
+#   WORKERS       nginx's worker processes, the event and coroutine forms' loops, --processes (2)
+#   POOL_WORKERS  the pool's workers (4)
+#   SERVER_CPUS   CPUs the servers run on (taskset -c; unset: anywhere)
+#   LOAD_CPUS     CPUs wrk and curl run on (taskset -c; unset: anywhere)
+#   WRK_ARGS      wrk's threads, connections and duration (-t2 -c16 -d3)
+#   ROUNDS        interleaved 1 GiB downloads, and 1 KiB runs for the p99 comparison, per
+#                 server; the medians are compared (5)
+#   HTTP_SERVER   the http_server binary (unset: cargo build --release --example http_server)
 #
 # Everything listens on 127.0.0.1, runs for a few seconds, and is stopped at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+WORKERS=${WORKERS:-2}
+POOL_WORKERS=${POOL_WORKERS:-4}
+WRK_ARGS=${WRK_ARGS:--t2 -c16 -d3}
+ROUNDS=${ROUNDS:-5}
 for tool in wrk nginx curl python3; do
     command -v "$tool" >/dev/null || { echo "http_bench: $tool is missing" >&2; exit 1; }
 done
-cargo build -q --release --example http_server
+if [ -z "${HTTP_SERVER:-}" ]; then
+    cargo build -q --release --example http_server
+    HTTP_SERVER=target/release/examples/http_server
+fi
+on_servers() { if [ -n "${SERVER_CPUS:-}" ]; then taskset -c "$SERVER_CPUS" "$@"; else "$@"; fi; }
+on_load() { if [ -n "${LOAD_CPUS:-}" ]; then taskset -c "$LOAD_CPUS" "$@"; else "$@"; fi; }
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; for n in 1 2; do nginx -c "$work/nginx$n.conf" -s stop 2>/dev/null; done; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null; for n in 1 N; do nginx -c "$work/nginx$n.conf" -s stop 2>/dev/null; done; rm -rf "$work"' EXIT
 mkdir -p "$work/site"
 head -c 1024 /dev/urandom > "$work/site/small.bin"
 head -c 65536 /dev/urandom > "$work/site/medium.bin"
 head -c 1G /dev/zero > "$work/site/big.bin"
 chmod -R a+rX "$work" # nginx's workers run as www-data
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-nginx_port=$(port); nginx2_port=$(port); ours_port=$(port); event_port=$(port); event1_port=$(port); python_port=$(port); coroutine_port=$(port); threading_port=$(port)
-# nginx with one worker process (one thread, as `--mode event --workers 1`) and with two (as
-# many as the machine's CPUs, as `--mode event` by default).
-for n in 1 2; do
-    p=$nginx_port; [ "$n" = 2 ] && p=$nginx2_port
+declare -A at
+for name in nginx1 nginxN pool event event1 processes coroutine threading python; do at[$name]=$(port); done
+# nginx with one worker process (one thread, as `--mode event --workers 1`) and with WORKERS.
+for n in 1 N; do
+    count=1; [ "$n" = N ] && count=$WORKERS
 cat > "$work/nginx$n.conf" <<CONF
-worker_processes $n;
+worker_processes $count;
 pid $work/nginx$n.pid;
 error_log $work/nginx-error.log;
-events { worker_connections 1024; }
+events { worker_connections 4096; }
 http {
     access_log off;
     sendfile on;
     keepalive_requests 1000000;
-    server { listen 127.0.0.1:$p; root $work/site; }
+    server { listen 127.0.0.1:${at[nginx$n]}; root $work/site; }
 }
 CONF
-nginx -c "$work/nginx$n.conf"
+on_servers nginx -c "$work/nginx$n.conf"
 done
-target/release/examples/http_server --addr "127.0.0.1:$ours_port" --directory "$work/site" --workers 4 >/dev/null 2>&1 &
-target/release/examples/http_server --addr "127.0.0.1:$event_port" --directory "$work/site" --mode event >/dev/null 2>&1 &
-target/release/examples/http_server --addr "127.0.0.1:$event1_port" --directory "$work/site" --mode event --workers 1 >/dev/null 2>&1 &
-target/release/examples/http_server --addr "127.0.0.1:$coroutine_port" --directory "$work/site" --mode coroutine >/dev/null 2>&1 &
-target/release/examples/http_server --addr "127.0.0.1:$threading_port" --directory "$work/site" --mode threading >/dev/null 2>&1 &
-(cd "$work/site" && exec python3 -m http.server "$python_port" --bind 127.0.0.1 >/dev/null 2>&1) &
+serve() {
+    local name=$1; shift
+    on_servers "$HTTP_SERVER" --addr "127.0.0.1:${at[$name]}" --directory "$work/site" "$@" >/dev/null 2>&1 &
+}
+serve pool --workers "$POOL_WORKERS"
+serve event --mode event --workers "$WORKERS"
+serve event1 --mode event --workers 1
+serve processes --mode event --workers 1 --processes "$WORKERS"
+serve coroutine --mode coroutine --workers "$WORKERS"
+serve threading --mode threading
+(cd "$work/site" && exec python3 -m http.server "${at[python]}" --bind 127.0.0.1 >/dev/null 2>&1) &
+for name in "${!at[@]}"; do
+    for _ in $(seq 100); do
+        curl -sf -o /dev/null "http://127.0.0.1:${at[$name]}/small.bin" && continue 2
+        sleep 0.05
+    done
+    echo "http_bench: $name does not serve the file" >&2
+    exit 1
+done
+# A file is kept in memory once it has not changed for a second: make sure they have not.
 sleep 1
-for p in "$nginx_port" "$nginx2_port" "$ours_port" "$event_port" "$event1_port" "$python_port" "$coroutine_port" "$threading_port"; do
-    curl -sf -o /dev/null "http://127.0.0.1:$p/small.bin" || { echo "http_bench: port $p does not serve the file" >&2; exit 1; }
-done
-rps() { wrk -t 2 -c 16 -d 3 "http://127.0.0.1:$1/${2:-small.bin}" | awk '/Requests\/sec/ {print $2}'; }
+# Runs wrk against server $1 for file $2: "RATE P99" (P99 in milliseconds).
+measure() {
+    # shellcheck disable=SC2086
+    on_load wrk $WRK_ARGS --latency "http://127.0.0.1:${at[$1]}/$2" | awk '
+        /Requests\/sec/ {rate = $2}
+        $1 == "99%" {v = $2; if (v ~ /us$/) ms = v / 1000; else if (v ~ /ms$/) ms = v + 0; else ms = v * 1000}
+        END {printf "%.0f %.2f\n", rate, ms}'
+}
 ratio() { python3 -c "print(f'{$1/$2:.2f}')"; }
-nginx_rps=$(rps "$nginx_port"); nginx2_rps=$(rps "$nginx2_port")
-ours_rps=$(rps "$ours_port"); event_rps=$(rps "$event_port"); event1_rps=$(rps "$event1_port")
-python_rps=$(rps "$python_port")
-coroutine_rps=$(rps "$coroutine_port"); threading_rps=$(rps "$threading_port")
-echo "small file (1 KiB), keep-alive, wrk -t2 -c16 -d3:"
-echo "  nginx, 1 worker                $nginx_rps req/s"
-echo "  nginx, 2 workers               $nginx2_rps req/s"
-echo "  http_server --mode event       $event_rps req/s  ($(ratio "$event_rps" "$nginx2_rps")x nginx with 2 workers, $(ratio "$event_rps" "$python_rps")x python)"
-echo "  http_server --mode event -w 1  $event1_rps req/s  ($(ratio "$event1_rps" "$nginx_rps")x nginx with 1 worker)"
-echo "  http_server (pool of 4)        $ours_rps req/s  ($(ratio "$ours_rps" "$nginx2_rps")x nginx with 2 workers, $(ratio "$ours_rps" "$python_rps")x python)"
-echo "  http_server --mode coroutine   $coroutine_rps req/s  ($(ratio "$coroutine_rps" "$event_rps")x the event form)"
-echo "  http_server --mode threading   $threading_rps req/s  ($(ratio "$threading_rps" "$ours_rps")x the pool)"
-echo "  python -m http.server          $python_rps req/s"
-nginx2_medium=$(rps "$nginx2_port" medium.bin); event_medium=$(rps "$event_port" medium.bin); ours_medium=$(rps "$ours_port" medium.bin)
-echo "64 KiB file, keep-alive, wrk -t2 -c16 -d3:"
-echo "  nginx, 2 workers               $nginx2_medium req/s"
-echo "  http_server --mode event       $event_medium req/s  ($(ratio "$event_medium" "$nginx2_medium")x nginx with 2 workers)"
-echo "  http_server (pool of 4)        $ours_medium req/s  ($(ratio "$ours_medium" "$nginx2_medium")x nginx with 2 workers)"
-speed() { curl -s -o /dev/null -w '%{speed_download}' "http://127.0.0.1:$1/big.bin" | awk '{printf "%.0f MB/s", $1/1e6}'; }
-echo "1 GiB file, curl: nginx $(speed "$nginx_port"), http_server --mode event $(speed "$event_port"), pool $(speed "$ours_port")"
+row() { # label, "RATE P99", reference "RATE P99", reference's name
+    local rate=${2% *} p99=${2#* }
+    printf '  %-40s %8s req/s  p99 %6s ms' "$1" "$rate" "$p99"
+    if [ -n "${3:-}" ]; then printf '  (%sx %s; p99 %sx)' "$(ratio "$rate" "${3% *}")" "$4" "$(ratio "$p99" "${3#* }")"; fi
+    echo
+}
+declare -A small medium
+for name in nginx1 nginxN event event1 processes pool coroutine threading python; do small[$name]=$(measure "$name" small.bin); done
+for name in nginxN event processes pool; do medium[$name]=$(measure "$name" medium.bin); done
+echo "small file (1 KiB), keep-alive, wrk $WRK_ARGS:"
+row "nginx, 1 worker" "${small[nginx1]}"
+row "nginx, $WORKERS worker(s)" "${small[nginxN]}"
+row "http_server --mode event -w $WORKERS" "${small[event]}" "${small[nginxN]}" "nginx"
+row "http_server --mode event -w 1" "${small[event1]}" "${small[nginx1]}" "nginx with 1 worker"
+row "http_server event, $WORKERS processes" "${small[processes]}" "${small[nginxN]}" "nginx"
+row "http_server (pool of $POOL_WORKERS)" "${small[pool]}" "${small[nginxN]}" "nginx"
+row "http_server --mode coroutine -w $WORKERS" "${small[coroutine]}" "${small[event]}" "the event form"
+row "http_server --mode threading" "${small[threading]}" "${small[pool]}" "the pool"
+row "python -m http.server" "${small[python]}"
+echo "  (the event form is $(ratio "${small[event]% *}" "${small[python]% *}")x python)"
+echo "64 KiB file, keep-alive, wrk $WRK_ARGS:"
+row "nginx, $WORKERS worker(s)" "${medium[nginxN]}"
+row "http_server --mode event -w $WORKERS" "${medium[event]}" "${medium[nginxN]}" "nginx"
+row "http_server event, $WORKERS processes" "${medium[processes]}" "${medium[nginxN]}" "nginx"
+row "http_server (pool of $POOL_WORKERS)" "${medium[pool]}" "${medium[nginxN]}" "nginx"
+# The 99th percentile moves from run to run more than the rate: interleaved runs, medians.
+for _ in $(seq "$ROUNDS"); do echo "$(measure nginxN small.bin) $(measure event small.bin) $(measure pool small.bin)"; done | python3 -c '
+import statistics, sys
+rounds = [[float(x) for x in line.split()[1::2]] for line in sys.stdin]
+nginx, event, pool = (statistics.median(column) for column in zip(*rounds))
+print(f"p99 of 1 KiB requests, medians of {len(rounds)} interleaved runs: nginx {nginx:.2f} ms, "
+      f"http_server --mode event {event:.2f} ms ({event / nginx:.2f}x), pool {pool:.2f} ms ({pool / nginx:.2f}x)")'
+# 1 GiB downloads, interleaved, one at a time: the medians.
+speed() { on_load curl -s -o /dev/null -w '%{speed_download}' "http://127.0.0.1:${at[$1]}/big.bin"; }
+for _ in $(seq "$ROUNDS"); do echo "$(speed nginxN) $(speed event) $(speed pool)"; done | python3 -c '
+import statistics, sys
+rounds = [[float(x) / 1e6 for x in line.split()] for line in sys.stdin]
+nginx, event, pool = (statistics.median(column) for column in zip(*rounds))
+print(f"1 GiB file, curl, medians of {len(rounds)} interleaved downloads: nginx {nginx:.0f} MB/s, "
+      f"http_server --mode event {event:.0f} ({event / nginx:.2f}x), pool {pool:.0f} ({pool / nginx:.2f}x)")'
