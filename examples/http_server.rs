@@ -12,6 +12,10 @@
 //!                           connections are parked, so a small pool serves many clients),
 //!                           loop threads with --mode event or coroutine (default: CPUs)
 //!   --header-timeout SECS   a request head must arrive within SECS (default 10), else 408
+//!   --small-file-cache on|off  keep files under 16 KiB in memory, served after a stat of
+//!                           the path shows them unchanged (default on; off: every request
+//!                           opens and reads the file, for a file system whose times cannot
+//!                           be trusted to change)
 //!   --drain-timeout SECS    on SIGINT/SIGTERM, how long the drain may take (default 30)
 //!   --tls-cert PEM --tls-key PEM  serve HTTPS (Python 3.14's flags): the certificate chain
 //!                           and its key; ALPN offers http/1.1; plaintext to the port is
@@ -54,7 +58,7 @@ use socketserver::{
 use socketserver_http::{HttpLimits, HttpService, RequestObserver, SimpleHttpRequestHandler};
 use socketserver_metrics::LatencyHistogram;
 
-const USAGE: &str = "usage: http_server [--addr HOST:PORT] [--directory DIR] [--mode pool|event|threading|sequential|forking|coroutine] [--workers N] [--header-timeout SECS] [--drain-timeout SECS] [--tls-cert PEM --tls-key PEM] [--processes N] [--metrics HOST:PORT]";
+const USAGE: &str = "usage: http_server [--addr HOST:PORT] [--directory DIR] [--mode pool|event|threading|sequential|forking|coroutine] [--workers N] [--header-timeout SECS] [--small-file-cache on|off] [--drain-timeout SECS] [--tls-cert PEM --tls-key PEM] [--processes N] [--metrics HOST:PORT]";
 
 struct Settings {
     address: String,
@@ -67,6 +71,8 @@ struct Settings {
     metrics: Option<(String, LatencyHistogram)>,
     /// `--processes`: pre-fork workers.
     processes: Option<usize>,
+    /// `--small-file-cache`.
+    small_file_cache: bool,
 }
 
 impl Settings {
@@ -97,7 +103,8 @@ where
     H: RequestHandler<StreamRequest> + RequestHandler<StreamRequest<TlsStream>>,
 {
     let handler = SimpleHttpRequestHandler::new(&settings.directory)
-        .map_err(|e| format!("cannot serve {:?}: {e}", settings.directory))?;
+        .map_err(|e| format!("cannot serve {:?}: {e}", settings.directory))?
+        .with_small_file_cache(settings.small_file_cache);
     let mut limits = HttpLimits::default();
     limits.header_timeout = Some(settings.header_timeout);
     let options = StreamOptions {
@@ -187,6 +194,7 @@ fn main() -> ExitCode {
         tls: None,
         metrics: None,
         processes: None,
+        small_file_cache: true,
     };
     let (mut tls_cert, mut tls_key) = (None, None);
     let mut mode = "pool".to_owned();
@@ -203,6 +211,7 @@ fn main() -> ExitCode {
             "--tls-key",
             "--metrics",
             "--processes",
+            "--small-file-cache",
         ];
         if !known.contains(&arg.as_str()) {
             eprintln!("http_server: unknown argument {arg:?}; {USAGE}");
@@ -231,6 +240,13 @@ fn main() -> ExitCode {
                 Ok(n) if n > 0 => settings.processes = Some(n),
                 _ => {
                     eprintln!("http_server: {arg} needs a positive number; {USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--small-file-cache" => match value.as_str() {
+                "on" | "off" => settings.small_file_cache = value == "on",
+                _ => {
+                    eprintln!("http_server: --small-file-cache takes on or off; {USAGE}");
                     return ExitCode::from(2);
                 }
             },

@@ -116,6 +116,9 @@ fn http_server_every_other_mode_serves_and_drains() {
 fn http_server_bad_usage_and_missing_directory() {
     let bad = Example::spawn("http_server", &["--mode", "bogus"]).finish();
     assert_eq!(bad.status.code(), Some(2), "{bad:#?}");
+    let bad = Example::spawn("http_server", &["--small-file-cache", "maybe"]).finish();
+    assert_eq!(bad.status.code(), Some(2), "{bad:#?}");
+    assert!(bad.stderr.contains("takes on or off"), "{bad:#?}");
     // An unknown flag is named as one, even without a value after it.
     let unknown = Example::spawn("http_server", &["--bogus"]).finish();
     assert_eq!(unknown.status.code(), Some(2), "{unknown:#?}");

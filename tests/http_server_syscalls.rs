@@ -30,6 +30,7 @@ fn traced_requests(mode: &str) -> String {
     let trace = dir.join("trace");
     let (strace, address) = traced_server(
         mode,
+        &[],
         &site,
         &trace,
         "readlink,readlinkat,openat2,sendfile,epoll_ctl",
@@ -81,10 +82,11 @@ fn traced_requests(mode: &str) -> String {
     stop_traced(strace, &trace)
 }
 
-/// `http_server --mode MODE --workers 1` serving `site` under `strace`, which writes the
-/// `calls` it makes to `trace`; and the address it serves.
+/// `http_server --mode MODE --workers 1 EXTRA...` serving `site` under `strace`, which writes
+/// the `calls` it makes to `trace`; and the address it serves.
 fn traced_server(
     mode: &str,
+    extra: &[&str],
     site: &std::path::Path,
     trace: &std::path::Path,
     calls: &str,
@@ -96,6 +98,7 @@ fn traced_server(
         .arg("--")
         .arg(example_path("http_server"))
         .args(["--addr", "127.0.0.1:0", "--mode", mode, "--workers", "1"])
+        .args(extra)
         .arg("--directory")
         .arg(site);
     let (strace, address) = Example::serve_command("http_server", command);
@@ -190,8 +193,9 @@ fn pool_and_threading() {
 /// A small file that last changed more than a second ago is kept in memory by the thread that
 /// served it: asked for again, it costs a `stat` of its path (`newfstatat`, no descriptor)
 /// instead of an `openat2`, a read and a `close` — the file is opened once (or again after a
-/// second, when its path is resolved beneath the directory again).
-fn a_settled_small_file_is_served_from_memory(mode: &str) {
+/// second, when its path is resolved beneath the directory again). With `--small-file-cache
+/// off`, every request opens the file.
+fn a_settled_small_file_is_served_from_memory(mode: &str, cache: &str) {
     let dir = TempDir::new();
     let site = dir.join("site");
     std::fs::create_dir_all(site.join("a/b")).unwrap();
@@ -199,7 +203,13 @@ fn a_settled_small_file_is_served_from_memory(mode: &str) {
     // Time passing, not synchronisation: only a file changed over a second ago is kept.
     std::thread::sleep(Duration::from_millis(1100));
     let trace = dir.join("trace");
-    let (strace, address) = traced_server(mode, &site, &trace, "openat2,newfstatat,close");
+    let (strace, address) = traced_server(
+        mode,
+        &["--small-file-cache", cache],
+        &site,
+        &trace,
+        "openat2,newfstatat,close",
+    );
     let mut client = connect(address);
     for _ in 0..REQUESTS {
         client
@@ -222,6 +232,15 @@ fn a_settled_small_file_is_served_from_memory(mode: &str) {
             .filter(|line| line.contains(name) && line.contains("\"a/b/kept.txt\""))
             .count()
     };
+    if cache == "off" {
+        assert_eq!(
+            calls("openat2("),
+            REQUESTS,
+            "{mode}: opened every time:\n{traced}"
+        );
+        assert_eq!(calls("newfstatat("), 0, "{mode}: {traced}");
+        return;
+    }
     assert!(
         calls("openat2(") <= 2,
         "{mode}: opened once (twice if a second passed):\n{traced}"
@@ -234,10 +253,15 @@ fn a_settled_small_file_is_served_from_memory(mode: &str) {
 
 #[test]
 fn kept_in_memory_event() {
-    a_settled_small_file_is_served_from_memory("event");
+    a_settled_small_file_is_served_from_memory("event", "on");
 }
 
 #[test]
 fn kept_in_memory_pool() {
-    a_settled_small_file_is_served_from_memory("pool");
+    a_settled_small_file_is_served_from_memory("pool", "on");
+}
+
+#[test]
+fn not_kept_with_the_cache_off() {
+    a_settled_small_file_is_served_from_memory("event", "off");
 }
