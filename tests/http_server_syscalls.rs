@@ -35,21 +35,7 @@ fn traced_requests(mode: &str) -> String {
         &trace,
         "readlink,readlinkat,openat2,sendfile,epoll_ctl",
     );
-    let mut client = connect(address);
-    for _ in 0..REQUESTS {
-        client
-            .write_all(b"GET /a/b/file.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        let mut got = Vec::new();
-        let mut piece = [0; 512];
-        while !got.ends_with(b"deep inside\n") {
-            let n = client.read(&mut piece).unwrap();
-            assert!(n > 0, "the server closed the connection");
-            got.extend_from_slice(&piece[..n]);
-        }
-        assert!(got.starts_with(b"HTTP/1.1 200 "));
-    }
-    drop(client);
+    ask_again_and_again(address, "/a/b/file.txt", b"deep inside\n");
     let mut client = connect_reading_slowly(address);
     client
         .write_all(b"GET /big.bin HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -80,6 +66,23 @@ fn traced_requests(mode: &str) -> String {
     assert!(reply[head_end..] == big[..], "the body arrived intact");
     drop(client);
     stop_traced(strace, &trace)
+}
+
+/// Asks for `path` `REQUESTS` times on one connection; each answer is a 200 ending in `body`.
+fn ask_again_and_again(address: std::net::SocketAddr, path: &str, body: &[u8]) {
+    let mut client = connect(address);
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+    for _ in 0..REQUESTS {
+        client.write_all(request.as_bytes()).unwrap();
+        let mut got = Vec::new();
+        let mut piece = [0; 512];
+        while !got.ends_with(body) {
+            let n = client.read(&mut piece).unwrap();
+            assert!(n > 0, "the server closed the connection");
+            got.extend_from_slice(&piece[..n]);
+        }
+        assert!(got.starts_with(b"HTTP/1.1 200 "));
+    }
 }
 
 /// `http_server --mode MODE --workers 1 EXTRA...` serving `site` under `strace`, which writes
@@ -210,21 +213,7 @@ fn a_settled_small_file_is_served_from_memory(mode: &str, cache: &str) {
         &trace,
         "openat2,newfstatat,close",
     );
-    let mut client = connect(address);
-    for _ in 0..REQUESTS {
-        client
-            .write_all(b"GET /a/b/kept.txt HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        let mut got = Vec::new();
-        let mut piece = [0; 512];
-        while !got.ends_with(b"kept in memory\n") {
-            let n = client.read(&mut piece).unwrap();
-            assert!(n > 0, "the server closed the connection");
-            got.extend_from_slice(&piece[..n]);
-        }
-        assert!(got.starts_with(b"HTTP/1.1 200 "));
-    }
-    drop(client);
+    ask_again_and_again(address, "/a/b/kept.txt", b"kept in memory\n");
     let traced = stop_traced(strace, &trace);
     let calls = |name: &str| {
         traced

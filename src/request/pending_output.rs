@@ -213,7 +213,7 @@ impl PendingOutput {
                 }
                 Piece::File { file, left } if files == FilesGo::BySendfile && !self.no_sendfile => {
                     let before = *left;
-                    let sent = send_file_parked(socket, file, left);
+                    let sent = send_file_without_waiting(socket, file, left);
                     if *left < before {
                         self.last_progress = Instant::now();
                     }
@@ -318,7 +318,7 @@ enum FilesGo {
     BySendfile,
 }
 
-/// How far [`send_file_parked`] got.
+/// How far [`send_file_without_waiting`] got.
 enum FileSent {
     All,
     SocketFull,
@@ -329,7 +329,7 @@ enum FileSent {
 /// Sends the rest of `file` (`left` bytes from its position, counted down as they go) with
 /// `sendfile(2)` until the socket is full, on a blocking socket made non-blocking for the
 /// call.
-fn send_file_parked<T: StreamSocket>(
+fn send_file_without_waiting<T: StreamSocket>(
     socket: &T,
     file: &File,
     left: &mut u64,
