@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # HTTP small-file and large-file figures: our http_server against nginx and Python's
 # http.server, run in one script so the ratios come from one machine state. Each wrk run gives
-# the rate and the 99th-percentile latency.
+# the rate and the 99th-percentile latency; the latencies compared are taken at one fixed
+# rate for every server (half nginx's), with `loadgen http --rate` (open loop: each latency
+# from when its request was due, as wrk2 counts), since a closed loop (wrk) that serves one
+# server at twice the rate of another does not compare like with like.
 #
 #   bash bench/http_bench.sh            (needs wrk, nginx and curl: apt-get install wrk nginx-light curl)
 #
@@ -9,7 +12,7 @@
 # on the other 8), with binaries built elsewhere:
 #
 #   WORKERS=8 POOL_WORKERS=8 SERVER_CPUS=0-7 LOAD_CPUS=8-15 WRK_ARGS="-t8 -c256 -d5" \
-#       HTTP_SERVER=path/to/http_server bash bench/http_bench.sh
+#       HTTP_SERVER=path/to/http_server LOADGEN=path/to/loadgen bash bench/http_bench.sh
 #
 #   WORKERS       nginx's worker processes, the event and coroutine forms' loops, --processes (2)
 #   POOL_WORKERS  the pool's workers (4)
@@ -19,6 +22,7 @@
 #   ROUNDS        interleaved 1 GiB downloads, and 1 KiB runs for the p99 comparison, per
 #                 server; the medians are compared (5)
 #   HTTP_SERVER   the http_server binary (unset: cargo build --release --example http_server)
+#   LOADGEN       the loadgen binary (unset: cargo build --release -p socketserver-loadgen)
 #
 # Everything listens on 127.0.0.1, runs for a few seconds, and is stopped at the end.
 set -euo pipefail
@@ -33,6 +37,10 @@ done
 if [ -z "${HTTP_SERVER:-}" ]; then
     cargo build -q --release --example http_server
     HTTP_SERVER=target/release/examples/http_server
+fi
+if [ -z "${LOADGEN:-}" ]; then
+    cargo build -q --release -p socketserver-loadgen
+    LOADGEN=target/release/loadgen
 fi
 on_servers() { if [ -n "${SERVER_CPUS:-}" ]; then taskset -c "$SERVER_CPUS" "$@"; else "$@"; fi; }
 on_load() { if [ -n "${LOAD_CPUS:-}" ]; then taskset -c "$LOAD_CPUS" "$@"; else "$@"; fi; }
@@ -118,13 +126,23 @@ row "nginx, $WORKERS worker(s)" "${medium[nginxN]}"
 row "http_server --mode event -w $WORKERS" "${medium[event]}" "${medium[nginxN]}" "nginx"
 row "http_server event, $WORKERS processes" "${medium[processes]}" "${medium[nginxN]}" "nginx"
 row "http_server (pool of $POOL_WORKERS)" "${medium[pool]}" "${medium[nginxN]}" "nginx"
-# The 99th percentile moves from run to run more than the rate: interleaved runs, medians.
-for _ in $(seq "$ROUNDS"); do echo "$(measure nginxN small.bin) $(measure event small.bin) $(measure pool small.bin)"; done | python3 -c '
-import statistics, sys
-rounds = [[float(x) for x in line.split()[1::2]] for line in sys.stdin]
+# Latency at one rate for all, half what nginx served above, with as many connections as wrk
+# used; the 99th percentile moves from run to run more than the rate: interleaved runs,
+# medians.
+rate=$(( ${small[nginxN]% *} / 2 ))
+connections=$(echo "$WRK_ARGS" | sed -n 's/.*-c *\([0-9]*\).*/\1/p')
+at_rate() {
+    on_load "$LOADGEN" http --target "127.0.0.1:${at[$1]}" --path /small.bin -c "${connections:-16}" \
+        -d 3 -w 0.5 --rate "$rate" --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["p99_us"] / 1000)'
+}
+for _ in $(seq "$ROUNDS"); do echo "$(at_rate nginxN) $(at_rate event) $(at_rate pool)"; done | RATE=$rate python3 -c '
+import os, statistics, sys
+rate = os.environ["RATE"]
+rounds = [[float(x) for x in line.split()] for line in sys.stdin]
 nginx, event, pool = (statistics.median(column) for column in zip(*rounds))
-print(f"p99 of 1 KiB requests, medians of {len(rounds)} interleaved runs: nginx {nginx:.2f} ms, "
-      f"http_server --mode event {event:.2f} ms ({event / nginx:.2f}x), pool {pool:.2f} ms ({pool / nginx:.2f}x)")'
+print(f"p99 of 1 KiB requests at {rate} req/s for each (loadgen http --rate), medians of {len(rounds)} "
+      f"interleaved runs: nginx {nginx:.2f} ms, http_server --mode event {event:.2f} ms ({event / nginx:.2f}x), "
+      f"pool {pool:.2f} ms ({pool / nginx:.2f}x)")'
 # 1 GiB downloads, interleaved, one at a time: the medians.
 speed() { on_load curl -s -o /dev/null -w '%{speed_download}' "http://127.0.0.1:${at[$1]}/big.bin"; }
 for _ in $(seq "$ROUNDS"); do echo "$(speed nginxN) $(speed event) $(speed pool)"; done | python3 -c '

@@ -21,6 +21,11 @@ modes:
             (opening, and checking, each get one --timeout plus 1 ms per connection)
   udp       C sockets doing datagram round trips; a reply not back within --timeout is lost
             (with unix:/path, a Unix datagram socket bound to a temporary path)
+  http      C keep-alive connections, each on a thread of its own, asking for --path with
+            GET and reading the answer (a 2xx with a Content-Length); with --rate, open loop
+            at that many requests a second in all, each latency counted from when its
+            request was due (so a slow answer delays the next ones and shows in the
+            percentiles, as wrk2 counts them); without, closed loop
 
 options:
   --target ADDR        server to load (default 127.0.0.1:9999)
@@ -33,6 +38,8 @@ options:
   -n, --requests N     echo, connect, udp: stop after N measured requests have been started
                        (still at most --duration; a run that reaches N ends early)
   --timeout T          per-operation timeout; past it a request is an error (default 2s)
+  --path P             http: the request target (default /)
+  --rate R             http: requests a second, all connections together (default: closed loop)
   --json               print one JSON line instead of the summary
   -h, --help           print this help
 
@@ -49,6 +56,8 @@ pub enum Mode {
     Idle,
     /// Datagram round trips.
     Udp,
+    /// HTTP/1.1 keep-alive requests.
+    Http,
 }
 
 impl Mode {
@@ -59,6 +68,7 @@ impl Mode {
             Mode::Connect => "connect",
             Mode::Idle => "idle",
             Mode::Udp => "udp",
+            Mode::Http => "http",
         }
     }
 }
@@ -88,13 +98,17 @@ pub struct Config {
     pub timeout: Duration,
     /// Print one JSON line instead of the human summary.
     pub json: bool,
+    /// Http: the request target.
+    pub path: String,
+    /// Http: requests a second in all (open loop); `None`: closed loop.
+    pub rate: Option<f64>,
 }
 
 /// What the command line asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     /// Run a load.
-    Run(Config),
+    Run(Box<Config>),
     /// Print [`USAGE`] and exit 0.
     Help,
 }
@@ -136,6 +150,8 @@ where
     let mut requests = None;
     let mut timeout = Duration::from_secs(2);
     let mut json = false;
+    let mut path = None;
+    let mut rate = None;
 
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -162,6 +178,8 @@ where
             "-t" | "--threads" => threads = Some(count("--threads", &value(&flag)?)?),
             "-n" | "--requests" => requests = Some(count("--requests", &value(&flag)?)? as u64),
             "--timeout" => timeout = parse_duration("--timeout", &value(&flag)?)?,
+            "--path" => path = Some(value("--path")?),
+            "--rate" => rate = Some(parse_rate(&value("--rate")?)?),
             other if other.starts_with('-') => {
                 return Err(UsageError(format!("unknown option {other:?}")));
             }
@@ -171,7 +189,20 @@ where
     }
 
     let mode =
-        mode.ok_or_else(|| UsageError("no mode given: echo, connect, idle or udp".into()))?;
+        mode.ok_or_else(|| UsageError("no mode given: echo, connect, idle, udp or http".into()))?;
+    if mode != Mode::Http && (path.is_some() || rate.is_some()) {
+        return Err(UsageError("--path and --rate are for http mode".into()));
+    }
+    let path = path.unwrap_or_else(|| "/".to_owned());
+    if !path.starts_with('/')
+        || path
+            .bytes()
+            .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    {
+        return Err(UsageError(format!(
+            "--path {path:?} must start with / and hold no spaces or control characters"
+        )));
+    }
     let target = Target::parse(&target).map_err(UsageError)?;
     if duration.is_zero() && mode != Mode::Idle {
         return Err(UsageError("--duration must be more than 0".into()));
@@ -189,8 +220,18 @@ where
             "--size {size} is larger than a datagram ({MAX_DATAGRAM})"
         )));
     }
-    let default_threads = connections.min(cores.max(1));
-    Ok(Command::Run(Config {
+    // Http: a thread per connection, so one slow answer never holds back another
+    // connection's request (in an open loop that would hide the delay it causes).
+    let default_threads = match mode {
+        Mode::Http => connections,
+        _ => connections.min(cores.max(1)),
+    };
+    if mode == Mode::Http && threads.is_some_and(|t| t != connections) {
+        return Err(UsageError(
+            "http mode runs a thread per connection: leave out --threads".into(),
+        ));
+    }
+    Ok(Command::Run(Box::new(Config {
         mode,
         target,
         connections,
@@ -206,7 +247,19 @@ where
         requests,
         timeout,
         json,
-    }))
+        path,
+        rate,
+    })))
+}
+
+/// Requests a second: a positive, finite number.
+fn parse_rate(text: &str) -> Result<f64, UsageError> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(UsageError(format!(
+            "--rate {text:?} is not a positive number of requests a second"
+        ))),
+    }
 }
 
 fn parse_mode(text: &str) -> Result<Mode, UsageError> {
@@ -215,8 +268,9 @@ fn parse_mode(text: &str) -> Result<Mode, UsageError> {
         "connect" => Ok(Mode::Connect),
         "idle" => Ok(Mode::Idle),
         "udp" => Ok(Mode::Udp),
+        "http" => Ok(Mode::Http),
         other => Err(UsageError(format!(
-            "unknown mode {other:?}: expected echo, connect, idle or udp"
+            "unknown mode {other:?}: expected echo, connect, idle, udp or http"
         ))),
     }
 }

@@ -1,8 +1,9 @@
-//! `loadgen`: a closed-loop load generator for echo servers.
+//! `loadgen`: a load generator for echo servers, and for HTTP servers.
 //!
 //! Point it at any server that sends back every byte it receives — over TCP (IPv4 or IPv6),
-//! a Unix stream socket, UDP or a Unix datagram socket — and it reports throughput, latency
-//! percentiles and errors:
+//! a Unix stream socket, UDP or a Unix datagram socket — or at an HTTP/1.1 server (`http`:
+//! keep-alive `GET`s of one path, in a closed loop or at a fixed rate, latencies counted from
+//! when each request was due), and it reports throughput, latency percentiles and errors:
 //!
 //! ```text
 //! loadgen echo    --target 127.0.0.1:9999 --connections 16 --size 64 --duration 3 --warmup 1
@@ -10,6 +11,7 @@
 //! loadgen idle    --target [::1]:9999 --connections 1000 --hold 10
 //! loadgen udp     --target 127.0.0.1:9999 --timeout 200ms --json
 //! loadgen connect --target 127.0.0.1:9999 --requests 10000 --duration 60 --warmup 0
+//! loadgen http    --target 127.0.0.1:8000 --path /index.html --connections 16 --rate 20000
 //! ```
 //!
 //! With `--json` it prints exactly one line of JSON per run on stdout (`mode`, `target`,
@@ -35,7 +37,7 @@ use args::{Command, USAGE};
 fn main() -> ExitCode {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let config = match args::parse(std::env::args().skip(1), cores) {
-        Ok(Command::Run(config)) => config,
+        Ok(Command::Run(config)) => *config,
         Ok(Command::Help) => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

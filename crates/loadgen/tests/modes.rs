@@ -1,5 +1,5 @@
-//! Runs the `loadgen` binary in each stream mode against an in-process std echo server and
-//! checks its JSON line.
+//! Runs the `loadgen` binary in each stream mode against an in-process std echo server (and
+//! http mode against a small in-process HTTP server) and checks its JSON line.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -9,18 +9,19 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// A thread-per-connection echo server on 127.0.0.1:0 that stops when dropped.
-struct EchoServer {
+/// A thread-per-connection server on 127.0.0.1:0 that stops when dropped.
+struct TestServer {
     address: SocketAddr,
     stop: Arc<AtomicBool>,
     acceptor: Option<JoinHandle<()>>,
 }
 
-impl EchoServer {
+impl TestServer {
     /// The acceptor stops after this many connections, whatever happens.
     const MAX_CONNECTIONS: usize = 200_000;
 
-    fn start() -> EchoServer {
+    /// Serves every connection with `serve` on a thread of its own.
+    fn start(serve: fn(TcpStream)) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -30,20 +31,13 @@ impl EchoServer {
                 if stopping.load(Ordering::SeqCst) {
                     break;
                 }
-                let Ok(mut stream) = stream else { continue };
-                std::thread::spawn(move || {
-                    // Bounded: the client closes, or the timeout ends a stalled read.
-                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
-                    let mut buf = [0; 8192];
-                    while let Ok(n @ 1..) = stream.read(&mut buf) {
-                        if stream.write_all(&buf[..n]).is_err() {
-                            break;
-                        }
-                    }
-                });
+                let Ok(stream) = stream else { continue };
+                // Bounded: the client closes, or the timeout ends a stalled read.
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                std::thread::spawn(move || serve(stream));
             }
         });
-        EchoServer {
+        TestServer {
             address,
             stop,
             acceptor: Some(acceptor),
@@ -51,7 +45,45 @@ impl EchoServer {
     }
 }
 
-impl Drop for EchoServer {
+/// Sends back every byte.
+fn echo(mut stream: TcpStream) {
+    let mut buf = [0; 8192];
+    while let Ok(n @ 1..) = stream.read(&mut buf) {
+        if stream.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+}
+
+/// Answers each `GET PATH` on a keep-alive connection: `/` with 200 and 5 bytes, `/big` with
+/// 200 and 1 MB, anything else 404.
+fn http(mut stream: TcpStream) {
+    let big = vec![b'x'; 1 << 20];
+    let mut input = Vec::new();
+    let mut buf = [0; 8192];
+    while let Ok(n @ 1..) = stream.read(&mut buf) {
+        input.extend_from_slice(&buf[..n]);
+        while let Some(end) = input.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&input[..end]).into_owned();
+            input.drain(..end + 4);
+            let path = head.split(' ').nth(1).unwrap_or("");
+            let (status, body): (&str, &[u8]) = match path {
+                "/" => ("200 OK", b"hello"),
+                "/big" => ("200 OK", &big),
+                _ => ("404 Not Found", b""),
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            );
+            if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+impl Drop for TestServer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         // Wake the blocked accept so the acceptor sees the flag.
@@ -63,7 +95,7 @@ impl Drop for EchoServer {
 }
 
 /// Runs `loadgen MODE --json` with `extra` flags and returns its parsed JSON line.
-fn loadgen(server: &EchoServer, mode: &str, extra: &[&str]) -> serde_json::Value {
+fn loadgen(server: &TestServer, mode: &str, extra: &[&str]) -> serde_json::Value {
     let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
         .arg(mode)
         .args([
@@ -108,7 +140,7 @@ fn check_common(json: &serde_json::Value, mode: &str) {
 
 #[test]
 fn echo_connect_and_idle_report_one_json_line() {
-    let server = EchoServer::start();
+    let server = TestServer::start(echo);
 
     let echo = loadgen(
         &server,
@@ -137,7 +169,7 @@ fn echo_connect_and_idle_report_one_json_line() {
 
 #[test]
 fn requests_stops_the_run_at_an_exact_count() {
-    let server = EchoServer::start();
+    let server = TestServer::start(echo);
     let started = std::time::Instant::now();
     let connect = loadgen(
         &server,
@@ -224,4 +256,53 @@ fn udp_round_trips_are_counted() {
     assert_eq!(json["errors"], 0, "{json}");
     assert!(json["lost"].as_u64().is_some(), "{json}");
     echo.join().unwrap();
+}
+
+/// Closed loop: an exact count with `--requests`. Open loop: never more requests than the
+/// rate's schedule holds (at 200 a second for half a second, on 4 connections: 25 each,
+/// one more where the schedule's start falls). A 1 MB body is read through; a 404 is an
+/// error, and a run of nothing but errors exits 1.
+#[test]
+fn http_requests_closed_loop_and_at_a_rate() {
+    let server = TestServer::start(http);
+    let closed = loadgen(&server, "http", &["-n", "100", "-d", "20", "-w", "0"]);
+    check_common(&closed, "http");
+    assert_eq!(closed["requests"], 100, "{closed}");
+    assert_eq!(closed["threads"], 4, "a thread per connection: {closed}");
+
+    let paced = loadgen(
+        &server,
+        "http",
+        &["--rate", "200", "-d", "500ms", "-w", "0"],
+    );
+    check_common(&paced, "http");
+    let requests = paced["requests"].as_u64().unwrap();
+    assert!(requests <= 100 + 4, "at most the schedule: {paced}");
+
+    let big = loadgen(
+        &server,
+        "http",
+        &["--path", "/big", "-n", "8", "-d", "20", "-w", "0"],
+    );
+    check_common(&big, "http");
+    assert_eq!(big["requests"], 8, "{big}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args([
+            "http",
+            "--target",
+            &server.address.to_string(),
+            "--path",
+            "/missing",
+        ])
+        .args(["-c", "1", "-d", "200ms", "-w", "0", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"));
+    assert!(json["errors"].as_u64().unwrap() > 0, "{json}");
+    assert_eq!(json["requests"], 0, "{json}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("status 404"), "{stderr}");
 }

@@ -7,7 +7,7 @@ use crate::target::Target;
 
 fn run(args: &[&str]) -> Result<Config, String> {
     match parse(args.iter().map(|s| s.to_string()), 2) {
-        Ok(Command::Run(config)) => Ok(config),
+        Ok(Command::Run(config)) => Ok(*config),
         Ok(Command::Help) => Err("help".into()),
         Err(e) => Err(e.0),
     }
@@ -147,6 +147,14 @@ fn usage_errors_name_the_problem() {
         (&["echo", "--json=yes"], "unknown option"),
         (&["echo", "--requests", "0"], "at least 1"),
         (&["idle", "--requests", "10"], "does not apply to idle"),
+        (&["echo", "--rate", "10"], "for http mode"),
+        (&["echo", "--path", "/"], "for http mode"),
+        (&["http", "--rate", "0"], "not a positive number"),
+        (&["http", "--rate", "fast"], "not a positive number"),
+        (&["http", "--rate", "inf"], "not a positive number"),
+        (&["http", "--path", "index.html"], "must start with /"),
+        (&["http", "--path", "/a b"], "no spaces"),
+        (&["http", "-c", "4", "-t", "2"], "thread per connection"),
     ];
     for (args, wanted) in cases {
         let error = run(args).expect_err(&format!("{args:?} should fail"));
@@ -174,7 +182,20 @@ fn durations() {
 
 #[test]
 fn mode_names_round_trip() {
-    for mode in [Mode::Echo, Mode::Connect, Mode::Idle, Mode::Udp] {
+    for mode in [Mode::Echo, Mode::Connect, Mode::Idle, Mode::Udp, Mode::Http] {
         assert_eq!(run(&[mode.name()]).unwrap().mode, mode);
     }
+}
+
+#[test]
+fn http_defaults_and_flags() {
+    let c = run(&["http", "-c", "8"]).unwrap();
+    assert_eq!(c.mode, Mode::Http);
+    assert_eq!(c.path, "/");
+    assert_eq!(c.rate, None, "a closed loop");
+    assert_eq!(c.threads, 8, "a thread per connection, whatever the cores");
+    let c = run(&["http", "--path", "/a/b.bin?x=1", "--rate", "2500.5"]).unwrap();
+    assert_eq!(c.path, "/a/b.bin?x=1");
+    assert_eq!(c.rate, Some(2500.5));
+    assert_eq!(run(&["echo"]).unwrap().path, "/");
 }

@@ -1,8 +1,8 @@
 //! Running a load: spreading connections over generator threads, collecting their
 //! [`Outcome`]s, and the stream exchange every stream mode uses.
 //!
-//! Each generator thread owns its share of the connections and drives them round-robin with
-//! blocking sockets: in one round it writes a message on every connection, then reads every
+//! Http mode runs a thread per connection (`http.rs`). Each other generator thread owns its
+//! share of the connections and drives them round-robin with blocking sockets: in one round it writes a message on every connection, then reads every
 //! reply, so each connection has one message in flight (a closed loop) and a thread keeps
 //! several connections busy. A message's latency runs from its write to the end of its reply.
 //! Messages larger than [`WINDOW`] are exchanged one connection at a time instead, in chunks,
@@ -14,6 +14,7 @@
 
 mod connect;
 mod echo;
+mod http;
 mod idle;
 mod udp;
 
@@ -251,6 +252,8 @@ pub fn run(config: &Config) -> Result<Finished, String> {
                     Mode::Connect => connect::worker(&config, &clock, share, &live),
                     Mode::Idle => idle::worker(&config, &clock, share, &live),
                     Mode::Udp => udp::worker(&config, &clock, share, &live),
+                    // A thread per connection: `i` is the connection.
+                    Mode::Http => http::worker(&config, &clock, &live, i),
                 };
                 let _ = sender.send(outcome);
             })
@@ -300,7 +303,7 @@ pub fn run(config: &Config) -> Result<Finished, String> {
             report.failed = Some(total.failed);
         }
         Mode::Udp => report.lost = Some(total.lost),
-        Mode::Echo | Mode::Connect => {}
+        Mode::Echo | Mode::Connect | Mode::Http => {}
     }
     Ok(Finished {
         report,
