@@ -297,10 +297,7 @@ where
             })
             .run(&mut server)
             .map_err(|e| e.to_string())?;
-        eprintln!(
-            "echo: {} workers started, {} replaced, {} still running",
-            report.started, report.replaced, report.still_running
-        );
+        common::print_prefork_report("echo", &report);
         return Ok(());
     }
     // SIGHUP: hot restart. A new copy of echo inherits the listening socket (socket

@@ -180,15 +180,12 @@ fn main() -> ExitCode {
     let mut mode = "pool".to_owned();
     let mut max_body = HttpLimits::default().max_body;
     let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let known = ["--addr", "--bind", "--port", "--mode", "--max-body"];
-        if !known.contains(&arg.as_str()) {
-            eprintln!("http_api: unknown argument {arg:?}; {USAGE}");
-            return ExitCode::from(2);
-        }
-        let Some(value) = args.next() else {
-            eprintln!("http_api: {arg} needs a value; {USAGE}");
-            return ExitCode::from(2);
+    let known = ["--addr", "--bind", "--port", "--mode", "--max-body"];
+    loop {
+        let (arg, value) = match common::next_flag("http_api", USAGE, &known, &mut args) {
+            Ok(Some(pair)) => pair,
+            Ok(None) => break,
+            Err(status) => return status,
         };
         match arg.as_str() {
             "--addr" => address = value,

@@ -154,10 +154,7 @@ where
             .on_ready(move || common::print_ready(&ready_line))
             .run(&mut server)
             .map_err(|e| e.to_string())?;
-        eprintln!(
-            "http_server: {} workers started, {} replaced, {} still running",
-            report.started, report.replaced, report.still_running
-        );
+        common::print_prefork_report("http_server", &report);
         return Ok(());
     }
     // Serves until this function returns: after the drain, so a scrape sees it.
@@ -199,27 +196,24 @@ fn main() -> ExitCode {
     let (mut tls_cert, mut tls_key) = (None, None);
     let mut mode = "pool".to_owned();
     let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let known = [
-            "--addr",
-            "--directory",
-            "--mode",
-            "--workers",
-            "--header-timeout",
-            "--drain-timeout",
-            "--tls-cert",
-            "--tls-key",
-            "--metrics",
-            "--processes",
-            "--small-file-cache",
-        ];
-        if !known.contains(&arg.as_str()) {
-            eprintln!("http_server: unknown argument {arg:?}; {USAGE}");
-            return ExitCode::from(2);
-        }
-        let Some(value) = args.next() else {
-            eprintln!("http_server: {arg} needs a value; {USAGE}");
-            return ExitCode::from(2);
+    let known = [
+        "--addr",
+        "--directory",
+        "--mode",
+        "--workers",
+        "--header-timeout",
+        "--drain-timeout",
+        "--tls-cert",
+        "--tls-key",
+        "--metrics",
+        "--processes",
+        "--small-file-cache",
+    ];
+    loop {
+        let (arg, value) = match common::next_flag("http_server", USAGE, &known, &mut args) {
+            Ok(Some(pair)) => pair,
+            Ok(None) => break,
+            Err(status) => return status,
         };
         let seconds = || {
             value

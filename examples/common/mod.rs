@@ -8,7 +8,9 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use socketserver::{BaseServer, Dispatch, RequestHandler, SignalHandling, TcpServer};
+use socketserver::{
+    BaseServer, Dispatch, PreforkReport, RequestHandler, SignalHandling, TcpServer,
+};
 
 /// Sends the library's `tracing` events to stderr, filtered by `RUST_LOG`.
 pub fn init_logging() {
@@ -79,6 +81,15 @@ pub fn print_ready(line: &str) {
     let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }
 
+/// The pre-fork master's one line after its workers are gone:
+/// `{program}: N workers started, R replaced, S still running`.
+pub fn print_prefork_report(program: &str, report: &PreforkReport) {
+    eprintln!(
+        "{program}: {} workers started, {} replaced, {} still running",
+        report.started, report.replaced, report.still_running
+    );
+}
+
 /// The exit status for a run: 0, or one stderr line `{name}: {message}` and 1.
 pub fn exit_status(name: &str, result: Result<(), String>) -> ExitCode {
     match result {
@@ -86,6 +97,31 @@ pub fn exit_status(name: &str, result: Result<(), String>) -> ExitCode {
         Err(message) => {
             eprintln!("{name}: {message}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// The next `--flag VALUE` pair of a program whose flags all take a value: `Ok(None)` at the
+/// end of `args`; for a flag not in `known`, or one without its value, one stderr line naming
+/// it (`{program}: …; {usage}`) and exit status 2.
+pub fn next_flag(
+    program: &str,
+    usage: &str,
+    known: &[&str],
+    args: &mut impl Iterator<Item = String>,
+) -> Result<Option<(String, String)>, ExitCode> {
+    let Some(flag) = args.next() else {
+        return Ok(None);
+    };
+    if !known.contains(&flag.as_str()) {
+        eprintln!("{program}: unknown argument {flag:?}; {usage}");
+        return Err(ExitCode::from(2));
+    }
+    match args.next() {
+        Some(value) => Ok(Some((flag, value))),
+        None => {
+            eprintln!("{program}: {flag} needs a value; {usage}");
+            Err(ExitCode::from(2))
         }
     }
 }

@@ -186,14 +186,14 @@ impl PendingOutput {
             self.held = false;
             self.last_progress = Instant::now();
         }
-        if files == FilesGo::ThroughABuffer || self.no_sendfile {
+        if !self.by_sendfile(files) {
             self.join_head_to_file()?;
         }
         loop {
+            let by_sendfile = self.by_sendfile(files);
             // Bytes before a file `sendfile(2)` sends leave with its start, in one packet.
-            let file_follows = files == FilesGo::BySendfile
-                && !self.no_sendfile
-                && matches!(self.pieces.get(1), Some(Piece::File { .. }));
+            let file_follows =
+                by_sendfile && matches!(self.pieces.get(1), Some(Piece::File { .. }));
             let Some(front) = self.pieces.front_mut() else {
                 break;
             };
@@ -211,7 +211,7 @@ impl PendingOutput {
                     }
                     self.pieces.pop_front();
                 }
-                Piece::File { file, left } if files == FilesGo::BySendfile && !self.no_sendfile => {
+                Piece::File { file, left } if by_sendfile => {
                     let before = *left;
                     let sent = send_file_without_waiting(socket, file, left);
                     if *left < before {
@@ -232,6 +232,12 @@ impl PendingOutput {
         }
         self.held = socket.holds_output();
         Ok(())
+    }
+
+    /// Whether files go by `sendfile(2)` in a send asked to send them `files` way: not once it
+    /// said this socket or file cannot.
+    fn by_sendfile(&self, files: FilesGo) -> bool {
+        files == FilesGo::BySendfile && !self.no_sendfile
     }
 
     /// Bytes that have not started going out, followed by a file: the file's first piece is

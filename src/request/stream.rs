@@ -535,11 +535,7 @@ impl<T: StreamSocket> Request for StreamRequest<T> {
             return Ok(None);
         };
         let mut pending = pending.lock();
-        match self.wfile.get_ref().suspends() {
-            // A coroutine's socket is non-blocking already, and must stay so.
-            true => pending.send_now(&*self.socket)?,
-            false => pending.send_now_from_page_cache(&*self.socket)?,
-        }
+        pending.send_now_from_page_cache(&*self.socket)?;
         if pending.is_empty() {
             return Ok(None);
         }

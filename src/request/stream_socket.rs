@@ -332,12 +332,6 @@ impl<T: StreamSocket> SocketHalf<T> {
         self.suspends = true;
     }
 
-    /// Whether this half runs on a coroutine (its socket is non-blocking, and a wait suspends
-    /// the coroutine).
-    pub(crate) fn suspends(&self) -> bool {
-        self.suspends
-    }
-
     /// How long a read may wait: `SO_RCVTIMEO` on a thread, the wait's deadline on a coroutine.
     pub(crate) fn set_read_wait(&mut self, limit: Option<Duration>) -> io::Result<()> {
         self.wait_limit = limit;
@@ -367,8 +361,14 @@ impl<T: StreamSocket> SocketHalf<T> {
         coroutine::wait(self.socket.as_fd(), writable, self.wait_limit)
     }
 
-    /// Keeps what the socket does not take at once in `pending` instead of waiting.
+    /// Keeps what the socket does not take at once in `pending` instead of waiting. Only where
+    /// the socket blocks (a job run in place — on a coroutine — keeps nothing): kept output is
+    /// sent with the socket made non-blocking for a moment and blocking again after it.
     pub(crate) fn defer_to(&mut self, pending: Arc<SharedOutput>) {
+        debug_assert!(
+            !self.suspends,
+            "output is kept only where the socket blocks"
+        );
         self.pending = Some(pending);
     }
 
@@ -515,7 +515,7 @@ impl<T: StreamSocket> SocketHalf<T> {
             if kept.takes_a_file() {
                 kept.push_bytes(head);
                 kept.push_file(file, len);
-                return match len >= SENDFILE_FROM && !self.suspends {
+                return match len >= SENDFILE_FROM {
                     true => kept.send_now_from_page_cache(&*self.socket),
                     false => kept.send_now(&*self.socket),
                 };

@@ -13,7 +13,7 @@
 //! even when it reaches the same file.
 
 use std::cell::RefCell;
-use std::os::fd::AsFd;
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::rc::Rc;
@@ -23,9 +23,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rustix::fs::{AtFlags, Stat};
 
 use crate::fnv::FnvMap;
+use crate::outgoing::SENDFILE_FROM;
 
-/// Files shorter than this are kept (longer ones go by `sendfile(2)` from the page cache).
-pub(crate) const KEPT_BELOW: u64 = 16 * 1024;
 /// At most this many files per thread, …
 const MOST_FILES: usize = 512;
 /// … at most this many bytes per thread, …
@@ -131,12 +130,12 @@ thread_local! {
 
 /// The small files kept on this thread for one served directory (its handler's `owner` id,
 /// and the directory opened once).
-pub(crate) struct SmallFiles<'a, D: AsFd> {
+pub(crate) struct SmallFiles<'a> {
     pub(crate) owner: u64,
-    pub(crate) root: &'a D,
+    pub(crate) root: &'a OwnedFd,
 }
 
-impl<D: AsFd> SmallFiles<'_, D> {
+impl SmallFiles<'_> {
     /// The kept bytes of `relative` (plain names beneath the root), if it is still the same,
     /// unchanged file and its path was resolved beneath the root less than a second ago.
     /// Costs one `stat` when something is kept for the path, nothing otherwise.
@@ -160,7 +159,8 @@ impl<D: AsFd> SmallFiles<'_, D> {
     }
 
     /// Keeps `body`, the whole of `relative` as of `version` (just opened beneath the root),
-    /// if it is short, settled and fits the bounds; a thread past its bounds starts again.
+    /// if it is short (under [`SENDFILE_FROM`]: longer files go from the page cache), settled
+    /// and fits the bounds; a thread past its bounds starts again.
     pub(crate) fn keep(
         &self,
         relative: &Path,
@@ -169,7 +169,7 @@ impl<D: AsFd> SmallFiles<'_, D> {
         mime: Rc<str>,
         modified_secs: u64,
     ) {
-        if body.len() as u64 >= KEPT_BELOW
+        if body.len() as u64 >= SENDFILE_FROM
             || body.len() as u64 != version.size
             || !version.settled(SystemTime::now())
         {
@@ -258,7 +258,7 @@ mod tests {
                 keep(&format!("f{n}"), settled_version(10), 10);
                 assert!(counts().0 <= MOST_FILES);
             }
-            let longest = KEPT_BELOW as usize - 1;
+            let longest = SENDFILE_FROM as usize - 1;
             for n in 0..1000 {
                 keep(&format!("g{n}"), settled_version(longest as u64), longest);
                 assert!(counts().1 <= MOST_BYTES_PER_THREAD);
@@ -266,7 +266,11 @@ mod tests {
             assert_eq!(KEPT_BYTES.load(Ordering::Relaxed), before + counts().1);
             // Not kept: too long, not the length stat said, or changed a moment ago.
             let (files_now, bytes_now) = counts();
-            keep("long", settled_version(KEPT_BELOW), KEPT_BELOW as usize);
+            keep(
+                "long",
+                settled_version(SENDFILE_FROM),
+                SENDFILE_FROM as usize,
+            );
             keep("short", settled_version(5), 4);
             let mut fresh = settled_version(3);
             fresh.changed.0 = SystemTime::now()

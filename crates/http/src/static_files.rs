@@ -24,7 +24,8 @@ use crate::exchange::Exchange;
 use crate::file_validators::FileValidators;
 use crate::fnv::fnv1a;
 use crate::handler::HttpHandler;
-use crate::small_files::{FileVersion, SmallFiles, KEPT_BELOW};
+use crate::outgoing::SENDFILE_FROM;
+use crate::small_files::{FileVersion, SmallFiles};
 use crate::target::hex_value;
 
 /// Serves the files under one directory: Python's `SimpleHTTPRequestHandler`
@@ -152,7 +153,7 @@ impl SimpleHttpRequestHandler {
     }
 
     /// This thread's kept files of this directory.
-    fn small_files(&self) -> SmallFiles<'_, OwnedFd> {
+    fn small_files(&self) -> SmallFiles<'_> {
         SmallFiles {
             owner: self.id,
             root: &self.root_dir,
@@ -315,38 +316,41 @@ impl SimpleHttpRequestHandler {
         let modified_secs = u64::try_from(stat.st_mtime).unwrap_or(0);
         let mime = mime_guess::from_path(named).first_or_octet_stream();
         let mime = mime.essence_str();
-        if self.keep_small_files && length < KEPT_BELOW {
-            let mut body = vec![0; length as usize];
-            // Read from the start without moving the position: a file that shrank meanwhile
-            // is sent the usual way (which ends the connection when it cannot keep the length).
-            if file.read_exact_at(&mut body, 0).is_ok() {
-                let body: Rc<[u8]> = body.into();
-                let version = FileVersion::of(stat);
-                self.small_files().keep(
-                    relative,
-                    version,
-                    Rc::clone(&body),
-                    mime.into(),
-                    modified_secs,
-                );
-                return self.serve_file(
-                    ex,
-                    relative,
-                    mime,
-                    FileBody::Kept(body),
-                    modified_secs,
-                    length,
-                );
-            }
+        let body = match self.read_small(relative, &file, stat, mime, modified_secs) {
+            Some(bytes) => FileBody::Kept(bytes),
+            None => FileBody::Open(file),
+        };
+        self.serve_file(ex, relative, mime, body, modified_secs, length)
+    }
+
+    /// The whole of `file` (just opened from `relative`, whose status is `stat`), kept for the
+    /// next request, when it is short and the cache is on; `None` otherwise, or when it shrank
+    /// meanwhile (it is then sent the usual way, which ends the connection when it cannot
+    /// keep the length). Read from the start without moving the position.
+    fn read_small(
+        &self,
+        relative: &Path,
+        file: &File,
+        stat: &Stat,
+        mime: &str,
+        modified_secs: u64,
+    ) -> Option<Rc<[u8]>> {
+        let length = stat.st_size as u64;
+        if !self.keep_small_files || length >= SENDFILE_FROM {
+            return None;
         }
-        self.serve_file(
-            ex,
+        let mut body = vec![0; length as usize];
+        file.read_exact_at(&mut body, 0).ok()?;
+        let body: Rc<[u8]> = body.into();
+        let version = FileVersion::of(stat);
+        self.small_files().keep(
             relative,
-            mime,
-            FileBody::Open(file),
+            version,
+            Rc::clone(&body),
+            mime.into(),
             modified_secs,
-            length,
-        )
+        );
+        Some(body)
     }
 
     /// Serves a file's `body` (`length` bytes, modified at `modified_secs`, of type `mime`),

@@ -5,13 +5,12 @@
 //! types.
 
 use std::io::{self, Read, Write};
-use std::net::TcpStream;
 
 use socketserver_http::{ErrorFormat, Exchange, HttpHandler, HttpLimits, HttpService};
 
 mod util;
 
-use util::{connect, Form, Served};
+use util::{connect, read_head_and_body, Form, Served};
 
 #[derive(Clone)]
 struct Api;
@@ -84,24 +83,6 @@ fn start(form: Form) -> Served<Api> {
     Served::start_service(form, service)
 }
 
-/// One response from a persistent connection: its head and its Content-Length body.
-fn read_response(client: &mut TcpStream) -> (String, String) {
-    let mut head = Vec::new();
-    let mut byte = [0];
-    while !head.ends_with(b"\r\n\r\n") {
-        client.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    let head = String::from_utf8(head).unwrap();
-    let length: usize = head
-        .lines()
-        .find_map(|line| line.strip_prefix("Content-Length: "))
-        .map_or(0, |n| n.trim().parse().unwrap());
-    let mut body = vec![0; length];
-    client.read_exact(&mut body).unwrap();
-    (head, String::from_utf8(body).unwrap())
-}
-
 fn body_of(size: usize) -> Vec<u8> {
     (0..size).map(|n| (n % 251) as u8).collect()
 }
@@ -127,7 +108,7 @@ fn the_target_is_split_and_decoded(form: Form) {
     client
         .write_all(b"GET /t/a%20b%zz?x=1&y=a+b%2Bc&flag HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
-    let (head, body) = read_response(&mut client);
+    let (head, body) = read_head_and_body(&mut client);
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
     assert!(
         head.contains("Content-Type: application/json\r\n"),
@@ -147,7 +128,7 @@ fn errors_are_json_the_servers_own_included(form: Form) {
     client
         .write_all(b"GET /nothing HTTP/1.1\r\nHost: x\r\n\r\n")
         .unwrap();
-    let (head, body) = read_response(&mut client);
+    let (head, body) = read_head_and_body(&mut client);
     assert!(head.starts_with("HTTP/1.1 404 Not Found\r\n"), "{head}");
     assert!(
         head.contains("Content-Type: application/json\r\n"),
@@ -158,7 +139,7 @@ fn errors_are_json_the_servers_own_included(form: Form) {
     client
         .write_all(b"PUT /count HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n")
         .unwrap();
-    let (head, body) = read_response(&mut client);
+    let (head, body) = read_head_and_body(&mut client);
     assert!(
         head.starts_with("HTTP/1.1 413 Content Too Large\r\n"),
         "{head}"
@@ -183,7 +164,7 @@ fn a_chunked_body_over_the_limit_gets_a_json_413(form: Form) {
     request.extend_from_slice(&chunked(&body_of(70 * 1024), 8192));
     // The server may close before it has read everything: a failed write is fine.
     let _ = client.write_all(&request);
-    let (head, body) = read_response(&mut client);
+    let (head, body) = read_head_and_body(&mut client);
     assert!(head.starts_with("HTTP/1.1 413 "), "{head}");
     assert!(
         head.contains("Content-Type: application/json\r\n"),
@@ -208,7 +189,7 @@ fn bodies_are_read_in_pieces(form: Form) {
         .into_bytes();
         request.extend_from_slice(&body);
         client.write_all(&request).unwrap();
-        let (head, reply) = read_response(&mut client);
+        let (head, reply) = read_head_and_body(&mut client);
         assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
         assert_eq!(reply, format!("{} bytes, sum {}", body.len(), sum(&body)));
         let mut request = format!(
@@ -217,7 +198,7 @@ fn bodies_are_read_in_pieces(form: Form) {
         .into_bytes();
         request.extend_from_slice(&chunked(&body, 3000));
         client.write_all(&request).unwrap();
-        let (head, reply) = read_response(&mut client);
+        let (head, reply) = read_head_and_body(&mut client);
         assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
         assert_eq!(reply, format!("{} bytes, sum {}", body.len(), sum(&body)));
     }
@@ -225,7 +206,7 @@ fn bodies_are_read_in_pieces(form: Form) {
     client
         .write_all(b"PUT /count HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
         .unwrap();
-    assert_eq!(read_response(&mut client).1, "3 bytes, sum 294");
+    assert_eq!(read_head_and_body(&mut client).1, "3 bytes, sum 294");
     server.stop();
 }
 both_forms!(bodies_are_read_in_pieces);
@@ -244,7 +225,7 @@ fn a_partial_read_never_swallows_the_next_request(form: Form) {
         request.extend_from_slice(&vec![b'z'; size]);
         request.extend_from_slice(b"GET /t/next HTTP/1.1\r\nHost: x\r\n\r\n");
         client.write_all(&request).unwrap();
-        let (head, reply) = read_response(&mut client);
+        let (head, reply) = read_head_and_body(&mut client);
         assert_eq!(reply, "3 bytes, sum 366", "{head}");
         if head.contains("Connection: close\r\n") {
             assert!(size > 1024, "a gathered body keeps the connection: {head}");
@@ -252,7 +233,7 @@ fn a_partial_read_never_swallows_the_next_request(form: Form) {
             client.read_to_end(&mut rest).unwrap();
             assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
         } else {
-            let (head, reply) = read_response(&mut client);
+            let (head, reply) = read_head_and_body(&mut client);
             assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
             assert_eq!(reply, r#"{"path":"/t/next"}"#);
         }
@@ -269,7 +250,7 @@ fn the_http_crates_types(form: Form) {
             b"GET /http?q=1 HTTP/1.1\r\nHost: x\r\n\r\nGET /status HTTP/1.1\r\nHost: x\r\n\r\n",
         )
         .unwrap();
-    let (head, body) = read_response(&mut client);
+    let (head, body) = read_head_and_body(&mut client);
     assert!(head.starts_with("HTTP/1.1 201 Created\r\n"), "{head}");
     assert!(head.contains("x-method: GET\r\n"), "{head}");
     assert!(head.contains("x-query: q=1\r\n"), "{head}");
@@ -279,7 +260,7 @@ fn the_http_crates_types(form: Form) {
         "{head}"
     );
     assert_eq!(body, "made with http");
-    let (head, _) = read_response(&mut client);
+    let (head, _) = read_head_and_body(&mut client);
     assert!(head.starts_with("HTTP/1.1 418 I'm a teapot\r\n"), "{head}");
     server.stop();
 }

@@ -12,7 +12,7 @@ use socketserver_http::{Exchange, HttpHandler, HttpLimits};
 
 mod util;
 
-use util::{connect, Form, Served};
+use util::{connect, read_head, read_head_and_body, Form, Served};
 
 /// The size of `GET /big`.
 const BIG: usize = 4 << 20;
@@ -63,27 +63,10 @@ fn exchange_to_close(address: SocketAddr, raw: &[u8]) -> String {
     String::from_utf8_lossy(&util::exchange_to_close(address, raw)).into_owned()
 }
 
-/// Reads one response head.
-fn read_head(client: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut byte = [0];
-    while !head.ends_with(b"\r\n\r\n") {
-        client.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
-    }
-    String::from_utf8(head).unwrap()
-}
-
 /// Reads one response with a Content-Length body from a persistent connection.
 fn read_response(client: &mut TcpStream) -> String {
-    let head = read_head(client);
-    let length: usize = head
-        .lines()
-        .find_map(|line| line.strip_prefix("Content-Length: "))
-        .map_or(0, |value| value.trim().parse().unwrap());
-    let mut body = vec![0; length];
-    client.read_exact(&mut body).unwrap();
-    head + &String::from_utf8(body).unwrap()
+    let (head, body) = read_head_and_body(client);
+    head + &body
 }
 
 fn every_limit_and_malformed_request_gets_its_status_with_a_status_line(form: Form) {

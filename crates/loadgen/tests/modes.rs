@@ -94,20 +94,20 @@ impl Drop for TestServer {
     }
 }
 
+/// Runs `loadgen ARGS...` to its end.
+fn run_loadgen(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_loadgen"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// Runs `loadgen MODE --json` with `extra` flags and returns its parsed JSON line.
 fn loadgen(server: &TestServer, mode: &str, extra: &[&str]) -> serde_json::Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .arg(mode)
-        .args([
-            "--target",
-            &server.address.to_string(),
-            "--connections",
-            "4",
-            "--json",
-        ])
-        .args(extra)
-        .output()
-        .unwrap();
+    let target = server.address.to_string();
+    let mut args = vec![mode, "--target", &target, "--connections", "4", "--json"];
+    args.extend_from_slice(extra);
+    let output = run_loadgen(&args);
     let stdout = String::from_utf8(output.stdout).unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -199,17 +199,8 @@ fn a_refused_target_is_a_clear_error() {
         .local_addr()
         .unwrap()
         .port();
-    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args([
-            "echo",
-            "--target",
-            &format!("127.0.0.1:{port}"),
-            "--duration",
-            "200ms",
-            "--json",
-        ])
-        .output()
-        .unwrap();
+    let target = format!("127.0.0.1:{port}");
+    let output = run_loadgen(&["echo", "--target", &target, "--duration", "200ms", "--json"]);
     assert_eq!(output.status.code(), Some(1));
     assert!(output.stdout.is_empty());
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -233,18 +224,19 @@ fn udp_round_trips_are_counted() {
             let _ = socket.send_to(&buf[..n], from);
         }
     });
-    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args([
-            "udp",
-            "--target",
-            &address.to_string(),
-            "--connections",
-            "4",
-            "--json",
-        ])
-        .args(["--duration", "300ms", "--warmup", "100ms"])
-        .output()
-        .unwrap();
+    let target = address.to_string();
+    let output = run_loadgen(&[
+        "udp",
+        "--target",
+        &target,
+        "--connections",
+        "4",
+        "--json",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "100ms",
+    ]);
     assert!(
         output.status.success(),
         "{}",
@@ -287,17 +279,11 @@ fn http_requests_closed_loop_and_at_a_rate() {
     check_common(&big, "http");
     assert_eq!(big["requests"], 8, "{big}");
 
-    let output = Command::new(env!("CARGO_BIN_EXE_loadgen"))
-        .args([
-            "http",
-            "--target",
-            &server.address.to_string(),
-            "--path",
-            "/missing",
-        ])
-        .args(["-c", "1", "-d", "200ms", "-w", "0", "--json"])
-        .output()
-        .unwrap();
+    let target = server.address.to_string();
+    let output = run_loadgen(&[
+        "http", "--target", &target, "--path", "/missing", "-c", "1", "-d", "200ms", "-w", "0",
+        "--json",
+    ]);
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let json: serde_json::Value =
         serde_json::from_slice(&output.stdout).unwrap_or_else(|e| panic!("{e}: {output:?}"));

@@ -136,3 +136,26 @@ pub fn connect_reading_slowly(address: SocketAddr) -> TcpStream {
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
     stream
 }
+
+/// Reads one response head.
+pub fn read_head(client: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut byte = [0];
+    while !head.ends_with(b"\r\n\r\n") {
+        client.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    String::from_utf8(head).unwrap()
+}
+
+/// Reads one response from a persistent connection: its head and its Content-Length body.
+pub fn read_head_and_body(client: &mut TcpStream) -> (String, String) {
+    let head = read_head(client);
+    let length: usize = head
+        .lines()
+        .find_map(|line| line.strip_prefix("Content-Length: "))
+        .map_or(0, |value| value.trim().parse().unwrap());
+    let mut body = vec![0; length];
+    client.read_exact(&mut body).unwrap();
+    (head, String::from_utf8(body).unwrap())
+}
